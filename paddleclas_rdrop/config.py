@@ -1,0 +1,58 @@
+"""The YAML contract of R-Drop, checked on a plain config dict (no PaddleClas import)."""
+import numbers
+
+from .errors import RDropConfigError
+
+RDROP_DEFAULTS = {"passes": 2, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out"}
+
+
+def rdrop_settings(config):
+    """The `RDrop` section with defaults filled in; an unknown key is an error naming it."""
+    section = config.get("RDrop") or {}
+    if not isinstance(section, dict):
+        raise RDropConfigError(f"RDrop must be a mapping of {sorted(RDROP_DEFAULTS)}, got {section!r}")
+    unknown = sorted(set(section) - set(RDROP_DEFAULTS))
+    if unknown:
+        raise RDropConfigError(
+            f"RDrop.{unknown[0]} is not an R-Drop setting; the settings are {sorted(RDROP_DEFAULTS)}")
+    return {**RDROP_DEFAULTS, **section}
+
+
+def _entries(config, split):
+    return [entry for entry in ((config.get("Loss") or {}).get(split) or []) if "RDropLoss" in entry]
+
+
+def check_rdrop_contract(config):
+    """`train_mode: rdrop` and an `RDropLoss` entry come together; alpha is its `weight`."""
+    train_mode = (config.get("Global") or {}).get("train_mode")
+    train_losses = (config.get("Loss") or {}).get("Train") or []
+    entries = _entries(config, "Train")
+    if train_mode == "rdrop" and not entries:
+        raise RDropConfigError(
+            "Global.train_mode is rdrop but Loss.Train has no RDropLoss entry, so nothing would "
+            "use the k passes: add `- RDropLoss: {weight: 0.6}` (weight = alpha) to Loss.Train")
+    if entries and train_mode != "rdrop":
+        raise RDropConfigError(
+            f"Loss.Train has an RDropLoss entry but Global.train_mode is {train_mode!r}: set "
+            "Global.train_mode: rdrop, the train hook that runs the k passes RDropLoss compares")
+    if _entries(config, "Eval"):
+        raise RDropConfigError(
+            "Loss.Eval has an RDropLoss entry, but evaluation runs one pass: remove it from Loss.Eval")
+    if not entries:
+        return
+    if len(entries) > 1:
+        raise RDropConfigError("Loss.Train has more than one RDropLoss entry: keep one")
+    if len(train_losses) == 1:
+        raise RDropConfigError(
+            "Loss.Train has RDropLoss alone, so training would minimise the KL term only: add the "
+            "task loss beside it, e.g. `- CELoss: {weight: 1.0, epsilon: 0.1}`")
+    params = entries[0]["RDropLoss"] or {}
+    if "passes" in params:
+        raise RDropConfigError(
+            "Loss.Train.RDropLoss.passes: the number of passes is set in one place only, "
+            "RDrop.passes; remove it from the loss entry")
+    weight = params.get("weight")
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
+        raise RDropConfigError(
+            f"Loss.Train.RDropLoss.weight is alpha, the weight of the KL term, and must be a number "
+            f">= 0 (0.6 in the paper for image classification), got {weight!r}")

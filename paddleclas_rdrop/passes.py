@@ -1,0 +1,154 @@
+"""The k-pass forward of R-Drop: one small API for PaddleClas's engine and for any Paddle loop."""
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .errors import RDropConfigError
+
+STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
+_STOCHASTIC_TYPES = (nn.Dropout, nn.Dropout2D, nn.Dropout3D, nn.AlphaDropout)
+_STOCHASTIC_NAME_HINTS = ("dropout", "droppath", "dropblock", "stochasticdepth")
+
+
+def stochastic_layers(model):
+    """Names of the sublayers that make two train-mode passes differ (dropout, drop path, ...)."""
+    names = []
+    for name, layer in model.named_sublayers():
+        kind = type(layer).__name__.lower()
+        if not (isinstance(layer, _STOCHASTIC_TYPES) or any(h in kind for h in _STOCHASTIC_NAME_HINTS)):
+            continue
+        rate = getattr(layer, "p", getattr(layer, "drop_prob", None))
+        if rate != 0:
+            names.append(name)
+    return names
+
+
+def unwrap(model):
+    """The user's layer inside a `paddle.DataParallel`, or the model itself."""
+    return model._layers if isinstance(model, paddle.DataParallel) else model
+
+
+def _concat_outputs(outputs):
+    if isinstance(outputs[0], dict):
+        return {key: paddle.concat([o[key] for o in outputs], axis=0) for key in outputs[0]}
+    return paddle.concat(outputs, axis=0)
+
+
+def logits_of(output):
+    """The logits of a model output, which PaddleClas models give as a tensor or a dict."""
+    return output["logits"] if isinstance(output, dict) else output
+
+
+class RDrop:
+    """Prepares a classifier for R-Drop and runs it `passes` times per batch.
+
+    The output of a training call stacks the passes pass-major, ``[pass_0; pass_1; ...]``,
+    which is what `RDropLoss` splits; label the stack with `repeat_labels` so stock
+    losses (CELoss) give the mean over passes. In eval mode it is one plain pass.
+
+    ``head_dropout`` adds dropout on the input of ``head_layer`` (the classifier) in
+    training only, through a forward pre-hook: no parameter is renamed, so the state_dict
+    and checkpoints stay those of the stock architecture.
+
+    Strategies: ``concat`` runs one call on the batch repeated k times (BatchNorm sees the
+    statistics of one pass, running statistics move once); ``separate`` makes k calls (the
+    article's code); ``shared_trunk`` runs the layers before the head once and repeats
+    their output k times at the head's input, which is exact (same loss and gradients as
+    ``concat`` for the same masks) when the model has no stochastic layer of its own, at
+    about the cost of one pass; ``auto`` picks it whenever it is exact, else ``concat``.
+    """
+
+    def __init__(self, model, passes=2, strategy="auto", head_dropout=0.0, head_layer="out"):
+        if not isinstance(passes, int) or isinstance(passes, bool) or passes < 2:
+            raise RDropConfigError(
+                f"RDrop.passes must be an integer >= 2 (R-Drop compares k >= 2 passes), got {passes!r}")
+        if strategy not in STRATEGIES:
+            raise RDropConfigError(f"RDrop.strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        if isinstance(head_dropout, bool) or not isinstance(head_dropout, (int, float)) \
+                or not 0 <= head_dropout < 1:
+            raise RDropConfigError(
+                f"RDrop.head_dropout must be a number in [0, 1), got {head_dropout!r}; 0.1-0.3 is usual")
+        self.model = model
+        self.passes = passes
+        self.head_dropout = float(head_dropout)
+        self.head_layer = head_layer
+        net = unwrap(model)
+        own_stochastic = stochastic_layers(net)
+        if strategy == "auto":
+            strategy = "shared_trunk" if self.head_dropout > 0 and not own_stochastic else "concat"
+        if strategy == "shared_trunk" and own_stochastic:
+            raise RDropConfigError(
+                f"RDrop.strategy: shared_trunk would be wrong for this model: its stochastic layers "
+                f"{own_stochastic[:5]} run before the head, so the trunk's k passes must differ and "
+                f"one shared trunk pass would make them equal. Use strategy: concat (or auto).")
+        self.strategy = strategy
+        self._tiling = False
+        self._verified = False
+        self._hook = None
+        if self.head_dropout > 0 or strategy == "shared_trunk":
+            head = self._find_head(net)
+            self._hook = head.register_forward_pre_hook(self._on_head_input)
+
+    def _find_head(self, net):
+        layers = dict(net.named_sublayers())
+        if self.head_layer in layers:
+            return layers[self.head_layer]
+        linears = [name for name, layer in layers.items() if isinstance(layer, nn.Linear)]
+        raise RDropConfigError(
+            f"RDrop.head_layer: the model {type(net).__name__} has no sublayer {self.head_layer!r}; "
+            f"its Linear layers are {linears or 'none'}. Set RDrop.head_layer to its classifier.")
+
+    def _on_head_input(self, layer, inputs):
+        if not layer.training:
+            return None
+        features, *rest = inputs
+        if self._tiling:
+            features = paddle.concat([features] * self.passes, axis=0)
+        if self.head_dropout > 0:
+            features = F.dropout(features, p=self.head_dropout, training=True)
+        return (features, *rest)
+
+    def __call__(self, images):
+        """One pass in eval mode; in train mode the k passes, stacked pass-major."""
+        if not unwrap(self.model).training:
+            return self.model(images)
+        if self.strategy == "separate":
+            output = _concat_outputs([self.model(images) for _ in range(self.passes)])
+        elif self.strategy == "concat":
+            output = self.model(paddle.concat([images] * self.passes, axis=0))
+        else:
+            self._tiling = True
+            try:
+                output = self.model(images)
+            finally:
+                self._tiling = False
+        if not self._verified:
+            self._check_passes_differ(logits_of(output))
+        return output
+
+    def _check_passes_differ(self, logits):
+        first, *others = logits.split(self.passes, axis=0)
+        if all(bool(paddle.equal_all(first, other)) for other in others):
+            raise RDropConfigError(
+                f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0 and "
+                f"R-Drop does nothing: {type(unwrap(self.model)).__name__} has no active dropout. "
+                f"Set RDrop.head_dropout (e.g. 0.2) to add dropout before its classifier "
+                f"({self.head_layer!r}).")
+        self._verified = True
+
+    def repeat_labels(self, labels):
+        """The labels of one pass repeated for the k stacked passes (hard or soft labels)."""
+        return paddle.concat([labels] * self.passes, axis=0)
+
+    def split_passes(self, output):
+        """The stacked output split into its k passes."""
+        if isinstance(output, dict):
+            parts = {key: value.split(self.passes, axis=0) for key, value in output.items()}
+            return [{key: parts[key][i] for key in parts} for i in range(self.passes)]
+        return output.split(self.passes, axis=0)
+
+    def remove(self):
+        """Detach the head hook: the model is the stock one again."""
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
