@@ -94,9 +94,11 @@ class RDrop:
         if self.head_layer in layers:
             return layers[self.head_layer]
         linears = [name for name, layer in layers.items() if isinstance(layer, nn.Linear)]
+        candidates = [name for name in linears if "." not in name] or linears[-5:]
         raise RDropConfigError(
             f"RDrop.head_layer: the model {type(net).__name__} has no sublayer {self.head_layer!r}; "
-            f"its Linear layers are {linears or 'none'}. Set RDrop.head_layer to its classifier.")
+            f"its classifier candidates (Linear layers) are {candidates or 'none'}. "
+            f"Set RDrop.head_layer to its classifier.")
 
     def _on_head_input(self, layer, inputs):
         if not layer.training:

@@ -1,0 +1,53 @@
+import itertools
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+
+from paddleclas_rdrop import RDropLoss, compute_kl_loss
+
+rng = np.random.default_rng(1)
+
+
+def stacked(passes, batch=5, classes=10):
+    return paddle.to_tensor(rng.normal(size=(passes * batch, classes)) * 2, "float32")
+
+
+def test_two_passes_give_the_batchmean_symmetric_kl_under_one_key():
+    x = stacked(2)
+    out = RDropLoss()(x, None)
+    assert list(out) == ["RDropLoss"]
+    want = compute_kl_loss(x[:5], x[5:], reduction="batchmean")
+    np.testing.assert_allclose(float(out["RDropLoss"]), float(want), rtol=1e-6)
+
+
+def test_more_passes_give_the_mean_over_all_pairs():
+    x = stacked(3)
+    passes = [x[0:5], x[5:10], x[10:15]]
+    want = np.mean([float(compute_kl_loss(p, q, reduction="sum"))
+                    for p, q in itertools.combinations(passes, 2)])
+    got = RDropLoss(reduction="sum", passes=3)({"logits": x}, None)["RDropLoss"]
+    np.testing.assert_allclose(float(got), want, rtol=1e-6)
+
+
+def test_ce_on_stacked_passes_with_repeated_labels_is_the_mean_over_passes():
+    """What a stock CELoss sees: hard labels and soft (mixup + label smoothing) labels alike."""
+    x = stacked(2)
+    hard = paddle.to_tensor(rng.integers(0, 10, size=(5, 1)))
+    soft = paddle.to_tensor(rng.dirichlet(np.ones(10), size=5), "float32")
+    for label, soft_label in ((hard, False), (soft, True)):
+        both = F.cross_entropy(x, paddle.concat([label, label]), soft_label=soft_label)
+        each = [F.cross_entropy(part, label, soft_label=soft_label) for part in (x[:5], x[5:])]
+        np.testing.assert_allclose(float(both), np.mean([float(v) for v in each]), rtol=1e-6)
+
+
+def test_rows_that_are_not_k_passes_are_refused():
+    with pytest.raises(ValueError, match="multiple of passes=2"):
+        RDropLoss()(paddle.zeros([5, 3]), None)
+
+
+@pytest.mark.parametrize("kwargs", [{"reduction": "avg"}, {"passes": 1}, {"passes": 2.0}])
+def test_bad_parameters_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        RDropLoss(**kwargs)
