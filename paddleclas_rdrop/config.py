@@ -35,6 +35,11 @@ def check_rdrop_contract(config):
         raise RDropConfigError(
             f"Loss.Train has an RDropLoss entry but Global.train_mode is {train_mode!r}: set "
             "Global.train_mode: rdrop, the train hook that runs the k passes RDropLoss compares")
+    k_pass_keys = sorted({"passes", "strategy"} & set(config.get("RDrop") or {}))
+    if k_pass_keys and train_mode != "rdrop":
+        raise RDropConfigError(
+            f"RDrop.{k_pass_keys[0]} is set but Global.train_mode is {train_mode!r}: set "
+            "Global.train_mode: rdrop for R-Drop; a baseline keeps only RDrop.head_dropout/head_layer")
     if _entries(config, "Eval"):
         raise RDropConfigError(
             "Loss.Eval has an RDropLoss entry, but evaluation runs one pass: remove it from Loss.Eval")

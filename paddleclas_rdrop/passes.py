@@ -28,6 +28,43 @@ def unwrap(model):
     return model._layers if isinstance(model, paddle.DataParallel) else model
 
 
+def find_head(net, head_layer):
+    """The sublayer named `head_layer`; if absent, an error listing the classifier candidates."""
+    layers = dict(net.named_sublayers())
+    if head_layer in layers:
+        return layers[head_layer]
+    linears = [name for name, layer in layers.items() if isinstance(layer, nn.Linear)]
+    candidates = [name for name in linears if "." not in name] or linears[-5:]
+    raise RDropConfigError(
+        f"RDrop.head_layer: the model {type(net).__name__} has no sublayer {head_layer!r}; "
+        f"its classifier candidates (Linear layers) are {candidates or 'none'}. "
+        f"Set RDrop.head_layer to its classifier.")
+
+
+def check_head_dropout(head_dropout):
+    if isinstance(head_dropout, bool) or not isinstance(head_dropout, (int, float)) \
+            or not 0 <= head_dropout < 1:
+        raise RDropConfigError(
+            f"RDrop.head_dropout must be a number in [0, 1), got {head_dropout!r}; 0.1-0.3 is usual")
+    return float(head_dropout)
+
+
+def add_head_dropout(model, head_dropout, head_layer="out"):
+    """Dropout on the input of `head_layer` in training, one pass: the baseline of R-Drop.
+
+    A forward pre-hook, so no parameter is renamed; returns the hook's handle.
+    """
+    rate = check_head_dropout(head_dropout)
+
+    def on_head_input(layer, inputs):
+        if not layer.training:
+            return None
+        features, *rest = inputs
+        return (F.dropout(features, p=rate, training=True), *rest)
+
+    return find_head(unwrap(model), head_layer).register_forward_pre_hook(on_head_input)
+
+
 def _concat_outputs(outputs):
     if isinstance(outputs[0], dict):
         return {key: paddle.concat([o[key] for o in outputs], axis=0) for key in outputs[0]}
@@ -64,13 +101,9 @@ class RDrop:
                 f"RDrop.passes must be an integer >= 2 (R-Drop compares k >= 2 passes), got {passes!r}")
         if strategy not in STRATEGIES:
             raise RDropConfigError(f"RDrop.strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
-        if isinstance(head_dropout, bool) or not isinstance(head_dropout, (int, float)) \
-                or not 0 <= head_dropout < 1:
-            raise RDropConfigError(
-                f"RDrop.head_dropout must be a number in [0, 1), got {head_dropout!r}; 0.1-0.3 is usual")
         self.model = model
         self.passes = passes
-        self.head_dropout = float(head_dropout)
+        self.head_dropout = check_head_dropout(head_dropout)
         self.head_layer = head_layer
         net = unwrap(model)
         own_stochastic = stochastic_layers(net)
@@ -86,19 +119,7 @@ class RDrop:
         self._verified = False
         self._hook = None
         if self.head_dropout > 0 or strategy == "shared_trunk":
-            head = self._find_head(net)
-            self._hook = head.register_forward_pre_hook(self._on_head_input)
-
-    def _find_head(self, net):
-        layers = dict(net.named_sublayers())
-        if self.head_layer in layers:
-            return layers[self.head_layer]
-        linears = [name for name, layer in layers.items() if isinstance(layer, nn.Linear)]
-        candidates = [name for name in linears if "." not in name] or linears[-5:]
-        raise RDropConfigError(
-            f"RDrop.head_layer: the model {type(net).__name__} has no sublayer {self.head_layer!r}; "
-            f"its classifier candidates (Linear layers) are {candidates or 'none'}. "
-            f"Set RDrop.head_layer to its classifier.")
+            self._hook = find_head(net, head_layer).register_forward_pre_hook(self._on_head_input)
 
     def _on_head_input(self, layer, inputs):
         if not layer.training:

@@ -30,6 +30,11 @@ def test_a_config_without_rdrop_is_left_alone():
     check_rdrop_contract({"Global": {}, "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]}})
 
 
+def test_a_baseline_may_keep_the_head_dropout_alone():
+    check_rdrop_contract({"Global": {}, "RDrop": {"head_dropout": 0.2, "head_layer": "out"},
+                          "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]}})
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c["Loss"]["Train"].pop(1), "no RDropLoss entry"),
     (lambda c: c["Global"].pop("train_mode"), "set Global.train_mode: rdrop"),
@@ -37,6 +42,7 @@ def test_a_config_without_rdrop_is_left_alone():
     (lambda c: c["Loss"]["Train"][1]["RDropLoss"].update(weight=-0.6), "weight is alpha"),
     (lambda c: c["Loss"]["Train"][1]["RDropLoss"].pop("weight"), "weight is alpha"),
     (lambda c: c["Loss"]["Train"][1]["RDropLoss"].update(passes=3), "RDrop.passes"),
+    (lambda c: (c["Global"].pop("train_mode"), c["Loss"]["Train"].pop(1)), "RDrop.passes is set"),
     (lambda c: c["Loss"]["Eval"].append({"RDropLoss": {"weight": 1.0}}), "Loss.Eval"),
     (lambda c: c["Loss"]["Train"].append({"RDropLoss": {"weight": 1.0}}), "more than one"),
 ])

@@ -1,0 +1,89 @@
+"""Predict from an exported model with PaddleClas's own deploy predictor (the pip wheel's).
+
+The wheel's `paddleclas` command refuses a paddle-3 export (it looks for `inference.pdmodel`), and
+its `ClsPredictor` turns on the inference memory optimisation, which fails on CPU with paddle 3.3.1
+("Not find predictor_id 0 and pass_name memory_optimize_pass"). `ExportPredictor` is that
+`ClsPredictor` (its pre-processing, `predict` and post-processing) with the Paddle predictor created
+without it; its config is built from the training config's `Infer` section, so training, export and
+prediction read one YAML.
+"""
+import os
+
+import cv2
+from paddle.inference import Config, create_predictor
+
+
+def deploy_config(config, model_dir, batch_size=1):
+    """PaddleClas's deploy config (Global/PreProcess/PostProcess) for a training config's Infer."""
+    from paddleclas.deploy.utils.config import AttrDict, create_attr_dict
+
+    infer = config["Infer"]
+    transforms = [op for op in infer["transforms"] if "DecodeImage" not in op]  # images come decoded
+    postprocess = dict(infer["PostProcess"])
+    name = postprocess.pop("name")
+    deploy = AttrDict({
+        "Global": {"inference_model_dir": model_dir, "batch_size": batch_size, "use_gpu": False,
+                   "cpu_num_threads": 1, "use_fp16": False, "use_tensorrt": False},
+        "PreProcess": {"transform_ops": transforms},
+        "PostProcess": {"main_indicator": name, name: postprocess},
+    })
+    create_attr_dict(deploy)
+    return deploy
+
+
+def _export_predictor_class():
+    from paddleclas.deploy.python.predict_cls import ClsPredictor
+
+    class ExportPredictor(ClsPredictor):
+        """PaddleClas's ClsPredictor for a paddle-3 export (`inference.json`) on CPU."""
+
+        def create_paddle_predictor(self, args, inference_model_dir=None):
+            config = Config(inference_model_dir or args.inference_model_dir, "inference")
+            config.disable_gpu()
+            config.set_cpu_math_library_num_threads(args.cpu_num_threads)
+            config.disable_glog_info()
+            config.switch_use_feed_fetch_ops(False)
+            return create_predictor(config), config
+
+    return ExportPredictor
+
+
+def read_rgb(path):
+    image = cv2.imread(path)
+    if image is None:
+        raise FileNotFoundError(f"cannot read image {path}")
+    return image[:, :, ::-1]
+
+
+def predict_files(config, model_dir, image_paths):
+    """Top-k results of the exported model in `model_dir`, one dict per image (with its file name)."""
+    for name in ("inference.json", "inference.pdiparams"):
+        if not os.path.exists(os.path.join(model_dir, name)):
+            raise FileNotFoundError(
+                f"{os.path.join(model_dir, name)} not found: export the model first "
+                f"(tools/export_model.py) or point Global.save_inference_dir at the export")
+    predictor = _export_predictor_class()(deploy_config(config, model_dir))
+    results = []
+    for path in image_paths:
+        result = predictor.predict([read_rgb(path)])[0]
+        result["file_name"] = path
+        results.append(result)
+    return results
+
+
+def main():
+    """`tools/predict.py -c CONFIG [-o ...]`: predict `Infer.infer_imgs` with the export in
+    `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would."""
+    import sys
+
+    from paddleclas.deploy.utils.get_image_list import get_image_list
+    from paddleclas.ppcls.utils import config as ppcls_config
+
+    args = ppcls_config.parse_args()
+    config = ppcls_config.get_config(args.config, overrides=args.override, show=False)
+    try:
+        for result in predict_files(config, config["Global"]["save_inference_dir"],
+                                    get_image_list(config["Infer"]["infer_imgs"])):
+            print(result)
+    except FileNotFoundError as error:
+        sys.exit(f"error: {error}")
