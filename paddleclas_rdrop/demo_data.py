@@ -53,6 +53,7 @@ def digits_overrides(root="dataset/digits", size=32, batch_size=32, epochs=2, ou
         "Global.device=cpu", f"Global.epochs={epochs}", f"Global.image_shape=[3,{size},{size}]",
         f"Global.output_dir={output_dir}", f"Global.save_inference_dir={output_dir}/inference",
         "Global.print_batch_step=5", "Arch.class_num=10",
+        f"Optimizer.lr.learning_rate={0.1 * batch_size / 256:g}",  # the recipe's 0.1 per 256 images
         f"{train}dataset.image_root={root}", f"{train}dataset.cls_label_path={root}train_list.txt",
         f"{train}dataset.transform_ops.1.RandCropImage.size={size}",
         f"{train}sampler.batch_size={batch_size}", f"{train}loader.num_workers=0",

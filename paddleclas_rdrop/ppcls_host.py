@@ -32,7 +32,7 @@ def find_source_tree():
                 f"point it at the root of a PaddleClas checkout")
         root = os.path.abspath(root)
         if root not in sys.path:
-            sys.path.insert(0, root)
+            sys.path.append(root)  # appended: the tree's own paddleclas.py must not hide the wheel
     try:
         importlib.import_module("ppcls.engine.engine")
     except ImportError as error:

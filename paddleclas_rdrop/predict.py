@@ -11,12 +11,12 @@ import os
 
 import cv2
 from paddle.inference import Config, create_predictor
+from paddleclas.deploy.python.predict_cls import ClsPredictor
+from paddleclas.deploy.utils.config import AttrDict, create_attr_dict
 
 
 def deploy_config(config, model_dir, batch_size=1):
     """PaddleClas's deploy config (Global/PreProcess/PostProcess) for a training config's Infer."""
-    from paddleclas.deploy.utils.config import AttrDict, create_attr_dict
-
     infer = config["Infer"]
     transforms = [op for op in infer["transforms"] if "DecodeImage" not in op]  # images come decoded
     postprocess = dict(infer["PostProcess"])
@@ -31,21 +31,26 @@ def deploy_config(config, model_dir, batch_size=1):
     return deploy
 
 
-def _export_predictor_class():
-    from paddleclas.deploy.python.predict_cls import ClsPredictor
+class ExportPredictor(ClsPredictor):
+    """PaddleClas's ClsPredictor for a paddle-3 export (`inference.json`) on CPU."""
 
-    class ExportPredictor(ClsPredictor):
-        """PaddleClas's ClsPredictor for a paddle-3 export (`inference.json`) on CPU."""
+    def create_paddle_predictor(self, args, inference_model_dir=None):
+        config = Config(inference_model_dir or args.inference_model_dir, "inference")
+        config.disable_gpu()
+        config.set_cpu_math_library_num_threads(args.cpu_num_threads)
+        config.disable_glog_info()
+        config.switch_use_feed_fetch_ops(False)
+        return create_predictor(config), config
 
-        def create_paddle_predictor(self, args, inference_model_dir=None):
-            config = Config(inference_model_dir or args.inference_model_dir, "inference")
-            config.disable_gpu()
-            config.set_cpu_math_library_num_threads(args.cpu_num_threads)
-            config.disable_glog_info()
-            config.switch_use_feed_fetch_ops(False)
-            return create_predictor(config), config
 
-    return ExportPredictor
+def export_predictor(config, model_dir):
+    """An `ExportPredictor` for the export in `model_dir`, set up from the training `config`."""
+    for name in ("inference.json", "inference.pdiparams"):
+        if not os.path.exists(os.path.join(model_dir, name)):
+            raise FileNotFoundError(
+                f"{os.path.join(model_dir, name)} not found: export the model first "
+                f"(tools/export_model.py) or point Global.save_inference_dir at the export")
+    return ExportPredictor(deploy_config(config, model_dir))
 
 
 def read_rgb(path):
@@ -57,12 +62,7 @@ def read_rgb(path):
 
 def predict_files(config, model_dir, image_paths):
     """Top-k results of the exported model in `model_dir`, one dict per image (with its file name)."""
-    for name in ("inference.json", "inference.pdiparams"):
-        if not os.path.exists(os.path.join(model_dir, name)):
-            raise FileNotFoundError(
-                f"{os.path.join(model_dir, name)} not found: export the model first "
-                f"(tools/export_model.py) or point Global.save_inference_dir at the export")
-    predictor = _export_predictor_class()(deploy_config(config, model_dir))
+    predictor = export_predictor(config, model_dir)
     results = []
     for path in image_paths:
         result = predictor.predict([read_rgb(path)])[0]

@@ -1,0 +1,171 @@
+"""The plugin inside PaddleClas's own Engine: needs a PaddleClas source tree in $PADDLECLAS_ROOT."""
+import hashlib
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+from engine_runs import PROJECT, run_tool, step_losses
+from paddleclas_rdrop.demo_data import digits_overrides, write_digits_dataset
+
+ROOT = os.environ.get("PADDLECLAS_ROOT")
+needs_tree = pytest.mark.skipif(
+    not ROOT, reason="PADDLECLAS_ROOT is unset: these tests run PaddleClas's own Engine, "
+                     "which only its source tree has (not the pip wheel)")
+CONFIGS = {"res2net": "Res2Net50_vd_26w_4s", "se_resnet": "SE_ResNet50_vd",
+           "se_resnext": "SE_ResNeXt50_vd_32x4d"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("engine")
+    write_digits_dataset(str(path / "digits"), size=32, count=48)
+    return path
+
+
+def overrides(workdir, name, epochs=1):
+    return digits_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
+                            output_dir=str(workdir / name))
+
+
+@pytest.fixture(scope="module")
+def trained(workdir):
+    """One R-Drop epoch of each project config; their logs by config name."""
+    logs = {}
+    for name in CONFIGS:
+        result = run_tool("train.py", f"rdrop_{name}.yaml", overrides(workdir, name), cwd=workdir)
+        logs[name] = result.stdout + result.stderr
+    return logs
+
+
+def test_without_a_source_tree_the_tool_says_how_to_point_at_one(tmp_path):
+    result = run_tool("train.py", "rdrop_res2net.yaml", [], cwd=tmp_path, check=False,
+                      env={"PADDLECLAS_ROOT": ""})
+    assert result.returncode != 0
+    assert "error: no PaddleClas source tree found: set PADDLECLAS_ROOT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@needs_tree
+def test_register_is_idempotent_and_changes_no_paddleclas_file():
+    from paddleclas_rdrop import RDropLoss
+    from paddleclas_rdrop.ppcls_host import register, train_epoch_rdrop
+
+    files = [os.path.join(ROOT, "ppcls", "loss", "__init__.py"),
+             os.path.join(ROOT, "ppcls", "engine", "train", "__init__.py")]
+    before = [hashlib.sha256(open(f, "rb").read()).hexdigest() for f in files]
+    assert register() and register()
+    import ppcls.engine.train
+    import ppcls.loss
+
+    assert ppcls.loss.RDropLoss is RDropLoss
+    assert ppcls.engine.train.train_epoch_rdrop is train_epoch_rdrop
+    assert [hashlib.sha256(open(f, "rb").read()).hexdigest() for f in files] == before
+
+
+@needs_tree
+@pytest.mark.parametrize("name", CONFIGS)
+def test_one_rdrop_epoch_logs_ce_and_a_positive_kl_and_writes_stock_checkpoints(name, trained, workdir):
+    log = trained[name]
+    kl = step_losses(log, "RDropLoss")
+    assert kl and all(value > 0 for value in kl), log[-2000:]
+    assert step_losses(log, "CELoss") and step_losses(log, "loss")
+    assert "ips: " in log and "samples/s" in log
+    params = paddle.load(str(workdir / name / "latest.pdparams"))
+    from paddleclas.ppcls.arch import backbone
+
+    with paddle.utils.unique_name.guard():
+        stock = getattr(backbone, CONFIGS[name])(class_num=10)
+    assert sorted(params) == sorted(stock.state_dict())
+
+
+@needs_tree
+def test_eval_export_and_predict_through_the_tools_and_paddleclas_own(trained, workdir):
+    ours = overrides(workdir, "res2net") + [f"Global.pretrained_model={workdir}/res2net/latest"]
+    evaluated = run_tool("eval.py", "rdrop_res2net.yaml", ours, cwd=workdir)
+    assert "[Eval][Epoch 0][Avg]" in evaluated.stdout + evaluated.stderr
+    run_tool("export_model.py", "rdrop_res2net.yaml", ours, cwd=workdir)
+    assert (workdir / "res2net" / "inference" / "inference.json").exists()
+
+    # PaddleClas's own tools, with the baseline twin config, read the R-Drop checkpoint
+    stock_export = str(workdir / "stock_export")
+    stock = ours + [f"Global.save_inference_dir={stock_export}"]
+    for tool in ("eval.py", "export_model.py"):
+        run_tool(tool, "baseline_res2net.yaml", stock, cwd=ROOT, tools_root=ROOT)
+    assert os.path.exists(os.path.join(stock_export, "inference.json"))
+
+    # the export predicts in PaddleClas's deploy predictor as the eager model does in eval mode
+    from paddleclas.deploy.python.preprocess import create_operators
+    from paddleclas.ppcls.arch import backbone
+    from paddleclas.ppcls.utils import config as ppcls_config
+
+    from paddleclas_rdrop.predict import export_predictor, read_rgb
+
+    config = ppcls_config.get_config(os.path.join(PROJECT, "configs", "rdrop_res2net.yaml"),
+                                     overrides=ours)
+    predictor = export_predictor(config, stock_export)
+    predictor.postprocess = None  # the raw softmax output
+    with paddle.utils.unique_name.guard():
+        eager = backbone.Res2Net50_vd_26w_4s(class_num=10)
+    eager.set_state_dict(paddle.load(str(workdir / "res2net" / "latest.pdparams")))
+    eager.eval()
+    transforms = create_operators(predictor_ops(config))
+    paths = [str(workdir / "digits" / "images" / f"{i:04d}.png") for i in range(6)]
+    exported = np.concatenate([predictor.predict([read_rgb(p)]) for p in paths])
+    batch = []
+    for path in paths:
+        image = read_rgb(path)
+        for op in transforms:
+            image = op(image)
+        batch.append(image)
+    expected = paddle.nn.functional.softmax(eager(paddle.to_tensor(np.stack(batch)))).numpy()
+    np.testing.assert_allclose(exported, expected, atol=1e-5)
+    results = run_tool("predict.py", "rdrop_res2net.yaml",
+                       ours + [f"Global.save_inference_dir={stock_export}"], cwd=workdir).stdout
+    assert f"'class_ids': [{int(expected[0].argmax())}," in results
+
+
+def predictor_ops(config):
+    return [op for op in config["Infer"]["transforms"] if "DecodeImage" not in op]
+
+
+@needs_tree
+def test_a_gpu_config_on_a_cpu_build_says_to_add_device_cpu(workdir):
+    if paddle.is_compiled_with_cuda():
+        pytest.skip("this Paddle build has CUDA")
+    result = run_tool("train.py", "rdrop_res2net.yaml", [], cwd=workdir, check=False)
+    assert result.returncode != 0
+    assert "add -o Global.device=cpu" in result.stderr and "Traceback" not in result.stderr
+
+
+@needs_tree
+def test_the_baseline_twin_trains_one_pass_with_the_head_dropout(workdir):
+    result = run_tool("train.py", "baseline_res2net.yaml", overrides(workdir, "baseline"), cwd=workdir)
+    log = result.stdout + result.stderr
+    assert step_losses(log, "CELoss") and "RDropLoss" not in log.split("[Train]", 1)[1]
+
+
+@needs_tree
+def test_two_processes_under_paddle_distributed_launch(workdir):
+    ours = overrides(workdir, "launch") + ["Global.eval_during_train=False", "Global.log_ranks=0,1"]
+    run_tool("train.py", "rdrop_se_resnet.yaml", ours, cwd=workdir, launch_processes=2)
+    logs = [(workdir / "launch_log" / f"workerlog.{rank}").read_text() for rank in (0, 1)]
+    images = len((workdir / "digits" / "train_list.txt").read_text().splitlines())
+    steps = -(-images // (16 * 2))  # each process takes its half of every global batch
+    for log in logs:
+        assert step_losses(log, "RDropLoss") and f"[Iter: 0/{steps}]" in log, log[-2000:]
+    assert (workdir / "launch" / "latest.pdparams").exists()
+
+
+@needs_tree
+def test_ema_gradient_accumulation_and_amp_run_through_the_hook(workdir):
+    """PaddleClas's own loop does them; the hook's stand-ins must let it (AMP only runs on CPU)."""
+    ours = overrides(workdir, "ema", epochs=1) + ["EMA.decay=0.9", "Global.update_freq=2",
+                                                   "AMP.use_amp=True", "AMP.level=O1"]
+    result = run_tool("train.py", "rdrop_res2net.yaml", ours, cwd=workdir)
+    log = result.stdout + result.stderr
+    assert step_losses(log, "RDropLoss") and "best metric ema" in log
+    ema = paddle.load(str(workdir / "ema" / "latest.pdparams"))   # the EMA weights
+    raw = paddle.load(str(workdir / "ema" / "latest.pdema"))      # the trained weights
+    assert any(not np.allclose(ema[k].numpy(), raw[k].numpy()) for k in raw if k.endswith(".weight"))
