@@ -1,9 +1,10 @@
 """R-Drop for PaddleClas: the KL loss, the k-pass forward and their PaddleClas registration."""
-from .errors import RDropConfigError
+from .config import STRATEGIES
+from .errors import ConfigError, RDropConfigError
 from .kl import compute_kl_loss
 from .loss import RDropLoss
-from .passes import STRATEGIES, RDrop, stochastic_layers
+from .passes import RDrop, add_head_dropout, stochastic_layers
 
-__all__ = ["RDrop", "RDropConfigError", "RDropLoss", "STRATEGIES", "compute_kl_loss",
-           "stochastic_layers"]
+__all__ = ["ConfigError", "RDrop", "RDropConfigError", "RDropLoss", "STRATEGIES", "add_head_dropout",
+           "compute_kl_loss", "stochastic_layers"]
 __version__ = "0.1.0"

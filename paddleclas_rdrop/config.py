@@ -4,10 +4,32 @@ import numbers
 from .errors import RDropConfigError
 
 RDROP_DEFAULTS = {"passes": 2, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out"}
+STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
+
+
+def check_passes(passes):
+    if not isinstance(passes, int) or isinstance(passes, bool) or passes < 2:
+        raise RDropConfigError(
+            f"RDrop.passes must be an integer >= 2 (R-Drop compares k >= 2 passes), got {passes!r}")
+    return passes
+
+
+def check_strategy(strategy):
+    if strategy not in STRATEGIES:
+        raise RDropConfigError(f"RDrop.strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    return strategy
+
+
+def check_head_dropout(head_dropout):
+    if isinstance(head_dropout, bool) or not isinstance(head_dropout, numbers.Real) \
+            or not 0 <= head_dropout < 1:
+        raise RDropConfigError(
+            f"RDrop.head_dropout must be a number in [0, 1), got {head_dropout!r}; 0.1-0.3 is usual")
+    return float(head_dropout)
 
 
 def rdrop_settings(config):
-    """The `RDrop` section with defaults filled in; an unknown key is an error naming it."""
+    """The `RDrop` section with defaults filled in and checked; an unknown key is an error naming it."""
     section = config.get("RDrop") or {}
     if not isinstance(section, dict):
         raise RDropConfigError(f"RDrop must be a mapping of {sorted(RDROP_DEFAULTS)}, got {section!r}")
@@ -15,7 +37,13 @@ def rdrop_settings(config):
     if unknown:
         raise RDropConfigError(
             f"RDrop.{unknown[0]} is not an R-Drop setting; the settings are {sorted(RDROP_DEFAULTS)}")
-    return {**RDROP_DEFAULTS, **section}
+    settings = {**RDROP_DEFAULTS, **section}
+    check_passes(settings["passes"])
+    check_strategy(settings["strategy"])
+    settings["head_dropout"] = check_head_dropout(settings["head_dropout"])
+    if not isinstance(settings["head_layer"], str) or not settings["head_layer"]:
+        raise RDropConfigError(f"RDrop.head_layer must be a layer name such as out, got {settings['head_layer']!r}")
+    return settings
 
 
 def _entries(config, split):

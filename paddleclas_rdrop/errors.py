@@ -1,5 +1,9 @@
-"""The one error type a user sees for an R-Drop setup mistake."""
+"""The error types a user sees for a configuration mistake: one clear line, never a traceback."""
 
 
-class RDropConfigError(ValueError):
+class ConfigError(ValueError):
+    """A config key or file is wrong; the message names it and the fix."""
+
+
+class RDropConfigError(ConfigError):
     """A setting makes R-Drop wrong or impossible; the message names the key and the fix."""

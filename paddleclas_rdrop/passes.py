@@ -3,9 +3,9 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from .config import check_head_dropout, check_passes, check_strategy
 from .errors import RDropConfigError
 
-STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
 _STOCHASTIC_TYPES = (nn.Dropout, nn.Dropout2D, nn.Dropout3D, nn.AlphaDropout)
 _STOCHASTIC_NAME_HINTS = ("dropout", "droppath", "dropblock", "stochasticdepth")
 
@@ -39,14 +39,6 @@ def find_head(net, head_layer):
         f"RDrop.head_layer: the model {type(net).__name__} has no sublayer {head_layer!r}; "
         f"its classifier candidates (Linear layers) are {candidates or 'none'}. "
         f"Set RDrop.head_layer to its classifier.")
-
-
-def check_head_dropout(head_dropout):
-    if isinstance(head_dropout, bool) or not isinstance(head_dropout, (int, float)) \
-            or not 0 <= head_dropout < 1:
-        raise RDropConfigError(
-            f"RDrop.head_dropout must be a number in [0, 1), got {head_dropout!r}; 0.1-0.3 is usual")
-    return float(head_dropout)
 
 
 def add_head_dropout(model, head_dropout, head_layer="out"):
@@ -96,18 +88,13 @@ class RDrop:
     """
 
     def __init__(self, model, passes=2, strategy="auto", head_dropout=0.0, head_layer="out"):
-        if not isinstance(passes, int) or isinstance(passes, bool) or passes < 2:
-            raise RDropConfigError(
-                f"RDrop.passes must be an integer >= 2 (R-Drop compares k >= 2 passes), got {passes!r}")
-        if strategy not in STRATEGIES:
-            raise RDropConfigError(f"RDrop.strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
         self.model = model
-        self.passes = passes
+        self.passes = check_passes(passes)
         self.head_dropout = check_head_dropout(head_dropout)
         self.head_layer = head_layer
         net = unwrap(model)
         own_stochastic = stochastic_layers(net)
-        if strategy == "auto":
+        if check_strategy(strategy) == "auto":
             strategy = "shared_trunk" if self.head_dropout > 0 and not own_stochastic else "concat"
         if strategy == "shared_trunk" and own_stochastic:
             raise RDropConfigError(

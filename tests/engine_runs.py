@@ -34,3 +34,33 @@ def step_losses(log_text, name):
     """The values of loss `name` in the per-step [Train] lines of a PaddleClas log."""
     return [float(v) for v in re.findall(rf"\[Train\]\[Epoch \d+/\d+\]\[Iter: \d+/\d+\].*?{name}: ([-\d.eE+naif]+)",
                                          log_text)]
+
+
+def assert_export_matches_eager(config_path, overrides, export_dir, params_path, arch, image_paths):
+    """The export, in PaddleClas's deploy predictor, gives the eager model's softmax (eval mode)."""
+    import numpy as np
+    import paddle
+    from paddleclas.deploy.python.preprocess import create_operators
+    from paddleclas.ppcls.arch import backbone
+    from paddleclas.ppcls.utils import config as ppcls_config
+
+    from paddleclas_rdrop.predict import export_predictor, read_rgb
+
+    config = ppcls_config.get_config(config_path, overrides=overrides)
+    predictor = export_predictor(config, export_dir)
+    predictor.postprocess = None  # the raw softmax output
+    with paddle.utils.unique_name.guard():
+        eager = getattr(backbone, arch)(class_num=10)
+    eager.set_state_dict(paddle.load(params_path))
+    eager.eval()
+    transforms = create_operators([op for op in config["Infer"]["transforms"] if "DecodeImage" not in op])
+    exported = np.concatenate([predictor.predict([read_rgb(p)]) for p in image_paths])
+    batch = []
+    for path in image_paths:
+        image = read_rgb(path)
+        for op in transforms:
+            image = op(image)
+        batch.append(image)
+    expected = paddle.nn.functional.softmax(eager(paddle.to_tensor(np.stack(batch)))).numpy()
+    np.testing.assert_allclose(exported, expected, atol=1e-5)
+    return expected

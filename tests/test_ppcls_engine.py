@@ -6,7 +6,7 @@ import numpy as np
 import paddle
 import pytest
 
-from engine_runs import PROJECT, run_tool, step_losses
+from engine_runs import PROJECT, assert_export_matches_eager, run_tool, step_losses
 from paddleclas_rdrop.demo_data import digits_overrides, write_digits_dataset
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
@@ -39,11 +39,11 @@ def trained(workdir):
     return logs
 
 
-def test_without_a_source_tree_the_tool_says_how_to_point_at_one(tmp_path):
+def test_a_wrong_paddleclas_root_is_one_clear_error(tmp_path):
     result = run_tool("train.py", "rdrop_res2net.yaml", [], cwd=tmp_path, check=False,
-                      env={"PADDLECLAS_ROOT": ""})
+                      env={"PADDLECLAS_ROOT": str(tmp_path)})
     assert result.returncode != 0
-    assert "error: no PaddleClas source tree found: set PADDLECLAS_ROOT" in result.stderr
+    assert f"error: PADDLECLAS_ROOT={tmp_path} is not a PaddleClas source tree" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -96,38 +96,13 @@ def test_eval_export_and_predict_through_the_tools_and_paddleclas_own(trained, w
     assert os.path.exists(os.path.join(stock_export, "inference.json"))
 
     # the export predicts in PaddleClas's deploy predictor as the eager model does in eval mode
-    from paddleclas.deploy.python.preprocess import create_operators
-    from paddleclas.ppcls.arch import backbone
-    from paddleclas.ppcls.utils import config as ppcls_config
-
-    from paddleclas_rdrop.predict import export_predictor, read_rgb
-
-    config = ppcls_config.get_config(os.path.join(PROJECT, "configs", "rdrop_res2net.yaml"),
-                                     overrides=ours)
-    predictor = export_predictor(config, stock_export)
-    predictor.postprocess = None  # the raw softmax output
-    with paddle.utils.unique_name.guard():
-        eager = backbone.Res2Net50_vd_26w_4s(class_num=10)
-    eager.set_state_dict(paddle.load(str(workdir / "res2net" / "latest.pdparams")))
-    eager.eval()
-    transforms = create_operators(predictor_ops(config))
     paths = [str(workdir / "digits" / "images" / f"{i:04d}.png") for i in range(6)]
-    exported = np.concatenate([predictor.predict([read_rgb(p)]) for p in paths])
-    batch = []
-    for path in paths:
-        image = read_rgb(path)
-        for op in transforms:
-            image = op(image)
-        batch.append(image)
-    expected = paddle.nn.functional.softmax(eager(paddle.to_tensor(np.stack(batch)))).numpy()
-    np.testing.assert_allclose(exported, expected, atol=1e-5)
+    expected = assert_export_matches_eager(
+        os.path.join(PROJECT, "configs", "rdrop_res2net.yaml"), ours, stock_export,
+        str(workdir / "res2net" / "latest.pdparams"), "Res2Net50_vd_26w_4s", paths)
     results = run_tool("predict.py", "rdrop_res2net.yaml",
                        ours + [f"Global.save_inference_dir={stock_export}"], cwd=workdir).stdout
     assert f"'class_ids': [{int(expected[0].argmax())}," in results
-
-
-def predictor_ops(config):
-    return [op for op in config["Infer"]["transforms"] if "DecodeImage" not in op]
 
 
 @needs_tree

@@ -1,0 +1,89 @@
+"""The R-Drop train step for an engine with PaddleClas's Engine attributes (PaddleClas's or ours).
+
+It does not rewrite the training loop: for the length of an epoch it gives the engine a model
+that runs the k passes, a loss that sees the labels repeated k times and a train metric that
+reads the first pass, then calls the engine's own `train_epoch`. AMP, `update_freq`, LR
+schedulers, EMA, DataParallel, logging and VisualDL stay the engine's own code.
+"""
+import contextlib
+
+from .config import check_rdrop_contract, rdrop_settings
+from .errors import RDropConfigError
+from .loss import RDropLoss
+from .passes import RDrop, add_head_dropout
+
+
+def prepare_engine(engine):
+    """Check the R-Drop contract and prepare `engine.model` once (head dropout, k-pass runner)."""
+    if getattr(engine, "_rdrop_prepared", False):
+        return getattr(engine, "rdrop", None)
+    config = engine.config
+    check_rdrop_contract(config)
+    settings = rdrop_settings(config)
+    engine.rdrop = None
+    if config["Global"].get("train_mode") == "rdrop":
+        if engine.is_rec:
+            raise RDropConfigError(
+                "Global.train_mode: rdrop supports classification models; this Arch is a "
+                "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run")
+        engine.rdrop = RDrop(engine.model, **settings)
+        for loss in _loss_layers(engine.train_loss_func):
+            if isinstance(loss, RDropLoss):
+                loss.passes = engine.rdrop.passes
+    elif settings["head_dropout"] > 0:
+        add_head_dropout(engine.model, settings["head_dropout"], settings["head_layer"])
+    engine._rdrop_prepared = True
+    return engine.rdrop
+
+
+def _loss_layers(combined):
+    combined = getattr(combined, "_layers", combined)  # DataParallel
+    return list(getattr(combined, "loss_func", []))
+
+
+class _KPassModel:
+    """Stands for `engine.model` during an R-Drop epoch: calls run the k passes."""
+
+    def __init__(self, rdrop):
+        self._rdrop = rdrop
+
+    def __call__(self, images):
+        return self._rdrop(images)
+
+    def __getattr__(self, name):  # state_dict() for EMA, train()/eval(), ...
+        return getattr(self._rdrop.model, name)
+
+
+class _RepeatedLabels:
+    """Stands for a loss or metric during an R-Drop epoch: labels repeated, or first pass only."""
+
+    def __init__(self, wrapped, rdrop, first_pass_only):
+        self._wrapped, self._rdrop, self._first_pass_only = wrapped, rdrop, first_pass_only
+
+    def __call__(self, output, labels):
+        if self._first_pass_only:
+            return self._wrapped(self._rdrop.split_passes(output)[0], labels)
+        return self._wrapped(output, self._rdrop.repeat_labels(labels))
+
+    def __getattr__(self, name):
+        return getattr(self._wrapped, name)
+
+
+@contextlib.contextmanager
+def _k_pass_engine(engine, rdrop):
+    saved = engine.model, engine.train_loss_func, engine.train_metric_func
+    engine.model = _KPassModel(rdrop)
+    engine.train_loss_func = _RepeatedLabels(saved[1], rdrop, first_pass_only=False)
+    if saved[2] is not None:
+        engine.train_metric_func = _RepeatedLabels(saved[2], rdrop, first_pass_only=True)
+    try:
+        yield
+    finally:
+        engine.model, engine.train_loss_func, engine.train_metric_func = saved
+
+
+def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
+    """One epoch of `train_epoch(engine, ...)` with the k passes of R-Drop."""
+    rdrop = prepare_engine(engine)
+    with _k_pass_engine(engine, rdrop):
+        train_epoch(engine, epoch_id, print_batch_step)

@@ -1,0 +1,38 @@
+"""PaddleClas's `TopkAcc` metric: {"top1": ..., "top5": ...}."""
+import paddle
+
+from ..errors import ConfigError
+from .keys import single_entry, take
+
+
+class TopkAcc:
+    def __init__(self, topk=(1, 5)):
+        self.topk = [topk] if isinstance(topk, int) else list(topk)
+
+    def __call__(self, x, label):
+        if isinstance(x, dict):
+            x = x["logits"]
+        label = label.reshape([-1, 1])
+        return {f"top{k}": paddle.metric.accuracy(x.astype("float32"), label, k=min(k, x.shape[-1]))
+                for k in self.topk}
+
+
+class Metrics:
+    def __init__(self, entries, path):
+        self.metrics = []
+        for index, entry in enumerate(entries or []):
+            name, params = single_entry(entry, f"{path}.{index}")
+            if name != "TopkAcc":
+                raise ConfigError(f"{path}.{index}: {name} is not supported by the standalone engine "
+                                  f"(it knows TopkAcc)")
+            self.metrics.append(TopkAcc(**take(params, f"{path}.TopkAcc", {"topk": (1, 5)})))
+
+    def __call__(self, x, label):
+        out = {}
+        for metric in self.metrics:
+            out.update(metric(x, label))
+        return out
+
+
+def build_metrics(entries, path):
+    return Metrics(entries, path) if entries else None

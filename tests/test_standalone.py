@@ -1,0 +1,91 @@
+"""The standalone engine (no PaddleClas source tree): the tools as a pip-only user runs them."""
+import os
+
+import pytest
+
+from engine_runs import PROJECT, assert_export_matches_eager, run_tool, step_losses
+from paddleclas_rdrop.demo_data import digits_overrides, write_digits_dataset
+
+NO_TREE = {"PADDLECLAS_ROOT": ""}
+CONFIGS = {"res2net": "Res2Net50_vd_26w_4s", "se_resnet": "SE_ResNet50_vd",
+           "se_resnext": "SE_ResNeXt50_vd_32x4d"}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("standalone")
+    write_digits_dataset(str(path / "digits"), size=32, count=48)
+    return path
+
+
+def overrides(workdir, name, epochs=1):
+    return digits_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
+                            output_dir=str(workdir / name))
+
+
+def standalone(tool, config, workdir, extra, check=True):
+    return run_tool(tool, config, extra, cwd=workdir, env=NO_TREE, check=check)
+
+
+@pytest.fixture(scope="module")
+def trained(workdir):
+    logs = {}
+    for name in CONFIGS:
+        epochs = 2 if name == "res2net" else 1
+        result = standalone("train.py", f"rdrop_{name}.yaml", workdir, overrides(workdir, name, epochs))
+        logs[name] = result.stdout + result.stderr
+    return logs
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_rdrop_trains_on_the_wheel_alone_and_says_which_engine(name, trained, workdir):
+    log = trained[name]
+    assert log.lstrip().splitlines()[0].startswith("paddleclas-rdrop: standalone engine") or \
+        "paddleclas-rdrop: standalone engine" in log.split("[Train]")[0]
+    kl = step_losses(log, "RDropLoss")
+    assert kl and all(value > 0 for value in kl)
+    assert "[Eval][Epoch 1][Avg]" in log and "eta: " in log
+    for prefix in ("best_model", "latest", "epoch_1"):
+        for suffix in (".pdparams", ".pdopt", ".pdstates"):
+            assert (workdir / name / f"{prefix}{suffix}").exists(), prefix + suffix
+
+
+def test_resume_from_latest_continues_at_the_next_epoch(trained, workdir):
+    extra = overrides(workdir, "res2net", epochs=3) + [f"Global.checkpoints={workdir}/res2net/latest"]
+    log = standalone("train.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    assert "Finish load checkpoints" in log
+    assert "[Train][Epoch 3/3]" in log and "[Train][Epoch 1/3]" not in log and "[Train][Epoch 2/3]" not in log
+
+
+def test_eval_export_infer_and_predict(trained, workdir):
+    extra = overrides(workdir, "res2net", epochs=2) + [f"Global.pretrained_model={workdir}/res2net/latest"]
+    log = standalone("eval.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    assert "[Eval][Epoch 0][Avg]" in log and "top1: " in log
+    standalone("export_model.py", "rdrop_res2net.yaml", workdir, extra)
+    export = workdir / "res2net" / "inference"
+    for name in ("inference.json", "inference.pdiparams", "inference.yml"):
+        assert (export / name).exists(), name
+    paths = [str(workdir / "digits" / "images" / f"{i:04d}.png") for i in range(6)]
+    expected = assert_export_matches_eager(os.path.join(PROJECT, "configs", "rdrop_res2net.yaml"), extra,
+                                           str(export), str(workdir / "res2net" / "latest.pdparams"),
+                                           "Res2Net50_vd_26w_4s", paths)
+    top1 = int(expected[0].argmax())
+    assert f"'class_ids': [{top1}," in standalone("predict.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    assert f"'class_ids': [{top1}," in standalone("infer.py", "rdrop_res2net.yaml", workdir, extra).stdout
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["Optimizer.lr.cycles=3"], "Optimizer.lr.cycles is not supported by the standalone engine"),
+    (["Global.use_dali=True"], "Global.use_dali is not supported by the standalone engine"),
+    (["DataLoader.Train.dataset.cls_label_path=missing.txt"], "list file missing.txt not found"),
+    (["Arch.class_num=5"], "but Arch.class_num is 5: set -o Arch.class_num=10"),
+    (["RDrop.passes=1"], "RDrop.passes must be an integer >= 2"),
+    (["Loss.Train.1.RDropLoss.weight=-1"], "RDropLoss.weight is alpha"),
+])
+def test_a_bad_config_is_one_line_naming_the_key_and_writes_nothing(workdir, extra, message):
+    output = workdir / "bad"
+    result = standalone("train.py", "rdrop_res2net.yaml", workdir,
+                        overrides(workdir, "bad") + extra, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert not output.exists()
