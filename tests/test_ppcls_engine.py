@@ -7,7 +7,7 @@ import paddle
 import pytest
 
 from engine_runs import PROJECT, assert_export_matches_eager, run_tool, step_losses
-from paddleclas_rdrop.demo_data import digits_overrides, write_digits_dataset
+from paddleclas_rdrop.demo_data import dataset_overrides, write_digits_dataset
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
 needs_tree = pytest.mark.skipif(
@@ -25,7 +25,7 @@ def workdir(tmp_path_factory):
 
 
 def overrides(workdir, name, epochs=1):
-    return digits_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
+    return dataset_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
                             output_dir=str(workdir / name))
 
 
@@ -96,7 +96,7 @@ def test_eval_export_and_predict_through_the_tools_and_paddleclas_own(trained, w
     assert os.path.exists(os.path.join(stock_export, "inference.json"))
 
     # the export predicts in PaddleClas's deploy predictor as the eager model does in eval mode
-    paths = [str(workdir / "digits" / "images" / f"{i:04d}.png") for i in range(6)]
+    paths = [str(workdir / "digits" / "images" / f"{i:05d}.png") for i in range(6)]
     expected = assert_export_matches_eager(
         os.path.join(PROJECT, "configs", "rdrop_res2net.yaml"), ours, stock_export,
         str(workdir / "res2net" / "latest.pdparams"), "Res2Net50_vd_26w_4s", paths)
@@ -144,3 +144,25 @@ def test_ema_gradient_accumulation_and_amp_run_through_the_hook(workdir):
     ema = paddle.load(str(workdir / "ema" / "latest.pdparams"))   # the EMA weights
     raw = paddle.load(str(workdir / "ema" / "latest.pdema"))      # the trained weights
     assert any(not np.allclose(ema[k].numpy(), raw[k].numpy()) for k in raw if k.endswith(".weight"))
+
+
+@needs_tree
+def test_checkpoints_load_in_either_engine_and_evaluate_alike(trained, workdir):
+    """PaddleClas's engine and the standalone engine read each other's checkpoints."""
+    import re
+
+    ppcls_checkpoint = [f"Global.pretrained_model={workdir}/res2net/latest"]
+    run_tool("train.py", "rdrop_res2net.yaml", overrides(workdir, "standalone_run"), cwd=workdir,
+             env={"PADDLECLAS_ROOT": ""})
+    standalone_checkpoint = [f"Global.pretrained_model={workdir}/standalone_run/latest"]
+
+    def eval_line(checkpoint, env):
+        out = run_tool("eval.py", "rdrop_res2net.yaml", overrides(workdir, "res2net") + checkpoint,
+                       cwd=workdir, env=env).stdout
+        numbers = re.search(r"\[Eval\]\[Epoch 0\]\[Avg\]CELoss: ([\d.]+), loss: [\d.]+, top1: ([\d.]+)", out)
+        return float(numbers.group(1)), float(numbers.group(2))
+
+    for checkpoint in (ppcls_checkpoint, standalone_checkpoint):
+        ppcls_eval = eval_line(checkpoint, None)
+        standalone_eval = eval_line(checkpoint, {"PADDLECLAS_ROOT": ""})
+        np.testing.assert_allclose(standalone_eval, ppcls_eval, atol=2e-4)

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from engine_runs import PROJECT, assert_export_matches_eager, run_tool, step_losses
-from paddleclas_rdrop.demo_data import digits_overrides, write_digits_dataset
+from paddleclas_rdrop.demo_data import dataset_overrides, write_digits_dataset
 
 NO_TREE = {"PADDLECLAS_ROOT": ""}
 CONFIGS = {"res2net": "Res2Net50_vd_26w_4s", "se_resnet": "SE_ResNet50_vd",
@@ -19,7 +19,7 @@ def workdir(tmp_path_factory):
 
 
 def overrides(workdir, name, epochs=1):
-    return digits_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
+    return dataset_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
                             output_dir=str(workdir / name))
 
 
@@ -65,7 +65,7 @@ def test_eval_export_infer_and_predict(trained, workdir):
     export = workdir / "res2net" / "inference"
     for name in ("inference.json", "inference.pdiparams", "inference.yml"):
         assert (export / name).exists(), name
-    paths = [str(workdir / "digits" / "images" / f"{i:04d}.png") for i in range(6)]
+    paths = [str(workdir / "digits" / "images" / f"{i:05d}.png") for i in range(6)]
     expected = assert_export_matches_eager(os.path.join(PROJECT, "configs", "rdrop_res2net.yaml"), extra,
                                            str(export), str(workdir / "res2net" / "latest.pdparams"),
                                            "Res2Net50_vd_26w_4s", paths)
@@ -89,3 +89,22 @@ def test_a_bad_config_is_one_line_naming_the_key_and_writes_nothing(workdir, ext
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert not output.exists()
+
+
+def test_ema_gradient_accumulation_and_amp(workdir):
+    extra = overrides(workdir, "ema") + ["EMA.decay=0.9", "Global.update_freq=2", "AMP.use_amp=True"]
+    log = standalone("train.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    assert step_losses(log, "RDropLoss") and "best metric ema" in log
+    assert (workdir / "ema" / "latest.pdema").exists()
+
+
+def test_two_processes_under_paddle_distributed_launch(workdir):
+    extra = overrides(workdir, "launch") + ["Global.log_ranks=0,1"]
+    run_tool("train.py", "rdrop_se_resnet.yaml", extra, cwd=workdir, env=NO_TREE, launch_processes=2)
+    images = len((workdir / "digits" / "train_list.txt").read_text().splitlines())
+    steps = -(-images // (16 * 2))
+    for rank in (0, 1):
+        log = (workdir / "launch_log" / f"workerlog.{rank}").read_text()
+        assert step_losses(log, "RDropLoss") and f"[Iter: 0/{steps}]" in log, log[-2000:]
+        assert "[Eval][Epoch 1][Avg]" in log
+    assert (workdir / "launch" / "latest.pdparams").exists()
