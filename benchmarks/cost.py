@@ -1,0 +1,183 @@
+"""What an R-Drop training step costs, as ratios to a one-pass step measured in the same run.
+
+    python benchmarks/cost.py                  # both backbones, 64 px and 128 px, batch 16
+    python benchmarks/cost.py --quick          # one backbone, 64 px, few repetitions
+
+Time: every variant (baseline, separate, concat, shared_trunk) steps its own copy of the model
+(same weights, own optimizer), interleaved in one process after warm-up, in a new random order
+each round; the median is reported. A step
+is forward + loss + backward + Momentum step. Peak memory: each variant runs in its own process
+(a process's peak only grows); the figure is the peak resident memory over a few steps minus the
+resident memory once the model and the batch are built: all a training step needs (activations,
+gradients, optimizer state).
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import build, machine, set_threads  # noqa: E402
+
+VARIANTS = ("baseline", "separate", "concat", "shared_trunk")
+
+
+def make_step(model, variant, head_dropout, alpha=0.6):
+    """A training step of `variant` on `model`; the baseline is one pass with the same head dropout."""
+    import paddle
+    import paddle.nn.functional as F
+
+    from paddleclas_rdrop import RDrop, RDropLoss, add_head_dropout
+
+    optimizer = paddle.optimizer.Momentum(0.01, momentum=0.9, parameters=model.parameters())
+    if variant == "baseline":
+        add_head_dropout(model, head_dropout)
+
+        def step(images, labels):
+            loss = F.cross_entropy(model(images), labels)
+            loss.backward()
+            optimizer.step()
+            optimizer.clear_grad()
+        return step
+    rdrop = RDrop(model, strategy=variant, head_dropout=head_dropout)
+    kl = RDropLoss(passes=rdrop.passes)
+
+    def step(images, labels):
+        out = rdrop(images)
+        loss = F.cross_entropy(out, rdrop.repeat_labels(labels)) + alpha * kl(out, None)["RDropLoss"]
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+    return step
+
+
+def batch(size, image_size):
+    import numpy as np
+    import paddle
+
+    from paddleclas_rdrop.demo_data import digits_images
+
+    images, labels = digits_images(size=image_size, count=size)
+    x = ((images.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2)
+    return paddle.to_tensor(x), paddle.to_tensor(labels[:, None])
+
+
+def time_variants(arch, image_size, batch_size, rounds, head_dropout):
+    """Median seconds per step of each variant, interleaved, each on its own copy of the model."""
+    import random
+    import statistics
+
+    images, labels = batch(batch_size, image_size)
+    steps = {}
+    for variant in VARIANTS:
+        model = build(arch)
+        model.train()
+        steps[variant] = make_step(model, variant, head_dropout)
+    times = {variant: [] for variant in VARIANTS}
+    order = list(VARIANTS)
+    for round_index in range(rounds + 2):  # the first two rounds warm up
+        random.Random(round_index).shuffle(order)
+        for variant in order:
+            start = time.perf_counter()
+            steps[variant](images, labels)
+            elapsed = time.perf_counter() - start
+            if round_index >= 2:
+                times[variant].append(elapsed)
+    return {variant: statistics.median(values) for variant, values in times.items()}
+
+
+def peak_memory_child(arch, image_size, batch_size, variant, head_dropout, steps=3):
+    """Run in a child process: peak RSS growth (MiB) of `steps` steps over the warmed-up model."""
+    model = build(arch)
+    model.train()
+    images, labels = batch(batch_size, image_size)
+    step = make_step(model, variant, head_dropout)
+    with open("/proc/self/statm") as handle:
+        before_kib = int(handle.read().split()[1]) * resource.getpagesize() / 1024
+    for _ in range(steps):
+        step(images, labels)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kib) / 1024.0
+
+
+def peak_memory(arch, image_size, batch_size, variant, head_dropout, threads):
+    code = ("import sys, json; sys.path.insert(0, %r); from common import set_threads; set_threads(%d); "
+            "from cost import peak_memory_child; print(json.dumps(peak_memory_child(%r, %d, %d, %r, %r)))"
+            % (os.path.dirname(os.path.abspath(__file__)), threads, arch, image_size, batch_size, variant,
+               head_dropout))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def chart(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['arch']}\n{r['image_size']} px" for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.2
+    for axis, key, title in ((axes[0], "time_ratio", "step time / baseline"),
+                             (axes[1], "memory_ratio", "step memory / baseline")):
+        for i, variant in enumerate(VARIANTS):
+            values = [r[variant][key] for r in rows]
+            axis.bar([x + (i - 1.5) * width for x in range(len(rows))], values, width, label=variant)
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        axis.axhline(1.1, color="grey", linewidth=0.8, linestyle="--")
+        axis.set_xticks(range(len(rows)), labels)
+        axis.set_title(title)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", nargs="+", default=["Res2Net50_vd_26w_4s", "SE_ResNet50_vd"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[64, 128])
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--head-dropout", type=float, default=0.2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="one backbone, 64 px, 3 rounds")
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args()
+    if args.quick:
+        args.archs, args.sizes, args.rounds = args.archs[:1], [64], 3
+    set_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    rows = []
+    for arch in args.archs:
+        for size in args.sizes:
+            seconds = time_variants(arch, size, args.batch_size, args.rounds, args.head_dropout)
+            memory = {v: peak_memory(arch, size, args.batch_size, v, args.head_dropout, args.threads)
+                      for v in VARIANTS}
+            row = {"arch": arch, "image_size": size}
+            for variant in VARIANTS:
+                row[variant] = {"seconds": seconds[variant], "time_ratio": seconds[variant] / seconds["baseline"],
+                                "memory_mib": memory[variant],
+                                "memory_ratio": memory[variant] / memory["baseline"]}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    lines = [f"Machine: {machine()}. Batch {args.batch_size}, head dropout {args.head_dropout}, "
+             f"median of {args.rounds} interleaved rounds.", "",
+             "| backbone | px | variant | step (s) | time / baseline | step memory (MiB) | memory / baseline |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        for variant in VARIANTS:
+            v = row[variant]
+            lines.append(f"| {row['arch']} | {row['image_size']} | {variant} | {v['seconds']:.3f} | "
+                         f"{v['time_ratio']:.2f}x | {v['memory_mib']:.0f} | {v['memory_ratio']:.2f}x |")
+    with open(os.path.join(args.out, "cost.md"), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    with open(os.path.join(args.out, "cost.json"), "w") as handle:
+        json.dump(rows, handle, indent=1)
+    chart(rows, os.path.join(args.out, "cost.png"))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
