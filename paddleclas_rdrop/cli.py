@@ -7,7 +7,7 @@ import paddle
 from . import ppcls_host
 from .config import check_rdrop_contract, rdrop_settings
 from .engine_hook import prepare_engine
-from .errors import ConfigError
+from .errors import ConfigError, NonFiniteLossError
 
 MODES = ("train", "eval", "export", "infer")
 
@@ -18,6 +18,37 @@ def check_device(config):
         raise ConfigError(
             "Global.device is gpu but this Paddle build has no CUDA: add -o Global.device=cpu "
             "(or install a GPU build of paddlepaddle)")
+
+
+def preflight(config, mode):
+    """Checks that need the model or the list files, run before an engine writes anything."""
+    from paddleclas.ppcls import arch
+
+    from .passes import RDrop, add_head_dropout
+    from .standalone.data import check_label_range, read_list_file
+
+    settings = rdrop_settings(config)
+    glob = config.get("Global") or {}
+    class_num = (config.get("Arch") or {}).get("class_num", glob.get("class_num"))
+    loaders = config.get("DataLoader") or {}
+    splits = (["Train"] if mode == "train" else []) + \
+        (["Eval"] if mode == "eval" or (mode == "train" and glob.get("eval_during_train", True)) else [])
+    for split in splits:
+        dataset = ((loaders.get(split) or {}).get("dataset") or {})
+        if "image_root" not in dataset or "cls_label_path" not in dataset:
+            continue
+        _, labels = read_list_file(dataset["image_root"], dataset["cls_label_path"],
+                                   dataset.get("delimiter") or " ")
+        check_label_range(labels, class_num, dataset["cls_label_path"])
+    if mode != "train" or not hasattr(arch, str((config.get("Arch") or {}).get("name"))):
+        return
+    if glob.get("train_mode") == "rdrop" or settings["head_dropout"] > 0:
+        with paddle.utils.unique_name.guard():
+            model = arch.build_model(config, "train")
+        if glob.get("train_mode") == "rdrop":
+            RDrop(model, **settings)
+        else:
+            add_head_dropout(model, settings["head_dropout"], settings["head_layer"])
 
 
 def select_engine():
@@ -50,8 +81,8 @@ def run(mode, argv=None):
         sys.argv = saved_argv
     config = config_module.get_config(args.config, overrides=args.override, show=False)
     check_rdrop_contract(config)
-    rdrop_settings(config)
     check_device(config)
+    preflight(config, mode)
     if engine_class.__module__.startswith("ppcls"):
         config.profiler_options = args.profiler_options
     engine = engine_class(config, mode=mode)
@@ -64,5 +95,5 @@ def main(mode):
     """Entry point of the tools: user mistakes end in one line, without a traceback."""
     try:
         run(mode)
-    except ConfigError as error:
+    except (ConfigError, NonFiniteLossError) as error:
         sys.exit(f"error: {error}")

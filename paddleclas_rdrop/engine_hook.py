@@ -6,9 +6,14 @@ reads the first pass, then calls the engine's own `train_epoch`. AMP, `update_fr
 schedulers, EMA, DataParallel, logging and VisualDL stay the engine's own code.
 """
 import contextlib
+import random
+
+import numpy as np
+import paddle
+import paddle.distributed as dist
 
 from .config import check_rdrop_contract, rdrop_settings
-from .errors import RDropConfigError
+from .errors import NonFiniteLossError, RDropConfigError
 from .loss import RDropLoss
 from .passes import RDrop, add_head_dropout
 
@@ -54,16 +59,43 @@ class _KPassModel:
         return getattr(self._rdrop.model, name)
 
 
+def check_finite(engine, loss_dict):
+    """Stop at the first NaN/Inf loss term, before the step that would spread it to the weights."""
+    for name, value in loss_dict.items():
+        if not bool(paddle.isfinite(value).all()):
+            raise NonFiniteLossError(
+                f"training stopped: {name} is {float(value)} at epoch {getattr(engine, 'epoch_id', '?')}, "
+                f"step {engine.global_step} of this run; no weight was updated with it and the "
+                f"checkpoints already written are left as they were. Lower Optimizer.lr or alpha "
+                f"(the RDropLoss weight), or check the data")
+
+
+def seed_epoch(engine, epoch_id):
+    """With Global.seed, reseed every RNG at each epoch start: a run resumed from epoch N's
+    checkpoint then draws the same dropout masks and augmentations as an uninterrupted one."""
+    engine.epoch_id = epoch_id
+    seed = engine.config["Global"].get("seed")
+    if seed is None or seed is False:
+        return
+    seed = (int(seed) + dist.get_rank()) * 100003 + epoch_id
+    paddle.seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
 class _RepeatedLabels:
     """Stands for a loss or metric during an R-Drop epoch: labels repeated, or first pass only."""
 
-    def __init__(self, wrapped, rdrop, first_pass_only):
+    def __init__(self, wrapped, rdrop, first_pass_only, engine=None):
         self._wrapped, self._rdrop, self._first_pass_only = wrapped, rdrop, first_pass_only
+        self._engine = engine
 
     def __call__(self, output, labels):
         if self._first_pass_only:
             return self._wrapped(self._rdrop.split_passes(output)[0], labels)
-        return self._wrapped(output, self._rdrop.repeat_labels(labels))
+        loss_dict = self._wrapped(output, self._rdrop.repeat_labels(labels))
+        check_finite(self._engine, loss_dict)
+        return loss_dict
 
     def __getattr__(self, name):
         return getattr(self._wrapped, name)
@@ -73,7 +105,7 @@ class _RepeatedLabels:
 def _k_pass_engine(engine, rdrop):
     saved = engine.model, engine.train_loss_func, engine.train_metric_func
     engine.model = _KPassModel(rdrop)
-    engine.train_loss_func = _RepeatedLabels(saved[1], rdrop, first_pass_only=False)
+    engine.train_loss_func = _RepeatedLabels(saved[1], rdrop, first_pass_only=False, engine=engine)
     if saved[2] is not None:
         engine.train_metric_func = _RepeatedLabels(saved[2], rdrop, first_pass_only=True)
     try:
@@ -85,5 +117,6 @@ def _k_pass_engine(engine, rdrop):
 def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
     """One epoch of `train_epoch(engine, ...)` with the k passes of R-Drop."""
     rdrop = prepare_engine(engine)
+    seed_epoch(engine, epoch_id)
     with _k_pass_engine(engine, rdrop):
         train_epoch(engine, epoch_id, print_batch_step)

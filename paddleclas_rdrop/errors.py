@@ -7,3 +7,7 @@ class ConfigError(ValueError):
 
 class RDropConfigError(ConfigError):
     """A setting makes R-Drop wrong or impossible; the message names the key and the fix."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training met a NaN or Inf loss; the message names the term, the epoch and the step."""

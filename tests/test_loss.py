@@ -51,3 +51,13 @@ def test_rows_that_are_not_k_passes_are_refused():
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(ValueError):
         RDropLoss(**kwargs)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_passes_give_the_float32_kl(dtype):
+    x = stacked(2) * 1000  # logit gaps in the thousands
+    half = x.astype(dtype)
+    got = RDropLoss()(half, None)["RDropLoss"]
+    want = RDropLoss()(half.astype("float32"), None)["RDropLoss"]
+    assert got.dtype == paddle.float32 and np.isfinite(float(got))
+    np.testing.assert_allclose(float(got), float(want), rtol=1e-6)

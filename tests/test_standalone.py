@@ -80,7 +80,17 @@ def test_eval_export_infer_and_predict(trained, workdir):
     (["DataLoader.Train.dataset.cls_label_path=missing.txt"], "list file missing.txt not found"),
     (["Arch.class_num=5"], "but Arch.class_num is 5: set -o Arch.class_num=10"),
     (["RDrop.passes=1"], "RDrop.passes must be an integer >= 2"),
+    (["RDrop.passes=2.5"], "RDrop.passes must be an integer >= 2"),
     (["Loss.Train.1.RDropLoss.weight=-1"], "RDropLoss.weight is alpha"),
+    (["Loss.Train.1.RDropLoss.reduction=avg"], "reduction must be one of"),
+    (["RDrop.strategy=twice"], "RDrop.strategy must be one of"),
+    (["RDrop.head_dropout=1.5"], "RDrop.head_dropout must be a number in [0, 1)"),
+    (["RDrop.head_layer=fc"], "has no sublayer 'fc'; its classifier candidates (Linear layers) are ['out']"),
+    (["Arch.name=MobileNetV3_small_x0_35", "RDrop.head_layer=fc", "RDrop.strategy=shared_trunk"],
+     "shared_trunk would be wrong for this model"),
+    (["Global.train_mode=None"], "Loss.Train has an RDropLoss entry but Global.train_mode is None"),
+    (["Global.device=gpu"], "add -o Global.device=cpu"),
+    (["DataLoader.Train.dataset.image_root=nowhere/"], "train_list.txt:1: image nowhere/images/"),
 ])
 def test_a_bad_config_is_one_line_naming_the_key_and_writes_nothing(workdir, extra, message):
     output = workdir / "bad"
@@ -108,3 +118,50 @@ def test_two_processes_under_paddle_distributed_launch(workdir):
         assert step_losses(log, "RDropLoss") and f"[Iter: 0/{steps}]" in log, log[-2000:]
         assert "[Eval][Epoch 1][Avg]" in log
     assert (workdir / "launch" / "latest.pdparams").exists()
+
+
+def test_a_bad_list_line_names_file_and_line(workdir):
+    bad_list = workdir / "bad_list.txt"
+    lines = (workdir / "digits" / "train_list.txt").read_text().splitlines()
+    bad_list.write_text("\n".join(lines[:3] + ["images/00001.png"] + lines[3:]) + "\n")
+    result = standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "bad_line") +
+                        [f"DataLoader.Train.dataset.cls_label_path={bad_list}"], check=False)
+    assert f"{bad_list}:4: expected `relative/path label`" in result.stderr
+    assert not (workdir / "bad_line").exists()
+
+
+def seeded(workdir, name, epochs, extra=()):
+    return overrides(workdir, name, epochs) + ["Global.seed=7", "Global.print_batch_step=1", *extra]
+
+
+def test_resume_reproduces_the_uninterrupted_run_and_a_seed_reproduces_itself(workdir):
+    import numpy as np
+    import paddle
+
+    whole = standalone("train.py", "rdrop_res2net.yaml", workdir, seeded(workdir, "whole", 2)).stdout
+    first = standalone("train.py", "rdrop_res2net.yaml", workdir, seeded(workdir, "part", 1)).stdout
+    resumed = standalone("train.py", "rdrop_res2net.yaml", workdir, seeded(
+        workdir, "part", 2, [f"Global.checkpoints={workdir}/part/latest"])).stdout
+    epoch_1, epoch_2 = whole.split("[Train][Epoch 2/2]", 1)
+    for term in ("CELoss", "RDropLoss"):
+        assert step_losses(first, term) == step_losses(epoch_1, term)  # same seed, same losses
+        assert step_losses(resumed, term) == step_losses("[Train][Epoch 2/2]" + epoch_2, term)
+    assert len(step_losses(resumed, "RDropLoss")) == len(step_losses(first, "RDropLoss")) > 1
+    a = paddle.load(str(workdir / "whole" / "latest.pdparams"))
+    b = paddle.load(str(workdir / "part" / "latest.pdparams"))
+    for key in a:
+        np.testing.assert_allclose(b[key].numpy(), a[key].numpy(), rtol=1e-6, atol=1e-7, err_msg=key)
+
+
+def test_a_nan_loss_stops_at_once_and_keeps_the_checkpoints(workdir):
+    import hashlib
+
+    standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "nan"))
+    latest = workdir / "nan" / "latest.pdparams"
+    before = hashlib.sha256(latest.read_bytes()).hexdigest()
+    result = standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "nan") +
+                        ["Optimizer.lr.learning_rate=1e30"], check=False)
+    assert result.returncode != 0
+    assert "error: training stopped: " in result.stderr and " at epoch 1, step " in result.stderr
+    assert "Traceback" not in result.stderr
+    assert hashlib.sha256(latest.read_bytes()).hexdigest() == before

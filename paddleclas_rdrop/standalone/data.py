@@ -50,6 +50,13 @@ def read_list_file(image_root, list_path, delimiter=" "):
     return paths, np.asarray(labels, dtype=np.int64)
 
 
+def check_label_range(labels, class_num, list_path):
+    if class_num is not None and (labels.min() < 0 or labels.max() >= class_num):
+        raise ConfigError(
+            f"{list_path} has labels from {labels.min()} to {labels.max()} but Arch.class_num is "
+            f"{class_num}: set -o Arch.class_num={labels.max() + 1} (labels must be 0 .. class_num-1)")
+
+
 class ImageListDataset(paddle.io.Dataset):
     """PaddleClas's ImageNetDataset: decoded by the transforms, then HWC -> CHW as PaddleClas does."""
 
@@ -135,11 +142,7 @@ def build_dataloader(section, path, class_num, seed=None):
                           f"engine (it reads ImageNetDataset list files)")
     dataset = ImageListDataset(dataset_cfg["image_root"], dataset_cfg["cls_label_path"],
                                dataset_cfg["transform_ops"], dataset_cfg["delimiter"], f"{path}.dataset")
-    if class_num is not None and (dataset.labels.min() < 0 or dataset.labels.max() >= class_num):
-        raise ConfigError(
-            f"{dataset_cfg['cls_label_path']} has labels from {dataset.labels.min()} to "
-            f"{dataset.labels.max()} but Arch.class_num is {class_num}: set -o Arch.class_num="
-            f"{dataset.labels.max() + 1} (labels must be 0 .. class_num-1)")
+    check_label_range(dataset.labels, class_num, dataset_cfg["cls_label_path"])
     batch_ops = []
     for index, entry in enumerate(dataset_cfg["batch_transform_ops"] or []):
         name, params = single_entry(entry, f"{path}.dataset.batch_transform_ops.{index}")

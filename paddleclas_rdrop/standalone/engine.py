@@ -20,7 +20,7 @@ from paddleclas.ppcls.utils.config import dump_infer_config, print_config
 from paddleclas.ppcls.utils.ema import ExponentialMovingAverage
 from paddleclas.ppcls.utils.misc import AverageMeter
 
-from ..engine_hook import rdrop_epoch
+from ..engine_hook import check_finite, rdrop_epoch, seed_epoch
 from ..errors import ConfigError
 from .data import build_dataloader
 from .keys import AMP, GLOBAL, check_top_level, take
@@ -281,7 +281,10 @@ class ExportModel(nn.Layer):
 
 
 def train_epoch(engine, epoch_id, print_batch_step):
-    """One epoch of the standalone engine, step for step what PaddleClas's train_epoch does."""
+    """One epoch of the standalone engine, step for step what PaddleClas's train_epoch does,
+    plus a stop at the first non-finite loss and a seeded, resumable batch order."""
+    seed_epoch(engine, epoch_id)
+    engine.train_dataloader.batch_sampler.set_epoch(epoch_id - 1)
     tic = time.time()
     loader = iter(engine.train_dataloader)
     for iter_id in range(engine.iter_per_epoch):
@@ -295,6 +298,7 @@ def train_epoch(engine, epoch_id, print_batch_step):
         with engine.auto_cast(is_eval=False):
             out = engine.model(images)
             loss_dict = engine.train_loss_func(out, labels)
+        check_finite(engine, loss_dict)
         loss = loss_dict["loss"] / engine.update_freq
         engine.scaler.scale(loss).backward()
         if (iter_id + 1) % engine.update_freq == 0:

@@ -1,0 +1,28 @@
+"""CSV (`image,label` columns) + image folder -> PaddleClas train/val list files and label map."""
+import argparse
+import sys
+
+from paddleclas_rdrop.csv_lists import write_lists
+from paddleclas_rdrop.errors import ConfigError
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--csv", required=True, help="CSV with a header row")
+    parser.add_argument("--image-root", required=True, help="folder the CSV's image paths are relative to")
+    parser.add_argument("--out", help="where to write the lists (default: --image-root)")
+    parser.add_argument("--val-ratio", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-column", default="image")
+    parser.add_argument("--label-column", default="label")
+    parser.add_argument("--force", action="store_true", help="overwrite existing list files")
+    args = parser.parse_args()
+    try:
+        counts = write_lists(args.csv, args.image_root, args.out or args.image_root, args.val_ratio,
+                             args.seed, args.force, args.image_column, args.label_column)
+    except ConfigError as error:
+        sys.exit(f"error: {error}")
+    print(f"{counts['classes']} classes" + (" (string labels numbered: see label_list.txt)" if counts["named"] else ""))
+    print("class  train  val")
+    for class_id in range(counts["classes"]):
+        print(f"{class_id:>5}  {counts['train'][class_id]:>5}  {counts['val'][class_id]:>3}")
+    print(f"total  {sum(counts['train'].values()):>5}  {sum(counts['val'].values()):>3}")
