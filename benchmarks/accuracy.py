@@ -129,6 +129,7 @@ def report(results, args, out):
                         "runs": top1, "train_seconds": statistics.mean(r["train_seconds"] for r in runs)}
     base = summary["baseline"]["train_seconds"]
     lines = [f"Machine: {machine()}; {args.jobs} runs at a time.",
+             f"Command: python benchmarks/accuracy.py {' '.join(sys.argv[1:])}".rstrip(),
              f"{args.arch}, {args.train_count} training images, full 10k test set, {args.epochs} epochs, "
              f"batch {args.batch_size}, Momentum 0.9, cosine lr {args.lr}, L2 {args.l2}, random flips, "
              f"head dropout {args.head_dropout}, alpha {args.alpha}, seeds {args.seeds}.", "",

@@ -3,19 +3,15 @@
     python benchmarks/cost.py                  # both backbones, 64 px and 128 px, batch 16
     python benchmarks/cost.py --quick          # one backbone, 64 px, few repetitions
 
-Time: every variant (baseline, separate, concat, shared_trunk) steps its own copy of the model
-(same weights, own optimizer), interleaved in one process after warm-up, in a new random order
-each round; the median is reported. A step
-is forward + loss + backward + Momentum step. Peak memory: each variant runs in its own process
-(a process's peak only grows); the figure is the peak resident memory over a few steps minus the
-resident memory once the model and the batch are built: all a training step needs (activations,
-gradients, optimizer state).
+Every variant (baseline, separate, concat, shared_trunk) steps its own copy of the model (same
+weights, own optimizer), interleaved in one process after warm-up, in a new random order each
+round; medians are reported. A step is forward + loss + backward + Momentum step. Step memory is
+the peak of Paddle's host allocator during the step minus what was allocated before it
+(activations, gradients, temporaries); the weights and optimizer state are not in it.
 """
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import time
 
@@ -65,10 +61,12 @@ def batch(size, image_size):
     return paddle.to_tensor(x), paddle.to_tensor(labels[:, None])
 
 
-def time_variants(arch, image_size, batch_size, rounds, head_dropout):
-    """Median seconds per step of each variant, interleaved, each on its own copy of the model."""
+def measure_variants(arch, image_size, batch_size, rounds, head_dropout):
+    """Median seconds and step memory (MiB) of each variant, interleaved, each on its own model."""
     import random
     import statistics
+
+    from paddle.base import core
 
     images, labels = batch(batch_size, image_size)
     steps = {}
@@ -77,38 +75,21 @@ def time_variants(arch, image_size, batch_size, rounds, head_dropout):
         model.train()
         steps[variant] = make_step(model, variant, head_dropout)
     times = {variant: [] for variant in VARIANTS}
+    memory = {variant: [] for variant in VARIANTS}
     order = list(VARIANTS)
     for round_index in range(rounds + 2):  # the first two rounds warm up
         random.Random(round_index).shuffle(order)
         for variant in order:
+            before = core.host_memory_stat_current_value("Allocated", 0)
+            core.host_memory_stat_reset_peak_value("Allocated", 0)
             start = time.perf_counter()
             steps[variant](images, labels)
             elapsed = time.perf_counter() - start
             if round_index >= 2:
                 times[variant].append(elapsed)
-    return {variant: statistics.median(values) for variant, values in times.items()}
-
-
-def peak_memory_child(arch, image_size, batch_size, variant, head_dropout, steps=3):
-    """Run in a child process: peak RSS growth (MiB) of `steps` steps over the warmed-up model."""
-    model = build(arch)
-    model.train()
-    images, labels = batch(batch_size, image_size)
-    step = make_step(model, variant, head_dropout)
-    with open("/proc/self/statm") as handle:
-        before_kib = int(handle.read().split()[1]) * resource.getpagesize() / 1024
-    for _ in range(steps):
-        step(images, labels)
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kib) / 1024.0
-
-
-def peak_memory(arch, image_size, batch_size, variant, head_dropout, threads):
-    code = ("import sys, json; sys.path.insert(0, %r); from common import set_threads; set_threads(%d); "
-            "from cost import peak_memory_child; print(json.dumps(peak_memory_child(%r, %d, %d, %r, %r)))"
-            % (os.path.dirname(os.path.abspath(__file__)), threads, arch, image_size, batch_size, variant,
-               head_dropout))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+                memory[variant].append((core.host_memory_stat_peak_value("Allocated", 0) - before) / 2**20)
+    return ({variant: statistics.median(values) for variant, values in times.items()},
+            {variant: statistics.median(values) for variant, values in memory.items()})
 
 
 def chart(rows, path):
@@ -152,9 +133,7 @@ def main():
     rows = []
     for arch in args.archs:
         for size in args.sizes:
-            seconds = time_variants(arch, size, args.batch_size, args.rounds, args.head_dropout)
-            memory = {v: peak_memory(arch, size, args.batch_size, v, args.head_dropout, args.threads)
-                      for v in VARIANTS}
+            seconds, memory = measure_variants(arch, size, args.batch_size, args.rounds, args.head_dropout)
             row = {"arch": arch, "image_size": size}
             for variant in VARIANTS:
                 row[variant] = {"seconds": seconds[variant], "time_ratio": seconds[variant] / seconds["baseline"],
@@ -163,7 +142,8 @@ def main():
             rows.append(row)
             print(json.dumps(row), flush=True)
     lines = [f"Machine: {machine()}. Batch {args.batch_size}, head dropout {args.head_dropout}, "
-             f"median of {args.rounds} interleaved rounds.", "",
+             f"median of {args.rounds} interleaved rounds.",
+             f"Command: python benchmarks/cost.py {' '.join(sys.argv[1:])}".rstrip(), "",
              "| backbone | px | variant | step (s) | time / baseline | step memory (MiB) | memory / baseline |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:

@@ -5,6 +5,25 @@ import subprocess
 import sys
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = {"res2net": "Res2Net50_vd_26w_4s", "se_resnet": "SE_ResNet50_vd",
+           "se_resnext": "SE_ResNeXt50_vd_32x4d"}  # configs/rdrop_<name>.yaml -> its backbone
+
+
+def digits_workdir(tmp_path_factory, name):
+    """A fresh folder with 48 digits at 32x32 written as a PaddleClas dataset in `digits/`."""
+    from paddleclas_rdrop.demo_data import write_digits_dataset
+
+    path = tmp_path_factory.mktemp(name)
+    write_digits_dataset(str(path / "digits"), size=32, count=48)
+    return path
+
+
+def overrides(workdir, name, epochs=1):
+    """The -o overrides of a CPU run on `workdir/digits`, writing to `workdir/name`."""
+    from paddleclas_rdrop.demo_data import dataset_overrides
+
+    return dataset_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
+                             output_dir=str(workdir / name))
 
 
 def tool_command(tool, config, overrides, launch_processes=0, tools_root=PROJECT):

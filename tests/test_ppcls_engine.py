@@ -6,27 +6,18 @@ import numpy as np
 import paddle
 import pytest
 
-from engine_runs import PROJECT, assert_export_matches_eager, run_tool, step_losses
-from paddleclas_rdrop.demo_data import dataset_overrides, write_digits_dataset
+from engine_runs import (CONFIGS, PROJECT, assert_export_matches_eager, digits_workdir, overrides,
+                         run_tool, step_losses)
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
 needs_tree = pytest.mark.skipif(
     not ROOT, reason="PADDLECLAS_ROOT is unset: these tests run PaddleClas's own Engine, "
                      "which only its source tree has (not the pip wheel)")
-CONFIGS = {"res2net": "Res2Net50_vd_26w_4s", "se_resnet": "SE_ResNet50_vd",
-           "se_resnext": "SE_ResNeXt50_vd_32x4d"}
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("engine")
-    write_digits_dataset(str(path / "digits"), size=32, count=48)
-    return path
-
-
-def overrides(workdir, name, epochs=1):
-    return dataset_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
-                            output_dir=str(workdir / name))
+    return digits_workdir(tmp_path_factory, "engine")
 
 
 @pytest.fixture(scope="module")

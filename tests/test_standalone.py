@@ -3,24 +3,15 @@ import os
 
 import pytest
 
-from engine_runs import PROJECT, assert_export_matches_eager, run_tool, step_losses
-from paddleclas_rdrop.demo_data import dataset_overrides, write_digits_dataset
+from engine_runs import (CONFIGS, PROJECT, assert_export_matches_eager, digits_workdir, overrides,
+                         run_tool, step_losses)
 
 NO_TREE = {"PADDLECLAS_ROOT": ""}
-CONFIGS = {"res2net": "Res2Net50_vd_26w_4s", "se_resnet": "SE_ResNet50_vd",
-           "se_resnext": "SE_ResNeXt50_vd_32x4d"}
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("standalone")
-    write_digits_dataset(str(path / "digits"), size=32, count=48)
-    return path
-
-
-def overrides(workdir, name, epochs=1):
-    return dataset_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
-                            output_dir=str(workdir / name))
+    return digits_workdir(tmp_path_factory, "standalone")
 
 
 def standalone(tool, config, workdir, extra, check=True):
