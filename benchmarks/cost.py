@@ -98,8 +98,8 @@ def chart(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['arch']}\n{r['image_size']} px" for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [f"{r['arch'].replace('_vd_26w_4s', '').replace('_vd', '')}\n{r['image_size']} px" for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     width = 0.2
     for axis, key, title in ((axes[0], "time_ratio", "step time / baseline"),
                              (axes[1], "memory_ratio", "step memory / baseline")):
@@ -110,8 +110,9 @@ def chart(rows, path):
         axis.axhline(1.1, color="grey", linewidth=0.8, linestyle="--")
         axis.set_xticks(range(len(rows)), labels)
         axis.set_title(title)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(VARIANTS))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=110)
 
 

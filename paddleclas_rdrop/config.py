@@ -5,6 +5,7 @@ from .errors import RDropConfigError
 
 RDROP_DEFAULTS = {"passes": 2, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out"}
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
+KL_REDUCTIONS = ("sum", "batchmean", "mean")
 
 
 def check_passes(passes):
@@ -84,6 +85,10 @@ def check_rdrop_contract(config):
         raise RDropConfigError(
             "Loss.Train.RDropLoss.passes: the number of passes is set in one place only, "
             "RDrop.passes; remove it from the loss entry")
+    reduction = params.get("reduction", "batchmean")
+    if reduction not in KL_REDUCTIONS:
+        raise RDropConfigError(f"Loss.Train.RDropLoss.reduction must be one of {', '.join(KL_REDUCTIONS)} "
+                               f"(batchmean keeps alpha per sample), got {reduction!r}")
     weight = params.get("weight")
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
         raise RDropConfigError(

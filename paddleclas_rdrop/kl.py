@@ -1,7 +1,7 @@
 """The symmetric KL divergence of R-Drop, exact for any logits and any float dtype."""
 import paddle
 
-KL_REDUCTIONS = ("sum", "batchmean", "mean")
+from .config import KL_REDUCTIONS
 
 
 def _log_softmax(logits):

@@ -66,7 +66,10 @@ class CombinedLoss(nn.Layer):
             cls, defaults = LOSSES[name]
             params = take(params, f"{path}.{name}", defaults, required=("weight",))
             self.loss_weight.append(params.pop("weight"))
-            layers.append(cls(**params))
+            try:
+                layers.append(cls(**params))
+            except ValueError as error:
+                raise ConfigError(f"{path}.{name}: {error}") from None
         self.loss_func = nn.LayerList(layers)
 
     def __call__(self, x, label):
