@@ -45,11 +45,22 @@ def register():
     without a source tree.
     """
     root = find_source_tree()
+    _give_cpu_parallel_env_a_device_id()
     loss_module = importlib.import_module("ppcls.loss")
     train_module = importlib.import_module("ppcls.engine.train")
     loss_module.RDropLoss = RDropLoss
     train_module.train_epoch_rdrop = train_epoch_rdrop
     return root
+
+
+def _give_cpu_parallel_env_a_device_id():
+    """PaddleClas's distributed evaluation reads `ParallelEnv().device_id` even on CPU, where a
+    CPU-only Paddle never sets it (AttributeError: '_device_id'); give the class a default 0,
+    which any device build still overrides per instance."""
+    import paddle.distributed
+
+    if not hasattr(paddle.distributed.ParallelEnv, "_device_id"):
+        paddle.distributed.ParallelEnv._device_id = 0
 
 
 def train_epoch_rdrop(engine, epoch_id, print_batch_step):
