@@ -126,20 +126,21 @@ def report(results, args, out):
     for arm, runs in by_arm.items():
         top1 = [r["test_top1"] for r in runs]
         summary[arm] = {"mean": statistics.mean(top1), "std": statistics.stdev(top1) if len(top1) > 1 else 0.0,
-                        "runs": top1, "train_seconds": statistics.mean(r["train_seconds"] for r in runs)}
+                        "runs": top1, "seconds": [r["train_seconds"] for r in runs],
+                        "train_seconds": statistics.median(r["train_seconds"] for r in runs)}
     base = summary["baseline"]["train_seconds"]
     lines = [f"Machine: {machine()}; {args.jobs} runs at a time.",
-             f"Command: python benchmarks/accuracy.py {' '.join(sys.argv[1:])}".rstrip(),
+             f"Command: {getattr(args, 'command', 'python benchmarks/accuracy.py')}",
              f"{args.arch}, {args.train_count} training images, full 10k test set, {args.epochs} epochs, "
              f"batch {args.batch_size}, Momentum 0.9, cosine lr {args.lr}, L2 {args.l2}, random flips, "
              f"head dropout {args.head_dropout}, alpha {args.alpha}, seeds {args.seeds}.", "",
-             "| arm | test top-1 (mean +- std) | runs | train time per run (s) | time / baseline |",
+             "| arm | test top-1 % (mean +- std) | top-1 % per seed | train s per seed | median train s / baseline's |",
              "|---|---|---|---|---|"]
     for arm in ARMS:
         s = summary[arm]
         lines.append(f"| {arm} | {s['mean'] * 100:.2f} +- {s['std'] * 100:.2f} | "
-                     f"{', '.join(f'{v * 100:.2f}' for v in s['runs'])} | {s['train_seconds']:.0f} | "
-                     f"{s['train_seconds'] / base:.2f}x |")
+                     f"{', '.join(f'{v * 100:.2f}' for v in s['runs'])} | "
+                     f"{', '.join(f'{v:.0f}' for v in s['seconds'])} | {s['train_seconds'] / base:.2f}x |")
     lines.append("")
     for other in ("baseline", "dropout"):
         gain = summary["rdrop"]["mean"] - summary[other]["mean"]
@@ -188,7 +189,15 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="2 was faster than 1 at batch 64")
     parser.add_argument("--quick", action="store_true", help="1 seed, 2 epochs, 1000 images")
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument("--from-json", help="only redo the report and plot from a saved accuracy.json")
     args = parser.parse_args()
+    if args.from_json:
+        with open(args.from_json) as handle:
+            saved = json.load(handle)
+        set_threads(saved["args"]["threads"])
+        report(saved["runs"], argparse.Namespace(**saved["args"]), args.out)
+        return
+    args.command = " ".join(["python benchmarks/accuracy.py", *sys.argv[1:]])
     if args.quick:
         args.seeds, args.epochs, args.train_count = [0], 2, 1000
     os.makedirs(args.out, exist_ok=True)
