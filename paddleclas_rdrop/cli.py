@@ -8,6 +8,7 @@ from . import ppcls_host
 from .config import check_rdrop_contract, rdrop_settings
 from .engine_hook import prepare_engine
 from .errors import ConfigError, NonFiniteLossError
+from .standalone.engine import StandaloneEngine
 
 MODES = ("train", "eval", "export", "infer")
 
@@ -20,8 +21,9 @@ def check_device(config):
             "(or install a GPU build of paddlepaddle)")
 
 
-def preflight(config, mode):
-    """Checks that need the model or the list files, run before an engine writes anything."""
+def preflight(config, mode, check_lists):
+    """Checks that need the model (and, for an engine that does not check them before it writes,
+    the list files), run before the engine writes anything."""
     from paddleclas.ppcls import arch
 
     from .passes import RDrop, add_head_dropout
@@ -31,7 +33,7 @@ def preflight(config, mode):
     glob = config.get("Global") or {}
     class_num = (config.get("Arch") or {}).get("class_num", glob.get("class_num"))
     loaders = config.get("DataLoader") or {}
-    splits = (["Train"] if mode == "train" else []) + \
+    splits = [] if not check_lists else (["Train"] if mode == "train" else []) + \
         (["Eval"] if mode == "eval" or (mode == "train" and glob.get("eval_during_train", True)) else [])
     for split in splits:
         dataset = ((loaders.get(split) or {}).get("dataset") or {})
@@ -58,7 +60,7 @@ def select_engine():
     except ppcls_host.SourceTreeNotFound as why:
         from paddleclas.ppcls.utils import config as config_module
 
-        from .standalone.engine import ENGINE_NAME, StandaloneEngine
+        from .standalone.engine import ENGINE_NAME
 
         return StandaloneEngine, config_module, f"{ENGINE_NAME}; {why}"
     from ppcls.engine.engine import Engine
@@ -82,7 +84,7 @@ def run(mode, argv=None):
     config = config_module.get_config(args.config, overrides=args.override, show=False)
     check_rdrop_contract(config)
     check_device(config)
-    preflight(config, mode)
+    preflight(config, mode, check_lists=engine_class is not StandaloneEngine)
     if engine_class.__module__.startswith("ppcls"):
         config.profiler_options = args.profiler_options
     engine = engine_class(config, mode=mode)

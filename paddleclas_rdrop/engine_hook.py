@@ -94,7 +94,8 @@ class _RepeatedLabels:
         if self._first_pass_only:
             return self._wrapped(self._rdrop.split_passes(output)[0], labels)
         loss_dict = self._wrapped(output, self._rdrop.repeat_labels(labels))
-        check_finite(self._engine, loss_dict)
+        if self._engine is not None:
+            check_finite(self._engine, loss_dict)
         return loss_dict
 
     def __getattr__(self, name):
@@ -102,10 +103,11 @@ class _RepeatedLabels:
 
 
 @contextlib.contextmanager
-def _k_pass_engine(engine, rdrop):
+def _k_pass_engine(engine, rdrop, check_losses):
     saved = engine.model, engine.train_loss_func, engine.train_metric_func
     engine.model = _KPassModel(rdrop)
-    engine.train_loss_func = _RepeatedLabels(saved[1], rdrop, first_pass_only=False, engine=engine)
+    engine.train_loss_func = _RepeatedLabels(saved[1], rdrop, first_pass_only=False,
+                                             engine=engine if check_losses else None)
     if saved[2] is not None:
         engine.train_metric_func = _RepeatedLabels(saved[2], rdrop, first_pass_only=True)
     try:
@@ -114,9 +116,14 @@ def _k_pass_engine(engine, rdrop):
         engine.model, engine.train_loss_func, engine.train_metric_func = saved
 
 
-def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
-    """One epoch of `train_epoch(engine, ...)` with the k passes of R-Drop."""
+def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch, guarded_loop=False):
+    """One epoch of `train_epoch(engine, ...)` with the k passes of R-Drop.
+
+    Unless the loop is `guarded_loop` (it reseeds per epoch and checks the losses itself, as the
+    standalone engine's does), the hook does both for it.
+    """
     rdrop = prepare_engine(engine)
-    seed_epoch(engine, epoch_id)
-    with _k_pass_engine(engine, rdrop):
+    if not guarded_loop:
+        seed_epoch(engine, epoch_id)
+    with _k_pass_engine(engine, rdrop, check_losses=not guarded_loop):
         train_epoch(engine, epoch_id, print_batch_step)

@@ -158,3 +158,20 @@ def test_checkpoints_load_in_either_engine_and_evaluate_alike(trained, workdir):
         ppcls_eval = eval_line(checkpoint, None)
         standalone_eval = eval_line(checkpoint, {"PADDLECLAS_ROOT": ""})
         np.testing.assert_allclose(standalone_eval, ppcls_eval, atol=2e-4)
+
+
+@needs_tree
+def test_resume_reproduces_the_uninterrupted_run_in_paddleclas_engine(workdir):
+    def seeded(name, extra=()):
+        return overrides(workdir, name, epochs=2) + ["Global.seed=7", "Global.print_batch_step=1", *extra]
+
+    whole = run_tool("train.py", "rdrop_res2net.yaml", seeded("whole"), cwd=workdir).stdout
+    resumed = run_tool("train.py", "rdrop_res2net.yaml",
+                       seeded("resumed", [f"Global.checkpoints={workdir}/whole/epoch_1"]), cwd=workdir).stdout
+    epoch_2 = "[Train][Epoch 2/2]" + whole.split("[Train][Epoch 2/2]", 1)[1]
+    for term in ("CELoss", "RDropLoss"):
+        assert step_losses(resumed, term) == step_losses(epoch_2, term) != []
+    a = paddle.load(str(workdir / "whole" / "latest.pdparams"))
+    b = paddle.load(str(workdir / "resumed" / "latest.pdparams"))
+    for key in a:
+        np.testing.assert_array_equal(b[key].numpy(), a[key].numpy(), err_msg=key)

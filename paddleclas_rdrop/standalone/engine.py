@@ -131,7 +131,7 @@ class StandaloneEngine:
 
     @staticmethod
     def _rdrop_epoch(engine, epoch_id, print_batch_step):
-        rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch)
+        rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch, guarded_loop=True)
 
     def _init_amp(self):
         amp = self.config.get("AMP") or {}

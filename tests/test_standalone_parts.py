@@ -1,0 +1,64 @@
+"""The standalone engine's optimizer and batch-op builders, on a real layer and real digits."""
+import numpy as np
+import paddle
+import pytest
+
+from paddleclas_rdrop.demo_data import digits_images
+from paddleclas_rdrop.errors import ConfigError
+from paddleclas_rdrop.standalone.data import Collate, CutmixOperator, MixupOperator
+from paddleclas_rdrop.standalone.optim import build_optimizer
+
+
+@pytest.mark.parametrize("section, lr_type", [
+    ({"name": "Momentum", "momentum": 0.9, "lr": {"name": "Cosine", "learning_rate": 0.1},
+      "regularizer": {"name": "L2", "coeff": 1e-4}}, "CosineAnnealingDecay"),
+    ({"name": "SGD", "lr": {"name": "Piecewise", "learning_rate": 0.1, "decay_epochs": [1],
+                            "values": [0.1, 0.01]}}, "PiecewiseDecay"),
+    ({"name": "Adam", "lr": {"name": "Cosine", "learning_rate": 1e-3, "warmup_epoch": 1}}, "LinearWarmup"),
+    ({"name": "AdamW", "weight_decay": 0.05, "lr": {"name": "Constant", "learning_rate": 1e-3}},
+     "PiecewiseDecay"),
+])
+def test_each_optimizer_and_schedule_steps_a_real_layer(section, lr_type):
+    layer = paddle.nn.Linear(4, 3)
+    before = layer.weight.numpy().copy()
+    optimizers, schedules = build_optimizer(section, epochs=2, steps_per_epoch=5,
+                                            parameters=layer.parameters())
+    assert type(schedules[0]).__name__ == lr_type and schedules[0].by_epoch is False
+    schedules[0].step()  # past the warmup's starting rate of 0
+    layer(paddle.ones([2, 4])).sum().backward()
+    optimizers[0].step()
+    assert not np.allclose(layer.weight.numpy(), before)
+
+
+def test_warmup_then_cosine_follow_the_steps():
+    section = {"name": "Momentum", "lr": {"name": "Cosine", "learning_rate": 0.1, "warmup_epoch": 1}}
+    _, (schedule,) = build_optimizer(section, 2, 4, paddle.nn.Linear(2, 2).parameters())
+    rates = []
+    for _ in range(8):
+        rates.append(schedule.get_lr())
+        schedule.step()
+    assert rates[0] == 0.0 and rates[:4] == sorted(rates[:4]) and max(rates) == pytest.approx(0.1)
+    assert rates[4:] == sorted(rates[4:], reverse=True)
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"name": "Lamb", "lr": 0.1}, "Optimizer.name: 'Lamb' is not supported"),
+    ({"name": "SGD", "lr": {"name": "OneCycle", "learning_rate": 0.1}}, "Optimizer.lr.name: 'OneCycle'"),
+    ({"name": "SGD", "nesterov": True, "lr": 0.1}, "Optimizer.nesterov is not supported"),
+])
+def test_unsupported_optimizer_keys_are_named(section, message):
+    with pytest.raises(ConfigError, match=message):
+        build_optimizer(section, 1, 1, paddle.nn.Linear(2, 2).parameters())
+
+
+@pytest.mark.parametrize("op", [MixupOperator(10, alpha=0.2), CutmixOperator(10, alpha=0.2)])
+def test_batch_ops_mix_images_and_give_soft_labels_that_sum_to_one(op):
+    np.random.seed(0)
+    images, labels = digits_images(size=32, count=16)
+    batch = [(image.transpose(2, 0, 1).astype(np.float32), label) for image, label in zip(images, labels)]
+    mixed, soft = Collate([op])(batch)
+    assert mixed.shape == (16, 3, 32, 32) and soft.shape == (16, 10) and soft.dtype == np.float32
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+    assert (soft.argmax(axis=1) == labels).mean() > 0.5 or (soft.max(axis=1) >= 0.5).all()
+    plain_images, plain_labels = Collate([])(batch)
+    assert plain_labels.shape == (16, 1) and not np.array_equal(plain_images, mixed)
