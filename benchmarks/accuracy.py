@@ -42,7 +42,6 @@ def load(train_count, seed=0):
 
 
 def accuracy(model, images, labels, batch_size=250):
-    import numpy as np
     import paddle
 
     model.eval()

@@ -6,9 +6,9 @@ import paddle
 
 from . import ppcls_host
 from .config import check_rdrop_contract, rdrop_settings
-from .engine_hook import prepare_engine
+from .engine_hook import prepare_engine, prepare_model
 from .errors import ConfigError, NonFiniteLossError
-from .standalone.engine import StandaloneEngine
+from .standalone.engine import ENGINE_NAME, StandaloneEngine
 
 MODES = ("train", "eval", "export", "infer")
 
@@ -26,7 +26,6 @@ def preflight(config, mode, check_lists):
     the list files), run before the engine writes anything."""
     from paddleclas.ppcls import arch
 
-    from .passes import RDrop, add_head_dropout
     from .standalone.data import check_label_range, read_list_file
 
     settings = rdrop_settings(config)
@@ -46,11 +45,7 @@ def preflight(config, mode, check_lists):
         return
     if glob.get("train_mode") == "rdrop" or settings["head_dropout"] > 0:
         with paddle.utils.unique_name.guard():
-            model = arch.build_model(config, "train")
-        if glob.get("train_mode") == "rdrop":
-            RDrop(model, **settings)
-        else:
-            add_head_dropout(model, settings["head_dropout"], settings["head_layer"])
+            prepare_model(arch.build_model(config, "train"), config)  # a throwaway model
 
 
 def select_engine():
@@ -59,8 +54,6 @@ def select_engine():
         root = ppcls_host.register()
     except ppcls_host.SourceTreeNotFound as why:
         from paddleclas.ppcls.utils import config as config_module
-
-        from .standalone.engine import ENGINE_NAME
 
         return StandaloneEngine, config_module, f"{ENGINE_NAME}; {why}"
     from ppcls.engine.engine import Engine
@@ -84,8 +77,9 @@ def run(mode, argv=None):
     config = config_module.get_config(args.config, overrides=args.override, show=False)
     check_rdrop_contract(config)
     check_device(config)
-    preflight(config, mode, check_lists=engine_class is not StandaloneEngine)
-    if engine_class.__module__.startswith("ppcls"):
+    paddleclas_engine = engine_class is not StandaloneEngine
+    preflight(config, mode, check_lists=paddleclas_engine)
+    if paddleclas_engine:
         config.profiler_options = args.profiler_options
     engine = engine_class(config, mode=mode)
     if mode == "train":

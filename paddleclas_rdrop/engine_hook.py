@@ -22,23 +22,29 @@ def prepare_engine(engine):
     """Check the R-Drop contract and prepare `engine.model` once (head dropout, k-pass runner)."""
     if getattr(engine, "_rdrop_prepared", False):
         return getattr(engine, "rdrop", None)
-    config = engine.config
-    check_rdrop_contract(config)
-    settings = rdrop_settings(config)
-    engine.rdrop = None
-    if config["Global"].get("train_mode") == "rdrop":
-        if engine.is_rec:
-            raise RDropConfigError(
-                "Global.train_mode: rdrop supports classification models; this Arch is a "
-                "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run")
-        engine.rdrop = RDrop(engine.model, **settings)
+    check_rdrop_contract(engine.config)
+    if engine.config["Global"].get("train_mode") == "rdrop" and engine.is_rec:
+        raise RDropConfigError(
+            "Global.train_mode: rdrop supports classification models; this Arch is a "
+            "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run")
+    engine.rdrop = prepare_model(engine.model, engine.config)
+    if engine.rdrop is not None:
         for loss in _loss_layers(engine.train_loss_func):
             if isinstance(loss, RDropLoss):
                 loss.passes = engine.rdrop.passes
-    elif settings["head_dropout"] > 0:
-        add_head_dropout(engine.model, settings["head_dropout"], settings["head_layer"])
     engine._rdrop_prepared = True
     return engine.rdrop
+
+
+def prepare_model(model, config):
+    """The `RDrop` runner for `train_mode: rdrop`; otherwise the config's head dropout alone, if
+    any (the baseline twin), and None."""
+    settings = rdrop_settings(config)
+    if (config.get("Global") or {}).get("train_mode") == "rdrop":
+        return RDrop(model, **settings)
+    if settings["head_dropout"] > 0:
+        add_head_dropout(model, settings["head_dropout"], settings["head_layer"])
+    return None
 
 
 def _loss_layers(combined):

@@ -104,19 +104,18 @@ class RDrop:
         self.strategy = strategy
         self._tiling = False
         self._verified = False
-        self._hook = None
-        if self.head_dropout > 0 or strategy == "shared_trunk":
-            self._hook = find_head(net, head_layer).register_forward_pre_hook(self._on_head_input)
+        self._hooks = []
+        if strategy == "shared_trunk":  # registered first: the k copies then get their own masks
+            self._hooks.append(find_head(net, head_layer).register_forward_pre_hook(self._tile))
+        if self.head_dropout > 0:
+            self._hooks.append(add_head_dropout(net, self.head_dropout, head_layer))
 
-    def _on_head_input(self, layer, inputs):
-        if not layer.training:
+    def _tile(self, layer, inputs):
+        """shared_trunk: the trunk's output repeated k times at the head's input."""
+        if not (layer.training and self._tiling):
             return None
         features, *rest = inputs
-        if self._tiling:
-            features = paddle.concat([features] * self.passes, axis=0)
-        if self.head_dropout > 0:
-            features = F.dropout(features, p=self.head_dropout, training=True)
-        return (features, *rest)
+        return (paddle.concat([features] * self.passes, axis=0), *rest)
 
     def __call__(self, images):
         """One pass in eval mode; in train mode the k passes, stacked pass-major."""
@@ -158,7 +157,7 @@ class RDrop:
         return output.split(self.passes, axis=0)
 
     def remove(self):
-        """Detach the head hook: the model is the stock one again."""
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
+        """Detach the head hooks: the model is the stock one again."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
