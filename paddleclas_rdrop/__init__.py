@@ -1,10 +1,12 @@
-"""R-Drop for PaddleClas: the KL loss, the k-pass forward and their PaddleClas registration."""
+"""R-Drop for PaddleClas: the KL loss, the k-pass forward and their PaddleClas registration;
+and the article's two-network variant, deep mutual learning (`MutualModel`, `MutualKLLoss`)."""
 from .config import STRATEGIES
 from .errors import ConfigError, RDropConfigError
 from .kl import compute_kl_loss
-from .loss import RDropLoss
+from .loss import MutualKLLoss, RDropLoss
+from .mutual import MutualModel, MutualTopkAcc
 from .passes import RDrop, add_head_dropout, stochastic_layers
 
-__all__ = ["ConfigError", "RDrop", "RDropConfigError", "RDropLoss", "STRATEGIES", "add_head_dropout",
-           "compute_kl_loss", "stochastic_layers"]
+__all__ = ["ConfigError", "MutualKLLoss", "MutualModel", "MutualTopkAcc", "RDrop", "RDropConfigError",
+           "RDropLoss", "STRATEGIES", "add_head_dropout", "compute_kl_loss", "stochastic_layers"]
 __version__ = "0.1.0"

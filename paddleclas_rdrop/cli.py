@@ -5,7 +5,7 @@ import sys
 import paddle
 
 from . import ppcls_host
-from .config import check_rdrop_contract, rdrop_settings
+from .config import check_mutual_contract, check_rdrop_contract, rdrop_settings
 from .engine_hook import prepare_engine, prepare_model
 from .errors import ConfigError, NonFiniteLossError
 from .standalone.engine import ENGINE_NAME, StandaloneEngine
@@ -75,6 +75,7 @@ def run(mode, argv=None):
     finally:
         sys.argv = saved_argv
     config = config_module.get_config(args.config, overrides=args.override, show=False)
+    check_mutual_contract(config)
     check_rdrop_contract(config)
     check_device(config)
     paddleclas_engine = engine_class is not StandaloneEngine

@@ -1,7 +1,7 @@
 """The YAML contract of R-Drop, checked on a plain config dict (no PaddleClas import)."""
 import numbers
 
-from .errors import RDropConfigError
+from .errors import ConfigError, RDropConfigError
 
 RDROP_DEFAULTS = {"passes": 2, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out"}
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
@@ -94,3 +94,54 @@ def check_rdrop_contract(config):
         raise RDropConfigError(
             f"Loss.Train.RDropLoss.weight is alpha, the weight of the KL term, and must be a number "
             f">= 0 (0.6 in the paper for image classification), got {weight!r}")
+
+
+MUTUAL_MODEL = "MutualModel"
+MUTUAL_LOSSES = ("DistillationGTCELoss", "MutualKLLoss")  # the Loss.Train entries that read networks
+
+
+def check_mutual_contract(config):
+    """`Arch: MutualModel` (deep mutual learning) and its losses and metric come together, and
+    every network a loss or metric names exists."""
+    arch = config.get("Arch") or {}
+    mutual = arch.get("name") == MUTUAL_MODEL
+    train = (config.get("Loss") or {}).get("Train") or []
+    names = [name for entry in train for name in entry]
+    metrics = [name for entry in ((config.get("Metric") or {}).get("Train") or []) for name in entry]
+    if not mutual:
+        if "MutualKLLoss" in names or "MutualTopkAcc" in metrics:
+            raise ConfigError("MutualKLLoss and MutualTopkAcc read the networks of Arch.name: MutualModel "
+                              f"(deep mutual learning); Arch.name is {arch.get('name')!r}")
+        return
+    if (config.get("Global") or {}).get("train_mode") == "rdrop":
+        raise RDropConfigError("Global.train_mode: rdrop runs one network k times; Arch.name: MutualModel "
+                               "already compares its networks: remove train_mode (and RDropLoss)")
+    for name in names:
+        if name not in MUTUAL_LOSSES:
+            raise ConfigError(f"Loss.Train.{name} reads one network's output, but Arch.name is MutualModel: "
+                              f"use {' and '.join(MUTUAL_LOSSES)} (CE on each network, KL between them)")
+    for name in metrics:
+        if name != "MutualTopkAcc":
+            raise ConfigError(f"Metric.Train.{name} reads one network's output, but Arch.name is "
+                              f"MutualModel: use MutualTopkAcc (top-k of every network)")
+    networks = [key for entry in (arch.get("models") or []) if isinstance(entry, dict) for key in entry]
+    for entry in train:
+        (name, params), = entry.items()
+        params = params or {}
+        for key in ("model_names", "model_name_pairs"):
+            if key in params and not isinstance(params[key], list):
+                raise ConfigError(f"Loss.Train.{name}.{key} must be a list of network names such as "
+                                  f"[Res2Net, SENet], got {params[key]!r}")
+        named = params.get("model_names") or [n for pair in params.get("model_name_pairs") or [] for n in pair]
+        for network in named:
+            if network not in networks:
+                raise ConfigError(f"Loss.Train.{name} names the network {network!r}, which is not in "
+                                  f"Arch.models ({networks})")
+        if name == "MutualKLLoss":
+            weight = params.get("weight")
+            if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
+                raise ConfigError(f"Loss.Train.MutualKLLoss.weight is alpha and must be a number >= 0, "
+                                  f"got {weight!r}")
+            if params.get("reduction", "batchmean") not in KL_REDUCTIONS:
+                raise ConfigError(f"Loss.Train.MutualKLLoss.reduction must be one of "
+                                  f"{', '.join(KL_REDUCTIONS)}, got {params.get('reduction')!r}")

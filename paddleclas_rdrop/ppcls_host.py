@@ -1,11 +1,13 @@
-"""Registration into a PaddleClas source tree: `RDropLoss` and the `rdrop` train mode."""
+"""Registration into a PaddleClas source tree: `RDropLoss` and the `rdrop` train mode, and the
+mutual-learning `MutualModel` / `MutualKLLoss` / `MutualTopkAcc`."""
 import importlib
 import os
 import sys
 
 from .engine_hook import rdrop_epoch
 from .errors import ConfigError
-from .loss import RDropLoss
+from .loss import MutualKLLoss, RDropLoss
+from .mutual import MutualModel, MutualTopkAcc
 
 ROOT_VARIABLE = "PADDLECLAS_ROOT"
 
@@ -39,7 +41,9 @@ def find_source_tree():
 
 
 def register():
-    """Install `RDropLoss` into `ppcls.loss` and `train_epoch_rdrop` into `ppcls.engine.train`.
+    """Install `RDropLoss` and `MutualKLLoss` into `ppcls.loss`, `MutualTopkAcc` into `ppcls.metric`,
+    `MutualModel` (building its networks from `ppcls.arch`) into `ppcls.arch`, and
+    `train_epoch_rdrop` into `ppcls.engine.train`.
 
     Idempotent; changes no PaddleClas file. Returns the tree's root; raises `SourceTreeNotFound`
     without a source tree.
@@ -48,7 +52,12 @@ def register():
     _give_cpu_parallel_env_a_device_id()
     loss_module = importlib.import_module("ppcls.loss")
     train_module = importlib.import_module("ppcls.engine.train")
+    arch_module = importlib.import_module("ppcls.arch")
     loss_module.RDropLoss = RDropLoss
+    loss_module.MutualKLLoss = MutualKLLoss
+    importlib.import_module("ppcls.metric").MutualTopkAcc = MutualTopkAcc
+    if not getattr(arch_module, "MutualModel", None):
+        arch_module.MutualModel = type("MutualModel", (MutualModel,), {"arch_module": arch_module})
     train_module.train_epoch_rdrop = train_epoch_rdrop
     return root
 

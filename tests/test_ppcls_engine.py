@@ -6,13 +6,11 @@ import numpy as np
 import paddle
 import pytest
 
-from engine_runs import (CONFIGS, PROJECT, assert_export_matches_eager, digits_workdir, overrides,
-                         run_tool, step_losses)
+from engine_runs import (CONFIGS, NEEDS_TREE, PROJECT, assert_export_matches_eager, digits_workdir,
+                         overrides, run_tool, step_losses)
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
-needs_tree = pytest.mark.skipif(
-    not ROOT, reason="PADDLECLAS_ROOT is unset: these tests run PaddleClas's own Engine, "
-                     "which only its source tree has (not the pip wheel)")
+needs_tree = pytest.mark.skipif(not ROOT, reason=NEEDS_TREE)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from paddleclas.ppcls.utils.misc import AverageMeter
 
 from ..engine_hook import check_finite, rdrop_epoch, seed_epoch
 from ..errors import ConfigError
+from ..mutual import MutualModel
 from .data import build_dataloader
 from .keys import AMP, GLOBAL, check_top_level, take
 from .losses import CombinedLoss
@@ -93,13 +94,13 @@ class StandaloneEngine:
         self.eval_metric_func = build_metrics(metrics.get("Eval"), "Metric.Eval") if self.evaluates else None
 
         try:
-            self.model = build_model(config, mode)
+            self.model = _build_model(config, mode)
         except (TypeError, AttributeError) as error:
             raise ConfigError(f"Arch: cannot build {config['Arch'].get('name')!r}: {error}") from None
         if mode == "train":
             self.optimizer, self.lr_sch = build_optimizer(
                 config.get("Optimizer"), glob["epochs"], self.iter_per_epoch // self.update_freq,
-                self.model.parameters())
+                self.model)
         if mode == "infer":
             infer = take(config.get("Infer"), "Infer", {"batch_size": 1, "PostProcess": None},
                          required=("infer_imgs", "transforms"))
@@ -263,6 +264,15 @@ class StandaloneEngine:
             logger.info(result)
             results.extend(result)
         return results
+
+
+def _build_model(config, mode):
+    """PaddleClas's `build_model`, which also knows the plugin's `MutualModel`."""
+    arch = dict(config["Arch"])
+    if arch.get("name") == MutualModel.__name__:
+        arch.pop("name")
+        return MutualModel(**arch)
+    return build_model(config, mode)
 
 
 class ExportModel(nn.Layer):

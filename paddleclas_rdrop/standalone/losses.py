@@ -1,10 +1,11 @@
-"""PaddleClas's `Loss.Train` / `Loss.Eval` lists: CELoss and RDropLoss, combined as PaddleClas does."""
+"""PaddleClas's `Loss.Train` / `Loss.Eval` lists: CELoss, DistillationGTCELoss, RDropLoss and
+MutualKLLoss, combined as PaddleClas does."""
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..errors import ConfigError
-from ..loss import RDropLoss
+from ..loss import MutualKLLoss, RDropLoss
 from .keys import single_entry, take
 
 
@@ -42,8 +43,26 @@ class CELoss(nn.Layer):
         return {"CELoss": loss}
 
 
+class DistillationGTCELoss(CELoss):
+    """PaddleClas's CE of each network of a `{network: logits}` output, as ``CELoss_<network>``."""
+
+    def __init__(self, model_names=(), epsilon=None, key=None, name="loss_gt_ce"):
+        super().__init__(epsilon=epsilon)
+        self.model_names, self.key = list(model_names), key
+
+    def forward(self, predicts, label):
+        losses = {}
+        for name in self.model_names:
+            out = predicts[name] if self.key is None else predicts[name][self.key]
+            losses.update({f"{key}_{name}": value for key, value in super().forward(out, label).items()})
+        return losses
+
+
 LOSSES = {"CELoss": (CELoss, {"reduction": "mean", "epsilon": None}),
-          "RDropLoss": (RDropLoss, {"reduction": "batchmean"})}
+          "RDropLoss": (RDropLoss, {"reduction": "batchmean"}),
+          "DistillationGTCELoss": (DistillationGTCELoss, {"model_names": (), "epsilon": None, "key": None,
+                                                          "name": "loss_gt_ce"}),
+          "MutualKLLoss": (MutualKLLoss, {"model_name_pairs": None, "reduction": "batchmean"})}
 
 
 class CombinedLoss(nn.Layer):

@@ -1,7 +1,8 @@
-"""PaddleClas's `TopkAcc` metric: {"top1": ..., "top5": ...}."""
+"""PaddleClas's `TopkAcc` metric: {"top1": ..., "top5": ...}; and `MutualTopkAcc` per network."""
 import paddle
 
 from ..errors import ConfigError
+from ..mutual import MutualTopkAcc
 from .keys import single_entry, take
 
 
@@ -17,15 +18,18 @@ class TopkAcc:
                 for k in self.topk}
 
 
+METRICS = {"TopkAcc": TopkAcc, "MutualTopkAcc": MutualTopkAcc}
+
+
 class Metrics:
     def __init__(self, entries, path):
         self.metrics = []
         for index, entry in enumerate(entries or []):
             name, params = single_entry(entry, f"{path}.{index}")
-            if name != "TopkAcc":
+            if name not in METRICS:
                 raise ConfigError(f"{path}.{index}: {name} is not supported by the standalone engine "
-                                  f"(it knows TopkAcc)")
-            self.metrics.append(TopkAcc(**take(params, f"{path}.TopkAcc", {"topk": (1, 5)})))
+                                  f"(it knows {sorted(METRICS)})")
+            self.metrics.append(METRICS[name](**take(params, f"{path}.{name}", {"topk": (1, 5)})))
 
     def __call__(self, x, label):
         out = {}

@@ -1,8 +1,9 @@
-"""PaddleClas's `Optimizer` section: Momentum/SGD/Adam/AdamW, Cosine/Piecewise/Constant, warmup, L2."""
+"""PaddleClas's `Optimizer` section: Momentum/SGD/Adam/AdamW, Cosine/Piecewise/Constant, warmup, L2;
+one optimizer, or a list of them each with the `scope` (sub-network) it trains."""
 import paddle
 
 from ..errors import ConfigError
-from .keys import take
+from .keys import single_entry, take
 
 OPTIMIZERS = {
     "Momentum": (paddle.optimizer.Momentum, {"momentum": 0.9, "use_nesterov": False}),
@@ -44,8 +45,38 @@ def build_lr(section, epochs, steps_per_epoch, path="Optimizer.lr"):
     return schedule
 
 
-def build_optimizer(section, epochs, steps_per_epoch, parameters, path="Optimizer"):
-    """([optimizer], [lr scheduler]) as PaddleClas's Engine holds them."""
+def build_optimizer(section, epochs, steps_per_epoch, model, path="Optimizer"):
+    """([optimizer], [lr scheduler]) as PaddleClas's Engine holds them.
+
+    `section` is one optimizer (`{name: Adam, lr: ...}`) or PaddleClas's list form
+    `[{Adam: {scope: Res2Net, lr: ...}}, ...]`, where `scope` is a sublayer of the model
+    (a network of a MutualModel) or `all`.
+    """
+    if not isinstance(section, list):
+        return _build_one(section, epochs, steps_per_epoch, model.parameters(), path)
+    optimizers, schedules = [], []
+    for index, entry in enumerate(section):
+        name, params = single_entry(entry, f"{path}.{index}")
+        scope = params.pop("scope", "all")
+        where = f"{path}.{index}.{name}"
+        optimizer, schedule = _build_one({"name": name, **params}, epochs, steps_per_epoch,
+                                         _scope_parameters(model, scope, f"{where}.scope"), where)
+        optimizers += optimizer
+        schedules += schedule
+    return optimizers, schedules
+
+
+def _scope_parameters(model, scope, path):
+    if scope == "all":
+        return model.parameters()
+    sublayers = dict(model.named_children())
+    if scope not in sublayers:
+        raise ConfigError(f"{path}: the model has no sublayer {scope!r} to optimize; "
+                          f"use all or one of {sorted(sublayers)}")
+    return sublayers[scope].parameters()
+
+
+def _build_one(section, epochs, steps_per_epoch, parameters, path):
     section = dict(section or {})
     name = section.get("name")
     if name not in OPTIMIZERS:
