@@ -22,7 +22,7 @@ def test_each_optimizer_and_schedule_steps_a_real_layer(section, lr_type):
     layer = paddle.nn.Linear(4, 3)
     before = layer.weight.numpy().copy()
     optimizers, schedules = build_optimizer(section, epochs=2, steps_per_epoch=5,
-                                            parameters=layer.parameters())
+                                            model=layer)
     assert type(schedules[0]).__name__ == lr_type and schedules[0].by_epoch is False
     schedules[0].step()  # past the warmup's starting rate of 0
     layer(paddle.ones([2, 4])).sum().backward()
@@ -32,7 +32,7 @@ def test_each_optimizer_and_schedule_steps_a_real_layer(section, lr_type):
 
 def test_warmup_then_cosine_follow_the_steps():
     section = {"name": "Momentum", "lr": {"name": "Cosine", "learning_rate": 0.1, "warmup_epoch": 1}}
-    _, (schedule,) = build_optimizer(section, 2, 4, paddle.nn.Linear(2, 2).parameters())
+    _, (schedule,) = build_optimizer(section, 2, 4, paddle.nn.Linear(2, 2))
     rates = []
     for _ in range(8):
         rates.append(schedule.get_lr())
@@ -48,7 +48,7 @@ def test_warmup_then_cosine_follow_the_steps():
 ])
 def test_unsupported_optimizer_keys_are_named(section, message):
     with pytest.raises(ConfigError, match=message):
-        build_optimizer(section, 1, 1, paddle.nn.Linear(2, 2).parameters())
+        build_optimizer(section, 1, 1, paddle.nn.Linear(2, 2))
 
 
 @pytest.mark.parametrize("op", [MixupOperator(10, alpha=0.2), CutmixOperator(10, alpha=0.2)])
