@@ -111,19 +111,6 @@ def test_the_baseline_twin_trains_one_pass_with_the_head_dropout(workdir):
 
 
 @needs_tree
-def test_two_processes_under_paddle_distributed_launch(workdir):
-    ours = overrides(workdir, "launch") + ["Global.log_ranks=0,1"]  # evaluation during training too
-    run_tool("train.py", "rdrop_se_resnet.yaml", ours, cwd=workdir, launch_processes=2)
-    logs = [(workdir / "launch_log" / f"workerlog.{rank}").read_text() for rank in (0, 1)]
-    images = len((workdir / "digits" / "train_list.txt").read_text().splitlines())
-    steps = -(-images // (16 * 2))  # each process takes its half of every global batch
-    for log in logs:
-        assert step_losses(log, "RDropLoss") and f"[Iter: 0/{steps}]" in log, log[-2000:]
-        assert "[Eval][Epoch 1][Avg]" in log
-    assert (workdir / "launch" / "latest.pdparams").exists()
-
-
-@needs_tree
 def test_ema_gradient_accumulation_and_amp_run_through_the_hook(workdir):
     """PaddleClas's own loop does them; the hook's stand-ins must let it (AMP only runs on CPU)."""
     ours = overrides(workdir, "ema", epochs=1) + ["EMA.decay=0.9", "Global.update_freq=2",

@@ -99,18 +99,6 @@ def test_ema_gradient_accumulation_and_amp(workdir):
     assert (workdir / "ema" / "latest.pdema").exists()
 
 
-def test_two_processes_under_paddle_distributed_launch(workdir):
-    extra = overrides(workdir, "launch") + ["Global.log_ranks=0,1"]
-    run_tool("train.py", "rdrop_se_resnet.yaml", extra, cwd=workdir, env=NO_TREE, launch_processes=2)
-    images = len((workdir / "digits" / "train_list.txt").read_text().splitlines())
-    steps = -(-images // (16 * 2))
-    for rank in (0, 1):
-        log = (workdir / "launch_log" / f"workerlog.{rank}").read_text()
-        assert step_losses(log, "RDropLoss") and f"[Iter: 0/{steps}]" in log, log[-2000:]
-        assert "[Eval][Epoch 1][Avg]" in log
-    assert (workdir / "launch" / "latest.pdparams").exists()
-
-
 def test_a_bad_list_line_names_file_and_line(workdir):
     bad_list = workdir / "bad_list.txt"
     lines = (workdir / "digits" / "train_list.txt").read_text().splitlines()
@@ -119,6 +107,18 @@ def test_a_bad_list_line_names_file_and_line(workdir):
                         [f"DataLoader.Train.dataset.cls_label_path={bad_list}"], check=False)
     assert f"{bad_list}:4: expected `relative/path label`" in result.stderr
     assert not (workdir / "bad_line").exists()
+
+
+def test_an_unreadable_image_names_list_line_and_file_before_anything_is_written(workdir):
+    broken = workdir / "digits" / "images" / "broken.png"
+    broken.write_bytes(b"not a png")
+    bad_list = workdir / "broken_list.txt"
+    lines = (workdir / "digits" / "train_list.txt").read_text().splitlines()
+    bad_list.write_text("\n".join(lines[:2] + ["images/broken.png 3"] + lines[2:]) + "\n")
+    result = standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "broken") +
+                        [f"DataLoader.Train.dataset.cls_label_path={bad_list}"], check=False)
+    assert f"{bad_list}:3: image {workdir}/digits/images/broken.png cannot be read" in result.stderr
+    assert "Traceback" not in result.stderr and not (workdir / "broken").exists()
 
 
 def seeded(workdir, name, epochs, extra=()):
