@@ -8,6 +8,7 @@ from . import ppcls_host
 from .config import check_mutual_contract, check_rdrop_contract, rdrop_settings
 from .engine_hook import prepare_engine, prepare_model
 from .errors import ConfigError, NonFiniteLossError
+from .mutual import MutualModel
 from .standalone.engine import ENGINE_NAME, StandaloneEngine
 
 MODES = ("train", "eval", "export", "infer")
@@ -21,9 +22,10 @@ def check_device(config):
             "(or install a GPU build of paddlepaddle)")
 
 
-def preflight(config, mode, check_lists):
-    """Checks that need the model (and, for an engine that does not check them before it writes,
-    the list files), run before the engine writes anything."""
+def preflight(config, mode, engine_writes_first):
+    """Checks that need the model, run before the engine writes anything; for an engine that
+    writes its log before it reads them (PaddleClas's), also the list files and a MutualModel's
+    networks."""
     from paddleclas.ppcls import arch
 
     from .standalone.data import check_label_range, read_list_file
@@ -32,7 +34,7 @@ def preflight(config, mode, check_lists):
     glob = config.get("Global") or {}
     class_num = (config.get("Arch") or {}).get("class_num", glob.get("class_num"))
     loaders = config.get("DataLoader") or {}
-    splits = [] if not check_lists else (["Train"] if mode == "train" else []) + \
+    splits = [] if not engine_writes_first else (["Train"] if mode == "train" else []) + \
         (["Eval"] if mode == "eval" or (mode == "train" and glob.get("eval_during_train", True)) else [])
     for split in splits:
         dataset = ((loaders.get(split) or {}).get("dataset") or {})
@@ -41,6 +43,14 @@ def preflight(config, mode, check_lists):
         _, labels = read_list_file(dataset["image_root"], dataset["cls_label_path"],
                                    dataset.get("delimiter") or " ")
         check_label_range(labels, class_num, dataset["cls_label_path"])
+    arch_section = dict(config.get("Arch") or {})
+    if arch_section.pop("name", None) == MutualModel.__name__ and engine_writes_first:
+        with paddle.utils.unique_name.guard():
+            try:
+                MutualModel(**arch_section)  # a throwaway model: its networks and keys are checked
+            except TypeError as error:
+                raise ConfigError(f"Arch (MutualModel): {error}") from None
+        return
     if mode != "train" or not hasattr(arch, str((config.get("Arch") or {}).get("name"))):
         return
     if glob.get("train_mode") == "rdrop" or settings["head_dropout"] > 0:
@@ -79,7 +89,7 @@ def run(mode, argv=None):
     check_rdrop_contract(config)
     check_device(config)
     paddleclas_engine = engine_class is not StandaloneEngine
-    preflight(config, mode, check_lists=paddleclas_engine)
+    preflight(config, mode, engine_writes_first=paddleclas_engine)
     if paddleclas_engine:
         config.profiler_options = args.profiler_options
     engine = engine_class(config, mode=mode)

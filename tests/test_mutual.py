@@ -128,10 +128,12 @@ def test_one_epoch_logs_both_networks_and_exports_the_named_one(workdir, engine)
     (["Loss.Train.1.MutualKLLoss.weight=-1"], "MutualKLLoss.weight is alpha"),
     (["Global.train_mode=rdrop"], "Arch.name: MutualModel already compares its networks"),
     (["Arch.infer_model_name=Student"], "Arch.infer_model_name must name the network"),
+    (["Arch.models.1.SENet.name=SEResNet"], "Arch.models.SENet.name: PaddleClas has no network 'SEResNet'"),
 ])
-def test_a_bad_mutual_config_is_one_line_and_writes_nothing(workdir, extra, message):
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_bad_mutual_config_is_one_line_and_writes_nothing(workdir, extra, message, engine):
     result = run_tool("train.py", CONFIG, mutual_overrides(workdir, "bad") + extra, cwd=workdir,
-                      env=ENGINES["standalone"], check=False)
+                      env=ENGINES[engine], check=False)
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert not (workdir / "bad").exists()
