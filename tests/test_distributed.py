@@ -11,6 +11,8 @@ Distances are relative to how far one process moved the weights from their start
 lr 1e-5). Measured (both engines give the same weights): 0.028 without dropout, 0.068 for R-Drop
 (head dropout 0.01), and 1.29 for one process on half the batch, a run the check must reject.
 """
+import shutil
+
 import numpy as np
 import paddle
 import pytest
@@ -61,7 +63,9 @@ def train(workdir, engine, config, name, processes, seed=7, batch_size=None):
     extra += ["RDrop.head_dropout=0"] if config == "baseline" else ["RDrop.head_dropout=0.01"]
     run_tool("train.py", str(workdir / f"{config}.yaml"), extra, cwd=workdir, env=ENGINES[engine],
              launch_processes=processes if processes > 1 else 0)
-    weights = paddle.load(str(workdir / f"{engine}_{name}" / "latest.pdparams"))
+    output = workdir / f"{engine}_{name}"
+    weights = paddle.load(str(output / "latest.pdparams"))
+    shutil.rmtree(output)  # ~1 GB of checkpoints per run
     return {k: v.numpy() for k, v in weights.items() if not k.endswith(("_mean", "_variance"))}
 
 
