@@ -26,15 +26,35 @@ def preflight(config, mode, engine_writes_first):
     """Checks that need the model, run before the engine writes anything; for an engine that
     writes its log before it reads them (PaddleClas's), also the list files and a MutualModel's
     networks."""
+    if engine_writes_first:
+        _check_lists(config, mode)
+    arch_section = dict(config.get("Arch") or {})
+    name = arch_section.pop("name", None)
+    if name == MutualModel.__name__:
+        if engine_writes_first:
+            with paddle.utils.unique_name.guard():
+                try:
+                    MutualModel(**arch_section)  # a throwaway model: its networks and keys are checked
+                except TypeError as error:
+                    raise ConfigError(f"Arch (MutualModel): {error}") from None
+        return
     from paddleclas.ppcls import arch
 
+    settings = rdrop_settings(config)
+    rdrop = (config.get("Global") or {}).get("train_mode") == "rdrop"
+    if mode == "train" and hasattr(arch, str(name)) and (rdrop or settings["head_dropout"] > 0):
+        with paddle.utils.unique_name.guard():
+            prepare_model(arch.build_model(config, "train"), config)  # a throwaway model
+
+
+def _check_lists(config, mode):
+    """The list files the run reads: lines, images and label range."""
     from .standalone.data import check_label_range, read_list_file
 
-    settings = rdrop_settings(config)
     glob = config.get("Global") or {}
     class_num = (config.get("Arch") or {}).get("class_num", glob.get("class_num"))
     loaders = config.get("DataLoader") or {}
-    splits = [] if not engine_writes_first else (["Train"] if mode == "train" else []) + \
+    splits = (["Train"] if mode == "train" else []) + \
         (["Eval"] if mode == "eval" or (mode == "train" and glob.get("eval_during_train", True)) else [])
     for split in splits:
         dataset = ((loaders.get(split) or {}).get("dataset") or {})
@@ -43,19 +63,6 @@ def preflight(config, mode, engine_writes_first):
         _, labels = read_list_file(dataset["image_root"], dataset["cls_label_path"],
                                    dataset.get("delimiter") or " ")
         check_label_range(labels, class_num, dataset["cls_label_path"])
-    arch_section = dict(config.get("Arch") or {})
-    if arch_section.pop("name", None) == MutualModel.__name__ and engine_writes_first:
-        with paddle.utils.unique_name.guard():
-            try:
-                MutualModel(**arch_section)  # a throwaway model: its networks and keys are checked
-            except TypeError as error:
-                raise ConfigError(f"Arch (MutualModel): {error}") from None
-        return
-    if mode != "train" or not hasattr(arch, str((config.get("Arch") or {}).get("name"))):
-        return
-    if glob.get("train_mode") == "rdrop" or settings["head_dropout"] > 0:
-        with paddle.utils.unique_name.guard():
-            prepare_model(arch.build_model(config, "train"), config)  # a throwaway model
 
 
 def select_engine():
