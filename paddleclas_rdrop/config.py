@@ -108,6 +108,12 @@ def check_mutual_contract(config):
     train = (config.get("Loss") or {}).get("Train") or []
     names = [name for entry in train for name in entry]
     metrics = [name for entry in ((config.get("Metric") or {}).get("Train") or []) for name in entry]
+    eval_names = [name for entry in ((config.get("Loss") or {}).get("Eval") or []) for name in entry] + \
+        [name for entry in ((config.get("Metric") or {}).get("Eval") or []) for name in entry]
+    misplaced = sorted(set(eval_names) & {*MUTUAL_LOSSES, "MutualTopkAcc"})
+    if misplaced:
+        raise ConfigError(f"{misplaced[0]} is in Loss.Eval or Metric.Eval, but evaluation sees one network "
+                          f"(the one Arch.infer_model_name names): use CELoss and TopkAcc there")
     if not mutual:
         if "MutualKLLoss" in names or "MutualTopkAcc" in metrics:
             raise ConfigError("MutualKLLoss and MutualTopkAcc read the networks of Arch.name: MutualModel "
