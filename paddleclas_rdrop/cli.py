@@ -31,10 +31,12 @@ def preflight(config, mode, engine_writes_first):
     arch_section = dict(config.get("Arch") or {})
     name = arch_section.pop("name", None)
     if name == MutualModel.__name__:
-        if engine_writes_first:
+        if engine_writes_first:  # PaddleClas's: its registered MutualModel builds from its ppcls.arch
+            from ppcls.arch import MutualModel as host_mutual_model
+
             with paddle.utils.unique_name.guard():
                 try:
-                    MutualModel(**arch_section)  # a throwaway model: its networks and keys are checked
+                    host_mutual_model(**arch_section)  # a throwaway model: its networks and keys are checked
                 except TypeError as error:
                     raise ConfigError(f"Arch (MutualModel): {error}") from None
         return

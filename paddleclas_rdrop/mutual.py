@@ -21,7 +21,7 @@ class MutualModel(nn.Layer):
     parameter name) would mix up. Checkpoint keys stay structured: ``<network>.<stock key>``.
     """
 
-    arch_module = "paddleclas.ppcls.arch"  # where networks are looked up by name
+    arch_module = "paddleclas.ppcls.arch"  # the module networks are looked up in, by name
 
     def __init__(self, models=None, infer_model_name=None, class_num=None):
         super().__init__()
@@ -29,8 +29,7 @@ class MutualModel(nn.Layer):
         if infer_model_name not in networks:
             raise ConfigError(f"Arch.infer_model_name must name the network to evaluate and export, "
                               f"one of {list(networks)}; got {infer_model_name!r}")
-        arch = importlib.import_module(self.arch_module) if isinstance(self.arch_module, str) \
-            else self.arch_module
+        arch = importlib.import_module(self.arch_module)
         for key, params in networks.items():
             name = params.pop("name")
             if not callable(getattr(arch, str(name), None)):

@@ -57,7 +57,7 @@ def register():
     loss_module.MutualKLLoss = MutualKLLoss
     importlib.import_module("ppcls.metric").MutualTopkAcc = MutualTopkAcc
     if not getattr(arch_module, "MutualModel", None):
-        arch_module.MutualModel = type("MutualModel", (MutualModel,), {"arch_module": arch_module})
+        arch_module.MutualModel = type("MutualModel", (MutualModel,), {"arch_module": "ppcls.arch"})
     train_module.train_epoch_rdrop = train_epoch_rdrop
     return root
 
