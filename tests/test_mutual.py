@@ -1,4 +1,7 @@
 """Deep mutual learning (configs/mutual_res2net_se_resnet.yaml): the article's two networks."""
+import subprocess
+import sys
+
 import numpy as np
 import paddle
 import pytest
@@ -112,9 +115,11 @@ def test_one_epoch_logs_both_networks_and_exports_the_named_one(workdir, engine)
     step_lines = [line for line in log.splitlines() if "[Train][Epoch 1/1][Iter:" in line]
     assert step_lines and all(line.count("lr(") == 2 for line in step_lines)  # one Adam per network
     assert "[Eval][Epoch 1][Avg]" in log
-    checkpoint = workdir / engine / "latest.pdparams"
     stock = workdir / engine / "senet.pdparams"
-    paddle.save(network_weights(paddle.load(str(checkpoint)), "SENet"), str(stock))
+    extract = [sys.executable, f"{PROJECT}/tools/extract_network.py", str(workdir / engine / "latest"), "SENet"]
+    assert "SENet: " in subprocess.run(extract + [str(stock)], capture_output=True, text=True, check=True).stdout
+    again = subprocess.run(extract + [str(stock)], capture_output=True, text=True)
+    assert again.returncode != 0 and "exists; pass --force" in again.stderr  # nothing overwritten
     extra += [f"Global.pretrained_model={workdir / engine / 'latest'}"]
     run_tool("export_model.py", CONFIG, extra, cwd=workdir, env=ENGINES[engine])
     paths = [str(workdir / "digits" / "images" / f"{i:05d}.png") for i in range(4)]

@@ -1,0 +1,34 @@
+"""One network of a MutualModel checkpoint as a stock checkpoint (its keys without the network's
+prefix), for a one-network config's Global.pretrained_model or PaddleClas's own tools."""
+import argparse
+import os
+import sys
+
+import paddle
+
+from paddleclas_rdrop.errors import ConfigError
+from paddleclas_rdrop.mutual import network_weights
+
+
+def with_suffix(path):
+    return path if path.endswith(".pdparams") else path + ".pdparams"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("checkpoint", help="the MutualModel checkpoint, e.g. output/best_model")
+    parser.add_argument("network", help="the network's key in Arch.models, e.g. SENet")
+    parser.add_argument("out", help="the stock checkpoint to write, e.g. output/senet")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    args = parser.parse_args()
+    checkpoint, out = with_suffix(args.checkpoint), with_suffix(args.out)
+    if not os.path.isfile(checkpoint):
+        sys.exit(f"error: {checkpoint} not found")
+    if os.path.exists(out) and not args.force:
+        sys.exit(f"error: {out} exists; pass --force to overwrite it")
+    try:
+        weights = network_weights(paddle.load(checkpoint), args.network)
+    except ConfigError as error:
+        sys.exit(f"error: {error}")
+    paddle.save(weights, out)
+    print(f"{args.network}: {len(weights)} tensors written to {out}")
