@@ -1,4 +1,5 @@
-"""The YAML contract of R-Drop, checked on a plain config dict (no PaddleClas import)."""
+"""The YAML contract of R-Drop and of mutual learning, checked on a plain config dict (no
+PaddleClas import)."""
 import numbers
 
 from .errors import ConfigError, RDropConfigError

@@ -30,8 +30,8 @@ def build_transforms(ops, path):
 
 def read_list_file(image_root, list_path, delimiter=" "):
     """(image paths, int labels) of a list file; a bad line, a missing image or one whose header
-    no image reader recognises names file and line (a header costs ~25 us to read, so even
-    ImageNet's list is checked in under a minute, before anything is written)."""
+    no image reader recognises names file and line. Only headers are read (about 25 us an
+    image, measured on the digits PNGs from a warm cache), so the check runs before training."""
     if not os.path.isfile(list_path):
         raise ConfigError(f"list file {list_path} not found (cls_label_path)")
     paths, labels = [], []
