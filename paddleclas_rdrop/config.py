@@ -86,15 +86,19 @@ def check_rdrop_contract(config):
         raise RDropConfigError(
             "Loss.Train.RDropLoss.passes: the number of passes is set in one place only, "
             "RDrop.passes; remove it from the loss entry")
+    _check_kl_entry("RDropLoss", params, RDropConfigError)
+
+
+def _check_kl_entry(name, params, error):
+    """A KL loss entry's `reduction` and its `weight`, which is alpha."""
     reduction = params.get("reduction", "batchmean")
     if reduction not in KL_REDUCTIONS:
-        raise RDropConfigError(f"Loss.Train.RDropLoss.reduction must be one of {', '.join(KL_REDUCTIONS)} "
-                               f"(batchmean keeps alpha per sample), got {reduction!r}")
+        raise error(f"Loss.Train.{name}.reduction must be one of {', '.join(KL_REDUCTIONS)} "
+                    f"(batchmean keeps alpha per sample), got {reduction!r}")
     weight = params.get("weight")
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
-        raise RDropConfigError(
-            f"Loss.Train.RDropLoss.weight is alpha, the weight of the KL term, and must be a number "
-            f">= 0 (0.6 in the paper for image classification), got {weight!r}")
+        raise error(f"Loss.Train.{name}.weight is alpha, the weight of the KL term, and must be a number "
+                    f">= 0 (0.6 in the paper for image classification), got {weight!r}")
 
 
 MUTUAL_MODEL = "MutualModel"
@@ -145,10 +149,4 @@ def check_mutual_contract(config):
                 raise ConfigError(f"Loss.Train.{name} names the network {network!r}, which is not in "
                                   f"Arch.models ({networks})")
         if name == "MutualKLLoss":
-            weight = params.get("weight")
-            if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
-                raise ConfigError(f"Loss.Train.MutualKLLoss.weight is alpha and must be a number >= 0, "
-                                  f"got {weight!r}")
-            if params.get("reduction", "batchmean") not in KL_REDUCTIONS:
-                raise ConfigError(f"Loss.Train.MutualKLLoss.reduction must be one of "
-                                  f"{', '.join(KL_REDUCTIONS)}, got {params.get('reduction')!r}")
+            _check_kl_entry(name, params, ConfigError)

@@ -51,7 +51,7 @@ def workdir(tmp_path_factory):
 
 
 def train(workdir, engine, config, name, processes, seed=7, batch_size=None):
-    """The trained weights (trainable ones: BatchNorm's running statistics stay per process)."""
+    """The trainable weights after one epoch of `config` on `processes` processes."""
     batch_size = batch_size or (GLOBAL_BATCH // processes)
     extra = overrides(workdir, f"{engine}_{name}") + [
         f"Global.seed={seed}", f"Global.pretrained_model={workdir}/start", "Global.print_batch_step=1",
@@ -64,9 +64,14 @@ def train(workdir, engine, config, name, processes, seed=7, batch_size=None):
     run_tool("train.py", str(workdir / f"{config}.yaml"), extra, cwd=workdir, env=ENGINES[engine],
              launch_processes=processes if processes > 1 else 0)
     output = workdir / f"{engine}_{name}"
-    weights = paddle.load(str(output / "latest.pdparams"))
+    weights = trainable_weights(output / "latest.pdparams")
     shutil.rmtree(output)  # ~1 GB of checkpoints per run
-    return {k: v.numpy() for k, v in weights.items() if not k.endswith(("_mean", "_variance"))}
+    return weights
+
+
+def trainable_weights(path):
+    """A checkpoint's weights without BatchNorm's running statistics, which stay per process."""
+    return {k: v.numpy() for k, v in paddle.load(str(path)).items() if not k.endswith(("_mean", "_variance"))}
 
 
 def distance(a, b):
@@ -75,8 +80,7 @@ def distance(a, b):
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_two_processes_match_one_with_the_same_global_batch(workdir, engine):
-    start = {k: v.numpy() for k, v in paddle.load(str(workdir / "start.pdparams")).items()}
-    start = {k: start[k] for k in start if not k.endswith(("_mean", "_variance"))}
+    start = trainable_weights(workdir / "start.pdparams")
     for config in ("baseline", "rdrop"):
         one = train(workdir, engine, config, f"{config}_1", processes=1)
         two = train(workdir, engine, config, f"{config}_2", processes=2)

@@ -99,10 +99,16 @@ def test_ema_gradient_accumulation_and_amp(workdir):
     assert (workdir / "ema" / "latest.pdema").exists()
 
 
-def test_a_bad_list_line_names_file_and_line(workdir):
-    bad_list = workdir / "bad_list.txt"
+def list_with_line(workdir, name, number, line):
+    """The digits train list with `line` inserted as line `number`, written to `workdir/name`."""
     lines = (workdir / "digits" / "train_list.txt").read_text().splitlines()
-    bad_list.write_text("\n".join(lines[:3] + ["images/00001.png"] + lines[3:]) + "\n")
+    path = workdir / name
+    path.write_text("\n".join(lines[:number - 1] + [line] + lines[number - 1:]) + "\n")
+    return path
+
+
+def test_a_bad_list_line_names_file_and_line(workdir):
+    bad_list = list_with_line(workdir, "bad_list.txt", 4, "images/00001.png")
     result = standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "bad_line") +
                         [f"DataLoader.Train.dataset.cls_label_path={bad_list}"], check=False)
     assert f"{bad_list}:4: expected `relative/path label`" in result.stderr
@@ -112,9 +118,7 @@ def test_a_bad_list_line_names_file_and_line(workdir):
 def test_an_unreadable_image_names_list_line_and_file_before_anything_is_written(workdir):
     broken = workdir / "digits" / "images" / "broken.png"
     broken.write_bytes(b"not a png")
-    bad_list = workdir / "broken_list.txt"
-    lines = (workdir / "digits" / "train_list.txt").read_text().splitlines()
-    bad_list.write_text("\n".join(lines[:2] + ["images/broken.png 3"] + lines[2:]) + "\n")
+    bad_list = list_with_line(workdir, "broken_list.txt", 3, "images/broken.png 3")
     result = standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "broken") +
                         [f"DataLoader.Train.dataset.cls_label_path={bad_list}"], check=False)
     assert f"{bad_list}:3: image {workdir}/digits/images/broken.png cannot be read" in result.stderr
