@@ -5,8 +5,8 @@ from .errors import ConfigError, RDropConfigError
 from .kl import compute_kl_loss
 from .loss import MutualKLLoss, RDropLoss
 from .mutual import MutualModel, MutualTopkAcc
-from .passes import RDrop, add_head_dropout, stochastic_layers
+from .passes import RDrop, add_drop_path, add_head_dropout, add_stochastic_layers, stochastic_layers
 
 __all__ = ["ConfigError", "MutualKLLoss", "MutualModel", "MutualTopkAcc", "RDrop", "RDropConfigError",
-           "RDropLoss", "STRATEGIES", "add_head_dropout", "compute_kl_loss", "stochastic_layers"]
+           "RDropLoss", "STRATEGIES", "add_drop_path", "add_head_dropout", "add_stochastic_layers", "compute_kl_loss", "stochastic_layers"]
 __version__ = "0.1.0"

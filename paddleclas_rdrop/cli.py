@@ -44,7 +44,8 @@ def preflight(config, mode, engine_writes_first):
 
     settings = rdrop_settings(config)
     rdrop = (config.get("Global") or {}).get("train_mode") == "rdrop"
-    if mode == "train" and hasattr(arch, str(name)) and (rdrop or settings["head_dropout"] > 0):
+    stochastic = settings["head_dropout"] > 0 or settings["drop_path"] > 0
+    if mode == "train" and hasattr(arch, str(name)) and (rdrop or stochastic):
         with paddle.utils.unique_name.guard():
             prepare_model(arch.build_model(config, "train"), config)  # a throwaway model
 

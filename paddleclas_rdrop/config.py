@@ -4,7 +4,9 @@ import numbers
 
 from .errors import ConfigError, RDropConfigError
 
-RDROP_DEFAULTS = {"passes": 2, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out"}
+STAGES = (1, 2, 3, 4)  # the residual stages of a ResNet-family backbone
+RDROP_DEFAULTS = {"passes": 2, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out",
+                  "drop_path": 0.0, "drop_path_stages": list(STAGES)}
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
 KL_REDUCTIONS = ("sum", "batchmean", "mean")
 
@@ -22,12 +24,27 @@ def check_strategy(strategy):
     return strategy
 
 
+def _check_rate(value, key, what, usual):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise RDropConfigError(f"RDrop.{key} must be a number in [0, 1) ({what}), got {value!r}; {usual} is usual")
+    return float(value)
+
+
 def check_head_dropout(head_dropout):
-    if isinstance(head_dropout, bool) or not isinstance(head_dropout, numbers.Real) \
-            or not 0 <= head_dropout < 1:
+    return _check_rate(head_dropout, "head_dropout", "dropout before the classifier", "0.1-0.3")
+
+
+def check_drop_path(drop_path):
+    return _check_rate(drop_path, "drop_path", "the stochastic depth rate of the last residual block", "0.05-0.2")
+
+
+def check_drop_path_stages(stages):
+    if not isinstance(stages, (list, tuple)) or not stages or \
+            any(isinstance(s, bool) or s not in STAGES for s in stages):
         raise RDropConfigError(
-            f"RDrop.head_dropout must be a number in [0, 1), got {head_dropout!r}; 0.1-0.3 is usual")
-    return float(head_dropout)
+            f"RDrop.drop_path_stages must be a non-empty list of stages from {list(STAGES)} "
+            f"(4 is the last), got {stages!r}")
+    return sorted(set(stages))
 
 
 def rdrop_settings(config):
@@ -43,6 +60,8 @@ def rdrop_settings(config):
     check_passes(settings["passes"])
     check_strategy(settings["strategy"])
     settings["head_dropout"] = check_head_dropout(settings["head_dropout"])
+    settings["drop_path"] = check_drop_path(settings["drop_path"])
+    settings["drop_path_stages"] = check_drop_path_stages(settings["drop_path_stages"])
     if not isinstance(settings["head_layer"], str) or not settings["head_layer"]:
         raise RDropConfigError(f"RDrop.head_layer must be a layer name such as out, got {settings['head_layer']!r}")
     return settings
@@ -69,7 +88,8 @@ def check_rdrop_contract(config):
     if k_pass_keys and train_mode != "rdrop":
         raise RDropConfigError(
             f"RDrop.{k_pass_keys[0]} is set but Global.train_mode is {train_mode!r}: set "
-            "Global.train_mode: rdrop for R-Drop; a baseline keeps only RDrop.head_dropout/head_layer")
+            "Global.train_mode: rdrop for R-Drop; a baseline keeps only its stochastic layers "
+            "(RDrop.head_dropout/head_layer, RDrop.drop_path/drop_path_stages)")
     if _entries(config, "Eval"):
         raise RDropConfigError(
             "Loss.Eval has an RDropLoss entry, but evaluation runs one pass: remove it from Loss.Eval")

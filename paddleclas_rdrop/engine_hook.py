@@ -6,6 +6,7 @@ reads the first pass, then calls the engine's own `train_epoch`. AMP, `update_fr
 schedulers, EMA, DataParallel, logging and VisualDL stay the engine's own code.
 """
 import contextlib
+import logging
 import random
 
 import numpy as np
@@ -15,7 +16,7 @@ import paddle.distributed as dist
 from .config import check_rdrop_contract, rdrop_settings
 from .errors import NonFiniteLossError, RDropConfigError
 from .loss import RDropLoss
-from .passes import RDrop, add_head_dropout
+from .passes import RDrop, add_stochastic_layers
 
 
 def prepare_engine(engine):
@@ -28,6 +29,7 @@ def prepare_engine(engine):
             "Global.train_mode: rdrop supports classification models; this Arch is a "
             "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run")
     engine.rdrop = prepare_model(engine.model, engine.config)
+    engine.rdrop_kl_share = KLShare()
     if engine.rdrop is not None:
         for loss in _loss_layers(engine.train_loss_func):
             if isinstance(loss, RDropLoss):
@@ -37,13 +39,13 @@ def prepare_engine(engine):
 
 
 def prepare_model(model, config):
-    """The `RDrop` runner for `train_mode: rdrop`; otherwise the config's head dropout alone, if
-    any (the baseline twin), and None."""
+    """The `RDrop` runner for `train_mode: rdrop`; otherwise the config's stochastic layers alone
+    (drop path, head dropout: the baseline twin), and None."""
     settings = rdrop_settings(config)
     if (config.get("Global") or {}).get("train_mode") == "rdrop":
         return RDrop(model, **settings)
-    if settings["head_dropout"] > 0:
-        add_head_dropout(model, settings["head_dropout"], settings["head_layer"])
+    settings.pop("passes"), settings.pop("strategy")
+    add_stochastic_layers(model, **settings)
     return None
 
 
@@ -89,12 +91,46 @@ def seed_epoch(engine, epoch_id):
     random.seed(seed)
 
 
+BARELY_ACTING = 0.01  # alpha x KL below this share of the loss for a whole epoch: warn
+
+
+class KLShare:
+    """The share of the training loss that R-Drop's KL term is (alpha x KL / loss), per epoch.
+
+    A KL term that stays a tiny fraction of the loss regularises nothing (the passes barely
+    differ, or alpha is too small): the epoch's log line says so once per run.
+    """
+
+    def __init__(self):
+        self.shares, self.warned = [], False
+
+    def add(self, loss_dict):
+        if "RDropLoss" in loss_dict and "loss" in loss_dict:
+            total = float(loss_dict["loss"])
+            self.shares.append(float(loss_dict["RDropLoss"]) / total if total > 0 else 0.0)
+
+    def log_epoch(self, epoch_id):
+        if not self.shares:
+            return
+        logger = logging.getLogger("ppcls")  # the logger both engines' logs go to
+        mean, largest = sum(self.shares) / len(self.shares), max(self.shares)
+        logger.info(f"[Train][Epoch {epoch_id}][R-Drop] alpha x KL is {mean:.2%} of the training loss "
+                    f"(mean over the epoch; largest step {largest:.2%})")
+        if largest < BARELY_ACTING and not self.warned:
+            logger.warning(
+                f"R-Drop is barely acting: alpha x KL stayed below {BARELY_ACTING:.0%} of the training loss "
+                f"for all of epoch {epoch_id}. Make the passes differ more (RDrop.drop_path, "
+                f"RDrop.head_dropout) or raise alpha (the weight of Loss.Train.RDropLoss)")
+            self.warned = True
+        self.shares = []
+
+
 class _RepeatedLabels:
     """Stands for a loss or metric during an R-Drop epoch: labels repeated, or first pass only."""
 
-    def __init__(self, wrapped, rdrop, first_pass_only, engine=None):
+    def __init__(self, wrapped, rdrop, first_pass_only, engine=None, kl_share=None):
         self._wrapped, self._rdrop, self._first_pass_only = wrapped, rdrop, first_pass_only
-        self._engine = engine
+        self._engine, self._kl_share = engine, kl_share
 
     def __call__(self, output, labels):
         if self._first_pass_only:
@@ -102,6 +138,8 @@ class _RepeatedLabels:
         loss_dict = self._wrapped(output, self._rdrop.repeat_labels(labels))
         if self._engine is not None:
             check_finite(self._engine, loss_dict)
+        if self._kl_share is not None:
+            self._kl_share.add(loss_dict)
         return loss_dict
 
     def __getattr__(self, name):
@@ -113,7 +151,8 @@ def _k_pass_engine(engine, rdrop, check_losses):
     saved = engine.model, engine.train_loss_func, engine.train_metric_func
     engine.model = _KPassModel(rdrop)
     engine.train_loss_func = _RepeatedLabels(saved[1], rdrop, first_pass_only=False,
-                                             engine=engine if check_losses else None)
+                                             engine=engine if check_losses else None,
+                                             kl_share=engine.rdrop_kl_share)
     if saved[2] is not None:
         engine.train_metric_func = _RepeatedLabels(saved[2], rdrop, first_pass_only=True)
     try:
@@ -133,3 +172,4 @@ def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch, guarded_loop=Fa
         seed_epoch(engine, epoch_id)
     with _k_pass_engine(engine, rdrop, check_losses=not guarded_loop):
         train_epoch(engine, epoch_id, print_batch_step)
+    engine.rdrop_kl_share.log_epoch(epoch_id)

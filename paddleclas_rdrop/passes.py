@@ -4,6 +4,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .config import check_head_dropout, check_passes, check_strategy
+from .drop_path import STAGES, DropPath
 from .errors import RDropConfigError
 
 _STOCHASTIC_TYPES = (nn.Dropout, nn.Dropout2D, nn.Dropout3D, nn.AlphaDropout)
@@ -57,6 +58,23 @@ def add_head_dropout(model, head_dropout, head_layer="out"):
     return find_head(unwrap(model), head_layer).register_forward_pre_hook(on_head_input)
 
 
+def add_drop_path(model, drop_path, stages=STAGES):
+    """Per-sample stochastic depth on the residual branches of `stages`, in training, one pass:
+    through forward hooks, so no parameter is renamed; returns the `DropPath` (`remove()`)."""
+    return DropPath(unwrap(model), drop_path, stages)
+
+
+def add_stochastic_layers(model, head_dropout=0.0, head_layer="out", drop_path=0.0, drop_path_stages=STAGES):
+    """The stochastic layers of a config's baseline twin: drop path and head dropout, one pass.
+    Returns the objects whose `remove()` takes them off again."""
+    added = []
+    if drop_path > 0:
+        added.append(add_drop_path(model, drop_path, drop_path_stages))
+    if head_dropout > 0:
+        added.append(add_head_dropout(model, head_dropout, head_layer))
+    return added
+
+
 def _concat_outputs(outputs):
     if isinstance(outputs[0], dict):
         return {key: paddle.concat([o[key] for o in outputs], axis=0) for key in outputs[0]}
@@ -75,27 +93,34 @@ class RDrop:
     which is what `RDropLoss` splits; label the stack with `repeat_labels` so stock
     losses (CELoss) give the mean over passes. In eval mode it is one plain pass.
 
-    ``head_dropout`` adds dropout on the input of ``head_layer`` (the classifier) in
-    training only, through a forward pre-hook: no parameter is renamed, so the state_dict
-    and checkpoints stay those of the stock architecture.
+    Stochastic layers it adds, in training only and through forward hooks (no parameter is
+    renamed, so the state_dict and checkpoints stay those of the stock architecture):
+    ``head_dropout`` on the input of ``head_layer`` (the classifier), and ``drop_path``
+    (stochastic depth, linear rule) on the residual branches of ``drop_path_stages``.
 
     Strategies: ``concat`` runs one call on the batch repeated k times (BatchNorm sees the
     statistics of one pass, running statistics move once); ``separate`` makes k calls (the
-    article's code); ``shared_trunk`` runs the layers before the head once and repeats
-    their output k times at the head's input, which is exact (same loss and gradients as
-    ``concat`` for the same masks) when the model has no stochastic layer of its own, at
-    about the cost of one pass; ``auto`` picks it whenever it is exact, else ``concat``.
+    article's code); ``shared_trunk`` runs the deterministic prefix once (every layer before
+    the first block drop path draws a mask in, or before the head with head dropout alone)
+    and repeats its output k times; that is exact (same loss and gradients as ``concat`` for
+    the same masks) when the model has no stochastic layer of its own, at the cost of one
+    pass plus k - 1 passes of the rest; ``auto`` picks it whenever it is exact, else ``concat``.
     """
 
-    def __init__(self, model, passes=2, strategy="auto", head_dropout=0.0, head_layer="out"):
+    def __init__(self, model, passes=2, strategy="auto", head_dropout=0.0, head_layer="out",
+                 drop_path=0.0, drop_path_stages=STAGES):
         self.model = model
         self.passes = check_passes(passes)
         self.head_dropout = check_head_dropout(head_dropout)
         self.head_layer = head_layer
         net = unwrap(model)
         own_stochastic = stochastic_layers(net)
+        head = find_head(net, head_layer)
+        self._hooks = []
+        drop = DropPath(net, drop_path, drop_path_stages) if drop_path else None
         if check_strategy(strategy) == "auto":
-            strategy = "shared_trunk" if self.head_dropout > 0 and not own_stochastic else "concat"
+            adds_randomness = self.head_dropout > 0 or drop is not None
+            strategy = "shared_trunk" if adds_randomness and not own_stochastic else "concat"
         if strategy == "shared_trunk" and own_stochastic:
             raise RDropConfigError(
                 f"RDrop.strategy: shared_trunk would be wrong for this model: its stochastic layers "
@@ -103,15 +128,18 @@ class RDrop:
                 f"one shared trunk pass would make them equal. Use strategy: concat (or auto).")
         self.strategy = strategy
         self._tiling = False
-        self._verified = False
-        self._hooks = []
+        # with no stochastic layer of its own added, check once that the model's make passes differ
+        self._verified = self.head_dropout > 0 or drop is not None
         if strategy == "shared_trunk":  # registered first: the k copies then get their own masks
-            self._hooks.append(find_head(net, head_layer).register_forward_pre_hook(self._tile))
+            self.shared_until = (drop and drop.first_block) or head
+            self._hooks.append(self.shared_until.register_forward_pre_hook(self._tile))
+        if drop is not None:
+            self._hooks.append(drop)
         if self.head_dropout > 0:
             self._hooks.append(add_head_dropout(net, self.head_dropout, head_layer))
 
     def _tile(self, layer, inputs):
-        """shared_trunk: the trunk's output repeated k times at the head's input."""
+        """shared_trunk: the deterministic prefix's output repeated k times where randomness starts."""
         if not (layer.training and self._tiling):
             return None
         features, *rest = inputs
@@ -141,8 +169,8 @@ class RDrop:
             raise RDropConfigError(
                 f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0 and "
                 f"R-Drop does nothing: {type(unwrap(self.model)).__name__} has no active dropout. "
-                f"Set RDrop.head_dropout (e.g. 0.2) to add dropout before its classifier "
-                f"({self.head_layer!r}).")
+                f"Set RDrop.drop_path (e.g. 0.1, stochastic depth in its residual blocks) or "
+                f"RDrop.head_dropout (e.g. 0.2, dropout before its classifier {self.head_layer!r}).")
         self._verified = True
 
     def repeat_labels(self, labels):
@@ -157,7 +185,7 @@ class RDrop:
         return output.split(self.passes, axis=0)
 
     def remove(self):
-        """Detach the head hooks: the model is the stock one again."""
+        """Detach every hook: the model is the stock one again."""
         for hook in self._hooks:
             hook.remove()
         self._hooks = []

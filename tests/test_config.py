@@ -23,7 +23,8 @@ def edited(edit):
 def test_the_documented_contract_passes_and_fills_defaults():
     check_rdrop_contract(GOOD)
     assert rdrop_settings({"RDrop": {"passes": 3}}) == {
-        "passes": 3, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out"}
+        "passes": 3, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out",
+        "drop_path": 0.0, "drop_path_stages": [1, 2, 3, 4]}
 
 
 def test_a_config_without_rdrop_is_left_alone():

@@ -1,0 +1,89 @@
+"""Stochastic depth (drop path) on the residual branches of PaddleClas's ResNet-family backbones.
+
+Where timm puts it (`timm/models/resnet.py`, `drop_path_rate`): the output of a block's residual
+branch, after its last BN (or its SE layer), is zeroed per sample with probability r and the
+kept samples are scaled by 1/(1 - r), before the shortcut is added. Rates follow the linear rule
+of Huang et al. (2016): 0 at the first block it applies to, r at the last. It is added with a
+forward post-hook on the branch's last layer, in training only: no parameter is renamed, the
+state_dict keys stay stock and an eval-mode forward is the stock model's.
+"""
+import re
+
+import paddle
+
+from .config import STAGES, check_drop_path, check_drop_path_stages
+from .errors import RDropConfigError
+
+SUPPORTED_FAMILIES = ("ResNet / ResNet_vd (e.g. ResNet50_vd)", "SE_ResNet_vd (e.g. SE_ResNet50_vd, "
+                      "SE_ResNet18_vd)", "Res2Net_vd (e.g. Res2Net50_vd_26w_4s)",
+                      "SE_ResNeXt_vd (e.g. SE_ResNeXt50_vd_32x4d)")
+_STAGE_BLOCK = re.compile(r"bb_(\d+)_(\d+)$")  # SE_ResNet_vd, Res2Net_vd, SE_ResNeXt_vd: bb_<stage>_<i>
+
+
+def residual_blocks(net):
+    """`[(stage, block)]` in forward order (stages 1-4); None if `net` is not a supported family."""
+    blocks = [(int(match.group(1)) + 1, layer) for name, layer in net.named_children()
+              if (match := _STAGE_BLOCK.match(name))]
+    depths = getattr(net, "block_depth", None)
+    if not blocks and isinstance(getattr(net, "blocks", None), paddle.nn.Sequential) and depths:
+        stages = [stage for stage, depth in enumerate(depths, 1) for _ in range(depth)]
+        blocks = list(zip(stages, net.blocks))  # PaddleClas's legendary ResNet: blocks in one Sequential
+    if not blocks or any(branch_end(block) is None for _, block in blocks):
+        return None
+    return blocks
+
+
+def branch_end(block):
+    """The last layer of a block's residual branch, whose output meets the shortcut: the SE layer
+    if there is one, else the last ConvBN (conv2 in a bottleneck, conv1 in a basic block)."""
+    children = dict(block.named_children())
+    for name in ("scale", "conv2", "conv1"):
+        if name in children:
+            return children[name]
+    return None
+
+
+def linear_rates(count, rate):
+    """Huang et al.'s linear rule over `count` blocks: 0 at the first, `rate` at the last."""
+    if count == 1:
+        return [rate]
+    return [rate * index / (count - 1) for index in range(count)]
+
+
+class DropPath:
+    """Drop path on the blocks of `stages`; `first_block` is the first block it draws a mask in."""
+
+    def __init__(self, net, rate, stages=STAGES):
+        rate = check_drop_path(rate)
+        stages = check_drop_path_stages(stages)
+        blocks = residual_blocks(net)
+        if blocks is None:
+            raise RDropConfigError(
+                f"RDrop.drop_path: {type(net).__name__} is not a backbone drop path knows where to put; "
+                f"it supports the residual blocks of {'; '.join(SUPPORTED_FAMILIES)}. "
+                f"Set RDrop.drop_path: 0 and use RDrop.head_dropout for this model")
+        chosen = [block for stage, block in blocks if stage in stages]
+        self.rates = linear_rates(len(chosen), rate)
+        self.blocks = chosen
+        self.first_block = next((b for b, r in zip(chosen, self.rates) if r > 0), None)
+        self._hooks = [branch_end(block).register_forward_post_hook(_dropper(r))
+                       for block, r in zip(chosen, self.rates) if r > 0]
+
+    def remove(self):
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
+
+
+def _dropper(rate):
+    keep = 1.0 - rate
+
+    def drop_branch(layer, inputs, output):
+        if not layer.training:
+            return None
+        shape = [output.shape[0]] + [1] * (output.ndim - 1)
+        mask = (paddle.rand(shape, dtype="float32") < keep).astype(output.dtype) / keep
+        return output * mask
+
+    return drop_branch
+
