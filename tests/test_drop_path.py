@@ -172,7 +172,11 @@ def test_a_bad_drop_path_is_one_line_and_writes_nothing(engine, extra, message, 
 
 
 def test_a_kl_term_below_one_percent_for_a_whole_epoch_warns_once(caplog):
+    import logging
+
     from paddleclas_rdrop.engine_hook import KLShare
+
+    logging.getLogger("ppcls").addHandler(caplog.handler)  # PaddleClas's logger does not propagate
 
     share = KLShare()
     for kl in (0.001, 0.002):
