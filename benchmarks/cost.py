@@ -1,7 +1,12 @@
 """What an R-Drop training step costs, as ratios to a one-pass step measured in the same run.
 
-    python benchmarks/cost.py                  # both backbones, 64 px and 128 px, batch 16
+    python benchmarks/cost.py                  # the strategies: both backbones, 64 and 128 px, batch 16
+    python benchmarks/cost.py --by-randomness  # where the randomness is: head, last stage(s), all stages
     python benchmarks/cost.py --quick          # one backbone, 64 px, few repetitions
+
+`--by-randomness` compares, for each place of the stochastic layers (head dropout 0.1 alone; plus
+drop path 0.1 in the last stage, the last two, all four), an R-Drop step (`auto`: the deterministic
+prefix once) with a one-pass step with the same stochastic layers.
 
 Every variant (baseline, separate, concat, shared_trunk) steps its own copy of the model (same
 weights, own optimizer), interleaved in one process after warm-up, in a new random order each
@@ -19,18 +24,35 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import build, machine, set_threads  # noqa: E402
 
 VARIANTS = ("baseline", "separate", "concat", "shared_trunk")
+PLACES = {"head": [], "last stage": [4], "last two stages": [3, 4], "all stages": [1, 2, 3, 4]}
 
 
-def make_step(model, variant, head_dropout, alpha=0.6):
-    """A training step of `variant` on `model`; the baseline is one pass with the same head dropout."""
+def strategy_variants(head_dropout):
+    """name -> (strategy, stochastic layers); the baseline (strategy None) is one pass."""
+    return {variant: (None if variant == "baseline" else variant, {"head_dropout": head_dropout})
+            for variant in VARIANTS}
+
+
+def place_variants(head_dropout=0.1, drop_path=0.1):
+    """For each place of the randomness: one pass, and R-Drop (auto), with the same stochastic layers."""
+    variants = {}
+    for place, stages in PLACES.items():
+        layers = {"head_dropout": head_dropout, **({"drop_path": drop_path, "drop_path_stages": stages} if stages else {})}
+        variants[f"{place}: one pass"] = (None, layers)
+        variants[f"{place}: R-Drop"] = ("auto", layers)
+    return variants
+
+
+def make_step(model, strategy, layers, alpha=0.6):
+    """A training step on `model`: one pass with the stochastic `layers` (strategy None), or R-Drop."""
     import paddle
     import paddle.nn.functional as F
 
-    from paddleclas_rdrop import RDrop, RDropLoss, add_head_dropout
+    from paddleclas_rdrop import RDrop, RDropLoss, add_stochastic_layers
 
     optimizer = paddle.optimizer.Momentum(0.01, momentum=0.9, parameters=model.parameters())
-    if variant == "baseline":
-        add_head_dropout(model, head_dropout)
+    if strategy is None:
+        add_stochastic_layers(model, **layers)
 
         def step(images, labels):
             loss = F.cross_entropy(model(images), labels)
@@ -38,7 +60,7 @@ def make_step(model, variant, head_dropout, alpha=0.6):
             optimizer.step()
             optimizer.clear_grad()
         return step
-    rdrop = RDrop(model, strategy=variant, head_dropout=head_dropout)
+    rdrop = RDrop(model, strategy=strategy, **layers)
     kl = RDropLoss(passes=rdrop.passes)
 
     def step(images, labels):
@@ -61,7 +83,7 @@ def batch(size, image_size):
     return paddle.to_tensor(x), paddle.to_tensor(labels[:, None])
 
 
-def measure_variants(arch, image_size, batch_size, rounds, head_dropout):
+def measure_variants(arch, image_size, batch_size, rounds, variants):
     """Median seconds and step memory (MiB) of each variant, interleaved, each on its own model."""
     import random
     import statistics
@@ -70,13 +92,13 @@ def measure_variants(arch, image_size, batch_size, rounds, head_dropout):
 
     images, labels = batch(batch_size, image_size)
     steps = {}
-    for variant in VARIANTS:
+    for variant, (strategy, layers) in variants.items():
         model = build(arch)
         model.train()
-        steps[variant] = make_step(model, variant, head_dropout)
-    times = {variant: [] for variant in VARIANTS}
-    memory = {variant: [] for variant in VARIANTS}
-    order = list(VARIANTS)
+        steps[variant] = make_step(model, strategy, layers)
+    times = {variant: [] for variant in variants}
+    memory = {variant: [] for variant in variants}
+    order = list(variants)
     for round_index in range(rounds + 2):  # the first two rounds warm up
         random.Random(round_index).shuffle(order)
         for variant in order:
@@ -124,9 +146,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--head-dropout", type=float, default=0.2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--by-randomness", action="store_true",
+                        help="R-Drop vs one pass for each place of the stochastic layers (128 px)")
     parser.add_argument("--quick", action="store_true", help="one backbone, 64 px, 3 rounds")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
+    if args.by_randomness:
+        return by_randomness(args)
     if args.quick:
         args.archs, args.sizes, args.rounds = args.archs[:1], [64], 3
     set_threads(args.threads)
@@ -134,7 +160,8 @@ def main():
     rows = []
     for arch in args.archs:
         for size in args.sizes:
-            seconds, memory = measure_variants(arch, size, args.batch_size, args.rounds, args.head_dropout)
+            seconds, memory = measure_variants(arch, size, args.batch_size, args.rounds,
+                                               strategy_variants(args.head_dropout))
             row = {"arch": arch, "image_size": size}
             for variant in VARIANTS:
                 row[variant] = {"seconds": seconds[variant], "time_ratio": seconds[variant] / seconds["baseline"],
@@ -157,6 +184,38 @@ def main():
     with open(os.path.join(args.out, "cost.json"), "w") as handle:
         json.dump(rows, handle, indent=1)
     chart(rows, os.path.join(args.out, "cost.png"))
+    print("\n".join(lines))
+
+
+def by_randomness(args):
+    """R-Drop / one pass for each place of the randomness; writes cost_randomness.{md,json}."""
+    sizes = [64] if args.quick else [size for size in args.sizes if size >= 128] or [128]
+    set_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    rows = []
+    for arch in args.archs[:1] if args.quick else args.archs:
+        for size in sizes:
+            seconds, memory = measure_variants(arch, size, args.batch_size, 3 if args.quick else args.rounds,
+                                               place_variants())
+            for place in PLACES:
+                one, rdrop = f"{place}: one pass", f"{place}: R-Drop"
+                rows.append({"arch": arch, "image_size": size, "place": place,
+                             "one_pass_s": seconds[one], "rdrop_s": seconds[rdrop],
+                             "time_ratio": seconds[rdrop] / seconds[one],
+                             "memory_ratio": memory[rdrop] / memory[one]})
+                print(json.dumps(rows[-1]), flush=True)
+    lines = [f"Machine: {machine()}. Batch {args.batch_size}, head dropout 0.1, drop path 0.1 (linear rule), "
+             f"R-Drop `auto` (the deterministic prefix once), alpha 0.6; median of {args.rounds} interleaved rounds.",
+             f"Command: python benchmarks/cost.py {' '.join(sys.argv[1:])}".rstrip(), "",
+             "| backbone | px | stochastic layers | one pass (s) | R-Drop (s) | time / one pass | step memory / one pass |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['arch']} | {r['image_size']} | head dropout{'' if r['place'] == 'head' else ' + drop path in ' + r['place']} | "
+                     f"{r['one_pass_s']:.3f} | {r['rdrop_s']:.3f} | {r['time_ratio']:.2f}x | {r['memory_ratio']:.2f}x |")
+    with open(os.path.join(args.out, "cost_randomness.md"), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    with open(os.path.join(args.out, "cost_randomness.json"), "w") as handle:
+        json.dump(rows, handle, indent=1)
     print("\n".join(lines))
 
 
