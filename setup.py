@@ -1,10 +1,47 @@
+import os
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+try:  # setuptools >= 64: PEP 660 editable installs (pip install -e .)
+    from setuptools.command.editable_wheel import editable_wheel
+except ImportError:
+    editable_wheel = None
+
+AUTOLOAD_PTH = "paddleclas_rdrop_autoload.pth"  # registers the plugin when PaddleClas's Engine is imported
+
+
+class BuildWithAutoload(build_py):
+    """Puts the .pth file at the wheel's root, which pip installs into site-packages."""
+
+    def run(self):
+        super().run()
+        self.copy_file(AUTOLOAD_PTH, os.path.join(self.build_lib, AUTOLOAD_PTH))
+
+    def get_outputs(self, include_bytecode=1):
+        return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, AUTOLOAD_PTH)]
+
+
+COMMANDS = {"build_py": BuildWithAutoload}
+if editable_wheel is not None:
+    class EditableWithAutoload(editable_wheel):
+        """The same .pth file at the root of the editable wheel (setuptools builds it from this folder)."""
+
+        def _run_build_commands(self, dist_name, unpacked_wheel, build_lib, tmp_dir):
+            result = super()._run_build_commands(dist_name, unpacked_wheel, build_lib, tmp_dir)
+            self.copy_file(AUTOLOAD_PTH, os.path.join(unpacked_wheel, AUTOLOAD_PTH))
+            return result
+
+    COMMANDS["editable_wheel"] = EditableWithAutoload
+
 
 setup(
     name="paddleclas-rdrop",
     version="0.1.0",
     description="R-Drop regularization for PaddleClas image classification training",
     packages=find_packages(include=["paddleclas_rdrop", "paddleclas_rdrop.*"]),
+    py_modules=["paddleclas_rdrop_autoload"],
+    cmdclass=COMMANDS,
     python_requires=">=3.8",
     install_requires=["paddlepaddle", "paddleclas", "pyyaml", "pillow", "numpy"],
     extras_require={"test": ["pytest"]},

@@ -45,21 +45,37 @@ def register():
     `MutualModel` (building its networks from `ppcls.arch`) into `ppcls.arch`, and
     `train_epoch_rdrop` into `ppcls.engine.train`.
 
-    Idempotent; changes no PaddleClas file. Returns the tree's root; raises `SourceTreeNotFound`
-    without a source tree.
+    Idempotent; changes no PaddleClas file; refuses to replace a name that another object
+    holds. Returns the tree's root; raises `SourceTreeNotFound` without a source tree.
     """
     root = find_source_tree()
     _give_cpu_parallel_env_a_device_id()
     loss_module = importlib.import_module("ppcls.loss")
-    train_module = importlib.import_module("ppcls.engine.train")
     arch_module = importlib.import_module("ppcls.arch")
-    loss_module.RDropLoss = RDropLoss
-    loss_module.MutualKLLoss = MutualKLLoss
-    importlib.import_module("ppcls.metric").MutualTopkAcc = MutualTopkAcc
-    if not getattr(arch_module, "MutualModel", None):
-        arch_module.MutualModel = type("MutualModel", (MutualModel,), {"arch_module": "ppcls.arch"})
-    train_module.train_epoch_rdrop = train_epoch_rdrop
+    _install(loss_module, "RDropLoss", RDropLoss)
+    _install(loss_module, "MutualKLLoss", MutualKLLoss)
+    _install(importlib.import_module("ppcls.metric"), "MutualTopkAcc", MutualTopkAcc)
+    host_mutual_model = getattr(arch_module, "MutualModel", None)
+    if not _is_ours(host_mutual_model, MutualModel):
+        host_mutual_model = type("MutualModel", (MutualModel,), {"arch_module": "ppcls.arch"})
+    _install(arch_module, "MutualModel", host_mutual_model)
+    _install(importlib.import_module("ppcls.engine.train"), "train_epoch_rdrop", train_epoch_rdrop)
     return root
+
+
+def _is_ours(existing, ours):
+    return existing is ours or (isinstance(existing, type) and isinstance(ours, type) and issubclass(existing, ours))
+
+
+def _install(module, name, ours):
+    """`module.name = ours`, unless another object than the plugin's holds that name already."""
+    existing = getattr(module, name, None)
+    if existing is not None and not _is_ours(existing, ours):
+        raise ConfigError(
+            f"{module.__name__}.{name} is already {getattr(existing, '__module__', '?')}.{name}, not "
+            f"paddleclas-rdrop's, which will not replace it: rename or remove the other one (or, to run "
+            f"PaddleClas without the plugin, set PADDLECLAS_RDROP_AUTOLOAD=0)")
+    setattr(module, name, ours)
 
 
 def _give_cpu_parallel_env_a_device_id():

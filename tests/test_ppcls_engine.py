@@ -160,3 +160,21 @@ def test_resume_reproduces_the_uninterrupted_run_in_paddleclas_engine(workdir):
     b = paddle.load(str(workdir / "resumed" / "latest.pdparams"))
     for key in a:
         np.testing.assert_array_equal(b[key].numpy(), a[key].numpy(), err_msg=key)
+
+
+@needs_tree
+def test_register_refuses_to_replace_another_object_of_the_same_name():
+    import ppcls.loss
+
+    from paddleclas_rdrop.errors import ConfigError
+    from paddleclas_rdrop.ppcls_host import register
+
+    register()
+    ours = ppcls.loss.RDropLoss
+    ppcls.loss.RDropLoss = type("RDropLoss", (), {})  # another package's loss of that name
+    try:
+        with pytest.raises(ConfigError, match="ppcls.loss.RDropLoss is already .*not paddleclas-rdrop's"):
+            register()
+    finally:
+        ppcls.loss.RDropLoss = ours
+    assert register()
