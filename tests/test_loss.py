@@ -32,14 +32,25 @@ def test_more_passes_give_the_mean_over_all_pairs():
 
 
 def test_ce_on_stacked_passes_with_repeated_labels_is_the_mean_over_passes():
-    """What a stock CELoss sees: hard labels and soft (mixup + label smoothing) labels alike."""
+    """What a stock CELoss sees from the hook: the stacked passes and `RDrop.repeat_labels`, for
+    hard and for soft (mixup) labels, with label smoothing; against a float64 NumPy reference."""
+    from paddleclas.ppcls.arch import backbone
+
+    from paddleclas_rdrop import RDrop
+    from paddleclas_rdrop.standalone.losses import CELoss
+    from reference import log_softmax64
+
+    with paddle.utils.unique_name.guard():
+        rdrop = RDrop(backbone.SE_ResNet18_vd(class_num=10), head_dropout=0.1)
     x = stacked(2)
-    hard = paddle.to_tensor(rng.integers(0, 10, size=(5, 1)))
-    soft = paddle.to_tensor(rng.dirichlet(np.ones(10), size=5), "float32")
-    for label, soft_label in ((hard, False), (soft, True)):
-        both = F.cross_entropy(x, paddle.concat([label, label]), soft_label=soft_label)
-        each = [F.cross_entropy(part, label, soft_label=soft_label) for part in (x[:5], x[5:])]
-        np.testing.assert_allclose(float(both), np.mean([float(v) for v in each]), rtol=1e-6)
+    hard = rng.integers(0, 10, size=(5, 1))
+    soft = rng.dirichlet(np.ones(10), size=5)
+    for label, target in ((paddle.to_tensor(hard), np.eye(10)[hard[:, 0]]),
+                          (paddle.to_tensor(soft, "float32"), soft)):
+        got = CELoss(epsilon=0.1)(x, rdrop.repeat_labels(label))["CELoss"]
+        smoothed = target * 0.9 + 0.1 / 10
+        per_pass = [-(smoothed * log_softmax64(part)).sum(axis=1).mean() for part in (x.numpy()[:5], x.numpy()[5:])]
+        np.testing.assert_allclose(float(got), np.mean(per_pass), rtol=1e-5)
 
 
 def test_rows_that_are_not_k_passes_are_refused():
@@ -57,7 +68,10 @@ def test_bad_parameters_are_refused(kwargs):
 def test_half_precision_passes_give_the_float32_kl(dtype):
     x = stacked(2) * 1000  # logit gaps in the thousands
     half = x.astype(dtype)
+    from reference import symmetric_kl64
+
     got = RDropLoss()(half, None)["RDropLoss"]
-    want = RDropLoss()(half.astype("float32"), None)["RDropLoss"]
+    values = half.astype("float32").numpy().astype(np.float64)  # the half values, exactly
+    want = symmetric_kl64(values[:5], values[5:], reduction="batchmean")
     assert got.dtype == paddle.float32 and np.isfinite(float(got))
-    np.testing.assert_allclose(float(got), float(want), rtol=1e-6)
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)

@@ -49,7 +49,10 @@ def test_one_optimizer_over_both_networks_steps_each_with_its_own_state(mutual, 
     (out["Res2Net"].sum() + out["SENet"].sum()).backward()
     optimizer.step()  # accumulators are keyed by parameter name: shared names would mix or crash
     optimizer.clear_grad()
-    assert len(optimizer.state_dict()) > len(mutual.parameters())
+    trainable = [p for p in mutual.parameters() if not p.stop_gradient]
+    moments = {key for key in optimizer.state_dict() if key.endswith("_moment1_0")}
+    assert len(moments) == len(trainable)  # one accumulator per trained parameter, none shared
+    assert moments == {f"{p.name}_moment1_0" for p in trainable}
 
 
 @pytest.mark.parametrize("kwargs, message", [
