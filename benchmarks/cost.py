@@ -61,7 +61,7 @@ def make_step(model, strategy, layers, alpha=0.6):
             optimizer.clear_grad()
         return step
     rdrop = RDrop(model, strategy=strategy, **layers)
-    kl = RDropLoss(passes=rdrop.passes)
+    kl = RDropLoss()
 
     def step(images, labels):
         out = rdrop(images)

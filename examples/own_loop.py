@@ -28,7 +28,7 @@ def main():
 
     model = Res2Net50_vd_26w_4s(class_num=10)
     rdrop = RDrop(model, passes=2, head_dropout=0.2)  # strategy auto -> shared_trunk here
-    kl_loss = RDropLoss(reduction="batchmean", passes=rdrop.passes)
+    kl_loss = RDropLoss(reduction="batchmean")
     optimizer = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
     print(f"R-Drop: {rdrop.passes} passes, strategy {rdrop.strategy}, alpha {args.alpha}")
     for epoch in range(args.epochs):

@@ -5,11 +5,12 @@ import sys
 import paddle
 
 from . import ppcls_host
-from .config import check_mutual_contract, check_rdrop_contract, rdrop_settings
+from .config import check_rdrop_contract, rdrop_settings
 from .engine_hook import prepare_engine, prepare_model
 from .errors import ConfigError, NonFiniteLossError
-from .mutual import MutualModel
-from .standalone.engine import ENGINE_NAME, StandaloneEngine
+from .guards import guard_training
+from .mutual import MutualModel, check_mutual_contract
+from .standalone.engine import ENGINE_NAME, StandaloneEngine, build_standalone_model
 
 MODES = ("train", "eval", "export", "infer")
 
@@ -22,37 +23,31 @@ def check_device(config):
             "(or install a GPU build of paddlepaddle)")
 
 
-def preflight(config, mode, engine_writes_first):
-    """Checks that need the model, run before the engine writes anything; for an engine that
+def preflight(config, mode, build_model, engine_writes_first):
+    """Checks run before the engine writes anything, on a throwaway of the model the engine will
+    build (`build_model`): the stochastic layers and the k-pass runner fit it. For an engine that
     writes its log before it reads them (PaddleClas's), also the list files and a MutualModel's
     networks."""
     if engine_writes_first:
         _check_lists(config, mode)
-    arch_section = dict(config.get("Arch") or {})
-    name = arch_section.pop("name", None)
-    if name == MutualModel.__name__:
-        if engine_writes_first:  # PaddleClas's: its registered MutualModel builds from its ppcls.arch
-            from ppcls.arch import MutualModel as host_mutual_model
-
-            with paddle.utils.unique_name.guard():
-                try:
-                    host_mutual_model(**arch_section)  # a throwaway model: its networks and keys are checked
-                except TypeError as error:
-                    raise ConfigError(f"Arch (MutualModel): {error}") from None
-        return
-    from paddleclas.ppcls import arch
-
     settings = rdrop_settings(config)
     rdrop = (config.get("Global") or {}).get("train_mode") == "rdrop"
-    stochastic = settings["head_dropout"] > 0 or settings["drop_path"] > 0
-    if mode == "train" and hasattr(arch, str(name)) and (rdrop or stochastic):
-        with paddle.utils.unique_name.guard():
-            prepare_model(arch.build_model(config, "train"), config)  # a throwaway model
+    prepares = mode == "train" and (rdrop or settings["head_dropout"] > 0 or settings["drop_path"] > 0)
+    name = (config.get("Arch") or {}).get("name")
+    if not (prepares or (engine_writes_first and name == MutualModel.__name__)):
+        return
+    with paddle.utils.unique_name.guard():
+        try:
+            model = build_model(config, "train")
+        except (TypeError, AttributeError) as error:
+            raise ConfigError(f"Arch: cannot build {name!r}: {error}") from None
+        if prepares:
+            prepare_model(model, config)
 
 
 def _check_lists(config, mode):
     """The list files the run reads: lines, images and label range."""
-    from .standalone.data import check_label_range, read_list_file
+    from .lists import check_label_range, read_list_file
 
     glob = config.get("Global") or {}
     class_num = (config.get("Arch") or {}).get("class_num", glob.get("class_num"))
@@ -69,23 +64,24 @@ def _check_lists(config, mode):
 
 
 def select_engine():
-    """(Engine class, config module, one line saying which engine runs)."""
+    """(Engine class, config module, its build_model, one line saying which engine runs)."""
     try:
         root = ppcls_host.register()
     except ppcls_host.SourceTreeNotFound as why:
         from paddleclas.ppcls.utils import config as config_module
 
-        return StandaloneEngine, config_module, f"{ENGINE_NAME}; {why}"
+        return StandaloneEngine, config_module, build_standalone_model, f"{ENGINE_NAME}; {why}"
+    from ppcls.arch import build_model
     from ppcls.engine.engine import Engine
     from ppcls.utils import config as config_module
 
-    return Engine, config_module, f"PaddleClas's Engine from the source tree at {root}"
+    return Engine, config_module, build_model, f"PaddleClas's Engine from the source tree at {root}"
 
 
 def run(mode, argv=None):
     """Parse PaddleClas's `-c/-o/-p` arguments and run `mode` on the selected engine."""
     assert mode in MODES, mode
-    engine_class, config_module, which = select_engine()
+    engine_class, config_module, build_model, which = select_engine()
     print(f"paddleclas-rdrop: {which}", flush=True)
     saved_argv = sys.argv
     if argv is not None:
@@ -99,12 +95,13 @@ def run(mode, argv=None):
     check_rdrop_contract(config)
     check_device(config)
     paddleclas_engine = engine_class is not StandaloneEngine
-    preflight(config, mode, engine_writes_first=paddleclas_engine)
+    preflight(config, mode, build_model, engine_writes_first=paddleclas_engine)
     if paddleclas_engine:
         config.profiler_options = args.profiler_options
     engine = engine_class(config, mode=mode)
     if mode == "train":
         prepare_engine(engine)
+        guard_training(engine)
     return getattr(engine, mode)()
 
 

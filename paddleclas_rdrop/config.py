@@ -1,50 +1,15 @@
-"""The YAML contract of R-Drop and of mutual learning, checked on a plain config dict (no
-PaddleClas import)."""
+"""The YAML contract of R-Drop, checked on a plain config dict (no
+PaddleClas import): the YAML mapped onto the settings of the runner and the losses, whose own
+checks validate the values; this module adds the key names and the rules between sections."""
 import numbers
 
-from .errors import ConfigError, RDropConfigError
+from .drop_path import STAGES, check_drop_path, check_drop_path_stages
+from .errors import RDropConfigError
+from .kl import check_reduction
+from .passes import check_head_dropout, check_passes, check_strategy
 
-STAGES = (1, 2, 3, 4)  # the residual stages of a ResNet-family backbone
 RDROP_DEFAULTS = {"passes": 2, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out",
                   "drop_path": 0.0, "drop_path_stages": list(STAGES)}
-STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
-KL_REDUCTIONS = ("sum", "batchmean", "mean")
-
-
-def check_passes(passes):
-    if not isinstance(passes, int) or isinstance(passes, bool) or passes < 2:
-        raise RDropConfigError(
-            f"RDrop.passes must be an integer >= 2 (R-Drop compares k >= 2 passes), got {passes!r}")
-    return passes
-
-
-def check_strategy(strategy):
-    if strategy not in STRATEGIES:
-        raise RDropConfigError(f"RDrop.strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
-    return strategy
-
-
-def _check_rate(value, key, what, usual):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise RDropConfigError(f"RDrop.{key} must be a number in [0, 1) ({what}), got {value!r}; {usual} is usual")
-    return float(value)
-
-
-def check_head_dropout(head_dropout):
-    return _check_rate(head_dropout, "head_dropout", "dropout before the classifier", "0.1-0.3")
-
-
-def check_drop_path(drop_path):
-    return _check_rate(drop_path, "drop_path", "the stochastic depth rate of the last residual block", "0.05-0.2")
-
-
-def check_drop_path_stages(stages):
-    if not isinstance(stages, (list, tuple)) or not stages or \
-            any(isinstance(s, bool) or s not in STAGES for s in stages):
-        raise RDropConfigError(
-            f"RDrop.drop_path_stages must be a non-empty list of stages from {list(STAGES)} "
-            f"(4 is the last), got {stages!r}")
-    return sorted(set(stages))
 
 
 def rdrop_settings(config):
@@ -106,67 +71,16 @@ def check_rdrop_contract(config):
         raise RDropConfigError(
             "Loss.Train.RDropLoss.passes: the number of passes is set in one place only, "
             "RDrop.passes; remove it from the loss entry")
-    _check_kl_entry("RDropLoss", params, RDropConfigError)
+    check_kl_entry("RDropLoss", params, RDropConfigError)
 
 
-def _check_kl_entry(name, params, error):
+def check_kl_entry(name, params, error):
     """A KL loss entry's `reduction` and its `weight`, which is alpha."""
-    reduction = params.get("reduction", "batchmean")
-    if reduction not in KL_REDUCTIONS:
-        raise error(f"Loss.Train.{name}.reduction must be one of {', '.join(KL_REDUCTIONS)} "
-                    f"(batchmean keeps alpha per sample), got {reduction!r}")
+    try:
+        check_reduction(params.get("reduction", "batchmean"), f"Loss.Train.{name}")
+    except ValueError as why:
+        raise error(str(why)) from None
     weight = params.get("weight")
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
         raise error(f"Loss.Train.{name}.weight is alpha, the weight of the KL term, and must be a number "
                     f">= 0 (0.6 in the paper for image classification), got {weight!r}")
-
-
-MUTUAL_MODEL = "MutualModel"
-MUTUAL_LOSSES = ("DistillationGTCELoss", "MutualKLLoss")  # the Loss.Train entries that read networks
-
-
-def check_mutual_contract(config):
-    """`Arch: MutualModel` (deep mutual learning) and its losses and metric come together, and
-    every network a loss or metric names exists."""
-    arch = config.get("Arch") or {}
-    mutual = arch.get("name") == MUTUAL_MODEL
-    train = (config.get("Loss") or {}).get("Train") or []
-    names = [name for entry in train for name in entry]
-    metrics = [name for entry in ((config.get("Metric") or {}).get("Train") or []) for name in entry]
-    eval_names = [name for entry in ((config.get("Loss") or {}).get("Eval") or []) for name in entry] + \
-        [name for entry in ((config.get("Metric") or {}).get("Eval") or []) for name in entry]
-    misplaced = sorted(set(eval_names) & {*MUTUAL_LOSSES, "MutualTopkAcc"})
-    if misplaced:
-        raise ConfigError(f"{misplaced[0]} is in Loss.Eval or Metric.Eval, but evaluation sees one network "
-                          f"(the one Arch.infer_model_name names): use CELoss and TopkAcc there")
-    if not mutual:
-        if "MutualKLLoss" in names or "MutualTopkAcc" in metrics:
-            raise ConfigError("MutualKLLoss and MutualTopkAcc read the networks of Arch.name: MutualModel "
-                              f"(deep mutual learning); Arch.name is {arch.get('name')!r}")
-        return
-    if (config.get("Global") or {}).get("train_mode") == "rdrop":
-        raise RDropConfigError("Global.train_mode: rdrop runs one network k times; Arch.name: MutualModel "
-                               "already compares its networks: remove train_mode (and RDropLoss)")
-    for name in names:
-        if name not in MUTUAL_LOSSES:
-            raise ConfigError(f"Loss.Train.{name} reads one network's output, but Arch.name is MutualModel: "
-                              f"use {' and '.join(MUTUAL_LOSSES)} (CE on each network, KL between them)")
-    for name in metrics:
-        if name != "MutualTopkAcc":
-            raise ConfigError(f"Metric.Train.{name} reads one network's output, but Arch.name is "
-                              f"MutualModel: use MutualTopkAcc (top-k of every network)")
-    networks = [key for entry in (arch.get("models") or []) if isinstance(entry, dict) for key in entry]
-    for entry in train:
-        (name, params), = entry.items()
-        params = params or {}
-        for key in ("model_names", "model_name_pairs"):
-            if key in params and not isinstance(params[key], list):
-                raise ConfigError(f"Loss.Train.{name}.{key} must be a list of network names such as "
-                                  f"[Res2Net, SENet], got {params[key]!r}")
-        named = params.get("model_names") or [n for pair in params.get("model_name_pairs") or [] for n in pair]
-        for network in named:
-            if network not in networks:
-                raise ConfigError(f"Loss.Train.{name} names the network {network!r}, which is not in "
-                                  f"Arch.models ({networks})")
-        if name == "MutualKLLoss":
-            _check_kl_entry(name, params, ConfigError)

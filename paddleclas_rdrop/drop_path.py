@@ -11,13 +11,32 @@ import re
 
 import paddle
 
-from .config import STAGES, check_drop_path, check_drop_path_stages
+import numbers
+
 from .errors import RDropConfigError
+
+STAGES = (1, 2, 3, 4)  # the residual stages of a ResNet-family backbone
 
 SUPPORTED_FAMILIES = ("ResNet / ResNet_vd (e.g. ResNet50_vd)", "SE_ResNet_vd (e.g. SE_ResNet50_vd, "
                       "SE_ResNet18_vd)", "Res2Net_vd (e.g. Res2Net50_vd_26w_4s)",
                       "SE_ResNeXt_vd (e.g. SE_ResNeXt50_vd_32x4d)")
 _STAGE_BLOCK = re.compile(r"bb_(\d+)_(\d+)$")  # SE_ResNet_vd, Res2Net_vd, SE_ResNeXt_vd: bb_<stage>_<i>
+
+
+def check_drop_path(drop_path):
+    if isinstance(drop_path, bool) or not isinstance(drop_path, numbers.Real) or not 0 <= drop_path < 1:
+        raise RDropConfigError(f"RDrop.drop_path must be a number in [0, 1) (the stochastic depth rate of "
+                               f"the last residual block), got {drop_path!r}; 0.05-0.2 is usual")
+    return float(drop_path)
+
+
+def check_drop_path_stages(stages):
+    if not isinstance(stages, (list, tuple)) or not stages or \
+            any(isinstance(s, bool) or s not in STAGES for s in stages):
+        raise RDropConfigError(
+            f"RDrop.drop_path_stages must be a non-empty list of stages from {list(STAGES)} "
+            f"(4 is the last), got {stages!r}")
+    return sorted(set(stages))
 
 
 def residual_blocks(net):

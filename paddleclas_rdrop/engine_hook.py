@@ -4,38 +4,40 @@ It does not rewrite the training loop: for the length of an epoch it gives the e
 that runs the k passes, a loss that sees the labels repeated k times and a train metric that
 reads the first pass, then calls the engine's own `train_epoch`. AMP, `update_freq`, LR
 schedulers, EMA, DataParallel, logging and VisualDL stay the engine's own code.
+
+The one attribute it sets on an engine is `engine.rdrop_plugin` (a `PluginState`: the k-pass
+runner and the KL share of the loss), once, when the engine is prepared.
 """
 import contextlib
+import dataclasses
 import logging
-import random
-
-import numpy as np
-import paddle
-import paddle.distributed as dist
+from typing import Optional
 
 from .config import check_rdrop_contract, rdrop_settings
-from .errors import NonFiniteLossError, RDropConfigError
-from .loss import RDropLoss
+from .errors import RDropConfigError
 from .passes import RDrop, add_stochastic_layers
 
 
+@dataclasses.dataclass
+class PluginState:
+    """What the plugin keeps for one engine: its k-pass runner (None for a one-pass run) and the
+    KL term's share of the loss, logged per epoch."""
+    rdrop: Optional[RDrop]
+    kl_share: "KLShare"
+
+
 def prepare_engine(engine):
-    """Check the R-Drop contract and prepare `engine.model` once (head dropout, k-pass runner)."""
-    if getattr(engine, "_rdrop_prepared", False):
-        return getattr(engine, "rdrop", None)
+    """Check the R-Drop contract and prepare `engine.model` once (stochastic layers, k-pass
+    runner); returns the engine's `PluginState`."""
+    if getattr(engine, "rdrop_plugin", None) is not None:
+        return engine.rdrop_plugin
     check_rdrop_contract(engine.config)
     if engine.config["Global"].get("train_mode") == "rdrop" and engine.is_rec:
         raise RDropConfigError(
             "Global.train_mode: rdrop supports classification models; this Arch is a "
             "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run")
-    engine.rdrop = prepare_model(engine.model, engine.config)
-    engine.rdrop_kl_share = KLShare()
-    if engine.rdrop is not None:
-        for loss in _loss_layers(engine.train_loss_func):
-            if isinstance(loss, RDropLoss):
-                loss.passes = engine.rdrop.passes
-    engine._rdrop_prepared = True
-    return engine.rdrop
+    engine.rdrop_plugin = PluginState(prepare_model(engine.model, engine.config), KLShare())
+    return engine.rdrop_plugin
 
 
 def prepare_model(model, config):
@@ -49,11 +51,6 @@ def prepare_model(model, config):
     return None
 
 
-def _loss_layers(combined):
-    combined = getattr(combined, "_layers", combined)  # DataParallel
-    return list(getattr(combined, "loss_func", []))
-
-
 class _KPassModel:
     """Stands for `engine.model` during an R-Drop epoch: calls run the k passes."""
 
@@ -65,30 +62,6 @@ class _KPassModel:
 
     def __getattr__(self, name):  # state_dict() for EMA, train()/eval(), ...
         return getattr(self._rdrop.model, name)
-
-
-def check_finite(engine, loss_dict):
-    """Stop at the first NaN/Inf loss term, before the step that would spread it to the weights."""
-    for name, value in loss_dict.items():
-        if not bool(paddle.isfinite(value).all()):
-            raise NonFiniteLossError(
-                f"training stopped: {name} is {float(value)} at epoch {getattr(engine, 'epoch_id', '?')}, "
-                f"step {engine.global_step} of this run; no weight was updated with it and the "
-                f"checkpoints already written are left as they were. Lower Optimizer.lr or alpha "
-                f"(the RDropLoss weight), or check the data")
-
-
-def seed_epoch(engine, epoch_id):
-    """With Global.seed, reseed every RNG at each epoch start: a run resumed from epoch N's
-    checkpoint then draws the same dropout masks and augmentations as an uninterrupted one."""
-    engine.epoch_id = epoch_id
-    seed = engine.config["Global"].get("seed")
-    if seed is None or seed is False:
-        return
-    seed = (int(seed) + dist.get_rank()) * 100003 + epoch_id
-    paddle.seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
 
 
 BARELY_ACTING = 0.01  # alpha x KL below this share of the loss for a whole epoch: warn
@@ -128,16 +101,14 @@ class KLShare:
 class _RepeatedLabels:
     """Stands for a loss or metric during an R-Drop epoch: labels repeated, or first pass only."""
 
-    def __init__(self, wrapped, rdrop, first_pass_only, engine=None, kl_share=None):
+    def __init__(self, wrapped, rdrop, first_pass_only, kl_share=None):
         self._wrapped, self._rdrop, self._first_pass_only = wrapped, rdrop, first_pass_only
-        self._engine, self._kl_share = engine, kl_share
+        self._kl_share = kl_share
 
     def __call__(self, output, labels):
         if self._first_pass_only:
             return self._wrapped(self._rdrop.split_passes(output)[0], labels)
         loss_dict = self._wrapped(output, self._rdrop.repeat_labels(labels))
-        if self._engine is not None:
-            check_finite(self._engine, loss_dict)
         if self._kl_share is not None:
             self._kl_share.add(loss_dict)
         return loss_dict
@@ -147,29 +118,22 @@ class _RepeatedLabels:
 
 
 @contextlib.contextmanager
-def _k_pass_engine(engine, rdrop, check_losses):
+def _k_pass_engine(engine, state):
     saved = engine.model, engine.train_loss_func, engine.train_metric_func
-    engine.model = _KPassModel(rdrop)
-    engine.train_loss_func = _RepeatedLabels(saved[1], rdrop, first_pass_only=False,
-                                             engine=engine if check_losses else None,
-                                             kl_share=engine.rdrop_kl_share)
+    engine.model = _KPassModel(state.rdrop)
+    engine.train_loss_func = _RepeatedLabels(saved[1], state.rdrop, first_pass_only=False,
+                                             kl_share=state.kl_share)
     if saved[2] is not None:
-        engine.train_metric_func = _RepeatedLabels(saved[2], rdrop, first_pass_only=True)
+        engine.train_metric_func = _RepeatedLabels(saved[2], state.rdrop, first_pass_only=True)
     try:
         yield
     finally:
         engine.model, engine.train_loss_func, engine.train_metric_func = saved
 
 
-def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch, guarded_loop=False):
-    """One epoch of `train_epoch(engine, ...)` with the k passes of R-Drop.
-
-    Unless the loop is `guarded_loop` (it reseeds per epoch and checks the losses itself, as the
-    standalone engine's does), the hook does both for it.
-    """
-    rdrop = prepare_engine(engine)
-    if not guarded_loop:
-        seed_epoch(engine, epoch_id)
-    with _k_pass_engine(engine, rdrop, check_losses=not guarded_loop):
+def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
+    """One epoch of `train_epoch(engine, ...)` with the k passes of R-Drop."""
+    state = prepare_engine(engine)
+    with _k_pass_engine(engine, state):
         train_epoch(engine, epoch_id, print_batch_step)
-    engine.rdrop_kl_share.log_epoch(epoch_id)
+    state.kl_share.log_epoch(epoch_id)

@@ -1,4 +1,5 @@
-"""The error types a user sees for a configuration mistake: one clear line, never a traceback."""
+"""The errors the tools report as one clear line, never a traceback: a configuration mistake, and a
+training run stopped by a non-finite loss."""
 
 
 class ConfigError(ValueError):

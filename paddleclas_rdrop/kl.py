@@ -1,7 +1,14 @@
 """The symmetric KL divergence of R-Drop, exact for any logits and any float dtype."""
 import paddle
 
-from .config import KL_REDUCTIONS
+KL_REDUCTIONS = ("sum", "batchmean", "mean")
+
+
+def check_reduction(reduction, owner="compute_kl_loss"):
+    if reduction not in KL_REDUCTIONS:
+        raise ValueError(f"{owner}: reduction must be one of {KL_REDUCTIONS} (batchmean keeps alpha per "
+                         f"sample), got {reduction!r}")
+    return reduction
 
 
 def _log_softmax(logits):
@@ -23,9 +30,7 @@ def compute_kl_loss(p, q, pad_mask=None, reduction="sum"):
     exact for class gaps of thousands, where ``F.kl_div`` on softmax outputs is not.
     The result is float32 whatever the input dtype.
     """
-    if reduction not in KL_REDUCTIONS:
-        raise ValueError(
-            f"compute_kl_loss: reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")
+    check_reduction(reduction)
     log_p = _log_softmax(p.astype("float32"))
     log_q = _log_softmax(q.astype("float32"))
     elementwise = (paddle.exp(log_p) - paddle.exp(log_q)) * (log_p - log_q)

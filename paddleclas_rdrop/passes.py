@@ -1,11 +1,37 @@
-"""The k-pass forward of R-Drop: one small API for PaddleClas's engine and for any Paddle loop."""
+"""The k-pass forward of R-Drop: one small API for PaddleClas's engine and for any Paddle loop.
+It owns the runner's settings (passes, strategy, head dropout) and checks them."""
+import numbers
+
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .config import check_head_dropout, check_passes, check_strategy
 from .drop_path import STAGES, DropPath
 from .errors import RDropConfigError
+from .loss import PASSES_ATTRIBUTE
+
+STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
+
+
+def check_passes(passes):
+    if not isinstance(passes, int) or isinstance(passes, bool) or passes < 2:
+        raise RDropConfigError(
+            f"RDrop.passes must be an integer >= 2 (R-Drop compares k >= 2 passes), got {passes!r}")
+    return passes
+
+
+def check_strategy(strategy):
+    if strategy not in STRATEGIES:
+        raise RDropConfigError(f"RDrop.strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    return strategy
+
+
+def check_head_dropout(head_dropout):
+    if isinstance(head_dropout, bool) or not isinstance(head_dropout, numbers.Real) or not 0 <= head_dropout < 1:
+        raise RDropConfigError(f"RDrop.head_dropout must be a number in [0, 1) (dropout before the "
+                               f"classifier), got {head_dropout!r}; 0.1-0.3 is usual")
+    return float(head_dropout)
+
 
 _STOCHASTIC_TYPES = (nn.Dropout, nn.Dropout2D, nn.Dropout3D, nn.AlphaDropout)
 _STOCHASTIC_NAME_HINTS = ("dropout", "droppath", "dropblock", "stochasticdepth")
@@ -115,7 +141,6 @@ class RDrop:
         self.head_layer = head_layer
         net = unwrap(model)
         own_stochastic = stochastic_layers(net)
-        head = find_head(net, head_layer)
         self._hooks = []
         drop = DropPath(net, drop_path, drop_path_stages) if drop_path else None
         if check_strategy(strategy) == "auto":
@@ -131,7 +156,7 @@ class RDrop:
         # with no stochastic layer of its own added, check once that the model's make passes differ
         self._verified = self.head_dropout > 0 or drop is not None
         if strategy == "shared_trunk":  # registered first: the k copies then get their own masks
-            self.shared_until = (drop and drop.first_block) or head
+            self.shared_until = (drop and drop.first_block) or find_head(net, head_layer)
             self._hooks.append(self.shared_until.register_forward_pre_hook(self._tile))
         if drop is not None:
             self._hooks.append(drop)
@@ -159,8 +184,10 @@ class RDrop:
                 output = self.model(images)
             finally:
                 self._tiling = False
+        logits = logits_of(output)
+        setattr(logits, PASSES_ATTRIBUTE, self.passes)  # RDropLoss reads the number of passes here
         if not self._verified:
-            self._check_passes_differ(logits_of(output))
+            self._check_passes_differ(logits)
         return output
 
     def _check_passes_differ(self, logits):

@@ -6,8 +6,8 @@ import sys
 
 from .engine_hook import rdrop_epoch
 from .errors import ConfigError
-from .loss import MutualKLLoss, RDropLoss
-from .mutual import MutualModel, MutualTopkAcc
+from .loss import RDropLoss
+from .mutual import MutualKLLoss, MutualModel, MutualTopkAcc
 
 ROOT_VARIABLE = "PADDLECLAS_ROOT"
 

@@ -2,7 +2,6 @@ import itertools
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 import pytest
 
 from paddleclas_rdrop import RDropLoss, compute_kl_loss

@@ -1,12 +1,11 @@
 """PaddleClas's ImageNetDataset layout (`relative/path label` list files) and its batch ops."""
-import os
 
 import numpy as np
 import paddle
-from PIL import Image
-from paddleclas.deploy.python import preprocess
+from paddleclas.deploy.python.preprocess import create_operators
 
 from ..errors import ConfigError
+from ..lists import check_label_range, read_list_file
 from .keys import take, single_entry
 
 TRANSFORMS = ("DecodeImage", "ResizeImage", "RandCropImage", "CropImage", "RandFlipImage",
@@ -14,7 +13,8 @@ TRANSFORMS = ("DecodeImage", "ResizeImage", "RandCropImage", "CropImage", "RandF
 
 
 def build_transforms(ops, path):
-    """PaddleClas's image operators (the pip wheel's deploy implementations of them)."""
+    """PaddleClas's image operators, built by the wheel's `create_operators` (as Infer's are); an
+    operator it does not know, or a wrong parameter, is an error naming the entry."""
     built = []
     for index, entry in enumerate(ops or []):
         name, params = single_entry(entry, f"{path}.{index}")
@@ -22,52 +22,10 @@ def build_transforms(ops, path):
             raise ConfigError(f"{path}.{index}: {name} is not supported by the standalone engine "
                               f"(it knows {list(TRANSFORMS)})")
         try:
-            built.append(getattr(preprocess, name)(**params))
+            built += create_operators([{name: params}])
         except TypeError as error:
             raise ConfigError(f"{path}.{index}.{name}: {error}") from None
     return built
-
-
-def read_list_file(image_root, list_path, delimiter=" "):
-    """(image paths, int labels) of a list file; a bad line, a missing image or one whose header
-    no image reader recognises names file and line. Only headers are read (about 25 us an
-    image, measured on the digits PNGs from a warm cache), so the check runs before training."""
-    if not os.path.isfile(list_path):
-        raise ConfigError(f"list file {list_path} not found (cls_label_path)")
-    paths, labels = [], []
-    with open(list_path) as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            fields = line.strip().split(delimiter)
-            where = f"{list_path}:{number}"
-            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-                raise ConfigError(f"{where}: expected `relative/path label`, got {line.strip()!r}")
-            path = os.path.join(image_root, fields[0])
-            if not os.path.isfile(path):
-                raise ConfigError(f"{where}: image {path} not found (image_root is {image_root})")
-            _check_image_header(path, where)
-            paths.append(path)
-            labels.append(int(fields[1]))
-    if not paths:
-        raise ConfigError(f"list file {list_path} has no images")
-    return paths, np.asarray(labels, dtype=np.int64)
-
-
-def _check_image_header(path, where):
-    try:
-        with Image.open(path):
-            pass
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{where}: image {path} cannot be read ({type(error).__name__}: {error}); "
-                          f"replace it or remove its line") from None
-
-
-def check_label_range(labels, class_num, list_path):
-    if class_num is not None and (labels.min() < 0 or labels.max() >= class_num):
-        raise ConfigError(
-            f"{list_path} has labels from {labels.min()} to {labels.max()} but Arch.class_num is "
-            f"{class_num}: set -o Arch.class_num={labels.max() + 1} (labels must be 0 .. class_num-1)")
 
 
 class ImageListDataset(paddle.io.Dataset):
@@ -176,5 +134,4 @@ def build_dataloader(section, path, class_num, seed=None):
     loader = paddle.io.DataLoader(dataset, batch_sampler=sampler, collate_fn=Collate(batch_ops),
                                   num_workers=loader_cfg["num_workers"],
                                   use_shared_memory=loader_cfg["use_shared_memory"], return_list=True)
-    loader.has_batch_ops = bool(batch_ops)
     return loader

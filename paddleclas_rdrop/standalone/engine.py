@@ -20,7 +20,7 @@ from paddleclas.ppcls.utils.config import dump_infer_config, print_config
 from paddleclas.ppcls.utils.ema import ExponentialMovingAverage
 from paddleclas.ppcls.utils.misc import AverageMeter
 
-from ..engine_hook import check_finite, rdrop_epoch, seed_epoch
+from ..engine_hook import rdrop_epoch
 from ..errors import ConfigError
 from ..mutual import MutualModel
 from .data import build_dataloader
@@ -89,12 +89,13 @@ class StandaloneEngine:
             if self.evaluates and losses.get("Eval") else None
         metrics = config.get("Metric") or {}
         self.train_metric_func = None
-        if mode == "train" and not self.train_dataloader.has_batch_ops:
+        mixes_labels = bool(((loaders.get("Train") or {}).get("dataset") or {}).get("batch_transform_ops"))
+        if mode == "train" and not mixes_labels:  # as PaddleClas: no train metric on Mixup/Cutmix labels
             self.train_metric_func = build_metrics(metrics.get("Train"), "Metric.Train")
         self.eval_metric_func = build_metrics(metrics.get("Eval"), "Metric.Eval") if self.evaluates else None
 
         try:
-            self.model = _build_model(config, mode)
+            self.model = build_standalone_model(config, mode)
         except (TypeError, AttributeError) as error:
             raise ConfigError(f"Arch: cannot build {config['Arch'].get('name')!r}: {error}") from None
         if mode == "train":
@@ -132,7 +133,7 @@ class StandaloneEngine:
 
     @staticmethod
     def _rdrop_epoch(engine, epoch_id, print_batch_step):
-        rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch, guarded_loop=True)
+        rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch)
 
     def _init_amp(self):
         amp = self.config.get("AMP") or {}
@@ -266,8 +267,8 @@ class StandaloneEngine:
         return results
 
 
-def _build_model(config, mode):
-    """PaddleClas's `build_model`, which also knows the plugin's `MutualModel`."""
+def build_standalone_model(config, mode):
+    """PaddleClas's `build_model` (the wheel's), which also knows the plugin's `MutualModel`."""
     arch = dict(config["Arch"])
     if arch.get("name") == MutualModel.__name__:
         arch.pop("name")
@@ -291,9 +292,8 @@ class ExportModel(nn.Layer):
 
 
 def train_epoch(engine, epoch_id, print_batch_step):
-    """One epoch of the standalone engine, step for step what PaddleClas's train_epoch does,
-    plus a stop at the first non-finite loss and a seeded, resumable batch order."""
-    seed_epoch(engine, epoch_id)
+    """One epoch of the standalone engine, step for step what PaddleClas's train_epoch does, with a
+    batch order that depends on the epoch alone (resumable)."""
     engine.train_dataloader.batch_sampler.set_epoch(epoch_id - 1)
     tic = time.time()
     loader = iter(engine.train_dataloader)
@@ -308,7 +308,6 @@ def train_epoch(engine, epoch_id, print_batch_step):
         with engine.auto_cast(is_eval=False):
             out = engine.model(images)
             loss_dict = engine.train_loss_func(out, labels)
-        check_finite(engine, loss_dict)
         loss = loss_dict["loss"] / engine.update_freq
         engine.scaler.scale(loss).backward()
         if (iter_id + 1) % engine.update_freq == 0:

@@ -5,7 +5,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..errors import ConfigError
-from ..loss import MutualKLLoss, RDropLoss
+from ..loss import RDropLoss
+from ..mutual import MutualKLLoss
 from .keys import single_entry, take
 
 

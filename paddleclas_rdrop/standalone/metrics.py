@@ -1,21 +1,14 @@
 """PaddleClas's `TopkAcc` metric: {"top1": ..., "top5": ...}; and `MutualTopkAcc` per network."""
-import paddle
-
 from ..errors import ConfigError
 from ..mutual import MutualTopkAcc
 from .keys import single_entry, take
 
 
-class TopkAcc:
-    def __init__(self, topk=(1, 5)):
-        self.topk = [topk] if isinstance(topk, int) else list(topk)
+class TopkAcc(MutualTopkAcc):
+    """PaddleClas's TopkAcc: top-k of one output (a dict output is read at "logits")."""
 
-    def __call__(self, x, label):
-        if isinstance(x, dict):
-            x = x["logits"]
-        label = label.reshape([-1, 1])
-        return {f"top{k}": paddle.metric.accuracy(x.astype("float32"), label, k=min(k, x.shape[-1]))
-                for k in self.topk}
+    def forward(self, x, label):
+        return super().forward(x["logits"] if isinstance(x, dict) else x, label)
 
 
 METRICS = {"TopkAcc": TopkAcc, "MutualTopkAcc": MutualTopkAcc}

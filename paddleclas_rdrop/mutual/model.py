@@ -1,12 +1,11 @@
-"""Deep mutual learning, the article's own example: different networks on the same batch, each
-taught by its labels (CE) and by the others' predictions through R-Drop's KL (`MutualKLLoss`)."""
+"""`MutualModel`: several classifiers side by side, each in its own name scope."""
 import importlib
 
 import paddle
 import paddle.nn as nn
 
-from .errors import ConfigError
-from .passes import logits_of
+from ..errors import ConfigError
+from ..passes import logits_of
 
 
 class MutualModel(nn.Layer):
@@ -80,27 +79,3 @@ def _network_entries(models):
             raise ConfigError(f"Arch.models.{key}.name is required (the PaddleClas network to build)")
         networks[key] = dict(params)
     return networks
-
-
-class MutualTopkAcc(nn.Layer):
-    """Top-k accuracy of every network of a `MutualModel` output, as ``top1_<network>``: PaddleClas's
-    DistillationTopkAcc reads one network and its keys would collide for two. A plain tensor
-    (eval mode) gives plain ``top1``."""
-
-    def __init__(self, topk=(1, 5)):
-        super().__init__()
-        self.topk = [topk] if isinstance(topk, int) else list(topk)
-
-    def forward(self, x, label):
-        outputs = x if isinstance(x, dict) else {None: x}
-        label = label.reshape([-1, 1])
-        values = {}
-        for name, logits in outputs.items():
-            logits = logits.astype("float32")
-            for k in self.topk:
-                key = f"top{k}" if name is None else f"top{k}_{name}"
-                values[key] = paddle.metric.accuracy(logits, label, k=min(k, logits.shape[-1]))
-        return values
-
-    def reset(self):
-        """PaddleClas resets its metrics between evaluations; nothing is accumulated here."""
