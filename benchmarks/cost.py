@@ -179,12 +179,8 @@ def main():
             v = row[variant]
             lines.append(f"| {row['arch']} | {row['image_size']} | {variant} | {v['seconds']:.3f} | "
                          f"{v['time_ratio']:.2f}x | {v['memory_mib']:.0f} | {v['memory_ratio']:.2f}x |")
-    with open(os.path.join(args.out, "cost.md"), "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    with open(os.path.join(args.out, "cost.json"), "w") as handle:
-        json.dump(rows, handle, indent=1)
+    write_report(args.out, "cost", lines, rows)
     chart(rows, os.path.join(args.out, "cost.png"))
-    print("\n".join(lines))
 
 
 def by_randomness(args):
@@ -212,9 +208,14 @@ def by_randomness(args):
     for r in rows:
         lines.append(f"| {r['arch']} | {r['image_size']} | head dropout{'' if r['place'] == 'head' else ' + drop path in ' + r['place']} | "
                      f"{r['one_pass_s']:.3f} | {r['rdrop_s']:.3f} | {r['time_ratio']:.2f}x | {r['memory_ratio']:.2f}x |")
-    with open(os.path.join(args.out, "cost_randomness.md"), "w") as handle:
+    write_report(args.out, "cost_randomness", lines, rows)
+
+
+def write_report(out, name, lines, rows):
+    """`out/<name>.md` (the table) and `out/<name>.json` (the rows), and the table on stdout."""
+    with open(os.path.join(out, f"{name}.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
-    with open(os.path.join(args.out, "cost_randomness.json"), "w") as handle:
+    with open(os.path.join(out, f"{name}.json"), "w") as handle:
         json.dump(rows, handle, indent=1)
     print("\n".join(lines))
 
