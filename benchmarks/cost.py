@@ -169,11 +169,9 @@ def main():
                                 "memory_ratio": memory[variant] / memory["baseline"]}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    lines = [f"Machine: {machine()}. Batch {args.batch_size}, head dropout {args.head_dropout}, "
-             f"median of {args.rounds} interleaved rounds.",
-             f"Command: python benchmarks/cost.py {' '.join(sys.argv[1:])}".rstrip(), "",
-             "| backbone | px | variant | step (s) | time / baseline | step memory (MiB) | memory / baseline |",
-             "|---|---|---|---|---|---|---|"]
+    lines = header(args, f"head dropout {args.head_dropout}",
+                   ["backbone", "px", "variant", "step (s)", "time / baseline", "step memory (MiB)",
+                    "memory / baseline"])
     for row in rows:
         for variant in VARIANTS:
             v = row[variant]
@@ -200,15 +198,20 @@ def by_randomness(args):
                              "time_ratio": seconds[rdrop] / seconds[one],
                              "memory_ratio": memory[rdrop] / memory[one]})
                 print(json.dumps(rows[-1]), flush=True)
-    lines = [f"Machine: {machine()}. Batch {args.batch_size}, head dropout 0.1, drop path 0.1 (linear rule), "
-             f"R-Drop `auto` (the deterministic prefix once), alpha 0.6; median of {args.rounds} interleaved rounds.",
-             f"Command: python benchmarks/cost.py {' '.join(sys.argv[1:])}".rstrip(), "",
-             "| backbone | px | stochastic layers | one pass (s) | R-Drop (s) | time / one pass | step memory / one pass |",
-             "|---|---|---|---|---|---|---|"]
+    lines = header(args, "head dropout 0.1, drop path 0.1 (linear rule), R-Drop `auto` (the deterministic "
+                   "prefix once), alpha 0.6", ["backbone", "px", "stochastic layers", "one pass (s)", "R-Drop (s)",
+                                               "time / one pass", "step memory / one pass"])
     for r in rows:
         lines.append(f"| {r['arch']} | {r['image_size']} | head dropout{'' if r['place'] == 'head' else ' + drop path in ' + r['place']} | "
                      f"{r['one_pass_s']:.3f} | {r['rdrop_s']:.3f} | {r['time_ratio']:.2f}x | {r['memory_ratio']:.2f}x |")
     write_report(args.out, "cost_randomness", lines, rows)
+
+
+def header(args, settings, columns):
+    """The first lines of a report: machine, settings, command, and the table's head."""
+    return [f"Machine: {machine()}. Batch {args.batch_size}, {settings}; median of {args.rounds} "
+            f"interleaved rounds.", f"Command: python benchmarks/cost.py {' '.join(sys.argv[1:])}".rstrip(), "",
+            "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
 def write_report(out, name, lines, rows):
