@@ -2,9 +2,13 @@
 registered when a PaddleClas source tree is found, else the plugin's standalone engine."""
 import sys
 
-import paddle
+from .threads import share_cores
 
-from . import ppcls_host
+THREADS, USER_THREADS = share_cores()  # before paddle is imported: the tools use the machine's cores
+
+import paddle  # noqa: E402
+
+from . import ppcls_host  # noqa: E402
 from .config import check_rdrop_contract, rdrop_settings
 from .engine_hook import prepare_engine, prepare_model
 from .errors import ConfigError, NonFiniteLossError
@@ -82,7 +86,8 @@ def run(mode, argv=None):
     """Parse PaddleClas's `-c/-o/-p` arguments and run `mode` on the selected engine."""
     assert mode in MODES, mode
     engine_class, config_module, build_model, which = select_engine()
-    print(f"paddleclas-rdrop: {which}", flush=True)
+    chosen = "as OMP_NUM_THREADS says" if USER_THREADS else "its share of this machine's cores; set OMP_NUM_THREADS to choose"
+    print(f"paddleclas-rdrop: {which}; {THREADS} CPU threads per process ({chosen})", flush=True)
     saved_argv = sys.argv
     if argv is not None:
         sys.argv = [saved_argv[0], *argv]
