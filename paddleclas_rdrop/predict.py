@@ -60,30 +60,33 @@ def read_rgb(path):
     return image[:, :, ::-1]
 
 
-def predict_files(config, model_dir, image_paths):
-    """Top-k results of the exported model in `model_dir`, one dict per image (with its file name)."""
-    predictor = export_predictor(config, model_dir)
-    results = []
-    for path in image_paths:
-        result = predictor.predict([read_rgb(path)])[0]
-        result["file_name"] = path
-        results.append(result)
-    return results
+def infer_images(config):
+    """The image files `Infer.infer_imgs` names (a file or a folder), or one clear error."""
+    from paddleclas.deploy.utils.get_image_list import get_image_list
+
+    where = (config.get("Infer") or {}).get("infer_imgs")
+    try:
+        return get_image_list(where)
+    except Exception:  # the wheel raises a bare Exception: "not found any img file in ..."
+        raise FileNotFoundError(f"Infer.infer_imgs: no image (jpg, jpeg, png, bmp) at {where!r}: set "
+                                f"-o Infer.infer_imgs to an image file or a folder of them") from None
 
 
 def main():
     """`tools/predict.py -c CONFIG [-o ...]`: predict `Infer.infer_imgs` with the export in
-    `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would."""
+    `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would. A missing
+    export is named first, then missing images, each in one line."""
     import sys
 
-    from paddleclas.deploy.utils.get_image_list import get_image_list
     from paddleclas.ppcls.utils import config as ppcls_config
 
     args = ppcls_config.parse_args()
     config = ppcls_config.get_config(args.config, overrides=args.override, show=False)
     try:
-        for result in predict_files(config, config["Global"]["save_inference_dir"],
-                                    get_image_list(config["Infer"]["infer_imgs"])):
+        predictor = export_predictor(config, config["Global"]["save_inference_dir"])
+        for path in infer_images(config):
+            result = predictor.predict([read_rgb(path)])[0]
+            result["file_name"] = path
             print(result)
     except FileNotFoundError as error:
         sys.exit(f"error: {error}")

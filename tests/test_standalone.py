@@ -63,6 +63,18 @@ def test_eval_export_infer_and_predict(trained, workdir):
     top1 = int(expected[0].argmax())
     assert f"'class_ids': [{top1}," in standalone("predict.py", "rdrop_res2net.yaml", workdir, extra).stdout
     assert f"'class_ids': [{top1}," in standalone("infer.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    missing_images = standalone("predict.py", "rdrop_res2net.yaml", workdir,
+                                extra + ["Infer.infer_imgs=nowhere/x.png"], check=False)
+    assert missing_images.returncode != 0 and "Traceback" not in missing_images.stderr
+    assert "error: Infer.infer_imgs: no image (jpg, jpeg, png, bmp) at 'nowhere/x.png'" in missing_images.stderr
+
+
+def test_predict_names_a_missing_export_before_missing_images(workdir):
+    extra = overrides(workdir, "never_exported") + ["Infer.infer_imgs=nowhere/x.png"]
+    result = standalone("predict.py", "rdrop_res2net.yaml", workdir, extra, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "inference.json not found: export the model first" in errors[0]
 
 
 @pytest.mark.parametrize("extra, message", [
