@@ -33,7 +33,7 @@ def _register_after(loader):
 
     def exec_module(module):
         execute(module)
-        from paddleclas_rdrop.ppcls_host import register
+        from paddleclas_rdrop.host.tree import register
 
         register()
 

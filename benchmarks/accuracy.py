@@ -49,7 +49,7 @@ SWEEP = [  # (name, alpha, drop_path, drop_path_stages, head_dropout)
 def fashion_mnist(split):
     import numpy as np
 
-    from paddleclas_rdrop.demo_data import FASHION_MNIST_DIR, read_idx
+    from paddleclas_rdrop.data.demo import FASHION_MNIST_DIR, read_idx
 
     prefix = "train" if split == "train" else "t10k"
     images = read_idx(os.path.join(FASHION_MNIST_DIR, f"{prefix}-images-idx3-ubyte.gz"))

@@ -76,7 +76,7 @@ def batch(size, image_size):
     import numpy as np
     import paddle
 
-    from paddleclas_rdrop.demo_data import digits_images
+    from paddleclas_rdrop.data.demo import digits_images
 
     images, labels = digits_images(size=image_size, count=size)
     x = ((images.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2)

@@ -10,7 +10,7 @@ import paddle.nn.functional as F
 from paddleclas.ppcls.arch.backbone import Res2Net50_vd_26w_4s
 
 from paddleclas_rdrop import RDrop, RDropLoss
-from paddleclas_rdrop.demo_data import digits_images
+from paddleclas_rdrop.data.demo import digits_images
 
 
 def main():

@@ -2,7 +2,7 @@
 and the article's two-network variant, deep mutual learning (`MutualModel`, `MutualKLLoss`).
 
 The names below are imported on first use, so that importing a light module of the package
-(`paddleclas_rdrop.threads`) does not import paddle.
+(`paddleclas_rdrop.host.threads`) does not import paddle.
 """
 import importlib
 

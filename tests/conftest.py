@@ -2,7 +2,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleclas_rdrop.demo_data import digits_images
+from paddleclas_rdrop.data.demo import digits_images
 
 paddle.set_device("cpu")
 

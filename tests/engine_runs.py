@@ -15,7 +15,7 @@ CONFIGS = {"res2net": "Res2Net50_vd_26w_4s", "se_resnet": "SE_ResNet50_vd",
 
 def digits_workdir(tmp_path_factory, name):
     """A fresh folder with 48 digits at 32x32 written as a PaddleClas dataset in `digits/`."""
-    from paddleclas_rdrop.demo_data import write_digits_dataset
+    from paddleclas_rdrop.data.demo import write_digits_dataset
 
     path = tmp_path_factory.mktemp(name)
     write_digits_dataset(str(path / "digits"), size=32, count=48)
@@ -24,7 +24,7 @@ def digits_workdir(tmp_path_factory, name):
 
 def overrides(workdir, name, epochs=1):
     """The -o overrides of a CPU run on `workdir/digits`, writing to `workdir/name`."""
-    from paddleclas_rdrop.demo_data import dataset_overrides
+    from paddleclas_rdrop.data.demo import dataset_overrides
 
     return dataset_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
                              output_dir=str(workdir / name))
@@ -76,7 +76,7 @@ def assert_export_matches_eager(config_path, overrides, export_dir, params_path,
     from paddleclas.ppcls.arch import backbone
     from paddleclas.ppcls.utils import config as ppcls_config
 
-    from paddleclas_rdrop.predict import export_predictor, read_rgb
+    from paddleclas_rdrop.host.predict import export_predictor, read_rgb
 
     config = ppcls_config.get_config(config_path, overrides=overrides)
     predictor = export_predictor(config, export_dir)

@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from paddleclas_rdrop.config import check_rdrop_contract, rdrop_settings
+from paddleclas_rdrop.host.config import check_rdrop_contract, rdrop_settings
 from paddleclas_rdrop.errors import RDropConfigError
 
 GOOD = {

@@ -3,8 +3,8 @@ import os
 import pytest
 from PIL import Image
 
-from paddleclas_rdrop.csv_lists import write_lists
-from paddleclas_rdrop.demo_data import digits_images
+from paddleclas_rdrop.data.csv_lists import write_lists
+from paddleclas_rdrop.data.demo import digits_images
 from paddleclas_rdrop.errors import ConfigError
 
 NAMES = ["zero", "one", "two"]

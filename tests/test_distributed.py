@@ -30,7 +30,7 @@ def workdir(tmp_path_factory):
     checkpoint, and the project's configs without the random flip (its draw differs per process)."""
     from paddleclas.ppcls.arch import backbone
 
-    from paddleclas_rdrop.demo_data import write_digits_dataset
+    from paddleclas_rdrop.data.demo import write_digits_dataset
 
     path = tmp_path_factory.mktemp("distributed")
     write_digits_dataset(str(path / "digits"), size=32, count=48)

@@ -8,7 +8,7 @@ from paddleclas.ppcls.arch import backbone
 
 from engine_runs import ENGINES, engine_param, overrides, run_tool, step_losses
 from paddleclas_rdrop import RDrop, RDropConfigError, RDropLoss, add_drop_path
-from paddleclas_rdrop.drop_path import residual_blocks
+from paddleclas_rdrop.passes.drop_path import residual_blocks
 
 FAMILIES = {"Res2Net50_vd_26w_4s": "out", "SE_ResNet50_vd": "out", "SE_ResNeXt50_vd_32x4d": "out",
             "SE_ResNet18_vd": "out", "ResNet50_vd": "fc"}  # backbone -> its classifier layer
@@ -174,7 +174,7 @@ def test_a_bad_drop_path_is_one_line_and_writes_nothing(engine, extra, message, 
 def test_a_kl_term_below_one_percent_for_a_whole_epoch_warns_once(caplog):
     import logging
 
-    from paddleclas_rdrop.engine_hook import KLShare
+    from paddleclas_rdrop.host.engine_hook import KLShare
 
     logging.getLogger("ppcls").addHandler(caplog.handler)  # PaddleClas's logger does not propagate
 

@@ -39,7 +39,7 @@ def test_a_wrong_paddleclas_root_is_one_clear_error(tmp_path):
 @needs_tree
 def test_register_is_idempotent_and_changes_no_paddleclas_file():
     from paddleclas_rdrop import RDropLoss
-    from paddleclas_rdrop.ppcls_host import register, train_epoch_rdrop
+    from paddleclas_rdrop.host.tree import register, train_epoch_rdrop
 
     files = [os.path.join(ROOT, "ppcls", "loss", "__init__.py"),
              os.path.join(ROOT, "ppcls", "engine", "train", "__init__.py")]
@@ -167,7 +167,7 @@ def test_register_refuses_to_replace_another_object_of_the_same_name():
     import ppcls.loss
 
     from paddleclas_rdrop.errors import ConfigError
-    from paddleclas_rdrop.ppcls_host import register
+    from paddleclas_rdrop.host.tree import register
 
     register()
     ours = ppcls.loss.RDropLoss

@@ -3,7 +3,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleclas_rdrop.demo_data import digits_images
+from paddleclas_rdrop.data.demo import digits_images
 from paddleclas_rdrop.errors import ConfigError
 from paddleclas_rdrop.standalone.data import Collate, CutmixOperator, MixupOperator
 from paddleclas_rdrop.standalone.optim import build_optimizer

@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from paddleclas_rdrop.threads import share_cores
+from paddleclas_rdrop.host.threads import share_cores
 
 
 def test_the_cores_are_shared_unless_the_user_set_omp_num_threads(monkeypatch):
@@ -20,7 +20,7 @@ def test_the_cores_are_shared_unless_the_user_set_omp_num_threads(monkeypatch):
 
 
 def test_a_tool_process_runs_paddle_with_its_share():
-    code = ("import paddleclas_rdrop.cli as cli, os; "
+    code = ("import paddleclas_rdrop.host.cli as cli, os; "
             "print(cli.THREADS, os.environ['OMP_NUM_THREADS'])")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from paddleclas_rdrop.csv_lists import write_lists
+from paddleclas_rdrop.data.csv_lists import write_lists
 from paddleclas_rdrop.errors import ConfigError
 
 if __name__ == "__main__":

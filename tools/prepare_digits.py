@@ -1,7 +1,7 @@
 """Write scikit-learn's digits as a PaddleClas image dataset (offline): dataset/digits by default."""
 import argparse
 
-from paddleclas_rdrop.demo_data import write_digits_dataset
+from paddleclas_rdrop.data.demo import write_digits_dataset
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)

@@ -1,7 +1,7 @@
 """Write Fashion-MNIST (Debian's dataset-fashion-mnist) as a PaddleClas image dataset, offline."""
 import argparse
 
-from paddleclas_rdrop.demo_data import FASHION_MNIST_DIR, write_fashion_mnist_dataset
+from paddleclas_rdrop.data.demo import FASHION_MNIST_DIR, write_fashion_mnist_dataset
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)

@@ -1,5 +1,5 @@
 """PaddleClas's tools/train.py with the R-Drop plugin registered: same -c/-o arguments."""
-from paddleclas_rdrop.cli import main
+from paddleclas_rdrop.host.cli import main
 
 if __name__ == "__main__":
     main("train")

@@ -1,6 +1,6 @@
 """The YAML contract of mutual learning, on a plain config dict: `Arch: MutualModel`, its losses
 and metric come together, and every network they name exists."""
-from ..config import check_kl_entry
+from ..host.config import check_kl_entry
 from ..errors import ConfigError, RDropConfigError
 
 MUTUAL_MODEL = "MutualModel"

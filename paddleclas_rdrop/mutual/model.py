@@ -5,7 +5,7 @@ import paddle
 import paddle.nn as nn
 
 from ..errors import ConfigError
-from ..passes import logits_of
+from ..passes.runner import logits_of
 
 
 class MutualModel(nn.Layer):

@@ -5,7 +5,7 @@ import paddle
 from paddleclas.deploy.python.preprocess import create_operators
 
 from ..errors import ConfigError
-from ..lists import check_label_range, read_list_file
+from ..data.lists import check_label_range, read_list_file
 from .keys import take, single_entry
 
 TRANSFORMS = ("DecodeImage", "ResizeImage", "RandCropImage", "CropImage", "RandFlipImage",

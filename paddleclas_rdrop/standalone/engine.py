@@ -20,7 +20,7 @@ from paddleclas.ppcls.utils.config import dump_infer_config, print_config
 from paddleclas.ppcls.utils.ema import ExponentialMovingAverage
 from paddleclas.ppcls.utils.misc import AverageMeter
 
-from ..engine_hook import rdrop_epoch
+from ..host.engine_hook import rdrop_epoch
 from ..errors import ConfigError
 from ..mutual import MutualModel
 from .data import build_dataloader

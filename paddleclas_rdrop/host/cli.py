@@ -8,13 +8,13 @@ THREADS, USER_THREADS = share_cores()  # before paddle is imported: the tools us
 
 import paddle  # noqa: E402
 
-from . import ppcls_host  # noqa: E402
+from . import tree  # noqa: E402
 from .config import check_rdrop_contract, rdrop_settings
 from .engine_hook import prepare_engine, prepare_model
-from .errors import ConfigError, NonFiniteLossError
+from ..errors import ConfigError, NonFiniteLossError
 from .guards import guard_training
-from .mutual import MutualModel, check_mutual_contract
-from .standalone.engine import ENGINE_NAME, StandaloneEngine, build_standalone_model
+from ..mutual import MutualModel, check_mutual_contract
+from ..standalone.engine import ENGINE_NAME, StandaloneEngine, build_standalone_model
 
 MODES = ("train", "eval", "export", "infer")
 
@@ -51,7 +51,7 @@ def preflight(config, mode, build_model, engine_writes_first):
 
 def _check_lists(config, mode):
     """The list files the run reads: lines, images and label range."""
-    from .lists import check_label_range, read_list_file
+    from ..data.lists import check_label_range, read_list_file
 
     glob = config.get("Global") or {}
     class_num = (config.get("Arch") or {}).get("class_num", glob.get("class_num"))
@@ -70,16 +70,25 @@ def _check_lists(config, mode):
 def select_engine():
     """(Engine class, config module, its build_model, one line saying which engine runs)."""
     try:
-        root = ppcls_host.register()
-    except ppcls_host.SourceTreeNotFound as why:
+        root = tree.register()
+    except tree.SourceTreeNotFound as why:
         from paddleclas.ppcls.utils import config as config_module
 
         return StandaloneEngine, config_module, build_standalone_model, f"{ENGINE_NAME}; {why}"
-    from ppcls.arch import build_model
     from ppcls.engine.engine import Engine
     from ppcls.utils import config as config_module
 
-    return Engine, config_module, build_model, f"PaddleClas's Engine from the source tree at {root}"
+    return Engine, config_module, _build_tree_model, f"PaddleClas's Engine from the source tree at {root}"
+
+
+def _build_tree_model(config, mode):
+    """The tree's `build_model`, with its logger up (console only): some of its models log while
+    they are built, which fails before PaddleClas's Engine has set the logger up."""
+    from ppcls.arch import build_model
+    from ppcls.utils import logger
+
+    logger.init_logger()
+    return build_model(config, mode)
 
 
 def run(mode, argv=None):

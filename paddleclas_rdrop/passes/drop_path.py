@@ -13,7 +13,7 @@ import paddle
 
 import numbers
 
-from .errors import RDropConfigError
+from ..errors import RDropConfigError
 
 STAGES = (1, 2, 3, 4)  # the residual stages of a ResNet-family backbone
 

@@ -7,8 +7,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .drop_path import STAGES, DropPath
-from .errors import RDropConfigError
-from .loss import PASSES_ATTRIBUTE
+from ..errors import RDropConfigError
+from ..loss import PASSES_ATTRIBUTE
 
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
 

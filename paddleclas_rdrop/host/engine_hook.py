@@ -14,8 +14,8 @@ import logging
 from typing import Optional
 
 from .config import check_rdrop_contract, rdrop_settings
-from .errors import RDropConfigError
-from .passes import RDrop, add_stochastic_layers
+from ..errors import RDropConfigError
+from ..passes.runner import RDrop, add_stochastic_layers
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 from PIL import Image
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def read_rows(csv_path, image_root, image_column="image", label_column="label"):

@@ -6,7 +6,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def read_list_file(image_root, list_path, delimiter=" "):

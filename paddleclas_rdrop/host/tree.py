@@ -5,9 +5,9 @@ import os
 import sys
 
 from .engine_hook import rdrop_epoch
-from .errors import ConfigError
-from .loss import RDropLoss
-from .mutual import MutualKLLoss, MutualModel, MutualTopkAcc
+from ..errors import ConfigError
+from ..loss import RDropLoss
+from ..mutual import MutualKLLoss, MutualModel, MutualTopkAcc
 
 ROOT_VARIABLE = "PADDLECLAS_ROOT"
 

@@ -7,7 +7,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from .errors import NonFiniteLossError
+from ..errors import NonFiniteLossError
 
 
 def seed_epoch(config, epoch_id):

@@ -3,10 +3,10 @@ PaddleClas import): the YAML mapped onto the settings of the runner and the loss
 checks validate the values; this module adds the key names and the rules between sections."""
 import numbers
 
-from .drop_path import STAGES, check_drop_path, check_drop_path_stages
-from .errors import RDropConfigError
-from .kl import check_reduction
-from .passes import check_head_dropout, check_passes, check_strategy
+from ..passes.drop_path import STAGES, check_drop_path, check_drop_path_stages
+from ..errors import RDropConfigError
+from ..kl import check_reduction
+from ..passes.runner import check_head_dropout, check_passes, check_strategy
 
 RDROP_DEFAULTS = {"passes": 2, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out",
                   "drop_path": 0.0, "drop_path_stages": list(STAGES)}
