@@ -176,18 +176,21 @@ def test_a_kl_term_below_one_percent_for_a_whole_epoch_warns_once(caplog):
 
     from paddleclas_rdrop.host.engine_hook import KLShare
 
-    logging.getLogger("ppcls").addHandler(caplog.handler)  # PaddleClas's logger does not propagate
-
+    logger = logging.getLogger("ppcls")
+    logger.addHandler(caplog.handler)  # PaddleClas's logger does not propagate
     share = KLShare()
     for kl in (0.001, 0.002):
         share.add({"CELoss": paddle.to_tensor(1.0), "RDropLoss": paddle.to_tensor(kl),
                    "loss": paddle.to_tensor(1.0 + kl)})
-    with caplog.at_level("INFO", logger="ppcls"):
-        share.log_epoch(1)
-        share.add({"RDropLoss": paddle.to_tensor(0.5), "loss": paddle.to_tensor(2.0)})
-        share.log_epoch(2)
-        share.add({"RDropLoss": paddle.to_tensor(0.001), "loss": paddle.to_tensor(2.0)})
-        share.log_epoch(3)
+    try:
+        with caplog.at_level("INFO", logger="ppcls"):
+            share.log_epoch(1)
+            share.add({"RDropLoss": paddle.to_tensor(0.5), "loss": paddle.to_tensor(2.0)})
+            share.log_epoch(2)
+            share.add({"RDropLoss": paddle.to_tensor(0.001), "loss": paddle.to_tensor(2.0)})
+            share.log_epoch(3)
+    finally:
+        logger.removeHandler(caplog.handler)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "epoch 1" in warnings[0]
     assert all(key in warnings[0] for key in ("RDrop.drop_path", "RDrop.head_dropout", "RDropLoss"))
