@@ -252,7 +252,8 @@ def read_results(path):
 
 def report(results, args):
     """docs-ready markdown and a plot from the results file."""
-    lines = [f"Machine: {machine()}.", f"Results: `{args.results}`; command: `{args.command}`", ""]
+    lines = [f"Machine: {machine()}.", f"Results: `{args.results}`, written by `python benchmarks/accuracy.py` "
+             f"(two runs at a time, one math thread each; train seconds measured while other jobs ran).", ""]
     meta = [r for r in results if r["phase"] == "pretrain"]
     if meta:
         lines.append(f"Pretrain: {meta[0]['train_seconds']:.0f} s, top-1 {meta[0]['test_top1'] * 100:.2f} % "
@@ -339,7 +340,6 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny data and epochs: a check that it runs")
     parser.add_argument("--report", action="store_true", help="only write the report from the results file")
     args = parser.parse_args()
-    args.command = " ".join(["python benchmarks/accuracy.py", *sys.argv[1:]])
     if args.quick:
         args.results = os.path.join(args.cache, "quick", "accuracy_runs.jsonl")
     set_threads(args.threads)
