@@ -23,7 +23,9 @@ def trained(workdir):
     logs = {}
     for name in CONFIGS:
         epochs = 2 if name == "res2net" else 1
-        result = standalone("train.py", f"rdrop_{name}.yaml", workdir, overrides(workdir, name, epochs))
+        # seeded, so that the models the later tests export and compare are the same on every run
+        result = standalone("train.py", f"rdrop_{name}.yaml", workdir,
+                            overrides(workdir, name, epochs) + ["Global.seed=0"])
         logs[name] = result.stdout + result.stderr
     return logs
 
@@ -42,7 +44,8 @@ def test_rdrop_trains_on_the_wheel_alone_and_says_which_engine(name, trained, wo
 
 
 def test_resume_from_latest_continues_at_the_next_epoch(trained, workdir):
-    extra = overrides(workdir, "res2net", epochs=3) + [f"Global.checkpoints={workdir}/res2net/latest"]
+    extra = overrides(workdir, "res2net", epochs=3) + [f"Global.checkpoints={workdir}/res2net/latest",
+                                                      "Global.seed=0"]
     log = standalone("train.py", "rdrop_res2net.yaml", workdir, extra).stdout
     assert "Finish load checkpoints" in log
     assert "[Train][Epoch 3/3]" in log and "[Train][Epoch 1/3]" not in log and "[Train][Epoch 2/3]" not in log
