@@ -75,7 +75,8 @@ def test_eval_export_and_predict_through_the_tools_and_paddleclas_own(trained, w
     evaluated = run_tool("eval.py", "rdrop_res2net.yaml", ours, cwd=workdir)
     assert "[Eval][Epoch 0][Avg]" in evaluated.stdout + evaluated.stderr
     run_tool("export_model.py", "rdrop_res2net.yaml", ours, cwd=workdir)
-    assert (workdir / "res2net" / "inference" / "inference.json").exists()
+    for name in ("inference.json", "inference.pdiparams", "inference.yml"):  # the deploy config too
+        assert (workdir / "res2net" / "inference" / name).exists(), name
 
     # PaddleClas's own tools, with the baseline twin config, read the R-Drop checkpoint
     stock_export = str(workdir / "stock_export")

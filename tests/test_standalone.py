@@ -72,6 +72,39 @@ def test_eval_export_infer_and_predict(trained, workdir):
     assert "error: Infer.infer_imgs: no image (jpg, jpeg, png, bmp) at 'nowhere/x.png'" in missing_images.stderr
 
 
+def test_an_export_is_written_whole_or_not_at_all(trained, workdir):
+    import hashlib
+
+    extra = overrides(workdir, "res2net", epochs=2) + [f"Global.pretrained_model={workdir}/res2net/latest"]
+    export = workdir / "whole_export"
+    standalone("export_model.py", "rdrop_res2net.yaml", workdir,
+               extra + [f"Global.save_inference_dir={export}", "Infer.PostProcess.class_id_map_file=None"])
+    files = sorted(path.name for path in export.iterdir())
+    assert files == ["inference.json", "inference.pdiparams", "inference.yml"]
+    assert "- '9'" in (export / "inference.yml").read_text()  # no class map: the ids are the names
+    predicted = standalone("predict.py", "rdrop_res2net.yaml", workdir,
+                           extra + [f"Global.save_inference_dir={export}", "Infer.PostProcess.class_id_map_file=None"])
+    assert "'label_names': ['" in predicted.stdout and "'label_names': []" not in predicted.stdout
+
+    # a failure after the model files are written (a mistyped class map) leaves the export as it was
+    digest = {name: hashlib.sha256((export / name).read_bytes()).hexdigest() for name in files}
+    failed = standalone("export_model.py", "rdrop_res2net.yaml", workdir, extra + [
+        f"Global.save_inference_dir={export}", "Infer.PostProcess.class_id_map_file=labels_typo.txt",
+        "Global.pretrained_model=None"], check=False)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert "error: Infer.PostProcess.class_id_map_file: labels_typo.txt not found" in failed.stderr
+    assert {name: hashlib.sha256((export / name).read_bytes()).hexdigest() for name in files} == digest
+    assert sorted(path.name for path in workdir.iterdir() if "partial" in path.name) == []
+
+    # a damaged export is refused in one line
+    (export / "inference.pdiparams").write_bytes((export / "inference.pdiparams").read_bytes()[:1000])
+    damaged = standalone("predict.py", "rdrop_res2net.yaml", workdir,
+                         extra + [f"Global.save_inference_dir={export}"], check=False)
+    errors = [line for line in damaged.stderr.splitlines() if line.startswith("error: ")]
+    assert damaged.returncode != 0 and "Traceback" not in damaged.stderr
+    assert len(errors) == 1 and f"the export in {export} cannot be loaded" in errors[0]
+
+
 def test_predict_names_a_missing_export_before_missing_images(workdir):
     extra = overrides(workdir, "never_exported") + ["Infer.infer_imgs=nowhere/x.png"]
     result = standalone("predict.py", "rdrop_res2net.yaml", workdir, extra, check=False)

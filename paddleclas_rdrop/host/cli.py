@@ -11,6 +11,7 @@ import paddle  # noqa: E402
 from . import tree  # noqa: E402
 from .config import check_rdrop_contract, rdrop_settings
 from .engine_hook import prepare_engine, prepare_model
+from .export import export_whole
 from ..errors import ConfigError, NonFiniteLossError
 from .guards import guard_training
 from ..mutual import MutualModel, check_mutual_contract
@@ -116,6 +117,8 @@ def run(mode, argv=None):
     if mode == "train":
         prepare_engine(engine)
         guard_training(engine)
+    if mode == "export":
+        return export_whole(engine)
     return getattr(engine, mode)()
 
 

@@ -14,6 +14,8 @@ from paddle.inference import Config, create_predictor
 from paddleclas.deploy.python.predict_cls import ClsPredictor
 from paddleclas.deploy.utils.config import AttrDict, create_attr_dict
 
+from .export import EXPORT_FILES, class_names
+
 
 def deploy_config(config, model_dir, batch_size=1):
     """PaddleClas's deploy config (Global/PreProcess/PostProcess) for a training config's Infer."""
@@ -21,6 +23,8 @@ def deploy_config(config, model_dir, batch_size=1):
     transforms = [op for op in infer["transforms"] if "DecodeImage" not in op]  # images come decoded
     postprocess = dict(infer["PostProcess"])
     name = postprocess.pop("name")
+    if class_names(config) is not None:  # no class map: the class ids are the names
+        postprocess["label_list"] = class_names(config)
     deploy = AttrDict({
         "Global": {"inference_model_dir": model_dir, "batch_size": batch_size, "use_gpu": False,
                    "cpu_num_threads": 1, "use_fp16": False, "use_tensorrt": False},
@@ -44,13 +48,21 @@ class ExportPredictor(ClsPredictor):
 
 
 def export_predictor(config, model_dir):
-    """An `ExportPredictor` for the export in `model_dir`, set up from the training `config`."""
-    for name in ("inference.json", "inference.pdiparams"):
-        if not os.path.exists(os.path.join(model_dir, name)):
+    """An `ExportPredictor` for the export in `model_dir`, set up from the training `config`.
+    PaddleClas's own export tool writes no `inference.yml`, so only the model files are required."""
+    for name in EXPORT_FILES[:2]:
+        path = os.path.join(model_dir, name)
+        if not os.path.exists(path):
             raise FileNotFoundError(
-                f"{os.path.join(model_dir, name)} not found: export the model first "
+                f"{path} not found: export the model first "
                 f"(tools/export_model.py) or point Global.save_inference_dir at the export")
-    return ExportPredictor(deploy_config(config, model_dir))
+        if os.path.getsize(path) == 0:
+            raise FileNotFoundError(f"{path} is empty: the export is incomplete; export the model again")
+    try:
+        return ExportPredictor(deploy_config(config, model_dir))
+    except Exception as error:  # paddle's loader raises RuntimeError/ValueError/OSError variants
+        raise FileNotFoundError(f"the export in {model_dir} cannot be loaded ({type(error).__name__}: "
+                                f"{str(error).strip().splitlines()[0][:200]}): export the model again") from None
 
 
 def read_rgb(path):

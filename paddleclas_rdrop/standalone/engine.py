@@ -16,7 +16,7 @@ from paddleclas.deploy.utils.get_image_list import get_image_list
 from paddleclas.ppcls.arch import build_model
 from paddleclas.ppcls.utils import logger, save_load
 from paddleclas.ppcls.utils.amp import AutoCast, build_scaler
-from paddleclas.ppcls.utils.config import dump_infer_config, print_config
+from paddleclas.ppcls.utils.config import print_config
 from paddleclas.ppcls.utils.ema import ExponentialMovingAverage
 from paddleclas.ppcls.utils.misc import AverageMeter
 
@@ -229,7 +229,8 @@ class StandaloneEngine:
         return metric if metric is not None else -averages.get("loss", 0.0)
 
     def export(self):
-        """`save_inference_dir/inference.{json,pdiparams}` (softmax added) and `inference.yml`."""
+        """`save_inference_dir/inference.{json,pdiparams}` (softmax added), as PaddleClas's export;
+        `host/export.py` adds `inference.yml` for both engines."""
         glob = self.config["Global"]
         model = copy.deepcopy(getattr(self.model, "_layers", self.model))
         model = ExportModel(model, self.config["Arch"].get("infer_add_softmax", True))
@@ -238,8 +239,6 @@ class StandaloneEngine:
             paddle.static.InputSpec(shape=[None] + list(glob["image_shape"]), dtype="float32")])
         save_path = os.path.join(glob["save_inference_dir"], "inference")
         paddle.jit.save(model, save_path)
-        if self.config.get("Infer"):
-            dump_infer_config(self.config, os.path.join(glob["save_inference_dir"], "inference.yml"))
         logger.info(f'Export succeeded! The inference model exported has been saved in "{save_path}".')
 
     @paddle.no_grad()
