@@ -62,3 +62,36 @@ def test_batch_ops_mix_images_and_give_soft_labels_that_sum_to_one(op):
     assert (soft.argmax(axis=1) == labels).mean() > 0.5 or (soft.max(axis=1) >= 0.5).all()
     plain_images, plain_labels = Collate([])(batch)
     assert plain_labels.shape == (16, 1) and not np.array_equal(plain_images, mixed)
+
+
+def test_a_long_list_samples_headers_at_start_up_and_names_a_broken_image_when_decoded(tmp_path, monkeypatch):
+    from paddleclas_rdrop.data import lists
+    from paddleclas_rdrop.data.demo import write_digits_dataset
+    from paddleclas_rdrop.standalone.data import ImageListDataset
+
+    root = write_digits_dataset(str(tmp_path / "digits"), size=8, count=40)
+    (tmp_path / "digits" / "images" / "00007.png").write_bytes(b"not a png")
+    list_path = f"{root}/train_list.txt"
+    number = next(n for n, line in enumerate(open(list_path), 1) if line.startswith("images/00007.png"))
+    transforms = [{"DecodeImage": {"to_rgb": True, "channel_first": False}}]
+    with pytest.raises(ConfigError, match=f"{list_path}:{number}: image .*00007.png cannot be read"):
+        ImageListDataset(root, list_path, transforms)  # a short list: every header at start-up
+
+    monkeypatch.setattr(lists, "HEADER_SAMPLE", 1)  # a long list: a sample without the broken image
+    dataset = ImageListDataset(root, list_path, transforms)
+    broken = dataset.images.index(f"{root}/images/00007.png")
+    assert dataset[0 if broken else 1][0].shape == (3, 8, 8)
+    with pytest.raises(ConfigError, match=f"{list_path}:{number}: image .*00007.png cannot be read"):
+        dataset[broken]
+
+
+def test_a_missing_image_is_named_with_list_file_and_line(tmp_path):
+    from paddleclas_rdrop.data.lists import read_list_file
+    from paddleclas_rdrop.data.demo import write_digits_dataset
+
+    root = write_digits_dataset(str(tmp_path / "digits"), size=8, count=20)
+    list_path = f"{root}/train_list.txt"
+    first = open(list_path).readline().split()[0]
+    (tmp_path / "digits" / first).unlink()
+    with pytest.raises(ConfigError, match=f"{list_path}:1: image {root}/{first} not found"):
+        read_list_file(root, list_path)

@@ -63,7 +63,7 @@ def _check_lists(config, mode):
         dataset = ((loaders.get(split) or {}).get("dataset") or {})
         if "image_root" not in dataset or "cls_label_path" not in dataset:
             continue
-        _, labels = read_list_file(dataset["image_root"], dataset["cls_label_path"],
+        _, labels, _ = read_list_file(dataset["image_root"], dataset["cls_label_path"],
                                    dataset.get("delimiter") or " ")
         check_label_range(labels, class_num, dataset["cls_label_path"])
 

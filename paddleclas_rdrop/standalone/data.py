@@ -5,7 +5,7 @@ import paddle
 from paddleclas.deploy.python.preprocess import create_operators
 
 from ..errors import ConfigError
-from ..data.lists import check_label_range, read_list_file
+from ..data.lists import check_label_range, image_error, read_list_file
 from .keys import take, single_entry
 
 TRANSFORMS = ("DecodeImage", "ResizeImage", "RandCropImage", "CropImage", "RandFlipImage",
@@ -32,19 +32,18 @@ class ImageListDataset(paddle.io.Dataset):
     """PaddleClas's ImageNetDataset: decoded by the transforms, then HWC -> CHW as PaddleClas does."""
 
     def __init__(self, image_root, cls_label_path, transform_ops=None, delimiter=None, path="dataset"):
-        self.images, self.labels = read_list_file(image_root, cls_label_path, delimiter or " ")
+        self.images, self.labels, self.line_numbers = read_list_file(image_root, cls_label_path, delimiter or " ")
         self.list_path = cls_label_path
         self.transforms = build_transforms(transform_ops, f"{path}.transform_ops")
 
     def __getitem__(self, index):
-        with open(self.images[index], "rb") as handle:
-            image = handle.read()
         try:
+            with open(self.images[index], "rb") as handle:
+                image = handle.read()
             for transform in self.transforms:
                 image = transform(image)
-        except Exception as error:
-            raise ConfigError(f"cannot read image {self.images[index]} "
-                              f"({self.list_path}): {error}") from None
+        except Exception as error:  # the headers of a long list were only sampled at start-up
+            raise image_error(self.list_path, self.line_numbers[index], self.images[index], error) from None
         return image.transpose((2, 0, 1)), self.labels[index]
 
     def __len__(self):
