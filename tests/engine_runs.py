@@ -24,7 +24,7 @@ def digits_workdir(tmp_path_factory, name):
 
 def overrides(workdir, name, epochs=1):
     """The -o overrides of a CPU run on `workdir/digits`, writing to `workdir/name`."""
-    from paddleclas_rdrop.data.demo import dataset_overrides
+    from paddleclas_rdrop.data.overrides import dataset_overrides
 
     return dataset_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
                              output_dir=str(workdir / name))

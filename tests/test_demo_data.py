@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paddleclas_rdrop.data.demo import (FASHION_MNIST_DIR, dataset_overrides, read_idx,
+from paddleclas_rdrop.data.overrides import dataset_overrides
+from paddleclas_rdrop.data.demo import (FASHION_MNIST_DIR, read_idx,
                                         write_digits_dataset, write_fashion_mnist_dataset)
 
 

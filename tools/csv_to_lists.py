@@ -1,8 +1,11 @@
-"""CSV (`image,label` columns) + image folder -> PaddleClas train/val list files and label map."""
+"""CSV (`image,label` columns) + image folder -> PaddleClas train/val list files, label map, and
+the `-o` overrides that point a config at them (printed, and written to overrides.txt)."""
 import argparse
+import os
 import sys
 
 from paddleclas_rdrop.data.csv_lists import write_lists
+from paddleclas_rdrop.data.overrides import data_overrides
 from paddleclas_rdrop.errors import ConfigError
 
 if __name__ == "__main__":
@@ -14,10 +17,12 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-column", default="image")
     parser.add_argument("--label-column", default="label")
+    parser.add_argument("--size", type=int, help="train and predict at this image side (default: the config's)")
     parser.add_argument("--force", action="store_true", help="overwrite existing list files")
     args = parser.parse_args()
+    out = args.out or args.image_root
     try:
-        counts = write_lists(args.csv, args.image_root, args.out or args.image_root, args.val_ratio,
+        counts = write_lists(args.csv, args.image_root, out, args.val_ratio,
                              args.seed, args.force, args.image_column, args.label_column)
     except ConfigError as error:
         sys.exit(f"error: {error}")
@@ -26,3 +31,8 @@ if __name__ == "__main__":
     for class_id in range(counts["classes"]):
         print(f"{class_id:>5}  {counts['train'][class_id]:>5}  {counts['val'][class_id]:>3}")
     print(f"total  {sum(counts['train'].values()):>5}  {sum(counts['val'].values()):>3}")
+    overrides = [f"-o {key}" for key in data_overrides(out, args.image_root, args.size)]
+    with open(os.path.join(out, "overrides.txt"), "w") as handle:
+        handle.write("\n".join(overrides) + "\n")
+    print(f"\nOverrides for tools/train.py, eval.py, export_model.py and predict.py (paths relative to "
+          f"this folder), also in {os.path.join(out, 'overrides.txt')}:\n  " + " \\\n  ".join(overrides))

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-5}
 python tools/prepare_digits.py --out dataset/digits
-overrides=$(python -c "from paddleclas_rdrop.data.demo import dataset_overrides as o
+overrides=$(python -c "from paddleclas_rdrop.data.overrides import dataset_overrides as o
 print(' '.join('-o ' + x for x in o('dataset/digits', epochs=$epochs, output_dir='output/demo')))")
 config=configs/rdrop_res2net.yaml
 # 8x8 digits upscaled to 32 px learn in minutes with a milder crop and without Mixup

@@ -1,11 +1,17 @@
-"""Write scikit-learn's digits as a PaddleClas image dataset (offline): dataset/digits by default."""
+"""Write scikit-learn's digits as a PaddleClas image dataset (offline): dataset/digits by default;
+with --csv, as an image folder and labels.csv instead (the input of tools/csv_to_lists.py)."""
 import argparse
 
-from paddleclas_rdrop.data.demo import write_digits_dataset
+from paddleclas_rdrop.data.demo import write_digits_csv, write_digits_dataset
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="dataset/digits")
     parser.add_argument("--size", type=int, default=32, help="image side in pixels")
+    parser.add_argument("--csv", action="store_true", help="images and labels.csv, no list files")
+    parser.add_argument("--count", type=int, help="the first N digits only (all 1797 by default)")
     args = parser.parse_args()
-    print("digits written to", write_digits_dataset(args.out, size=args.size))
+    if args.csv:
+        print("digits and their CSV written to", write_digits_csv(args.out, size=args.size, count=args.count))
+    else:
+        print("digits written to", write_digits_dataset(args.out, size=args.size, count=args.count))

@@ -96,28 +96,15 @@ def write_fashion_mnist_dataset(root, train_count=None, source=FASHION_MNIST_DIR
     return root
 
 
-def dataset_overrides(root="dataset/digits", size=32, batch_size=32, epochs=2, output_dir="output/digits"):
-    """The `-o` overrides that point a project config at a dataset written here, on CPU.
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
-    Infer predicts the first image of the validation list, which must exist already.
-    """
-    root = root.rstrip("/") + "/"
-    with open(f"{root}val_list.txt") as handle:
-        first_val_image = handle.readline().split()[0]
-    train, val, infer = "DataLoader.Train.", "DataLoader.Eval.", "Infer."
-    return [
-        "Global.device=cpu", f"Global.epochs={epochs}", f"Global.image_shape=[3,{size},{size}]",
-        f"Global.output_dir={output_dir}", f"Global.save_inference_dir={output_dir}/inference",
-        "Global.print_batch_step=5", "Arch.class_num=10",
-        f"Optimizer.lr.learning_rate={0.1 * batch_size / 256:g}",  # the recipe's 0.1 per 256 images
-        f"{train}dataset.image_root={root}", f"{train}dataset.cls_label_path={root}train_list.txt",
-        f"{train}dataset.transform_ops.1.RandCropImage.size={size}",
-        f"{train}sampler.batch_size={batch_size}", f"{train}loader.num_workers=0",
-        f"{val}dataset.image_root={root}", f"{val}dataset.cls_label_path={root}val_list.txt",
-        f"{val}dataset.transform_ops.1.ResizeImage.resize_short={size}",
-        f"{val}dataset.transform_ops.2.CropImage.size={size}",
-        f"{val}sampler.batch_size={batch_size}", f"{val}loader.num_workers=0",
-        f"{infer}infer_imgs={root}{first_val_image}",
-        f"{infer}transforms.1.ResizeImage.resize_short={size}", f"{infer}transforms.2.CropImage.size={size}",
-        f"{infer}PostProcess.class_id_map_file={root}label_list.txt",
-    ]
+
+def write_digits_csv(root, size=32, count=None):
+    """The digits as an image folder and `root/labels.csv` (`image,label` columns, labels as words):
+    data laid out as the R-Drop article's is, for `tools/csv_to_lists.py`."""
+    images, labels = digits_images(size=size, count=count)
+    lines = _write_images(root, images, labels, names="digit_")
+    with open(os.path.join(root, "labels.csv"), "w") as handle:
+        handle.write("image,label\n")
+        handle.writelines(f"{line.split()[0]},{DIGIT_NAMES[int(line.split()[1])]}\n" for line in lines)
+    return os.path.join(root, "labels.csv")
