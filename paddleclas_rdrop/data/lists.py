@@ -24,6 +24,7 @@ def read_list_file(image_root, list_path, delimiter=" "):
     if not os.path.isfile(list_path):
         raise ConfigError(f"list file {list_path} not found (cls_label_path)")
     paths, labels, numbers = [], [], []
+    prefix = os.path.join(image_root, "")  # os.path.join(image_root, name), as PaddleClas's, cheaper
     with open(list_path) as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
@@ -31,7 +32,7 @@ def read_list_file(image_root, list_path, delimiter=" "):
             fields = line.strip().split(delimiter)
             if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
                 raise ConfigError(f"{list_path}:{number}: expected `relative/path label`, got {line.strip()!r}")
-            paths.append(os.path.join(image_root, fields[0]))
+            paths.append(fields[0] if fields[0].startswith("/") else prefix + fields[0])
             labels.append(int(fields[1]))
             numbers.append(number)
     if not paths:
@@ -50,7 +51,7 @@ def _folder_entries(folder):
 
 def _check_images_exist(paths, numbers, list_path, image_root):
     """Each image is an entry of its folder's listing; the first one that is not is named."""
-    split = [os.path.split(path) for path in paths]
+    split = [path.rpartition("/")[::2] for path in paths]
     with ThreadPoolExecutor(LISTING_THREADS) as pool:
         listings = dict(pool.map(_folder_entries, {folder for folder, _ in split}))
     for index, (folder, name) in enumerate(split):
