@@ -53,6 +53,17 @@ def run_tool(tool, config, overrides, cwd, env=None, launch_processes=0, check=T
     return result
 
 
+STARTUP_NOISE = ("No ccache found", "faiss", "PLEASE USE OMP_NUM_THREADS WISELY", "A new field (")
+
+
+def assert_quiet(log_text):
+    """No start-up line a user cannot act on, and no log line printed twice."""
+    for noise in STARTUP_NOISE:
+        assert noise not in log_text, noise
+    averages = [line for line in log_text.splitlines() if "][Avg]" in line]
+    assert averages and len(averages) == len(set(averages)), averages
+
+
 def step_losses(log_text, name):
     """The values of loss `name` in the per-step [Train] lines of a PaddleClas log."""
     return [float(v) for v in re.findall(rf"\[Train\]\[Epoch \d+/\d+\]\[Iter: \d+/\d+\].*?{name}: ([-\d.eE+naif]+)",

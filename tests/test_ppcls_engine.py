@@ -6,8 +6,8 @@ import numpy as np
 import paddle
 import pytest
 
-from engine_runs import (CONFIGS, NEEDS_TREE, PROJECT, assert_export_matches_eager, digits_workdir,
-                         overrides, run_tool, step_losses)
+from engine_runs import (CONFIGS, NEEDS_TREE, PROJECT, assert_export_matches_eager, assert_quiet,
+                         digits_workdir, overrides, run_tool, step_losses)
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
 needs_tree = pytest.mark.skipif(not ROOT, reason=NEEDS_TREE)
@@ -57,6 +57,7 @@ def test_register_is_idempotent_and_changes_no_paddleclas_file():
 @pytest.mark.parametrize("name", CONFIGS)
 def test_one_rdrop_epoch_logs_ce_and_a_positive_kl_and_writes_stock_checkpoints(name, trained, workdir):
     log = trained[name]
+    assert_quiet(log)
     kl = step_losses(log, "RDropLoss")
     assert kl and all(value > 0 for value in kl), log[-2000:]
     assert step_losses(log, "CELoss") and step_losses(log, "loss")

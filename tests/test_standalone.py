@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from engine_runs import (CONFIGS, PROJECT, assert_export_matches_eager, digits_workdir, overrides,
-                         run_tool, step_losses)
+from engine_runs import (CONFIGS, PROJECT, assert_export_matches_eager, assert_quiet, digits_workdir,
+                         overrides, run_tool, step_losses)
 
 NO_TREE = {"PADDLECLAS_ROOT": ""}
 
@@ -38,9 +38,22 @@ def test_rdrop_trains_on_the_wheel_alone_and_says_which_engine(name, trained, wo
     kl = step_losses(log, "RDropLoss")
     assert kl and all(value > 0 for value in kl)
     assert "[Eval][Epoch 1][Avg]" in log and "eta: " in log
+    assert_quiet(log)  # with -o Global.seed, which the YAML does not spell out
     for prefix in ("best_model", "latest", "epoch_1"):
         for suffix in (".pdparams", ".pdopt", ".pdstates"):
             assert (workdir / name / f"{prefix}{suffix}").exists(), prefix + suffix
+
+
+def test_the_help_says_what_the_tool_does_and_names_the_rdrop_keys(workdir):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, os.path.join(PROJECT, "tools", "train.py"), "-h"], cwd=workdir,
+                            env={**os.environ, **NO_TREE}, capture_output=True, text=True, check=True)
+    assert "usage: tools/train.py" in result.stdout and "generic-image-rec" not in result.stdout
+    for key in ("Global.train_mode: rdrop", "RDrop.drop_path:", "RDrop.drop_path_stages:", "RDrop.head_dropout:",
+                "RDropLoss: {weight: alpha"):
+        assert key in result.stdout, key
 
 
 def test_resume_from_latest_continues_at_the_next_epoch(trained, workdir):

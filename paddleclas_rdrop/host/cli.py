@@ -2,14 +2,16 @@
 registered when a PaddleClas source tree is found, else the plugin's standalone engine."""
 import sys
 
+from .quiet import get_config_quietly, import_paddle_quietly, leave_the_ppcls_logger_to_the_tree
 from .threads import share_cores
 
 THREADS, USER_THREADS = share_cores()  # before paddle is imported: the tools use the machine's cores
+import_paddle_quietly()
 
 import paddle  # noqa: E402
 
 from . import tree  # noqa: E402
-from .config import check_rdrop_contract, rdrop_settings
+from .config import check_rdrop_contract, keys_help, rdrop_settings
 from .engine_hook import prepare_engine, prepare_model
 from .export import export_whole
 from ..errors import ConfigError, NonFiniteLossError
@@ -17,7 +19,30 @@ from .guards import guard_training
 from ..mutual import MutualModel, check_mutual_contract
 from ..standalone.engine import ENGINE_NAME, StandaloneEngine, build_standalone_model
 
-MODES = ("train", "eval", "export", "infer")
+import argparse  # noqa: E402
+
+MODES = {
+    "train": "Train a classifier from a PaddleClas YAML; with Global.train_mode: rdrop, with R-Drop.",
+    "eval": "Evaluate Global.pretrained_model on DataLoader.Eval.",
+    "export": "Export Global.pretrained_model for PaddleClas's deploy predictor into Global.save_inference_dir "
+              "(inference.json, .pdiparams, .yml), whole or not at all.",
+    "infer": "Predict Infer.infer_imgs with the trained model (no export needed).",
+}
+
+
+def parse_args(mode):
+    """PaddleClas's -c/-o/-p arguments, with a help that says what the tool does and the R-Drop keys."""
+    parser = argparse.ArgumentParser(
+        prog=f"tools/{'export_model' if mode == 'export' else mode}.py",
+        description=f"{MODES[mode]} paddleclas-rdrop runs PaddleClas's Engine when PADDLECLAS_ROOT names a "
+                    f"PaddleClas checkout, else its standalone engine.",
+        epilog="R-Drop keys (YAML or -o key=value):\n  " + "\n  ".join(keys_help()) +
+               "\nexample: python tools/train.py -c configs/rdrop_res2net.yaml -o Global.device=cpu -o RDrop.drop_path=0.1",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-c", "--config", default="configs/config.yaml", help="the YAML config")
+    parser.add_argument("-o", "--override", action="append", default=[], help="key=value over the YAML, repeatable")
+    parser.add_argument("-p", "--profiler_options", default=None, help="PaddleClas's profiler options (key1=value1;...)")
+    return parser.parse_args()
 
 
 def check_device(config):
@@ -79,6 +104,8 @@ def select_engine():
     from ppcls.engine.engine import Engine
     from ppcls.utils import config as config_module
 
+    leave_the_ppcls_logger_to_the_tree()
+
     return Engine, config_module, _build_tree_model, f"PaddleClas's Engine from the source tree at {root}"
 
 
@@ -102,10 +129,10 @@ def run(mode, argv=None):
     if argv is not None:
         sys.argv = [saved_argv[0], *argv]
     try:
-        args = config_module.parse_args()
+        args = parse_args(mode)
     finally:
         sys.argv = saved_argv
-    config = config_module.get_config(args.config, overrides=args.override, show=False)
+    config = get_config_quietly(config_module, args.config, args.override)
     check_mutual_contract(config)
     check_rdrop_contract(config)
     check_device(config)

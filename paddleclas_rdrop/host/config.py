@@ -10,6 +10,22 @@ from ..passes.runner import check_head_dropout, check_passes, check_strategy
 
 RDROP_DEFAULTS = {"passes": 2, "strategy": "auto", "head_dropout": 0.0, "head_layer": "out",
                   "drop_path": 0.0, "drop_path_stages": list(STAGES)}
+RDROP_KEY_HELP = {  # what the tools' -h says of each key
+    "passes": "k, the passes of every sample",
+    "strategy": "auto | concat | shared_trunk | separate: how the k passes run (auto: the cheapest exact one)",
+    "head_dropout": "dropout rate added before the classifier",
+    "head_layer": "the classifier's sublayer name",
+    "drop_path": "stochastic depth rate of the last residual block (linear from 0), training only",
+    "drop_path_stages": "the stages (1-4) that get drop path",
+}
+
+
+def keys_help():
+    """The R-Drop keys of a PaddleClas YAML, one line each, for the tools' -h."""
+    lines = ["Global.train_mode: rdrop  k passes and the KL term (anything else: one pass)"]
+    lines += [f"RDrop.{key}: {RDROP_DEFAULTS[key]}  {text}" for key, text in RDROP_KEY_HELP.items()]
+    lines += ["Loss.Train: - RDropLoss: {weight: alpha, reduction: batchmean}  the KL term (sum: alpha per batch)"]
+    return lines
 
 
 def rdrop_settings(config):

@@ -9,12 +9,16 @@ prediction read one YAML.
 """
 import os
 
-import cv2
-from paddle.inference import Config, create_predictor
-from paddleclas.deploy.python.predict_cls import ClsPredictor
-from paddleclas.deploy.utils.config import AttrDict, create_attr_dict
+from .quiet import get_config_quietly, import_paddle_quietly
 
-from .export import EXPORT_FILES, class_names
+import_paddle_quietly()
+
+import cv2  # noqa: E402
+from paddle.inference import Config, create_predictor  # noqa: E402
+from paddleclas.deploy.python.predict_cls import ClsPredictor
+from paddleclas.deploy.utils.config import AttrDict, create_attr_dict  # noqa: E402
+
+from .export import EXPORT_FILES, class_names  # noqa: E402
 
 
 def deploy_config(config, model_dir, batch_size=1):
@@ -93,7 +97,7 @@ def main():
     from paddleclas.ppcls.utils import config as ppcls_config
 
     args = ppcls_config.parse_args()
-    config = ppcls_config.get_config(args.config, overrides=args.override, show=False)
+    config = get_config_quietly(ppcls_config, args.config, args.override)
     try:
         predictor = export_predictor(config, config["Global"]["save_inference_dir"])
         for path in infer_images(config):
