@@ -88,16 +88,21 @@ def infer_images(config):
                                 f"-o Infer.infer_imgs to an image file or a folder of them") from None
 
 
+def parse_config():
+    """The config of PaddleClas's `-c CONFIG -o key=value` arguments."""
+    from paddleclas.ppcls.utils import config as ppcls_config
+
+    args = ppcls_config.parse_args()
+    return get_config_quietly(ppcls_config, args.config, args.override)
+
+
 def main():
     """`tools/predict.py -c CONFIG [-o ...]`: predict `Infer.infer_imgs` with the export in
     `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would. A missing
     export is named first, then missing images, each in one line."""
     import sys
 
-    from paddleclas.ppcls.utils import config as ppcls_config
-
-    args = ppcls_config.parse_args()
-    config = get_config_quietly(ppcls_config, args.config, args.override)
+    config = parse_config()
     try:
         predictor = export_predictor(config, config["Global"]["save_inference_dir"])
         for path in infer_images(config):
