@@ -1,8 +1,15 @@
-import numpy as np
-import paddle
+import os
+
+# `import paddle` sets OMP_NUM_THREADS=1 in this process when it is unset, and every tool the tests
+# start would inherit it: remember whether the user chose, so that engine_runs can leave the choice
+# to the tools (their share of the cores) as on a user's machine.
+os.environ.setdefault("RDROP_TESTS_USER_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
+
+import numpy as np  # noqa: E402
+import paddle  # noqa: E402
 import pytest
 
-from paddleclas_rdrop.data.demo import digits_images
+from paddleclas_rdrop.data.demo import digits_images  # noqa: E402
 
 paddle.set_device("cpu")
 

@@ -42,11 +42,23 @@ def tool_command(tool, config, overrides, launch_processes=0, tools_root=PROJECT
     return [sys.executable, *args]
 
 
+def tool_environment(env=None):
+    """This environment plus `env`, with OMP_NUM_THREADS as the user set it (or unset), not the 1 that
+    importing paddle in the test process wrote."""
+    environment = {**os.environ, **(env or {})}
+    user_threads = os.environ.get("RDROP_TESTS_USER_THREADS")
+    if user_threads is not None and "OMP_NUM_THREADS" not in (env or {}):
+        if user_threads:
+            environment["OMP_NUM_THREADS"] = user_threads
+        else:
+            environment.pop("OMP_NUM_THREADS", None)
+    return environment
+
+
 def run_tool(tool, config, overrides, cwd, env=None, launch_processes=0, check=True, tools_root=PROJECT):
     """Run a tool; on failure show the tail of its output."""
     result = subprocess.run(tool_command(tool, config, overrides, launch_processes, tools_root), cwd=cwd,
-                            env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                            timeout=600)
+                            env=tool_environment(env), capture_output=True, text=True, timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(f"{tool} {config} exited {result.returncode}:\n"
                              f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

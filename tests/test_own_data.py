@@ -3,7 +3,7 @@ import os
 import re
 import subprocess
 
-from engine_runs import PROJECT, step_losses
+from engine_runs import PROJECT, step_losses, tool_environment
 
 from paddleclas_rdrop.data.demo import DIGIT_NAMES
 
@@ -23,7 +23,8 @@ def test_the_readme_own_data_run_goes_from_csv_to_prediction(tmp_path):
                                                "tools/export_model.py", "tools/predict.py"]
     outputs = []
     for command in commands:
-        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=tool_environment(), capture_output=True,
+                                text=True, timeout=900)
         assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         outputs.append(result.stdout + result.stderr)
     listed = (tmp_path / "my_lists" / "overrides.txt").read_text()
