@@ -1,5 +1,6 @@
 """What `tools/{train,eval,export_model,infer}.py` run: PaddleClas's Engine with the plugin
 registered when a PaddleClas source tree is found, else the plugin's standalone engine."""
+import argparse
 import sys
 
 from .quiet import get_config_quietly, import_paddle_quietly, leave_the_ppcls_logger_to_the_tree
@@ -18,8 +19,6 @@ from ..errors import ConfigError, NonFiniteLossError
 from .guards import guard_training
 from ..mutual import MutualModel, check_mutual_contract
 from ..standalone.engine import ENGINE_NAME, StandaloneEngine, build_standalone_model
-
-import argparse  # noqa: E402
 
 MODES = {
     "train": "Train a classifier from a PaddleClas YAML; with Global.train_mode: rdrop, with R-Drop.",

@@ -8,7 +8,7 @@ import tempfile
 
 from ..errors import ConfigError
 
-EXPORT_FILES = ("inference.json", "inference.pdiparams", "inference.yml")
+MODEL_FILES = ("inference.json", "inference.pdiparams")  # what a deploy predictor loads; inference.yml beside them
 
 
 def class_names(config):
@@ -57,9 +57,10 @@ def export_whole(engine):
         if engine.config.get("Infer") and not os.path.exists(os.path.join(partial, "inference.yml")):
             write_deploy_config(engine.config, os.path.join(partial, "inference.yml"))
         os.makedirs(final, exist_ok=True)
-        for name in sorted(os.listdir(partial)):
+        written = sorted(os.listdir(partial))
+        for name in written:
             os.replace(os.path.join(partial, name), os.path.join(final, name))
     finally:
         glob["save_inference_dir"] = final
         shutil.rmtree(partial, ignore_errors=True)
-    print(f"paddleclas-rdrop: export complete in {final} ({', '.join(EXPORT_FILES)})", flush=True)
+    print(f"paddleclas-rdrop: export complete in {final} ({', '.join(written)})", flush=True)

@@ -18,7 +18,7 @@ from paddle.inference import Config, create_predictor  # noqa: E402
 from paddleclas.deploy.python.predict_cls import ClsPredictor
 from paddleclas.deploy.utils.config import AttrDict, create_attr_dict  # noqa: E402
 
-from .export import EXPORT_FILES, class_names  # noqa: E402
+from .export import MODEL_FILES, class_names  # noqa: E402
 
 
 def deploy_config(config, model_dir, batch_size=1):
@@ -27,8 +27,9 @@ def deploy_config(config, model_dir, batch_size=1):
     transforms = [op for op in infer["transforms"] if "DecodeImage" not in op]  # images come decoded
     postprocess = dict(infer["PostProcess"])
     name = postprocess.pop("name")
-    if class_names(config) is not None:  # no class map: the class ids are the names
-        postprocess["label_list"] = class_names(config)
+    names = class_names(config)
+    if names is not None:  # no class map: the class ids are the names
+        postprocess["label_list"] = names
     deploy = AttrDict({
         "Global": {"inference_model_dir": model_dir, "batch_size": batch_size, "use_gpu": False,
                    "cpu_num_threads": 1, "use_fp16": False, "use_tensorrt": False},
@@ -54,7 +55,7 @@ class ExportPredictor(ClsPredictor):
 def export_predictor(config, model_dir):
     """An `ExportPredictor` for the export in `model_dir`, set up from the training `config`.
     PaddleClas's own export tool writes no `inference.yml`, so only the model files are required."""
-    for name in EXPORT_FILES[:2]:
+    for name in MODEL_FILES:
         path = os.path.join(model_dir, name)
         if not os.path.exists(path):
             raise FileNotFoundError(

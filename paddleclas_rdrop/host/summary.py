@@ -2,18 +2,16 @@
 export are, and one prediction from the export beside its true label (from the val list)."""
 import os
 
+from ..data.lists import read_list_file
 from .predict import export_predictor, infer_images, read_rgb
 
 
 def true_label(config, image_path):
     """The label the Eval list gives `image_path`, or None if the image is not in it."""
     dataset = config["DataLoader"]["Eval"]["dataset"]
-    with open(dataset["cls_label_path"]) as handle:
-        for line in handle:
-            fields = line.split()
-            if fields and os.path.normpath(os.path.join(dataset["image_root"], fields[0])) == os.path.normpath(image_path):
-                return int(fields[1])
-    return None
+    paths, labels, _ = read_list_file(dataset["image_root"], dataset["cls_label_path"], dataset.get("delimiter") or " ")
+    wanted = os.path.normpath(image_path)
+    return next((int(label) for path, label in zip(paths, labels) if os.path.normpath(path) == wanted), None)
 
 
 def summary_lines(config):
