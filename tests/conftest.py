@@ -20,3 +20,18 @@ def digits():
     images, labels = digits_images(size=32, count=24)
     x = (images.astype(np.float32) / 255.0 - 0.5) / 0.5
     return paddle.to_tensor(x.transpose(0, 3, 1, 2)), paddle.to_tensor(labels[:, None])
+
+
+WEIGHT_FILES = (".pdparams", ".pdopt", ".pdiparams")
+
+
+def pytest_sessionfinish(session):
+    """Delete the weights the runs wrote (about 20 GB over the suite), keep their logs: pytest keeps a
+    failed session's folders whole, and a few failed sessions fill a disk."""
+    factory = getattr(session.config, "_tmp_path_factory", None)  # pytest's tmp_path plugin
+    if factory is None:
+        return
+    for folder, _, files in os.walk(factory.getbasetemp()):
+        for name in files:
+            if name.endswith(WEIGHT_FILES):
+                os.remove(os.path.join(folder, name))
