@@ -14,20 +14,21 @@ CONFIGS = {"res2net": "Res2Net50_vd_26w_4s", "se_resnet": "SE_ResNet50_vd",
 
 
 def digits_workdir(tmp_path_factory, name):
-    """A fresh folder with 48 digits at 32x32 written as a PaddleClas dataset in `digits/`."""
+    """A fresh folder with 48 digits at 16x16 written as a PaddleClas dataset in `digits/`."""
     from paddleclas_rdrop.data.demo import write_digits_dataset
 
     path = tmp_path_factory.mktemp(name)
-    write_digits_dataset(str(path / "digits"), size=32, count=48)
+    write_digits_dataset(str(path / "digits"), size=16, count=48)
     return path
 
 
-def overrides(workdir, name, epochs=1):
-    """The -o overrides of a CPU run on `workdir/digits`, writing to `workdir/name`."""
+def overrides(workdir, name, epochs=1, every_epoch=False):
+    """The -o overrides of a CPU run at 16 px on `workdir/digits`, writing to `workdir/name` the latest
+    and best checkpoints, and with `every_epoch` also `epoch_<n>` (a ResNet-50's is 200 MB)."""
     from paddleclas_rdrop.data.overrides import dataset_overrides
 
-    return dataset_overrides(str(workdir / "digits"), size=32, batch_size=16, epochs=epochs,
-                             output_dir=str(workdir / name))
+    return dataset_overrides(str(workdir / "digits"), size=16, batch_size=16, epochs=epochs,
+                             output_dir=str(workdir / name)) + [f"Global.save_interval={1 if every_epoch else 1000}"]
 
 
 def tool_command(tool, config, overrides, launch_processes=0, tools_root=PROJECT):

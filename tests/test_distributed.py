@@ -33,7 +33,7 @@ def workdir(tmp_path_factory):
     from paddleclas_rdrop.data.demo import write_digits_dataset
 
     path = tmp_path_factory.mktemp("distributed")
-    write_digits_dataset(str(path / "digits"), size=32, count=48)
+    write_digits_dataset(str(path / "digits"), size=16, count=48)
     lines = (path / "digits" / "train_list.txt").read_text().splitlines()
     half = GLOBAL_BATCH // 2
     repeated = [line for start in (0, half) for line in lines[start:start + half] * 2]

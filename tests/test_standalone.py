@@ -25,7 +25,7 @@ def trained(workdir):
         epochs = 2 if name == "res2net" else 1
         # seeded, so that the models the later tests export and compare are the same on every run
         result = standalone("train.py", f"rdrop_{name}.yaml", workdir,
-                            overrides(workdir, name, epochs) + ["Global.seed=0"])
+                            overrides(workdir, name, epochs, every_epoch=True) + ["Global.seed=0"])
         logs[name] = result.stdout + result.stderr
     return logs
 
@@ -187,7 +187,7 @@ def test_an_unreadable_image_names_list_line_and_file_before_anything_is_written
 
 
 def seeded(workdir, name, epochs, extra=()):
-    return overrides(workdir, name, epochs) + ["Global.seed=7", "Global.print_batch_step=1", *extra]
+    return overrides(workdir, name, epochs, every_epoch=True) + ["Global.seed=7", "Global.print_batch_step=1", *extra]
 
 
 def test_resume_reproduces_the_uninterrupted_run_and_a_seed_reproduces_itself(workdir):

@@ -41,6 +41,16 @@ def test_warmup_then_cosine_follow_the_steps():
     assert rates[4:] == sorted(rates[4:], reverse=True)
 
 
+def test_clip_norm_clips_each_gradient_as_paddleclas_does():
+    layer = paddle.nn.Linear(4, 3, bias_attr=False)
+    section = {"name": "SGD", "lr": 1.0, "clip_norm": 0.5}
+    (optimizer,), _ = build_optimizer(section, 1, 1, layer)
+    before = layer.weight.numpy().copy()
+    (100 * layer(paddle.ones([2, 4]))).sum().backward()  # a gradient of norm 200 * sqrt(12)
+    optimizer.step()
+    assert np.linalg.norm(before - layer.weight.numpy()) == pytest.approx(0.5, rel=1e-5)
+
+
 @pytest.mark.parametrize("section, message", [
     ({"name": "Lamb", "lr": 0.1}, "Optimizer.name: 'Lamb' is not supported"),
     ({"name": "SGD", "lr": {"name": "OneCycle", "learning_rate": 0.1}}, "Optimizer.lr.name: 'OneCycle'"),

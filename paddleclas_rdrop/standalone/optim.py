@@ -1,5 +1,5 @@
-"""PaddleClas's `Optimizer` section: Momentum/SGD/Adam/AdamW, Cosine/Piecewise/Constant, warmup, L2;
-one optimizer, or a list of them each with the `scope` (sub-network) it trains."""
+"""PaddleClas's `Optimizer` section: Momentum/SGD/Adam/AdamW, Cosine/Piecewise/Constant, warmup, L2,
+clip_norm; one optimizer, or a list of them each with the `scope` (sub-network) it trains."""
 import paddle
 
 from ..errors import ConfigError
@@ -83,7 +83,7 @@ def _build_one(section, epochs, steps_per_epoch, parameters, path):
         raise ConfigError(f"{path}.name: {name!r} is not supported by the standalone engine "
                           f"(it knows {sorted(OPTIMIZERS)})")
     cls, defaults = OPTIMIZERS[name]
-    cfg = take(section, path, {**defaults, "regularizer": None}, required=("name", "lr"))
+    cfg = take(section, path, {**defaults, "regularizer": None, "clip_norm": None}, required=("name", "lr"))
     lr = build_lr(cfg.pop("lr"), epochs, steps_per_epoch, f"{path}.lr")
     regularizer = cfg.pop("regularizer")
     cfg.pop("name")
@@ -94,5 +94,7 @@ def _build_one(section, epochs, steps_per_epoch, parameters, path):
         if name == "AdamW":
             raise ConfigError(f"{path}.regularizer: AdamW decays weights itself; use {path}.weight_decay")
         cfg["weight_decay"] = paddle.regularizer.L2Decay(float(reg["coeff"]))
-    optimizer = cls(learning_rate=lr, parameters=parameters, **cfg)
+    clip_norm = cfg.pop("clip_norm")  # as PaddleClas: each gradient's norm clipped on its own
+    grad_clip = paddle.nn.ClipGradByNorm(clip_norm=float(clip_norm)) if clip_norm is not None else None
+    optimizer = cls(learning_rate=lr, parameters=parameters, grad_clip=grad_clip, **cfg)
     return [optimizer], ([lr] if isinstance(lr, paddle.optimizer.lr.LRScheduler) else [])
