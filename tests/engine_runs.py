@@ -66,6 +66,38 @@ def run_tool(tool, config, overrides, cwd, env=None, launch_processes=0, check=T
     return result
 
 
+REFUSALS = """
+import json, sys
+from paddleclas_rdrop.errors import ConfigError
+from paddleclas_rdrop.host.cli import run
+mode, config, cases = json.loads(sys.argv[1])
+for overrides in cases:
+    try:
+        run(mode, ["-c", config] + [arg for override in overrides for arg in ("-o", override)])
+        outcome = "ran"
+    except ConfigError as error:  # what the tools' main() prints as its one `error:` line
+        outcome = f"error: {error}"
+    print("outcome:", json.dumps(outcome), flush=True)
+"""
+
+
+def refusals(mode, config, cases, cwd, env=None):
+    """The `error: ...` line each case (a list of -o overrides of configs/`config`) gets from the tools'
+    own `cli.run`, the cases run one after another in one process: one interpreter start-up for many
+    refusals. A case that is not refused reads "ran"; any other exception fails the whole batch."""
+    import json
+
+    args = json.dumps([mode, os.path.join(PROJECT, "configs", config), cases])
+    result = subprocess.run([sys.executable, "-c", REFUSALS, args], cwd=cwd, env=tool_environment(env),
+                            capture_output=True, text=True, timeout=600)
+    outcomes = [json.loads(line.split(" ", 1)[1]) for line in result.stdout.splitlines()
+                if line.startswith("outcome: ")]
+    if result.returncode != 0 or len(outcomes) != len(cases):
+        raise AssertionError(f"the refusals stopped after {len(outcomes)} of {len(cases)} cases:\n"
+                             f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return outcomes
+
+
 STARTUP_NOISE = ("No ccache found", "faiss", "PLEASE USE OMP_NUM_THREADS WISELY", "A new field (")
 
 

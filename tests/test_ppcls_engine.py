@@ -106,10 +106,20 @@ def test_a_gpu_config_on_a_cpu_build_says_to_add_device_cpu(workdir):
 
 
 @needs_tree
-def test_the_baseline_twin_trains_one_pass_with_the_head_dropout(workdir):
-    result = run_tool("train.py", "baseline_res2net.yaml", overrides(workdir, "baseline"), cwd=workdir)
+def test_the_baseline_twin_trains_one_pass_and_a_broken_image_is_named_with_its_line(workdir):
+    """One run (a ResNet-50 run is what the suite spends its time on) for two checks: the baseline twin
+    trains one pass with the head dropout; and an image whose header reads but whose data is cut gets
+    past the start-up check, and PaddleClas's log of it names its list file and line."""
+    digits = workdir / "digits"
+    (digits / "images" / "cut.png").write_bytes((digits / "images" / "00000.png").read_bytes()[:60])
+    lines = (digits / "train_list.txt").read_text().splitlines()
+    cut_list = digits / "train_list_cut.txt"
+    cut_list.write_text("\n".join(lines[:5] + ["images/cut.png 0"] + lines[5:]) + "\n")
+    extra = overrides(workdir, "baseline") + [f"DataLoader.Train.dataset.cls_label_path={cut_list}"]
+    result = run_tool("train.py", "baseline_res2net.yaml", extra, cwd=workdir)
     log = result.stdout + result.stderr
     assert step_losses(log, "CELoss") and "RDropLoss" not in log.split("[Train]", 1)[1]
+    assert f"{cut_list}:6: Exception occured when parse line: {digits}/images/cut.png" in log, log[-3000:]
 
 
 @needs_tree

@@ -139,6 +139,7 @@ def run(mode, argv=None):
     preflight(config, mode, build_model, engine_writes_first=paddleclas_engine)
     if paddleclas_engine:
         config.profiler_options = args.profiler_options
+        tree.name_broken_images(config)
     engine = engine_class(config, mode=mode)
     if mode == "train":
         prepare_engine(engine)

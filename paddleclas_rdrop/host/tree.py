@@ -1,6 +1,7 @@
 """Registration into a PaddleClas source tree: `RDropLoss` and the `rdrop` train mode, and the
 mutual-learning `MutualModel` / `MutualKLLoss` / `MutualTopkAcc`."""
 import importlib
+import logging
 import os
 import sys
 
@@ -93,3 +94,45 @@ def train_epoch_rdrop(engine, epoch_id, print_batch_step):
     from ppcls.engine.train.train import train_epoch
 
     rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch)
+
+
+class BrokenImageNamer(logging.Filter):
+    """PaddleClas's dataset logs an image it cannot decode by its path, then trains on a random other
+    one; this filter on the `ppcls` logger adds the list file and line, as the standalone engine names
+    a broken image. The lists are scanned only when an image fails: nothing is held or read before."""
+
+    PREFIX = "Exception occured when parse line: "  # PaddleClas's CommonDataset.__getitem__, spelling and all
+
+    def __init__(self, datasets):
+        super().__init__()
+        self.datasets = datasets  # (image_root, list file, delimiter) of each split
+
+    def filter(self, record):
+        message = record.getMessage()
+        if message.startswith(self.PREFIX):
+            where = self.find(message[len(self.PREFIX):].split(" with msg: ", 1)[0])
+            if where:
+                record.msg, record.args = f"{where}: {message}; replace the image or remove its line", ()
+        return True
+
+    def find(self, path):
+        for image_root, list_path, delimiter in self.datasets:
+            with open(list_path) as handle:
+                for number, line in enumerate(handle, 1):
+                    if os.path.join(image_root, line.strip().split(delimiter)[0]) == path:
+                        return f"{list_path}:{number}"
+        return None
+
+
+def name_broken_images(config):
+    """Put one `BrokenImageNamer` for the config's Train and Eval lists on the `ppcls` logger (the
+    dataloader workers, forked later, inherit it)."""
+    datasets = []
+    for split in ("Train", "Eval"):
+        dataset = ((config.get("DataLoader") or {}).get(split) or {}).get("dataset") or {}
+        if "image_root" in dataset and "cls_label_path" in dataset:
+            datasets.append((dataset["image_root"], dataset["cls_label_path"], dataset.get("delimiter") or " "))
+    logger = logging.getLogger("ppcls")
+    for old in [f for f in logger.filters if isinstance(f, BrokenImageNamer)]:
+        logger.removeFilter(old)
+    logger.addFilter(BrokenImageNamer(datasets))
