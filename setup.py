@@ -44,5 +44,5 @@ setup(
     cmdclass=COMMANDS,
     python_requires=">=3.8",
     install_requires=["paddlepaddle", "paddleclas", "pyyaml", "pillow", "numpy"],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "pytest-xdist"]},  # xdist: the suite's tool runs on both cores
 )

@@ -44,13 +44,17 @@ def tool_command(tool, config, overrides, launch_processes=0, tools_root=PROJECT
 
 
 def tool_environment(env=None):
-    """This environment plus `env`, with OMP_NUM_THREADS as the user set it (or unset), not the 1 that
-    importing paddle in the test process wrote."""
+    """This environment plus `env`, with OMP_NUM_THREADS as the user set it, not the 1 that importing
+    paddle in the test process wrote; unset by the user, the tools take their share of the cores as
+    on a user's machine, and under pytest-xdist (`-n`) each worker's tools take the worker's share."""
     environment = {**os.environ, **(env or {})}
     user_threads = os.environ.get("RDROP_TESTS_USER_THREADS")
     if user_threads is not None and "OMP_NUM_THREADS" not in (env or {}):
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
         if user_threads:
             environment["OMP_NUM_THREADS"] = user_threads
+        elif workers > 1:
+            environment["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
         else:
             environment.pop("OMP_NUM_THREADS", None)
     return environment
