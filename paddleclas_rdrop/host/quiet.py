@@ -5,6 +5,8 @@
   use the machine's cores on purpose; the tools' first line says how many threads run.
 - The two faiss lines of the paddleclas wheel (it loads faiss for image retrieval).
 - PaddleClas's "A new field (...) detected!" for every `-o` key the YAML does not spell out.
+- Paddle's "full_graph=False don't support input_spec arguments" warning at every export (PaddleClas's
+  export code passes an input spec; the export is right, and nothing in it is the user's to change).
 - The second copy of every log line when both the wheel's and the tree's PaddleClas logger set
   up the one `ppcls` logger (each adds a console handler).
 """
@@ -53,6 +55,7 @@ def dropping_lines(stream_name, prefixes):
 def import_paddle_quietly():
     """`import paddle` and the paddleclas wheel without the start-up noise above."""
     warnings.filterwarnings("ignore", message="No ccache found")
+    warnings.filterwarnings("ignore", message="full_graph=False don't support input_spec")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     with dropping_lines("stderr", PADDLE_THREAD_ADVICE):
         import paddle  # noqa: F401
