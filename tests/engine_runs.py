@@ -102,6 +102,23 @@ def refusals(mode, config, cases, cwd, env=None):
     return outcomes
 
 
+def refusals_by_engine(config, cases_of, cwd):
+    """`refusals` of `train` on `cases_of(engine)`, one batch per engine, run when first asked for."""
+    errors = {}
+
+    def of(engine):
+        if engine not in errors:
+            errors[engine] = refusals("train", config, cases_of(engine), cwd=cwd, env=ENGINES[engine])
+        return errors[engine]
+    return of
+
+
+def assert_refused(error, message, output):
+    """One `error:` line that says `message`, and nothing written to `output`."""
+    assert error.startswith("error: ") and message in error and "\n" not in error, error
+    assert not output.exists()
+
+
 STARTUP_NOISE = ("No ccache found", "faiss", "PLEASE USE OMP_NUM_THREADS WISELY", "A new field (")
 
 

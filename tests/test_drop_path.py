@@ -6,7 +6,7 @@ import paddle.nn.functional as F
 import pytest
 from paddleclas.ppcls.arch import backbone
 
-from engine_runs import ENGINES, engine_param, overrides, refusals, run_tool, step_losses
+from engine_runs import ENGINES, assert_refused, engine_param, overrides, refusals_by_engine, run_tool, step_losses
 from paddleclas_rdrop import RDrop, RDropConfigError, RDropLoss, add_drop_path
 from paddleclas_rdrop.passes.drop_path import residual_blocks
 
@@ -165,24 +165,15 @@ BAD_DROP_PATHS = [
 @pytest.fixture(scope="module")
 def bad_drop_path_errors(workdir):
     """Per engine, the error of each of BAD_DROP_PATHS (case i writes, if anything, to `bad_<engine><i>`)."""
-    errors = {}
-
-    def of(engine):
-        if engine not in errors:
-            cases = [overrides(workdir, f"bad_{engine}{index}") + extra
-                     for index, (extra, _) in enumerate(BAD_DROP_PATHS)]
-            errors[engine] = refusals("train", "rdrop_se_resnet.yaml", cases, cwd=workdir, env=ENGINES[engine])
-        return errors[engine]
-    return of
+    return refusals_by_engine("rdrop_se_resnet.yaml", lambda engine: [
+        overrides(workdir, f"bad_{engine}{index}") + extra for index, (extra, _) in enumerate(BAD_DROP_PATHS)], workdir)
 
 
 @pytest.mark.parametrize("extra, message", BAD_DROP_PATHS)
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_a_bad_drop_path_is_one_line_and_writes_nothing(engine, extra, message, workdir, bad_drop_path_errors):
     index = BAD_DROP_PATHS.index((extra, message))
-    error = bad_drop_path_errors(engine)[index]
-    assert error.startswith("error: ") and message in error and "\n" not in error
-    assert not (workdir / f"bad_{engine}{index}").exists()
+    assert_refused(bad_drop_path_errors(engine)[index], message, workdir / f"bad_{engine}{index}")
 
 
 def test_a_kl_term_below_one_percent_for_a_whole_epoch_warns_once(caplog):

@@ -160,7 +160,8 @@ def test_checkpoints_load_in_either_engine_and_evaluate_alike(trained, workdir):
 @needs_tree
 def test_resume_reproduces_the_uninterrupted_run_in_paddleclas_engine(workdir):
     def seeded(name, extra=()):
-        return overrides(workdir, name, epochs=2, every_epoch=True) + ["Global.seed=7", "Global.print_batch_step=1", *extra]
+        return overrides(workdir, name, epochs=2, every_epoch=True) + [
+            "Global.seed=7", "Global.print_batch_step=1", *extra]
 
     whole = run_tool("train.py", "rdrop_res2net.yaml", seeded("whole"), cwd=workdir).stdout
     resumed = run_tool("train.py", "rdrop_res2net.yaml",

@@ -18,9 +18,28 @@ HEADER_SAMPLE = 2000  # headers opened at start-up per list (all of a shorter li
 LISTING_THREADS = 16  # folder listings at a time: the latency of a network file system hides
 
 
+def dataset_lists(config, splits=("Train", "Eval")):
+    """(image_root, cls_label_path, delimiter) of each of `splits` whose `DataLoader.<split>.dataset`
+    reads a list file, as PaddleClas's ImageNetDataset takes them."""
+    found = []
+    for split in splits:
+        dataset = ((config.get("DataLoader") or {}).get(split) or {}).get("dataset") or {}
+        if "image_root" in dataset and "cls_label_path" in dataset:
+            found.append((dataset["image_root"], dataset["cls_label_path"], dataset.get("delimiter") or " "))
+    return found
+
+
 def read_list_file(image_root, list_path, delimiter=" "):
     """(image paths, int labels, line numbers) of a list file. A bad line, a missing image, or an
     unreadable header in the sample names file and line."""
+    paths, labels, numbers = parse_list_file(image_root, list_path, delimiter)
+    _check_images_exist(paths, numbers, list_path, image_root)
+    _check_sampled_headers(paths, numbers, list_path)
+    return paths, labels, numbers
+
+
+def parse_list_file(image_root, list_path, delimiter=" "):
+    """`read_list_file` without looking at the images: the lines alone, a bad one named."""
     if not os.path.isfile(list_path):
         raise ConfigError(f"list file {list_path} not found (cls_label_path)")
     paths, labels, numbers = [], [], []
@@ -37,8 +56,6 @@ def read_list_file(image_root, list_path, delimiter=" "):
             numbers.append(number)
     if not paths:
         raise ConfigError(f"list file {list_path} has no images")
-    _check_images_exist(paths, numbers, list_path, image_root)
-    _check_sampled_headers(paths, numbers, list_path)
     return paths, np.asarray(labels, dtype=np.int64), np.asarray(numbers, dtype=np.int64)
 
 

@@ -76,20 +76,15 @@ def preflight(config, mode, build_model, engine_writes_first):
 
 def _check_lists(config, mode):
     """The list files the run reads: lines, images and label range."""
-    from ..data.lists import check_label_range, read_list_file
+    from ..data.lists import check_label_range, dataset_lists, read_list_file
 
     glob = config.get("Global") or {}
     class_num = (config.get("Arch") or {}).get("class_num", glob.get("class_num"))
-    loaders = config.get("DataLoader") or {}
     splits = (["Train"] if mode == "train" else []) + \
         (["Eval"] if mode == "eval" or (mode == "train" and glob.get("eval_during_train", True)) else [])
-    for split in splits:
-        dataset = ((loaders.get(split) or {}).get("dataset") or {})
-        if "image_root" not in dataset or "cls_label_path" not in dataset:
-            continue
-        _, labels, _ = read_list_file(dataset["image_root"], dataset["cls_label_path"],
-                                   dataset.get("delimiter") or " ")
-        check_label_range(labels, class_num, dataset["cls_label_path"])
+    for image_root, list_path, delimiter in dataset_lists(config, splits):
+        _, labels, _ = read_list_file(image_root, list_path, delimiter)
+        check_label_range(labels, class_num, list_path)
 
 
 def select_engine():

@@ -2,14 +2,13 @@
 export are, and one prediction from the export beside its true label (from the val list)."""
 import os
 
-from ..data.lists import read_list_file
+from ..data.lists import dataset_lists, parse_list_file
 from .predict import export_predictor, infer_images, read_rgb
 
 
 def true_label(config, image_path):
     """The label the Eval list gives `image_path`, or None if the image is not in it."""
-    dataset = config["DataLoader"]["Eval"]["dataset"]
-    paths, labels, _ = read_list_file(dataset["image_root"], dataset["cls_label_path"], dataset.get("delimiter") or " ")
+    paths, labels, _ = parse_list_file(*dataset_lists(config, ["Eval"])[0])  # checked before training
     wanted = os.path.normpath(image_path)
     return next((int(label) for path, label in zip(paths, labels) if os.path.normpath(path) == wanted), None)
 

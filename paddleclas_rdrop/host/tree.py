@@ -6,6 +6,7 @@ import os
 import sys
 
 from .engine_hook import rdrop_epoch
+from ..data.lists import dataset_lists, parse_list_file
 from ..errors import ConfigError
 from ..loss import RDropLoss
 from ..mutual import MutualKLLoss, MutualModel, MutualTopkAcc
@@ -117,22 +118,19 @@ class BrokenImageNamer(logging.Filter):
 
     def find(self, path):
         for image_root, list_path, delimiter in self.datasets:
-            with open(list_path) as handle:
-                for number, line in enumerate(handle, 1):
-                    if os.path.join(image_root, line.strip().split(delimiter)[0]) == path:
-                        return f"{list_path}:{number}"
+            try:
+                paths, _, numbers = parse_list_file(image_root, list_path, delimiter)
+            except ConfigError:  # a log filter must not raise; the start-up check names bad lines
+                continue
+            if path in paths:
+                return f"{list_path}:{numbers[paths.index(path)]}"
         return None
 
 
 def name_broken_images(config):
     """Put one `BrokenImageNamer` for the config's Train and Eval lists on the `ppcls` logger (the
     dataloader workers, forked later, inherit it)."""
-    datasets = []
-    for split in ("Train", "Eval"):
-        dataset = ((config.get("DataLoader") or {}).get(split) or {}).get("dataset") or {}
-        if "image_root" in dataset and "cls_label_path" in dataset:
-            datasets.append((dataset["image_root"], dataset["cls_label_path"], dataset.get("delimiter") or " "))
     logger = logging.getLogger("ppcls")
     for old in [f for f in logger.filters if isinstance(f, BrokenImageNamer)]:
         logger.removeFilter(old)
-    logger.addFilter(BrokenImageNamer(datasets))
+    logger.addFilter(BrokenImageNamer(dataset_lists(config)))
