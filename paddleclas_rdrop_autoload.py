@@ -5,6 +5,7 @@ so that PaddleClas's own tools (train, eval, export_model, infer, launch) run th
 and imports nothing, so a process that never imports `ppcls` never imports paddle or the plugin.
 Set PADDLECLAS_RDROP_AUTOLOAD=0 to turn it off.
 """
+
 import sys
 
 TRIGGER = "ppcls.engine.engine"  # the module PaddleClas's tools import the Engine from
@@ -33,7 +34,7 @@ def _register_after(loader):
 
     def exec_module(module):
         execute(module)
-        from paddleclas_rdrop.host.tree import register
+        from paddleclas_rdrop.adapter.registry import register
 
         register()
 

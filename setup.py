@@ -24,6 +24,7 @@ class BuildWithAutoload(build_py):
 
 COMMANDS = {"build_py": BuildWithAutoload}
 if editable_wheel is not None:
+
     class EditableWithAutoload(editable_wheel):
         """The same .pth file at the root of the editable wheel (setuptools builds it from this folder)."""
 
@@ -44,5 +45,5 @@ setup(
     cmdclass=COMMANDS,
     python_requires=">=3.8",
     install_requires=["paddlepaddle", "paddleclas", "pyyaml", "pillow", "numpy"],
-    extras_require={"test": ["pytest", "pytest-xdist"]},  # xdist: the suite's tool runs on both cores
+    extras_require={"test": ["pytest", "pytest-xdist", "ruff"]},  # xdist: the tools run on both cores; ruff: style
 )

@@ -25,6 +25,7 @@ Every run is appended to the results file as soon as it ends; a restart skips th
 The loop is a plain Paddle loop on the plugin's public API (`RDrop`, `RDropLoss`,
 `add_stochastic_layers`).
 """
+
 import argparse
 import json
 import os
@@ -49,7 +50,7 @@ SWEEP = [  # (name, alpha, drop_path, drop_path_stages, head_dropout)
 def fashion_mnist(split):
     import numpy as np
 
-    from paddleclas_rdrop.data.demo import FASHION_MNIST_DIR, read_idx
+    from paddleclas_rdrop.tools.data.demo import FASHION_MNIST_DIR, read_idx
 
     prefix = "train" if split == "train" else "t10k"
     images = read_idx(os.path.join(FASHION_MNIST_DIR, f"{prefix}-images-idx3-ubyte.gz"))
@@ -68,7 +69,7 @@ def per_class(labels, classes, counts, seed):
         order = rng.permutation(np.flatnonzero(labels == cls))
         start = 0
         for pick, count in zip(picks, counts):
-            pick.extend(order[start:start + count])
+            pick.extend(order[start : start + count])
             start += count
     return [np.sort(np.asarray(p)) for p in picks]
 
@@ -79,13 +80,16 @@ def load_data(quick):
     train_x, train_y = fashion_mnist("train")
     test_x, test_y = fashion_mnist("test")
     renumber = {c: i for i, c in enumerate(FINETUNE_CLASSES)}
-    pre, = per_class(train_y, PRETRAIN_CLASSES, [200 if quick else 1000], seed=0)
+    (pre,) = per_class(train_y, PRETRAIN_CLASSES, [200 if quick else 1000], seed=0)
     fit, val = per_class(train_y, FINETUNE_CLASSES, [100, 100], seed=1)
-    test = np.flatnonzero(np.isin(test_y, FINETUNE_CLASSES))[:500 if quick else None]
+    test = np.flatnonzero(np.isin(test_y, FINETUNE_CLASSES))[: 500 if quick else None]
     relabel = np.vectorize(renumber.get)
-    return {"pretrain": (train_x[pre], train_y[pre]),
-            "fit": (train_x[fit], relabel(train_y[fit])), "val": (train_x[val], relabel(train_y[val])),
-            "test": (test_x[test], relabel(test_y[test]))}
+    return {
+        "pretrain": (train_x[pre], train_y[pre]),
+        "fit": (train_x[fit], relabel(train_y[fit])),
+        "val": (train_x[val], relabel(train_y[val])),
+        "test": (test_x[test], relabel(test_y[test])),
+    }
 
 
 def augment(images, rng):
@@ -95,7 +99,7 @@ def augment(images, rng):
     padded = np.pad(images, ((0, 0), (0, 0), (2, 2), (2, 2)), mode="constant", constant_values=-1.0)
     out = np.empty_like(images)
     for i, (dy, dx) in enumerate(rng.integers(0, 5, size=(len(images), 2))):
-        out[i] = padded[i, :, dy:dy + 28, dx:dx + 28]
+        out[i] = padded[i, :, dy : dy + 28, dx : dx + 28]
     flip = rng.random(len(images)) < 0.5
     out[flip] = out[flip, :, :, ::-1]
     return out
@@ -109,8 +113,8 @@ def accuracy(model, data, batch_size=250):
     correct = 0
     with paddle.no_grad():
         for start in range(0, len(images), batch_size):
-            logits = model(paddle.to_tensor(images[start:start + batch_size]))
-            correct += int((logits.argmax(axis=1).numpy() == labels[start:start + batch_size]).sum())
+            logits = model(paddle.to_tensor(images[start : start + batch_size]))
+            correct += int((logits.argmax(axis=1).numpy() == labels[start : start + batch_size]).sum())
     model.train()
     return correct / len(images)
 
@@ -136,13 +140,14 @@ def train(model, data, epochs, batch_size, lr, seed, arm=None, eval_data=None, e
         add_stochastic_layers(model, **stochastic)
     steps = len(images) // batch_size
     schedule = paddle.optimizer.lr.CosineAnnealingDecay(lr, T_max=epochs * steps)
-    optimizer = paddle.optimizer.Momentum(schedule, momentum=0.9, parameters=model.parameters(),
-                                          weight_decay=paddle.regularizer.L2Decay(5e-4))
+    optimizer = paddle.optimizer.Momentum(
+        schedule, momentum=0.9, parameters=model.parameters(), weight_decay=paddle.regularizer.L2Decay(5e-4)
+    )
     curve, kl_share = [], []
     for epoch in range(epochs):
         order = rng.permutation(len(images))
         for step in range(steps):
-            index = order[step * batch_size:(step + 1) * batch_size]
+            index = order[step * batch_size : (step + 1) * batch_size]
             x = paddle.to_tensor(augment(images[index], rng))
             y = paddle.to_tensor(labels[index][:, None])
             if rdrop is None:
@@ -184,8 +189,13 @@ def pretrain(args, data):
     paddle.save(model.state_dict(), pretrain_path(args))
     test_x, test_y = fashion_mnist("test")
     keep = np.flatnonzero(np.isin(test_y, PRETRAIN_CLASSES))
-    return {"phase": "pretrain", "name": "pretrain", "seed": 0, "train_seconds": seconds,
-            "test_top1": accuracy(model, (test_x[keep], test_y[keep]))}
+    return {
+        "phase": "pretrain",
+        "name": "pretrain",
+        "seed": 0,
+        "train_seconds": seconds,
+        "test_top1": accuracy(model, (test_x[keep], test_y[keep])),
+    }
 
 
 def finetune(job):
@@ -202,12 +212,28 @@ def finetune(job):
     paddle.seed(seed)  # the new classifier's initial weights, the same in every arm of a seed
     model.out = nn.Linear(model.out.weight.shape[0], len(FINETUNE_CLASSES))
     start = time.perf_counter()
-    trained = train(model, data["fit"], epochs=2 if args.quick else args.epochs, batch_size=args.batch_size,
-                    lr=args.lr, seed=seed, arm=arm, eval_data=data["val"])
+    trained = train(
+        model,
+        data["fit"],
+        epochs=2 if args.quick else args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=seed,
+        arm=arm,
+        eval_data=data["val"],
+    )
     seconds = time.perf_counter() - start
-    result = {"phase": phase, "name": name, "seed": seed, **arm, "train_seconds": seconds,
-              "val_top1": accuracy(model, data["val"]), "val_curve": trained["curve"],
-              "kl_share": trained["kl_share"], "train_top1": accuracy(model, data["fit"])}
+    result = {
+        "phase": phase,
+        "name": name,
+        "seed": seed,
+        **arm,
+        "train_seconds": seconds,
+        "val_top1": accuracy(model, data["val"]),
+        "val_curve": trained["curve"],
+        "kl_share": trained["kl_share"],
+        "train_top1": accuracy(model, data["fit"]),
+    }
     if phase == "seeds":
         result["test_top1"] = accuracy(model, data["test"])
     return result
@@ -225,15 +251,18 @@ def plan(results, quick=False):
     done = {(r["phase"], r["name"], r["seed"]) for r in results}
     sweep = [("baseline", BASELINE)] + [(n, arm_settings(a, d, s, h)) for n, a, d, s, h in SWEEP]
     sweep += [("stochastic", arm_settings(None, 0.1, ALL_STAGES, 0.1))]
-    todo = [("sweep", name, arm, SWEEP_SEED) for name, arm in sweep
-            if ("sweep", name, SWEEP_SEED) not in done]
+    todo = [("sweep", name, arm, SWEEP_SEED) for name, arm in sweep if ("sweep", name, SWEEP_SEED) not in done]
     if todo:
         return todo, None
     chosen = choose(results)
     stochastic = {**chosen, "alpha": None}
     arms = [("baseline", BASELINE), ("stochastic", stochastic), ("rdrop", chosen)]
-    return [("seeds", name, arm, seed) for seed in (SEEDS[:1] if quick else SEEDS) for name, arm in arms
-            if ("seeds", name, seed) not in done], chosen
+    return [
+        ("seeds", name, arm, seed)
+        for seed in (SEEDS[:1] if quick else SEEDS)
+        for name, arm in arms
+        if ("seeds", name, seed) not in done
+    ], chosen
 
 
 def choose(results):
@@ -252,33 +281,54 @@ def read_results(path):
 
 def report(results, args):
     """docs-ready markdown and a plot from the results file."""
-    lines = [f"Machine: {machine()}.", f"Results: `{args.results}`, written by `python benchmarks/accuracy.py` "
-             f"(two runs at a time, one math thread each; train seconds measured while other jobs ran).", ""]
+    lines = [
+        f"Machine: {machine()}.",
+        f"Results: `{args.results}`, written by `python benchmarks/accuracy.py` "
+        f"(two runs at a time, one math thread each; train seconds measured while other jobs ran).",
+        "",
+    ]
     meta = [r for r in results if r["phase"] == "pretrain"]
     if meta:
-        lines.append(f"Pretrain: {meta[0]['train_seconds']:.0f} s, top-1 {meta[0]['test_top1'] * 100:.2f} % "
-                     f"on the official test images of classes 0-4.")
-    lines += ["", "Sweep (seed 100, validation split, 500 images):", "",
-              "| run | alpha | drop path | stages | head dropout | val top-1 % | train top-1 % | alpha x KL / loss | train s |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"Pretrain: {meta[0]['train_seconds']:.0f} s, top-1 {meta[0]['test_top1'] * 100:.2f} % "
+            f"on the official test images of classes 0-4."
+        )
+    lines += [
+        "",
+        "Sweep (seed 100, validation split, 500 images):",
+        "",
+        "| run | alpha | drop path | stages | head dropout | val top-1 % | train top-1 % "
+        "| alpha x KL / loss | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in (r for r in results if r["phase"] == "sweep"):
         share = f"{r['kl_share'] * 100:.1f} %" if r["kl_share"] is not None else "-"
-        lines.append(f"| {r['name']} | {r['alpha'] if r['alpha'] is not None else '-'} | {r['drop_path']} | "
-                     f"{r['drop_path_stages'] if r['drop_path'] else '-'} | {r['head_dropout']} | "
-                     f"{r['val_top1'] * 100:.2f} | {r['train_top1'] * 100:.1f} | {share} | {r['train_seconds']:.0f} |")
+        lines.append(
+            f"| {r['name']} | {r['alpha'] if r['alpha'] is not None else '-'} | {r['drop_path']} | "
+            f"{r['drop_path_stages'] if r['drop_path'] else '-'} | {r['head_dropout']} | "
+            f"{r['val_top1'] * 100:.2f} | {r['train_top1'] * 100:.1f} | {share} | {r['train_seconds']:.0f} |"
+        )
     seeds = [r for r in results if r["phase"] == "seeds"]
     if seeds:
         chosen = next(r for r in seeds if r["name"] == "rdrop") if any(r["name"] == "rdrop" for r in seeds) else None
         if chosen:
-            lines += ["", f"Chosen on validation: alpha {chosen['alpha']}, drop path {chosen['drop_path']} in "
-                          f"stages {chosen['drop_path_stages']}, head dropout {chosen['head_dropout']}."]
+            lines += [
+                "",
+                f"Chosen on validation: alpha {chosen['alpha']}, drop path {chosen['drop_path']} in "
+                f"stages {chosen['drop_path_stages']}, head dropout {chosen['head_dropout']}.",
+            ]
         by_seed = {}
         for r in seeds:
             by_seed.setdefault(r["seed"], {})[r["name"]] = r
         complete = {s: v for s, v in sorted(by_seed.items()) if len(v) == 3}
-        lines += ["", "Seeds (test: the 5000 official test images of classes 5-9):", "",
-                  "| seed | baseline % | stochastic % | rdrop % | rdrop - baseline | rdrop - stochastic | train s (b / s / r) |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Seeds (test: the 5000 official test images of classes 5-9):",
+            "",
+            "| seed | baseline % | stochastic % | rdrop % | rdrop - baseline | rdrop - stochastic "
+            "| train s (b / s / r) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for seed, arms in complete.items():
             b, s, r = (arms[n]["test_top1"] * 100 for n in ("baseline", "stochastic", "rdrop"))
             t = " / ".join(f"{arms[n]['train_seconds']:.0f}" for n in ("baseline", "stochastic", "rdrop"))
@@ -288,8 +338,10 @@ def report(results, args):
                 diffs = [(v["rdrop"]["test_top1"] - v[other]["test_top1"]) * 100 for v in complete.values()]
                 mean, std = statistics.mean(diffs), statistics.stdev(diffs)
                 verdict = "above" if mean > std else "NOT above"
-                lines.append(f"\nR-Drop - {other}, paired over {len(diffs)} seeds: {mean:+.2f} +- {std:.2f} points "
-                             f"(mean +- std): {verdict} the paired spread.")
+                lines.append(
+                    f"\nR-Drop - {other}, paired over {len(diffs)} seeds: {mean:+.2f} +- {std:.2f} points "
+                    f"(mean +- std): {verdict} the paired spread."
+                )
         plot(complete, os.path.join(os.path.dirname(args.results), "accuracy.png"))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(os.path.dirname(args.results), "accuracy.md"), "w") as handle:
@@ -317,8 +369,9 @@ def plot(complete, path):
     for name in ("baseline", "stochastic", "rdrop"):
         curves = [complete[s][name]["val_curve"] for s in seeds]
         epochs = [e for e, _ in curves[0]]
-        axes[1].plot(epochs, [statistics.mean(c[i][1] for c in curves) * 100 for i in range(len(epochs))],
-                     marker="o", label=name)
+        axes[1].plot(
+            epochs, [statistics.mean(c[i][1] for c in curves) * 100 for i in range(len(epochs))], marker="o", label=name
+        )
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("validation top-1 % (mean over seeds)")
     axes[1].legend()
@@ -333,8 +386,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=50, help="fine-tuning batch (500 images: 10 steps)")
     parser.add_argument("--lr", type=float, default=0.03, help="fine-tuning lr")
     parser.add_argument("--threads", type=int, default=1, help="math threads per run")
-    parser.add_argument("--jobs", type=int, default=2,
-                        help="runs at a time (their accuracy is unaffected; their times then are not comparable)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="runs at a time (their accuracy is unaffected; their times then are not comparable)",
+    )
     parser.add_argument("--results", default="benchmarks/results/accuracy_runs.jsonl")
     parser.add_argument("--cache", default="output/benchmark_cache", help="where the pretrained weights go")
     parser.add_argument("--quick", action="store_true", help="tiny data and epochs: a check that it runs")

@@ -1,4 +1,5 @@
 """Shared by the benchmarks: thread settings (before paddle is imported), models, output."""
+
 import os
 import platform
 import subprocess
@@ -29,5 +30,7 @@ def machine():
         cpu = next(line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name"))
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"paddlepaddle {paddle.__version__}, threads {os.environ.get('OMP_NUM_THREADS', 'default')}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"paddlepaddle {paddle.__version__}, threads {os.environ.get('OMP_NUM_THREADS', 'default')}"
+    )

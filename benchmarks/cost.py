@@ -14,6 +14,7 @@ round; medians are reported. A step is forward + loss + backward + Momentum step
 the peak of Paddle's host allocator during the step minus what was allocated before it
 (activations, gradients, temporaries); the weights and optimizer state are not in it.
 """
+
 import argparse
 import json
 import os
@@ -29,15 +30,19 @@ PLACES = {"head": [], "last stage": [4], "last two stages": [3, 4], "all stages"
 
 def strategy_variants(head_dropout):
     """name -> (strategy, stochastic layers); the baseline (strategy None) is one pass."""
-    return {variant: (None if variant == "baseline" else variant, {"head_dropout": head_dropout})
-            for variant in VARIANTS}
+    return {
+        variant: (None if variant == "baseline" else variant, {"head_dropout": head_dropout}) for variant in VARIANTS
+    }
 
 
 def place_variants(head_dropout=0.1, drop_path=0.1):
     """For each place of the randomness: one pass, and R-Drop (auto), with the same stochastic layers."""
     variants = {}
     for place, stages in PLACES.items():
-        layers = {"head_dropout": head_dropout, **({"drop_path": drop_path, "drop_path_stages": stages} if stages else {})}
+        layers = {
+            "head_dropout": head_dropout,
+            **({"drop_path": drop_path, "drop_path_stages": stages} if stages else {}),
+        }
         variants[f"{place}: one pass"] = (None, layers)
         variants[f"{place}: R-Drop"] = ("auto", layers)
     return variants
@@ -59,6 +64,7 @@ def make_step(model, strategy, layers, alpha=0.6):
             loss.backward()
             optimizer.step()
             optimizer.clear_grad()
+
         return step
     rdrop = RDrop(model, strategy=strategy, **layers)
     kl = RDropLoss()
@@ -69,6 +75,7 @@ def make_step(model, strategy, layers, alpha=0.6):
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
+
     return step
 
 
@@ -76,7 +83,7 @@ def batch(size, image_size):
     import numpy as np
     import paddle
 
-    from paddleclas_rdrop.data.demo import digits_images
+    from paddleclas_rdrop.tools.data.demo import digits_images
 
     images, labels = digits_images(size=image_size, count=size)
     x = ((images.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2)
@@ -110,8 +117,10 @@ def measure_variants(arch, image_size, batch_size, rounds, variants):
             if round_index >= 2:
                 times[variant].append(elapsed)
                 memory[variant].append((core.host_memory_stat_peak_value("Allocated", 0) - before) / 2**20)
-    return ({variant: statistics.median(values) for variant, values in times.items()},
-            {variant: statistics.median(values) for variant, values in memory.items()})
+    return (
+        {variant: statistics.median(values) for variant, values in times.items()},
+        {variant: statistics.median(values) for variant, values in memory.items()},
+    )
 
 
 def chart(rows, path):
@@ -123,8 +132,10 @@ def chart(rows, path):
     labels = [f"{r['arch'].replace('_vd_26w_4s', '').replace('_vd', '')}\n{r['image_size']} px" for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
     width = 0.2
-    for axis, key, title in ((axes[0], "time_ratio", "step time / baseline"),
-                             (axes[1], "memory_ratio", "step memory / baseline")):
+    for axis, key, title in (
+        (axes[0], "time_ratio", "step time / baseline"),
+        (axes[1], "memory_ratio", "step memory / baseline"),
+    ):
         for i, variant in enumerate(VARIANTS):
             values = [r[variant][key] for r in rows]
             axis.bar([x + (i - 1.5) * width for x in range(len(rows))], values, width, label=variant)
@@ -146,8 +157,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--head-dropout", type=float, default=0.2)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--by-randomness", action="store_true",
-                        help="R-Drop vs one pass for each place of the stochastic layers (128 px)")
+    parser.add_argument(
+        "--by-randomness",
+        action="store_true",
+        help="R-Drop vs one pass for each place of the stochastic layers (128 px)",
+    )
     parser.add_argument("--quick", action="store_true", help="one backbone, 64 px, 3 rounds")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
@@ -160,23 +174,31 @@ def main():
     rows = []
     for arch in args.archs:
         for size in args.sizes:
-            seconds, memory = measure_variants(arch, size, args.batch_size, args.rounds,
-                                               strategy_variants(args.head_dropout))
+            seconds, memory = measure_variants(
+                arch, size, args.batch_size, args.rounds, strategy_variants(args.head_dropout)
+            )
             row = {"arch": arch, "image_size": size}
             for variant in VARIANTS:
-                row[variant] = {"seconds": seconds[variant], "time_ratio": seconds[variant] / seconds["baseline"],
-                                "memory_mib": memory[variant],
-                                "memory_ratio": memory[variant] / memory["baseline"]}
+                row[variant] = {
+                    "seconds": seconds[variant],
+                    "time_ratio": seconds[variant] / seconds["baseline"],
+                    "memory_mib": memory[variant],
+                    "memory_ratio": memory[variant] / memory["baseline"],
+                }
             rows.append(row)
             print(json.dumps(row), flush=True)
-    lines = header(args, f"head dropout {args.head_dropout}",
-                   ["backbone", "px", "variant", "step (s)", "time / baseline", "step memory (MiB)",
-                    "memory / baseline"])
+    lines = header(
+        args,
+        f"head dropout {args.head_dropout}",
+        ["backbone", "px", "variant", "step (s)", "time / baseline", "step memory (MiB)", "memory / baseline"],
+    )
     for row in rows:
         for variant in VARIANTS:
             v = row[variant]
-            lines.append(f"| {row['arch']} | {row['image_size']} | {variant} | {v['seconds']:.3f} | "
-                         f"{v['time_ratio']:.2f}x | {v['memory_mib']:.0f} | {v['memory_ratio']:.2f}x |")
+            lines.append(
+                f"| {row['arch']} | {row['image_size']} | {variant} | {v['seconds']:.3f} | "
+                f"{v['time_ratio']:.2f}x | {v['memory_mib']:.0f} | {v['memory_ratio']:.2f}x |"
+            )
     write_report(args.out, "cost", lines, rows)
     chart(rows, os.path.join(args.out, "cost.png"))
 
@@ -189,29 +211,54 @@ def by_randomness(args):
     rows = []
     for arch in args.archs[:1] if args.quick else args.archs:
         for size in sizes:
-            seconds, memory = measure_variants(arch, size, args.batch_size, 3 if args.quick else args.rounds,
-                                               place_variants())
+            seconds, memory = measure_variants(
+                arch, size, args.batch_size, 3 if args.quick else args.rounds, place_variants()
+            )
             for place in PLACES:
                 one, rdrop = f"{place}: one pass", f"{place}: R-Drop"
-                rows.append({"arch": arch, "image_size": size, "place": place,
-                             "one_pass_s": seconds[one], "rdrop_s": seconds[rdrop],
-                             "time_ratio": seconds[rdrop] / seconds[one],
-                             "memory_ratio": memory[rdrop] / memory[one]})
+                rows.append(
+                    {
+                        "arch": arch,
+                        "image_size": size,
+                        "place": place,
+                        "one_pass_s": seconds[one],
+                        "rdrop_s": seconds[rdrop],
+                        "time_ratio": seconds[rdrop] / seconds[one],
+                        "memory_ratio": memory[rdrop] / memory[one],
+                    }
+                )
                 print(json.dumps(rows[-1]), flush=True)
-    lines = header(args, "head dropout 0.1, drop path 0.1 (linear rule), R-Drop `auto` (the deterministic "
-                   "prefix once), alpha 0.6", ["backbone", "px", "stochastic layers", "one pass (s)", "R-Drop (s)",
-                                               "time / one pass", "step memory / one pass"])
+    lines = header(
+        args,
+        "head dropout 0.1, drop path 0.1 (linear rule), R-Drop `auto` (the deterministic prefix once), alpha 0.6",
+        [
+            "backbone",
+            "px",
+            "stochastic layers",
+            "one pass (s)",
+            "R-Drop (s)",
+            "time / one pass",
+            "step memory / one pass",
+        ],
+    )
     for r in rows:
-        lines.append(f"| {r['arch']} | {r['image_size']} | head dropout{'' if r['place'] == 'head' else ' + drop path in ' + r['place']} | "
-                     f"{r['one_pass_s']:.3f} | {r['rdrop_s']:.3f} | {r['time_ratio']:.2f}x | {r['memory_ratio']:.2f}x |")
+        lines.append(
+            f"| {r['arch']} | {r['image_size']} | head dropout"
+            f"{'' if r['place'] == 'head' else ' + drop path in ' + r['place']} | "
+            f"{r['one_pass_s']:.3f} | {r['rdrop_s']:.3f} | {r['time_ratio']:.2f}x | {r['memory_ratio']:.2f}x |"
+        )
     write_report(args.out, "cost_randomness", lines, rows)
 
 
 def header(args, settings, columns):
     """The first lines of a report: machine, settings, command, and the table's head."""
-    return [f"Machine: {machine()}. Batch {args.batch_size}, {settings}; median of {args.rounds} "
-            f"interleaved rounds.", f"Command: python benchmarks/cost.py {' '.join(sys.argv[1:])}".rstrip(), "",
-            "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return [
+        f"Machine: {machine()}. Batch {args.batch_size}, {settings}; median of {args.rounds} interleaved rounds.",
+        f"Command: python benchmarks/cost.py {' '.join(sys.argv[1:])}".rstrip(),
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
 
 
 def write_report(out, name, lines, rows):

@@ -7,6 +7,7 @@ came at, and the training command's wall time.
 
 Time it on a quiet machine: the wall time is the figure the demo's aim (5 minutes) is about.
 """
+
 import argparse
 import json
 import os
@@ -36,8 +37,18 @@ def log_seconds(log_path):
 
 def train(seed):
     output = f"output/demo_seed{seed}"
-    command = [sys.executable, "tools/train.py", "-c", CONFIG, "-o", f"Global.seed={seed}",
-               "-o", f"Global.output_dir={output}", "-o", f"Global.save_inference_dir={output}/inference"]
+    command = [
+        sys.executable,
+        "tools/train.py",
+        "-c",
+        CONFIG,
+        "-o",
+        f"Global.seed={seed}",
+        "-o",
+        f"Global.output_dir={output}",
+        "-o",
+        f"Global.save_inference_dir={output}/inference",
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "PADDLECLAS_ROOT")}
     start = time.perf_counter()
     result = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True)
@@ -47,28 +58,44 @@ def train(seed):
     threads = int(re.search(r"(\d+) CPU threads per process", result.stdout).group(1))
     evals = [(int(epoch), float(top1)) for epoch, top1 in EVAL_TOP1.findall(result.stdout + result.stderr)]
     best_epoch, best = max(evals, key=lambda pair: pair[1])
-    return {"seed": seed, "train_seconds": round(seconds, 1),
-            "log_seconds": log_seconds(os.path.join(PROJECT, output, "train.log")), "threads": threads,
-            "best_val_top1": best, "best_epoch": best_epoch,
-            "val_top1_per_epoch": [top1 for _, top1 in evals], "command": " ".join(command[1:])}
+    return {
+        "seed": seed,
+        "train_seconds": round(seconds, 1),
+        "log_seconds": log_seconds(os.path.join(PROJECT, output, "train.log")),
+        "threads": threads,
+        "best_val_top1": best,
+        "best_epoch": best_epoch,
+        "val_top1_per_epoch": [top1 for _, top1 in evals],
+        "command": " ".join(command[1:]),
+    }
 
 
 def report(runs):
     best = [run["best_val_top1"] * 100 for run in runs]
     seconds = [run["train_seconds"] for run in runs]
     threads = sorted({run["threads"] for run in runs})
-    lines = [f"# The demo's training over seeds ({machine().rsplit(', threads', 1)[0]}, {'/'.join(map(str, threads))} threads per tool)", "",
-             "`python benchmarks/demo_seeds.py` (each: `python tools/train.py -c configs/demo_digits.yaml "
-             "-o Global.seed=S`, standalone engine, the tools' threads)", "",
-             "| seed | best val top-1 | at epoch | val top-1 per epoch | train.py wall time | first to last log line |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"# The demo's training over seeds ({machine().rsplit(', threads', 1)[0]}, "
+        f"{'/'.join(map(str, threads))} threads per tool)",
+        "",
+        "`python benchmarks/demo_seeds.py` (each: `python tools/train.py -c configs/demo_digits.yaml "
+        "-o Global.seed=S`, standalone engine, the tools' threads)",
+        "",
+        "| seed | best val top-1 | at epoch | val top-1 per epoch | train.py wall time | first to last log line |",
+        "|---|---|---|---|---|---|",
+    ]
     for run in runs:
         per_epoch = " ".join(f"{v * 100:.1f}" for v in run["val_top1_per_epoch"])
-        lines.append(f"| {run['seed']} | {run['best_val_top1'] * 100:.2f} % | {run['best_epoch']} | {per_epoch} "
-                     f"| {run['train_seconds']:.0f} s | {run['log_seconds']:.0f} s |")
+        lines.append(
+            f"| {run['seed']} | {run['best_val_top1'] * 100:.2f} % | {run['best_epoch']} | {per_epoch} "
+            f"| {run['train_seconds']:.0f} s | {run['log_seconds']:.0f} s |"
+        )
     spread = f" +- {statistics.stdev(best):.2f}" if len(best) > 1 else ""
-    lines += ["", f"Best val top-1: mean {statistics.mean(best):.2f}{spread} (std), min {min(best):.2f} %; "
-              f"train.py wall time (start-up included): max {max(seconds):.0f} s."]
+    lines += [
+        "",
+        f"Best val top-1: mean {statistics.mean(best):.2f}{spread} (std), min {min(best):.2f} %; "
+        f"train.py wall time (start-up included): max {max(seconds):.0f} s.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ ImageNet's train set is laid out, with their list file; then times the plugin's 
 (a `stat` and a header read per line), on a warm page cache, in one process. The files are kept
 for a rerun; delete `--work` afterwards.
 """
+
 import argparse
 import os
 import sys
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def write_list(work, lines, folders):
     from PIL import Image
 
-    from paddleclas_rdrop.data.demo import write_digits_dataset
+    from paddleclas_rdrop.tools.data.demo import write_digits_dataset
 
     list_path = os.path.join(work, f"train_list_{lines}.txt")
     if os.path.exists(list_path):
@@ -62,16 +63,21 @@ def main():
     parser.add_argument("--work", default="/tmp/list_check")
     args = parser.parse_args()
 
-    from paddleclas_rdrop.data.lists import HEADER_SAMPLE, LISTING_THREADS, read_list_file
+    from paddleclas_rdrop.tools.data.lists import HEADER_SAMPLE, LISTING_THREADS, read_list_file
 
     start = time.perf_counter()
     list_path = write_list(args.work, args.lines, args.folders)
-    print(f"list of {args.lines} distinct files in {args.folders} folders ready in "
-          f"{time.perf_counter() - start:.0f} s: {list_path}", flush=True)
+    print(
+        f"list of {args.lines} distinct files in {args.folders} folders ready in "
+        f"{time.perf_counter() - start:.0f} s: {list_path}",
+        flush=True,
+    )
     per_line_check(args.work, list_path)  # warms the page cache for both checks
     timings = {}
-    for name, check in (("plugin check", lambda: read_list_file(args.work, list_path)),
-                        ("per-line stat + header", lambda: per_line_check(args.work, list_path))):
+    for name, check in (
+        ("plugin check", lambda: read_list_file(args.work, list_path)),
+        ("per-line stat + header", lambda: per_line_check(args.work, list_path)),
+    ):
         start = time.perf_counter()
         check()
         timings[name] = time.perf_counter() - start

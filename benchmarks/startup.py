@@ -7,6 +7,7 @@ nothing else) at interpreter start, median of 30 runs; and the wall time of `pyt
 with the hook on and turned off (PADDLECLAS_RDROP_AUTOLOAD=0, which still reads the .pth and the
 module but installs no finder), 30 interleaved runs each.
 """
+
 import os
 import re
 import statistics
@@ -37,10 +38,14 @@ def main():
     for _ in range(RUNS):
         on.append(wall_seconds({}))
         off.append(wall_seconds({"PADDLECLAS_RDROP_AUTOLOAD": "0"}))
-    print(f"import of paddleclas_rdrop_autoload at start-up: median {statistics.median(imports)} us "
-          f"(cumulative, -X importtime, {RUNS} runs)")
-    print(f"python -c pass: {statistics.median(on) * 1e3:.1f} ms with the hook, "
-          f"{statistics.median(off) * 1e3:.1f} ms turned off (median of {RUNS} interleaved runs)")
+    print(
+        f"import of paddleclas_rdrop_autoload at start-up: median {statistics.median(imports)} us "
+        f"(cumulative, -X importtime, {RUNS} runs)"
+    )
+    print(
+        f"python -c pass: {statistics.median(on) * 1e3:.1f} ms with the hook, "
+        f"{statistics.median(off) * 1e3:.1f} ms turned off (median of {RUNS} interleaved runs)"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ A step is forward + CE loss + backward + Momentum step of the stock network on r
 train mode. Each thread count runs in its own process (OpenMP reads the count once); per model and
 count: 2 warm-up steps, then the median of 5 steps. Time it on a quiet machine.
 """
+
 import json
 import os
 import statistics
@@ -45,8 +46,11 @@ def step_seconds(name, batch, size, steps=5):
 
 def child(threads):
     set_threads(threads)
-    print(json.dumps({"machine": machine(), "seconds": {name: step_seconds(name, batch, size)
-                                                         for name, batch, size in CASES}}))
+    print(
+        json.dumps(
+            {"machine": machine(), "seconds": {name: step_seconds(name, batch, size) for name, batch, size in CASES}}
+        )
+    )
 
 
 def main():
@@ -55,15 +59,21 @@ def main():
     counts = sorted({1, os.cpu_count()})
     runs = {}
     for threads in counts:
-        out = subprocess.run([sys.executable, __file__, "--child", str(threads)], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(threads)], capture_output=True, text=True, check=True
+        ).stdout
         runs[threads] = json.loads(out.strip().splitlines()[-1])
     many = counts[-1]
-    lines = ["# Training step time: one math thread vs the machine's cores", "",
-             f"`python benchmarks/threads.py`; {runs[many]['machine']}. Forward, CE, backward and a",
-             "Momentum step on random images in train mode; median of 5 steps after 2 warm-up steps, one",
-             "process per thread count.", "",
-             f"| model | batch | size | 1 thread | {many} threads | speed-up |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Training step time: one math thread vs the machine's cores",
+        "",
+        f"`python benchmarks/threads.py`; {runs[many]['machine']}. Forward, CE, backward and a",
+        "Momentum step on random images in train mode; median of 5 steps after 2 warm-up steps, one",
+        "process per thread count.",
+        "",
+        f"| model | batch | size | 1 thread | {many} threads | speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, batch, size in CASES:
         one, all_ = runs[1]["seconds"][name], runs[many]["seconds"][name]
         lines.append(f"| {name} | {batch} | {size} px | {one:.2f} s | {all_:.2f} s | {one / all_:.2f}x |")

@@ -1,7 +1,8 @@
 """R-Drop in a plain Paddle training loop, without PaddleClas's engine: digits at 32x32.
 
-    python examples/own_loop.py --epochs 2
+python examples/own_loop.py --epochs 2
 """
+
 import argparse
 
 import numpy as np
@@ -10,7 +11,7 @@ import paddle.nn.functional as F
 from paddleclas.ppcls.arch.backbone import Res2Net50_vd_26w_4s
 
 from paddleclas_rdrop import RDrop, RDropLoss
-from paddleclas_rdrop.data.demo import digits_images
+from paddleclas_rdrop.tools.data.demo import digits_images
 
 
 def main():
@@ -28,15 +29,15 @@ def main():
 
     model = Res2Net50_vd_26w_4s(class_num=10)
     rdrop = RDrop(model, passes=2, head_dropout=0.2)  # strategy auto -> shared_trunk here
-    kl_loss = RDropLoss(reduction="batchmean")
+    kl_loss = RDropLoss(reduction="batchmean", passes=rdrop.passes)
     optimizer = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
     print(f"R-Drop: {rdrop.passes} passes, strategy {rdrop.strategy}, alpha {args.alpha}")
     for epoch in range(args.epochs):
         model.train()
         np.random.default_rng(epoch).shuffle(train)
         for start in range(0, len(train), args.batch_size):
-            batch = train[start:start + args.batch_size]
-            out = rdrop(paddle.to_tensor(x[batch]))                       # k passes, stacked
+            batch = train[start : start + args.batch_size]
+            out = rdrop(paddle.to_tensor(x[batch]))  # k passes, stacked
             ce = F.cross_entropy(out, rdrop.repeat_labels(paddle.to_tensor(labels[batch, None])))
             kl = kl_loss(out, None)["RDropLoss"]
             loss = ce + args.alpha * kl
@@ -46,8 +47,10 @@ def main():
         model.eval()
         with paddle.no_grad():
             predicted = rdrop(paddle.to_tensor(x[val])).argmax(axis=1).numpy()  # one plain pass
-        print(f"epoch {epoch + 1}: CE {float(ce):.4f}, KL {float(kl):.4f}, "
-              f"val top-1 {(predicted == labels[val]).mean():.4f}")
+        print(
+            f"epoch {epoch + 1}: CE {float(ce):.4f}, KL {float(kl):.4f}, "
+            f"val top-1 {(predicted == labels[val]).mean():.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,16 +1,32 @@
-"""R-Drop for PaddleClas: the KL loss, the k-pass forward and their PaddleClas registration;
-and the article's two-network variant, deep mutual learning (`MutualModel`, `MutualKLLoss`).
+"""R-Drop for PaddleClas (Liang et al., "R-Drop: Regularized Dropout for Neural Networks", NeurIPS 2021):
+the KL loss, the k-pass forward and the stochastic layers (`core`, paddle only), their PaddleClas
+adapter (`adapter`: the YAML contract, the train hook, registration) and the tools (`tools`: the
+command line, the standalone engine, export, predict, data); and the article's two-network variant,
+deep mutual learning (`MutualModel`, `MutualKLLoss`).
 
 The names below are imported on first use, so that importing a light module of the package
-(`paddleclas_rdrop.host.threads`) does not import paddle.
+(`paddleclas_rdrop.tools.threads`) does not import paddle.
 """
+
 import importlib
 
 _HOMES = {
-    "ConfigError": ".errors", "RDropConfigError": ".errors", "compute_kl_loss": ".kl", "RDropLoss": ".loss",
-    "MutualKLLoss": ".mutual", "MutualModel": ".mutual", "MutualTopkAcc": ".mutual",
-    "STRATEGIES": ".passes", "RDrop": ".passes", "add_drop_path": ".passes", "add_head_dropout": ".passes",
-    "add_stochastic_layers": ".passes", "stochastic_layers": ".passes",
+    "ConfigError": ".core.errors",
+    "DataError": ".core.errors",
+    "RDropConfigError": ".core.errors",
+    "RDropError": ".core.errors",
+    "NonFiniteLossError": ".core.errors",
+    "compute_kl_loss": ".core.kl",
+    "RDropLoss": ".core.loss",
+    "MutualKLLoss": ".core.mutual",
+    "MutualTopkAcc": ".core.mutual",
+    "MutualModel": ".adapter.mutual",
+    "STRATEGIES": ".core.runner",
+    "RDrop": ".core.runner",
+    "add_drop_path": ".core.runner",
+    "add_head_dropout": ".core.runner",
+    "add_stochastic_layers": ".core.runner",
+    "stochastic_layers": ".core.runner",
 }
 __all__ = sorted(_HOMES)
 __version__ = "0.1.0"

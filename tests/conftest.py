@@ -1,3 +1,6 @@
+"""Shared by the tests of every layer: digits as tensors, a digits dataset per test module, deep mutual
+learning's two networks, and the clean-up of the weights the runs write."""
+
 import os
 
 # `import paddle` sets OMP_NUM_THREADS=1 in this process when it is unset, and every tool the tests
@@ -7,11 +10,14 @@ os.environ.setdefault("RDROP_TESTS_USER_THREADS", os.environ.get("OMP_NUM_THREAD
 
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
-import pytest
+import pytest  # noqa: E402
 
-from paddleclas_rdrop.data.demo import digits_images  # noqa: E402
+from paddleclas_rdrop.tools.data.demo import digits_images  # noqa: E402
 
 paddle.set_device("cpu")
+
+MUTUAL_NETWORKS = [{"Res2Net": {"name": "Res2Net50_vd_26w_4s"}}, {"SENet": {"name": "SE_ResNet50_vd"}}]
+WEIGHT_FILES = (".pdparams", ".pdopt", ".pdiparams")
 
 
 @pytest.fixture(scope="session")
@@ -22,16 +28,29 @@ def digits():
     return paddle.to_tensor(x.transpose(0, 3, 1, 2)), paddle.to_tensor(labels[:, None])
 
 
-WEIGHT_FILES = (".pdparams", ".pdopt", ".pdiparams")
+@pytest.fixture(scope="module")
+def workdir(request, tmp_path_factory):
+    """A fresh folder per test module with 48 digits at 16x16 as a PaddleClas dataset in `digits/`."""
+    from engine_runs import digits_workdir
+
+    return digits_workdir(tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1])
 
 
-def pytest_sessionfinish(session):
+@pytest.fixture(scope="module")
+def mutual():
+    """Deep mutual learning's Res2Net50_vd_26w_4s and SE_ResNet50_vd side by side (10 classes, seed 0)."""
+    from paddleclas_rdrop import MutualModel
+
+    paddle.seed(0)
+    return MutualModel(models=MUTUAL_NETWORKS, infer_model_name="SENet", class_num=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def delete_weights_at_the_end(tmp_path_factory):
     """Delete the weights the runs wrote (about 20 GB over the suite), keep their logs: pytest keeps a
     failed session's folders whole, and a few failed sessions fill a disk."""
-    factory = getattr(session.config, "_tmp_path_factory", None)  # pytest's tmp_path plugin
-    if factory is None:
-        return
-    for folder, _, files in os.walk(factory.getbasetemp()):
+    yield
+    for folder, _, files in os.walk(tmp_path_factory.getbasetemp()):
         for name in files:
             if name.endswith(WEIGHT_FILES):
                 os.remove(os.path.join(folder, name))

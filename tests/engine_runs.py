@@ -1,21 +1,29 @@
 """Running the project's tools as a user does: subprocesses on a small digits dataset."""
+
 import os
 import re
 import subprocess
 import sys
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENGINES = {"standalone": {"PADDLECLAS_ROOT": ""},  # the tools' environment per engine
-           "paddleclas": {"PADDLECLAS_ROOT": os.environ.get("PADDLECLAS_ROOT", "")}}
-NEEDS_TREE = ("PADDLECLAS_ROOT is unset: these tests run PaddleClas's own Engine, which only its "
-              "source tree has (not the pip wheel)")
-CONFIGS = {"res2net": "Res2Net50_vd_26w_4s", "se_resnet": "SE_ResNet50_vd",
-           "se_resnext": "SE_ResNeXt50_vd_32x4d"}  # configs/rdrop_<name>.yaml -> its backbone
+ENGINES = {
+    "standalone": {"PADDLECLAS_ROOT": ""},  # the tools' environment per engine
+    "paddleclas": {"PADDLECLAS_ROOT": os.environ.get("PADDLECLAS_ROOT", "")},
+}
+NEEDS_TREE = (
+    "PADDLECLAS_ROOT is unset: these tests run PaddleClas's own Engine, which only its "
+    "source tree has (not the pip wheel)"
+)
+CONFIGS = {
+    "res2net": "Res2Net50_vd_26w_4s",
+    "se_resnet": "SE_ResNet50_vd",
+    "se_resnext": "SE_ResNeXt50_vd_32x4d",
+}  # configs/rdrop_<name>.yaml -> its backbone
 
 
 def digits_workdir(tmp_path_factory, name):
     """A fresh folder with 48 digits at 16x16 written as a PaddleClas dataset in `digits/`."""
-    from paddleclas_rdrop.data.demo import write_digits_dataset
+    from paddleclas_rdrop.tools.data.demo import write_digits_dataset
 
     path = tmp_path_factory.mktemp(name)
     write_digits_dataset(str(path / "digits"), size=16, count=48)
@@ -25,10 +33,11 @@ def digits_workdir(tmp_path_factory, name):
 def overrides(workdir, name, epochs=1, every_epoch=False):
     """The -o overrides of a CPU run at 16 px on `workdir/digits`, writing to `workdir/name` the latest
     and best checkpoints, and with `every_epoch` also `epoch_<n>` (a ResNet-50's is 200 MB)."""
-    from paddleclas_rdrop.data.overrides import dataset_overrides
+    from paddleclas_rdrop.tools.data.overrides import dataset_overrides
 
-    return dataset_overrides(str(workdir / "digits"), size=16, batch_size=16, epochs=epochs,
-                             output_dir=str(workdir / name)) + [f"Global.save_interval={1 if every_epoch else 1000}"]
+    return dataset_overrides(
+        str(workdir / "digits"), size=16, batch_size=16, epochs=epochs, output_dir=str(workdir / name)
+    ) + [f"Global.save_interval={1 if every_epoch else 1000}"]
 
 
 def tool_command(tool, config, overrides, launch_processes=0, tools_root=PROJECT):
@@ -38,8 +47,16 @@ def tool_command(tool, config, overrides, launch_processes=0, tools_root=PROJECT
     for override in overrides:
         args += ["-o", override]
     if launch_processes:
-        return [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node",
-                str(launch_processes), "--log_dir", "launch_log", *args]
+        return [
+            sys.executable,
+            "-m",
+            "paddle.distributed.launch",
+            "--nproc_per_node",
+            str(launch_processes),
+            "--log_dir",
+            "launch_log",
+            *args,
+        ]
     return [sys.executable, *args]
 
 
@@ -62,24 +79,31 @@ def tool_environment(env=None):
 
 def run_tool(tool, config, overrides, cwd, env=None, launch_processes=0, check=True, tools_root=PROJECT):
     """Run a tool; on failure show the tail of its output."""
-    result = subprocess.run(tool_command(tool, config, overrides, launch_processes, tools_root), cwd=cwd,
-                            env=tool_environment(env), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        tool_command(tool, config, overrides, launch_processes, tools_root),
+        cwd=cwd,
+        env=tool_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"{tool} {config} exited {result.returncode}:\n"
-                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise AssertionError(
+            f"{tool} {config} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
 REFUSALS = """
 import json, sys
-from paddleclas_rdrop.errors import ConfigError
-from paddleclas_rdrop.host.cli import run
+from paddleclas_rdrop.core.errors import RDropError
+from paddleclas_rdrop.tools.cli import run
 mode, config, cases = json.loads(sys.argv[1])
 for overrides in cases:
     try:
         run(mode, ["-c", config] + [arg for override in overrides for arg in ("-o", override)])
         outcome = "ran"
-    except ConfigError as error:  # what the tools' main() prints as its one `error:` line
+    except RDropError as error:  # what the tools' main() prints as its one `error:` line
         outcome = f"error: {error}"
     print("outcome:", json.dumps(outcome), flush=True)
 """
@@ -92,13 +116,22 @@ def refusals(mode, config, cases, cwd, env=None):
     import json
 
     args = json.dumps([mode, os.path.join(PROJECT, "configs", config), cases])
-    result = subprocess.run([sys.executable, "-c", REFUSALS, args], cwd=cwd, env=tool_environment(env),
-                            capture_output=True, text=True, timeout=600)
-    outcomes = [json.loads(line.split(" ", 1)[1]) for line in result.stdout.splitlines()
-                if line.startswith("outcome: ")]
+    result = subprocess.run(
+        [sys.executable, "-c", REFUSALS, args],
+        cwd=cwd,
+        env=tool_environment(env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    outcomes = [
+        json.loads(line.split(" ", 1)[1]) for line in result.stdout.splitlines() if line.startswith("outcome: ")
+    ]
     if result.returncode != 0 or len(outcomes) != len(cases):
-        raise AssertionError(f"the refusals stopped after {len(outcomes)} of {len(cases)} cases:\n"
-                             f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+        raise AssertionError(
+            f"the refusals stopped after {len(outcomes)} of {len(cases)} cases:\n"
+            f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+        )
     return outcomes
 
 
@@ -110,6 +143,7 @@ def refusals_by_engine(config, cases_of, cwd):
         if engine not in errors:
             errors[engine] = refusals("train", config, cases_of(engine), cwd=cwd, env=ENGINES[engine])
         return errors[engine]
+
     return of
 
 
@@ -132,8 +166,10 @@ def assert_quiet(log_text):
 
 def step_losses(log_text, name):
     """The values of loss `name` in the per-step [Train] lines of a PaddleClas log."""
-    return [float(v) for v in re.findall(rf"\[Train\]\[Epoch \d+/\d+\]\[Iter: \d+/\d+\].*?{name}: ([-\d.eE+naif]+)",
-                                         log_text)]
+    return [
+        float(v)
+        for v in re.findall(rf"\[Train\]\[Epoch \d+/\d+\]\[Iter: \d+/\d+\].*?{name}: ([-\d.eE+naif]+)", log_text)
+    ]
 
 
 def engine_param(name):
@@ -153,7 +189,7 @@ def assert_export_matches_eager(config_path, overrides, export_dir, params_path,
     from paddleclas.ppcls.arch import backbone
     from paddleclas.ppcls.utils import config as ppcls_config
 
-    from paddleclas_rdrop.host.predict import export_predictor, read_rgb
+    from paddleclas_rdrop.tools.predict import export_predictor, read_rgb
 
     config = ppcls_config.get_config(config_path, overrides=overrides)
     predictor = export_predictor(config, export_dir)

@@ -1,4 +1,5 @@
 """Float64 NumPy references, independent of Paddle."""
+
 import numpy as np
 
 

@@ -1,12 +1,13 @@
 """CSV (`image,label` columns) + image folder -> PaddleClas train/val list files, label map, and
 the `-o` overrides that point a config at them (printed, and written to overrides.txt)."""
+
 import argparse
 import os
 import sys
 
-from paddleclas_rdrop.data.csv_lists import write_lists
-from paddleclas_rdrop.data.overrides import data_overrides
-from paddleclas_rdrop.errors import ConfigError
+from paddleclas_rdrop.core.errors import RDropError
+from paddleclas_rdrop.tools.data.csv_lists import write_lists
+from paddleclas_rdrop.tools.data.overrides import data_overrides
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
@@ -22,9 +23,10 @@ if __name__ == "__main__":
     args = parser.parse_args()
     out = args.out or args.image_root
     try:
-        counts = write_lists(args.csv, args.image_root, out, args.val_ratio,
-                             args.seed, args.force, args.image_column, args.label_column)
-    except ConfigError as error:
+        counts = write_lists(
+            args.csv, args.image_root, out, args.val_ratio, args.seed, args.force, args.image_column, args.label_column
+        )
+    except RDropError as error:
         sys.exit(f"error: {error}")
     print(f"{counts['classes']} classes" + (" (string labels numbered: see label_list.txt)" if counts["named"] else ""))
     print("class  train  val")
@@ -34,5 +36,7 @@ if __name__ == "__main__":
     overrides = [f"-o {key}" for key in data_overrides(out, args.image_root, args.size)]
     with open(os.path.join(out, "overrides.txt"), "w") as handle:
         handle.write("\n".join(overrides) + "\n")
-    print(f"\nOverrides for tools/train.py, eval.py, export_model.py and predict.py (paths relative to "
-          f"this folder), also in {os.path.join(out, 'overrides.txt')}:\n  " + " \\\n  ".join(overrides))
+    print(
+        f"\nOverrides for tools/train.py, eval.py, export_model.py and predict.py (paths relative to "
+        f"this folder), also in {os.path.join(out, 'overrides.txt')}:\n  " + " \\\n  ".join(overrides)
+    )

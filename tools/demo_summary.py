@@ -1,13 +1,15 @@
 """`tools/demo_summary.py -c CONFIG [-o ...]`: how a finished training run ended (best val top-1,
 checkpoint, export, one prediction from the export with its true label)."""
+
 import sys
 
-from paddleclas_rdrop.host.predict import parse_config
-from paddleclas_rdrop.host.summary import summary_lines
+from paddleclas_rdrop.core.errors import RDropError
+from paddleclas_rdrop.tools.predict import parse_config
+from paddleclas_rdrop.tools.summary import summary_lines
 
 if __name__ == "__main__":
     try:
         lines = summary_lines(parse_config())
-    except FileNotFoundError as error:
+    except (RDropError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
     print("\n".join(["", "== paddleclas-rdrop: the run ended ==", *lines]))

@@ -1,13 +1,14 @@
 """One network of a MutualModel checkpoint as a stock checkpoint (its keys without the network's
 prefix), for a one-network config's Global.pretrained_model or PaddleClas's own tools."""
+
 import argparse
 import os
 import sys
 
 import paddle
 
-from paddleclas_rdrop.errors import ConfigError
-from paddleclas_rdrop.mutual import network_weights
+from paddleclas_rdrop.adapter.mutual import network_weights
+from paddleclas_rdrop.core.errors import ConfigError
 
 
 def with_suffix(path):

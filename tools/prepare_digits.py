@@ -1,8 +1,9 @@
 """Write scikit-learn's digits as a PaddleClas image dataset (offline): dataset/digits by default;
 with --csv, as an image folder and labels.csv instead (the input of tools/csv_to_lists.py)."""
+
 import argparse
 
-from paddleclas_rdrop.data.demo import write_digits_csv, write_digits_dataset
+from paddleclas_rdrop.tools.data.demo import write_digits_csv, write_digits_dataset
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)

@@ -1,14 +1,18 @@
 """Write Fashion-MNIST (Debian's dataset-fashion-mnist) as a PaddleClas image dataset, offline."""
+
 import argparse
 
-from paddleclas_rdrop.data.demo import FASHION_MNIST_DIR, write_fashion_mnist_dataset
+from paddleclas_rdrop.tools.data.demo import FASHION_MNIST_DIR, write_fashion_mnist_dataset
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="dataset/fashion_mnist")
-    parser.add_argument("--train-count", type=int, default=None,
-                        help="a seeded subset of the 60k training images (default: all)")
+    parser.add_argument(
+        "--train-count", type=int, default=None, help="a seeded subset of the 60k training images (default: all)"
+    )
     parser.add_argument("--source", default=FASHION_MNIST_DIR, help="folder of the gzipped IDX files")
     args = parser.parse_args()
-    print("Fashion-MNIST written to",
-          write_fashion_mnist_dataset(args.out, train_count=args.train_count, source=args.source))
+    print(
+        "Fashion-MNIST written to",
+        write_fashion_mnist_dataset(args.out, train_count=args.train_count, source=args.source),
+    )

@@ -1,0 +1,151 @@
+"""Deep mutual learning in PaddleClas's terms: `MutualModel` (several `ppcls.arch` networks side by
+side, `Arch: {name: MutualModel, models: [...]}`), `network_weights` (one network of its checkpoint
+under stock keys) and the YAML contract of its losses and metric."""
+
+import importlib
+
+import paddle
+import paddle.nn as nn
+
+from ..core.errors import ConfigError
+from ..core.runner import logits_of
+from .settings import check_kl_entry
+
+MUTUAL_MODEL = "MutualModel"
+MUTUAL_LOSSES = ("DistillationGTCELoss", "MutualKLLoss")  # the Loss.Train entries that read networks
+
+
+class MutualModel(nn.Layer):
+    """Several classifiers side by side, as `Arch: {name: MutualModel, models: [...]}`.
+
+    In training a call returns ``{network name: logits}``; in eval mode (eval, export, infer)
+    it is the network ``infer_model_name`` names alone, so the export is that stock model.
+
+    Each network is built in its own name scope and its parameters get its name as a prefix:
+    PaddleClas's older backbones (Res2Net, SE-ResNet) use fixed parameter names such as
+    ``conv1_1_weights``, which Paddle refuses to create twice and an optimizer (keyed by
+    parameter name) would mix up. Checkpoint keys stay structured: ``<network>.<stock key>``.
+    """
+
+    arch_module = "paddleclas.ppcls.arch"  # the module networks are looked up in, by name
+
+    def __init__(self, models=None, infer_model_name=None, class_num=None):
+        super().__init__()
+        networks = _network_entries(models)
+        if infer_model_name not in networks:
+            raise ConfigError(
+                f"Arch.infer_model_name must name the network to evaluate and export, "
+                f"one of {list(networks)}; got {infer_model_name!r}"
+            )
+        arch = importlib.import_module(self.arch_module)
+        for key, params in networks.items():
+            name = params.pop("name")
+            if not callable(getattr(arch, str(name), None)):
+                raise ConfigError(f"Arch.models.{key}.name: PaddleClas has no network {name!r}")
+            if class_num is not None:
+                params.setdefault("class_num", class_num)
+            with paddle.utils.unique_name.guard(f"{key}."):
+                try:
+                    network = getattr(arch, name)(**params)
+                except TypeError as error:
+                    raise ConfigError(f"Arch.models.{key}: cannot build {name}: {error}") from None
+            for parameter in network.parameters():
+                parameter.name = f"{key}.{parameter.name}"
+            self.add_sublayer(key, network)
+        self.model_names = list(networks)
+        self.infer_model_name = infer_model_name
+
+    def forward(self, x):
+        if not self.training:
+            return self._sub_layers[self.infer_model_name](x)
+        return {name: logits_of(self._sub_layers[name](x)) for name in self.model_names}
+
+
+def network_weights(state_dict, network):
+    """The weights of one network of a MutualModel checkpoint under its stock keys: a checkpoint
+    the stock architecture loads (`Global.pretrained_model` of a one-network config)."""
+    prefix = f"{network}."
+    weights = {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
+    if not weights:
+        networks = sorted({key.split(".", 1)[0] for key in state_dict})
+        raise ConfigError(f"the checkpoint has no network {network!r}; it has {networks}")
+    return weights
+
+
+def _network_entries(models):
+    """`{key: params}` of `Arch.models`, a list of one-key mappings such as `- Res2Net: {name: ...}`."""
+    example = "[{Res2Net: {name: Res2Net50_vd_26w_4s}}, {SENet: {name: SE_ResNet50_vd}}]"
+    if not isinstance(models, list) or len(models) < 2:
+        raise ConfigError(f"Arch.models must list two or more networks, e.g. {example}")
+    networks = {}
+    for index, entry in enumerate(models):
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ConfigError(f"Arch.models.{index} must be a one-key mapping as in {example}")
+        ((key, params),) = entry.items()
+        if key in networks:
+            raise ConfigError(f"Arch.models: two networks are called {key!r}; give each its own name")
+        if not isinstance(params, dict) or "name" not in params:
+            raise ConfigError(f"Arch.models.{key}.name is required (the PaddleClas network to build)")
+        networks[key] = dict(params)
+    return networks
+
+
+def check_mutual_contract(config):
+    """`Arch: MutualModel` (deep mutual learning) and its losses and metric come together, and
+    every network a loss or metric names exists."""
+    arch = config.get("Arch") or {}
+    mutual = arch.get("name") == MUTUAL_MODEL
+    train = (config.get("Loss") or {}).get("Train") or []
+    names = [name for entry in train for name in entry]
+    metrics = [name for entry in ((config.get("Metric") or {}).get("Train") or []) for name in entry]
+    eval_names = [name for entry in ((config.get("Loss") or {}).get("Eval") or []) for name in entry] + [
+        name for entry in ((config.get("Metric") or {}).get("Eval") or []) for name in entry
+    ]
+    misplaced = sorted(set(eval_names) & {*MUTUAL_LOSSES, "MutualTopkAcc"})
+    if misplaced:
+        raise ConfigError(
+            f"{misplaced[0]} is in Loss.Eval or Metric.Eval, but evaluation sees one network "
+            f"(the one Arch.infer_model_name names): use CELoss and TopkAcc there"
+        )
+    if not mutual:
+        if "MutualKLLoss" in names or "MutualTopkAcc" in metrics:
+            raise ConfigError(
+                "MutualKLLoss and MutualTopkAcc read the networks of Arch.name: MutualModel "
+                f"(deep mutual learning); Arch.name is {arch.get('name')!r}"
+            )
+        return
+    if (config.get("Global") or {}).get("train_mode") == "rdrop":
+        raise ConfigError(
+            "Global.train_mode: rdrop runs one network k times; Arch.name: MutualModel "
+            "already compares its networks: remove train_mode (and RDropLoss)"
+        )
+    for name in names:
+        if name not in MUTUAL_LOSSES:
+            raise ConfigError(
+                f"Loss.Train.{name} reads one network's output, but Arch.name is MutualModel: "
+                f"use {' and '.join(MUTUAL_LOSSES)} (CE on each network, KL between them)"
+            )
+    for name in metrics:
+        if name != "MutualTopkAcc":
+            raise ConfigError(
+                f"Metric.Train.{name} reads one network's output, but Arch.name is "
+                f"MutualModel: use MutualTopkAcc (top-k of every network)"
+            )
+    networks = [key for entry in (arch.get("models") or []) if isinstance(entry, dict) for key in entry]
+    for entry in train:
+        ((name, params),) = entry.items()
+        params = params or {}
+        for key in ("model_names", "model_name_pairs"):
+            if key in params and not isinstance(params[key], list):
+                raise ConfigError(
+                    f"Loss.Train.{name}.{key} must be a list of network names such as "
+                    f"[Res2Net, SENet], got {params[key]!r}"
+                )
+        named = params.get("model_names") or [n for pair in params.get("model_name_pairs") or [] for n in pair]
+        for network in named:
+            if network not in networks:
+                raise ConfigError(
+                    f"Loss.Train.{name} names the network {network!r}, which is not in Arch.models ({networks})"
+                )
+        if name == "MutualKLLoss":
+            check_kl_entry(name, params)

@@ -1,0 +1,106 @@
+"""Registration into a PaddleClas source tree: `RDropLoss` and the `rdrop` train mode, and the
+mutual-learning `MutualModel` / `MutualKLLoss` / `MutualTopkAcc`; finding that tree."""
+
+import importlib
+import os
+import sys
+
+from ..core.errors import ConfigError
+from ..core.loss import RDropLoss
+from ..core.mutual import MutualKLLoss, MutualTopkAcc
+from .mutual import MutualModel
+from .train_hook import rdrop_epoch
+
+ROOT_VARIABLE = "PADDLECLAS_ROOT"
+
+
+class SourceTreeNotFound(RuntimeError):
+    """No PaddleClas source tree (the one with `ppcls/engine`) can be imported."""
+
+
+def find_source_tree():
+    """Put the PaddleClas source tree on `sys.path` (from $PADDLECLAS_ROOT if needed) and return
+    its root; `SourceTreeNotFound` if there is none, `ConfigError` if $PADDLECLAS_ROOT is wrong."""
+    root = os.environ.get(ROOT_VARIABLE)
+    if root:
+        if not os.path.isdir(os.path.join(root, "ppcls", "engine")):
+            raise ConfigError(
+                f"{ROOT_VARIABLE}={root} is not a PaddleClas source tree (no ppcls/engine in it): "
+                f"point it at the root of a PaddleClas checkout"
+            )
+        root = os.path.abspath(root)
+        if root not in sys.path:
+            sys.path.append(root)  # appended: the tree's own paddleclas.py must not hide the wheel
+    try:
+        importlib.import_module("ppcls.engine.engine")
+    except ImportError as error:
+        if getattr(error, "name", None) and not error.name.startswith("ppcls"):
+            raise  # the tree was found but a dependency of it is missing: show that
+        raise SourceTreeNotFound(
+            f"no PaddleClas source tree found (to use PaddleClas's own Engine, set {ROOT_VARIABLE} "
+            f"to the root of a PaddleClas checkout: the pip wheel has no training engine)"
+        ) from None
+    return os.path.dirname(os.path.dirname(importlib.import_module("ppcls").__file__))
+
+
+def register():
+    """Install `RDropLoss` and `MutualKLLoss` into `ppcls.loss`, `MutualTopkAcc` into `ppcls.metric`,
+    `MutualModel` (building its networks from `ppcls.arch`) into `ppcls.arch`, and
+    `train_epoch_rdrop` into `ppcls.engine.train`.
+
+    Idempotent; changes no PaddleClas file; refuses to replace a name that another object
+    holds. Returns the tree's root; raises `SourceTreeNotFound` without a source tree.
+    """
+    root = find_source_tree()
+    _give_cpu_parallel_env_a_device_id()
+    loss_module = importlib.import_module("ppcls.loss")
+    arch_module = importlib.import_module("ppcls.arch")
+    _install(loss_module, "RDropLoss", RDropLoss)
+    _install(loss_module, "MutualKLLoss", MutualKLLoss)
+    _install(importlib.import_module("ppcls.metric"), "MutualTopkAcc", MutualTopkAcc)
+    host_mutual_model = getattr(arch_module, "MutualModel", None)
+    if not _is_ours(host_mutual_model, MutualModel):
+        host_mutual_model = type("MutualModel", (MutualModel,), {"arch_module": "ppcls.arch"})
+    _install(arch_module, "MutualModel", host_mutual_model)
+    _install(importlib.import_module("ppcls.engine.train"), "train_epoch_rdrop", train_epoch_rdrop)
+    return root
+
+
+def _is_ours(existing, ours):
+    return existing is ours or (isinstance(existing, type) and isinstance(ours, type) and issubclass(existing, ours))
+
+
+def _install(module, name, ours):
+    """`module.name = ours`, unless another object than the plugin's holds that name already."""
+    existing = getattr(module, name, None)
+    if existing is not None and not _is_ours(existing, ours):
+        raise ConfigError(
+            f"{module.__name__}.{name} is already {getattr(existing, '__module__', '?')}.{name}, not "
+            f"paddleclas-rdrop's, which will not replace it: rename or remove the other one (or, to run "
+            f"PaddleClas without the plugin, set PADDLECLAS_RDROP_AUTOLOAD=0)"
+        )
+    setattr(module, name, ours)
+
+
+def _give_cpu_parallel_env_a_device_id():
+    """The one change the plugin makes to Paddle itself, and only on a CPU-only Paddle build.
+
+    Why: PaddleClas's distributed evaluation reads `ParallelEnv().device_id`, which a CPU-only build
+    never sets (`AttributeError: 'ParallelEnv' object has no attribute '_device_id'` when evaluating
+    under `paddle.distributed.launch`). What: a class-level default `_device_id = 0`. It is not
+    undone (it lasts for the process), and nothing else sees it: an instance that sets its own
+    device id (every device build) overrides it, and a build that has the attribute is left alone.
+    """
+    import paddle
+    import paddle.distributed
+
+    if paddle.is_compiled_with_cuda() or hasattr(paddle.distributed.ParallelEnv, "_device_id"):
+        return
+    paddle.distributed.ParallelEnv._device_id = 0
+
+
+def train_epoch_rdrop(engine, epoch_id, print_batch_step):
+    """PaddleClas's `train_epoch` with the k passes of R-Drop (selected by `train_mode: rdrop`)."""
+    from ppcls.engine.train.train import train_epoch
+
+    rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch)

@@ -1,0 +1,177 @@
+"""The YAML contract of R-Drop: `Global.train_mode`, the `RDrop` section and the `RDropLoss` entry of
+a PaddleClas config, parsed and checked once into an immutable `RDropSettings`.
+
+It reads a plain config dict (no PaddleClas import). The values are checked by the core's own
+checks, so a rule gives the same `ConfigError` from a YAML and from the Python API; this module
+adds the key names and the rules between sections.
+"""
+
+import dataclasses
+import numbers
+from typing import Optional, Tuple
+
+from ..core.drop_path import STAGES, check_drop_path, check_drop_path_stages
+from ..core.errors import ConfigError
+from ..core.kl import check_reduction
+from ..core.runner import check_head_dropout, check_passes, check_strategy
+
+RDROP_DEFAULTS = {
+    "passes": 2,
+    "strategy": "auto",
+    "head_dropout": 0.0,
+    "head_layer": "out",
+    "drop_path": 0.0,
+    "drop_path_stages": list(STAGES),
+}
+RDROP_KEY_HELP = {  # what the tools' -h says of each key
+    "passes": "k, the passes of every sample",
+    "strategy": "auto | concat | shared_trunk | separate: how the k passes run (auto: the cheapest exact one)",
+    "head_dropout": "dropout rate added before the classifier",
+    "head_layer": "the classifier's sublayer name",
+    "drop_path": "stochastic depth rate of the last residual block (linear from 0), training only",
+    "drop_path_stages": "the stages (1-4) that get drop path",
+}
+LAYER_KEYS = ("head_dropout", "head_layer", "drop_path", "drop_path_stages")  # a baseline twin's keys too
+
+
+def keys_help():
+    """The R-Drop keys of a PaddleClas YAML, one line each, for the tools' -h."""
+    lines = ["Global.train_mode: rdrop  k passes and the KL term (anything else: one pass)"]
+    lines += [f"RDrop.{key}: {RDROP_DEFAULTS[key]}  {text}" for key, text in RDROP_KEY_HELP.items()]
+    lines += ["Loss.Train: - RDropLoss: {weight: alpha, reduction: batchmean}  the KL term (sum: alpha per batch)"]
+    return lines
+
+
+@dataclasses.dataclass(frozen=True)
+class RDropSettings:
+    """The R-Drop keys of one config, checked: what the adapter, the k-pass runner, the KL-share watch
+    and the standalone engine read. Build it with `from_config` (`ConfigError` names a wrong key).
+
+    ``rdrop`` is ``Global.train_mode == "rdrop"`` (k passes and the KL term); without it the config is
+    a one-pass run that keeps the stochastic layers (a baseline twin). ``alpha`` and ``reduction`` are
+    the `RDropLoss` entry's ``weight`` and ``reduction`` (None without an entry).
+    """
+
+    rdrop: bool = False
+    passes: int = 2
+    strategy: str = "auto"
+    head_dropout: float = 0.0
+    head_layer: str = "out"
+    drop_path: float = 0.0
+    drop_path_stages: Tuple[int, ...] = STAGES
+    alpha: Optional[float] = None
+    reduction: Optional[str] = None
+
+    @classmethod
+    def from_config(cls, config):
+        """Parse and check `config` (a dict with PaddleClas's sections); raises `ConfigError`."""
+        section = parse_section(config.get("RDrop"))
+        train_mode = (config.get("Global") or {}).get("train_mode")
+        entry = check_rdrop_contract(config)
+        return cls(
+            rdrop=train_mode == "rdrop",
+            passes=section["passes"],
+            strategy=section["strategy"],
+            head_dropout=section["head_dropout"],
+            head_layer=section["head_layer"],
+            drop_path=section["drop_path"],
+            drop_path_stages=tuple(section["drop_path_stages"]),
+            alpha=None if entry is None else float(entry["weight"]),
+            reduction=None if entry is None else entry.get("reduction", "batchmean"),
+        )
+
+    @property
+    def adds_layers(self):
+        """Whether the plugin adds stochastic layers (drop path, head dropout) to the model."""
+        return self.head_dropout > 0 or self.drop_path > 0
+
+    def layer_kwargs(self):
+        """The keyword arguments of `add_stochastic_layers` (a one-pass run's layers)."""
+        return {
+            "head_dropout": self.head_dropout,
+            "head_layer": self.head_layer,
+            "drop_path": self.drop_path,
+            "drop_path_stages": list(self.drop_path_stages),
+        }
+
+    def runner_kwargs(self):
+        """The keyword arguments of `RDrop` (the k-pass runner)."""
+        return {"passes": self.passes, "strategy": self.strategy, **self.layer_kwargs()}
+
+
+def parse_section(section):
+    """The `RDrop` mapping with defaults filled in and checked; an unknown key is an error naming it."""
+    section = section or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"RDrop must be a mapping of {sorted(RDROP_DEFAULTS)}, got {section!r}")
+    unknown = sorted(set(section) - set(RDROP_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"RDrop.{unknown[0]} is not an R-Drop setting; the settings are {sorted(RDROP_DEFAULTS)}")
+    settings = {**RDROP_DEFAULTS, **section}
+    check_passes(settings["passes"])
+    check_strategy(settings["strategy"])
+    settings["head_dropout"] = check_head_dropout(settings["head_dropout"])
+    settings["drop_path"] = check_drop_path(settings["drop_path"])
+    settings["drop_path_stages"] = check_drop_path_stages(settings["drop_path_stages"])
+    if not isinstance(settings["head_layer"], str) or not settings["head_layer"]:
+        raise ConfigError(f"RDrop.head_layer must be a layer name such as out, got {settings['head_layer']!r}")
+    return settings
+
+
+def _entries(config, split):
+    return [entry for entry in ((config.get("Loss") or {}).get(split) or []) if "RDropLoss" in entry]
+
+
+def check_rdrop_contract(config):
+    """`train_mode: rdrop` and an `RDropLoss` entry come together; alpha is its `weight`. Returns the
+    entry's parameters (None without one); raises `ConfigError`."""
+    train_mode = (config.get("Global") or {}).get("train_mode")
+    train_losses = (config.get("Loss") or {}).get("Train") or []
+    entries = _entries(config, "Train")
+    if train_mode == "rdrop" and not entries:
+        raise ConfigError(
+            "Global.train_mode is rdrop but Loss.Train has no RDropLoss entry, so nothing would "
+            "use the k passes: add `- RDropLoss: {weight: 0.6}` (weight = alpha) to Loss.Train"
+        )
+    if entries and train_mode != "rdrop":
+        raise ConfigError(
+            f"Loss.Train has an RDropLoss entry but Global.train_mode is {train_mode!r}: set "
+            "Global.train_mode: rdrop, the train hook that runs the k passes RDropLoss compares"
+        )
+    k_pass_keys = sorted({"passes", "strategy"} & set(config.get("RDrop") or {}))
+    if k_pass_keys and train_mode != "rdrop":
+        raise ConfigError(
+            f"RDrop.{k_pass_keys[0]} is set but Global.train_mode is {train_mode!r}: set "
+            "Global.train_mode: rdrop for R-Drop; a baseline keeps only its stochastic layers "
+            "(RDrop.head_dropout/head_layer, RDrop.drop_path/drop_path_stages)"
+        )
+    if _entries(config, "Eval"):
+        raise ConfigError("Loss.Eval has an RDropLoss entry, but evaluation runs one pass: remove it from Loss.Eval")
+    if not entries:
+        return None
+    if len(entries) > 1:
+        raise ConfigError("Loss.Train has more than one RDropLoss entry: keep one")
+    if len(train_losses) == 1:
+        raise ConfigError(
+            "Loss.Train has RDropLoss alone, so training would minimise the KL term only: add the "
+            "task loss beside it, e.g. `- CELoss: {weight: 1.0, epsilon: 0.1}`"
+        )
+    params = entries[0]["RDropLoss"] or {}
+    if "passes" in params:
+        raise ConfigError(
+            "Loss.Train.RDropLoss.passes: the number of passes is set in one place only, "
+            "RDrop.passes; remove it from the loss entry"
+        )
+    check_kl_entry("RDropLoss", params)
+    return params
+
+
+def check_kl_entry(name, params):
+    """A KL loss entry's `reduction` and its `weight`, which is alpha; raises `ConfigError`."""
+    check_reduction(params.get("reduction", "batchmean"), f"Loss.Train.{name}")
+    weight = params.get("weight")
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
+        raise ConfigError(
+            f"Loss.Train.{name}.weight is alpha, the weight of the KL term, and must be a number "
+            f">= 0 (0.6 in the paper for image classification), got {weight!r}"
+        )

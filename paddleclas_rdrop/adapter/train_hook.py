@@ -1,0 +1,181 @@
+"""The R-Drop train step for an engine with PaddleClas's Engine attributes (PaddleClas's or ours).
+
+It does not rewrite the training loop: for the length of an epoch it gives the engine a model
+that runs the k passes, then calls the engine's own `train_epoch`. AMP, `update_freq`, LR
+schedulers, EMA, DataParallel, logging and VisualDL stay the engine's own code.
+
+What it changes on an engine, once, when the engine is prepared (`prepare_engine`):
+- `engine.rdrop_plugin`: the run's `PluginState` (settings, k-pass runner, train loss);
+- `engine.train_loss_func`: a `TrainLoss` around the engine's loss (labels repeated for the k
+  passes, the KL share of the loss watched, the guards' finite-loss check);
+- `engine.train_metric_func` with R-Drop: the same metric on the first pass;
+- the stochastic layers of the model, through hooks (no parameter renamed).
+"""
+
+import contextlib
+import dataclasses
+import logging
+from typing import Callable, Optional
+
+from ..core.errors import ConfigError
+from ..core.loss import RDropLoss
+from ..core.runner import RDrop, add_stochastic_layers
+from .settings import RDropSettings
+
+BARELY_ACTING = 0.01  # alpha x KL below this share of the loss for a whole epoch: warn
+
+
+class KLShare:
+    """The share of the training loss that R-Drop's KL term is (alpha x KL / loss), per epoch.
+
+    A KL term that stays a tiny fraction of the loss regularises nothing (the passes barely
+    differ, or alpha is too small): the epoch's log line says so once per run.
+    """
+
+    def __init__(self):
+        self.shares, self.warned = [], False
+
+    def add(self, loss_dict):
+        if "RDropLoss" in loss_dict and "loss" in loss_dict:
+            total = float(loss_dict["loss"])
+            self.shares.append(float(loss_dict["RDropLoss"]) / total if total > 0 else 0.0)
+
+    def log_epoch(self, epoch_id):
+        if not self.shares:
+            return
+        logger = logging.getLogger("ppcls")  # the logger both engines' logs go to
+        mean, largest = sum(self.shares) / len(self.shares), max(self.shares)
+        logger.info(
+            f"[Train][Epoch {epoch_id}][R-Drop] alpha x KL is {mean:.2%} of the training loss "
+            f"(mean over the epoch; largest step {largest:.2%})"
+        )
+        if largest < BARELY_ACTING and not self.warned:
+            logger.warning(
+                f"R-Drop is barely acting: alpha x KL stayed below {BARELY_ACTING:.0%} of the training loss "
+                f"for all of epoch {epoch_id}. Make the passes differ more (RDrop.drop_path, "
+                f"RDrop.head_dropout) or raise alpha (the weight of Loss.Train.RDropLoss)"
+            )
+            self.warned = True
+        self.shares = []
+
+
+class TrainLoss:
+    """The one stand-in for the engine's train loss (PaddleClas's `CombinedLoss`): with R-Drop it
+    gives the loss the labels repeated for the k stacked passes and records the KL share; `check`,
+    when set (the tools' guards), sees every loss dict before it is used."""
+
+    def __init__(self, loss, rdrop=None):
+        self.loss, self.rdrop = loss, rdrop
+        self.kl_share = KLShare()
+        self.check: Optional[Callable[[dict], None]] = None
+
+    def __call__(self, output, labels):
+        if self.rdrop is not None:
+            labels = self.rdrop.repeat_labels(labels)
+        loss_dict = self.loss(output, labels)
+        self.kl_share.add(loss_dict)
+        if self.check is not None:
+            self.check(loss_dict)
+        return loss_dict
+
+    def __getattr__(self, name):  # state_dict() for checkpoints, loss_func, ...
+        return getattr(self.loss, name)
+
+
+class _FirstPassMetric:
+    """The engine's train metric on the first of the k stacked passes."""
+
+    def __init__(self, metric, rdrop):
+        self.metric, self.rdrop = metric, rdrop
+
+    def __call__(self, output, labels):
+        return self.metric(self.rdrop.split_passes(output)[0], labels)
+
+    def __getattr__(self, name):
+        return getattr(self.metric, name)
+
+
+@dataclasses.dataclass
+class PluginState:
+    """What the plugin keeps for one engine: the run's settings, its k-pass runner (None for a
+    one-pass run) and the train loss it gave the engine."""
+
+    settings: RDropSettings
+    rdrop: Optional[RDrop]
+    loss: TrainLoss
+
+
+def prepare_engine(engine, settings=None):
+    """Prepare `engine` once: the model's stochastic layers and k-pass runner, `TrainLoss`, and k for
+    every `RDropLoss` of the engine's loss. `settings`: the run's `RDropSettings` (the tools parse
+    them before building the engine); None parses `engine.config` here, which is how PaddleClas's own
+    tools reach it (at the first epoch). Returns the engine's `PluginState`; raises `ConfigError`."""
+    if getattr(engine, "rdrop_plugin", None) is not None:
+        return engine.rdrop_plugin
+    if settings is None:
+        settings = RDropSettings.from_config(engine.config)
+    if settings.rdrop and engine.is_rec:
+        raise ConfigError(
+            "Global.train_mode: rdrop supports classification models; this Arch is a "
+            "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run"
+        )
+    rdrop = prepare_model(engine.model, settings)
+    if rdrop is not None:
+        for layer in [engine.train_loss_func, *engine.train_loss_func.sublayers()]:
+            if isinstance(layer, RDropLoss):
+                layer.set_passes(settings.passes)
+        if engine.train_metric_func is not None:
+            engine.train_metric_func = _FirstPassMetric(engine.train_metric_func, rdrop)
+    engine.train_loss_func = TrainLoss(engine.train_loss_func, rdrop)
+    engine.rdrop_plugin = PluginState(settings, rdrop, engine.train_loss_func)
+    return engine.rdrop_plugin
+
+
+def prepare_model(model, settings):
+    """The `RDrop` runner on `model` for R-Drop settings; otherwise the settings' stochastic layers
+    alone (drop path, head dropout: the baseline twin), and None. Raises `ConfigError`."""
+    if settings.rdrop:
+        return RDrop(model, **settings.runner_kwargs())
+    add_stochastic_layers(model, **settings.layer_kwargs())
+    return None
+
+
+def check_model(model, settings):
+    """Raise the `ConfigError` that preparing `model` for `settings` would raise, and leave `model`
+    as it was (the layers are added, then removed again)."""
+    if settings.rdrop:
+        RDrop(model, **settings.runner_kwargs()).remove()
+    else:
+        for added in add_stochastic_layers(model, **settings.layer_kwargs()):
+            added.remove()
+
+
+class _KPassModel:
+    """Stands for `engine.model` during an R-Drop epoch: calls run the k passes."""
+
+    def __init__(self, rdrop):
+        self._rdrop = rdrop
+
+    def __call__(self, images):
+        return self._rdrop(images)
+
+    def __getattr__(self, name):  # state_dict() for EMA, train()/eval(), ...
+        return getattr(self._rdrop.model, name)
+
+
+@contextlib.contextmanager
+def _k_pass_model(engine, rdrop):
+    model = engine.model
+    engine.model = _KPassModel(rdrop)
+    try:
+        yield
+    finally:
+        engine.model = model
+
+
+def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
+    """One epoch of `train_epoch(engine, ...)` (the engine's own) with the k passes of R-Drop."""
+    state = prepare_engine(engine)
+    with _k_pass_model(engine, state.rdrop):
+        train_epoch(engine, epoch_id, print_batch_step)
+    state.loss.kl_share.log_epoch(epoch_id)

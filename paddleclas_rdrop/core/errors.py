@@ -1,0 +1,31 @@
+"""The plugin's errors, one hierarchy: every one of them is a mistake the tools report as one line
+`error: <message>` and exit code 1, never a traceback.
+
+- `ConfigError`: a setting, a config key or an argument is wrong (the message names the key and the
+  fix). The Python API raises it too, for the same rule (`RDrop(passes=1)` and `RDrop.passes: 1` in a
+  YAML get the same error).
+- `DataError`: what the data brings is wrong (a list file, a list line, an image, an export on disk);
+  the message names the file (and line) and the fix.
+- `NonFiniteLossError`: training met a NaN or Inf loss.
+
+`ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
+"""
+
+
+class RDropError(Exception):
+    """Base of the plugin's errors: a message for the user, shown without a traceback."""
+
+
+class ConfigError(RDropError, ValueError):
+    """A config key, a setting or an argument is wrong; the message names it and the fix."""
+
+
+RDropConfigError = ConfigError  # the name R-Drop's settings were first published under: one type
+
+
+class DataError(RDropError, ValueError):
+    """A list file, an image or an export on disk is wrong; the message names the file and the fix."""
+
+
+class NonFiniteLossError(RDropError, RuntimeError):
+    """Training met a NaN or Inf loss; the message names the term, the epoch and the step."""

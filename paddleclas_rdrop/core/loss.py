@@ -1,0 +1,61 @@
+"""`RDropLoss`: the KL term of R-Drop as a PaddleClas-style loss layer (it returns `{name: tensor}`,
+as PaddleClas's `ppcls/loss/dmlloss.py` does)."""
+
+import itertools
+
+import paddle.nn as nn
+
+from .errors import ConfigError
+from .kl import check_reduction, compute_kl_loss
+
+
+def check_passes(passes, owner="RDrop.passes"):
+    """k, the number of passes: an integer >= 2; raises `ConfigError`."""
+    if not isinstance(passes, int) or isinstance(passes, bool) or passes < 2:
+        raise ConfigError(f"{owner} must be an integer >= 2 (R-Drop compares k >= 2 passes), got {passes!r}")
+    return passes
+
+
+class RDropLoss(nn.Layer):
+    """Mean symmetric KL over all pairs of the k passes stacked in the input (Liang et al., "R-Drop:
+    Regularized Dropout for Neural Networks", NeurIPS 2021; the KL is `compute_kl_loss`).
+
+    Args:
+        reduction: ``batchmean`` (default: the KL summed over classes, averaged over samples, so alpha
+            is per sample whatever the batch), ``sum`` (the article's code) or ``mean``.
+        passes: k, the number of passes stacked in the input (default 2, the paper's). PaddleClas's
+            engine builds the loss from its YAML entry without it; the plugin's adapter sets it from
+            ``RDrop.passes`` (`set_passes`), so that k is written in one place.
+
+    Call: ``loss(x, label=None) -> {"RDropLoss": scalar float32 tensor}``.
+        ``x``: logits ``[k * B, C]``, the k passes of one batch of B samples stacked pass-major
+        (``[pass_0; pass_1; ...]``), as `RDrop` returns them; a dict output is read at
+        ``x["logits"]`` as PaddleClas's CELoss does. ``label`` is not used: the CE term is the stock
+        CELoss's, which sees every pass with the labels repeated (`RDrop.repeat_labels`). Alpha is
+        the loss entry's ``weight``.
+
+    Raises:
+        ConfigError: a bad ``reduction`` or ``passes``, or a row count that is not a multiple of k.
+    """
+
+    def __init__(self, reduction="batchmean", passes=2):
+        super().__init__()
+        self.reduction = check_reduction(reduction, "RDropLoss")
+        self.passes = check_passes(passes, "RDropLoss: passes")
+
+    def set_passes(self, passes):
+        """Set k (the adapter does, from ``RDrop.passes``)."""
+        self.passes = check_passes(passes, "RDropLoss: passes")
+
+    def forward(self, x, label=None):
+        if isinstance(x, dict):
+            x = x["logits"]
+        if x.shape[0] % self.passes:
+            raise ConfigError(
+                f"RDropLoss: got {x.shape[0]} rows, not a multiple of passes={self.passes}; feed it the "
+                f"stacked output of RDrop (with the same passes), not a single pass"
+            )
+        outputs = x.split(self.passes, axis=0)
+        pairs = list(itertools.combinations(outputs, 2))
+        kl = sum(compute_kl_loss(p, q, reduction=self.reduction) for p, q in pairs)
+        return {"RDropLoss": kl / len(pairs)}

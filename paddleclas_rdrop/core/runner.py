@@ -1,0 +1,249 @@
+"""The k-pass forward of R-Drop (Liang et al., NeurIPS 2021), one small API for PaddleClas's engine and
+for any Paddle loop, and the stochastic layers it adds through hooks (no parameter renamed). It owns
+the runner's arguments (passes, strategy, head dropout) and checks them (`ConfigError`)."""
+
+import numbers
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from .drop_path import STAGES, DropPath
+from .errors import ConfigError
+from .loss import check_passes
+
+STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
+
+
+def check_strategy(strategy):
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"RDrop.strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    return strategy
+
+
+def check_head_dropout(head_dropout):
+    if isinstance(head_dropout, bool) or not isinstance(head_dropout, numbers.Real) or not 0 <= head_dropout < 1:
+        raise ConfigError(
+            f"RDrop.head_dropout must be a number in [0, 1) (dropout before the "
+            f"classifier), got {head_dropout!r}; 0.1-0.3 is usual"
+        )
+    return float(head_dropout)
+
+
+_STOCHASTIC_TYPES = (nn.Dropout, nn.Dropout2D, nn.Dropout3D, nn.AlphaDropout)
+_STOCHASTIC_NAME_HINTS = ("dropout", "droppath", "dropblock", "stochasticdepth")
+
+
+def stochastic_layers(model):
+    """Names of the sublayers that make two train-mode passes differ (dropout, drop path, ...)."""
+    names = []
+    for name, layer in model.named_sublayers():
+        kind = type(layer).__name__.lower()
+        if not (isinstance(layer, _STOCHASTIC_TYPES) or any(h in kind for h in _STOCHASTIC_NAME_HINTS)):
+            continue
+        rate = getattr(layer, "p", getattr(layer, "drop_prob", None))
+        if rate != 0:
+            names.append(name)
+    return names
+
+
+def unwrap(model):
+    """The user's layer inside a `paddle.DataParallel`, or the model itself."""
+    return model._layers if isinstance(model, paddle.DataParallel) else model
+
+
+def find_head(net, head_layer):
+    """The sublayer named `head_layer`; if absent, an error listing the classifier candidates."""
+    layers = dict(net.named_sublayers())
+    if head_layer in layers:
+        return layers[head_layer]
+    linears = [name for name, layer in layers.items() if isinstance(layer, nn.Linear)]
+    candidates = [name for name in linears if "." not in name] or linears[-5:]
+    raise ConfigError(
+        f"RDrop.head_layer: the model {type(net).__name__} has no sublayer {head_layer!r}; "
+        f"its classifier candidates (Linear layers) are {candidates or 'none'}. "
+        f"Set RDrop.head_layer to its classifier."
+    )
+
+
+def add_head_dropout(model, head_dropout, head_layer="out"):
+    """Dropout (rate `head_dropout`, in [0, 1)) on the input of the sublayer `head_layer` of `model`
+    (the classifier, e.g. ``out`` in Res2Net/SE-ResNet, ``fc`` in ResNet), in training only: the
+    one-pass baseline of R-Drop. A forward pre-hook, so no parameter is renamed and eval is stock.
+
+    Returns the hook's handle (``remove()``). Raises `ConfigError` for a bad rate or a missing layer
+    (the message lists the model's Linear layers).
+    """
+    rate = check_head_dropout(head_dropout)
+
+    def on_head_input(layer, inputs):
+        if not layer.training:
+            return None
+        features, *rest = inputs
+        return (F.dropout(features, p=rate, training=True), *rest)
+
+    return find_head(unwrap(model), head_layer).register_forward_pre_hook(on_head_input)
+
+
+def add_drop_path(model, drop_path, stages=STAGES):
+    """Per-sample stochastic depth (Huang et al., ECCV 2016; placed as timm's ResNets place it) on the
+    residual branches of `stages` (1-4) of a ResNet-family `model`, in training only, rate rising
+    linearly to `drop_path` at the last chosen block. Forward hooks: no parameter is renamed.
+
+    Returns the `DropPath` (``remove()``); raises `ConfigError` for a bad rate or stage, or a model
+    whose residual blocks it does not know.
+    """
+    return DropPath(unwrap(model), drop_path, stages)
+
+
+def add_stochastic_layers(model, head_dropout=0.0, head_layer="out", drop_path=0.0, drop_path_stages=STAGES):
+    """The stochastic layers of a config's baseline twin, one pass: `add_drop_path` if `drop_path` > 0
+    and `add_head_dropout` if `head_dropout` > 0 (both in training only, no parameter renamed).
+
+    Returns the list of objects whose ``remove()`` takes them off again; raises `ConfigError`.
+    """
+    added = []
+    if drop_path > 0:
+        added.append(add_drop_path(model, drop_path, drop_path_stages))
+    if head_dropout > 0:
+        added.append(add_head_dropout(model, head_dropout, head_layer))
+    return added
+
+
+def _concat_outputs(outputs):
+    if isinstance(outputs[0], dict):
+        return {key: paddle.concat([o[key] for o in outputs], axis=0) for key in outputs[0]}
+    return paddle.concat(outputs, axis=0)
+
+
+def logits_of(output):
+    """The logits of a model output, which PaddleClas models give as a tensor or a dict."""
+    return output["logits"] if isinstance(output, dict) else output
+
+
+class RDrop:
+    """Prepares a classifier for R-Drop and runs it k = `passes` times per batch (Liang et al., "R-Drop:
+    Regularized Dropout for Neural Networks", NeurIPS 2021; the official code's `[x; x]` forward is
+    the ``concat`` strategy, its two calls ``separate``).
+
+    Args:
+        model: a `paddle.nn.Layer` classifier (or its `paddle.DataParallel`) whose output is logits
+            ``[B, C]`` or a dict with ``"logits"``.
+        passes: k >= 2 (the paper's 2).
+        strategy: ``auto`` (default), ``concat``, ``shared_trunk`` or ``separate`` (below).
+        head_dropout: dropout rate in [0, 1) added on the input of ``head_layer`` (the classifier).
+        head_layer: the classifier's sublayer name (``out`` in Res2Net/SE-ResNet, ``fc`` in ResNet).
+        drop_path: stochastic depth rate in [0, 1) of the last chosen residual block (linear rule).
+        drop_path_stages: the residual stages (1-4) that get drop path.
+
+    Raises:
+        ConfigError: a bad argument, a missing ``head_layer`` (the candidates are listed), drop path on
+            a model it does not know, ``shared_trunk`` on a model with stochastic layers of its own;
+            and, at the first training call, passes that came out identical (nothing makes them differ).
+
+    The stochastic layers it adds act in training only, through forward hooks: no parameter is
+    renamed, so the state_dict and checkpoints stay those of the stock architecture.
+
+    Strategies: ``concat`` runs one call on the batch repeated k times (BatchNorm sees the
+    statistics of one pass, running statistics move once); ``separate`` makes k calls (the
+    article's code); ``shared_trunk`` runs the deterministic prefix once (every layer before
+    the first block drop path draws a mask in, or before the head with head dropout alone)
+    and repeats its output k times; that is exact (same loss and gradients as ``concat`` for
+    the same masks) when the model has no stochastic layer of its own, at the cost of one
+    pass plus k - 1 passes of the rest; ``auto`` picks it whenever it is exact, else ``concat``.
+    """
+
+    def __init__(
+        self,
+        model,
+        passes=2,
+        strategy="auto",
+        head_dropout=0.0,
+        head_layer="out",
+        drop_path=0.0,
+        drop_path_stages=STAGES,
+    ):
+        self.model = model
+        self.passes = check_passes(passes)
+        self.head_dropout = check_head_dropout(head_dropout)
+        self.head_layer = head_layer
+        net = unwrap(model)
+        own_stochastic = stochastic_layers(net)
+        self._hooks = []
+        drop = DropPath(net, drop_path, drop_path_stages) if drop_path else None
+        if check_strategy(strategy) == "auto":
+            adds_randomness = self.head_dropout > 0 or drop is not None
+            strategy = "shared_trunk" if adds_randomness and not own_stochastic else "concat"
+        if strategy == "shared_trunk" and own_stochastic:
+            raise ConfigError(
+                f"RDrop.strategy: shared_trunk would be wrong for this model: its stochastic layers "
+                f"{own_stochastic[:5]} run before the head, so the trunk's k passes must differ and "
+                f"one shared trunk pass would make them equal. Use strategy: concat (or auto)."
+            )
+        self.strategy = strategy
+        self._tiling = False
+        # with no stochastic layer of its own added, check once that the model's make passes differ
+        self._verified = self.head_dropout > 0 or drop is not None
+        if strategy == "shared_trunk":  # registered first: the k copies then get their own masks
+            self.shared_until = (drop and drop.first_block) or find_head(net, head_layer)
+            self._hooks.append(self.shared_until.register_forward_pre_hook(self._tile))
+        if drop is not None:
+            self._hooks.append(drop)
+        if self.head_dropout > 0:
+            self._hooks.append(add_head_dropout(net, self.head_dropout, head_layer))
+
+    def _tile(self, layer, inputs):
+        """shared_trunk: the deterministic prefix's output repeated k times where randomness starts."""
+        if not (layer.training and self._tiling):
+            return None
+        features, *rest = inputs
+        return (paddle.concat([features] * self.passes, axis=0), *rest)
+
+    def __call__(self, images):
+        """``images`` ``[B, ...]`` -> in train mode the k passes' output stacked pass-major,
+        ``[k * B, C]`` (``[pass_0; pass_1; ...]``, a dict of such tensors for a dict output), which
+        `RDropLoss` splits; in eval mode one plain pass ``[B, C]``."""
+        if not unwrap(self.model).training:
+            return self.model(images)
+        if self.strategy == "separate":
+            output = _concat_outputs([self.model(images) for _ in range(self.passes)])
+        elif self.strategy == "concat":
+            output = self.model(paddle.concat([images] * self.passes, axis=0))
+        else:
+            self._tiling = True
+            try:
+                output = self.model(images)
+            finally:
+                self._tiling = False
+        if not self._verified:
+            self._check_passes_differ(logits_of(output))
+        return output
+
+    def _check_passes_differ(self, logits):
+        first, *others = logits.split(self.passes, axis=0)
+        if all(bool(paddle.equal_all(first, other)) for other in others):
+            raise ConfigError(
+                f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0 and "
+                f"R-Drop does nothing: {type(unwrap(self.model)).__name__} has no active dropout. "
+                f"Set RDrop.drop_path (e.g. 0.1, stochastic depth in its residual blocks) or "
+                f"RDrop.head_dropout (e.g. 0.2, dropout before its classifier {self.head_layer!r})."
+            )
+        self._verified = True
+
+    def repeat_labels(self, labels):
+        """Labels of one pass, ``[B, 1]`` int64 or ``[B, C]`` soft, repeated for the k stacked passes
+        (``[k * B, ...]``): a stock CE on the stack is then the mean CE over the passes."""
+        return paddle.concat([labels] * self.passes, axis=0)
+
+    def split_passes(self, output):
+        """The stacked output ``[k * B, C]`` (or a dict of them) as a list of k outputs ``[B, C]``."""
+        if isinstance(output, dict):
+            parts = {key: value.split(self.passes, axis=0) for key, value in output.items()}
+            return [{key: parts[key][i] for key in parts} for i in range(self.passes)]
+        return output.split(self.passes, axis=0)
+
+    def remove(self):
+        """Detach every hook it added: the model is the stock one again."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []

@@ -1,0 +1,210 @@
+"""What `tools/{train,eval,export_model,infer}.py` run: PaddleClas's Engine with the plugin
+registered when a PaddleClas source tree is found, else the plugin's standalone engine.
+
+Nothing happens at import: `main` first gives the process its CPU threads (before paddle is
+imported), then imports paddle and the rest.
+"""
+
+import argparse
+import contextlib
+import sys
+
+from .threads import share_cores
+
+MODES = {
+    "train": "Train a classifier from a PaddleClas YAML; with Global.train_mode: rdrop, with R-Drop.",
+    "eval": "Evaluate Global.pretrained_model on DataLoader.Eval.",
+    "export": "Export Global.pretrained_model for PaddleClas's deploy predictor into Global.save_inference_dir "
+    "(inference.json, .pdiparams, .yml), whole or not at all.",
+    "infer": "Predict Infer.infer_imgs with the trained model (no export needed).",
+}
+
+
+def parse_args(mode, argv=None):
+    """PaddleClas's -c/-o/-p arguments (of `argv`, default the command line), with a help that says
+    what the tool does and the R-Drop keys."""
+    from .quiet import import_paddle_quietly
+
+    import_paddle_quietly()
+    from ..adapter.settings import keys_help
+
+    parser = argparse.ArgumentParser(
+        prog=f"tools/{'export_model' if mode == 'export' else mode}.py",
+        description=f"{MODES[mode]} paddleclas-rdrop runs PaddleClas's Engine when PADDLECLAS_ROOT names a "
+        f"PaddleClas checkout, else its standalone engine.",
+        epilog="R-Drop keys (YAML or -o key=value):\n  "
+        + "\n  ".join(keys_help())
+        + "\nexample: python tools/train.py -c configs/rdrop_res2net.yaml -o Global.device=cpu -o RDrop.drop_path=0.1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-c", "--config", default="configs/config.yaml", help="the YAML config")
+    parser.add_argument("-o", "--override", action="append", default=[], help="key=value over the YAML, repeatable")
+    parser.add_argument(
+        "-p", "--profiler_options", default=None, help="PaddleClas's profiler options (key1=value1;...)"
+    )
+    return parser.parse_args(argv)
+
+
+def check_device(config):
+    import paddle
+
+    from ..core.errors import ConfigError
+
+    device = (config.get("Global") or {}).get("device", "cpu")
+    if device == "gpu" and not paddle.is_compiled_with_cuda():
+        raise ConfigError(
+            "Global.device is gpu but this Paddle build has no CUDA: add -o Global.device=cpu "
+            "(or install a GPU build of paddlepaddle)"
+        )
+
+
+def check_lists(config, mode):
+    """The list files the run reads: lines, images and label range (the standalone engine checks
+    them itself when it builds its data loaders; PaddleClas's writes its log first)."""
+    from .data.lists import check_label_range, dataset_lists, read_list_file
+
+    glob = config.get("Global") or {}
+    class_num = (config.get("Arch") or {}).get("class_num", glob.get("class_num"))
+    splits = (["Train"] if mode == "train" else []) + (
+        ["Eval"] if mode == "eval" or (mode == "train" and glob.get("eval_during_train", True)) else []
+    )
+    for image_root, list_path, delimiter in dataset_lists(config, splits):
+        _, labels, _ = read_list_file(image_root, list_path, delimiter)
+        check_label_range(labels, class_num, list_path)
+
+
+def build_tree_model(config, mode):
+    """The model PaddleClas's Engine would build, built as it builds it: seeded from `Global.seed`,
+    on `Global.device`, with `Global.class_num` moved to `Arch`, by the tree's `build_model` with
+    the tree's logger up (console only: some of its models log while they are built)."""
+    import random
+
+    import numpy as np
+    import paddle
+    from ppcls.arch import build_model
+    from ppcls.utils import logger
+
+    from ..core.errors import ConfigError
+
+    glob = config["Global"]
+    seed = glob.get("seed", False)
+    if seed or seed == 0:
+        paddle.seed(seed), np.random.seed(seed), random.seed(seed)
+    paddle.set_device(glob["device"])
+    if "class_num" in glob:
+        config["Arch"].setdefault("class_num", glob["class_num"])
+    logger.init_logger()
+    try:
+        with paddle.utils.unique_name.guard():  # parameter names as in a fresh process, however many runs
+            return build_model(config, mode)
+    except (TypeError, AttributeError) as error:
+        raise ConfigError(f"Arch: cannot build {config['Arch'].get('name')!r}: {error}") from None
+
+
+@contextlib.contextmanager
+def tree_engine_builds(model):
+    """PaddleClas's Engine builds its model with `ppcls.engine.engine.build_model`. While the Engine
+    is constructed in this context, that name returns `model`, the one the tools built and checked
+    before the Engine writes its log: one model per run. The name is restored on leaving."""
+    import ppcls.engine.engine as engine_module
+
+    original = engine_module.build_model
+    engine_module.build_model = lambda config, mode="train": model
+    try:
+        yield
+    finally:
+        engine_module.build_model = original
+
+
+def tree_engine(config, mode, settings, prepares, profiler_options=None):
+    """PaddleClas's Engine on `config`, its model built and (for `prepares`) checked first."""
+    from ppcls.engine.engine import Engine
+
+    from ..adapter.train_hook import check_model
+    from .broken_images import name_broken_images
+
+    check_lists(config, mode)
+    model = build_tree_model(config, mode)
+    if prepares:
+        check_model(model, settings)
+    name_broken_images(config)
+    config.profiler_options = profiler_options  # what PaddleClas's tools/train.py sets from -p
+    with tree_engine_builds(model):
+        return Engine(config, mode=mode)
+
+
+def standalone_engine(config, mode, settings, prepares, profiler_options=None):
+    """The standalone engine on `config`; it checks the model it builds before it writes anything."""
+    from ..adapter.train_hook import check_model
+    from .standalone.engine import StandaloneEngine
+
+    return StandaloneEngine(config, mode=mode, check_model=(lambda m: check_model(m, settings)) if prepares else None)
+
+
+def select_engine():
+    """(the function that builds the engine, PaddleClas's config module, one line saying which
+    engine runs)."""
+    from ..adapter import registry
+    from .quiet import leave_the_ppcls_logger_to_the_tree
+
+    try:
+        root = registry.register()
+    except registry.SourceTreeNotFound as why:
+        from paddleclas.ppcls.utils import config as config_module
+
+        from .standalone.engine import ENGINE_NAME
+
+        return standalone_engine, config_module, f"{ENGINE_NAME}; {why}"
+    from ppcls.utils import config as config_module
+
+    leave_the_ppcls_logger_to_the_tree()
+    return tree_engine, config_module, f"PaddleClas's Engine from the source tree at {root}"
+
+
+def run(mode, argv=None, threads=None):
+    """Parse PaddleClas's `-c/-o/-p` arguments (`argv`, default the command line) and run `mode` on
+    the selected engine. The R-Drop settings are parsed once, and the model is checked before the
+    engine writes anything. `threads`: what `share_cores` chose (chosen here if not given)."""
+    from .quiet import get_config_quietly, import_paddle_quietly
+
+    assert mode in MODES, mode
+    threads, user_threads = threads or share_cores()
+    import_paddle_quietly()
+    from ..adapter.guards import guard_training
+    from ..adapter.mutual import check_mutual_contract
+    from ..adapter.settings import RDropSettings
+    from ..adapter.train_hook import prepare_engine
+    from .export import export_whole
+
+    build_engine, config_module, which = select_engine()
+    chosen = (
+        "as OMP_NUM_THREADS says"
+        if user_threads
+        else "its share of this machine's cores; set OMP_NUM_THREADS to choose"
+    )
+    print(f"paddleclas-rdrop: {which}; {threads} CPU threads per process ({chosen})", flush=True)
+    args = parse_args(mode, argv)
+    config = get_config_quietly(config_module, args.config, args.override)
+    check_mutual_contract(config)
+    settings = RDropSettings.from_config(config)
+    check_device(config)
+    prepares = mode == "train" and (settings.rdrop or settings.adds_layers)
+    engine = build_engine(config, mode, settings, prepares, args.profiler_options)
+    if mode == "train":
+        prepare_engine(engine, settings)
+        guard_training(engine)
+    if mode == "export":
+        return export_whole(engine)
+    return getattr(engine, mode)()
+
+
+def main(mode):
+    """Entry point of the tools: the process's CPU threads first, then `run`; a user's mistake ends
+    in one line `error: ...` and exit code 1, without a traceback."""
+    threads = share_cores()
+    from ..core.errors import RDropError
+
+    try:
+        run(mode, threads=threads)
+    except RDropError as error:
+        sys.exit(f"error: {error}")

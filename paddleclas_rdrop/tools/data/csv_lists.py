@@ -1,0 +1,100 @@
+"""An image folder plus a CSV of `image,label` rows -> PaddleClas list files, split by class."""
+
+import csv
+import os
+from collections import Counter
+
+import numpy as np
+from PIL import Image
+
+from ...core.errors import ConfigError, DataError
+
+
+def read_rows(csv_path, image_root, image_column="image", label_column="label"):
+    """[(relative image path, raw label, CSV line)] after checking every image exists and opens."""
+    if not os.path.isfile(csv_path):
+        raise DataError(f"CSV file {csv_path} not found")
+    rows = []
+    with open(csv_path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        for column in (image_column, label_column):
+            if column not in (reader.fieldnames or []):
+                raise DataError(f"{csv_path}: no column {column!r} (columns: {reader.fieldnames})")
+        for row in reader:
+            where = f"{csv_path}:{reader.line_num}"
+            name, label = (row[image_column] or "").strip(), (row[label_column] or "").strip()
+            if not name or not label:
+                raise DataError(f"{where}: empty image or label")
+            if any(c.isspace() for c in name):
+                raise DataError(
+                    f"{where}: image path {name!r} has a space, which PaddleClas list "
+                    f"files cannot hold: rename the file"
+                )
+            path = os.path.join(image_root, name)
+            try:
+                with Image.open(path) as image:
+                    image.verify()
+            except (OSError, SyntaxError) as error:
+                raise DataError(f"{where}: image {path} cannot be opened ({error})") from None
+            rows.append((name, label, reader.line_num))
+    if not rows:
+        raise DataError(f"{csv_path} has no rows")
+    return rows
+
+
+def class_ids(labels):
+    """{raw label: class id}: integer labels keep their value; other labels are numbered in
+    sorted order (and then need the label map file)."""
+    if all(label.lstrip("-").isdigit() for label in labels):
+        ids = {label: int(label) for label in labels}
+        if min(ids.values()) < 0:
+            raise DataError("integer labels must be >= 0")
+        return ids, False
+    return {label: index for index, label in enumerate(sorted(set(labels)))}, True
+
+
+def stratified_split(ids, val_ratio, seed):
+    """(train indices, val indices): each class shuffled with `seed`, `val_ratio` of it to val
+    (rounded, and one at least when the class has two images or more)."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for class_id in sorted(set(ids)):
+        members = [i for i, c in enumerate(ids) if c == class_id]
+        rng.shuffle(members)
+        n_val = int(round(len(members) * val_ratio))
+        if len(members) >= 2 and val_ratio > 0:
+            n_val = min(max(n_val, 1), len(members) - 1)
+        val += members[:n_val]
+        train += members[n_val:]
+    return sorted(train), sorted(val)
+
+
+def write_lists(
+    csv_path, image_root, out_dir, val_ratio=0.1, seed=0, force=False, image_column="image", label_column="label"
+):
+    """Write train_list.txt, val_list.txt (and label_list.txt) in `out_dir`; returns class counts."""
+    if not 0 <= val_ratio < 1:
+        raise ConfigError(f"the validation ratio must be in [0, 1), got {val_ratio}")
+    outputs = {name: os.path.join(out_dir, name) for name in ("train_list.txt", "val_list.txt", "label_list.txt")}
+    existing = [path for path in outputs.values() if os.path.exists(path)]
+    if existing and not force:
+        raise ConfigError(f"{existing[0]} exists: pass --force to overwrite it")
+    rows = read_rows(csv_path, image_root, image_column, label_column)
+    mapping, named = class_ids([label for _, label, _ in rows])
+    ids = [mapping[label] for _, label, _ in rows]
+    train, val = stratified_split(ids, val_ratio, seed)
+    os.makedirs(out_dir, exist_ok=True)
+    for name, indices in (("train_list.txt", train), ("val_list.txt", val)):
+        with open(outputs[name], "w") as handle:
+            handle.writelines(f"{rows[i][0]} {ids[i]}\n" for i in indices)
+    with open(outputs["label_list.txt"], "w") as handle:
+        names = {class_id: label for label, class_id in mapping.items()} if named else {}
+        handle.writelines(
+            f"{class_id} {str(names.get(class_id, class_id)).replace(' ', '_')}\n" for class_id in range(max(ids) + 1)
+        )
+    return {
+        "train": Counter(ids[i] for i in train),
+        "val": Counter(ids[i] for i in val),
+        "classes": max(ids) + 1,
+        "named": named,
+    }

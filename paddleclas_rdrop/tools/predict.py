@@ -1,0 +1,129 @@
+"""Predict from an exported model with PaddleClas's own deploy predictor (the pip wheel's).
+
+The wheel's `paddleclas` command refuses a paddle-3 export (it looks for `inference.pdmodel`), and
+its `ClsPredictor` turns on the inference memory optimisation, which fails on CPU with paddle 3.3.1
+("Not find predictor_id 0 and pass_name memory_optimize_pass"). `ExportPredictor` is that
+`ClsPredictor` (its pre-processing, `predict` and post-processing) with the Paddle predictor created
+without it; its config is built from the training config's `Infer` section, so training, export and
+prediction read one YAML.
+"""
+
+import os
+
+from .quiet import get_config_quietly, import_paddle_quietly
+
+import_paddle_quietly()
+
+import cv2  # noqa: E402
+from paddle.inference import Config, create_predictor  # noqa: E402
+from paddleclas.deploy.python.predict_cls import ClsPredictor  # noqa: E402
+from paddleclas.deploy.utils.config import AttrDict, create_attr_dict  # noqa: E402
+
+from ..core.errors import DataError, RDropError  # noqa: E402
+from .export import MODEL_FILES, class_names  # noqa: E402
+
+
+def deploy_config(config, model_dir, batch_size=1):
+    """PaddleClas's deploy config (Global/PreProcess/PostProcess) for a training config's Infer."""
+    infer = config["Infer"]
+    transforms = [op for op in infer["transforms"] if "DecodeImage" not in op]  # images come decoded
+    postprocess = dict(infer["PostProcess"])
+    name = postprocess.pop("name")
+    names = class_names(config)
+    if names is not None:  # no class map: the class ids are the names
+        postprocess["label_list"] = names
+    deploy = AttrDict(
+        {
+            "Global": {
+                "inference_model_dir": model_dir,
+                "batch_size": batch_size,
+                "use_gpu": False,
+                "cpu_num_threads": 1,
+                "use_fp16": False,
+                "use_tensorrt": False,
+            },
+            "PreProcess": {"transform_ops": transforms},
+            "PostProcess": {"main_indicator": name, name: postprocess},
+        }
+    )
+    create_attr_dict(deploy)
+    return deploy
+
+
+class ExportPredictor(ClsPredictor):
+    """PaddleClas's ClsPredictor for a paddle-3 export (`inference.json`) on CPU."""
+
+    def create_paddle_predictor(self, args, inference_model_dir=None):
+        config = Config(inference_model_dir or args.inference_model_dir, "inference")
+        config.disable_gpu()
+        config.set_cpu_math_library_num_threads(args.cpu_num_threads)
+        config.disable_glog_info()
+        config.switch_use_feed_fetch_ops(False)
+        return create_predictor(config), config
+
+
+def export_predictor(config, model_dir):
+    """An `ExportPredictor` for the export in `model_dir`, set up from the training `config`.
+    PaddleClas's own export tool writes no `inference.yml`, so only the model files are required."""
+    for name in MODEL_FILES:
+        path = os.path.join(model_dir, name)
+        if not os.path.exists(path):
+            raise DataError(
+                f"{path} not found: export the model first "
+                f"(tools/export_model.py) or point Global.save_inference_dir at the export"
+            )
+        if os.path.getsize(path) == 0:
+            raise DataError(f"{path} is empty: the export is incomplete; export the model again")
+    try:
+        return ExportPredictor(deploy_config(config, model_dir))
+    except Exception as error:  # paddle's loader raises RuntimeError/ValueError/OSError variants
+        raise DataError(
+            f"the export in {model_dir} cannot be loaded ({type(error).__name__}: "
+            f"{str(error).strip().splitlines()[0][:200]}): export the model again"
+        ) from None
+
+
+def read_rgb(path):
+    image = cv2.imread(path)
+    if image is None:
+        raise DataError(f"cannot read image {path}")
+    return image[:, :, ::-1]
+
+
+def infer_images(config):
+    """The image files `Infer.infer_imgs` names (a file or a folder), or one clear error."""
+    from paddleclas.deploy.utils.get_image_list import get_image_list
+
+    where = (config.get("Infer") or {}).get("infer_imgs")
+    try:
+        return get_image_list(where)
+    except Exception:  # the wheel raises a bare Exception: "not found any img file in ..."
+        raise DataError(
+            f"Infer.infer_imgs: no image (jpg, jpeg, png, bmp) at {where!r}: set "
+            f"-o Infer.infer_imgs to an image file or a folder of them"
+        ) from None
+
+
+def parse_config():
+    """The config of PaddleClas's `-c CONFIG -o key=value` arguments."""
+    from paddleclas.ppcls.utils import config as ppcls_config
+
+    args = ppcls_config.parse_args()
+    return get_config_quietly(ppcls_config, args.config, args.override)
+
+
+def main():
+    """`tools/predict.py -c CONFIG [-o ...]`: predict `Infer.infer_imgs` with the export in
+    `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would. A missing
+    export is named first, then missing images, each in one line."""
+    import sys
+
+    config = parse_config()
+    try:
+        predictor = export_predictor(config, config["Global"]["save_inference_dir"])
+        for path in infer_images(config):
+            result = predictor.predict([read_rgb(path)])[0]
+            result["file_name"] = path
+            print(result)
+    except RDropError as error:
+        sys.exit(f"error: {error}")

@@ -1,0 +1,167 @@
+"""PaddleClas's ImageNetDataset layout (`relative/path label` list files) and its batch ops."""
+
+import numpy as np
+import paddle
+from paddleclas.deploy.python.preprocess import create_operators
+
+from ...core.errors import ConfigError
+from ..data.lists import check_label_range, image_error, read_list_file
+from .keys import single_entry, take
+
+TRANSFORMS = (
+    "DecodeImage",
+    "ResizeImage",
+    "RandCropImage",
+    "CropImage",
+    "RandFlipImage",
+    "NormalizeImage",
+    "ToCHWImage",
+)
+
+
+def build_transforms(ops, path):
+    """PaddleClas's image operators, built by the wheel's `create_operators` (as Infer's are); an
+    operator it does not know, or a wrong parameter, is an error naming the entry."""
+    built = []
+    for index, entry in enumerate(ops or []):
+        name, params = single_entry(entry, f"{path}.{index}")
+        if name not in TRANSFORMS:
+            raise ConfigError(
+                f"{path}.{index}: {name} is not supported by the standalone engine (it knows {list(TRANSFORMS)})"
+            )
+        try:
+            built += create_operators([{name: params}])
+        except TypeError as error:
+            raise ConfigError(f"{path}.{index}.{name}: {error}") from None
+    return built
+
+
+class ImageListDataset(paddle.io.Dataset):
+    """PaddleClas's ImageNetDataset: decoded by the transforms, then HWC -> CHW as PaddleClas does."""
+
+    def __init__(self, image_root, cls_label_path, transform_ops=None, delimiter=None, path="dataset"):
+        self.images, self.labels, self.line_numbers = read_list_file(image_root, cls_label_path, delimiter or " ")
+        self.list_path = cls_label_path
+        self.transforms = build_transforms(transform_ops, f"{path}.transform_ops")
+
+    def __getitem__(self, index):
+        try:
+            with open(self.images[index], "rb") as handle:
+                image = handle.read()
+            for transform in self.transforms:
+                image = transform(image)
+        except Exception as error:  # the headers of a long list were only sampled at start-up
+            raise image_error(self.list_path, self.line_numbers[index], self.images[index], error) from None
+        return image.transpose((2, 0, 1)), self.labels[index]
+
+    def __len__(self):
+        return len(self.images)
+
+
+class MixupOperator:
+    """Mixup (Zhang et al. 2018): one Beta(alpha, alpha) mix per batch, soft labels [B, class_num]."""
+
+    def __init__(self, class_num, alpha=1.0):
+        self.class_num, self.alpha = class_num, alpha
+
+    def __call__(self, images, labels):
+        ratio = np.random.beta(self.alpha, self.alpha)
+        order = np.random.permutation(len(images))
+        targets = np.eye(self.class_num, dtype=np.float32)[labels]
+        mixed = ratio * images + (1 - ratio) * images[order]
+        return mixed.astype(np.float32), (ratio * targets + (1 - ratio) * targets[order]).astype(np.float32)
+
+
+class CutmixOperator(MixupOperator):
+    """CutMix (Yun et al. 2019): a box of the permuted batch pasted in; labels mixed by box area."""
+
+    def __call__(self, images, labels):
+        ratio = np.random.beta(self.alpha, self.alpha)
+        order = np.random.permutation(len(images))
+        height, width = images.shape[2:]
+        cut = np.sqrt(1 - ratio)
+        box_h, box_w = int(height * cut), int(width * cut)
+        cy, cx = np.random.randint(height), np.random.randint(width)
+        top, bottom = np.clip([cy - box_h // 2, cy + box_h // 2], 0, height)
+        left, right = np.clip([cx - box_w // 2, cx + box_w // 2], 0, width)
+        images = images.copy()
+        images[:, :, top:bottom, left:right] = images[order, :, top:bottom, left:right]
+        ratio = 1 - (bottom - top) * (right - left) / float(height * width)
+        targets = np.eye(self.class_num, dtype=np.float32)[labels]
+        return images.astype(np.float32), (ratio * targets + (1 - ratio) * targets[order]).astype(np.float32)
+
+
+BATCH_OPS = {"MixupOperator": MixupOperator, "CutmixOperator": CutmixOperator}
+
+
+class Collate:
+    """Stack a batch; with batch ops, one of them (chosen at random, as PaddleClas does) mixes it."""
+
+    def __init__(self, batch_ops):
+        self.batch_ops = batch_ops
+
+    def __call__(self, batch):
+        images = np.stack([image for image, _ in batch]).astype(np.float32)
+        labels = np.asarray([label for _, label in batch], dtype=np.int64)
+        if self.batch_ops:
+            op = self.batch_ops[np.random.randint(len(self.batch_ops))]
+            return op(images, labels)
+        return images, labels[:, None]
+
+
+def build_dataloader(section, path, class_num, seed=None):
+    """A `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval`."""
+    section = take(section, path, {"sampler": {}, "loader": {}}, required=("dataset",))
+    dataset_cfg = take(
+        section["dataset"],
+        f"{path}.dataset",
+        {"transform_ops": None, "batch_transform_ops": None, "delimiter": None},
+        required=("name", "image_root", "cls_label_path"),
+    )
+    if dataset_cfg["name"] != "ImageNetDataset":
+        raise ConfigError(
+            f"{path}.dataset.name: {dataset_cfg['name']} is not supported by the standalone "
+            f"engine (it reads ImageNetDataset list files)"
+        )
+    dataset = ImageListDataset(
+        dataset_cfg["image_root"],
+        dataset_cfg["cls_label_path"],
+        dataset_cfg["transform_ops"],
+        dataset_cfg["delimiter"],
+        f"{path}.dataset",
+    )
+    check_label_range(dataset.labels, class_num, dataset_cfg["cls_label_path"])
+    batch_ops = []
+    for index, entry in enumerate(dataset_cfg["batch_transform_ops"] or []):
+        name, params = single_entry(entry, f"{path}.dataset.batch_transform_ops.{index}")
+        if name not in BATCH_OPS:
+            raise ConfigError(
+                f"{path}.dataset.batch_transform_ops.{index}: {name} is not supported (it knows {sorted(BATCH_OPS)})"
+            )
+        batch_ops.append(BATCH_OPS[name](class_num, **take(params, f"{path}...{name}", {"alpha": 1.0})))
+    sampler_cfg = take(
+        section["sampler"],
+        f"{path}.sampler",
+        {"name": "DistributedBatchSampler", "drop_last": False, "shuffle": False},
+        required=("batch_size",),
+    )
+    if sampler_cfg["name"] not in ("DistributedBatchSampler", "BatchSampler"):
+        raise ConfigError(
+            f"{path}.sampler.name: {sampler_cfg['name']} is not supported (DistributedBatchSampler or BatchSampler)"
+        )
+    sampler = paddle.io.DistributedBatchSampler(
+        dataset,
+        batch_size=sampler_cfg["batch_size"],
+        shuffle=sampler_cfg["shuffle"],
+        drop_last=sampler_cfg["drop_last"],
+    )
+    loader_cfg = take(section["loader"], f"{path}.loader", {"num_workers": 0, "use_shared_memory": True})
+    loader = paddle.io.DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=Collate(batch_ops),
+        num_workers=loader_cfg["num_workers"],
+        use_shared_memory=loader_cfg["use_shared_memory"],
+        return_list=True,
+    )
+    return loader

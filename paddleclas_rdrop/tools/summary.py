@@ -1,0 +1,35 @@
+"""The few lines a finished run ends with: the best model's val top-1, where the checkpoint and the
+export are, and one prediction from the export beside its true label (from the val list)."""
+
+import os
+
+from .data.lists import dataset_lists, parse_list_file
+from .predict import export_predictor, infer_images, read_rgb
+
+
+def true_label(config, image_path):
+    """The label the Eval list gives `image_path`, or None if the image is not in it."""
+    paths, labels, _ = parse_list_file(*dataset_lists(config, ["Eval"])[0])  # checked before training
+    wanted = os.path.normpath(image_path)
+    return next((int(label) for path, label in zip(paths, labels) if os.path.normpath(path) == wanted), None)
+
+
+def summary_lines(config):
+    import paddle
+
+    glob = config["Global"]
+    best = os.path.join(glob["output_dir"], "best_model")
+    state = paddle.load(best + ".pdstates")
+    export = glob["save_inference_dir"]
+    lines = [
+        f"best model:  {best}.pdparams (val top-1 {100 * state['metric']:.1f} % at epoch {state['epoch']})",
+        f"export:      {export}/ ({', '.join(sorted(os.listdir(export)))})",
+    ]
+    path = infer_images(config)[0]
+    result = export_predictor(config, export).predict([read_rgb(path)])[0]
+    name = result["label_names"][0] if result.get("label_names") else result["class_ids"][0]
+    lines.append(
+        f"prediction:  {path} -> class {result['class_ids'][0]} ({name}) at "
+        f"{100 * result['scores'][0]:.1f} %; true label {true_label(config, path)}"
+    )
+    return lines

@@ -1,0 +1,219 @@
+"""The plugin inside PaddleClas's own Engine: needs a PaddleClas source tree in $PADDLECLAS_ROOT."""
+
+import hashlib
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+from engine_runs import (
+    CONFIGS,
+    NEEDS_TREE,
+    PROJECT,
+    assert_export_matches_eager,
+    assert_quiet,
+    overrides,
+    run_tool,
+    step_losses,
+)
+
+ROOT = os.environ.get("PADDLECLAS_ROOT")
+needs_tree = pytest.mark.skipif(not ROOT, reason=NEEDS_TREE)
+
+
+@pytest.fixture(scope="module")
+def trained(workdir):
+    """One R-Drop epoch of each project config; their logs by config name."""
+    logs = {}
+    for name in CONFIGS:
+        result = run_tool("train.py", f"rdrop_{name}.yaml", overrides(workdir, name), cwd=workdir)
+        logs[name] = result.stdout + result.stderr
+    return logs
+
+
+def test_a_wrong_paddleclas_root_is_one_clear_error(tmp_path):
+    result = run_tool(
+        "train.py", "rdrop_res2net.yaml", [], cwd=tmp_path, check=False, env={"PADDLECLAS_ROOT": str(tmp_path)}
+    )
+    assert result.returncode != 0
+    assert f"error: PADDLECLAS_ROOT={tmp_path} is not a PaddleClas source tree" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@needs_tree
+def test_register_is_idempotent_and_changes_no_paddleclas_file():
+    from paddleclas_rdrop import RDropLoss
+    from paddleclas_rdrop.adapter.registry import register, train_epoch_rdrop
+
+    files = [
+        os.path.join(ROOT, "ppcls", "loss", "__init__.py"),
+        os.path.join(ROOT, "ppcls", "engine", "train", "__init__.py"),
+    ]
+    before = [hashlib.sha256(open(f, "rb").read()).hexdigest() for f in files]
+    assert register() and register()
+    import ppcls.engine.train
+    import ppcls.loss
+
+    assert ppcls.loss.RDropLoss is RDropLoss
+    assert ppcls.engine.train.train_epoch_rdrop is train_epoch_rdrop
+    assert [hashlib.sha256(open(f, "rb").read()).hexdigest() for f in files] == before
+
+
+@needs_tree
+@pytest.mark.parametrize("name", CONFIGS)
+def test_one_rdrop_epoch_logs_ce_and_a_positive_kl_and_writes_stock_checkpoints(name, trained, workdir):
+    log = trained[name]
+    assert_quiet(log)
+    kl = step_losses(log, "RDropLoss")
+    assert kl and all(value > 0 for value in kl), log[-2000:]
+    assert step_losses(log, "CELoss") and step_losses(log, "loss")
+    assert "ips: " in log and "samples/s" in log
+    params = paddle.load(str(workdir / name / "latest.pdparams"))
+    from paddleclas.ppcls.arch import backbone
+
+    with paddle.utils.unique_name.guard():
+        stock = getattr(backbone, CONFIGS[name])(class_num=10)
+    assert sorted(params) == sorted(stock.state_dict())
+
+
+@needs_tree
+def test_eval_export_and_predict_through_the_tools_and_paddleclas_own(trained, workdir):
+    ours = overrides(workdir, "res2net") + [f"Global.pretrained_model={workdir}/res2net/latest"]
+    evaluated = run_tool("eval.py", "rdrop_res2net.yaml", ours, cwd=workdir)
+    assert "[Eval][Epoch 0][Avg]" in evaluated.stdout + evaluated.stderr
+    run_tool("export_model.py", "rdrop_res2net.yaml", ours, cwd=workdir)
+    for name in ("inference.json", "inference.pdiparams", "inference.yml"):  # the deploy config too
+        assert (workdir / "res2net" / "inference" / name).exists(), name
+
+    # PaddleClas's own tools, with the baseline twin config, read the R-Drop checkpoint
+    stock_export = str(workdir / "stock_export")
+    stock = ours + [f"Global.save_inference_dir={stock_export}"]
+    for tool in ("eval.py", "export_model.py"):
+        run_tool(tool, "baseline_res2net.yaml", stock, cwd=ROOT, tools_root=ROOT)
+    assert os.path.exists(os.path.join(stock_export, "inference.json"))
+
+    # the export predicts in PaddleClas's deploy predictor as the eager model does in eval mode
+    paths = [str(workdir / "digits" / "images" / f"{i:05d}.png") for i in range(6)]
+    expected = assert_export_matches_eager(
+        os.path.join(PROJECT, "configs", "rdrop_res2net.yaml"),
+        ours,
+        stock_export,
+        str(workdir / "res2net" / "latest.pdparams"),
+        "Res2Net50_vd_26w_4s",
+        paths,
+    )
+    results = run_tool(
+        "predict.py", "rdrop_res2net.yaml", ours + [f"Global.save_inference_dir={stock_export}"], cwd=workdir
+    ).stdout
+    assert f"'class_ids': [{int(expected[0].argmax())}," in results
+
+
+@needs_tree
+def test_a_gpu_config_on_a_cpu_build_says_to_add_device_cpu(workdir):
+    if paddle.is_compiled_with_cuda():
+        pytest.skip("this Paddle build has CUDA")
+    result = run_tool("train.py", "rdrop_res2net.yaml", [], cwd=workdir, check=False)
+    assert result.returncode != 0
+    assert "add -o Global.device=cpu" in result.stderr and "Traceback" not in result.stderr
+
+
+@needs_tree
+def test_the_baseline_twin_trains_one_pass_and_a_broken_image_is_named_with_its_line(workdir):
+    """One run (a ResNet-50 run is what the suite spends its time on) for two checks: the baseline twin
+    trains one pass with the head dropout; and an image whose header reads but whose data is cut gets
+    past the start-up check, and PaddleClas's log of it names its list file and line."""
+    digits = workdir / "digits"
+    (digits / "images" / "cut.png").write_bytes((digits / "images" / "00000.png").read_bytes()[:60])
+    lines = (digits / "train_list.txt").read_text().splitlines()
+    cut_list = digits / "train_list_cut.txt"
+    cut_list.write_text("\n".join(lines[:5] + ["images/cut.png 0"] + lines[5:]) + "\n")
+    extra = overrides(workdir, "baseline") + [f"DataLoader.Train.dataset.cls_label_path={cut_list}"]
+    result = run_tool("train.py", "baseline_res2net.yaml", extra, cwd=workdir)
+    log = result.stdout + result.stderr
+    assert step_losses(log, "CELoss") and "RDropLoss" not in log.split("[Train]", 1)[1]
+    assert f"{cut_list}:6: Exception occured when parse line: {digits}/images/cut.png" in log, log[-3000:]
+
+
+@needs_tree
+def test_ema_gradient_accumulation_and_amp_run_through_the_hook(workdir):
+    """PaddleClas's own loop does them; the hook's stand-ins must let it (AMP only runs on CPU)."""
+    ours = overrides(workdir, "ema", epochs=1) + [
+        "EMA.decay=0.9",
+        "Global.update_freq=2",
+        "AMP.use_amp=True",
+        "AMP.level=O1",
+    ]
+    result = run_tool("train.py", "rdrop_res2net.yaml", ours, cwd=workdir)
+    log = result.stdout + result.stderr
+    assert step_losses(log, "RDropLoss") and "best metric ema" in log
+    ema = paddle.load(str(workdir / "ema" / "latest.pdparams"))  # the EMA weights
+    raw = paddle.load(str(workdir / "ema" / "latest.pdema"))  # the trained weights
+    assert any(not np.allclose(ema[k].numpy(), raw[k].numpy()) for k in raw if k.endswith(".weight"))
+
+
+@needs_tree
+def test_checkpoints_load_in_either_engine_and_evaluate_alike(trained, workdir):
+    """PaddleClas's engine and the standalone engine read each other's checkpoints."""
+    import re
+
+    ppcls_checkpoint = [f"Global.pretrained_model={workdir}/res2net/latest"]
+    run_tool(
+        "train.py", "rdrop_res2net.yaml", overrides(workdir, "standalone_run"), cwd=workdir, env={"PADDLECLAS_ROOT": ""}
+    )
+    standalone_checkpoint = [f"Global.pretrained_model={workdir}/standalone_run/latest"]
+
+    def eval_line(checkpoint, env):
+        out = run_tool(
+            "eval.py", "rdrop_res2net.yaml", overrides(workdir, "res2net") + checkpoint, cwd=workdir, env=env
+        ).stdout
+        numbers = re.search(r"\[Eval\]\[Epoch 0\]\[Avg\]CELoss: ([\d.]+), loss: [\d.]+, top1: ([\d.]+)", out)
+        return float(numbers.group(1)), float(numbers.group(2))
+
+    for checkpoint in (ppcls_checkpoint, standalone_checkpoint):
+        ppcls_eval = eval_line(checkpoint, None)
+        standalone_eval = eval_line(checkpoint, {"PADDLECLAS_ROOT": ""})
+        np.testing.assert_allclose(standalone_eval, ppcls_eval, atol=2e-4)
+
+
+@needs_tree
+def test_resume_reproduces_the_uninterrupted_run_in_paddleclas_engine(workdir):
+    def seeded(name, extra=()):
+        return overrides(workdir, name, epochs=2, every_epoch=True) + [
+            "Global.seed=7",
+            "Global.print_batch_step=1",
+            *extra,
+        ]
+
+    whole = run_tool("train.py", "rdrop_res2net.yaml", seeded("whole"), cwd=workdir).stdout
+    resumed = run_tool(
+        "train.py",
+        "rdrop_res2net.yaml",
+        seeded("resumed", [f"Global.checkpoints={workdir}/whole/epoch_1"]),
+        cwd=workdir,
+    ).stdout
+    epoch_2 = "[Train][Epoch 2/2]" + whole.split("[Train][Epoch 2/2]", 1)[1]
+    for term in ("CELoss", "RDropLoss"):
+        assert step_losses(resumed, term) == step_losses(epoch_2, term) != []
+    a = paddle.load(str(workdir / "whole" / "latest.pdparams"))
+    b = paddle.load(str(workdir / "resumed" / "latest.pdparams"))
+    for key in a:
+        np.testing.assert_array_equal(b[key].numpy(), a[key].numpy(), err_msg=key)
+
+
+@needs_tree
+def test_register_refuses_to_replace_another_object_of_the_same_name():
+    import ppcls.loss
+
+    from paddleclas_rdrop.adapter.registry import register
+    from paddleclas_rdrop.core.errors import ConfigError
+
+    register()
+    ours = ppcls.loss.RDropLoss
+    ppcls.loss.RDropLoss = type("RDropLoss", (), {})  # another package's loss of that name
+    try:
+        with pytest.raises(ConfigError, match="ppcls.loss.RDropLoss is already .*not paddleclas-rdrop's"):
+            register()
+    finally:
+        ppcls.loss.RDropLoss = ours
+    assert register()

@@ -1,0 +1,81 @@
+import copy
+
+import pytest
+
+from paddleclas_rdrop.adapter.settings import RDropSettings, check_rdrop_contract, parse_section
+from paddleclas_rdrop.core.errors import RDropConfigError
+
+GOOD = {
+    "Global": {"train_mode": "rdrop"},
+    "RDrop": {"passes": 2, "strategy": "auto", "head_dropout": 0.2, "head_layer": "out"},
+    "Loss": {
+        "Train": [
+            {"CELoss": {"weight": 1.0, "epsilon": 0.1}},
+            {"RDropLoss": {"weight": 0.6, "reduction": "batchmean"}},
+        ],
+        "Eval": [{"CELoss": {"weight": 1.0}}],
+    },
+}
+
+
+def edited(edit):
+    config = copy.deepcopy(GOOD)
+    edit(config)
+    return config
+
+
+def test_the_documented_contract_passes_and_fills_defaults():
+    settings = RDropSettings.from_config(GOOD)
+    assert settings.rdrop and settings.alpha == 0.6 and settings.reduction == "batchmean"
+    assert settings.runner_kwargs() == {
+        **parse_section(GOOD["RDrop"]),
+        "drop_path": 0.0,
+        "drop_path_stages": [1, 2, 3, 4],
+    }
+    assert parse_section({"passes": 3}) == {
+        "passes": 3,
+        "strategy": "auto",
+        "head_dropout": 0.0,
+        "head_layer": "out",
+        "drop_path": 0.0,
+        "drop_path_stages": [1, 2, 3, 4],
+    }
+
+
+def test_a_config_without_rdrop_is_left_alone():
+    assert not RDropSettings.from_config({"Global": {}, "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]}}).rdrop
+    check_rdrop_contract({"Global": {}, "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]}})
+
+
+def test_a_baseline_may_keep_the_head_dropout_alone():
+    check_rdrop_contract(
+        {
+            "Global": {},
+            "RDrop": {"head_dropout": 0.2, "head_layer": "out"},
+            "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["Loss"]["Train"].pop(1), "no RDropLoss entry"),
+        (lambda c: c["Global"].pop("train_mode"), "set Global.train_mode: rdrop"),
+        (lambda c: c["Loss"]["Train"].pop(0), "RDropLoss alone"),
+        (lambda c: c["Loss"]["Train"][1]["RDropLoss"].update(weight=-0.6), "weight is alpha"),
+        (lambda c: c["Loss"]["Train"][1]["RDropLoss"].pop("weight"), "weight is alpha"),
+        (lambda c: c["Loss"]["Train"][1]["RDropLoss"].update(passes=3), "RDrop.passes"),
+        (lambda c: (c["Global"].pop("train_mode"), c["Loss"]["Train"].pop(1)), "RDrop.passes is set"),
+        (lambda c: c["Loss"]["Eval"].append({"RDropLoss": {"weight": 1.0}}), "Loss.Eval"),
+        (lambda c: c["Loss"]["Train"].append({"RDropLoss": {"weight": 1.0}}), "more than one"),
+    ],
+)
+def test_contract_breaks_are_named(edit, message):
+    with pytest.raises(RDropConfigError, match=message):
+        check_rdrop_contract(edited(edit))
+
+
+def test_an_unknown_rdrop_key_is_named():
+    with pytest.raises(RDropConfigError, match=r"RDrop.head_drop is not an R-Drop setting"):
+        parse_section({"head_drop": 0.2})

@@ -1,0 +1,135 @@
+"""The k-pass forward on the real PaddleClas backbones, on digits at 32x32."""
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+from paddleclas.ppcls.arch import backbone
+
+from paddleclas_rdrop import RDrop, RDropConfigError, RDropLoss, stochastic_layers
+
+from models import build
+
+BACKBONES = ["Res2Net50_vd_26w_4s", "SE_ResNet50_vd"]
+
+
+def rdrop_loss(rdrop, images, labels, alpha=0.6):
+    out = rdrop(images)
+    ce = F.cross_entropy(out, rdrop.repeat_labels(labels))
+    kl = RDropLoss(passes=rdrop.passes)(out, None)["RDropLoss"]
+    return ce + alpha * kl, kl
+
+
+@pytest.mark.parametrize("name", BACKBONES)
+def test_state_dict_stays_stock_and_eval_is_one_stock_pass(name, digits):
+    images, _ = digits
+    model, stock = build(name, seed=0), build(name, seed=1)
+    rdrop = RDrop(model, head_dropout=0.3)
+    assert list(model.state_dict()) == list(stock.state_dict())
+    missing, unexpected = stock.set_state_dict(model.state_dict())
+    assert not missing and not unexpected
+    model.eval(), stock.eval()
+    out = rdrop(images)
+    assert out.shape == [24, 10]
+    np.testing.assert_array_equal(out.numpy(), stock(images).numpy())
+
+
+@pytest.mark.parametrize("name", BACKBONES)
+def test_strategies_give_the_same_loss_and_gradients(name, digits):
+    # float64, so that equal maths shows as equal numbers: in float32 the batch of 16 that
+    # concat convolves sums in another order than two batches of 8 (1e-2 apart on Res2Net)
+    images, labels = digits[0][:8].astype("float64"), digits[1][:8]
+    model = build(name)
+    model.to(dtype="float64")
+    model.train()
+    results = {}
+    for strategy in ("concat", "shared_trunk", "separate", "auto"):
+        rdrop = RDrop(model, strategy=strategy, head_dropout=0.3)
+        paddle.seed(123)  # the same dropout masks for every strategy
+        loss, kl = rdrop_loss(rdrop, images, labels)
+        loss.backward()
+        grads = {p.name: p.grad.numpy().copy() for p in model.parameters() if p.grad is not None}
+        model.clear_gradients()
+        rdrop.remove()
+        results[rdrop.strategy if strategy != "auto" else "auto"] = (float(loss), float(kl), grads)
+    assert results["concat"][1] > 0
+    reference_loss, _, reference_grads = results["concat"]
+    assert len(reference_grads) == len([p for p in model.parameters() if not p.stop_gradient])
+    for strategy in ("shared_trunk", "separate", "auto"):
+        loss, _, grads = results[strategy]
+        np.testing.assert_allclose(loss, reference_loss, rtol=1e-10)
+        for key, grad in reference_grads.items():
+            error = np.linalg.norm(grads[key] - grad) / np.linalg.norm(grad)
+            assert error < 1e-9, f"{strategy}: gradient of {key} off by {error:.2e} (relative norm)"
+
+
+def test_auto_shares_the_trunk_when_exact_and_concats_otherwise():
+    assert RDrop(build("Res2Net50_vd_26w_4s"), head_dropout=0.2).strategy == "shared_trunk"
+    assert RDrop(build("Res2Net50_vd_26w_4s")).strategy == "concat"
+    with paddle.utils.unique_name.guard():
+        own_dropout = backbone.MobileNetV3_small_x0_35(class_num=10)
+    assert stochastic_layers(own_dropout) == ["dropout"]
+    assert RDrop(own_dropout, head_dropout=0.2, head_layer="fc").strategy == "concat"
+    with pytest.raises(RDropConfigError, match="shared_trunk would be wrong.*'dropout'"):
+        RDrop(own_dropout, strategy="shared_trunk", head_layer="fc")
+
+
+def test_model_dropout_alone_gives_a_positive_kl(digits):
+    with paddle.utils.unique_name.guard():
+        model = backbone.MobileNetV3_small_x0_35(class_num=10)
+    model.train()
+    _, kl = rdrop_loss(RDrop(model), *digits)
+    assert float(kl) > 0
+
+
+def test_running_statistics_move_once_except_with_separate(digits):
+    images = digits[0][:8]
+    stock = build("SE_ResNet50_vd")
+    initial = {key: value.numpy().copy() for key, value in stock.state_dict().items()}
+    stock.train()
+    stock(images)
+    bn_keys = [k for k in initial if k.endswith("_mean") or k.endswith("_variance")]
+    one_pass = {k: stock.state_dict()[k].numpy().copy() for k in bn_keys}
+    moved = {}
+    for strategy in ("concat", "shared_trunk", "separate"):
+        stock.set_state_dict(initial)
+        rdrop = RDrop(stock, strategy=strategy, head_dropout=0.2)
+        rdrop(images)
+        rdrop.remove()
+        moved[strategy] = {k: stock.state_dict()[k].numpy() for k in bn_keys}
+    for strategy in ("concat", "shared_trunk"):
+        for key in bn_keys:
+            np.testing.assert_allclose(moved[strategy][key], one_pass[key], rtol=1e-5, atol=1e-5)
+    assert any(not np.allclose(moved["separate"][k], one_pass[k]) for k in bn_keys)
+
+
+def test_identical_passes_stop_training_with_an_error_naming_head_dropout(digits):
+    model = build("Res2Net50_vd_26w_4s")
+    model.train()
+    with pytest.raises(RDropConfigError, match="identical outputs.*RDrop.head_dropout"):
+        RDrop(model)(digits[0][:4])
+
+
+def test_a_missing_head_layer_lists_the_candidates():
+    with pytest.raises(RDropConfigError, match=r"no sublayer 'fc'.*\['out'\]"):
+        RDrop(build("SE_ResNet50_vd"), head_dropout=0.2, head_layer="fc")
+
+
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [({"passes": 1}, "passes"), ({"strategy": "twice"}, "strategy"), ({"head_dropout": 1.0}, "head_dropout")],
+)
+def test_bad_settings_name_their_key(kwargs, key):
+    with pytest.raises(RDropConfigError, match=f"RDrop.{key}"):
+        RDrop(build("SE_ResNet50_vd"), **kwargs)
+
+
+def test_three_passes_stack_pass_major(digits):
+    model = build("Res2Net50_vd_26w_4s")
+    model.train()
+    rdrop = RDrop(model, passes=3, head_dropout=0.3)
+    out = rdrop(digits[0][:4])
+    parts = rdrop.split_passes(out)
+    assert out.shape == [12, 10] and len(parts) == 3
+    assert rdrop.repeat_labels(digits[1][:4]).shape == [12, 1]
+    assert not np.allclose(parts[0].numpy(), parts[2].numpy())

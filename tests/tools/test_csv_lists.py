@@ -1,0 +1,83 @@
+import os
+
+import pytest
+from PIL import Image
+
+from paddleclas_rdrop.core.errors import ConfigError, DataError
+from paddleclas_rdrop.tools.data.csv_lists import write_lists
+from paddleclas_rdrop.tools.data.demo import digits_images
+
+NAMES = ["zero", "one", "two"]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """60 digit images (classes 0-2) and a CSV of them, the article's layout."""
+    images, labels = digits_images(size=16, count=200)
+    keep = [i for i, label in enumerate(labels) if label < 3][:60]
+    root = tmp_path / "images"
+    root.mkdir()
+    rows = ["image,label"]
+    for i in keep:
+        Image.fromarray(images[i]).save(root / f"d{i}.png")
+        rows.append(f"d{i}.png,{labels[i]}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path
+
+
+def read(path):
+    return [line.split() for line in open(path).read().splitlines()]
+
+
+def test_a_seeded_stratified_split_with_every_image_once(folder):
+    counts = write_lists(
+        str(folder / "train.csv"), str(folder / "images"), str(folder / "lists"), val_ratio=0.1, seed=3
+    )
+    train, val = read(folder / "lists" / "train_list.txt"), read(folder / "lists" / "val_list.txt")
+    assert len(train) + len(val) == 60
+    assert not {p for p, _ in train} & {p for p, _ in val}
+    assert all(counts["val"][c] >= 1 for c in range(3))
+    for class_id in range(3):
+        total = counts["train"][class_id] + counts["val"][class_id]
+        assert abs(counts["val"][class_id] - round(total * 0.1)) <= 1
+    assert all(os.path.exists(folder / "images" / p) for p, _ in train + val)
+    write_lists(str(folder / "train.csv"), str(folder / "images"), str(folder / "again"), 0.1, seed=3)
+    assert read(folder / "again" / "val_list.txt") == val
+
+
+def test_string_labels_get_ids_and_a_label_map(folder):
+    csv = (folder / "train.csv").read_text().splitlines()
+    named = [csv[0]] + [f"{line.split(',')[0]},{NAMES[int(line.split(',')[1])]}" for line in csv[1:]]
+    (folder / "named.csv").write_text("\n".join(named) + "\n")
+    counts = write_lists(str(folder / "named.csv"), str(folder / "images"), str(folder / "lists"))
+    assert counts["named"]
+    assert read(folder / "lists" / "label_list.txt") == [["0", "one"], ["1", "two"], ["2", "zero"]]
+
+
+@pytest.mark.parametrize(
+    "bad_row, message",
+    [
+        ("missing.png,1", "train.csv:62: image .*missing.png cannot be opened"),
+        ("not_an_image.png,1", "train.csv:62: image .*not_an_image.png cannot be opened"),
+        ("with space.png,1", "train.csv:62: image path 'with space.png' has a space"),
+        ("d0.png,", "train.csv:62: empty image or label"),
+    ],
+)
+def test_bad_rows_are_named_by_line(folder, bad_row, message):
+    (folder / "images" / "not_an_image.png").write_text("not a png")
+    with open(folder / "train.csv", "a") as handle:
+        handle.write(bad_row + "\n")
+    with pytest.raises(DataError, match=message):
+        write_lists(str(folder / "train.csv"), str(folder / "images"), str(folder / "lists"))
+    assert not (folder / "lists").exists()
+
+
+def test_existing_lists_are_not_overwritten_unless_asked(folder):
+    out = folder / "lists"
+    write_lists(str(folder / "train.csv"), str(folder / "images"), str(out))
+    (out / "train_list.txt").write_text("mine\n")
+    with pytest.raises(ConfigError, match="exists: pass --force"):
+        write_lists(str(folder / "train.csv"), str(folder / "images"), str(out))
+    assert (out / "train_list.txt").read_text() == "mine\n"
+    write_lists(str(folder / "train.csv"), str(folder / "images"), str(out), force=True)
+    assert (out / "train_list.txt").read_text() != "mine\n"

@@ -1,0 +1,99 @@
+"""Deep mutual learning (configs/mutual_res2net_se_resnet.yaml) through the tools: scoped optimizers, one
+epoch on both engines, and bad configs."""
+
+import subprocess
+import sys
+
+import pytest
+
+from paddleclas_rdrop import ConfigError
+
+from engine_runs import (
+    ENGINES,
+    PROJECT,
+    assert_export_matches_eager,
+    assert_refused,
+    engine_param,
+    overrides,
+    refusals_by_engine,
+    run_tool,
+    step_losses,
+)
+
+CONFIG = "mutual_res2net_se_resnet.yaml"
+
+
+def test_scoped_optimizers_train_their_own_network_only(mutual):
+    from paddleclas_rdrop.tools.standalone.optim import build_optimizer
+
+    adam = {"lr": {"name": "Constant", "learning_rate": 3e-4}}
+    section = [{"Adam": {"scope": "Res2Net", **adam}}, {"Adam": {"scope": "SENet", **adam}}]
+    optimizers, schedules = build_optimizer(section, 1, 3, mutual)
+    assert len(optimizers) == 2 and len(schedules) == 2
+    res2net = {p.name for p in mutual.Res2Net.parameters()}
+    assert {p.name for p in optimizers[0]._parameter_list} == res2net
+    assert not res2net & {p.name for p in optimizers[1]._parameter_list}
+    with pytest.raises(ConfigError, match="Optimizer.0.Adam.scope: the model has no sublayer 'Student'"):
+        build_optimizer([{"Adam": {"scope": "Student", **adam}}], 1, 3, mutual)
+
+
+def mutual_overrides(workdir, name):
+    """The digits run of the mutual config: the article's Adam, not the R-Drop recipes' lr override."""
+    return [o for o in overrides(workdir, name) if not o.startswith("Optimizer.")] + ["Global.print_batch_step=1"]
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_one_epoch_logs_both_networks_and_exports_the_named_one(workdir, engine):
+    extra = mutual_overrides(workdir, engine)
+    log = run_tool("train.py", CONFIG, extra, cwd=workdir, env=ENGINES[engine]).stdout
+    for network in ("Res2Net", "SENet"):
+        assert step_losses(log, f"CELoss_{network}") and step_losses(log, f"top1_{network}")
+    assert all(kl > 0 for kl in step_losses(log, "MutualKLLoss"))
+    step_lines = [line for line in log.splitlines() if "[Train][Epoch 1/1][Iter:" in line]
+    assert step_lines and all(line.count("lr(") == 2 for line in step_lines)  # one Adam per network
+    assert "[Eval][Epoch 1][Avg]" in log
+    stock = workdir / engine / "senet.pdparams"
+    extract = [sys.executable, f"{PROJECT}/tools/extract_network.py", str(workdir / engine / "latest"), "SENet"]
+    assert "SENet: " in subprocess.run(extract + [str(stock)], capture_output=True, text=True, check=True).stdout
+    again = subprocess.run(extract + [str(stock)], capture_output=True, text=True)
+    assert again.returncode != 0 and "exists; pass --force" in again.stderr  # nothing overwritten
+    extra += [f"Global.pretrained_model={workdir / engine / 'latest'}"]
+    run_tool("export_model.py", CONFIG, extra, cwd=workdir, env=ENGINES[engine])
+    paths = [str(workdir / "digits" / "images" / f"{i:05d}.png") for i in range(4)]
+    assert_export_matches_eager(
+        f"{PROJECT}/configs/{CONFIG}", extra, str(workdir / engine / "inference"), str(stock), "SE_ResNet50_vd", paths
+    )
+
+
+BAD_MUTUAL_CONFIGS = [
+    (
+        ["Loss.Train.0.DistillationGTCELoss.model_names=['Res2Net','Student']"],
+        "Loss.Train.DistillationGTCELoss names the network 'Student', which is not in Arch.models",
+    ),
+    (["Loss.Train.0.DistillationGTCELoss.model_names=[Res2Net,SENet]"], "model_names must be a list"),
+    (["Loss.Train.1.MutualKLLoss.weight=-1"], "MutualKLLoss.weight is alpha"),
+    (["Global.train_mode=rdrop"], "Arch.name: MutualModel already compares its networks"),
+    (["Arch.infer_model_name=Student"], "Arch.infer_model_name must name the network"),
+    (["Metric.Eval.0.MutualTopkAcc.topk=[1]"], "MutualTopkAcc is in Loss.Eval or Metric.Eval"),
+    (["Arch.models.1.SENet.name=SEResNet"], "Arch.models.SENet.name: PaddleClas has no network 'SEResNet'"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_mutual_errors(workdir):
+    """Per engine, the error of each of BAD_MUTUAL_CONFIGS (case i writes, if anything, to `bad_<engine><i>`)."""
+    return refusals_by_engine(
+        CONFIG,
+        lambda engine: [
+            mutual_overrides(workdir, f"bad_{engine}{index}") + extra
+            for index, (extra, _) in enumerate(BAD_MUTUAL_CONFIGS)
+        ],
+        workdir,
+    )
+
+
+@pytest.mark.parametrize("extra, message", BAD_MUTUAL_CONFIGS)
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_bad_mutual_config_is_one_line_and_writes_nothing(workdir, extra, message, engine, bad_mutual_errors):
+    index = BAD_MUTUAL_CONFIGS.index((extra, message))
+    assert_refused(bad_mutual_errors(engine)[index], message, workdir / f"bad_{engine}{index}")

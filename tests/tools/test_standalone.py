@@ -1,0 +1,302 @@
+"""The standalone engine (no PaddleClas source tree): the tools as a pip-only user runs them."""
+
+import os
+
+import pytest
+
+from engine_runs import (
+    CONFIGS,
+    PROJECT,
+    assert_export_matches_eager,
+    assert_quiet,
+    assert_refused,
+    overrides,
+    refusals,
+    run_tool,
+    step_losses,
+)
+
+NO_TREE = {"PADDLECLAS_ROOT": ""}
+
+
+def standalone(tool, config, workdir, extra, check=True):
+    return run_tool(tool, config, extra, cwd=workdir, env=NO_TREE, check=check)
+
+
+@pytest.fixture(scope="module")
+def trained(workdir):
+    logs = {}
+    for name in CONFIGS:
+        epochs = 2 if name == "res2net" else 1
+        # seeded, so that the models the later tests export and compare are the same on every run
+        result = standalone(
+            "train.py",
+            f"rdrop_{name}.yaml",
+            workdir,
+            overrides(workdir, name, epochs, every_epoch=True) + ["Global.seed=0"],
+        )
+        logs[name] = result.stdout + result.stderr
+    return logs
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_rdrop_trains_on_the_wheel_alone_and_says_which_engine(name, trained, workdir):
+    log = trained[name]
+    assert (
+        log.lstrip().splitlines()[0].startswith("paddleclas-rdrop: standalone engine")
+        or "paddleclas-rdrop: standalone engine" in log.split("[Train]")[0]
+    )
+    kl = step_losses(log, "RDropLoss")
+    assert kl and all(value > 0 for value in kl)
+    assert "[Eval][Epoch 1][Avg]" in log and "eta: " in log
+    assert_quiet(log)  # with -o Global.seed, which the YAML does not spell out
+    for prefix in ("best_model", "latest", "epoch_1"):
+        for suffix in (".pdparams", ".pdopt", ".pdstates"):
+            assert (workdir / name / f"{prefix}{suffix}").exists(), prefix + suffix
+
+
+def test_the_help_says_what_the_tool_does_and_names_the_rdrop_keys(workdir):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, os.path.join(PROJECT, "tools", "train.py"), "-h"],
+        cwd=workdir,
+        env={**os.environ, **NO_TREE},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "usage: tools/train.py" in result.stdout and "generic-image-rec" not in result.stdout
+    for key in (
+        "Global.train_mode: rdrop",
+        "RDrop.drop_path:",
+        "RDrop.drop_path_stages:",
+        "RDrop.head_dropout:",
+        "RDropLoss: {weight: alpha",
+    ):
+        assert key in result.stdout, key
+
+
+def test_resume_from_latest_continues_at_the_next_epoch(trained, workdir):
+    extra = overrides(workdir, "res2net", epochs=3) + [f"Global.checkpoints={workdir}/res2net/latest", "Global.seed=0"]
+    log = standalone("train.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    assert "Finish load checkpoints" in log
+    assert "[Train][Epoch 3/3]" in log and "[Train][Epoch 1/3]" not in log and "[Train][Epoch 2/3]" not in log
+
+
+def test_eval_export_infer_and_predict(trained, workdir):
+    extra = overrides(workdir, "res2net", epochs=2) + [f"Global.pretrained_model={workdir}/res2net/latest"]
+    log = standalone("eval.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    assert "[Eval][Epoch 0][Avg]" in log and "top1: " in log
+    exported = standalone("export_model.py", "rdrop_res2net.yaml", workdir, extra)
+    assert "full_graph=False" not in exported.stderr  # Paddle's warning at every export, quietened
+    export = workdir / "res2net" / "inference"
+    for name in ("inference.json", "inference.pdiparams", "inference.yml"):
+        assert (export / name).exists(), name
+    paths = [str(workdir / "digits" / "images" / f"{i:05d}.png") for i in range(6)]
+    expected = assert_export_matches_eager(
+        os.path.join(PROJECT, "configs", "rdrop_res2net.yaml"),
+        extra,
+        str(export),
+        str(workdir / "res2net" / "latest.pdparams"),
+        "Res2Net50_vd_26w_4s",
+        paths,
+    )
+    top1 = int(expected[0].argmax())
+    assert f"'class_ids': [{top1}," in standalone("predict.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    assert f"'class_ids': [{top1}," in standalone("infer.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    missing_images = standalone(
+        "predict.py", "rdrop_res2net.yaml", workdir, extra + ["Infer.infer_imgs=nowhere/x.png"], check=False
+    )
+    assert missing_images.returncode != 0 and "Traceback" not in missing_images.stderr
+    assert "error: Infer.infer_imgs: no image (jpg, jpeg, png, bmp) at 'nowhere/x.png'" in missing_images.stderr
+
+
+def test_an_export_is_written_whole_or_not_at_all(trained, workdir):
+    import hashlib
+
+    extra = overrides(workdir, "res2net", epochs=2) + [f"Global.pretrained_model={workdir}/res2net/latest"]
+    export = workdir / "whole_export"
+    standalone(
+        "export_model.py",
+        "rdrop_res2net.yaml",
+        workdir,
+        extra + [f"Global.save_inference_dir={export}", "Infer.PostProcess.class_id_map_file=None"],
+    )
+    files = sorted(path.name for path in export.iterdir())
+    assert files == ["inference.json", "inference.pdiparams", "inference.yml"]
+    assert "- '9'" in (export / "inference.yml").read_text()  # no class map: the ids are the names
+    predicted = standalone(
+        "predict.py",
+        "rdrop_res2net.yaml",
+        workdir,
+        extra + [f"Global.save_inference_dir={export}", "Infer.PostProcess.class_id_map_file=None"],
+    )
+    assert "'label_names': ['" in predicted.stdout and "'label_names': []" not in predicted.stdout
+
+    # a failure after the model files are written (a mistyped class map) leaves the export as it was
+    digest = {name: hashlib.sha256((export / name).read_bytes()).hexdigest() for name in files}
+    failed = standalone(
+        "export_model.py",
+        "rdrop_res2net.yaml",
+        workdir,
+        extra
+        + [
+            f"Global.save_inference_dir={export}",
+            "Infer.PostProcess.class_id_map_file=labels_typo.txt",
+            "Global.pretrained_model=None",
+        ],
+        check=False,
+    )
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert "error: Infer.PostProcess.class_id_map_file: labels_typo.txt not found" in failed.stderr
+    assert {name: hashlib.sha256((export / name).read_bytes()).hexdigest() for name in files} == digest
+    assert sorted(path.name for path in workdir.iterdir() if "partial" in path.name) == []
+
+    # a damaged export is refused in one line
+    (export / "inference.pdiparams").write_bytes((export / "inference.pdiparams").read_bytes()[:1000])
+    damaged = standalone(
+        "predict.py", "rdrop_res2net.yaml", workdir, extra + [f"Global.save_inference_dir={export}"], check=False
+    )
+    errors = [line for line in damaged.stderr.splitlines() if line.startswith("error: ")]
+    assert damaged.returncode != 0 and "Traceback" not in damaged.stderr
+    assert len(errors) == 1 and f"the export in {export} cannot be loaded" in errors[0]
+
+
+def test_predict_names_a_missing_export_before_missing_images(workdir):
+    extra = overrides(workdir, "never_exported") + ["Infer.infer_imgs=nowhere/x.png"]
+    result = standalone("predict.py", "rdrop_res2net.yaml", workdir, extra, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "inference.json not found: export the model first" in errors[0]
+
+
+BAD_CONFIGS = [
+    (["Optimizer.lr.cycles=3"], "Optimizer.lr.cycles is not supported by the standalone engine"),
+    (["Global.use_dali=True"], "Global.use_dali is not supported by the standalone engine"),
+    (["DataLoader.Train.dataset.cls_label_path=missing.txt"], "list file missing.txt not found"),
+    (["Arch.class_num=5"], "but Arch.class_num is 5: set -o Arch.class_num=10"),
+    (["RDrop.passes=1"], "RDrop.passes must be an integer >= 2"),
+    (["RDrop.passes=2.5"], "RDrop.passes must be an integer >= 2"),
+    (["Loss.Train.1.RDropLoss.weight=-1"], "RDropLoss.weight is alpha"),
+    (["Loss.Train.1.RDropLoss.reduction=avg"], "reduction must be one of"),
+    (["RDrop.strategy=twice"], "RDrop.strategy must be one of"),
+    (["RDrop.head_dropout=1.5"], "RDrop.head_dropout must be a number in [0, 1)"),
+    (["RDrop.head_layer=fc"], "has no sublayer 'fc'; its classifier candidates (Linear layers) are ['out']"),
+    (
+        [
+            "Arch.name=MobileNetV3_small_x0_35",
+            "RDrop.head_layer=fc",
+            "RDrop.strategy=shared_trunk",
+            "RDrop.drop_path=0",
+        ],
+        "shared_trunk would be wrong for this model",
+    ),
+    (["Global.train_mode=None"], "Loss.Train has an RDropLoss entry but Global.train_mode is None"),
+    (["Global.device=gpu"], "add -o Global.device=cpu"),
+    (["DataLoader.Train.dataset.image_root=nowhere/"], "train_list.txt:1: image nowhere/images/"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_config_errors(workdir):
+    """The error of each of BAD_CONFIGS, each case writing (if anything) to `workdir/bad<index>`."""
+    cases = [overrides(workdir, f"bad{index}") + extra for index, (extra, _) in enumerate(BAD_CONFIGS)]
+    return refusals("train", "rdrop_res2net.yaml", cases, cwd=workdir, env=NO_TREE)
+
+
+@pytest.mark.parametrize("extra, message", BAD_CONFIGS)
+def test_a_bad_config_is_one_line_naming_the_key_and_writes_nothing(workdir, bad_config_errors, extra, message):
+    index = BAD_CONFIGS.index((extra, message))
+    assert_refused(bad_config_errors[index], message, workdir / f"bad{index}")
+
+
+def test_ema_gradient_accumulation_and_amp(workdir):
+    extra = overrides(workdir, "ema") + ["EMA.decay=0.9", "Global.update_freq=2", "AMP.use_amp=True"]
+    log = standalone("train.py", "rdrop_res2net.yaml", workdir, extra).stdout
+    assert step_losses(log, "RDropLoss") and "best metric ema" in log
+    assert (workdir / "ema" / "latest.pdema").exists()
+
+
+def list_with_line(workdir, name, number, line):
+    """The digits train list with `line` inserted as line `number`, written to `workdir/name`."""
+    lines = (workdir / "digits" / "train_list.txt").read_text().splitlines()
+    path = workdir / name
+    path.write_text("\n".join(lines[: number - 1] + [line] + lines[number - 1 :]) + "\n")
+    return path
+
+
+def test_a_bad_list_line_names_file_and_line(workdir):
+    bad_list = list_with_line(workdir, "bad_list.txt", 4, "images/00001.png")
+    result = standalone(
+        "train.py",
+        "rdrop_res2net.yaml",
+        workdir,
+        overrides(workdir, "bad_line") + [f"DataLoader.Train.dataset.cls_label_path={bad_list}"],
+        check=False,
+    )
+    assert f"{bad_list}:4: expected `relative/path label`" in result.stderr
+    assert not (workdir / "bad_line").exists()
+
+
+def test_an_unreadable_image_names_list_line_and_file_before_anything_is_written(workdir):
+    broken = workdir / "digits" / "images" / "broken.png"
+    broken.write_bytes(b"not a png")
+    bad_list = list_with_line(workdir, "broken_list.txt", 3, "images/broken.png 3")
+    result = standalone(
+        "train.py",
+        "rdrop_res2net.yaml",
+        workdir,
+        overrides(workdir, "broken") + [f"DataLoader.Train.dataset.cls_label_path={bad_list}"],
+        check=False,
+    )
+    assert f"{bad_list}:3: image {workdir}/digits/images/broken.png cannot be read" in result.stderr
+    assert "Traceback" not in result.stderr and not (workdir / "broken").exists()
+
+
+def seeded(workdir, name, epochs, extra=()):
+    return overrides(workdir, name, epochs, every_epoch=True) + ["Global.seed=7", "Global.print_batch_step=1", *extra]
+
+
+def test_resume_reproduces_the_uninterrupted_run_and_a_seed_reproduces_itself(workdir):
+    import numpy as np
+    import paddle
+
+    whole = standalone("train.py", "rdrop_res2net.yaml", workdir, seeded(workdir, "whole", 2)).stdout
+    again = standalone("train.py", "rdrop_res2net.yaml", workdir, seeded(workdir, "again", 2)).stdout
+    # stopped after epoch 1: what is on disk then is epoch_1; resume from it in a new folder
+    resumed = standalone(
+        "train.py",
+        "rdrop_res2net.yaml",
+        workdir,
+        seeded(workdir, "resumed", 2, [f"Global.checkpoints={workdir}/whole/epoch_1"]),
+    ).stdout
+    epoch_2 = "[Train][Epoch 2/2]" + whole.split("[Train][Epoch 2/2]", 1)[1]
+    for term in ("CELoss", "RDropLoss"):
+        assert step_losses(again, term) == step_losses(whole, term)  # same seed, same losses
+        assert step_losses(resumed, term) == step_losses(epoch_2, term)
+    assert "[Train][Epoch 1/2]" not in resumed and len(step_losses(resumed, "RDropLoss")) > 1
+    a = paddle.load(str(workdir / "whole" / "latest.pdparams"))
+    b = paddle.load(str(workdir / "resumed" / "latest.pdparams"))
+    for key in a:
+        np.testing.assert_array_equal(b[key].numpy(), a[key].numpy(), err_msg=key)
+
+
+def test_a_nan_loss_stops_at_once_and_keeps_the_checkpoints(workdir):
+    import hashlib
+
+    standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "nan"))
+    latest = workdir / "nan" / "latest.pdparams"
+    before = hashlib.sha256(latest.read_bytes()).hexdigest()
+    result = standalone(
+        "train.py",
+        "rdrop_res2net.yaml",
+        workdir,
+        overrides(workdir, "nan") + ["Optimizer.lr.learning_rate=1e30"],
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "error: training stopped: " in result.stderr and " at epoch 1, step " in result.stderr
+    assert "Traceback" not in result.stderr
+    assert hashlib.sha256(latest.read_bytes()).hexdigest() == before
