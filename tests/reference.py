@@ -23,3 +23,18 @@ def symmetric_kl64(p_logits, q_logits, pad_mask=None, reduction="sum"):
     if reduction == "mean":
         return total / elementwise.size
     return total
+
+
+def calibration64(logits, labels, bins=15):
+    """(ECE, NLL) in float64: ECE over `bins` equal-width bins of the top-1 confidence (Guo et al. 2017),
+    NLL the mean negative log-probability of the label."""
+    log_p = log_softmax64(logits)
+    confidence, predicted = np.exp(log_p.max(axis=1)), log_p.argmax(axis=1)
+    correct = predicted == labels
+    ece = 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence >= low) & ((confidence < high) if high < 1 else (confidence <= high))
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return ece, -log_p[np.arange(len(labels)), labels].mean()

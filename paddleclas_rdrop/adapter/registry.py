@@ -5,6 +5,7 @@ import importlib
 import os
 import sys
 
+from ..core.calibration import Calibration
 from ..core.errors import ConfigError
 from ..core.loss import RDropLoss
 from ..core.mutual import MutualKLLoss, MutualTopkAcc
@@ -58,6 +59,7 @@ def register():
     _install(loss_module, "RDropLoss", RDropLoss)
     _install(loss_module, "MutualKLLoss", MutualKLLoss)
     _install(importlib.import_module("ppcls.metric"), "MutualTopkAcc", MutualTopkAcc)
+    _install(importlib.import_module("ppcls.metric"), "Calibration", Calibration)
     host_mutual_model = getattr(arch_module, "MutualModel", None)
     if not _is_ours(host_mutual_model, MutualModel):
         host_mutual_model = type("MutualModel", (MutualModel,), {"arch_module": "ppcls.arch"})

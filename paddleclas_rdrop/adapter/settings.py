@@ -22,6 +22,8 @@ RDROP_DEFAULTS = {
     "head_layer": "out",
     "drop_path": 0.0,
     "drop_path_stages": list(STAGES),
+    "augment_per_pass": False,
+    "alpha_warmup_epochs": 0,
 }
 RDROP_KEY_HELP = {  # what the tools' -h says of each key
     "passes": "k, the passes of every sample",
@@ -30,6 +32,8 @@ RDROP_KEY_HELP = {  # what the tools' -h says of each key
     "head_layer": "the classifier's sublayer name",
     "drop_path": "stochastic depth rate of the last residual block (linear from 0), training only",
     "drop_path_stages": "the stages (1-4) that get drop path",
+    "augment_per_pass": "each pass its own draw of the train transform_ops (a baseline: k views, CE only)",
+    "alpha_warmup_epochs": "alpha rises linearly from 0 over these epochs (0: from the first step)",
 }
 LAYER_KEYS = ("head_dropout", "head_layer", "drop_path", "drop_path_stages")  # a baseline twin's keys too
 
@@ -59,6 +63,8 @@ class RDropSettings:
     head_layer: str = "out"
     drop_path: float = 0.0
     drop_path_stages: Tuple[int, ...] = STAGES
+    augment_per_pass: bool = False
+    alpha_warmup_epochs: float = 0
     alpha: Optional[float] = None
     reduction: Optional[str] = None
 
@@ -76,6 +82,8 @@ class RDropSettings:
             head_layer=section["head_layer"],
             drop_path=section["drop_path"],
             drop_path_stages=tuple(section["drop_path_stages"]),
+            augment_per_pass=section["augment_per_pass"],
+            alpha_warmup_epochs=section["alpha_warmup_epochs"],
             alpha=None if entry is None else float(entry["weight"]),
             reduction=None if entry is None else entry.get("reduction", "batchmean"),
         )
@@ -96,7 +104,17 @@ class RDropSettings:
 
     def runner_kwargs(self):
         """The keyword arguments of `RDrop` (the k-pass runner)."""
-        return {"passes": self.passes, "strategy": self.strategy, **self.layer_kwargs()}
+        return {
+            "passes": self.passes,
+            "strategy": self.strategy,
+            "augment_per_pass": self.augment_per_pass,
+            **self.layer_kwargs(),
+        }
+
+    @property
+    def runs_k_passes(self):
+        """Whether training runs k passes: R-Drop, or a baseline twin with k views (`augment_per_pass`)."""
+        return self.rdrop or self.augment_per_pass
 
 
 def parse_section(section):
@@ -113,6 +131,11 @@ def parse_section(section):
     settings["head_dropout"] = check_head_dropout(settings["head_dropout"])
     settings["drop_path"] = check_drop_path(settings["drop_path"])
     settings["drop_path_stages"] = check_drop_path_stages(settings["drop_path_stages"])
+    if not isinstance(settings["augment_per_pass"], bool):
+        raise ConfigError(f"RDrop.augment_per_pass must be true or false, got {settings['augment_per_pass']!r}")
+    warmup = settings["alpha_warmup_epochs"]
+    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Real) or warmup < 0:
+        raise ConfigError(f"RDrop.alpha_warmup_epochs must be a number of epochs >= 0 (0: none), got {warmup!r}")
     if not isinstance(settings["head_layer"], str) or not settings["head_layer"]:
         raise ConfigError(f"RDrop.head_layer must be a layer name such as out, got {settings['head_layer']!r}")
     return settings
@@ -138,12 +161,22 @@ def check_rdrop_contract(config):
             f"Loss.Train has an RDropLoss entry but Global.train_mode is {train_mode!r}: set "
             "Global.train_mode: rdrop, the train hook that runs the k passes RDropLoss compares"
         )
-    k_pass_keys = sorted({"passes", "strategy"} & set(config.get("RDrop") or {}))
+    section = config.get("RDrop") or {}
+    k_pass_keys = sorted({"strategy", "alpha_warmup_epochs"} & set(section))
+    if "passes" in section and not section.get("augment_per_pass"):
+        k_pass_keys.insert(0, "passes")
     if k_pass_keys and train_mode != "rdrop":
         raise ConfigError(
             f"RDrop.{k_pass_keys[0]} is set but Global.train_mode is {train_mode!r}: set "
             "Global.train_mode: rdrop for R-Drop; a baseline keeps only its stochastic layers "
-            "(RDrop.head_dropout/head_layer, RDrop.drop_path/drop_path_stages)"
+            "(RDrop.head_dropout/head_layer, RDrop.drop_path/drop_path_stages) and, with "
+            "RDrop.augment_per_pass, RDrop.passes (k views, CE only)"
+        )
+    batch_ops = (((config.get("DataLoader") or {}).get("Train") or {}).get("dataset") or {}).get("batch_transform_ops")
+    if section.get("augment_per_pass") and batch_ops:
+        raise ConfigError(
+            "RDrop.augment_per_pass gives each pass its own view of a sample, but "
+            "DataLoader.Train.dataset.batch_transform_ops (Mixup/Cutmix) mixes whole batches: remove one of them"
         )
     if _entries(config, "Eval"):
         raise ConfigError("Loss.Eval has an RDropLoss entry, but evaluation runs one pass: remove it from Loss.Eval")

@@ -8,8 +8,11 @@ What it changes on an engine, once, when the engine is prepared (`prepare_engine
 - `engine.rdrop_plugin`: the run's `PluginState` (settings, k-pass runner, train loss);
 - `engine.train_loss_func`: a `TrainLoss` around the engine's loss (labels repeated for the k
   passes, the KL share of the loss watched, the guards' finite-loss check);
-- `engine.train_metric_func` with R-Drop: the same metric on the first pass;
-- the stochastic layers of the model, through hooks (no parameter renamed).
+- `engine.train_metric_func` with k passes: the same metric on the first pass;
+- the stochastic layers of the model, through hooks (no parameter renamed);
+- with `RDrop.augment_per_pass`, the train dataset's transform ops (`PassViews`), and for a baseline
+  twin `engine.train_epoch_func` (its epochs run the k passes too);
+- with `RDrop.alpha_warmup_epochs`, the RDropLoss entry's weight in the engine's loss, step by step.
 """
 
 import contextlib
@@ -21,6 +24,7 @@ from ..core.errors import ConfigError
 from ..core.loss import RDropLoss
 from ..core.runner import RDrop, add_stochastic_layers
 from .settings import RDropSettings
+from .views import augment_per_pass
 
 BARELY_ACTING = 0.01  # alpha x KL below this share of the loss for a whole epoch: warn
 
@@ -40,16 +44,22 @@ class KLShare:
             total = float(loss_dict["loss"])
             self.shares.append(float(loss_dict["RDropLoss"]) / total if total > 0 else 0.0)
 
-    def log_epoch(self, epoch_id):
+    def log_epoch(self, epoch_id, warmup=None):
+        """One line for the epoch; with `warmup` (an `AlphaWarmup`), alpha at the epoch's end too, and no
+        barely-acting warning while alpha is still rising."""
         if not self.shares:
             return
         logger = logging.getLogger("ppcls")  # the logger both engines' logs go to
         mean, largest = sum(self.shares) / len(self.shares), max(self.shares)
+        ramp = (
+            f"alpha {warmup.value:.4g} of {warmup.alpha:g} (warm-up over {warmup.epochs:g} epochs); " if warmup else ""
+        )
         logger.info(
-            f"[Train][Epoch {epoch_id}][R-Drop] alpha x KL is {mean:.2%} of the training loss "
+            f"[Train][Epoch {epoch_id}][R-Drop] {ramp}alpha x KL is {mean:.2%} of the training loss "
             f"(mean over the epoch; largest step {largest:.2%})"
         )
-        if largest < BARELY_ACTING and not self.warned:
+        warming = warmup is not None and warmup.value < warmup.alpha
+        if largest < BARELY_ACTING and not self.warned and not warming:
             logger.warning(
                 f"R-Drop is barely acting: alpha x KL stayed below {BARELY_ACTING:.0%} of the training loss "
                 f"for all of epoch {epoch_id}. Make the passes differ more (RDrop.drop_path, "
@@ -59,17 +69,40 @@ class KLShare:
         self.shares = []
 
 
+class AlphaWarmup:
+    """Alpha, the weight of the `RDropLoss` entry (``weights[index]`` of PaddleClas's `CombinedLoss`),
+    rising linearly from 0 to `alpha` over `epochs` epochs, step by step: at step i of n of epoch e
+    (from 1) it is ``alpha * min(1, (e - 1 + i / n) / epochs)``. It depends on the epoch and the step
+    alone, so a run resumed mid-warm-up continues the ramp where it was."""
+
+    def __init__(self, weights, index, alpha, epochs):
+        self.weights, self.index, self.alpha, self.epochs = weights, index, alpha, epochs
+        self.epoch, self.steps, self.step, self.value = 1, 1, 0, 0.0
+
+    def start_epoch(self, epoch_id, steps):
+        self.epoch, self.steps, self.step = epoch_id, max(1, steps), 0
+
+    def __call__(self):
+        """Set the weight for the next step."""
+        progress = (self.epoch - 1 + self.step / self.steps) / self.epochs
+        self.value = self.alpha * min(1.0, progress)
+        self.weights[self.index] = self.value
+        self.step += 1
+
+
 class TrainLoss:
     """The one stand-in for the engine's train loss (PaddleClas's `CombinedLoss`): with R-Drop it
     gives the loss the labels repeated for the k stacked passes and records the KL share; `check`,
     when set (the tools' guards), sees every loss dict before it is used."""
 
-    def __init__(self, loss, rdrop=None):
-        self.loss, self.rdrop = loss, rdrop
+    def __init__(self, loss, rdrop=None, warmup=None):
+        self.loss, self.rdrop, self.warmup = loss, rdrop, warmup
         self.kl_share = KLShare()
         self.check: Optional[Callable[[dict], None]] = None
 
     def __call__(self, output, labels):
+        if self.warmup is not None:
+            self.warmup()
         if self.rdrop is not None:
             labels = self.rdrop.repeat_labels(labels)
         loss_dict = self.loss(output, labels)
@@ -120,21 +153,39 @@ def prepare_engine(engine, settings=None):
             "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run"
         )
     rdrop = prepare_model(engine.model, settings)
+    warmup = None
     if rdrop is not None:
         for layer in [engine.train_loss_func, *engine.train_loss_func.sublayers()]:
             if isinstance(layer, RDropLoss):
                 layer.set_passes(settings.passes)
+        if settings.rdrop and settings.alpha_warmup_epochs > 0:
+            warmup = _alpha_warmup(engine.train_loss_func, settings)
         if engine.train_metric_func is not None:
             engine.train_metric_func = _FirstPassMetric(engine.train_metric_func, rdrop)
-    engine.train_loss_func = TrainLoss(engine.train_loss_func, rdrop)
+    if settings.augment_per_pass:
+        augment_per_pass(engine.train_dataloader.dataset, settings.passes)
+    if rdrop is not None and not settings.rdrop:  # a baseline twin with k views: its epochs run k passes too
+        epoch_func = engine.train_epoch_func
+        engine.train_epoch_func = lambda engine, epoch_id, step: rdrop_epoch(engine, epoch_id, step, epoch_func)
+    engine.train_loss_func = TrainLoss(engine.train_loss_func, rdrop, warmup)
     engine.rdrop_plugin = PluginState(settings, rdrop, engine.train_loss_func)
     return engine.rdrop_plugin
 
 
+def _alpha_warmup(loss, settings):
+    """The `AlphaWarmup` of the `RDropLoss` entry of PaddleClas's `CombinedLoss` `loss`."""
+    entries = list(getattr(loss, "loss_func", []))
+    index = next((i for i, layer in enumerate(entries) if isinstance(layer, RDropLoss)), None)
+    if index is None or not hasattr(loss, "loss_weight"):
+        raise ConfigError("RDrop.alpha_warmup_epochs: the engine's loss has no RDropLoss entry with a weight to ramp")
+    return AlphaWarmup(loss.loss_weight, index, settings.alpha, settings.alpha_warmup_epochs)
+
+
 def prepare_model(model, settings):
-    """The `RDrop` runner on `model` for R-Drop settings; otherwise the settings' stochastic layers
-    alone (drop path, head dropout: the baseline twin), and None. Raises `ConfigError`."""
-    if settings.rdrop:
+    """The `RDrop` runner on `model` for R-Drop settings (or a baseline twin with k views per sample);
+    otherwise the settings' stochastic layers alone (drop path, head dropout: the baseline twin), and
+    None. Raises `ConfigError`."""
+    if settings.runs_k_passes:
         return RDrop(model, **settings.runner_kwargs())
     add_stochastic_layers(model, **settings.layer_kwargs())
     return None
@@ -143,7 +194,7 @@ def prepare_model(model, settings):
 def check_model(model, settings):
     """Raise the `ConfigError` that preparing `model` for `settings` would raise, and leave `model`
     as it was (the layers are added, then removed again)."""
-    if settings.rdrop:
+    if settings.runs_k_passes:
         RDrop(model, **settings.runner_kwargs()).remove()
     else:
         for added in add_stochastic_layers(model, **settings.layer_kwargs()):
@@ -176,6 +227,8 @@ def _k_pass_model(engine, rdrop):
 def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
     """One epoch of `train_epoch(engine, ...)` (the engine's own) with the k passes of R-Drop."""
     state = prepare_engine(engine)
+    if state.loss.warmup is not None:
+        state.loss.warmup.start_epoch(epoch_id, engine.iter_per_epoch)
     with _k_pass_model(engine, state.rdrop):
         train_epoch(engine, epoch_id, print_batch_step)
-    state.loss.kl_share.log_epoch(epoch_id)
+    state.loss.kl_share.log_epoch(epoch_id, state.loss.warmup)

@@ -135,6 +135,8 @@ class RDrop:
         head_layer: the classifier's sublayer name (``out`` in Res2Net/SE-ResNet, ``fc`` in ResNet).
         drop_path: stochastic depth rate in [0, 1) of the last chosen residual block (linear rule).
         drop_path_stages: the residual stages (1-4) that get drop path.
+        augment_per_pass: each pass sees its own augmented view of a sample (the batch holds k views
+            per sample, see `__call__`) instead of the same image (the paper's R-Drop, the default).
 
     Raises:
         ConfigError: a bad argument, a missing ``head_layer`` (the candidates are listed), drop path on
@@ -162,9 +164,13 @@ class RDrop:
         head_layer="out",
         drop_path=0.0,
         drop_path_stages=STAGES,
+        augment_per_pass=False,
     ):
         self.model = model
         self.passes = check_passes(passes)
+        if not isinstance(augment_per_pass, bool):
+            raise ConfigError(f"RDrop.augment_per_pass must be true or false, got {augment_per_pass!r}")
+        self.augment_per_pass = augment_per_pass
         self.head_dropout = check_head_dropout(head_dropout)
         self.head_layer = head_layer
         net = unwrap(model)
@@ -173,7 +179,13 @@ class RDrop:
         drop = DropPath(net, drop_path, drop_path_stages) if drop_path else None
         if check_strategy(strategy) == "auto":
             adds_randomness = self.head_dropout > 0 or drop is not None
-            strategy = "shared_trunk" if adds_randomness and not own_stochastic else "concat"
+            exact = adds_randomness and not own_stochastic and not augment_per_pass
+            strategy = "shared_trunk" if exact else "concat"
+        if strategy == "shared_trunk" and augment_per_pass:
+            raise ConfigError(
+                "RDrop.strategy: shared_trunk runs the trunk once on one input, but with "
+                "RDrop.augment_per_pass every pass has its own input: use strategy: concat (or auto)"
+            )
         if strategy == "shared_trunk" and own_stochastic:
             raise ConfigError(
                 f"RDrop.strategy: shared_trunk would be wrong for this model: its stochastic layers "
@@ -183,7 +195,7 @@ class RDrop:
         self.strategy = strategy
         self._tiling = False
         # with no stochastic layer of its own added, check once that the model's make passes differ
-        self._verified = self.head_dropout > 0 or drop is not None
+        self._verified = self.head_dropout > 0 or drop is not None or augment_per_pass
         if strategy == "shared_trunk":  # registered first: the k copies then get their own masks
             self.shared_until = (drop and drop.first_block) or find_head(net, head_layer)
             self._hooks.append(self.shared_until.register_forward_pre_hook(self._tile))
@@ -200,12 +212,23 @@ class RDrop:
         return (paddle.concat([features] * self.passes, axis=0), *rest)
 
     def __call__(self, images):
-        """``images`` ``[B, ...]`` -> in train mode the k passes' output stacked pass-major,
-        ``[k * B, C]`` (``[pass_0; pass_1; ...]``, a dict of such tensors for a dict output), which
-        `RDropLoss` splits; in eval mode one plain pass ``[B, C]``."""
+        """``images`` ``[B, C, H, W]`` -> in train mode the k passes' output stacked pass-major,
+        ``[k * B, classes]`` (``[pass_0; pass_1; ...]``, a dict of such tensors for a dict output),
+        which `RDropLoss` splits; in eval mode one plain pass ``[B, classes]``.
+
+        With ``augment_per_pass``, a training batch holds each sample's k views along the channel
+        axis, ``[B, k * C, H, W]`` (view i in channels ``i*C .. (i+1)*C - 1``, what `PassViews` and
+        PaddleClas's dataset give), and pass i sees view i; raises `ConfigError` for another shape.
+        """
         if not unwrap(self.model).training:
             return self.model(images)
-        if self.strategy == "separate":
+        if self.augment_per_pass:
+            views = self.views_pass_major(images)
+            if self.strategy == "separate":
+                output = _concat_outputs([self.model(view) for view in views.split(self.passes, axis=0)])
+            else:
+                output = self.model(views)
+        elif self.strategy == "separate":
             output = _concat_outputs([self.model(images) for _ in range(self.passes)])
         elif self.strategy == "concat":
             output = self.model(paddle.concat([images] * self.passes, axis=0))
@@ -218,6 +241,18 @@ class RDrop:
         if not self._verified:
             self._check_passes_differ(logits_of(output))
         return output
+
+    def views_pass_major(self, images):
+        """``[B, k * C, H, W]`` (k views per sample along the channels) -> ``[k * B, C, H, W]``,
+        pass-major; raises `ConfigError` if the channels are not k views."""
+        if images.ndim != 4 or images.shape[1] % self.passes:
+            raise ConfigError(
+                f"RDrop(augment_per_pass=True) takes the {self.passes} views of each sample along the "
+                f"channel axis, [B, {self.passes} * C, H, W]; got a batch of shape {list(images.shape)}"
+            )
+        batch, channels, height, width = images.shape
+        views = images.reshape([batch, self.passes, channels // self.passes, height, width])
+        return views.transpose([1, 0, 2, 3, 4]).reshape([self.passes * batch, channels // self.passes, height, width])
 
     def _check_passes_differ(self, logits):
         first, *others = logits.split(self.passes, axis=0)

@@ -27,11 +27,9 @@ def edited(edit):
 def test_the_documented_contract_passes_and_fills_defaults():
     settings = RDropSettings.from_config(GOOD)
     assert settings.rdrop and settings.alpha == 0.6 and settings.reduction == "batchmean"
-    assert settings.runner_kwargs() == {
-        **parse_section(GOOD["RDrop"]),
-        "drop_path": 0.0,
-        "drop_path_stages": [1, 2, 3, 4],
-    }
+    section = parse_section(GOOD["RDrop"])
+    assert section.pop("alpha_warmup_epochs") == settings.alpha_warmup_epochs == 0
+    assert settings.runner_kwargs() == {**section, "drop_path": 0.0, "drop_path_stages": [1, 2, 3, 4]}
     assert parse_section({"passes": 3}) == {
         "passes": 3,
         "strategy": "auto",
@@ -39,6 +37,8 @@ def test_the_documented_contract_passes_and_fills_defaults():
         "head_layer": "out",
         "drop_path": 0.0,
         "drop_path_stages": [1, 2, 3, 4],
+        "augment_per_pass": False,
+        "alpha_warmup_epochs": 0,
     }
 
 
@@ -79,3 +79,46 @@ def test_contract_breaks_are_named(edit, message):
 def test_an_unknown_rdrop_key_is_named():
     with pytest.raises(RDropConfigError, match=r"RDrop.head_drop is not an R-Drop setting"):
         parse_section({"head_drop": 0.2})
+
+
+def test_per_pass_views_and_the_warm_up_are_read_and_checked():
+    config = edited(lambda c: c["RDrop"].update(augment_per_pass=True, alpha_warmup_epochs=5))
+    settings = RDropSettings.from_config(config)
+    assert settings.augment_per_pass and settings.alpha_warmup_epochs == 5 and settings.runs_k_passes
+    assert settings.runner_kwargs()["augment_per_pass"] is True
+    baseline = {
+        "Global": {},
+        "RDrop": {"augment_per_pass": True, "passes": 2, "head_dropout": 0.1},
+        "Loss": {"Train": [{"CELoss": {"weight": 1.0}}]},
+    }
+    twin = RDropSettings.from_config(baseline)  # k views, CE only: passes is allowed here
+    assert not twin.rdrop and twin.runs_k_passes and twin.passes == 2
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["RDrop"].update(augment_per_pass="yes"), "RDrop.augment_per_pass must be true or false"),
+        (lambda c: c["RDrop"].update(alpha_warmup_epochs=-1), "RDrop.alpha_warmup_epochs must be a number"),
+        (
+            lambda c: (
+                c["RDrop"].update(augment_per_pass=True),
+                c.update(DataLoader={"Train": {"dataset": {"batch_transform_ops": [{"MixupOperator": {}}]}}}),
+            ),
+            "batch_transform_ops \\(Mixup/Cutmix\\) mixes whole batches",
+        ),
+        (
+            lambda c: (
+                c["Global"].pop("train_mode"),
+                c["Loss"]["Train"].pop(1),
+                c["RDrop"].pop("passes"),
+                c["RDrop"].pop("strategy"),
+                c["RDrop"].update(alpha_warmup_epochs=2),
+            ),
+            "RDrop.alpha_warmup_epochs is set but Global.train_mode is None",
+        ),
+    ],
+)
+def test_bad_per_pass_and_warm_up_settings_are_named(edit, message):
+    with pytest.raises(RDropConfigError, match=message):
+        RDropSettings.from_config(edited(edit))

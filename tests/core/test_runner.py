@@ -133,3 +133,22 @@ def test_three_passes_stack_pass_major(digits):
     assert out.shape == [12, 10] and len(parts) == 3
     assert rdrop.repeat_labels(digits[1][:4]).shape == [12, 1]
     assert not np.allclose(parts[0].numpy(), parts[2].numpy())
+
+
+def test_per_pass_views_go_pass_major_and_refuse_what_cannot_hold_them(digits):
+    images, _ = digits
+    flipped = images.flip(axis=3)
+    model = build("SE_ResNet18_vd")
+    seen = []
+    model.conv1_1.register_forward_pre_hook(lambda layer, inputs: seen.append(inputs[0].numpy()))
+    rdrop = RDrop(model, head_dropout=0.1, augment_per_pass=True)
+    assert rdrop.strategy == "concat"  # auto: the inputs differ, so no shared trunk
+    model.train()
+    out = rdrop(paddle.concat([images, flipped], axis=1))  # each sample's two views along the channels
+    assert out.shape == [2 * images.shape[0], 10]
+    np.testing.assert_array_equal(seen[0][: images.shape[0]], images.numpy())
+    np.testing.assert_array_equal(seen[0][images.shape[0] :], flipped.numpy())
+    with pytest.raises(RDropConfigError, match=r"along the channel axis, \[B, 2 \* C, H, W\]; got .*\[24, 3, 32, 32\]"):
+        RDrop(build("SE_ResNet18_vd"), head_dropout=0.1, augment_per_pass=True)(images[:, :3])
+    with pytest.raises(RDropConfigError, match="shared_trunk runs the trunk once on one input"):
+        RDrop(build("SE_ResNet18_vd"), head_dropout=0.1, strategy="shared_trunk", augment_per_pass=True)

@@ -42,13 +42,13 @@ class ImageListDataset(paddle.io.Dataset):
     def __init__(self, image_root, cls_label_path, transform_ops=None, delimiter=None, path="dataset"):
         self.images, self.labels, self.line_numbers = read_list_file(image_root, cls_label_path, delimiter or " ")
         self.list_path = cls_label_path
-        self.transforms = build_transforms(transform_ops, f"{path}.transform_ops")
+        self._transform_ops = build_transforms(transform_ops, f"{path}.transform_ops")  # PaddleClas's name
 
     def __getitem__(self, index):
         try:
             with open(self.images[index], "rb") as handle:
                 image = handle.read()
-            for transform in self.transforms:
+            for transform in self._transform_ops:
                 image = transform(image)
         except Exception as error:  # the headers of a long list were only sampled at start-up
             raise image_error(self.list_path, self.line_numbers[index], self.images[index], error) from None

@@ -234,6 +234,8 @@ class StandaloneEngine:
         """Loss.Eval and Metric.Eval over DataLoader.Eval, summed over processes; returns top-1."""
         self.model.eval()
         sums, count = {}, 0
+        if self.eval_metric_func:
+            self.eval_metric_func.reset()
         steps = len(self.eval_dataloader)
         tic = time.time()
         for iter_id, (images, labels) in enumerate(self.eval_dataloader):
@@ -263,6 +265,8 @@ class StandaloneEngine:
             *values, count = totals.numpy().tolist()
             sums = dict(zip(sums, values))
         averages = {key: value / count for key, value in sums.items()}
+        if self.eval_metric_func:  # metrics over the whole evaluation (ECE is not a mean over batches)
+            averages.update(self.eval_metric_func.summary(all_reduce=self.distributed))
         logger.info("[Eval][Epoch {}][Avg]{}".format(epoch_id, ", ".join(f"{k}: {v:.5f}" for k, v in averages.items())))
         self.model.train()
         metric = next((v for k, v in averages.items() if k.startswith("top")), None)

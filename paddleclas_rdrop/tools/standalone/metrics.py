@@ -1,5 +1,6 @@
 """PaddleClas's `TopkAcc` metric: {"top1": ..., "top5": ...}; and `MutualTopkAcc` per network."""
 
+from ...core.calibration import Calibration
 from ...core.errors import ConfigError
 from ...core.mutual import MutualTopkAcc
 from .keys import single_entry, take
@@ -12,7 +13,11 @@ class TopkAcc(MutualTopkAcc):
         return super().forward(x["logits"] if isinstance(x, dict) else x, label)
 
 
-METRICS = {"TopkAcc": TopkAcc, "MutualTopkAcc": MutualTopkAcc}
+METRICS = {
+    "TopkAcc": (TopkAcc, {"topk": (1, 5)}),
+    "MutualTopkAcc": (MutualTopkAcc, {"topk": (1, 5)}),
+    "Calibration": (Calibration, {"bins": 15}),
+}
 
 
 class Metrics:
@@ -24,13 +29,30 @@ class Metrics:
                 raise ConfigError(
                     f"{path}.{index}: {name} is not supported by the standalone engine (it knows {sorted(METRICS)})"
                 )
-            self.metrics.append(METRICS[name](**take(params, f"{path}.{name}", {"topk": (1, 5)})))
+            cls, defaults = METRICS[name]
+            self.metrics.append(cls(**take(params, f"{path}.{name}", defaults)))
 
     def __call__(self, x, label):
         out = {}
         for metric in self.metrics:
             out.update(metric(x, label))
         return out
+
+    def reset(self):
+        for metric in self.metrics:
+            if hasattr(metric, "reset"):
+                metric.reset()
+
+    def summary(self, all_reduce=False):
+        """The values of the metrics that accumulate over an evaluation (`Calibration`), over every
+        process with `all_reduce`."""
+        values = {}
+        for metric in self.metrics:
+            if hasattr(metric, "summary"):
+                if all_reduce:
+                    metric.all_reduce()
+                values.update(metric.summary())
+        return values
 
 
 def build_metrics(entries, path):

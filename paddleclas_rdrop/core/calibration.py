@@ -1,0 +1,100 @@
+"""Calibration of a classifier's softmax: expected calibration error (ECE) and negative log-likelihood
+(NLL), accumulated over an evaluation, as a PaddleClas metric (`Metric.Eval: - Calibration: {bins: 15}`).
+
+ECE follows Guo et al., "On Calibration of Modern Neural Networks", ICML 2017 (eq. 3; Naeini et al.
+2015): the samples are put in `bins` equal-width bins of their top-1 confidence, and ECE is the
+sample-weighted mean over bins of |accuracy - mean confidence|.
+"""
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from .errors import ConfigError
+
+
+def calibration_counts(logits, labels, bins=15):
+    """Per bin of top-1 confidence: (samples, summed confidence, correct samples), NumPy float64 `[bins]`.
+
+    `logits` `[B, C]` (any float dtype), `labels` int `[B]` or `[B, 1]`.
+    """
+    log_p = nn.functional.log_softmax(logits.astype("float32"), axis=-1).numpy().astype(np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    confidence, predicted = np.exp(log_p.max(axis=1)), log_p.argmax(axis=1)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    count = np.bincount(which, minlength=bins).astype(np.float64)
+    return (
+        count,
+        np.bincount(which, weights=confidence, minlength=bins),
+        np.bincount(which, weights=(predicted == labels).astype(np.float64), minlength=bins),
+    )
+
+
+class Calibration(nn.Layer):
+    """ECE (in [0, 1]) and NLL (nats per sample) of everything seen since `reset()`.
+
+    PaddleClas's metric interface: call it on each batch's logits ``[B, C]`` (a dict output is read at
+    ``"logits"``) and int64 labels ``[B, 1]``; it returns that batch's ``{"ECE", "NLL"}`` and
+    accumulates; `avg_info` (``"ECE: ..., NLL: ..."``), `avg` (ECE) and `summary()` give the values over
+    the whole evaluation, which is what ECE needs (it does not average over batches). List it after
+    `TopkAcc`: PaddleClas keeps the best model by the first metric's `avg`, and a lower ECE is better.
+
+    Args:
+        bins: the number of equal-width confidence bins (15, as Guo et al.).
+
+    Raises:
+        ConfigError: `bins` is not an integer >= 1.
+    """
+
+    def __init__(self, bins=15):
+        super().__init__()
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+            raise ConfigError(f"Calibration.bins must be an integer >= 1 (15 is usual), got {bins!r}")
+        self.bins = bins
+        self.reset()
+
+    def reset(self):
+        self.counts = np.zeros((3, self.bins))
+        self.nll_sum = 0.0
+
+    def forward(self, x, label):
+        logits = x["logits"] if isinstance(x, dict) else x
+        counts = np.stack(calibration_counts(logits, label.numpy(), self.bins))
+        nll = float(nn.functional.cross_entropy(logits.astype("float32"), label.reshape([-1, 1]), reduction="sum"))
+        self.counts += counts
+        self.nll_sum += nll
+        return {
+            "ECE": paddle.to_tensor(expected_calibration_error(*counts)),
+            "NLL": paddle.to_tensor(nll / logits.shape[0]),
+        }
+
+    def all_reduce(self):
+        """Sum the accumulators over the processes of a `paddle.distributed` run."""
+        import paddle.distributed as dist
+
+        totals = paddle.to_tensor([*self.counts.reshape(-1), self.nll_sum], dtype="float64")
+        dist.all_reduce(totals)
+        totals = totals.numpy()
+        self.counts, self.nll_sum = totals[:-1].reshape(3, self.bins), float(totals[-1])
+
+    def summary(self):
+        """{"ECE": float, "NLL": float} over everything since `reset()`."""
+        total = self.counts[0].sum()
+        return {"ECE": expected_calibration_error(*self.counts), "NLL": self.nll_sum / total if total else 0.0}
+
+    @property
+    def avg(self):
+        return self.summary()["ECE"]
+
+    @property
+    def avg_info(self):
+        return ", ".join(f"{key}: {value:.5f}" for key, value in self.summary().items())
+
+
+def expected_calibration_error(count, confidence, correct):
+    """ECE from per-bin (samples, summed confidence, correct samples)."""
+    total = count.sum()
+    if not total:
+        return 0.0
+    seen = count > 0
+    return float((np.abs(correct[seen] - confidence[seen])).sum() / total)
