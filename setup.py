@@ -43,7 +43,7 @@ setup(
     packages=find_packages(include=["paddleclas_rdrop", "paddleclas_rdrop.*"]),
     py_modules=["paddleclas_rdrop_autoload"],
     cmdclass=COMMANDS,
-    python_requires=">=3.8",
+    python_requires=">=3.9",
     install_requires=["paddlepaddle", "paddleclas", "pyyaml", "pillow", "numpy"],
     extras_require={"test": ["pytest", "pytest-xdist", "ruff"]},  # xdist: the tools run on both cores; ruff: style
 )

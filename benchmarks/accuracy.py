@@ -135,7 +135,7 @@ def train(model, data, epochs, batch_size, lr, seed, arm=None, eval_data=None, e
     stochastic = {key: arm[key] for key in ("drop_path", "drop_path_stages", "head_dropout")} if arm else {}
     if arm and arm["alpha"] is not None:
         rdrop = RDrop(model, **stochastic)
-        kl = RDropLoss()
+        kl = RDropLoss(passes=2)
     elif arm:
         add_stochastic_layers(model, **stochastic)
     steps = len(images) // batch_size

@@ -2,6 +2,7 @@
 
     python benchmarks/cost.py                  # the strategies: both backbones, 64 and 128 px, batch 16
     python benchmarks/cost.py --by-randomness  # where the randomness is: head, last stage(s), all stages
+    python benchmarks/cost.py --per-pass-views # R-Drop with a view per pass, and its CE-only control
     python benchmarks/cost.py --quick          # one backbone, 64 px, few repetitions
 
 `--by-randomness` compares, for each place of the stochastic layers (head dropout 0.1 alone; plus
@@ -48,12 +49,43 @@ def place_variants(head_dropout=0.1, drop_path=0.1):
     return variants
 
 
+def view_variants(head_dropout=0.1, drop_path=0.1):
+    """The recipes' stochastic layers (head dropout, drop path in the last stage): one pass; R-Drop on one
+    view (`auto`); R-Drop with a view per pass; two views with CE only."""
+    layers = {"head_dropout": head_dropout, "drop_path": drop_path, "drop_path_stages": [4]}
+    return {
+        "one pass": (None, layers),
+        "R-Drop, one view": ("auto", layers),
+        "R-Drop, a view per pass": ("views", layers),
+        "two views, CE only": ("views_ce", layers),
+    }
+
+
 def make_step(model, strategy, layers, alpha=0.6):
-    """A training step on `model`: one pass with the stochastic `layers` (strategy None), or R-Drop."""
+    """A training step on `model`: one pass with the stochastic `layers` (strategy None), R-Drop
+    (a strategy), or R-Drop with a view per pass (`views`; `views_ce` without the KL term)."""
     import paddle
     import paddle.nn.functional as F
 
     from paddleclas_rdrop import RDrop, RDropLoss, add_stochastic_layers
+
+    if strategy in ("views", "views_ce"):
+        rdrop, kl = RDrop(model, augment_per_pass=True, **layers), RDropLoss(passes=2)
+        optimizer = paddle.optimizer.Momentum(0.01, momentum=0.9, parameters=model.parameters())
+        views = {}
+
+        def step(images, labels):
+            if "batch" not in views:  # two views per sample along the channels: the image and its mirror
+                views["batch"] = paddle.concat([images, images.flip(axis=3)], axis=1)
+            out = rdrop(views["batch"])
+            loss = F.cross_entropy(out, rdrop.repeat_labels(labels))
+            if strategy == "views":
+                loss = loss + alpha * kl(out, None)["RDropLoss"]
+            loss.backward()
+            optimizer.step()
+            optimizer.clear_grad()
+
+        return step
 
     optimizer = paddle.optimizer.Momentum(0.01, momentum=0.9, parameters=model.parameters())
     if strategy is None:
@@ -67,7 +99,7 @@ def make_step(model, strategy, layers, alpha=0.6):
 
         return step
     rdrop = RDrop(model, strategy=strategy, **layers)
-    kl = RDropLoss()
+    kl = RDropLoss(passes=2)
 
     def step(images, labels):
         out = rdrop(images)
@@ -162,11 +194,18 @@ def main():
         action="store_true",
         help="R-Drop vs one pass for each place of the stochastic layers (128 px)",
     )
+    parser.add_argument(
+        "--per-pass-views",
+        action="store_true",
+        help="R-Drop with a view per pass and its CE-only control, against one pass and R-Drop on one view",
+    )
     parser.add_argument("--quick", action="store_true", help="one backbone, 64 px, 3 rounds")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     if args.by_randomness:
         return by_randomness(args)
+    if args.per_pass_views:
+        return per_pass_views(args)
     if args.quick:
         args.archs, args.sizes, args.rounds = args.archs[:1], [64], 3
     set_threads(args.threads)
@@ -248,6 +287,42 @@ def by_randomness(args):
             f"{r['one_pass_s']:.3f} | {r['rdrop_s']:.3f} | {r['time_ratio']:.2f}x | {r['memory_ratio']:.2f}x |"
         )
     write_report(args.out, "cost_randomness", lines, rows)
+
+
+def per_pass_views(args):
+    """Each variant of `view_variants` / one pass with the same layers; writes cost_views.{md,json}."""
+    sizes = [64] if args.quick else args.sizes
+    set_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    rows = []
+    for arch in args.archs[:1] if args.quick else args.archs:
+        for size in sizes:
+            seconds, memory = measure_variants(
+                arch, size, args.batch_size, 3 if args.quick else args.rounds, view_variants()
+            )
+            for variant in seconds:
+                rows.append(
+                    {
+                        "arch": arch,
+                        "image_size": size,
+                        "variant": variant,
+                        "seconds": seconds[variant],
+                        "time_ratio": seconds[variant] / seconds["one pass"],
+                        "memory_ratio": memory[variant] / memory["one pass"],
+                    }
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    lines = header(
+        args,
+        "head dropout 0.1, drop path 0.1 in the last stage, alpha 0.6; the two views are an image and its mirror",
+        ["backbone", "px", "variant", "step (s)", "time / one pass", "step memory / one pass"],
+    )
+    for r in rows:
+        lines.append(
+            f"| {r['arch']} | {r['image_size']} | {r['variant']} | {r['seconds']:.3f} | "
+            f"{r['time_ratio']:.2f}x | {r['memory_ratio']:.2f}x |"
+        )
+    write_report(args.out, "cost_views", lines, rows)
 
 
 def header(args, settings, columns):

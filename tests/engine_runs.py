@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+from models import build
+
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENGINES = {
     "standalone": {"PADDLECLAS_ROOT": ""},  # the tools' environment per engine
@@ -186,7 +188,6 @@ def assert_export_matches_eager(config_path, overrides, export_dir, params_path,
     import numpy as np
     import paddle
     from paddleclas.deploy.python.preprocess import create_operators
-    from paddleclas.ppcls.arch import backbone
     from paddleclas.ppcls.utils import config as ppcls_config
 
     from paddleclas_rdrop.tools.predict import export_predictor, read_rgb
@@ -194,8 +195,7 @@ def assert_export_matches_eager(config_path, overrides, export_dir, params_path,
     config = ppcls_config.get_config(config_path, overrides=overrides)
     predictor = export_predictor(config, export_dir)
     predictor.postprocess = None  # the raw softmax output
-    with paddle.utils.unique_name.guard():
-        eager = getattr(backbone, arch)(class_num=10)
+    eager = build(arch)
     eager.set_state_dict(paddle.load(params_path))
     eager.eval()
     transforms = create_operators([op for op in config["Infer"]["transforms"] if "DecodeImage" not in op])

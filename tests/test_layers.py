@@ -40,7 +40,7 @@ def imports_of(module, path):
                 stem = node.module
             names.add(stem)
             names.update(f"{stem}.{alias.name}" for alias in node.names)
-    return {name for name in names if name.startswith("paddleclas_rdrop.")}
+    return {name for name in names if name == "paddleclas_rdrop" or name.startswith("paddleclas_rdrop.")}
 
 
 def layer(module):
@@ -61,6 +61,14 @@ def test_every_module_is_in_a_layer():
 
 def test_no_module_imports_a_higher_layer():
     known = modules()
+    via_root = [
+        (module, target)
+        for module, path in known.items()
+        if layer(module) is not None
+        for target in imports_of(module, path)
+        if layer(target) is None
+    ]
+    assert not via_root, via_root  # the package root re-exports every layer: import the real home
     upward = [
         (module, target)
         for module, path in known.items()

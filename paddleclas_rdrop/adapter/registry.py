@@ -85,18 +85,22 @@ def _install(module, name, ours):
 
 
 def _give_cpu_parallel_env_a_device_id():
-    """The one change the plugin makes to Paddle itself, and only on a CPU-only Paddle build.
+    """The one change the plugin makes to Paddle itself, and only where it is needed: a multi-process
+    run (`paddle.distributed.launch`) on a CPU-only Paddle build.
 
     Why: PaddleClas's distributed evaluation reads `ParallelEnv().device_id`, which a CPU-only build
     never sets (`AttributeError: 'ParallelEnv' object has no attribute '_device_id'` when evaluating
     under `paddle.distributed.launch`). What: a class-level default `_device_id = 0`. It is not
     undone (it lasts for the process), and nothing else sees it: an instance that sets its own
     device id (every device build) overrides it, and a build that has the attribute is left alone.
+    `del paddle.distributed.ParallelEnv._device_id` undoes it.
     """
     import paddle
     import paddle.distributed
 
-    if paddle.is_compiled_with_cuda() or hasattr(paddle.distributed.ParallelEnv, "_device_id"):
+    if paddle.distributed.get_world_size() < 2 or paddle.is_compiled_with_cuda():
+        return
+    if hasattr(paddle.distributed.ParallelEnv, "_device_id"):
         return
     paddle.distributed.ParallelEnv._device_id = 0
 

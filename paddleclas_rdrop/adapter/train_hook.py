@@ -155,9 +155,18 @@ def prepare_engine(engine, settings=None):
     rdrop = prepare_model(engine.model, settings)
     warmup = None
     if rdrop is not None:
-        for layer in [engine.train_loss_func, *engine.train_loss_func.sublayers()]:
-            if isinstance(layer, RDropLoss):
-                layer.set_passes(settings.passes)
+        kl_losses = [
+            layer
+            for layer in [engine.train_loss_func, *engine.train_loss_func.sublayers()]
+            if isinstance(layer, RDropLoss)
+        ]
+        if settings.rdrop and not kl_losses:
+            raise ConfigError(
+                "Global.train_mode is rdrop but the engine's train loss has no RDropLoss to give "
+                "RDrop.passes: add `- RDropLoss: {weight: 0.6}` to Loss.Train"
+            )
+        for layer in kl_losses:
+            layer.set_passes(settings.passes)
         if settings.rdrop and settings.alpha_warmup_epochs > 0:
             warmup = _alpha_warmup(engine.train_loss_func, settings)
         if engine.train_metric_func is not None:

@@ -118,6 +118,7 @@ class DropPath:
         ]
 
     def remove(self):
+        """Detach the hooks: the network is the stock one again."""
         for hook in self._hooks:
             hook.remove()
         self._hooks = []

@@ -23,11 +23,13 @@ class RDropLoss(nn.Layer):
     Args:
         reduction: ``batchmean`` (default: the KL summed over classes, averaged over samples, so alpha
             is per sample whatever the batch), ``sum`` (the article's code) or ``mean``.
-        passes: k, the number of passes stacked in the input (default 2, the paper's). PaddleClas's
-            engine builds the loss from its YAML entry without it; the plugin's adapter sets it from
-            ``RDrop.passes`` (`set_passes`), so that k is written in one place.
+        passes: k, the number of passes stacked in the input (2 in the paper), the `RDrop` runner's.
+            PaddleClas's engine builds the loss from its YAML entry without it; the plugin's adapter
+            then sets it from ``RDrop.passes`` (`set_passes`), so that k is written in one place. A
+            loss whose k is still unknown when it is called raises: there is no default.
 
-    Call: ``loss(x, label=None) -> {"RDropLoss": scalar float32 tensor}``.
+    Call: ``loss(x, label=None) -> {"RDropLoss": scalar float32 tensor}``, in nats (per sample with
+        ``batchmean``).
         ``x``: logits ``[k * B, C]``, the k passes of one batch of B samples stacked pass-major
         (``[pass_0; pass_1; ...]``), as `RDrop` returns them; a dict output is read at
         ``x["logits"]`` as PaddleClas's CELoss does. ``label`` is not used: the CE term is the stock
@@ -35,21 +37,36 @@ class RDropLoss(nn.Layer):
         the loss entry's ``weight``.
 
     Raises:
-        ConfigError: a bad ``reduction`` or ``passes``, or a row count that is not a multiple of k.
+        ConfigError: a bad ``reduction`` or ``passes``; at a call, an unknown k or a row count that is
+            not a multiple of k; `set_passes` with a k other than the one it was built with.
     """
 
-    def __init__(self, reduction="batchmean", passes=2):
+    def __init__(self, reduction="batchmean", passes=None):
         super().__init__()
         self.reduction = check_reduction(reduction, "RDropLoss")
-        self.passes = check_passes(passes, "RDropLoss: passes")
+        self.passes = None if passes is None else check_passes(passes, "RDropLoss: passes")
 
     def set_passes(self, passes):
-        """Set k (the adapter does, from ``RDrop.passes``)."""
-        self.passes = check_passes(passes, "RDropLoss: passes")
+        """Set k (the adapter does, from ``RDrop.passes``); a different k than the one given at
+        construction is a `ConfigError`."""
+        passes = check_passes(passes, "RDropLoss: passes")
+        if self.passes is not None and self.passes != passes:
+            raise ConfigError(
+                f"RDropLoss: built with passes={self.passes}, but the runner has {passes} passes: "
+                f"set k in one place (RDrop.passes)"
+            )
+        self.passes = passes
 
     def forward(self, x, label=None):
+        """``x`` ``[k * B, C]`` (or ``{"logits": ...}``) -> ``{"RDropLoss": mean symmetric KL over the
+        pairs of passes}``; ``label`` is ignored. Raises `ConfigError` (see the class)."""
         if isinstance(x, dict):
             x = x["logits"]
+        if self.passes is None:
+            raise ConfigError(
+                "RDropLoss: the number of passes k is not known: build it with passes=k (the RDrop "
+                "runner's), or let the plugin's adapter give it RDrop.passes"
+            )
         if x.shape[0] % self.passes:
             raise ConfigError(
                 f"RDropLoss: got {x.shape[0]} rows, not a multiple of passes={self.passes}; feed it the "

@@ -16,12 +16,14 @@ STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
 
 
 def check_strategy(strategy):
+    """`strategy` if it is one of `STRATEGIES`; raises `ConfigError`."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"RDrop.strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     return strategy
 
 
 def check_head_dropout(head_dropout):
+    """`head_dropout` as a float if it is a number in [0, 1); raises `ConfigError`."""
     if isinstance(head_dropout, bool) or not isinstance(head_dropout, numbers.Real) or not 0 <= head_dropout < 1:
         raise ConfigError(
             f"RDrop.head_dropout must be a number in [0, 1) (dropout before the "
@@ -69,7 +71,8 @@ def find_head(net, head_layer):
 def add_head_dropout(model, head_dropout, head_layer="out"):
     """Dropout (rate `head_dropout`, in [0, 1)) on the input of the sublayer `head_layer` of `model`
     (the classifier, e.g. ``out`` in Res2Net/SE-ResNet, ``fc`` in ResNet), in training only: the
-    one-pass baseline of R-Drop. A forward pre-hook, so no parameter is renamed and eval is stock.
+    one-pass baseline of R-Drop (dropout before the classifier, as the R-Drop paper's models and
+    timm's `drop_rate` place it). A forward pre-hook, so no parameter is renamed and eval is stock.
 
     Returns the hook's handle (``remove()``). Raises `ConfigError` for a bad rate or a missing layer
     (the message lists the model's Linear layers).
@@ -98,7 +101,8 @@ def add_drop_path(model, drop_path, stages=STAGES):
 
 def add_stochastic_layers(model, head_dropout=0.0, head_layer="out", drop_path=0.0, drop_path_stages=STAGES):
     """The stochastic layers of a config's baseline twin, one pass: `add_drop_path` if `drop_path` > 0
-    and `add_head_dropout` if `head_dropout` > 0 (both in training only, no parameter renamed).
+    (stochastic depth, Huang et al. 2016) and `add_head_dropout` if `head_dropout` > 0 (dropout,
+    Srivastava et al. 2014), both in training only, no parameter renamed.
 
     Returns the list of objects whose ``remove()`` takes them off again; raises `ConfigError`.
     """
@@ -218,7 +222,10 @@ class RDrop:
 
         With ``augment_per_pass``, a training batch holds each sample's k views along the channel
         axis, ``[B, k * C, H, W]`` (view i in channels ``i*C .. (i+1)*C - 1``, what `PassViews` and
-        PaddleClas's dataset give), and pass i sees view i; raises `ConfigError` for another shape.
+        PaddleClas's dataset give), and pass i sees view i.
+
+        Raises `ConfigError`: with ``augment_per_pass``, a batch that is not k views; at the first
+        training call of a runner that adds no stochastic layer, passes that came out identical.
         """
         if not unwrap(self.model).training:
             return self.model(images)

@@ -6,6 +6,9 @@ its `ClsPredictor` turns on the inference memory optimisation, which fails on CP
 `ClsPredictor` (its pre-processing, `predict` and post-processing) with the Paddle predictor created
 without it; its config is built from the training config's `Infer` section, so training, export and
 prediction read one YAML.
+
+Importing this module imports paddle quietly (`quiet.import_paddle_quietly`): only `tools/predict.py`
+and the end-of-run summary import it, as their first step.
 """
 
 import os

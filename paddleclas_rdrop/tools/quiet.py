@@ -43,6 +43,8 @@ class _DropLines(io.TextIOBase):
 
 @contextlib.contextmanager
 def dropping_lines(stream_name, prefixes):
+    """Within the context, `sys.<stream_name>` (stdout or stderr) drops the lines that start with
+    `prefixes`; the original stream is put back on leaving, whatever happens inside."""
     original = getattr(sys, stream_name)
     filtered = _DropLines(original, prefixes)
     setattr(sys, stream_name, filtered)
@@ -54,7 +56,9 @@ def dropping_lines(stream_name, prefixes):
 
 
 def import_paddle_quietly():
-    """`import paddle` and the paddleclas wheel without the start-up noise above."""
+    """`import paddle` without the start-up noise above. Process-wide and kept for the life of the tool's
+    process (a tool imports paddle once): two `warnings` filters (ccache, export input spec) and the
+    `faiss.loader` log level WARNING; `warnings.resetwarnings()` and the logger's `setLevel` undo them."""
     warnings.filterwarnings("ignore", message="No ccache found")
     warnings.filterwarnings("ignore", message="full_graph=False don't support input_spec")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
@@ -70,7 +74,8 @@ def get_config_quietly(config_module, path, overrides):
 
 def leave_the_ppcls_logger_to_the_tree():
     """Take the wheel's console handler off the `ppcls` logger (the wheel adds it on import), so
-    that the tree's logger, set up next by PaddleClas's Engine, adds the only one."""
+    that the tree's logger, set up next by PaddleClas's Engine, adds the only one. Kept for the life of
+    the process: PaddleClas's `init_logger` puts a console handler back whenever it is called."""
     logger = logging.getLogger("ppcls")
     for handler in [h for h in logger.handlers if h.get_name() == "stream_handler"]:
         logger.removeHandler(handler)

@@ -7,6 +7,8 @@ import pytest
 from paddleclas_rdrop import ConfigError, MutualKLLoss, MutualModel, MutualTopkAcc, compute_kl_loss
 from paddleclas_rdrop.adapter.mutual import network_weights
 
+from models import build
+
 CONFIG = "mutual_res2net_se_resnet.yaml"
 NETWORKS = [{"Res2Net": {"name": "Res2Net50_vd_26w_4s"}}, {"SENet": {"name": "SE_ResNet50_vd"}}]
 
@@ -21,10 +23,8 @@ def test_two_backbones_with_fixed_parameter_names_build_side_by_side(mutual, dig
 
 
 def test_eval_mode_is_the_named_network_alone_with_stock_weights(mutual, digits):
-    from paddleclas.ppcls.arch import backbone
 
-    with paddle.utils.unique_name.guard():
-        stock = backbone.SE_ResNet50_vd(class_num=10)
+    stock = build("SE_ResNet50_vd")
     stock.set_state_dict(network_weights(mutual.state_dict(), "SENet"))
     mutual.eval(), stock.eval()
     np.testing.assert_allclose(mutual(digits[0][:4]).numpy(), stock(digits[0][:4]).numpy(), rtol=1e-5, atol=1e-6)

@@ -17,6 +17,7 @@ from engine_runs import (
     run_tool,
     step_losses,
 )
+from models import build
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
 needs_tree = pytest.mark.skipif(not ROOT, reason=NEEDS_TREE)
@@ -70,10 +71,8 @@ def test_one_rdrop_epoch_logs_ce_and_a_positive_kl_and_writes_stock_checkpoints(
     assert step_losses(log, "CELoss") and step_losses(log, "loss")
     assert "ips: " in log and "samples/s" in log
     params = paddle.load(str(workdir / name / "latest.pdparams"))
-    from paddleclas.ppcls.arch import backbone
 
-    with paddle.utils.unique_name.guard():
-        stock = getattr(backbone, CONFIGS[name])(class_num=10)
+    stock = build(CONFIGS[name])
     assert sorted(params) == sorted(stock.state_dict())
 
 
@@ -133,6 +132,22 @@ def test_the_baseline_twin_trains_one_pass_and_a_broken_image_is_named_with_its_
     log = result.stdout + result.stderr
     assert step_losses(log, "CELoss") and "RDropLoss" not in log.split("[Train]", 1)[1]
     assert f"{cut_list}:6: Exception occured when parse line: {digits}/images/cut.png" in log, log[-3000:]
+
+
+@needs_tree
+def test_per_pass_views_run_with_ema_gradient_accumulation_and_amp(workdir):
+    """The same stand-ins with a view per pass: the batch holds k views, the loop is PaddleClas's own."""
+    ours = overrides(workdir, "ema_views", epochs=1) + [
+        "EMA.decay=0.9",
+        "Global.update_freq=2",
+        "AMP.use_amp=True",
+        "AMP.level=O1",
+        "RDrop.augment_per_pass=True",
+        "DataLoader.Train.dataset.batch_transform_ops=None",
+    ]
+    result = run_tool("train.py", "rdrop_res2net.yaml", ours, cwd=workdir)
+    log = result.stdout + result.stderr
+    assert all(value > 0 for value in step_losses(log, "RDropLoss")) and "best metric ema" in log
 
 
 @needs_tree

@@ -5,7 +5,6 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
-from paddleclas.ppcls.arch import backbone
 
 from paddleclas_rdrop import RDrop, RDropConfigError, RDropLoss, add_drop_path
 from paddleclas_rdrop.core.drop_path import residual_blocks
@@ -125,7 +124,6 @@ def test_bad_values_name_their_key(kwargs, message):
 
 
 def test_an_unsupported_model_names_the_key_and_the_families():
-    with paddle.utils.unique_name.guard():
-        model = backbone.MobileNetV3_small_x0_35(class_num=10)
+    model = build("MobileNetV3_small_x0_35")
     with pytest.raises(RDropConfigError, match="RDrop.drop_path: MobileNetV3 is not a backbone.*SE_ResNet_vd"):
         RDrop(model, drop_path=0.1, head_layer="fc")

@@ -4,7 +4,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleclas_rdrop import RDropLoss, compute_kl_loss
+from paddleclas_rdrop import ConfigError, RDropLoss, compute_kl_loss
 
 rng = np.random.default_rng(1)
 
@@ -15,7 +15,7 @@ def stacked(passes, batch=5, classes=10):
 
 def test_two_passes_give_the_batchmean_symmetric_kl_under_one_key():
     x = stacked(2)
-    out = RDropLoss()(x, None)
+    out = RDropLoss(passes=2)(x, None)
     assert list(out) == ["RDropLoss"]
     want = compute_kl_loss(x[:5], x[5:], reduction="batchmean")
     np.testing.assert_allclose(float(out["RDropLoss"]), float(want), rtol=1e-6)
@@ -29,29 +29,20 @@ def test_more_passes_give_the_mean_over_all_pairs():
     np.testing.assert_allclose(float(got), want, rtol=1e-6)
 
 
-def test_ce_on_stacked_passes_with_repeated_labels_is_the_mean_over_passes():
-    """What a stock CELoss sees from the hook: the stacked passes and `RDrop.repeat_labels`, for
-    hard and for soft (mixup) labels, with label smoothing; against a float64 NumPy reference."""
-    from paddleclas_rdrop import RDrop
-    from paddleclas_rdrop.tools.standalone.losses import CELoss
-
-    from models import build
-    from reference import log_softmax64
-
-    rdrop = RDrop(build("SE_ResNet18_vd"), head_dropout=0.1)
-    x = stacked(2)
-    hard = rng.integers(0, 10, size=(5, 1))
-    soft = rng.dirichlet(np.ones(10), size=5)
-    for label, target in ((paddle.to_tensor(hard), np.eye(10)[hard[:, 0]]), (paddle.to_tensor(soft, "float32"), soft)):
-        got = CELoss(epsilon=0.1)(x, rdrop.repeat_labels(label))["CELoss"]
-        smoothed = target * 0.9 + 0.1 / 10
-        per_pass = [-(smoothed * log_softmax64(part)).sum(axis=1).mean() for part in (x.numpy()[:5], x.numpy()[5:])]
-        np.testing.assert_allclose(float(got), np.mean(per_pass), rtol=1e-5)
-
-
 def test_rows_that_are_not_k_passes_are_refused():
     with pytest.raises(ValueError, match="multiple of passes=2"):
-        RDropLoss()(paddle.zeros([5, 3]), None)
+        RDropLoss(passes=2)(paddle.zeros([5, 3]), None)
+
+
+def test_k_has_no_default_and_one_k_only():
+    """k = 3 stacked in an even batch would split into 2 wrong halves under a default of 2: no default."""
+    with pytest.raises(ConfigError, match="the number of passes k is not known"):
+        RDropLoss()(stacked(3, batch=4), None)
+    loss = RDropLoss()
+    loss.set_passes(3)  # what the adapter does with RDrop.passes
+    assert float(loss(stacked(3, batch=4), None)["RDropLoss"]) > 0
+    with pytest.raises(ConfigError, match="built with passes=2, but the runner has 3 passes"):
+        RDropLoss(passes=2).set_passes(3)
 
 
 @pytest.mark.parametrize("kwargs", [{"reduction": "avg"}, {"passes": 1}, {"passes": 2.0}])
@@ -66,7 +57,7 @@ def test_half_precision_passes_give_the_float32_kl(dtype):
     half = x.astype(dtype)
     from reference import symmetric_kl64
 
-    got = RDropLoss()(half, None)["RDropLoss"]
+    got = RDropLoss(passes=2)(half, None)["RDropLoss"]
     values = half.astype("float32").numpy().astype(np.float64)  # the half values, exactly
     want = symmetric_kl64(values[:5], values[5:], reduction="batchmean")
     assert got.dtype == paddle.float32 and np.isfinite(float(got))

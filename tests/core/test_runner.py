@@ -4,7 +4,6 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
-from paddleclas.ppcls.arch import backbone
 
 from paddleclas_rdrop import RDrop, RDropConfigError, RDropLoss, stochastic_layers
 
@@ -66,8 +65,7 @@ def test_strategies_give_the_same_loss_and_gradients(name, digits):
 def test_auto_shares_the_trunk_when_exact_and_concats_otherwise():
     assert RDrop(build("Res2Net50_vd_26w_4s"), head_dropout=0.2).strategy == "shared_trunk"
     assert RDrop(build("Res2Net50_vd_26w_4s")).strategy == "concat"
-    with paddle.utils.unique_name.guard():
-        own_dropout = backbone.MobileNetV3_small_x0_35(class_num=10)
+    own_dropout = build("MobileNetV3_small_x0_35")
     assert stochastic_layers(own_dropout) == ["dropout"]
     assert RDrop(own_dropout, head_dropout=0.2, head_layer="fc").strategy == "concat"
     with pytest.raises(RDropConfigError, match="shared_trunk would be wrong.*'dropout'"):
@@ -75,8 +73,7 @@ def test_auto_shares_the_trunk_when_exact_and_concats_otherwise():
 
 
 def test_model_dropout_alone_gives_a_positive_kl(digits):
-    with paddle.utils.unique_name.guard():
-        model = backbone.MobileNetV3_small_x0_35(class_num=10)
+    model = build("MobileNetV3_small_x0_35")
     model.train()
     _, kl = rdrop_loss(RDrop(model), *digits)
     assert float(kl) > 0

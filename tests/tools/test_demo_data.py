@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from paddleclas_rdrop.core.errors import DataError
 from paddleclas_rdrop.tools.data.demo import (
     FASHION_MNIST_DIR,
     read_idx,
@@ -73,5 +74,5 @@ def test_the_real_fashion_mnist_files_parse():
 
 
 def test_a_missing_source_names_the_debian_package(tmp_path):
-    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
         write_fashion_mnist_dataset(str(tmp_path / "fm"), source=str(tmp_path))

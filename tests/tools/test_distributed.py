@@ -20,17 +20,17 @@ import pytest
 import yaml
 
 from engine_runs import ENGINES, PROJECT, engine_param, overrides, run_tool, step_losses
+from models import build
 
 GLOBAL_BATCH = 32
 TOLERANCE = {"baseline": 0.1, "rdrop": 0.3}  # of the one-process movement, see the docstring
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+def distributed_workdir(tmp_path_factory):
     """48 digits, the first 32 training ones with each half of every global batch written twice (64 lines,
     2 steps), a start checkpoint, and the project's configs without the random flip (its draw differs per
     process)."""
-    from paddleclas.ppcls.arch import backbone
 
     from paddleclas_rdrop.tools.data.demo import write_digits_dataset
 
@@ -46,18 +46,16 @@ def workdir(tmp_path_factory):
         ops = config["DataLoader"]["Train"]["dataset"]["transform_ops"]
         config["DataLoader"]["Train"]["dataset"]["transform_ops"] = [op for op in ops if "RandFlipImage" not in op]
         yaml.safe_dump(config, open(path / f"{name}.yaml", "w"), sort_keys=False)
-    with paddle.utils.unique_name.guard():
-        paddle.seed(1)
-        paddle.save(backbone.SE_ResNet50_vd(class_num=10).state_dict(), str(path / "start.pdparams"))
+    paddle.save(build("SE_ResNet50_vd", seed=1).state_dict(), str(path / "start.pdparams"))
     return path
 
 
-def train(workdir, engine, config, name, processes, seed=7, batch_size=None):
+def train(distributed_workdir, engine, config, name, processes, seed=7, batch_size=None):
     """The trainable weights after one epoch of `config` on `processes` processes."""
     batch_size = batch_size or (GLOBAL_BATCH // processes)
-    extra = overrides(workdir, f"{engine}_{name}") + [
+    extra = overrides(distributed_workdir, f"{engine}_{name}") + [
         f"Global.seed={seed}",
-        f"Global.pretrained_model={workdir}/start",
+        f"Global.pretrained_model={distributed_workdir}/start",
         "Global.print_batch_step=1",
         "Global.log_ranks=0,1",
         f"DataLoader.Train.sampler.batch_size={batch_size}",
@@ -71,13 +69,13 @@ def train(workdir, engine, config, name, processes, seed=7, batch_size=None):
     extra += ["RDrop.drop_path=0", "RDrop.head_dropout=0" if config == "baseline" else "RDrop.head_dropout=0.01"]
     run_tool(
         "train.py",
-        str(workdir / f"{config}.yaml"),
+        str(distributed_workdir / f"{config}.yaml"),
         extra,
-        cwd=workdir,
+        cwd=distributed_workdir,
         env=ENGINES[engine],
         launch_processes=processes if processes > 1 else 0,
     )
-    output = workdir / f"{engine}_{name}"
+    output = distributed_workdir / f"{engine}_{name}"
     weights = trainable_weights(output / "latest.pdparams")
     shutil.rmtree(output)  # ~1 GB of checkpoints per run
     return weights
@@ -93,20 +91,22 @@ def distance(a, b):
 
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
-def test_two_processes_match_one_with_the_same_global_batch(workdir, engine):
-    start = trainable_weights(workdir / "start.pdparams")
+def test_two_processes_match_one_with_the_same_global_batch(distributed_workdir, engine):
+    start = trainable_weights(distributed_workdir / "start.pdparams")
     for config in ("baseline", "rdrop"):
-        one = train(workdir, engine, config, f"{config}_1", processes=1)
-        two = train(workdir, engine, config, f"{config}_2", processes=2)
+        one = train(distributed_workdir, engine, config, f"{config}_1", processes=1)
+        two = train(distributed_workdir, engine, config, f"{config}_2", processes=2)
         moved = distance(one, start)
         assert moved > 0
         print(f"{engine} {config}: 2 vs 1 process {distance(two, one) / moved:.3f} of the movement")
         assert distance(two, one) / moved < TOLERANCE[config], config
-        logs = [(workdir / "launch_log" / f"workerlog.{rank}").read_text() for rank in (0, 1)]
+        logs = [(distributed_workdir / "launch_log" / f"workerlog.{rank}").read_text() for rank in (0, 1)]
         for log in logs:  # each process ran its half of the 2 global batches, then evaluated
             assert "[Iter: 0/2]" in log and "[Eval][Epoch 1][Avg]" in log, log[-2000:]
             assert config == "baseline" or step_losses(log, "RDropLoss")
         if config == "baseline":
-            half = train(workdir, engine, config, "baseline_half", processes=1, batch_size=GLOBAL_BATCH // 2)
+            half = train(
+                distributed_workdir, engine, config, "baseline_half", processes=1, batch_size=GLOBAL_BATCH // 2
+            )
             print(f"{engine} one process, half the batch: {distance(half, one) / moved:.3f}")
             assert distance(half, one) / moved > 0.5  # the tolerance can fail

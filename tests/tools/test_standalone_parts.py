@@ -125,3 +125,24 @@ def test_a_missing_image_is_named_with_list_file_and_line(tmp_path):
     (tmp_path / "digits" / first).unlink()
     with pytest.raises(DataError, match=f"{list_path}:1: image {root}/{first} not found"):
         read_list_file(root, list_path)
+
+
+def test_ce_on_stacked_passes_with_repeated_labels_is_the_mean_over_passes():
+    """What a stock CELoss sees from the hook: the stacked passes and `RDrop.repeat_labels`, for
+    hard and for soft (mixup) labels, with label smoothing; against a float64 NumPy reference."""
+    from paddleclas_rdrop import RDrop
+    from paddleclas_rdrop.tools.standalone.losses import CELoss
+
+    from models import build
+    from reference import log_softmax64
+
+    rng = np.random.default_rng(1)
+    x = paddle.to_tensor(rng.normal(size=(10, 10)) * 2, "float32")  # two passes of 5
+    rdrop = RDrop(build("SE_ResNet18_vd"), head_dropout=0.1)
+    hard = rng.integers(0, 10, size=(5, 1))
+    soft = rng.dirichlet(np.ones(10), size=5)
+    for label, target in ((paddle.to_tensor(hard), np.eye(10)[hard[:, 0]]), (paddle.to_tensor(soft, "float32"), soft)):
+        got = CELoss(epsilon=0.1)(x, rdrop.repeat_labels(label))["CELoss"]
+        smoothed = target * 0.9 + 0.1 / 10
+        per_pass = [-(smoothed * log_softmax64(part)).sum(axis=1).mean() for part in (x.numpy()[:5], x.numpy()[5:])]
+        np.testing.assert_allclose(float(got), np.mean(per_pass), rtol=1e-5)

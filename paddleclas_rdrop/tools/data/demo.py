@@ -7,6 +7,8 @@ import os
 import numpy as np
 from PIL import Image
 
+from ...core.errors import DataError
+
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -101,7 +103,7 @@ def write_fashion_mnist_dataset(root, train_count=None, source=FASHION_MNIST_DIR
     }
     missing = [path for path in files.values() if not os.path.exists(path)]
     if missing:
-        raise FileNotFoundError(
+        raise DataError(
             f"{missing[0]} not found: install Debian's package "
             f"(apt-get install dataset-fashion-mnist) or pass its folder"
         )
