@@ -138,7 +138,8 @@ def standalone_engine(config, mode, settings, prepares, profiler_options=None):
     from ..adapter.train_hook import check_model
     from .standalone.engine import StandaloneEngine
 
-    return StandaloneEngine(config, mode=mode, check_model=(lambda m: check_model(m, settings)) if prepares else None)
+    check = (lambda model: check_model(model, settings)) if prepares else None
+    return StandaloneEngine(config, mode=mode, settings=settings, check_model=check)
 
 
 def select_engine():

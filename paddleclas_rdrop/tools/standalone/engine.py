@@ -22,6 +22,7 @@ from paddleclas.ppcls.utils.ema import ExponentialMovingAverage
 from paddleclas.ppcls.utils.misc import AverageMeter
 
 from ...adapter.mutual import MutualModel
+from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError
 from .data import build_dataloader
@@ -41,14 +42,16 @@ def _checkpoint_exists(prefix, key):
 class StandaloneEngine:
     """Reads a PaddleClas config, checks every key before anything is written, then runs `mode`."""
 
-    def __init__(self, config, mode="train", check_model=None):
-        """`check_model(model)`, if given, checks the model right after it is built, before anything is
-        written (it raises `ConfigError`)."""
+    def __init__(self, config, mode="train", settings=None, check_model=None):
+        """`settings`: the run's `RDropSettings` (parsed from `config` if not given); `check_model(model)`,
+        if given, checks the model right after it is built, before anything is written (it raises
+        `ConfigError`)."""
         assert mode in ("train", "eval", "export", "infer"), mode
         check_top_level(config)
         self.mode, self.config = mode, config
         config["Global"] = type(config)(take(config.get("Global"), "Global", GLOBAL))
         glob = config["Global"]
+        self.settings = settings or RDropSettings.from_config(config)
         self.train_mode = glob["train_mode"]
         if self.train_mode not in (None, "rdrop"):
             raise ConfigError(
@@ -141,7 +144,7 @@ class StandaloneEngine:
         if self.distributed:
             dist.init_parallel_env()
             self.model = paddle.DataParallel(self.model)
-        self.train_epoch_func = self._rdrop_epoch if self.train_mode == "rdrop" else train_epoch
+        self.train_epoch_func = self._rdrop_epoch if self.settings.rdrop else train_epoch
 
     @staticmethod
     def _rdrop_epoch(engine, epoch_id, print_batch_step):
