@@ -94,17 +94,11 @@ def read_rgb(path):
 
 
 def infer_images(config):
-    """The image files `Infer.infer_imgs` names (a file or a folder), or one clear error."""
-    from paddleclas.deploy.utils.get_image_list import get_image_list
+    """(images, skipped files with the reason) of `Infer.infer_imgs` (a file or a folder); `DataError`
+    if there is no image."""
+    from .data.lists import image_files
 
-    where = (config.get("Infer") or {}).get("infer_imgs")
-    try:
-        return get_image_list(where)
-    except Exception:  # the wheel raises a bare Exception: "not found any img file in ..."
-        raise DataError(
-            f"Infer.infer_imgs: no image (jpg, jpeg, png, bmp) at {where!r}: set "
-            f"-o Infer.infer_imgs to an image file or a folder of them"
-        ) from None
+    return image_files((config.get("Infer") or {}).get("infer_imgs"))
 
 
 def parse_config():
@@ -124,7 +118,10 @@ def main():
     config = parse_config()
     try:
         predictor = export_predictor(config, config["Global"]["save_inference_dir"])
-        for path in infer_images(config):
+        images, skipped = infer_images(config)
+        for path, why in skipped:
+            print(f"skipped {path}: {why}")
+        for path in images:
             result = predictor.predict([read_rgb(path)])[0]
             result["file_name"] = path
             print(result)

@@ -25,7 +25,7 @@ def summary_lines(config):
         f"best model:  {best}.pdparams (val top-1 {100 * state['metric']:.1f} % at epoch {state['epoch']})",
         f"export:      {export}/ ({', '.join(sorted(os.listdir(export)))})",
     ]
-    path = infer_images(config)[0]
+    path = infer_images(config)[0][0]
     result = export_predictor(config, export).predict([read_rgb(path)])[0]
     name = result["label_names"][0] if result.get("label_names") else result["class_ids"][0]
     lines.append(

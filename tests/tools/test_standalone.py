@@ -111,6 +111,13 @@ def test_eval_export_infer_and_predict(trained, workdir):
     )
     assert missing_images.returncode != 0 and "Traceback" not in missing_images.stderr
     assert "error: Infer.infer_imgs: no image (jpg, jpeg, png, bmp) at 'nowhere/x.png'" in missing_images.stderr
+    folder = workdir / "to_predict"  # an upper-case extension is an image; anything else is named as skipped
+    folder.mkdir()
+    (folder / "B.PNG").write_bytes((workdir / "digits" / "images" / "00000.png").read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    predicted = standalone("predict.py", "rdrop_res2net.yaml", workdir, extra + [f"Infer.infer_imgs={folder}"]).stdout
+    assert f"'class_ids': [{top1}," in predicted and "B.PNG" in predicted
+    assert f"skipped {folder / 'notes.txt'}: not an image file (jpg, jpeg, png, bmp)" in predicted
 
 
 def test_an_export_is_written_whole_or_not_at_all(trained, workdir):

@@ -1,5 +1,7 @@
 """The standalone engine's optimizer and batch-op builders, on a real layer and real digits."""
 
+import os
+
 import numpy as np
 import paddle
 import pytest
@@ -146,3 +148,19 @@ def test_ce_on_stacked_passes_with_repeated_labels_is_the_mean_over_passes():
         smoothed = target * 0.9 + 0.1 / 10
         per_pass = [-(smoothed * log_softmax64(part)).sum(axis=1).mean() for part in (x.numpy()[:5], x.numpy()[5:])]
         np.testing.assert_allclose(float(got), np.mean(per_pass), rtol=1e-5)
+
+
+def test_image_files_match_extensions_whatever_their_case_and_name_what_they_skip(tmp_path):
+    from paddleclas_rdrop.core.errors import DataError
+    from paddleclas_rdrop.tools.data.lists import image_files
+
+    for name in ("a.png", "B.PNG", "c.Jpeg", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    images, skipped = image_files(str(tmp_path))
+    assert [os.path.basename(p) for p in images] == ["B.PNG", "a.png", "c.Jpeg"]
+    assert skipped == [(str(tmp_path / "notes.txt"), "not an image file (jpg, jpeg, png, bmp)")]
+    assert image_files(str(tmp_path / "B.PNG")) == ([str(tmp_path / "B.PNG")], [])
+    with pytest.raises(DataError, match="notes.txt is not an image file"):
+        image_files(str(tmp_path / "notes.txt"))
+    with pytest.raises(DataError, match="Infer.infer_imgs: no image \\(jpg, jpeg, png, bmp\\) at"):
+        image_files(str(tmp_path / "missing"))

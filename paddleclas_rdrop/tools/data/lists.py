@@ -107,3 +107,29 @@ def check_label_range(labels, class_num, list_path):
             f"{list_path} has labels from {labels.min()} to {labels.max()} but Arch.class_num is "
             f"{class_num}: set -o Arch.class_num={labels.max() + 1} (labels must be 0 .. class_num-1)"
         )
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")  # PaddleClas's image files, matched whatever their case
+
+
+def image_files(where, key="Infer.infer_imgs"):
+    """(images, skipped) at `where`, an image file or a folder (walked, sorted): `skipped` lists
+    `(path, why)` for every other file, so that nothing is left out without a word. Raises `DataError`
+    (naming `key`) for a missing path, a file that is not an image, or a folder without images."""
+    kinds = ", ".join(extension[1:] for extension in IMAGE_EXTENSIONS)
+    nothing = DataError(f"{key}: no image ({kinds}) at {where!r}: set -o {key} to an image file or a folder of them")
+    if not where or not os.path.exists(where):
+        raise nothing
+    why = f"not an image file ({kinds})"
+    if os.path.isfile(where):
+        if not where.lower().endswith(IMAGE_EXTENSIONS):
+            raise DataError(f"{key}: {where} is {why}")
+        return [where], []
+    images, skipped = [], []
+    for root, _, files in os.walk(where):
+        for name in files:
+            path = os.path.join(root, name)
+            (images if name.lower().endswith(IMAGE_EXTENSIONS) else skipped).append(path)
+    if not images:
+        raise nothing
+    return sorted(images), [(path, why) for path in sorted(skipped)]

@@ -13,7 +13,6 @@ import paddle.distributed as dist
 import paddle.nn as nn
 from paddleclas.deploy.python.postprocess import build_postprocess
 from paddleclas.deploy.python.preprocess import create_operators
-from paddleclas.deploy.utils.get_image_list import get_image_list
 from paddleclas.ppcls.arch import build_model
 from paddleclas.ppcls.utils import logger, save_load
 from paddleclas.ppcls.utils.amp import AutoCast, build_scaler
@@ -25,6 +24,7 @@ from ...adapter.mutual import MutualModel
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError
+from ..data.lists import image_files
 from .data import build_dataloader
 from .keys import AMP, GLOBAL, check_top_level, take
 from .losses import CombinedLoss
@@ -293,7 +293,9 @@ class StandaloneEngine:
     def infer(self):
         """Top-k of every image in Infer.infer_imgs, with the eager model."""
         infer = self.config["Infer"]
-        paths = get_image_list(infer["infer_imgs"])
+        paths, skipped = image_files(infer["infer_imgs"])
+        for path, why in skipped:
+            logger.warning(f"skipped {path}: {why}")
         self.model.eval()
         results = []
         for start in range(0, len(paths), infer.get("batch_size", 1)):
