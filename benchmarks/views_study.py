@@ -287,25 +287,32 @@ def plan(results, quick=False):
     return [job for job in todo if key(*job) not in done]
 
 
-def paired(results, a, b, metric):
-    """Paired differences a - b in the test phase over the seeds both have: (mean, half-width of the
+def paired(results, a, b, metric, seeds=TEST_SEEDS):
+    """Paired differences a - b in the test phase over the `seeds` both have: (mean, half-width of the
     95 % t interval, n) in points (top-1, ECE) or nats (NLL)."""
     from scipy import stats
 
     by = {(r["arm"], r["seed"]): r["test"][metric] for r in results if r["phase"] == "test"}
     scale = 1 if metric == "nll" else 100
-    diffs = [(by[(a, s)] - by[(b, s)]) * scale for s in TEST_SEEDS if (a, s) in by and (b, s) in by]
+    diffs = [(by[(a, s)] - by[(b, s)]) * scale for s in seeds if (a, s) in by and (b, s) in by]
     if len(diffs) < 2:
         return None
     half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5
     return statistics.mean(diffs), half, len(diffs)
 
 
+def interval(metric, cell):
+    """`mean [low, high]` of a `paired` cell (4 decimals for NLL, 2 for points)."""
+    mean, half, _ = cell
+    digits = 4 if metric == "nll" else 2
+    return f"{mean:+.{digits}f} [{mean - half:+.{digits}f}, {mean + half:+.{digits}f}]"
+
+
 def report(results, args):
     lines = [
         f"Machine: {machine()}.",
-        f"Results: `{args.results}` (`python benchmarks/views_study.py`, "
-        f"{args.jobs} runs at a time, {args.threads} math thread each).",
+        f"Results: `{args.results}` (`python benchmarks/views_study.py --jobs 2`: two runs at a time, "
+        f"{args.threads} math thread each).",
         "",
     ]
     lines += [
@@ -364,12 +371,7 @@ def report(results, args):
             if all(cells):
                 lines.append(
                     f"| {a} - {b} | {cells[0][2]} | "
-                    + " | ".join(
-                        f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}]"
-                        if m != "nll"
-                        else f"{mean:+.4f} [{mean - half:+.4f}, {mean + half:+.4f}]"
-                        for m, (mean, half, _) in zip(("top1", "nll", "ece"), cells)
-                    )
+                    + " | ".join(interval(m, cell) for m, cell in zip(("top1", "nll", "ece"), cells))
                     + " |"
                 )
         plot(results, os.path.join(os.path.dirname(args.results), "views_study.png"))
