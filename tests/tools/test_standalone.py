@@ -307,3 +307,26 @@ def test_a_nan_loss_stops_at_once_and_keeps_the_checkpoints(workdir):
     assert "error: training stopped: " in result.stderr and " at epoch 1, step " in result.stderr
     assert "Traceback" not in result.stderr
     assert hashlib.sha256(latest.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_image_that_fails_to_decode_in_training_stops_it_with_one_line(workdir, workers):
+    """The header reads (the start-up check passes) but the data does not: the error is raised in the
+    DataLoader's reader thread (no worker) or a worker process, and must still reach the user."""
+    import shutil
+
+    root = workdir / f"cut_{workers}"
+    shutil.copytree(workdir / "digits", root)
+    first = open(root / "train_list.txt").readline().split()[0]
+    data = (root / first).read_bytes()
+    (root / first).write_bytes(data[:60])  # cut after the PNG header
+    extra = overrides(workdir, f"cut_run_{workers}") + [
+        f"DataLoader.Train.dataset.image_root={root}",
+        f"DataLoader.Train.dataset.cls_label_path={root}/train_list.txt",
+        f"DataLoader.Train.loader.num_workers={workers}",
+    ]
+    result = standalone("train.py", "rdrop_se_resnet.yaml", workdir, extra, check=False)
+    assert result.returncode == 1, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and f"train_list.txt:1: image {root}/{first} cannot be read" in errors[0], result.stderr[-3000:]
+    assert "Traceback" not in result.stderr

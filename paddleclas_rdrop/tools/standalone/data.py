@@ -4,7 +4,7 @@ import numpy as np
 import paddle
 from paddleclas.deploy.python.preprocess import create_operators
 
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, DataError
 from ..data.lists import check_label_range, image_error, read_list_file
 from .keys import single_entry, take
 
@@ -44,7 +44,8 @@ class ImageListDataset(paddle.io.Dataset):
         self.list_path = cls_label_path
         self._transform_ops = build_transforms(transform_ops, f"{path}.transform_ops")  # PaddleClas's name
 
-    def __getitem__(self, index):
+    def read(self, index):
+        """(CHW image, label) of line `index`; a `DataError` naming list file and line if it cannot be read."""
         try:
             with open(self.images[index], "rb") as handle:
                 image = handle.read()
@@ -53,6 +54,16 @@ class ImageListDataset(paddle.io.Dataset):
         except Exception as error:  # the headers of a long list were only sampled at start-up
             raise image_error(self.list_path, self.line_numbers[index], self.images[index], error) from None
         return image.transpose((2, 0, 1)), self.labels[index]
+
+    def __getitem__(self, index):
+        """`read`, except that a `DataError` becomes a `(None, message)` sample: Paddle's DataLoader runs
+        this in a reader thread or worker process, where a raised error never reaches the main process
+        (with no worker the main process waits for ever); `Collate` turns it into an error batch, which
+        `CheckedLoader` raises in the main process."""
+        try:
+            return self.read(index)
+        except DataError as error:
+            return None, str(error)
 
     def __len__(self):
         return len(self.images)
@@ -101,12 +112,36 @@ class Collate:
         self.batch_ops = batch_ops
 
     def __call__(self, batch):
+        failed = next((message for image, message in batch if image is None), None)
+        if failed is not None:  # an error batch: no image, the message as bytes
+            return np.zeros([1], dtype=np.float32), np.frombuffer(failed.encode(), dtype=np.uint8).copy()
         images = np.stack([image for image, _ in batch]).astype(np.float32)
         labels = np.asarray([label for _, label in batch], dtype=np.int64)
         if self.batch_ops:
             op = self.batch_ops[np.random.randint(len(self.batch_ops))]
             return op(images, labels)
         return images, labels[:, None]
+
+
+class CheckedLoader:
+    """A `paddle.io.DataLoader` whose batches are checked in the main process: an error batch of
+    `Collate` (a sample that could not be read, in a reader thread or a worker) is raised here as its
+    `DataError`, within a batch of it being read. Everything else is the loader's."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __iter__(self):
+        for images, labels in self.loader:
+            if images.ndim == 1:
+                raise DataError(labels.numpy().tobytes().decode())
+            yield images, labels
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __getattr__(self, name):  # batch_sampler, dataset, ...
+        return getattr(self.loader, name)
 
 
 def build_dataloader(section, path, class_num, seed=None):
@@ -164,4 +199,4 @@ def build_dataloader(section, path, class_num, seed=None):
         use_shared_memory=loader_cfg["use_shared_memory"],
         return_list=True,
     )
-    return loader
+    return CheckedLoader(loader)
