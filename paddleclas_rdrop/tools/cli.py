@@ -7,6 +7,7 @@ imported), then imports paddle and the rest.
 
 import argparse
 import contextlib
+import os
 import sys
 
 from .threads import share_cores
@@ -71,6 +72,44 @@ def check_lists(config, mode):
     for image_root, list_path, delimiter in dataset_lists(config, splits):
         _, labels, _ = read_list_file(image_root, list_path, delimiter)
         check_label_range(labels, class_num, list_path)
+
+
+def check_something_to_train(config):
+    """Refuse, before anything is written, a training run that would train nothing: no batch per epoch
+    (the images of the train list, `sampler.batch_size`, `drop_last`, the processes) or a resume from a
+    checkpoint that already has `Global.epochs` epochs. Raises `ConfigError`."""
+    import math
+
+    import paddle
+
+    from ..core.errors import ConfigError
+    from .data.lists import dataset_lists, parse_list_file
+
+    glob = config.get("Global") or {}
+    sampler = ((config.get("DataLoader") or {}).get("Train") or {}).get("sampler") or {}
+    batch_size, drop_last = sampler.get("batch_size"), bool(sampler.get("drop_last", False))
+    lists = dataset_lists(config, ["Train"])
+    if lists and isinstance(batch_size, int) and batch_size > 0:
+        images = len(parse_list_file(*lists[0])[0])
+        processes = paddle.distributed.get_world_size()
+        per_process = math.ceil(images / processes)
+        batches = per_process // batch_size if drop_last else math.ceil(per_process / batch_size)
+        if batches == 0:
+            raise ConfigError(
+                f"DataLoader.Train: {images} images ({lists[0][1]}) in batches of {batch_size} with drop_last "
+                f"True{f' over {processes} processes' if processes > 1 else ''} give no batch per epoch, so "
+                f"nothing would be trained: set -o DataLoader.Train.sampler.batch_size={max(1, per_process)} "
+                f"(or less), or -o DataLoader.Train.sampler.drop_last=False"
+            )
+    checkpoint, epochs = glob.get("checkpoints"), glob.get("epochs")
+    if checkpoint and os.path.exists(f"{checkpoint}.pdstates") and isinstance(epochs, int):
+        done = int(paddle.load(f"{checkpoint}.pdstates").get("epoch", 0))
+        if done >= epochs:
+            raise ConfigError(
+                f"Global.checkpoints: {checkpoint} has trained {done} epochs and Global.epochs is {epochs}, so "
+                f"nothing is left to train: to train on from its weights, start a new schedule with "
+                f"-o Global.pretrained_model={checkpoint} (and no Global.checkpoints)"
+            )
 
 
 def build_tree_model(config, mode):
@@ -189,7 +228,9 @@ def run(mode, argv=None, threads=None):
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)
     check_device(config)
-    prepares = mode == "train" and (settings.rdrop or settings.adds_layers)
+    if mode == "train":
+        check_something_to_train(config)
+    prepares = mode == "train" and (settings.rdrop or settings.adds_layers or settings.augment_per_pass)
     engine = build_engine(config, mode, settings, prepares, args.profiler_options)
     if mode == "train":
         prepare_engine(engine, settings)

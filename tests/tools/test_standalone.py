@@ -328,5 +328,7 @@ def test_an_image_that_fails_to_decode_in_training_stops_it_with_one_line(workdi
     result = standalone("train.py", "rdrop_se_resnet.yaml", workdir, extra, check=False)
     assert result.returncode == 1, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and f"train_list.txt:1: image {root}/{first} cannot be read" in errors[0], result.stderr[-3000:]
+    assert len(errors) == 1 and f"train_list.txt:1: image {root}/{first} cannot be read" in errors[0], result.stderr[
+        -3000:
+    ]
     assert "Traceback" not in result.stderr
