@@ -7,6 +7,7 @@
 - `DataError`: what the data brings is wrong (a list file, a list line, an image, an export on disk);
   the message names the file (and line) and the fix.
 - `NonFiniteLossError`: training met a NaN or Inf loss.
+- `SaveError`: a checkpoint could not be written (a full disk); the ones written before are intact.
 
 `ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
 """
@@ -29,3 +30,7 @@ class DataError(RDropError, ValueError):
 
 class NonFiniteLossError(RDropError, RuntimeError):
     """Training met a NaN or Inf loss; the message names the term, the epoch and the step."""
+
+
+class SaveError(RDropError, OSError):
+    """A checkpoint could not be written; the message names it, and the checkpoints before it are intact."""

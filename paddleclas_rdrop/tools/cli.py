@@ -237,6 +237,11 @@ def run(mode, argv=None, threads=None):
         guard_training(engine)
     if mode == "export":
         return export_whole(engine)
+    if mode == "train" and build_engine is tree_engine:
+        from .checkpoints import whole_tree_checkpoints
+
+        with whole_tree_checkpoints():
+            return engine.train()
     return getattr(engine, mode)()
 
 

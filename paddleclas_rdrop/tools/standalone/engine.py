@@ -24,6 +24,7 @@ from ...adapter.mutual import MutualModel
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError
+from ..checkpoints import whole
 from ..data.lists import image_files
 from .data import build_dataloader
 from .keys import AMP, GLOBAL, check_top_level, take
@@ -174,7 +175,7 @@ class StandaloneEngine:
 
     def _save(self, prefix, metric_info):
         ema = self.model_ema.module if self.ema else None
-        save_load.save_model(
+        whole(save_load.save_model)(
             self.model,
             self.optimizer,
             metric_info,
