@@ -8,7 +8,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from ..core.errors import NonFiniteLossError
+from ..core.errors import NonFiniteLossError, TrainingStopped
 
 
 def seed_epoch(config, epoch_id):
@@ -33,14 +33,23 @@ def check_finite(loss_dict, epoch_id, step):
             )
 
 
-def guard_training(engine):
+def guard_training(engine, stop_requested=lambda: None):
     """Guard every epoch of a prepared `engine` (`prepare_engine`): `engine.train_epoch_func`
     (PaddleClas's attribute, which both engines call once per epoch) reseeds first, and the engine's
-    `TrainLoss` checks every loss dict before it is used."""
+    `TrainLoss` checks every loss dict before it is used: a non-finite loss raises `NonFiniteLossError`,
+    and when `stop_requested()` names a signal, `TrainingStopped` stops training before the step is
+    applied (a safe point: checkpoints are written between epochs, never during a step)."""
     epoch_func = engine.train_epoch_func
     train_loss = engine.rdrop_plugin.loss
     epoch = {"id": 0}
-    train_loss.check = lambda loss_dict: check_finite(loss_dict, epoch["id"], engine.global_step)
+
+    def check(loss_dict):
+        signal_name = stop_requested()
+        if signal_name:
+            raise TrainingStopped(signal_name, epoch["id"], engine.global_step)
+        check_finite(loss_dict, epoch["id"], engine.global_step)
+
+    train_loss.check = check
 
     def guarded_epoch(engine, epoch_id, print_batch_step):
         seed_epoch(engine.config, epoch_id)

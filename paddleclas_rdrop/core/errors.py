@@ -8,6 +8,7 @@
   the message names the file (and line) and the fix.
 - `NonFiniteLossError`: training met a NaN or Inf loss.
 - `SaveError`: a checkpoint could not be written (a full disk); the ones written before are intact.
+- `TrainingStopped`: a signal (SIGINT, SIGTERM) stopped training at a safe point; not a mistake.
 
 `ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
 """
@@ -34,3 +35,11 @@ class NonFiniteLossError(RDropError, RuntimeError):
 
 class SaveError(RDropError, OSError):
     """A checkpoint could not be written; the message names it, and the checkpoints before it are intact."""
+
+
+class TrainingStopped(RDropError):
+    """A signal stopped training before a step was applied: `signal_name`, `epoch`, `step`."""
+
+    def __init__(self, signal_name, epoch, step):
+        super().__init__(f"{signal_name} at epoch {epoch}, step {step}")
+        self.signal_name, self.epoch, self.step = signal_name, epoch, step

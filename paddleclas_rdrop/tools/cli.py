@@ -8,6 +8,7 @@ imported), then imports paddle and the rest.
 import argparse
 import contextlib
 import os
+import signal
 import sys
 
 from .threads import share_cores
@@ -232,26 +233,38 @@ def run(mode, argv=None, threads=None):
         check_something_to_train(config)
     prepares = mode == "train" and (settings.rdrop or settings.adds_layers or settings.augment_per_pass)
     engine = build_engine(config, mode, settings, prepares, args.profiler_options)
-    if mode == "train":
-        prepare_engine(engine, settings)
-        guard_training(engine)
     if mode == "export":
         return export_whole(engine)
-    if mode == "train" and build_engine is tree_engine:
-        from .checkpoints import whole_tree_checkpoints
+    if mode != "train":
+        return getattr(engine, mode)()
+    from ..core.errors import TrainingStopped
+    from .checkpoints import whole_tree_checkpoints
+    from .signals import StopOnSignals
 
-        with whole_tree_checkpoints():
+    prepare_engine(engine, settings)
+    with StopOnSignals() as stop:
+        guard_training(engine, stop.requested)
+        try:
+            if build_engine is tree_engine:
+                with whole_tree_checkpoints():
+                    return engine.train()
             return engine.train()
-    return getattr(engine, mode)()
+        except TrainingStopped as stopped:
+            stopped.output_dir = config["Global"]["output_dir"]
+            raise
 
 
 def main(mode):
     """Entry point of the tools: the process's CPU threads first, then `run`; a user's mistake ends
     in one line `error: ...` and exit code 1, without a traceback."""
     threads = share_cores()
-    from ..core.errors import RDropError
+    from ..core.errors import RDropError, TrainingStopped
+    from .signals import stopped_line
 
     try:
         run(mode, threads=threads)
+    except TrainingStopped as stop:
+        print(stopped_line(stop, stop.output_dir), file=sys.stderr, flush=True)
+        sys.exit(128 + signal.Signals[stop.signal_name].value)
     except RDropError as error:
         sys.exit(f"error: {error}")

@@ -1,0 +1,48 @@
+"""SIGINT (Ctrl-C) and SIGTERM (a pre-empted machine) stop a training run of the tools at a safe point,
+with one line that says what was saved and how to resume."""
+
+import os
+import signal
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopOnSignals:
+    """While training runs in this context, the first SIGINT or SIGTERM is only recorded (`requested()`
+    returns its name until then None), and the guards stop training before the next step is applied;
+    a second one acts as usual (Python's KeyboardInterrupt, or termination). This is the tools' one
+    change to the process's signal handlers; the previous handlers are put back on leaving."""
+
+    def __init__(self):
+        self.received, self.previous = None, {}
+
+    def __enter__(self):
+        for number in SIGNALS:
+            self.previous[number] = signal.signal(number, self._record)
+        return self
+
+    def _record(self, number, frame):
+        self.received = number
+        for again in SIGNALS:  # a second signal is not deferred
+            signal.signal(again, self.previous[again])
+
+    def requested(self):
+        return signal.Signals(self.received).name if self.received is not None else None
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        return False
+
+
+def stopped_line(stop, output_dir):
+    """The line a stopped run ends with: the signal, where it stopped, and the checkpoint in `output_dir`
+    to resume from (the last whole one)."""
+    import paddle
+
+    latest = os.path.join(output_dir, "latest")
+    where = f"stopped by {stop.signal_name} at epoch {stop.epoch}, step {stop.step}, before the step was applied"
+    if not os.path.exists(latest + ".pdstates"):
+        return f"{where}; nothing was saved yet (no epoch had finished)"
+    epoch = paddle.load(latest + ".pdstates").get("epoch")
+    return f"{where}; the last checkpoint is {latest} (epoch {epoch}): resume with -o Global.checkpoints={latest}"
