@@ -156,29 +156,26 @@ def tree_engine_builds(model):
         engine_module.build_model = original
 
 
-def tree_engine(config, mode, settings, prepares, profiler_options=None):
-    """PaddleClas's Engine on `config`, its model built and (for `prepares`) checked first."""
+def tree_engine(config, mode, settings, check, profiler_options=None):
+    """PaddleClas's Engine on `config`, its model built and checked (`check(model)`) first."""
     from ppcls.engine.engine import Engine
 
-    from ..adapter.train_hook import check_model
     from .broken_images import name_broken_images
 
     check_lists(config, mode)
     model = build_tree_model(config, mode)
-    if prepares:
-        check_model(model, settings)
+    check(model)
     name_broken_images(config)
     config.profiler_options = profiler_options  # what PaddleClas's tools/train.py sets from -p
     with tree_engine_builds(model):
         return Engine(config, mode=mode)
 
 
-def standalone_engine(config, mode, settings, prepares, profiler_options=None):
-    """The standalone engine on `config`; it checks the model it builds before it writes anything."""
-    from ..adapter.train_hook import check_model
+def standalone_engine(config, mode, settings, check, profiler_options=None):
+    """The standalone engine on `config`; it checks (`check(model)`) the model it builds before it writes
+    anything."""
     from .standalone.engine import StandaloneEngine
 
-    check = (lambda model: check_model(model, settings)) if prepares else None
     return StandaloneEngine(config, mode=mode, settings=settings, check_model=check)
 
 
@@ -214,8 +211,9 @@ def run(mode, argv=None, threads=None):
     from ..adapter.guards import guard_training
     from ..adapter.mutual import check_mutual_contract
     from ..adapter.settings import RDropSettings
-    from ..adapter.train_hook import prepare_engine
+    from ..adapter.train_hook import check_model, prepare_engine
     from .export import export_whole
+    from .weights import check_weights, log_warning
 
     build_engine, config_module, which = select_engine()
     chosen = (
@@ -232,7 +230,17 @@ def run(mode, argv=None, threads=None):
     if mode == "train":
         check_something_to_train(config)
     prepares = mode == "train" and (settings.rdrop or settings.adds_layers or settings.augment_per_pass)
-    engine = build_engine(config, mode, settings, prepares, args.profiler_options)
+    warnings = []
+
+    def check(model):
+        """Everything about the model, before the engine writes anything."""
+        warnings.append(check_weights(model, config, mode))
+        if prepares:
+            check_model(model, settings)
+
+    engine = build_engine(config, mode, settings, check, args.profiler_options)
+    for line in filter(None, warnings):
+        log_warning(line)
     if mode == "export":
         return export_whole(engine)
     if mode != "train":

@@ -101,6 +101,28 @@ def infer_images(config):
     return image_files((config.get("Infer") or {}).get("infer_imgs"))
 
 
+def check_class_names(config, predictor, image_path):
+    """The export's class count (from one raw prediction) against the label list of
+    `Infer.PostProcess.class_id_map_file`; `DataError` in one line if they disagree."""
+    postprocess, predictor.postprocess = predictor.postprocess, None
+    try:
+        classes = predictor.predict([read_rgb(image_path)]).shape[-1]
+    finally:
+        predictor.postprocess = postprocess
+    names = class_names(config)
+    where = "Arch.class_num"
+    if names is None:
+        where = config["Infer"]["PostProcess"]["class_id_map_file"]
+        with open(where) as handle:
+            names = [line for line in handle if line.strip()]
+    if len(names) != classes:
+        raise DataError(
+            f"the export in {config['Global']['save_inference_dir']} gives {classes} classes but {where} names "
+            f"{len(names)}: export the model trained for this label list, or point "
+            f"Infer.PostProcess.class_id_map_file at the export's"
+        )
+
+
 def parse_config():
     """The config of PaddleClas's `-c CONFIG -o key=value` arguments."""
     from paddleclas.ppcls.utils import config as ppcls_config
@@ -121,6 +143,7 @@ def main():
         images, skipped = infer_images(config)
         for path, why in skipped:
             print(f"skipped {path}: {why}")
+        check_class_names(config, predictor, images[0])
         for path in images:
             result = predictor.predict([read_rgb(path)])[0]
             result["file_name"] = path

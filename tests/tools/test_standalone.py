@@ -118,6 +118,17 @@ def test_eval_export_infer_and_predict(trained, workdir):
     predicted = standalone("predict.py", "rdrop_res2net.yaml", workdir, extra + [f"Infer.infer_imgs={folder}"]).stdout
     assert f"'class_ids': [{top1}," in predicted and "B.PNG" in predicted
     assert f"skipped {folder / 'notes.txt'}: not an image file (jpg, jpeg, png, bmp)" in predicted
+    labels = workdir / "twelve_labels.txt"  # a label list of another class count: one line, no KeyError
+    labels.write_text("".join(f"{i} class{i}\n" for i in range(12)))
+    wrong = standalone(
+        "predict.py",
+        "rdrop_res2net.yaml",
+        workdir,
+        extra + [f"Infer.PostProcess.class_id_map_file={labels}"],
+        check=False,
+    )
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+    assert f"gives 10 classes but {labels} names 12: export the model trained for this label list" in wrong.stderr
 
 
 def test_an_export_is_written_whole_or_not_at_all(trained, workdir):
