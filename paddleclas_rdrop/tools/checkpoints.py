@@ -19,8 +19,15 @@ import tempfile
 from ..core.errors import SaveError
 
 
-def whole(save_model):
-    """`save_model(net, optimizer, metric_info, model_path, ..., prefix=...)` made whole-or-nothing."""
+def schedule_of(config):
+    """What a resume must share with the run it continues: `Global.epochs` and the learning rate."""
+    lr = (config.get("Optimizer") or {}).get("lr") or {}
+    return {"epochs": (config.get("Global") or {}).get("epochs"), "learning_rate": lr.get("learning_rate")}
+
+
+def whole(save_model, schedule=None):
+    """`save_model(net, optimizer, metric_info, model_path, ..., prefix=...)` made whole-or-nothing; with
+    `schedule` (`schedule_of(config)`), the `.pdstates` also records it as `schedule`, for `check_resume`."""
 
     @functools.wraps(save_model)
     def save(net, optimizer, metric_info, model_path, *args, **kwargs):
@@ -28,6 +35,8 @@ def whole(save_model):
 
         if dist.get_rank() != 0:  # PaddleClas saves on rank 0 only
             return None
+        if schedule is not None:
+            metric_info = {**metric_info, "schedule": schedule}
         prefix = kwargs.get("prefix", "ppcls")
         os.makedirs(model_path, exist_ok=True)
         partial = tempfile.mkdtemp(prefix=".partial-", dir=model_path)
@@ -75,14 +84,44 @@ class _RenamePath(logging.Filter):
         return True
 
 
+def check_resume(checkpoint, config):
+    """Refuse (`ConfigError`) a resume from `checkpoint` whose schedule is not `config`'s: a cosine schedule
+    continued over more epochs, or from a finished schedule, trains at learning rate 0."""
+    import paddle
+
+    from ..core.errors import ConfigError
+
+    state = paddle.load(f"{checkpoint}.pdstates")
+    recorded, wanted = state.get("schedule"), schedule_of(config)
+    new_schedule = f"to train on from its weights, start a new schedule with -o Global.pretrained_model={checkpoint}"
+    if recorded and recorded != wanted:
+        keys = {"epochs": "Global.epochs", "learning_rate": "Optimizer.lr.learning_rate"}
+        differ = [key for key in keys if recorded.get(key) != wanted.get(key)]
+        raise ConfigError(
+            f"Global.checkpoints: {checkpoint} was trained with "
+            + ", ".join(f"{keys[k]}={recorded.get(k)}" for k in differ)
+            + " and this run has "
+            + ", ".join(f"{wanted.get(k)}" for k in differ)
+            + f": resume with the same values (-o {keys[differ[0]]}={recorded.get(differ[0])}), or {new_schedule}"
+        )
+    if not recorded and os.path.exists(f"{checkpoint}.pdopt"):
+        optimizers = paddle.load(f"{checkpoint}.pdopt")
+        finished = [o for o in optimizers if (o.get("LR_Scheduler") or {}).get("last_lr", 1.0) == 0.0]
+        if finished and state.get("epoch", 0) < (wanted["epochs"] or 0):
+            raise ConfigError(
+                f"Global.checkpoints: {checkpoint} ends a schedule at learning rate 0, so resuming it with "
+                f"Global.epochs={wanted['epochs']} would train at learning rate 0: {new_schedule}"
+            )
+
+
 @contextlib.contextmanager
-def whole_tree_checkpoints():
+def whole_tree_checkpoints(schedule=None):
     """While PaddleClas's Engine trains in this context, `ppcls.utils.save_load.save_model` (the name its
-    Engine calls) is `whole(...)` of itself; the original is put back on leaving."""
+    Engine calls) is `whole(..., schedule)` of itself; the original is put back on leaving."""
     from ppcls.utils import save_load
 
     original = save_load.save_model
-    save_load.save_model = whole(original)
+    save_load.save_model = whole(original, schedule)
     try:
         yield
     finally:

@@ -104,6 +104,8 @@ def check_something_to_train(config):
             )
     checkpoint, epochs = glob.get("checkpoints"), glob.get("epochs")
     if checkpoint and os.path.exists(f"{checkpoint}.pdstates") and isinstance(epochs, int):
+        from .checkpoints import check_resume
+
         done = int(paddle.load(f"{checkpoint}.pdstates").get("epoch", 0))
         if done >= epochs:
             raise ConfigError(
@@ -111,6 +113,7 @@ def check_something_to_train(config):
                 f"nothing is left to train: to train on from its weights, start a new schedule with "
                 f"-o Global.pretrained_model={checkpoint} (and no Global.checkpoints)"
             )
+        check_resume(checkpoint, config)
 
 
 def build_tree_model(config, mode):
@@ -246,7 +249,7 @@ def run(mode, argv=None, threads=None):
     if mode != "train":
         return getattr(engine, mode)()
     from ..core.errors import TrainingStopped
-    from .checkpoints import whole_tree_checkpoints
+    from .checkpoints import schedule_of, whole_tree_checkpoints
     from .signals import StopOnSignals
 
     prepare_engine(engine, settings)
@@ -254,7 +257,7 @@ def run(mode, argv=None, threads=None):
         guard_training(engine, stop.requested)
         try:
             if build_engine is tree_engine:
-                with whole_tree_checkpoints():
+                with whole_tree_checkpoints(schedule_of(config)):
                     return engine.train()
             return engine.train()
         except TrainingStopped as stopped:

@@ -1,4 +1,5 @@
-"""A run that would train nothing is refused in one line, before anything is written, on both engines."""
+"""A run that would train nothing, or a resume that would train on a schedule that is not its own, is
+refused in one line, before anything is written, on both engines."""
 
 import paddle
 import pytest
@@ -16,19 +17,46 @@ CASES = [
         "has trained 3 epochs and Global.epochs is 3, so nothing is left to train: to train on from its weights, "
         "start a new schedule with -o Global.pretrained_model=",
     ),
+    (
+        ["Global.epochs=5", "Global.checkpoints={longer}"],
+        "was trained with Global.epochs=3 and this run has 5: resume with the same values (-o Global.epochs=3), "
+        "or to train on from its weights, start a new schedule with -o Global.pretrained_model=",
+    ),
+    (
+        ["Global.epochs=5", "Global.checkpoints={ended}"],
+        "ends a schedule at learning rate 0, so resuming it with Global.epochs=5 would train at learning rate 0",
+    ),
 ]
+
+
+def checkpoint(path, states, optimizer=None):
+    path.parent.mkdir(exist_ok=True)
+    paddle.save(states, f"{path}.pdstates")
+    paddle.save({}, f"{path}.pdparams")
+    if optimizer is not None:
+        paddle.save(optimizer, f"{path}.pdopt")
+    return path
 
 
 @pytest.fixture(scope="module")
 def refused(workdir):
-    done = workdir / "done" / "latest"  # a finished run's checkpoint: its state says epoch 3
-    done.parent.mkdir()
-    paddle.save({"metric": 0.5, "epoch": 3}, f"{done}.pdstates")
-    paddle.save({}, f"{done}.pdparams")
+    paths = {
+        # a finished 3-epoch run
+        "done": checkpoint(workdir / "done" / "latest", {"metric": 0.5, "epoch": 3}),
+        # epoch 2 of a 3-epoch schedule, as the tools record it
+        "longer": checkpoint(
+            workdir / "done" / "epoch_2",
+            {"metric": 0.5, "epoch": 2, "schedule": {"epochs": 3, "learning_rate": 0.00625}},
+        ),
+        # a finished schedule written by PaddleClas's own tools (no record): its learning rate is 0
+        "ended": checkpoint(
+            workdir / "done" / "foreign", {"metric": 0.5, "epoch": 3}, [{"LR_Scheduler": {"last_lr": 0.0}}]
+        ),
+    }
     return refusals_by_engine(
         "rdrop_se_resnet.yaml",
         lambda engine: [
-            overrides(workdir, f"nothing_{engine}{index}") + [o.format(done=done) for o in extra]
+            overrides(workdir, f"nothing_{engine}{index}") + [o.format(**paths) for o in extra]
             for index, (extra, _) in enumerate(CASES)
         ],
         workdir,
@@ -37,5 +65,5 @@ def refused(workdir):
 
 @pytest.mark.parametrize("index", range(len(CASES)))
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
-def test_a_run_that_would_train_nothing_is_one_line_and_writes_nothing(engine, index, workdir, refused):
+def test_a_run_that_would_train_nothing_or_at_lr_0_is_one_line_and_writes_nothing(engine, index, workdir, refused):
     assert_refused(refused(engine)[index], CASES[index][1], workdir / f"nothing_{engine}{index}")

@@ -24,7 +24,7 @@ from ...adapter.mutual import MutualModel
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError
-from ..checkpoints import whole
+from ..checkpoints import schedule_of, whole
 from ..data.lists import image_files
 from .data import build_dataloader
 from .keys import AMP, GLOBAL, check_top_level, take
@@ -175,7 +175,7 @@ class StandaloneEngine:
 
     def _save(self, prefix, metric_info):
         ema = self.model_ema.module if self.ema else None
-        whole(save_load.save_model)(
+        whole(save_load.save_model, schedule_of(self.config))(
             self.model,
             self.optimizer,
             metric_info,
