@@ -19,6 +19,17 @@ import tempfile
 from ..core.errors import SaveError
 
 
+def remove_partial_saves(output_dir):
+    """Delete the folders of saves that a killed run left half-written in `output_dir` (never a checkpoint:
+    those are only ever moved into place whole); returns their paths."""
+    import glob
+
+    stale = sorted(glob.glob(os.path.join(output_dir, ".partial-*")))
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
+
+
 def schedule_of(config):
     """What a resume must share with the run it continues: `Global.epochs` and the learning rate."""
     lr = (config.get("Optimizer") or {}).get("lr") or {}

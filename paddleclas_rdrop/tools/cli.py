@@ -249,10 +249,12 @@ def run(mode, argv=None, threads=None):
     if mode != "train":
         return getattr(engine, mode)()
     from ..core.errors import TrainingStopped
-    from .checkpoints import schedule_of, whole_tree_checkpoints
+    from .checkpoints import remove_partial_saves, schedule_of, whole_tree_checkpoints
     from .signals import StopOnSignals
 
     prepare_engine(engine, settings)
+    for stale in remove_partial_saves(config["Global"]["output_dir"]):
+        log_warning(f"removed {stale}: a save that a killed run left half-written (the checkpoints are whole)")
     with StopOnSignals() as stop:
         guard_training(engine, stop.requested)
         try:
