@@ -104,7 +104,7 @@ def check_something_to_train(config):
             )
     checkpoint, epochs = glob.get("checkpoints"), glob.get("epochs")
     if checkpoint and os.path.exists(f"{checkpoint}.pdstates") and isinstance(epochs, int):
-        from .checkpoints import check_resume
+        from .runs.checkpoints import check_resume
 
         done = int(paddle.load(f"{checkpoint}.pdstates").get("epoch", 0))
         if done >= epochs:
@@ -216,7 +216,7 @@ def run(mode, argv=None, threads=None):
     from ..adapter.settings import RDropSettings
     from ..adapter.train_hook import check_model, prepare_engine
     from .export import export_whole
-    from .weights import check_weights, log_warning
+    from .runs.weights import check_weights, log_warning
 
     build_engine, config_module, which = select_engine()
     chosen = (
@@ -249,8 +249,8 @@ def run(mode, argv=None, threads=None):
     if mode != "train":
         return getattr(engine, mode)()
     from ..core.errors import TrainingStopped
-    from .checkpoints import remove_partial_saves, schedule_of, whole_tree_checkpoints
-    from .signals import StopOnSignals
+    from .runs.checkpoints import remove_partial_saves, schedule_of, whole_tree_checkpoints
+    from .runs.signals import StopOnSignals
 
     prepare_engine(engine, settings)
     for stale in remove_partial_saves(config["Global"]["output_dir"]):
@@ -272,7 +272,7 @@ def main(mode):
     in one line `error: ...` and exit code 1, without a traceback."""
     threads = share_cores()
     from ..core.errors import RDropError, TrainingStopped
-    from .signals import stopped_line
+    from .runs.signals import stopped_line
 
     try:
         run(mode, threads=threads)

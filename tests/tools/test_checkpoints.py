@@ -10,7 +10,7 @@ import pytest
 from paddleclas.ppcls.utils import save_load
 
 from paddleclas_rdrop.core.errors import SaveError
-from paddleclas_rdrop.tools.checkpoints import whole
+from paddleclas_rdrop.tools.runs.checkpoints import whole
 
 
 def digest(folder):

@@ -24,8 +24,8 @@ from ...adapter.mutual import MutualModel
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError
-from ..checkpoints import schedule_of, whole
 from ..data.lists import image_files
+from ..runs.checkpoints import schedule_of, whole
 from .data import build_dataloader
 from .keys import AMP, GLOBAL, check_top_level, take
 from .losses import CombinedLoss

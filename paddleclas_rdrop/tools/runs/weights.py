@@ -8,7 +8,7 @@ import os
 
 import paddle.nn as nn
 
-from ..core.errors import ConfigError
+from ...core.errors import ConfigError
 
 
 def classifier_keys(model):

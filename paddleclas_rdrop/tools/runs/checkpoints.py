@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 
-from ..core.errors import SaveError
+from ...core.errors import SaveError
 
 
 def remove_partial_saves(output_dir):
@@ -31,9 +31,15 @@ def remove_partial_saves(output_dir):
 
 
 def schedule_of(config):
-    """What a resume must share with the run it continues: `Global.epochs` and the learning rate."""
-    lr = (config.get("Optimizer") or {}).get("lr") or {}
-    return {"epochs": (config.get("Global") or {}).get("epochs"), "learning_rate": lr.get("learning_rate")}
+    """What a resume must share with the run it continues: `Global.epochs` and the learning rate (a list
+    of them for PaddleClas's list of optimizers, one per network)."""
+    optimizer = config.get("Optimizer") or {}
+    entries = [next(iter(entry.values())) for entry in optimizer] if isinstance(optimizer, list) else [optimizer]
+    rates = [((entry or {}).get("lr") or {}).get("learning_rate") for entry in entries]
+    return {
+        "epochs": (config.get("Global") or {}).get("epochs"),
+        "learning_rate": rates if isinstance(optimizer, list) else rates[0],
+    }
 
 
 def whole(save_model, schedule=None):
@@ -100,7 +106,7 @@ def check_resume(checkpoint, config):
     continued over more epochs, or from a finished schedule, trains at learning rate 0."""
     import paddle
 
-    from ..core.errors import ConfigError
+    from ...core.errors import ConfigError
 
     state = paddle.load(f"{checkpoint}.pdstates")
     recorded, wanted = state.get("schedule"), schedule_of(config)
