@@ -250,7 +250,7 @@ def run(mode, argv=None, threads=None):
         return getattr(engine, mode)()
     from ..core.errors import TrainingStopped
     from .runs.checkpoints import remove_partial_saves, schedule_of, whole_tree_checkpoints
-    from .runs.signals import StopOnSignals
+    from .runs.signals import StopOnSignals, stopped_line
 
     prepare_engine(engine, settings)
     for stale in remove_partial_saves(config["Global"]["output_dir"]):
@@ -263,7 +263,9 @@ def run(mode, argv=None, threads=None):
                     return engine.train()
             return engine.train()
         except TrainingStopped as stopped:
-            stopped.output_dir = config["Global"]["output_dir"]
+            stopped.line = stopped_line(
+                stopped, config["Global"]["output_dir"], stop.started, config["Global"].get("checkpoints")
+            )
             raise
 
 
@@ -272,12 +274,11 @@ def main(mode):
     in one line `error: ...` and exit code 1, without a traceback."""
     threads = share_cores()
     from ..core.errors import RDropError, TrainingStopped
-    from .runs.signals import stopped_line
 
     try:
         run(mode, threads=threads)
     except TrainingStopped as stop:
-        print(stopped_line(stop, stop.output_dir), file=sys.stderr, flush=True)
+        print(stop.line, file=sys.stderr, flush=True)
         sys.exit(128 + signal.Signals[stop.signal_name].value)
     except RDropError as error:
         sys.exit(f"error: {error}")

@@ -1,5 +1,5 @@
-"""SIGTERM (a pre-empted machine) stops training at a safe point on both engines: one line names the
-last whole checkpoint and the override that resumes, no traceback; the resume finishes the run."""
+"""SIGINT (Ctrl-C) and SIGTERM (a pre-empted machine) stop training at a safe point, on both engines: one
+line names the last whole checkpoint and the override that resumes, no traceback; the resume finishes."""
 
 import re
 import signal
@@ -8,11 +8,22 @@ import time
 
 import pytest
 
-from engine_runs import ENGINES, engine_param, overrides, run_tool, tool_command, tool_environment
+from engine_runs import ENGINES, NEEDS_TREE, overrides, run_tool, tool_command, tool_environment
 
 
-@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
-def test_sigterm_stops_at_a_safe_point_and_names_the_checkpoint_that_resumes(engine, workdir):
+@pytest.mark.parametrize(
+    "engine, stop",
+    [
+        pytest.param("standalone", signal.SIGINT, id="standalone-SIGINT"),
+        pytest.param(
+            "paddleclas",
+            signal.SIGTERM,
+            id="paddleclas-SIGTERM",
+            marks=pytest.mark.skipif(not ENGINES["paddleclas"]["PADDLECLAS_ROOT"], reason=NEEDS_TREE),
+        ),
+    ],
+)
+def test_a_signal_stops_at_a_safe_point_and_names_the_checkpoint_that_resumes(engine, stop, workdir):
     extra = overrides(workdir, f"stopped_{engine}", epochs=3) + ["Global.print_batch_step=1"]
     process = subprocess.Popen(
         tool_command("train.py", "rdrop_se_resnet.yaml", extra),
@@ -27,13 +38,14 @@ def test_sigterm_stops_at_a_safe_point_and_names_the_checkpoint_that_resumes(eng
         lines.append(line)
         if "[Train][Epoch 2/3][Iter: 0/" in line or time.time() > deadline:
             break
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     output = "".join(lines) + process.stdout.read()
-    assert process.wait(timeout=120) == 128 + signal.SIGTERM, output[-3000:]
+    assert process.wait(timeout=120) == 128 + stop, output[-3000:]
     latest = f"{workdir}/stopped_{engine}/latest"
-    stopped = [line for line in output.splitlines() if line.startswith("stopped by SIGTERM")]
+    stopped = [line for line in output.splitlines() if line.startswith(f"stopped by {stop.name}")]
     assert len(stopped) == 1 and re.search(
-        rf"at epoch 2, step \d+, before the step was applied; the last checkpoint is {latest} \(epoch 1\): "
+        rf"in epoch 2, after \d+ steps of this run, before the next step was applied; the last checkpoint is "
+        rf"{latest} \(epoch 1\): "
         rf"resume with -o Global.checkpoints={latest}$",
         stopped[0],
     ), stopped

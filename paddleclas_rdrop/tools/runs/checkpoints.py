@@ -21,13 +21,26 @@ from ...core.errors import SaveError
 
 def remove_partial_saves(output_dir):
     """Delete the folders of saves that a killed run left half-written in `output_dir` (never a checkpoint:
-    those are only ever moved into place whole); returns their paths."""
+    those are only ever moved into place whole), not those of a process still running; returns their paths."""
     import glob
 
-    stale = sorted(glob.glob(os.path.join(output_dir, ".partial-*")))
-    for folder in stale:
-        shutil.rmtree(folder, ignore_errors=True)
+    stale = []
+    for folder in sorted(glob.glob(os.path.join(output_dir, ".partial-*-*"))):
+        pid = os.path.basename(folder).split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            stale.append(folder)
     return stale
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def schedule_of(config):
@@ -56,7 +69,7 @@ def whole(save_model, schedule=None):
             metric_info = {**metric_info, "schedule": schedule}
         prefix = kwargs.get("prefix", "ppcls")
         os.makedirs(model_path, exist_ok=True)
-        partial = tempfile.mkdtemp(prefix=".partial-", dir=model_path)
+        partial = tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=model_path)
         renamer = _RenamePath(partial, model_path)
         logger = logging.getLogger("ppcls")
         logger.addFilter(renamer)
@@ -76,8 +89,8 @@ def whole(save_model, schedule=None):
         except OSError as error:
             raise SaveError(
                 f"the checkpoint {os.path.join(model_path, prefix)} could not be written ({error.strerror or error}); "
-                f"the checkpoints written before it are intact. Free space in {model_path} and resume with "
-                f"-o Global.checkpoints={os.path.join(model_path, 'latest')}"
+                f"the checkpoints written before it are intact. Make {model_path} writable with room to spare, "
+                f"then resume with -o Global.checkpoints={os.path.join(model_path, 'latest')}"
             ) from None
         finally:
             logger.removeFilter(renamer)
@@ -123,6 +136,7 @@ def check_resume(checkpoint, config):
         )
     if not recorded and os.path.exists(f"{checkpoint}.pdopt"):
         optimizers = paddle.load(f"{checkpoint}.pdopt")
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]  # older: one optimizer's dict
         finished = [o for o in optimizers if (o.get("LR_Scheduler") or {}).get("last_lr", 1.0) == 0.0]
         if finished and state.get("epoch", 0) < (wanted["epochs"] or 0):
             raise ConfigError(

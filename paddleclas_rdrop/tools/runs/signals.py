@@ -3,6 +3,7 @@ with one line that says what was saved and how to resume."""
 
 import os
 import signal
+import time
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -17,6 +18,7 @@ class StopOnSignals:
         self.received, self.previous = None, {}
 
     def __enter__(self):
+        self.started = time.time()
         for number in SIGNALS:
             self.previous[number] = signal.signal(number, self._record)
         return self
@@ -35,14 +37,21 @@ class StopOnSignals:
         return False
 
 
-def stopped_line(stop, output_dir):
+def stopped_line(stop, output_dir, started, resumed_from=None):
     """The line a stopped run ends with: the signal, where it stopped, and the checkpoint in `output_dir`
-    to resume from (the last whole one)."""
+    to resume from: `latest` if this run (started at time `started`) wrote it or resumed from it."""
     import paddle
 
     latest = os.path.join(output_dir, "latest")
-    where = f"stopped by {stop.signal_name} at epoch {stop.epoch}, step {stop.step}, before the step was applied"
-    if not os.path.exists(latest + ".pdstates"):
-        return f"{where}; nothing was saved yet (no epoch had finished)"
+    where = (
+        f"stopped by {stop.signal_name} in epoch {stop.epoch}, after {stop.step} steps of this run, before the "
+        f"next step was applied"
+    )
+    ours = os.path.exists(latest + ".pdstates") and (
+        os.path.getmtime(latest + ".pdstates") >= started
+        or (resumed_from and os.path.abspath(resumed_from) == os.path.abspath(latest))
+    )
+    if not ours:
+        return f"{where}; this run had saved nothing yet (no epoch had finished)"
     epoch = paddle.load(latest + ".pdstates").get("epoch")
     return f"{where}; the last checkpoint is {latest} (epoch {epoch}): resume with -o Global.checkpoints={latest}"
