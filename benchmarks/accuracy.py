@@ -34,7 +34,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import build, machine, set_threads  # noqa: E402
+from common import build, machine, publish, set_threads  # noqa: E402
 
 PRETRAIN_CLASSES, FINETUNE_CLASSES = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
 SWEEP_SEED, SEEDS = 100, (0, 1, 2, 3, 4)
@@ -343,10 +343,7 @@ def report(results, args):
                     f"(mean +- std): {verdict} the paired spread."
                 )
         plot(complete, os.path.join(os.path.dirname(args.results), "accuracy.png"))
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(os.path.dirname(args.results), "accuracy.md"), "w") as handle:
-        handle.write(text)
-    print(text)
+    publish(lines, os.path.join(os.path.dirname(args.results), "accuracy.md"))
 
 
 def plot(complete, path):

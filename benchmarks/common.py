@@ -34,3 +34,11 @@ def machine():
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"paddlepaddle {paddle.__version__}, threads {os.environ.get('OMP_NUM_THREADS', 'default')}"
     )
+
+
+def publish(lines, path):
+    """Write the report `lines` to `path` (markdown) and print them."""
+    text = "\n".join(lines) + "\n"
+    with open(path, "w") as handle:
+        handle.write(text)
+    print(text)

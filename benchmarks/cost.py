@@ -242,31 +242,38 @@ def main():
     chart(rows, os.path.join(args.out, "cost.png"))
 
 
+def measured(args, sizes, variants):
+    """(arch, size, seconds, memory) of `variants` for every backbone and size (one backbone with --quick)."""
+    set_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+    for arch in args.archs[:1] if args.quick else args.archs:
+        for size in sizes:
+            yield (
+                arch,
+                size,
+                *measure_variants(arch, size, args.batch_size, 3 if args.quick else args.rounds, variants),
+            )
+
+
 def by_randomness(args):
     """R-Drop / one pass for each place of the randomness; writes cost_randomness.{md,json}."""
     sizes = [64] if args.quick else [size for size in args.sizes if size >= 128] or [128]
-    set_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
     rows = []
-    for arch in args.archs[:1] if args.quick else args.archs:
-        for size in sizes:
-            seconds, memory = measure_variants(
-                arch, size, args.batch_size, 3 if args.quick else args.rounds, place_variants()
+    for arch, size, seconds, memory in measured(args, sizes, place_variants()):
+        for place in PLACES:
+            one, rdrop = f"{place}: one pass", f"{place}: R-Drop"
+            rows.append(
+                {
+                    "arch": arch,
+                    "image_size": size,
+                    "place": place,
+                    "one_pass_s": seconds[one],
+                    "rdrop_s": seconds[rdrop],
+                    "time_ratio": seconds[rdrop] / seconds[one],
+                    "memory_ratio": memory[rdrop] / memory[one],
+                }
             )
-            for place in PLACES:
-                one, rdrop = f"{place}: one pass", f"{place}: R-Drop"
-                rows.append(
-                    {
-                        "arch": arch,
-                        "image_size": size,
-                        "place": place,
-                        "one_pass_s": seconds[one],
-                        "rdrop_s": seconds[rdrop],
-                        "time_ratio": seconds[rdrop] / seconds[one],
-                        "memory_ratio": memory[rdrop] / memory[one],
-                    }
-                )
-                print(json.dumps(rows[-1]), flush=True)
+            print(json.dumps(rows[-1]), flush=True)
     lines = header(
         args,
         "head dropout 0.1, drop path 0.1 (linear rule), R-Drop `auto` (the deterministic prefix once), alpha 0.6",
@@ -291,27 +298,20 @@ def by_randomness(args):
 
 def per_pass_views(args):
     """Each variant of `view_variants` / one pass with the same layers; writes cost_views.{md,json}."""
-    sizes = [64] if args.quick else args.sizes
-    set_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
     rows = []
-    for arch in args.archs[:1] if args.quick else args.archs:
-        for size in sizes:
-            seconds, memory = measure_variants(
-                arch, size, args.batch_size, 3 if args.quick else args.rounds, view_variants()
+    for arch, size, seconds, memory in measured(args, [64] if args.quick else args.sizes, view_variants()):
+        for variant in seconds:
+            rows.append(
+                {
+                    "arch": arch,
+                    "image_size": size,
+                    "variant": variant,
+                    "seconds": seconds[variant],
+                    "time_ratio": seconds[variant] / seconds["one pass"],
+                    "memory_ratio": memory[variant] / memory["one pass"],
+                }
             )
-            for variant in seconds:
-                rows.append(
-                    {
-                        "arch": arch,
-                        "image_size": size,
-                        "variant": variant,
-                        "seconds": seconds[variant],
-                        "time_ratio": seconds[variant] / seconds["one pass"],
-                        "memory_ratio": memory[variant] / memory["one pass"],
-                    }
-                )
-                print(json.dumps(rows[-1]), flush=True)
+            print(json.dumps(rows[-1]), flush=True)
     lines = header(
         args,
         "head dropout 0.1, drop path 0.1 in the last stage, alpha 0.6; the two views are an image and its mirror",

@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import views_study  # noqa: E402
 
 import accuracy  # noqa: E402
-from common import machine, set_threads  # noqa: E402
+from common import machine, publish, set_threads  # noqa: E402
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEEDS = tuple(range(6))
@@ -159,37 +159,25 @@ def run(job):
     out = os.path.abspath(os.path.join(args.work, "runs", f"{arm}_{seed}"))
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     common = ["-c", config, "-o", f"Global.output_dir={out}", "-o", f"Global.seed={seed}"]
+
+    def tool(name, weights):
+        result = subprocess.run(
+            [sys.executable, os.path.join(PROJECT, "tools", name), *common, "-o", f"Global.pretrained_model={weights}"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{arm} seed {seed}: {name} failed:\n{result.stderr[-3000:]}")
+        return result
+
     start = time.time()
-    train = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(PROJECT, "tools", "train.py"),
-            *common,
-            "-o",
-            f"Global.pretrained_model={start_checkpoint(args, seed)}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    train = tool("train.py", start_checkpoint(args, seed))
     train_seconds = time.time() - start
-    if train.returncode != 0:
-        raise RuntimeError(f"{arm} seed {seed}: train.py failed:\n{train.stderr[-3000:]}")
-    evaluated = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(PROJECT, "tools", "eval.py"),
-            *common,
-            "-o",
-            f"Global.pretrained_model={out}/latest",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    evaluated = tool("eval.py", f"{out}/latest")
     line = next((line for line in (evaluated.stdout + evaluated.stderr).splitlines() if "][Avg]" in line), None)
-    if evaluated.returncode != 0 or line is None:
-        raise RuntimeError(f"{arm} seed {seed}: eval.py failed:\n{evaluated.stderr[-3000:]}")
+    if line is None:
+        raise RuntimeError(f"{arm} seed {seed}: eval.py printed no [Avg] line:\n{evaluated.stdout[-3000:]}")
     values = dict(re.findall(r"(\w+): ([-\d.e+]+)", line.split("][Avg]", 1)[1]))
     test = {"top1": float(values["top1"]), "nll": float(values["NLL"]), "ece": float(values["ECE"])}
     engine = train.stdout.split("paddleclas-rdrop: ", 1)[-1].split(";", 1)[0]
@@ -243,10 +231,7 @@ def report(results, args):
                 + " | ".join(views_study.interval(metric, cell) for metric, cell in zip(("top1", "nll", "ece"), cells))
                 + " |"
             )
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(os.path.dirname(args.results), "views_product.md"), "w") as handle:
-        handle.write(text)
-    print(text)
+    publish(lines, os.path.join(os.path.dirname(args.results), "views_product.md"))
 
 
 def main():

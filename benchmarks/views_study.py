@@ -46,7 +46,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import accuracy  # noqa: E402  (the pretrained model and the splits)
-from common import build, machine, set_threads  # noqa: E402
+from common import build, machine, publish, set_threads  # noqa: E402
 
 VIEWS = 16
 STOCHASTIC = {"drop_path": 0.1, "drop_path_stages": [4], "head_dropout": 0.1}
@@ -375,10 +375,7 @@ def report(results, args):
                     + " |"
                 )
         plot(results, os.path.join(os.path.dirname(args.results), "views_study.png"))
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(os.path.dirname(args.results), "views_study.md"), "w") as handle:
-        handle.write(text)
-    print(text)
+    publish(lines, os.path.join(os.path.dirname(args.results), "views_study.md"))
 
 
 def plot(results, path):

@@ -8,12 +8,11 @@ forward post-hook on the branch's last layer, in training only: no parameter is 
 state_dict keys stay stock and an eval-mode forward is the stock model's.
 """
 
-import numbers
 import re
 
 import paddle
 
-from .errors import ConfigError
+from .errors import ConfigError, check_rate
 
 STAGES = (1, 2, 3, 4)  # the residual stages of a ResNet-family backbone
 
@@ -28,12 +27,7 @@ _STAGE_BLOCK = re.compile(r"bb_(\d+)_(\d+)$")  # SE_ResNet_vd, Res2Net_vd, SE_Re
 
 def check_drop_path(drop_path):
     """`drop_path` as a float if it is a number in [0, 1); raises `ConfigError`."""
-    if isinstance(drop_path, bool) or not isinstance(drop_path, numbers.Real) or not 0 <= drop_path < 1:
-        raise ConfigError(
-            f"RDrop.drop_path must be a number in [0, 1) (the stochastic depth rate of "
-            f"the last residual block), got {drop_path!r}; 0.05-0.2 is usual"
-        )
-    return float(drop_path)
+    return check_rate(drop_path, "RDrop.drop_path", "the stochastic depth rate of the last residual block", "0.05-0.2")
 
 
 def check_drop_path_stages(stages):

@@ -43,3 +43,13 @@ class TrainingStopped(RDropError):
     def __init__(self, signal_name, epoch, step):
         super().__init__(f"{signal_name} at epoch {epoch}, step {step}")
         self.signal_name, self.epoch, self.step = signal_name, epoch, step
+
+
+def check_rate(value, key, what, usual):
+    """`value` as a float if it is a number in [0, 1) (a dropout or drop-path rate); else a `ConfigError`
+    naming `key`, saying `what` it is and the `usual` values."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ConfigError(f"{key} must be a number in [0, 1) ({what}), got {value!r}; {usual} is usual")
+    return float(value)

@@ -2,14 +2,12 @@
 for any Paddle loop, and the stochastic layers it adds through hooks (no parameter renamed). It owns
 the runner's arguments (passes, strategy, head dropout) and checks them (`ConfigError`)."""
 
-import numbers
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .drop_path import STAGES, DropPath
-from .errors import ConfigError
+from .errors import ConfigError, check_rate
 from .loss import check_passes
 
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
@@ -24,12 +22,7 @@ def check_strategy(strategy):
 
 def check_head_dropout(head_dropout):
     """`head_dropout` as a float if it is a number in [0, 1); raises `ConfigError`."""
-    if isinstance(head_dropout, bool) or not isinstance(head_dropout, numbers.Real) or not 0 <= head_dropout < 1:
-        raise ConfigError(
-            f"RDrop.head_dropout must be a number in [0, 1) (dropout before the "
-            f"classifier), got {head_dropout!r}; 0.1-0.3 is usual"
-        )
-    return float(head_dropout)
+    return check_rate(head_dropout, "RDrop.head_dropout", "dropout before the classifier", "0.1-0.3")
 
 
 _STOCHASTIC_TYPES = (nn.Dropout, nn.Dropout2D, nn.Dropout3D, nn.AlphaDropout)
