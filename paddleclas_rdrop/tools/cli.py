@@ -159,6 +159,35 @@ def tree_engine_builds(model):
         engine_module.build_model = original
 
 
+@contextlib.contextmanager
+def tree_engine_lists_images():
+    """PaddleClas's `Engine.infer` lists `Infer.infer_imgs` with `ppcls.engine.engine.get_image_list`, which
+    matches extensions case-sensitively and skips other files without a word. While it runs in this
+    context, that name is `image_files` (any case; every skipped file named in the log), unless an
+    `Infer.infer_list` is given; the original is put back on leaving."""
+    import logging
+
+    import ppcls.engine.engine as engine_module
+
+    from .data.lists import image_files
+
+    original = engine_module.get_image_list
+
+    def get_image_list(img_file, infer_list=None):
+        if infer_list:
+            return original(img_file, infer_list=infer_list)
+        images, skipped = image_files(img_file)
+        for path, why in skipped:
+            logging.getLogger("ppcls").warning(f"skipped {path}: {why}")
+        return images
+
+    engine_module.get_image_list = get_image_list
+    try:
+        yield
+    finally:
+        engine_module.get_image_list = original
+
+
 def tree_engine(config, mode, settings, check, profiler_options=None):
     """PaddleClas's Engine on `config`, its model built and checked (`check(model)`) first."""
     from ppcls.engine.engine import Engine
@@ -246,6 +275,9 @@ def run(mode, argv=None, threads=None):
         log_warning(line)
     if mode == "export":
         return export_whole(engine)
+    if mode == "infer" and build_engine is tree_engine:
+        with tree_engine_lists_images():
+            return engine.infer()
     if mode != "train":
         return getattr(engine, mode)()
     from ..core.errors import TrainingStopped

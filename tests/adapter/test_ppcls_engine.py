@@ -232,3 +232,19 @@ def test_register_refuses_to_replace_another_object_of_the_same_name():
     finally:
         ppcls.loss.RDropLoss = ours
     assert register()
+
+
+@needs_tree
+def test_infer_takes_any_extension_case_and_names_what_it_skips(trained, workdir):
+    folder = workdir / "to_infer"
+    folder.mkdir()
+    (folder / "B.PNG").write_bytes((workdir / "digits" / "images" / "00000.png").read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    extra = overrides(workdir, "res2net") + [
+        f"Global.pretrained_model={workdir}/res2net/latest",
+        f"Infer.infer_imgs={folder}",
+    ]
+    result = run_tool("infer.py", "rdrop_res2net.yaml", extra, cwd=workdir)
+    log = result.stdout + result.stderr
+    assert "B.PNG" in log and "'class_ids': [" in log
+    assert f"skipped {folder / 'notes.txt'}: not an image file (jpg, jpeg, png, bmp)" in log
