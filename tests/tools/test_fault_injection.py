@@ -48,8 +48,13 @@ def test_killed_at_random_moments_every_checkpoint_loads_and_latest_resumes(engi
     for kill in range(KILLS):
         name = f"killed_{engine}_{kill}"
         process = train(workdir, name, engine)
-        if kill % 2:  # at a random moment: start-up takes about 5 s, the epochs 5-20 s more
-            time.sleep(rng.uniform(5.0, 20.0))
+        if kill % 2:  # at a random moment of the training: 0-4 s after its first step (4 tiny epochs)
+            deadline = time.time() + 300
+            while process.poll() is None and "[Train][Epoch 1/" not in (workdir / f"{name}.out").read_text():
+                if time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 4.0))
         else:  # the moment a save has begun, skipping a random number of saves first
             skip, seen, deadline = rng.randrange(0, 2 * EPOCHS), set(), time.time() + 300
             while process.poll() is None and time.time() < deadline:
