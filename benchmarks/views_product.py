@@ -209,28 +209,9 @@ def report(results, args):
         f"Results: `{args.results}` (`python benchmarks/views_product.py`; "
         "train seconds measured while other jobs shared the machine).",
         "",
-        "| arm | seeds | test top-1 % | test NLL | test ECE % | train s / run |",
-        "|---|---|---|---|---|---|",
     ]
-    import statistics
-
-    for arm in ARMS:
-        runs = [r for r in results if r["arm"] == arm]
-        if runs:
-            m = lambda metric, s=100: statistics.mean(r["test"][metric] for r in runs) * s  # noqa: E731
-            lines.append(
-                f"| {arm} | {len(runs)} | {m('top1'):.2f} | {m('nll', 1):.4f} | {m('ece'):.2f} | "
-                f"{statistics.mean(r['train_seconds'] for r in runs):.0f} |"
-            )
-    lines += ["", "| a - b | seeds | top-1 (points) | NLL (nats) | ECE (points) |", "|---|---|---|---|---|"]
-    for a, b in views_study.PAIRS:
-        cells = [views_study.paired(results, a, b, metric, SEEDS) for metric in ("top1", "nll", "ece")]
-        if all(cells):
-            lines.append(
-                f"| {a} - {b} | {cells[0][2]} | "
-                + " | ".join(views_study.interval(metric, cell) for metric, cell in zip(("top1", "nll", "ece"), cells))
-                + " |"
-            )
+    lines += views_study.arm_table(results, "train_seconds", "train s / run")
+    lines += [""] + views_study.pairs_table(results, SEEDS)
     publish(lines, os.path.join(os.path.dirname(args.results), "views_product.md"))
 
 

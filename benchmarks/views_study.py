@@ -308,6 +308,34 @@ def interval(metric, cell):
     return f"{mean:+.{digits}f} [{mean - half:+.{digits}f}, {mean + half:+.{digits}f}]"
 
 
+def arm_table(runs, seconds_key, seconds_title):
+    """Markdown rows: per arm, the mean test top-1, NLL, ECE and `seconds_key` over its runs."""
+    lines = [f"| arm | seeds | test top-1 % | test NLL | test ECE % | {seconds_title} |", "|---|---|---|---|---|---|"]
+    for arm in ARMS:
+        mine = [r for r in runs if r["arm"] == arm]
+        if mine:
+            m = lambda metric, s=100: statistics.mean(r["test"][metric] for r in mine) * s  # noqa: E731
+            lines.append(
+                f"| {arm} | {len(mine)} | {m('top1'):.2f} | {m('nll', 1):.4f} | {m('ece'):.2f} | "
+                f"{statistics.mean(r[seconds_key] for r in mine):.0f} |"
+            )
+    return lines
+
+
+def pairs_table(results, seeds=TEST_SEEDS):
+    """Markdown rows: for each of `PAIRS` with two or more common `seeds`, the paired differences."""
+    lines = ["| a - b | seeds | top-1 (points) | NLL (nats) | ECE (points) |", "|---|---|---|---|---|"]
+    for a, b in PAIRS:
+        cells = [paired(results, a, b, m, seeds) for m in ("top1", "nll", "ece")]
+        if all(cells):
+            lines.append(
+                f"| {a} - {b} | {cells[0][2]} | "
+                + " | ".join(interval(m, cell) for m, cell in zip(("top1", "nll", "ece"), cells))
+                + " |"
+            )
+    return lines
+
+
 def report(results, args):
     lines = [
         f"Machine: {machine()}.",
@@ -348,32 +376,10 @@ def report(results, args):
             "Test (5000 official test images of classes 5-9), per arm: mean over seeds, CPU seconds "
             "per run (process time, measured while other jobs shared the machine):",
             "",
-            "| arm | seeds | test top-1 % | test NLL | test ECE % | CPU s / run |",
-            "|---|---|---|---|---|---|",
         ]
-        for arm in ARMS:
-            runs = [r for r in test if r["arm"] == arm]
-            if runs:
-                m = lambda metric, s=100: statistics.mean(r["test"][metric] for r in runs) * s  # noqa: E731
-                lines.append(
-                    f"| {arm} | {len(runs)} | {m('top1'):.2f} | {m('nll', 1):.4f} | {m('ece'):.2f} | "
-                    f"{statistics.mean(r['cpu_seconds'] for r in runs):.0f} |"
-                )
-        lines += [
-            "",
-            "Paired differences (a - b), mean and 95 % t interval over seeds:",
-            "",
-            "| a - b | seeds | top-1 (points) | NLL (nats) | ECE (points) |",
-            "|---|---|---|---|---|",
-        ]
-        for a, b in PAIRS:
-            cells = [paired(results, a, b, m) for m in ("top1", "nll", "ece")]
-            if all(cells):
-                lines.append(
-                    f"| {a} - {b} | {cells[0][2]} | "
-                    + " | ".join(interval(m, cell) for m, cell in zip(("top1", "nll", "ece"), cells))
-                    + " |"
-                )
+        lines += arm_table(test, "cpu_seconds", "CPU s / run")
+        lines += ["", "Paired differences (a - b), mean and 95 % t interval over seeds:", ""]
+        lines += pairs_table(results)
         plot(results, os.path.join(os.path.dirname(args.results), "views_study.png"))
     publish(lines, os.path.join(os.path.dirname(args.results), "views_study.md"))
 
