@@ -9,7 +9,7 @@ from paddleclas_rdrop.tools.summary import summary_lines
 
 if __name__ == "__main__":
     try:
-        lines = summary_lines(parse_config())
+        lines = summary_lines(parse_config("tools/demo_summary.py", __doc__.split(":", 1)[1].strip()))
     except (RDropError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
     print("\n".join(["", "== paddleclas-rdrop: the run ended ==", *lines]))

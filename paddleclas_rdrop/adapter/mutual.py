@@ -148,4 +148,4 @@ def check_mutual_contract(config):
                     f"Loss.Train.{name} names the network {network!r}, which is not in Arch.models ({networks})"
                 )
         if name == "MutualKLLoss":
-            check_kl_entry(name, params)
+            check_kl_entry(name, params, known=("weight", "reduction", "model_name_pairs"))

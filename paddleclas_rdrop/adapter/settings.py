@@ -11,7 +11,7 @@ import numbers
 from typing import Optional, Tuple
 
 from ..core.drop_path import STAGES, check_drop_path, check_drop_path_stages
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, did_you_mean
 from ..core.kl import check_reduction
 from ..core.runner import check_head_dropout, check_passes, check_strategy
 
@@ -124,7 +124,10 @@ def parse_section(section):
         raise ConfigError(f"RDrop must be a mapping of {sorted(RDROP_DEFAULTS)}, got {section!r}")
     unknown = sorted(set(section) - set(RDROP_DEFAULTS))
     if unknown:
-        raise ConfigError(f"RDrop.{unknown[0]} is not an R-Drop setting; the settings are {sorted(RDROP_DEFAULTS)}")
+        raise ConfigError(
+            f"RDrop.{unknown[0]} is not an R-Drop setting{did_you_mean(unknown[0], RDROP_DEFAULTS)}; "
+            f"the settings are {sorted(RDROP_DEFAULTS)}"
+        )
     settings = {**RDROP_DEFAULTS, **section}
     check_passes(settings["passes"])
     check_strategy(settings["strategy"])
@@ -148,6 +151,9 @@ def _entries(config, split):
 def check_rdrop_contract(config):
     """`train_mode: rdrop` and an `RDropLoss` entry come together; alpha is its `weight`. Returns the
     entry's parameters (None without one); raises `ConfigError`."""
+    for section in config:
+        if section != "RDrop" and did_you_mean(section, ["RDrop"]):
+            raise ConfigError(f"{section} is not the R-Drop section{did_you_mean(section, ['RDrop'])}")
     train_mode = (config.get("Global") or {}).get("train_mode")
     train_losses = (config.get("Loss") or {}).get("Train") or []
     entries = _entries(config, "Train")
@@ -199,8 +205,15 @@ def check_rdrop_contract(config):
     return params
 
 
-def check_kl_entry(name, params):
-    """A KL loss entry's `reduction` and its `weight`, which is alpha; raises `ConfigError`."""
+def check_kl_entry(name, params, known=("weight", "reduction")):
+    """A KL loss entry's keys (`known`), its `reduction` and its `weight`, which is alpha; raises
+    `ConfigError`."""
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"Loss.Train.{name}.{unknown[0]} is not a key of {name}{did_you_mean(unknown[0], known)}; "
+            f"its keys are {list(known)}"
+        )
     check_reduction(params.get("reduction", "batchmean"), f"Loss.Train.{name}")
     weight = params.get("weight")
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:

@@ -53,3 +53,13 @@ def check_rate(value, key, what, usual):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
         raise ConfigError(f"{key} must be a number in [0, 1) ({what}), got {value!r}; {usual} is usual")
     return float(value)
+
+
+def did_you_mean(word, known):
+    """`" (did you mean `X`?)"` for the entry `X` of `known` closest to `word` (difflib's ratio >= 0.6,
+    case-insensitive), else `""`: the hint of an unknown-key error."""
+    import difflib
+
+    by_lower = {str(name).lower(): name for name in known}
+    close = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1)
+    return f" (did you mean `{by_lower[close[0]]}`?)" if close else ""

@@ -22,29 +22,51 @@ MODES = {
 }
 
 
-def parse_args(mode, argv=None):
-    """PaddleClas's -c/-o/-p arguments (of `argv`, default the command line), with a help that says
-    what the tool does and the R-Drop keys."""
-    from .quiet import import_paddle_quietly
-
-    import_paddle_quietly()
+def tool_parser(prog, description, profiler=True):
+    """PaddleClas's -c/-o (and -p) arguments, with a help that says what the tool does (`description`)
+    and the R-Drop keys; `-c` is required, and a missing or absent config is one line (`parse_tool_args`)."""
     from ..adapter.settings import keys_help
 
     parser = argparse.ArgumentParser(
-        prog=f"tools/{'export_model' if mode == 'export' else mode}.py",
-        description=f"{MODES[mode]} paddleclas-rdrop runs PaddleClas's Engine when PADDLECLAS_ROOT names a "
-        f"PaddleClas checkout, else its standalone engine.",
+        prog=prog,
+        description=description,
         epilog="R-Drop keys (YAML or -o key=value):\n  "
         + "\n  ".join(keys_help())
         + "\nexample: python tools/train.py -c configs/rdrop_res2net.yaml -o Global.device=cpu -o RDrop.drop_path=0.1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-c", "--config", default="configs/config.yaml", help="the YAML config")
+    parser.add_argument("-c", "--config", help="the YAML config (required)")
     parser.add_argument("-o", "--override", action="append", default=[], help="key=value over the YAML, repeatable")
-    parser.add_argument(
-        "-p", "--profiler_options", default=None, help="PaddleClas's profiler options (key1=value1;...)"
+    if profiler:
+        parser.add_argument(
+            "-p", "--profiler_options", default=None, help="PaddleClas's profiler options (key1=value1;...)"
+        )
+    return parser
+
+
+def parse_tool_args(parser, argv=None):
+    """`parser.parse_args(argv)`; `ConfigError` if `-c` is missing or names no file."""
+    from ..core.errors import ConfigError
+
+    args = parser.parse_args(argv)
+    if not args.config:
+        raise ConfigError(f"no config: give the YAML with -c, e.g. {parser.prog} -c configs/rdrop_se_resnet.yaml")
+    if not os.path.isfile(args.config):
+        raise ConfigError(f"-c {args.config}: no such file")
+    return args
+
+
+def parse_args(mode, argv=None):
+    """The arguments of the tool of `mode` (of `argv`, default the command line)."""
+    from .quiet import import_paddle_quietly
+
+    import_paddle_quietly()
+    parser = tool_parser(
+        f"tools/{'export_model' if mode == 'export' else mode}.py",
+        f"{MODES[mode]} paddleclas-rdrop runs PaddleClas's Engine when PADDLECLAS_ROOT names a "
+        f"PaddleClas checkout, else its standalone engine.",
     )
-    return parser.parse_args(argv)
+    return parse_tool_args(parser, argv)
 
 
 def check_device(config):
@@ -116,6 +138,23 @@ def check_something_to_train(config):
         check_resume(checkpoint, config)
 
 
+def check_whole_warmup(config):
+    """PaddleClas's learning-rate schedules take `warmup_epoch` as whole epochs (its Cosine fails with a
+    TypeError on a fraction); the standalone engine takes fractions. Raises `ConfigError` for a fraction."""
+    from ..core.errors import ConfigError
+
+    optimizer = config.get("Optimizer") or {}
+    entries = [next(iter(e.values())) for e in optimizer] if isinstance(optimizer, list) else [optimizer]
+    for entry in entries:
+        warmup = ((entry or {}).get("lr") or {}).get("warmup_epoch")
+        if isinstance(warmup, float) and not warmup.is_integer():
+            raise ConfigError(
+                f"Optimizer.lr.warmup_epoch is {warmup}, but PaddleClas's Engine takes whole epochs: set "
+                f"-o Optimizer.lr.warmup_epoch={max(1, round(warmup))}, or run the standalone engine (no "
+                f"PADDLECLAS_ROOT), which takes fractions"
+            )
+
+
 def build_tree_model(config, mode):
     """The model PaddleClas's Engine would build, built as it builds it: seeded from `Global.seed`,
     on `Global.device`, with `Global.class_num` moved to `Arch`, by the tree's `build_model` with
@@ -145,18 +184,21 @@ def build_tree_model(config, mode):
 
 
 @contextlib.contextmanager
-def tree_engine_builds(model):
-    """PaddleClas's Engine builds its model with `ppcls.engine.engine.build_model`. While the Engine
-    is constructed in this context, that name returns `model`, the one the tools built and checked
-    before the Engine writes its log: one model per run. The name is restored on leaving."""
+def tree_engine_builds(model, show_config=True):
+    """PaddleClas's Engine builds its model with `ppcls.engine.engine.build_model` and logs the whole
+    config with `print_config`. While the Engine is constructed in this context, the first returns
+    `model`, the one the tools built and checked before the Engine writes its log (one model per run),
+    and, unless `show_config`, the second prints nothing. The names are restored on leaving."""
     import ppcls.engine.engine as engine_module
 
-    original = engine_module.build_model
+    originals = engine_module.build_model, engine_module.print_config
     engine_module.build_model = lambda config, mode="train": model
+    if not show_config:
+        engine_module.print_config = lambda config: None
     try:
         yield
     finally:
-        engine_module.build_model = original
+        engine_module.build_model, engine_module.print_config = originals
 
 
 @contextlib.contextmanager
@@ -195,11 +237,13 @@ def tree_engine(config, mode, settings, check, profiler_options=None):
     from .broken_images import name_broken_images
 
     check_lists(config, mode)
+    if mode == "train":
+        check_whole_warmup(config)
     model = build_tree_model(config, mode)
     check(model)
     name_broken_images(config)
     config.profiler_options = profiler_options  # what PaddleClas's tools/train.py sets from -p
-    with tree_engine_builds(model):
+    with tree_engine_builds(model, show_config=mode == "train"):  # the other tools do not repeat it
         return Engine(config, mode=mode)
 
 
@@ -219,12 +263,15 @@ def select_engine():
 
     try:
         root = registry.register()
-    except registry.SourceTreeNotFound as why:
+    except registry.SourceTreeNotFound:
         from paddleclas.ppcls.utils import config as config_module
 
-        from .standalone.engine import ENGINE_NAME
-
-        return standalone_engine, config_module, f"{ENGINE_NAME}; {why}"
+        return (
+            standalone_engine,
+            config_module,
+            f"standalone engine (no PaddleClas source tree: set {registry.ROOT_VARIABLE} to a PaddleClas "
+            f"checkout to use PaddleClas's Engine)",
+        )
     from ppcls.utils import config as config_module
 
     leave_the_ppcls_logger_to_the_tree()
@@ -240,26 +287,26 @@ def run(mode, argv=None, threads=None):
     assert mode in MODES, mode
     threads, user_threads = threads or share_cores()
     import_paddle_quietly()
-    from ..adapter.guards import guard_training
+    from ..adapter.log import rewriting_log
     from ..adapter.mutual import check_mutual_contract
     from ..adapter.settings import RDropSettings
-    from ..adapter.train_hook import check_model, prepare_engine
-    from .export import export_whole
+    from ..adapter.train_hook import check_model
+    from .quiet import engine_log_words
+    from .runs.checkpoints import keep_of
     from .runs.weights import check_weights, log_warning
+    from .typos import check_overrides
 
     build_engine, config_module, which = select_engine()
-    chosen = (
-        "as OMP_NUM_THREADS says"
-        if user_threads
-        else "its share of this machine's cores; set OMP_NUM_THREADS to choose"
-    )
-    print(f"paddleclas-rdrop: {which}; {threads} CPU threads per process ({chosen})", flush=True)
+    chosen = " (OMP_NUM_THREADS)" if user_threads else ""
+    print(f"paddleclas-rdrop: {which}; {threads} CPU threads per process{chosen}", flush=True)
     args = parse_args(mode, argv)
+    check_overrides(args.config, args.override)
     config = get_config_quietly(config_module, args.config, args.override)
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)
     check_device(config)
     if mode == "train":
+        keep_of(config)
         check_something_to_train(config)
     prepares = mode == "train" and (settings.rdrop or settings.adds_layers or settings.augment_per_pass)
     warnings = []
@@ -273,25 +320,35 @@ def run(mode, argv=None, threads=None):
     engine = build_engine(config, mode, settings, check, args.profiler_options)
     for line in filter(None, warnings):
         log_warning(line)
+    with rewriting_log(engine_log_words(engine, mode)):
+        return use_engine(engine, mode, config, settings, on_tree=build_engine is tree_engine)
+
+
+def use_engine(engine, mode, config, settings, on_tree):
+    """What the tool of `mode` does with the built `engine` (`on_tree`: PaddleClas's Engine)."""
+    from ..adapter.guards import guard_training
+    from ..adapter.train_hook import prepare_engine
+    from ..core.errors import TrainingStopped
+    from .export import export_whole
+    from .runs.checkpoints import keep_of, remove_partial_saves, schedule_of, whole_tree_checkpoints
+    from .runs.signals import StopOnSignals, stopped_line
+    from .runs.weights import log_warning
+
     if mode == "export":
         return export_whole(engine)
-    if mode == "infer" and build_engine is tree_engine:
+    if mode == "infer" and on_tree:
         with tree_engine_lists_images():
             return engine.infer()
     if mode != "train":
         return getattr(engine, mode)()
-    from ..core.errors import TrainingStopped
-    from .runs.checkpoints import remove_partial_saves, schedule_of, whole_tree_checkpoints
-    from .runs.signals import StopOnSignals, stopped_line
-
     prepare_engine(engine, settings)
     for stale in remove_partial_saves(config["Global"]["output_dir"]):
         log_warning(f"removed {stale}: a save that a killed run left half-written (the checkpoints are whole)")
     with StopOnSignals() as stop:
         guard_training(engine, stop.requested)
         try:
-            if build_engine is tree_engine:
-                with whole_tree_checkpoints(schedule_of(config)):
+            if on_tree:
+                with whole_tree_checkpoints(schedule_of(config), keep_of(config)):
                     return engine.train()
             return engine.train()
         except TrainingStopped as stopped:
@@ -306,9 +363,11 @@ def main(mode):
     in one line `error: ...` and exit code 1, without a traceback."""
     threads = share_cores()
     from ..core.errors import RDropError, TrainingStopped
+    from .quiet import quiet_after_success
 
     try:
         run(mode, threads=threads)
+        quiet_after_success()
     except TrainingStopped as stop:
         print(stop.line, file=sys.stderr, flush=True)
         sys.exit(128 + signal.Signals[stop.signal_name].value)

@@ -7,7 +7,9 @@ import os
 import shutil
 import tempfile
 
+from ..adapter.log import renaming, rewriting_log
 from ..core.errors import ConfigError
+from .quiet import PIR_EXPORT_WARNING, dropping_fd_lines
 
 MODEL_FILES = ("inference.json", "inference.pdiparams")  # what a deploy predictor loads; inference.yml beside them
 
@@ -56,9 +58,11 @@ def export_whole(engine):
     partial = tempfile.mkdtemp(prefix=os.path.basename(final) + ".partial-", dir=os.path.dirname(final))
     glob["save_inference_dir"] = partial
     try:
-        engine.export()
-        if engine.config.get("Infer") and not os.path.exists(os.path.join(partial, "inference.yml")):
-            write_deploy_config(engine.config, os.path.join(partial, "inference.yml"))
+        with rewriting_log(renaming(partial, final)):
+            with dropping_fd_lines(2, [PIR_EXPORT_WARNING]):
+                engine.export()
+            if engine.config.get("Infer") and not os.path.exists(os.path.join(partial, "inference.yml")):
+                write_deploy_config(engine.config, os.path.join(partial, "inference.yml"))
         os.makedirs(final, exist_ok=True)
         written = sorted(os.listdir(partial))
         for name in written:

@@ -125,30 +125,80 @@ def check_class_names(config, predictor, image_path):
         )
 
 
-def parse_config():
-    """The config of PaddleClas's `-c CONFIG -o key=value` arguments."""
+def parse_config(prog, description, argv=None):
+    """The config of the tool's `-c CONFIG -o key=value` arguments (`argv`, default the command line);
+    `-h` shows `description`. `ConfigError` for a missing `-c`, a typo'd `-o` key."""
     from paddleclas.ppcls.utils import config as ppcls_config
 
-    args = ppcls_config.parse_args()
+    from .cli import parse_tool_args, tool_parser
+    from .typos import check_overrides
+
+    args = parse_tool_args(tool_parser(prog, description, profiler=False), argv)
+    check_overrides(args.config, args.override)
     return get_config_quietly(ppcls_config, args.config, args.override)
+
+
+def true_labels(config):
+    """{image path (normalised): label} of the Eval list, or {} when the config has none on disk."""
+    from .data.lists import dataset_lists, parse_list_file
+
+    lists = [entry for entry in dataset_lists(config, ["Eval"]) if os.path.isfile(entry[1])]
+    if not lists:
+        return {}
+    paths, labels, _ = parse_list_file(*lists[0])
+    return {os.path.normpath(path): int(label) for path, label in zip(paths, labels)}
+
+
+def prediction_line(path, result, truth=None, names=None):
+    """One line for one image: its path, the top-k classes (id, and the name when it is not the id) with
+    their scores in %, and `truth` (the true label, if known) named from `names` ({id: name})."""
+
+    def named(class_id, name):
+        return str(class_id) if str(name) == str(class_id) else f"{class_id} ({name})"
+
+    ids, scores = result["class_ids"], result["scores"]
+    label_names = result.get("label_names") or ids
+    top = ", ".join(f"{named(i, n)} {100 * score:.1f} %" for i, n, score in zip(ids, label_names, scores))
+    line = f"{path}: {top}"
+    if truth is not None:
+        line += f"; true label {named(truth, (names or {}).get(truth, truth))}"
+    return line
+
+
+def class_map(config):
+    """{class id: name} of `Infer.PostProcess.class_id_map_file` (empty when there is none)."""
+    path = ((config.get("Infer") or {}).get("PostProcess") or {}).get("class_id_map_file")
+    if not path or not os.path.isfile(path):
+        return {}
+    with open(path) as handle:
+        pairs = [line.split(maxsplit=1) for line in handle if line.strip()]
+    return {int(pair[0]): pair[1].strip() if len(pair) > 1 else pair[0] for pair in pairs}
+
+
+DESCRIPTION = (
+    "Predict the images of Infer.infer_imgs (a file or a folder) with the export in "
+    "Global.save_inference_dir, through PaddleClas's deploy predictor. One line per image: the file, "
+    "the top-k classes (Infer.PostProcess.topk) with their scores, and the true label when the image is "
+    "in the Eval list."
+)
 
 
 def main():
     """`tools/predict.py -c CONFIG [-o ...]`: predict `Infer.infer_imgs` with the export in
-    `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would. A missing
-    export is named first, then missing images, each in one line."""
+    `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would, one line per image.
+    A missing export is named first, then missing images, each in one line."""
     import sys
 
-    config = parse_config()
     try:
+        config = parse_config("tools/predict.py", DESCRIPTION)
         predictor = export_predictor(config, config["Global"]["save_inference_dir"])
         images, skipped = infer_images(config)
         for path, why in skipped:
             print(f"skipped {path}: {why}")
         check_class_names(config, predictor, images[0])
+        truths, names = true_labels(config), class_map(config)
         for path in images:
             result = predictor.predict([read_rgb(path)])[0]
-            result["file_name"] = path
-            print(result)
+            print(prediction_line(path, result, truths.get(os.path.normpath(path)), names))
     except RDropError as error:
         sys.exit(f"error: {error}")

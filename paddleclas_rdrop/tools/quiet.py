@@ -9,12 +9,24 @@
   export code passes an input spec; the export is right, and nothing in it is the user's to change).
 - The second copy of every log line when both the wheel's and the tree's PaddleClas logger set
   up the one `ppcls` logger (each adds a console handler).
+- Paddle's "Paddle static graph(PIR) not support input out tensor for now!!!!!" (a C++ warning on
+  stderr) at every export of PaddleClas's models; the export is right.
+- The config, printed by every tool's engine: only `tools/train.py` prints it (`tree_engine_builds`).
+- Paddle's "DataLoader N workers exit unexpectedly" once a tool's work is done: the loader's workers
+  end with the process, which is expected then.
+
+And what the tools print in other words (`adapter.log.RewriteLog`):
+- `lr(LinearWarmup)` once the warm-up is over: the name of the schedule it wraps (`lr_name`).
+- `[Eval][Epoch 0]` from `tools/eval.py`, which evaluates no epoch: `[Eval]`.
+- A temporary folder in a save or export line ("saved in .../inference.partial-XXXX"): its final path.
 """
 
 import contextlib
 import io
 import logging
+import os
 import sys
+import tempfile
 import warnings
 
 PADDLE_THREAD_ADVICE = ("WARNING: OMP_NUM_THREADS set to", "PLEASE USE OMP_NUM_THREADS WISELY.")
@@ -79,3 +91,58 @@ def leave_the_ppcls_logger_to_the_tree():
     logger = logging.getLogger("ppcls")
     for handler in [h for h in logger.handlers if h.get_name() == "stream_handler"]:
         logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def dropping_fd_lines(fd, substrings):
+    """Within the context, what is written to the file descriptor `fd` (2: stderr, where Paddle's C++
+    warnings go) is held in a temporary file; on leaving, its lines that contain none of `substrings`
+    are written to `fd`, in order. For short steps only (an export): the lines come out at its end."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), fd)
+        try:
+            yield
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            held.seek(0)
+            for line in held.read().splitlines(keepends=True):
+                if not any(text.encode() in line for text in substrings):
+                    os.write(fd, line)
+
+
+PIR_EXPORT_WARNING = "Paddle static graph(PIR) not support input out tensor"
+
+
+def engine_log_words(engine, mode):
+    """The rewrite of the engine's log lines (for `rewriting_log`): the schedules' names after warm-up,
+    and no epoch for `tools/eval.py`."""
+
+    from ..adapter.log import lr_name
+
+    def rewrite(message):
+        if "lr(LinearWarmup)" in message:
+            for schedule in getattr(engine, "lr_sch", None) or []:
+                message = message.replace("lr(LinearWarmup)", f"lr({lr_name(schedule)})", 1)
+        if mode == "eval":
+            message = message.replace("[Eval][Epoch 0]", "[Eval]")
+        return message
+
+    return rewrite
+
+
+class _FinishedLoaderWorkers(logging.Filter):
+    def filter(self, record):
+        message = record.getMessage()
+        return not (message.startswith("DataLoader ") and "workers exit unexpectedly" in message)
+
+
+def quiet_after_success():
+    """Once a tool's work is done: drop Paddle's "DataLoader N workers exit unexpectedly" warning
+    (the root logger's), which the loader's workers give when they end with the process."""
+    logging.getLogger().addFilter(_FinishedLoaderWorkers())

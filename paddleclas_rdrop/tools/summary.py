@@ -3,15 +3,7 @@ export are, and one prediction from the export beside its true label (from the v
 
 import os
 
-from .data.lists import dataset_lists, parse_list_file
-from .predict import export_predictor, infer_images, read_rgb
-
-
-def true_label(config, image_path):
-    """The label the Eval list gives `image_path`, or None if the image is not in it."""
-    paths, labels, _ = parse_list_file(*dataset_lists(config, ["Eval"])[0])  # checked before training
-    wanted = os.path.normpath(image_path)
-    return next((int(label) for path, label in zip(paths, labels) if os.path.normpath(path) == wanted), None)
+from .predict import export_predictor, infer_images, read_rgb, true_labels
 
 
 def summary_lines(config):
@@ -30,6 +22,6 @@ def summary_lines(config):
     name = result["label_names"][0] if result.get("label_names") else result["class_ids"][0]
     lines.append(
         f"prediction:  {path} -> class {result['class_ids'][0]} ({name}) at "
-        f"{100 * result['scores'][0]:.1f} %; true label {true_label(config, path)}"
+        f"{100 * result['scores'][0]:.1f} %; true label {true_labels(config).get(os.path.normpath(path))}"
     )
     return lines

@@ -1,5 +1,6 @@
 """Checkpoints are written whole or not at all: a failing save (a full disk, simulated) leaves the
-checkpoints before it as they were, leaves no partial file, and says so in one error."""
+checkpoints before it as they were, leaves no partial file, and says so in one error. With
+`Global.keep_checkpoint_max`, only the newest epoch checkpoints stay."""
 
 import errno
 import hashlib
@@ -11,6 +12,8 @@ from paddleclas.ppcls.utils import save_load
 
 from paddleclas_rdrop.core.errors import SaveError
 from paddleclas_rdrop.tools.runs.checkpoints import whole
+
+from engine_runs import ENGINES, digits_workdir, engine_param, overrides, run_tool
 
 
 def digest(folder):
@@ -55,3 +58,30 @@ def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_and_leaves_nothi
     assert digest(tmp_path) == before  # nothing replaced, nothing partial left
     state = paddle.load(str(tmp_path / "latest.pdparams"))
     assert sorted(state) == sorted(net.state_dict())
+
+
+def test_keep_checkpoint_max_deletes_the_older_epoch_checkpoints_once_a_new_one_is_whole(tmp_path):
+    net, optimizers = model_and_optimizer()
+    save = whole(save_load.save_model, keep=2)
+    for epoch in range(1, 5):
+        save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
+        save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix="latest")
+    save(net, optimizers, {"metric": 0.9, "epoch": 1}, str(tmp_path), prefix="best_model")
+    stems = {name.split(".")[0] for name in os.listdir(tmp_path) if name.endswith(".pdparams")}
+    assert stems == {"epoch_3", "epoch_4", "latest", "best_model"}
+    assert sorted(name for name in os.listdir(tmp_path) if name.startswith("epoch_4")) == [
+        "epoch_4.pdopt",
+        "epoch_4.pdparams",
+        "epoch_4.pdstates",
+    ]
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_keep_checkpoint_max_on_both_engines(engine, tmp_path_factory):
+    workdir = digits_workdir(tmp_path_factory, f"keep_{engine}")
+    extra = overrides(workdir, "run", epochs=3, every_epoch=True) + ["Global.keep_checkpoint_max=1"]
+    log = run_tool("train.py", "rdrop_res2net.yaml", extra, cwd=workdir, env=ENGINES[engine]).stdout
+    files = sorted(name for name in os.listdir(workdir / "run") if name.startswith("epoch_"))
+    assert files == ["epoch_3.pdopt", "epoch_3.pdparams", "epoch_3.pdstates"]
+    assert f"removed {workdir / 'run' / 'epoch_2'}: Global.keep_checkpoint_max is 1" in log
+    assert (workdir / "run" / "latest.pdparams").exists() and (workdir / "run" / "best_model.pdparams").exists()

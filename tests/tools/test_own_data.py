@@ -45,5 +45,7 @@ def test_the_readme_own_data_run_goes_from_csv_to_prediction(tmp_path):
         "inference.pdiparams",
         "inference.yml",
     ]
-    names = re.search(r"'label_names': \[([^\]]*)\]", outputs[4]).group(1)
-    assert names and all(name.strip(" '") in DIGIT_NAMES for name in names.split(","))
+    predicted = re.fullmatch(r"(\S+): (.*); true label \d+ \((\w+)\)\n", outputs[4])
+    assert predicted, outputs[4]  # one line: the image, its top 5 with scores, its true label
+    top = re.findall(r"\d+ \((\w+)\) [\d.]+ %", predicted.group(2))
+    assert len(top) == 5 and all(name in DIGIT_NAMES for name in top + [predicted.group(3)])

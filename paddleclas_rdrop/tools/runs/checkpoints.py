@@ -7,6 +7,10 @@ final names: a kill or a full disk during a save leaves a truncated file that `p
 file to disk, then moves each into place with one `os.replace`, the `.pdstates` (the epoch a resume
 starts from) last; a save that fails leaves the checkpoints already written as they were and raises
 `SaveError`.
+
+`Global.keep_checkpoint_max: N` (PaddleSeg's name for it) keeps the N newest `epoch_<n>` checkpoints:
+once a new one is whole, the older ones beyond N are deleted. `latest` and `best_model` are never
+deleted. Unset, every epoch checkpoint is kept, as PaddleClas does.
 """
 
 import contextlib
@@ -16,6 +20,7 @@ import os
 import shutil
 import tempfile
 
+from ...adapter.log import renaming, rewriting_log
 from ...core.errors import SaveError
 
 
@@ -43,6 +48,43 @@ def _alive(pid):
     return True
 
 
+KEEP_KEY = "Global.keep_checkpoint_max"
+
+
+def keep_of(config):
+    """`Global.keep_checkpoint_max` of `config`: None (keep every epoch checkpoint) or an int >= 0.
+    Raises `ConfigError` for any other value."""
+    from ...core.errors import ConfigError
+
+    keep = (config.get("Global") or {}).get("keep_checkpoint_max")
+    if keep is None:
+        return None
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+        raise ConfigError(
+            f"{KEEP_KEY} is {keep!r}: give how many epoch checkpoints to keep, an integer >= 0 "
+            f"(e.g. -o {KEEP_KEY}=2), or leave it unset to keep them all"
+        )
+    return keep
+
+
+def remove_old_epochs(model_path, keep):
+    """Delete the files of the `epoch_<n>` checkpoints in `model_path` but the `keep` newest; returns the
+    prefixes deleted (paths without extension)."""
+    import re
+
+    epochs = {}
+    for name in os.listdir(model_path):
+        match = re.fullmatch(r"epoch_(\d+)\.pd[a-z]+", name)
+        if match:
+            epochs.setdefault(int(match.group(1)), []).append(name)
+    removed = []
+    for epoch in sorted(epochs, reverse=True)[keep:]:
+        for name in epochs[epoch]:
+            os.remove(os.path.join(model_path, name))
+        removed.append(os.path.join(model_path, f"epoch_{epoch}"))
+    return removed
+
+
 def schedule_of(config):
     """What a resume must share with the run it continues: `Global.epochs` and the learning rate (a list
     of them for PaddleClas's list of optimizers, one per network)."""
@@ -55,9 +97,11 @@ def schedule_of(config):
     }
 
 
-def whole(save_model, schedule=None):
+def whole(save_model, schedule=None, keep=None):
     """`save_model(net, optimizer, metric_info, model_path, ..., prefix=...)` made whole-or-nothing; with
-    `schedule` (`schedule_of(config)`), the `.pdstates` also records it as `schedule`, for `check_resume`."""
+    `schedule` (`schedule_of(config)`), the `.pdstates` also records it as `schedule`, for `check_resume`;
+    with `keep` (`keep_of(config)`), an `epoch_<n>` save then deletes the epoch checkpoints older than
+    the `keep` newest."""
 
     @functools.wraps(save_model)
     def save(net, optimizer, metric_info, model_path, *args, **kwargs):
@@ -70,11 +114,9 @@ def whole(save_model, schedule=None):
         prefix = kwargs.get("prefix", "ppcls")
         os.makedirs(model_path, exist_ok=True)
         partial = tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=model_path)
-        renamer = _RenamePath(partial, model_path)
-        logger = logging.getLogger("ppcls")
-        logger.addFilter(renamer)
         try:
-            save_model(net, optimizer, metric_info, partial, *args, **kwargs)
+            with rewriting_log(renaming(partial, model_path)):
+                save_model(net, optimizer, metric_info, partial, *args, **kwargs)
             written = [
                 os.path.relpath(os.path.join(folder, name), partial)
                 for folder, _, names in os.walk(partial)
@@ -93,25 +135,13 @@ def whole(save_model, schedule=None):
                 f"then resume with -o Global.checkpoints={os.path.join(model_path, 'latest')}"
             ) from None
         finally:
-            logger.removeFilter(renamer)
             shutil.rmtree(partial, ignore_errors=True)
+        if keep is not None and prefix.startswith("epoch_"):
+            for removed in remove_old_epochs(model_path, keep):
+                logging.getLogger("ppcls").info(f"removed {removed}: {KEEP_KEY} is {keep}")
         return None
 
     return save
-
-
-class _RenamePath(logging.Filter):
-    """PaddleClas logs where it saved ("Already save model in <path>"): the final path, not the partial one."""
-
-    def __init__(self, partial, final):
-        super().__init__()
-        self.partial, self.final = partial, final
-
-    def filter(self, record):
-        message = record.getMessage()
-        if self.partial in message:
-            record.msg, record.args = message.replace(self.partial, self.final), ()
-        return True
 
 
 def check_resume(checkpoint, config):
@@ -146,13 +176,13 @@ def check_resume(checkpoint, config):
 
 
 @contextlib.contextmanager
-def whole_tree_checkpoints(schedule=None):
+def whole_tree_checkpoints(schedule=None, keep=None):
     """While PaddleClas's Engine trains in this context, `ppcls.utils.save_load.save_model` (the name its
-    Engine calls) is `whole(..., schedule)` of itself; the original is put back on leaving."""
+    Engine calls) is `whole(..., schedule, keep)` of itself; the original is put back on leaving."""
     from ppcls.utils import save_load
 
     original = save_load.save_model
-    save_load.save_model = whole(original, schedule)
+    save_load.save_model = whole(original, schedule, keep)
     try:
         yield
     finally:

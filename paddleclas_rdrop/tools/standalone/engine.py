@@ -20,19 +20,18 @@ from paddleclas.ppcls.utils.config import print_config
 from paddleclas.ppcls.utils.ema import ExponentialMovingAverage
 from paddleclas.ppcls.utils.misc import AverageMeter
 
+from ...adapter.log import lr_name
 from ...adapter.mutual import MutualModel
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError
 from ..data.lists import image_files
-from ..runs.checkpoints import schedule_of, whole
+from ..runs.checkpoints import keep_of, schedule_of, whole
 from .data import build_dataloader
 from .keys import AMP, GLOBAL, check_top_level, take
 from .losses import CombinedLoss
 from .metrics import build_metrics
 from .optim import build_optimizer
-
-ENGINE_NAME = "standalone engine (Paddle + the paddleclas wheel)"
 
 
 def _checkpoint_exists(prefix, key):
@@ -129,8 +128,8 @@ class StandaloneEngine:
 
         # everything checked: from here on files are written
         logger.init_logger(log_file=os.path.join(self.output_dir, f"{mode}.log"), log_ranks=glob["log_ranks"])
-        logger.info(f"paddleclas-rdrop {ENGINE_NAME}")
-        print_config(config)
+        if mode == "train":  # the other tools do not repeat it
+            print_config(config)
         if glob["pretrained_model"]:
             save_load.load_dygraph_pretrain(self.model, glob["pretrained_model"])
         self._init_amp()
@@ -175,7 +174,7 @@ class StandaloneEngine:
 
     def _save(self, prefix, metric_info):
         ema = self.model_ema.module if self.ema else None
-        whole(save_load.save_model, schedule_of(self.config))(
+        whole(save_load.save_model, schedule_of(self.config), keep_of(self.config))(
             self.model,
             self.optimizer,
             metric_info,
@@ -392,7 +391,7 @@ def _log_step(engine, batch_size, epoch_id, iter_id):
     epochs = engine.config["Global"]["epochs"]
     batch_cost = engine.time_info["batch_cost"].avg
     remaining = (epochs - epoch_id + 1) * engine.iter_per_epoch - iter_id
-    parts = [f"lr({type(s).__name__}): {s.get_lr():.8f}" for s in engine.lr_sch]
+    parts = [f"lr({lr_name(s)}): {s.get_lr():.8f}" for s in engine.lr_sch]
     parts += [f"{key}: {meter.avg:.5f}" for key, meter in engine.output_info.items()]
     parts += [f"{key}: {meter.avg:.5f}" for key, meter in engine.time_info.items()]
     logger.info(
@@ -409,6 +408,6 @@ def _log_step(engine, batch_size, epoch_id, iter_id):
     for meter in engine.time_info.values():
         meter.reset()
     for schedule in engine.lr_sch:
-        logger.scaler(f"lr({type(schedule).__name__})", schedule.get_lr(), engine.global_step, engine.vdl_writer)
+        logger.scaler(f"lr({lr_name(schedule)})", schedule.get_lr(), engine.global_step, engine.vdl_writer)
     for key, meter in engine.output_info.items():
         logger.scaler(f"train_{key}", meter.avg, engine.global_step, engine.vdl_writer)

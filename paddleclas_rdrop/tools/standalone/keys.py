@@ -1,8 +1,46 @@
 """Which config keys the standalone engine honours: any other key is an error that names it."""
 
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, did_you_mean
 
-FALLBACK_HINT = "remove it, or run with a PaddleClas source tree (PADDLECLAS_ROOT), whose engine has it"
+# `Global` keys PaddleClas's Engine reads (`grep -rhoE '\["Global"\](\.get\(|\[)"[a-z_]+' ppcls` in PaddleClas
+# develop d178931), beyond those of `GLOBAL`.
+PADDLECLAS_GLOBAL = {
+    "distributed",
+    "eval_mode",
+    "export_for_fd",
+    "feature_binarize",
+    "feature_normalize",
+    "hpi_config_path",
+    "iter_per_epoch",
+    "pdx_model_name",
+    "print_mem_info",
+    "re_ranking",
+    "retrieval_feature_from",
+    "sim_block_size",
+    "to_static",
+    "uniform_output_enabled",
+    "use_dali",
+    "use_multilabel",
+    "warmup_iter",
+}
+
+
+def unknown_key(key, known, what):
+    """The message for `key` (a dotted path), not among `known` (`what`: the kind of key): that PaddleClas's
+    Engine reads it, or the closest known key, or what to do."""
+    leaf = key.rsplit(".", 1)[-1]
+    if key.startswith("Global.") and leaf in PADDLECLAS_GLOBAL:
+        return (
+            f"{key} is read by PaddleClas's Engine, which the standalone engine does not implement: remove it, "
+            f"or run with a PaddleClas source tree (PADDLECLAS_ROOT)"
+        )
+    hint = did_you_mean(leaf, known)
+    if hint:
+        return f"{key} is not {what} the standalone engine knows{hint}"
+    return (
+        f"{key} is not {what} the standalone engine knows (it knows {sorted(known)}): remove it, or, if "
+        f"PaddleClas's own engine reads it, run with a PaddleClas source tree (PADDLECLAS_ROOT)"
+    )
 
 
 def take(section, path, defaults, required=()):
@@ -10,10 +48,7 @@ def take(section, path, defaults, required=()):
     section = dict(section or {})
     unknown = sorted(set(section) - set(defaults) - set(required))
     if unknown:
-        raise ConfigError(
-            f"{path}.{unknown[0]} is not supported by the standalone engine "
-            f"(it knows {sorted({*defaults, *required})}): {FALLBACK_HINT}"
-        )
+        raise ConfigError(unknown_key(f"{path}.{unknown[0]}", {*defaults, *required}, "a key"))
     missing = [key for key in required if section.get(key) is None]
     if missing:
         raise ConfigError(f"{path}.{missing[0]} is required")
@@ -49,6 +84,7 @@ GLOBAL = {
     "log_ranks": "0",
     "start_eval_epoch": 0,
     "class_num": None,
+    "keep_checkpoint_max": None,
 }
 AMP = {
     "use_amp": False,
@@ -63,6 +99,4 @@ AMP = {
 def check_top_level(config):
     unknown = sorted(set(config) - TOP_LEVEL)
     if unknown:
-        raise ConfigError(
-            f"{unknown[0]} is not a section the standalone engine knows (it knows {sorted(TOP_LEVEL)}): {FALLBACK_HINT}"
-        )
+        raise ConfigError(unknown_key(unknown[0], TOP_LEVEL, "a section"))
