@@ -34,9 +34,10 @@ def _register_after(loader):
 
     def exec_module(module):
         execute(module)
-        from paddleclas_rdrop.adapter.registry import register
+        from paddleclas_rdrop.adapter.registry import register, report_rdrop_errors_in_one_line
 
         register()
+        report_rdrop_errors_in_one_line()
 
     loader.exec_module = exec_module
 

@@ -68,6 +68,32 @@ def register():
     return root
 
 
+def report_rdrop_errors_in_one_line():
+    """In a process of PaddleClas's own tools (and so under PaddleX, which runs them), which the autoload
+    hook registers the plugin into: an uncaught `RDropError` (a wrong R-Drop key found when training
+    starts) is printed as one line `error: <message>` on stderr with exit code 1, as the plugin's tools
+    do, instead of a traceback. Any other exception keeps Python's traceback.
+
+    Process-wide: it replaces `sys.excepthook` with a function that calls the previous one for anything
+    else; idempotent; `sys.excepthook = sys.__excepthook__` undoes it."""
+    import sys
+
+    from ..core.errors import RDropError
+
+    previous = sys.excepthook
+    if getattr(previous, "reports_rdrop_errors", False):
+        return
+
+    def hook(kind, error, traceback):
+        if isinstance(error, RDropError):
+            print(f"error: {error}", file=sys.stderr, flush=True)  # the process exits with 1 after the hook
+            return
+        previous(kind, error, traceback)
+
+    hook.reports_rdrop_errors = True
+    sys.excepthook = hook
+
+
 def _is_ours(existing, ours):
     return existing is ours or (isinstance(existing, type) and isinstance(ours, type) and issubclass(existing, ours))
 

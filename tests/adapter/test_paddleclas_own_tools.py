@@ -100,3 +100,12 @@ def test_paddleclas_own_train_under_launch_with_two_processes(workdir):
 def test_turned_off_paddleclas_own_train_does_not_know_the_rdrop_mode(workdir):
     result, log = paddleclas_tool("train.py", "rdrop_se_resnet.yaml", overrides(workdir, "off"), env=OFF, check=False)
     assert result.returncode != 0 and "train_epoch_rdrop" in log
+
+
+@needs_tree
+def test_a_wrong_rdrop_key_under_paddleclas_own_train_is_one_line(workdir):
+    extra = overrides(workdir, "typo") + ["RDrop.passess=2"]
+    result, log = paddleclas_tool("train.py", "rdrop_se_resnet.yaml", extra, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "RDrop.passess is not an R-Drop setting (did you mean `passes`?)" in errors[0]

@@ -1,0 +1,86 @@
+"""`tools/paddlex_config.py`: a PaddleClas YAML as PaddleX keeps it (under `paddlex/repo_apis/PaddleClas_api/
+configs/` of a PaddleX source folder, written here) gets R-Drop, checked on the real model, and the
+PaddleX train command; a mistake is one line."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from paddleclas_rdrop.adapter.settings import RDropSettings, check_rdrop_contract
+from paddleclas_rdrop.tools.paddlex import PADDLEX_CONFIGS
+
+from engine_runs import PROJECT, tool_environment
+
+
+def paddleclas_yaml(arch):
+    """The sections of a PaddleClas ImageNet YAML that the helper reads, as PaddleX ships them."""
+    return {
+        "Global": {"device": "gpu", "epochs": 200, "output_dir": "./output/"},
+        "Arch": {"name": arch, "class_num": 1000, "pretrained": True},
+        "Loss": {"Train": [{"CELoss": {"weight": 1.0, "epsilon": 0.1}}], "Eval": [{"CELoss": {"weight": 1.0}}]},
+    }
+
+
+@pytest.fixture(scope="module")
+def paddlex_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("paddlex")
+    configs = root / PADDLEX_CONFIGS
+    configs.mkdir(parents=True)
+    for model, arch in (("PP-LCNet_x0_25", "PPLCNet_x0_25"), ("ResNet18_vd", "ResNet18_vd")):
+        (configs / f"{model}.yaml").write_text(yaml.safe_dump(paddleclas_yaml(arch)))
+    return root
+
+
+def helper(*args, cwd):
+    return subprocess.run(
+        [sys.executable, os.path.join(PROJECT, "tools", "paddlex_config.py"), *args],
+        cwd=cwd,
+        env=tool_environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize(
+    "model, layers",
+    [
+        ("PP-LCNet_x0_25", {}),  # its own dropout before the classifier makes the passes differ
+        ("ResNet18_vd", {"head_dropout": 0.1, "head_layer": "fc", "drop_path": 0.1, "drop_path_stages": [4]}),
+    ],
+)
+def test_the_helper_adds_checked_rdrop_sections_and_prints_the_paddlex_command(paddlex_root, tmp_path, model, layers):
+    out = tmp_path / f"rdrop_{model}.yaml"
+    result = helper("--model", model, "--paddlex-root", str(paddlex_root), "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = yaml.safe_load(out.read_text())
+    assert config["Global"]["train_mode"] == "rdrop"
+    assert config["RDrop"] == {"passes": 2, "strategy": "auto", **layers}
+    assert config["Loss"]["Train"][-1] == {"RDropLoss": {"weight": 3.0, "reduction": "batchmean"}}
+    check_rdrop_contract(config)
+    assert RDropSettings.from_config(config).rdrop
+    assert (
+        f"cd {paddlex_root} && python main.py -c paddlex/configs/modules/image_classification/{model}.yaml "
+        f"-o Global.mode=train" in result.stdout
+    )
+    assert f"-o Train.basic_config_path={out}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "PP-LCNet_x0_26"], "--model PP-LCNet_x0_26: PaddleX has no such PaddleClas config (did you mean"),
+        (["--model", "ResNet18_vd", "--head-layer", "classifier"], "has no sublayer 'classifier'"),
+        (["--model", "ResNet18_vd", "--alpha", "-1"], "RDropLoss.weight is alpha"),
+    ],
+)
+def test_a_mistake_is_one_line_and_writes_nothing(paddlex_root, tmp_path, args, message):
+    out = tmp_path / "out.yaml"
+    result = helper(*args, "--paddlex-root", str(paddlex_root), "--out", str(out), cwd=tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+    assert not out.exists()
