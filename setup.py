@@ -44,6 +44,11 @@ setup(
     py_modules=["paddleclas_rdrop_autoload"],
     cmdclass=COMMANDS,
     python_requires=">=3.9",
-    install_requires=["paddlepaddle", "paddleclas", "pyyaml", "pillow", "numpy"],
-    extras_require={"test": ["pytest", "pytest-xdist", "ruff"]},  # xdist: the tools run on both cores; ruff: style
+    # Paddle is an extra: `.[cpu]` installs the CPU build (paddlepaddle); for a GPU, install Paddle's CUDA
+    # build (paddlepaddle-gpu, from Paddle's own package index: README) first, then `.` without it.
+    install_requires=["paddleclas", "pyyaml", "pillow", "numpy"],
+    extras_require={
+        "cpu": ["paddlepaddle"],
+        "test": ["pytest", "pytest-xdist", "ruff"],  # xdist: the tools run on both cores; ruff: style
+    },
 )

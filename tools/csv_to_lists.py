@@ -1,5 +1,6 @@
 """CSV (`image,label` columns) + image folder -> PaddleClas train/val list files, label map, and
-the `-o` overrides that point a config at them (printed, and written to overrides.txt)."""
+the `-o` overrides that point a project recipe at them and give it a schedule that learns on this
+many images (printed, and written to overrides.txt beside the lists)."""
 
 import argparse
 import os
@@ -7,17 +8,17 @@ import sys
 
 from paddleclas_rdrop.core.errors import RDropError
 from paddleclas_rdrop.tools.data.csv_lists import write_lists
-from paddleclas_rdrop.tools.data.overrides import data_overrides
+from paddleclas_rdrop.tools.data.overrides import data_overrides, small_data_overrides
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--csv", required=True, help="CSV with a header row")
     parser.add_argument("--image-root", required=True, help="folder the CSV's image paths are relative to")
     parser.add_argument("--out", help="where to write the lists (default: --image-root)")
-    parser.add_argument("--val-ratio", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--image-column", default="image")
-    parser.add_argument("--label-column", default="label")
+    parser.add_argument("--val-ratio", type=float, default=0.1, help="share of each class for val (default: 0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
+    parser.add_argument("--image-column", default="image", help="the CSV column of image paths")
+    parser.add_argument("--label-column", default="label", help="the CSV column of labels")
     parser.add_argument("--size", type=int, help="train and predict at this image side (default: the config's)")
     parser.add_argument("--force", action="store_true", help="overwrite existing list files")
     args = parser.parse_args()
@@ -33,7 +34,9 @@ if __name__ == "__main__":
     for class_id in range(counts["classes"]):
         print(f"{class_id:>5}  {counts['train'][class_id]:>5}  {counts['val'][class_id]:>3}")
     print(f"total  {sum(counts['train'].values()):>5}  {sum(counts['val'].values()):>3}")
-    overrides = [f"-o {key}" for key in data_overrides(out, args.image_root, args.size)]
+    train_images = sum(counts["train"].values())
+    keys = data_overrides(out, args.image_root, args.size) + small_data_overrides(train_images)
+    overrides = [f"-o {key}" for key in keys]
     with open(os.path.join(out, "overrides.txt"), "w") as handle:
         handle.write("\n".join(overrides) + "\n")
     print(

@@ -5,10 +5,14 @@ import argparse
 import os
 import sys
 
-import paddle
+from paddleclas_rdrop.tools.quiet import import_paddle_quietly
 
-from paddleclas_rdrop.adapter.mutual import network_weights
-from paddleclas_rdrop.core.errors import ConfigError
+import_paddle_quietly()
+
+import paddle  # noqa: E402
+
+from paddleclas_rdrop.adapter.mutual import network_weights  # noqa: E402
+from paddleclas_rdrop.core.errors import ConfigError  # noqa: E402
 
 
 def with_suffix(path):

@@ -7,7 +7,7 @@ from paddleclas_rdrop.tools.data.demo import write_digits_csv, write_digits_data
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="dataset/digits")
+    parser.add_argument("--out", default="dataset/digits", help="the folder to write (default: %(default)s)")
     parser.add_argument("--size", type=int, default=32, help="image side in pixels")
     parser.add_argument("--csv", action="store_true", help="images and labels.csv, no list files")
     parser.add_argument("--count", type=int, help="the first N digits only (all 1797 by default)")

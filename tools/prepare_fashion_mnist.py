@@ -6,7 +6,7 @@ from paddleclas_rdrop.tools.data.demo import FASHION_MNIST_DIR, write_fashion_mn
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="dataset/fashion_mnist")
+    parser.add_argument("--out", default="dataset/fashion_mnist", help="the folder to write (default: %(default)s)")
     parser.add_argument(
         "--train-count", type=int, default=None, help="a seeded subset of the 60k training images (default: all)"
     )

@@ -269,8 +269,7 @@ def select_engine():
         return (
             standalone_engine,
             config_module,
-            f"standalone engine (no PaddleClas source tree: set {registry.ROOT_VARIABLE} to a PaddleClas "
-            f"checkout to use PaddleClas's Engine)",
+            f"standalone engine (set {registry.ROOT_VARIABLE} to a PaddleClas checkout for PaddleClas's Engine)",
         )
     from ppcls.utils import config as config_module
 

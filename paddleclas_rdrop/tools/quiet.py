@@ -75,7 +75,17 @@ def import_paddle_quietly():
     warnings.filterwarnings("ignore", message="full_graph=False don't support input_spec")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     with dropping_lines("stderr", PADDLE_THREAD_ADVICE):
-        import paddle  # noqa: F401
+        try:
+            import paddle  # noqa: F401
+        except ModuleNotFoundError as error:
+            if error.name != "paddle":
+                raise
+            from ..core.errors import ConfigError
+
+            raise ConfigError(
+                'Paddle is not installed: pip install -c constraints.txt -e ".[cpu]" for the CPU build, or '
+                "Paddle's CUDA build (paddlepaddle-gpu) for a GPU, as the README's Install says"
+            ) from None
 
 
 def get_config_quietly(config_module, path, overrides):

@@ -6,6 +6,7 @@ from PIL import Image
 from paddleclas_rdrop.core.errors import ConfigError, DataError
 from paddleclas_rdrop.tools.data.csv_lists import write_lists
 from paddleclas_rdrop.tools.data.demo import digits_images
+from paddleclas_rdrop.tools.data.overrides import small_data_overrides
 
 NAMES = ["zero", "one", "two"]
 
@@ -81,3 +82,23 @@ def test_existing_lists_are_not_overwritten_unless_asked(folder):
     assert (out / "train_list.txt").read_text() == "mine\n"
     write_lists(str(folder / "train.csv"), str(folder / "images"), str(out), force=True)
     assert (out / "train_list.txt").read_text() != "mine\n"
+
+
+@pytest.mark.parametrize(
+    "images, batch, lr, warmup, epochs, mixup_off",
+    [
+        (60, 16, 0.025, 5, 50, True),  # 4 steps per epoch
+        (1000, 64, 0.1, 1, 13, True),  # 16 steps per epoch
+        (20000, 64, 0.1, 1, 10, False),  # at least 10 epochs; Mixup kept from 5000 images on
+    ],
+)
+def test_the_small_data_schedule_scales_batch_lr_warm_up_and_epochs_with_the_images(
+    images, batch, lr, warmup, epochs, mixup_off
+):
+    keys = dict(key.split("=", 1) for key in small_data_overrides(images))
+    assert int(keys["DataLoader.Train.sampler.batch_size"]) == batch
+    assert float(keys["Optimizer.lr.learning_rate"]) == pytest.approx(lr)  # 0.05 per 32 images
+    assert int(keys["Optimizer.lr.warmup_epoch"]) == warmup
+    assert int(keys["Global.epochs"]) == epochs
+    assert ("DataLoader.Train.dataset.batch_transform_ops" in keys) == mixup_off
+    assert keys["Optimizer.clip_norm"] == "1.0" and keys["Global.keep_checkpoint_max"] == "2"
