@@ -212,6 +212,7 @@ def report(results, args):
     ]
     lines += views_study.arm_table(results, "train_seconds", "train s / run")
     lines += [""] + views_study.pairs_table(results, SEEDS)
+    views_study.plot(results, os.path.join(os.path.dirname(args.results), "views_product.png"), SEEDS)
     publish(lines, os.path.join(os.path.dirname(args.results), "views_product.md"))
 
 

@@ -384,7 +384,7 @@ def report(results, args):
     publish(lines, os.path.join(os.path.dirname(args.results), "views_study.md"))
 
 
-def plot(results, path):
+def plot(results, path, seeds=TEST_SEEDS):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -392,7 +392,7 @@ def plot(results, path):
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     for ax, metric, unit in zip(axes, ("top1", "nll", "ece"), ("points", "nats", "points")):
-        rows = [(f"{a}\n- {b}", paired(results, a, b, metric)) for a, b in PAIRS]
+        rows = [(f"{a}\n- {b}", paired(results, a, b, metric, seeds)) for a, b in PAIRS]
         rows = [(label, cell) for label, cell in rows if cell]
         ax.errorbar([c[0] for _, c in rows], range(len(rows)), xerr=[c[1] for _, c in rows], fmt="o", capsize=3)
         ax.axvline(0, color="black", linewidth=0.8)
