@@ -21,6 +21,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--head-layer", help="the classifier layer (default: the model's last Linear)")
     parser.add_argument("--drop-path", type=float, help="drop path rate in the last stage (RDrop.drop_path)")
+    parser.add_argument("--device", default="cpu", help="PaddleX's Global.device in the printed command (cpu, gpu:0)")
     parser.add_argument("--force", action="store_true", help="overwrite --out")
     args = parser.parse_args()
 
@@ -37,6 +38,8 @@ if __name__ == "__main__":
         if os.path.exists(args.out) and not args.force:
             raise paddlex.ConfigError(f"--out {args.out} exists: give another path, or --force to overwrite it")
         path = paddlex.paddlex_yaml(args.paddlex_root, args.model) if args.model else args.yaml
+        if not os.path.isfile(path):
+            raise paddlex.ConfigError(f"--yaml {path}: no such file")
         with open(path) as handle:
             config = yaml.safe_load(handle)
         layers = {
@@ -59,4 +62,6 @@ if __name__ == "__main__":
         yaml.safe_dump(config, handle, sort_keys=False)
     print(f"wrote {args.out}: {path} with R-Drop (k {args.passes}, alpha {args.alpha}; RDrop: {config['RDrop']})")
     if args.model:
-        print("train it with PaddleX:\n  " + paddlex.train_command(args.paddlex_root, args.model, args.out))
+        print(
+            "train it with PaddleX:\n  " + paddlex.train_command(args.paddlex_root, args.model, args.out, args.device)
+        )

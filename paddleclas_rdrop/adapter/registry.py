@@ -75,8 +75,13 @@ def report_rdrop_errors_in_one_line():
     do, instead of a traceback. Any other exception keeps Python's traceback.
 
     Process-wide: it replaces `sys.excepthook` with a function that calls the previous one for anything
-    else; idempotent; `sys.excepthook = sys.__excepthook__` undoes it."""
+    else; idempotent; `sys.excepthook = sys.__excepthook__` undoes it. `PADDLECLAS_RDROP_TRACEBACK=1`
+    keeps Python's traceback for the plugin's errors too (to report a bug in the plugin)."""
+    import os
     import sys
+
+    if os.environ.get("PADDLECLAS_RDROP_TRACEBACK") == "1":
+        return
 
     from ..core.errors import RDropError
 

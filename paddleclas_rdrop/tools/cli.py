@@ -142,16 +142,15 @@ def check_whole_warmup(config):
     """PaddleClas's learning-rate schedules take `warmup_epoch` as whole epochs (its Cosine fails with a
     TypeError on a fraction); the standalone engine takes fractions. Raises `ConfigError` for a fraction."""
     from ..core.errors import ConfigError
+    from .runs.checkpoints import optimizer_entries
 
-    optimizer = config.get("Optimizer") or {}
-    entries = [next(iter(e.values())) for e in optimizer] if isinstance(optimizer, list) else [optimizer]
-    for entry in entries:
+    for path, entry in optimizer_entries(config):
         warmup = ((entry or {}).get("lr") or {}).get("warmup_epoch")
         if isinstance(warmup, float) and not warmup.is_integer():
+            key = f"{path}.lr.warmup_epoch"
             raise ConfigError(
-                f"Optimizer.lr.warmup_epoch is {warmup}, but PaddleClas's Engine takes whole epochs: set "
-                f"-o Optimizer.lr.warmup_epoch={max(1, round(warmup))}, or run the standalone engine (no "
-                f"PADDLECLAS_ROOT), which takes fractions"
+                f"{key} is {warmup}, but PaddleClas's Engine takes whole epochs: set -o {key}="
+                f"{max(1, round(warmup))}, or run the standalone engine (no PADDLECLAS_ROOT), which takes fractions"
             )
 
 
@@ -295,11 +294,11 @@ def run(mode, argv=None, threads=None):
     from .runs.weights import check_weights, log_warning
     from .typos import check_overrides
 
+    args = parse_args(mode, argv)  # -h and a missing -c before anything else
+    check_overrides(args.config, args.override)
     build_engine, config_module, which = select_engine()
     chosen = " (OMP_NUM_THREADS)" if user_threads else ""
     print(f"paddleclas-rdrop: {which}; {threads} CPU threads per process{chosen}", flush=True)
-    args = parse_args(mode, argv)
-    check_overrides(args.config, args.override)
     config = get_config_quietly(config_module, args.config, args.override)
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)

@@ -69,22 +69,36 @@ def build(config):
         raise ConfigError(f"Arch: the paddleclas wheel cannot build {config['Arch'].get('name')!r}: {error}") from None
 
 
-def check(config):
-    """Check `config` as the plugin's tools do before training, and more: build its model, add its R-Drop
-    layers and run the k passes once in training mode on random images. Raises the plugin's
-    `ConfigError` if the settings do not fit the model or the passes come out identical."""
+def image_size(config):
+    """The side of the images `config` trains on (`Global.image_shape`), 224 px without one."""
+    shape = (config.get("Global") or {}).get("image_shape")
+    return int(shape[-1]) if isinstance(shape, (list, tuple)) and shape else 224
+
+
+def check_model(config):
+    """Build the model of `config`, add its R-Drop layers and run the k passes once in training mode on two
+    random images of the config's size. Raises the plugin's `ConfigError` if the layers do not fit the model,
+    if the passes come out identical, or if the model cannot run (the reason named)."""
     import paddle
 
-    from ..adapter.settings import RDropSettings, check_rdrop_contract
+    from ..adapter.settings import RDropSettings
     from ..core.runner import RDrop
 
-    check_rdrop_contract(config)
     settings = RDropSettings.from_config(config)
     model = build(config)
     runner = RDrop(model, **settings.runner_kwargs())
     model.train()
     paddle.seed(0)
-    runner(paddle.randn([2, 3, CHECK_SIZE, CHECK_SIZE]))
+    size = image_size(config)
+    try:
+        runner(paddle.randn([2, 3, size, size]))
+    except ConfigError:
+        raise
+    except Exception as error:  # the model's own checks (an input size it refuses, ...)
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise ConfigError(
+            f"Arch {config['Arch'].get('name')}: two passes on {size} px images failed ({reason})"
+        ) from None
 
 
 def default_layers(config):
@@ -97,24 +111,35 @@ def default_layers(config):
 
 
 def rdrop_config(config, alpha=3.0, passes=2, layers=None):
-    """`with_rdrop(config, ...)`, checked (`check`). Without `layers`, the first of `default_layers` that
-    passes the check. Returns (the config, the layers). Raises the last `ConfigError` if none passes."""
-    error = None
+    """`with_rdrop(config, ...)`, checked as the plugin's tools check a config (`check_rdrop_contract`), then
+    on the model (`check_model`). Without `layers`, the first of `default_layers` the model passes with; a
+    mistake that is not about the layers (alpha, passes) is raised at once. Returns (the config, the
+    layers). Raises `ConfigError`: with every candidate's reason when no layers make R-Drop work."""
+    from ..adapter.settings import check_rdrop_contract
+
+    check_rdrop_contract(with_rdrop(config, alpha, passes, layers or {}))
+    reasons = []
     for candidate in [layers] if layers is not None else default_layers(config):
         result = with_rdrop(config, alpha, passes, candidate)
         try:
-            check(result)
+            check_model(result)
             return result, candidate
-        except ConfigError as failed:
-            error = failed
-    raise error
+        except ConfigError as error:
+            tried = candidate or "(the model's own layers)"
+            reasons.append(f"with RDrop {tried}: {error}")
+    if len(reasons) == 1:
+        raise ConfigError(reasons[0].split(": ", 1)[1])
+    raise ConfigError("no stochastic layers make R-Drop work on this model; " + "; ".join(reasons))
 
 
-def train_command(paddlex_root, model, config_path):
-    """PaddleX's train command for `model` with the YAML at `config_path` (`<...>` for what the user fills)."""
+def train_command(paddlex_root, model, config_path, device="cpu"):
+    """PaddleX's train command for `model` with the YAML at `config_path` on `device` (PaddleX's names:
+    cpu, gpu:0, gpu:0,1, ...), paths quoted for a shell; `<your dataset>` is for the user to fill."""
+    import shlex
+
     module = os.path.join(MODULE_CONFIGS, f"{model}.yaml")
     return (
-        f"cd {paddlex_root} && python main.py -c {module} -o Global.mode=train "
-        f"-o Global.dataset_dir=<your dataset> -o Global.device=cpu "
-        f"-o Train.basic_config_path={os.path.abspath(config_path)} -o Train.pretrain_weight_path=None"
+        f"cd {shlex.quote(str(paddlex_root))} && python main.py -c {module} -o Global.mode=train "
+        f"-o Global.dataset_dir=<your dataset> -o Global.device={shlex.quote(device)} "
+        f"-o Train.basic_config_path={shlex.quote(os.path.abspath(config_path))} -o Train.pretrain_weight_path=None"
     )

@@ -138,7 +138,8 @@ def engine_log_words(engine, mode):
     def rewrite(message):
         if "lr(LinearWarmup)" in message:
             for schedule in getattr(engine, "lr_sch", None) or []:
-                message = message.replace("lr(LinearWarmup)", f"lr({lr_name(schedule)})", 1)
+                if type(schedule).__name__ == "LinearWarmup":  # the one this lr(LinearWarmup) names, in order
+                    message = message.replace("lr(LinearWarmup)", f"lr({lr_name(schedule)})", 1)
         if mode == "eval":
             message = message.replace("[Eval][Epoch 0]", "[Eval]")
         return message

@@ -10,8 +10,8 @@ import paddle
 import pytest
 from paddleclas.ppcls.utils import save_load
 
-from paddleclas_rdrop.core.errors import SaveError
-from paddleclas_rdrop.tools.runs.checkpoints import whole
+from paddleclas_rdrop.core.errors import ConfigError, SaveError
+from paddleclas_rdrop.tools.runs.checkpoints import keep_of, whole
 
 from engine_runs import ENGINES, digits_workdir, engine_param, overrides, run_tool
 
@@ -85,3 +85,21 @@ def test_keep_checkpoint_max_on_both_engines(engine, tmp_path_factory):
     assert files == ["epoch_3.pdopt", "epoch_3.pdparams", "epoch_3.pdstates"]
     assert f"removed {workdir / 'run' / 'epoch_2'}: Global.keep_checkpoint_max is 1" in log
     assert (workdir / "run" / "latest.pdparams").exists() and (workdir / "run" / "best_model.pdparams").exists()
+
+
+def test_keep_checkpoint_max_leaves_later_epochs_of_another_run_and_the_one_just_saved(tmp_path):
+    net, optimizers = model_and_optimizer()
+    for epoch in (98, 99, 100):  # an earlier, longer run in the same folder
+        save_load.save_model(net, optimizers, {"metric": 0.1, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
+    save = whole(save_load.save_model, keep=1)
+    for epoch in (1, 2, 3):
+        save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
+    stems = {name.split(".")[0] for name in os.listdir(tmp_path) if name.endswith(".pdparams")}
+    assert stems == {"epoch_3", "epoch_98", "epoch_99", "epoch_100"}
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "2", True])
+def test_keep_checkpoint_max_is_an_integer_of_at_least_one(value):
+    with pytest.raises(ConfigError, match="Global.keep_checkpoint_max is .*an integer >= 1"):
+        keep_of({"Global": {"keep_checkpoint_max": value}})
+    assert keep_of({"Global": {}}) is None and keep_of({"Global": {"keep_checkpoint_max": 2}}) == 2

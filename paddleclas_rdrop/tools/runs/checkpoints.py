@@ -8,9 +8,10 @@ file to disk, then moves each into place with one `os.replace`, the `.pdstates` 
 starts from) last; a save that fails leaves the checkpoints already written as they were and raises
 `SaveError`.
 
-`Global.keep_checkpoint_max: N` (PaddleSeg's name for it) keeps the N newest `epoch_<n>` checkpoints:
-once a new one is whole, the older ones beyond N are deleted. `latest` and `best_model` are never
-deleted. Unset, every epoch checkpoint is kept, as PaddleClas does.
+`Global.keep_checkpoint_max: N` (N >= 1) keeps the N newest `epoch_<n>` checkpoints: once a new one is
+whole, the older ones beyond N are deleted. `latest` and `best_model` are never deleted, nor are epochs
+after the one just saved (another run's, in the same folder). Unset, every epoch checkpoint is kept, as
+PaddleClas does.
 """
 
 import contextlib
@@ -59,23 +60,24 @@ def keep_of(config):
     keep = (config.get("Global") or {}).get("keep_checkpoint_max")
     if keep is None:
         return None
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         raise ConfigError(
-            f"{KEEP_KEY} is {keep!r}: give how many epoch checkpoints to keep, an integer >= 0 "
+            f"{KEEP_KEY} is {keep!r}: give how many epoch checkpoints to keep, an integer >= 1 "
             f"(e.g. -o {KEEP_KEY}=2), or leave it unset to keep them all"
         )
     return keep
 
 
-def remove_old_epochs(model_path, keep):
-    """Delete the files of the `epoch_<n>` checkpoints in `model_path` but the `keep` newest; returns the
-    prefixes deleted (paths without extension)."""
+def remove_old_epochs(model_path, keep, saved):
+    """Delete the files of the `epoch_<n>` checkpoints in `model_path` up to epoch `saved` (the one just
+    written) but the `keep` newest; returns the prefixes deleted (paths without extension). Checkpoints of
+    later epochs (another run's, in the same folder) are not this run's to delete."""
     import re
 
     epochs = {}
     for name in os.listdir(model_path):
         match = re.fullmatch(r"epoch_(\d+)\.pd[a-z]+", name)
-        if match:
+        if match and int(match.group(1)) <= saved:
             epochs.setdefault(int(match.group(1)), []).append(name)
     removed = []
     for epoch in sorted(epochs, reverse=True)[keep:]:
@@ -85,12 +87,20 @@ def remove_old_epochs(model_path, keep):
     return removed
 
 
+def optimizer_entries(config):
+    """[(the `-o` path of an optimizer, its mapping)]: one for `Optimizer`, one per entry of PaddleClas's list
+    of optimizers (one per network: `Optimizer.<i>.<name>`)."""
+    optimizer = config.get("Optimizer") or {}
+    if not isinstance(optimizer, list):
+        return [("Optimizer", optimizer)]
+    return [(f"Optimizer.{i}.{name}", params) for i, entry in enumerate(optimizer) for name, params in entry.items()]
+
+
 def schedule_of(config):
     """What a resume must share with the run it continues: `Global.epochs` and the learning rate (a list
     of them for PaddleClas's list of optimizers, one per network)."""
     optimizer = config.get("Optimizer") or {}
-    entries = [next(iter(entry.values())) for entry in optimizer] if isinstance(optimizer, list) else [optimizer]
-    rates = [((entry or {}).get("lr") or {}).get("learning_rate") for entry in entries]
+    rates = [((entry or {}).get("lr") or {}).get("learning_rate") for _, entry in optimizer_entries(config)]
     return {
         "epochs": (config.get("Global") or {}).get("epochs"),
         "learning_rate": rates if isinstance(optimizer, list) else rates[0],
@@ -136,8 +146,8 @@ def whole(save_model, schedule=None, keep=None):
             ) from None
         finally:
             shutil.rmtree(partial, ignore_errors=True)
-        if keep is not None and prefix.startswith("epoch_"):
-            for removed in remove_old_epochs(model_path, keep):
+        if keep is not None and prefix.startswith("epoch_") and prefix[len("epoch_") :].isdigit():
+            for removed in remove_old_epochs(model_path, keep, int(prefix[len("epoch_") :])):
                 logging.getLogger("ppcls").info(f"removed {removed}: {KEEP_KEY} is {keep}")
         return None
 

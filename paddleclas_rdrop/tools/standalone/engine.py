@@ -408,6 +408,6 @@ def _log_step(engine, batch_size, epoch_id, iter_id):
     for meter in engine.time_info.values():
         meter.reset()
     for schedule in engine.lr_sch:
-        logger.scaler(f"lr({lr_name(schedule)})", schedule.get_lr(), engine.global_step, engine.vdl_writer)
+        logger.scaler(f"lr({type(schedule).__name__})", schedule.get_lr(), engine.global_step, engine.vdl_writer)
     for key, meter in engine.output_info.items():
         logger.scaler(f"train_{key}", meter.avg, engine.global_step, engine.vdl_writer)
