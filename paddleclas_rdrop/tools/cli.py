@@ -23,17 +23,20 @@ MODES = {
 
 
 def tool_parser(prog, description, profiler=True):
-    """PaddleClas's -c/-o (and -p) arguments, with a help that says what the tool does (`description`)
-    and the R-Drop keys; `-c` is required, and a missing or absent config is one line (`parse_tool_args`)."""
+    """PaddleClas's -c/-o (and, with `profiler`, -p: the engine tools) arguments, with a help that says what
+    the tool does (`description`) and, for the engine tools, the R-Drop keys; `-c` is required, and a
+    missing or absent config is one line (`parse_tool_args`)."""
     from ..adapter.settings import keys_help
 
+    epilog = None
+    if profiler:
+        epilog = (
+            "R-Drop keys (YAML or -o key=value):\n  "
+            + "\n  ".join(keys_help())
+            + f"\nexample: python {prog} -c configs/rdrop_res2net.yaml -o Global.device=cpu -o RDrop.drop_path=0.1"
+        )
     parser = argparse.ArgumentParser(
-        prog=prog,
-        description=description,
-        epilog="R-Drop keys (YAML or -o key=value):\n  "
-        + "\n  ".join(keys_help())
-        + "\nexample: python tools/train.py -c configs/rdrop_res2net.yaml -o Global.device=cpu -o RDrop.drop_path=0.1",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog, description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-c", "--config", help="the YAML config (required)")
     parser.add_argument("-o", "--override", action="append", default=[], help="key=value over the YAML, repeatable")
