@@ -19,7 +19,7 @@ RDROP_DEFAULTS = {
     "passes": 2,
     "strategy": "auto",
     "head_dropout": 0.0,
-    "head_layer": "out",
+    "head_layer": None,
     "drop_path": 0.0,
     "drop_path_stages": list(STAGES),
     "augment_per_pass": False,
@@ -29,7 +29,7 @@ RDROP_KEY_HELP = {  # what the tools' -h says of each key
     "passes": "k, the passes of every sample",
     "strategy": "auto | concat | shared_trunk | separate: how the k passes run (auto: the cheapest exact one)",
     "head_dropout": "dropout rate added before the classifier",
-    "head_layer": "the classifier's sublayer name",
+    "head_layer": "the classifier's sublayer name (default: the model's last Linear layer)",
     "drop_path": "stochastic depth rate of the last residual block (linear from 0), training only",
     "drop_path_stages": "the stages (1-4) that get drop path",
     "augment_per_pass": "each pass its own draw of the train transform_ops (a baseline: k views, CE only)",
@@ -60,7 +60,7 @@ class RDropSettings:
     passes: int = 2
     strategy: str = "auto"
     head_dropout: float = 0.0
-    head_layer: str = "out"
+    head_layer: Optional[str] = None
     drop_path: float = 0.0
     drop_path_stages: Tuple[int, ...] = STAGES
     augment_per_pass: bool = False
@@ -139,8 +139,13 @@ def parse_section(section):
     warmup = settings["alpha_warmup_epochs"]
     if isinstance(warmup, bool) or not isinstance(warmup, numbers.Real) or warmup < 0:
         raise ConfigError(f"RDrop.alpha_warmup_epochs must be a number of epochs >= 0 (0: none), got {warmup!r}")
-    if not isinstance(settings["head_layer"], str) or not settings["head_layer"]:
-        raise ConfigError(f"RDrop.head_layer must be a layer name such as out, got {settings['head_layer']!r}")
+    if settings["head_layer"] is not None and (
+        not isinstance(settings["head_layer"], str) or not settings["head_layer"]
+    ):
+        raise ConfigError(
+            f"RDrop.head_layer must be a layer name such as out (or left out: the model's last Linear layer), "
+            f"got {settings['head_layer']!r}"
+        )
     return settings
 
 

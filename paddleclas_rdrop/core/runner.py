@@ -47,8 +47,23 @@ def unwrap(model):
     return model._layers if isinstance(model, paddle.DataParallel) else model
 
 
+def classifier_name(net):
+    """The name of `net`'s classifier: its last `nn.Linear` sublayer in registration order (`out` in
+    PaddleClas's Res2Net and SE-ResNet, `fc` in ResNet, PP-LCNet, PP-HGNet and MobileNetV3, `head` in ViT).
+    Raises `ConfigError` if it has none."""
+    linears = [name for name, layer in net.named_sublayers() if isinstance(layer, nn.Linear)]
+    if not linears:
+        raise ConfigError(
+            f"RDrop.head_layer: the model {type(net).__name__} has no Linear layer to take as its classifier: "
+            f"set RDrop.head_layer to the layer that gives its logits"
+        )
+    return linears[-1]
+
+
 def find_head(net, head_layer):
-    """The sublayer named `head_layer`; if absent, an error listing the classifier candidates."""
+    """The sublayer named `head_layer` (None: `classifier_name(net)`); if absent, an error listing the
+    classifier candidates."""
+    head_layer = head_layer or classifier_name(net)
     layers = dict(net.named_sublayers())
     if head_layer in layers:
         return layers[head_layer]
@@ -61,7 +76,7 @@ def find_head(net, head_layer):
     )
 
 
-def add_head_dropout(model, head_dropout, head_layer="out"):
+def add_head_dropout(model, head_dropout, head_layer=None):
     """Dropout (rate `head_dropout`, in [0, 1)) on the input of the sublayer `head_layer` of `model`
     (the classifier, e.g. ``out`` in Res2Net/SE-ResNet, ``fc`` in ResNet), in training only: the
     one-pass baseline of R-Drop (dropout before the classifier, as the R-Drop paper's models and
@@ -92,7 +107,7 @@ def add_drop_path(model, drop_path, stages=STAGES):
     return DropPath(unwrap(model), drop_path, stages)
 
 
-def add_stochastic_layers(model, head_dropout=0.0, head_layer="out", drop_path=0.0, drop_path_stages=STAGES):
+def add_stochastic_layers(model, head_dropout=0.0, head_layer=None, drop_path=0.0, drop_path_stages=STAGES):
     """The stochastic layers of a config's baseline twin, one pass: `add_drop_path` if `drop_path` > 0
     (stochastic depth, Huang et al. 2016) and `add_head_dropout` if `head_dropout` > 0 (dropout,
     Srivastava et al. 2014), both in training only, no parameter renamed.
@@ -129,7 +144,8 @@ class RDrop:
         passes: k >= 2 (the paper's 2).
         strategy: ``auto`` (default), ``concat``, ``shared_trunk`` or ``separate`` (below).
         head_dropout: dropout rate in [0, 1) added on the input of ``head_layer`` (the classifier).
-        head_layer: the classifier's sublayer name (``out`` in Res2Net/SE-ResNet, ``fc`` in ResNet).
+        head_layer: the classifier's sublayer name (``out`` in Res2Net/SE-ResNet, ``fc`` in ResNet); None
+            (default): the model's last ``Linear`` layer (`classifier_name`).
         drop_path: stochastic depth rate in [0, 1) of the last chosen residual block (linear rule).
         drop_path_stages: the residual stages (1-4) that get drop path.
         augment_per_pass: each pass sees its own augmented view of a sample (the batch holds k views
@@ -158,7 +174,7 @@ class RDrop:
         passes=2,
         strategy="auto",
         head_dropout=0.0,
-        head_layer="out",
+        head_layer=None,
         drop_path=0.0,
         drop_path_stages=STAGES,
         augment_per_pass=False,
@@ -254,6 +270,13 @@ class RDrop:
         views = images.reshape([batch, self.passes, channels // self.passes, height, width])
         return views.transpose([1, 0, 2, 3, 4]).reshape([self.passes * batch, channels // self.passes, height, width])
 
+    def _head_name(self):
+        """`head_layer`, or the classifier the model's last Linear layer is (for messages)."""
+        try:
+            return self.head_layer or classifier_name(unwrap(self.model))
+        except ConfigError:
+            return "(none: no Linear layer)"
+
     def _check_passes_differ(self, logits):
         first, *others = logits.split(self.passes, axis=0)
         if all(bool(paddle.equal_all(first, other)) for other in others):
@@ -261,7 +284,7 @@ class RDrop:
                 f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0 and "
                 f"R-Drop does nothing: {type(unwrap(self.model)).__name__} has no active dropout. "
                 f"Set RDrop.drop_path (e.g. 0.1, stochastic depth in its residual blocks) or "
-                f"RDrop.head_dropout (e.g. 0.2, dropout before its classifier {self.head_layer!r})."
+                f"RDrop.head_dropout (e.g. 0.2, dropout before its classifier {self._head_name()!r})."
             )
         self._verified = True
 

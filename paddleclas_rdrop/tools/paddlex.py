@@ -12,6 +12,7 @@ import copy
 import os
 
 from ..core.errors import ConfigError, did_you_mean
+from ..core.runner import classifier_name
 
 PADDLEX_CONFIGS = os.path.join("paddlex", "repo_apis", "PaddleClas_api", "configs")
 MODULE_CONFIGS = os.path.join("paddlex", "configs", "modules", "image_classification")
@@ -45,14 +46,6 @@ def with_rdrop(config, alpha=3.0, passes=2, layers=None):
     train[:] = [entry for entry in train if "RDropLoss" not in entry]
     train.append({"RDropLoss": {"weight": alpha, "reduction": "batchmean"}})
     return config
-
-
-def classifier_name(model):
-    """The name of the model's last `Linear` sublayer (its classifier), or None."""
-    import paddle.nn as nn
-
-    names = [name for name, layer in model.named_sublayers() if isinstance(layer, nn.Linear)]
-    return names[-1] if names else None
 
 
 def build(config):
@@ -105,7 +98,7 @@ def default_layers(config):
     """The stochastic layers to try, in order: none (the model's own dropout or drop path); dropout 0.1
     before the model's classifier and drop path 0.1 in its last stage; that dropout alone."""
     yield {}
-    head = classifier_name(build(config))
+    head = classifier_name(build(config))  # written out in the YAML, for the user to see
     yield {"head_dropout": 0.1, "head_layer": head, "drop_path": 0.1, "drop_path_stages": [4]}
     yield {"head_dropout": 0.1, "head_layer": head}
 

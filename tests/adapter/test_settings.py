@@ -34,7 +34,7 @@ def test_the_documented_contract_passes_and_fills_defaults():
         "passes": 3,
         "strategy": "auto",
         "head_dropout": 0.0,
-        "head_layer": "out",
+        "head_layer": None,  # the model's last Linear layer
         "drop_path": 0.0,
         "drop_path_stages": [1, 2, 3, 4],
         "augment_per_pass": False,

@@ -6,6 +6,7 @@ import paddle.nn.functional as F
 import pytest
 
 from paddleclas_rdrop import RDrop, RDropConfigError, RDropLoss, stochastic_layers
+from paddleclas_rdrop.core.runner import add_head_dropout, classifier_name
 
 from models import build
 
@@ -149,3 +150,23 @@ def test_per_pass_views_go_pass_major_and_refuse_what_cannot_hold_them(digits):
         RDrop(build("SE_ResNet18_vd"), head_dropout=0.1, augment_per_pass=True)(images[:, :3])
     with pytest.raises(RDropConfigError, match="shared_trunk runs the trunk once on one input"):
         RDrop(build("SE_ResNet18_vd"), head_dropout=0.1, strategy="shared_trunk", augment_per_pass=True)
+
+
+@pytest.mark.parametrize(
+    "arch, head",
+    [
+        ("Res2Net50_vd_26w_4s", "out"),
+        ("SE_ResNet18_vd", "out"),
+        ("ResNet18", "fc"),
+        ("PPLCNet_x0_25", "fc"),
+        ("MobileNetV3_small_x0_35", "fc"),
+        ("PPHGNet_tiny", "fc"),
+        ("ViT_small_patch16_224", "head"),
+    ],
+)
+def test_the_classifier_is_found_when_head_layer_is_not_given(arch, head):
+    net = build(arch, class_num=7)
+    assert classifier_name(net) == head
+    assert dict(net.named_sublayers())[head].weight.shape[-1] == 7  # the layer that gives the 7 logits
+    handle = add_head_dropout(net, 0.1)  # no head_layer: that layer
+    handle.remove()
