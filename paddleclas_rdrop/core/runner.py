@@ -47,6 +47,20 @@ def unwrap(model):
     return model._layers if isinstance(model, paddle.DataParallel) else model
 
 
+def own_rate_arguments(net):
+    """The arguments of `net`'s class that set the rate of stochastic layers of its own (`drop_rate`,
+    `drop_path_rate`, `dropout_prob`, ... of PaddleClas's ViT, Swin, ConvNeXt, PP-HGNet, PP-LCNet and
+    others), in signature order."""
+    import inspect
+    import re
+
+    try:
+        parameters = inspect.signature(type(net).__init__).parameters
+    except (TypeError, ValueError):
+        return []
+    return [name for name in parameters if re.search(r"drop", name) and not name.startswith("_")]
+
+
 def classifier_name(net):
     """The name of `net`'s classifier: its last `nn.Linear` sublayer in registration order (`out` in
     PaddleClas's Res2Net and SE-ResNet, `fc` in ResNet, PP-LCNet, PP-HGNet and MobileNetV3, `head` in ViT).
@@ -279,7 +293,18 @@ class RDrop:
 
     def _check_passes_differ(self, logits):
         first, *others = logits.split(self.passes, axis=0)
-        if all(bool(paddle.equal_all(first, other)) for other in others):
+        # equal up to float rounding: the rows of one batch can differ in the last bits on CPU (oneDNN)
+        if all(bool(paddle.allclose(first, other, rtol=1e-5, atol=1e-6)) for other in others):
+            net = unwrap(self.model)
+            own = own_rate_arguments(net)
+            if own:
+                usual = "drop_path_rate" if "drop_path_rate" in own else own[0]
+                raise ConfigError(
+                    f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0: "
+                    f"{type(net).__name__} has stochastic layers of its own, built at rate 0 here. Set "
+                    f"{' or '.join('Arch.' + name for name in own)} (e.g. -o Arch.{usual}=0.1), or "
+                    f"RDrop.head_dropout (e.g. 0.1, dropout before its classifier {self._head_name()!r})."
+                )
             raise ConfigError(
                 f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0 and "
                 f"R-Drop does nothing: {type(unwrap(self.model)).__name__} has no active dropout. "

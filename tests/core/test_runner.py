@@ -170,3 +170,21 @@ def test_the_classifier_is_found_when_head_layer_is_not_given(arch, head):
     assert dict(net.named_sublayers())[head].weight.shape[-1] == 7  # the layer that gives the 7 logits
     handle = add_head_dropout(net, 0.1)  # no head_layer: that layer
     handle.remove()
+
+
+@pytest.mark.parametrize(
+    "arch, size, keys",
+    [
+        ("ViT_small_patch16_224", 224, "Arch.drop_rate or Arch.attn_drop_rate or Arch.drop_path_rate"),
+        ("ConvNeXt_tiny", 64, "Arch.drop_path_rate"),
+        ("PPHGNet_tiny", 64, "Arch.dropout_prob"),
+    ],
+)
+def test_a_model_whose_own_rates_are_0_is_told_which_arch_keys_set_them(arch, size, keys):
+    net = build(arch, class_num=5)
+    rdrop = RDrop(net, passes=2, strategy="concat")
+    net.train()
+    with pytest.raises(
+        RDropConfigError, match=rf"has stochastic layers of its own, built at rate 0 here\. Set {keys} "
+    ):
+        rdrop(paddle.randn([2, 3, size, size]))
