@@ -77,17 +77,17 @@ def write_dataset(folder):
     """64 train and 32 val digits of classes 0-3 as SIZE px RGB PNGs in PaddleX's classification layout."""
     import numpy as np
     from PIL import Image
-    from sklearn.datasets import load_digits
 
-    digits = load_digits()
-    chosen = np.flatnonzero(digits.target < CLASSES)[: TRAIN + VAL]
+    from paddleclas_rdrop.tools.data.demo import digits_images
+
+    images, labels = digits_images(size=SIZE)
+    chosen = np.flatnonzero(labels < CLASSES)[: TRAIN + VAL]
     os.makedirs(os.path.join(folder, "images"), exist_ok=True)
     rows = []
     for n, index in enumerate(chosen):
-        pixels = (digits.images[index] * (255.0 / 16.0)).astype(np.uint8)
         path = f"images/{n:03d}.png"
-        Image.fromarray(pixels).resize((SIZE, SIZE), Image.BILINEAR).convert("RGB").save(os.path.join(folder, path))
-        rows.append(f"{path} {digits.target[index]}\n")
+        Image.fromarray(images[index]).save(os.path.join(folder, path))
+        rows.append(f"{path} {labels[index]}\n")
     for name, lines in (("train.txt", rows[:TRAIN]), ("val.txt", rows[TRAIN:])):
         with open(os.path.join(folder, name), "w") as handle:
             handle.writelines(lines)

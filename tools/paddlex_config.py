@@ -42,20 +42,8 @@ if __name__ == "__main__":
             raise paddlex.ConfigError(f"--yaml {path}: no such file")
         with open(path) as handle:
             config = yaml.safe_load(handle)
-        layers = {
-            key: value
-            for key, value in (
-                ("head_dropout", args.head_dropout),
-                ("head_layer", args.head_layer),
-                ("drop_path", args.drop_path),
-            )
-            if value is not None
-        }
-        if args.head_layer is not None and args.head_dropout is None:
-            layers["head_dropout"] = 0.1
-        if args.drop_path is not None:
-            layers["drop_path_stages"] = [4]
-        config, chosen = paddlex.rdrop_config(config, args.alpha, args.passes, layers or None)
+        layers = paddlex.chosen_layers(args.head_dropout, args.head_layer, args.drop_path)
+        config, _ = paddlex.rdrop_config(config, args.alpha, args.passes, layers)
     except RDropError as error:
         sys.exit(f"error: {error}")
     with open(args.out, "w") as handle:

@@ -157,8 +157,9 @@ def check_rdrop_contract(config):
     """`train_mode: rdrop` and an `RDropLoss` entry come together; alpha is its `weight`. Returns the
     entry's parameters (None without one); raises `ConfigError`."""
     for section in config:
-        if section != "RDrop" and did_you_mean(section, ["RDrop"]):
-            raise ConfigError(f"{section} is not the R-Drop section{did_you_mean(section, ['RDrop'])}")
+        hint = did_you_mean(section, ["RDrop"]) if section != "RDrop" else ""
+        if hint:
+            raise ConfigError(f"{section} is not the R-Drop section{hint}")
     train_mode = (config.get("Global") or {}).get("train_mode")
     train_losses = (config.get("Loss") or {}).get("Train") or []
     entries = _entries(config, "Train")

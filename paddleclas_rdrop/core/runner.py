@@ -52,13 +52,12 @@ def own_rate_arguments(net):
     `drop_path_rate`, `dropout_prob`, ... of PaddleClas's ViT, Swin, ConvNeXt, PP-HGNet, PP-LCNet and
     others), in signature order."""
     import inspect
-    import re
 
     try:
         parameters = inspect.signature(type(net).__init__).parameters
     except (TypeError, ValueError):
         return []
-    return [name for name in parameters if re.search(r"drop", name) and not name.startswith("_")]
+    return [name for name in parameters if "drop" in name and not name.startswith("_")]
 
 
 def classifier_name(net):
@@ -299,17 +298,18 @@ class RDrop:
             own = own_rate_arguments(net)
             if own:
                 usual = "drop_path_rate" if "drop_path_rate" in own else own[0]
-                raise ConfigError(
-                    f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0: "
-                    f"{type(net).__name__} has stochastic layers of its own, built at rate 0 here. Set "
-                    f"{' or '.join('Arch.' + name for name in own)} (e.g. -o Arch.{usual}=0.1), or "
-                    f"RDrop.head_dropout (e.g. 0.1, dropout before its classifier {self._head_name()!r})."
+                fix = (
+                    f"has stochastic layers of its own, built at rate 0 here. Set "
+                    f"{' or '.join('Arch.' + name for name in own)} (e.g. -o Arch.{usual}=0.1), or"
+                )
+            else:
+                fix = (
+                    "has no active dropout. Set RDrop.drop_path (e.g. 0.1, stochastic depth in its residual blocks) or"
                 )
             raise ConfigError(
-                f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0 and "
-                f"R-Drop does nothing: {type(unwrap(self.model)).__name__} has no active dropout. "
-                f"Set RDrop.drop_path (e.g. 0.1, stochastic depth in its residual blocks) or "
-                f"RDrop.head_dropout (e.g. 0.2, dropout before its classifier {self._head_name()!r})."
+                f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0 and R-Drop does "
+                f"nothing: {type(net).__name__} {fix} RDrop.head_dropout (e.g. 0.2, dropout before its "
+                f"classifier {self._head_name()!r})."
             )
         self._verified = True
 

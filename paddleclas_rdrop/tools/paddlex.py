@@ -68,7 +68,7 @@ def image_size(config):
     return int(shape[-1]) if isinstance(shape, (list, tuple)) and shape else 224
 
 
-def check_model(config):
+def run_passes_once(config):
     """Build the model of `config`, add its R-Drop layers and run the k passes once in training mode on two
     random images of the config's size. Raises the plugin's `ConfigError` if the layers do not fit the model,
     if the passes come out identical, or if the model cannot run (the reason named)."""
@@ -105,24 +105,40 @@ def default_layers(config):
 
 def rdrop_config(config, alpha=3.0, passes=2, layers=None):
     """`with_rdrop(config, ...)`, checked as the plugin's tools check a config (`check_rdrop_contract`), then
-    on the model (`check_model`). Without `layers`, the first of `default_layers` the model passes with; a
+    on the model (`run_passes_once`). Without `layers`, the first of `default_layers` the model passes with; a
     mistake that is not about the layers (alpha, passes) is raised at once. Returns (the config, the
     layers). Raises `ConfigError`: with every candidate's reason when no layers make R-Drop work."""
     from ..adapter.settings import check_rdrop_contract
 
     check_rdrop_contract(with_rdrop(config, alpha, passes, layers or {}))
-    reasons = []
+    failures = []
     for candidate in [layers] if layers is not None else default_layers(config):
         result = with_rdrop(config, alpha, passes, candidate)
         try:
-            check_model(result)
+            run_passes_once(result)
             return result, candidate
         except ConfigError as error:
-            tried = candidate or "(the model's own layers)"
-            reasons.append(f"with RDrop {tried}: {error}")
-    if len(reasons) == 1:
-        raise ConfigError(reasons[0].split(": ", 1)[1])
+            failures.append((candidate, error))
+    if len(failures) == 1:
+        raise failures[0][1]
+    own = "(the model's own layers)"
+    reasons = [f"with RDrop {candidate or own}: {error}" for candidate, error in failures]
     raise ConfigError("no stochastic layers make R-Drop work on this model; " + "; ".join(reasons))
+
+
+def chosen_layers(head_dropout=None, head_layer=None, drop_path=None):
+    """The `RDrop` layer keys a user gave (None: not given), or None when none was given (the defaults are
+    tried then): a `head_layer` alone gets dropout 0.1, a `drop_path` acts in the last stage."""
+    layers = {
+        key: value
+        for key, value in (("head_dropout", head_dropout), ("head_layer", head_layer), ("drop_path", drop_path))
+        if value is not None
+    }
+    if head_layer is not None and head_dropout is None:
+        layers["head_dropout"] = 0.1
+    if drop_path is not None:
+        layers["drop_path_stages"] = [4]
+    return layers or None
 
 
 def train_command(paddlex_root, model, config_path, device="cpu"):

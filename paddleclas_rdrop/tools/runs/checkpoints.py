@@ -53,7 +53,7 @@ KEEP_KEY = "Global.keep_checkpoint_max"
 
 
 def keep_of(config):
-    """`Global.keep_checkpoint_max` of `config`: None (keep every epoch checkpoint) or an int >= 0.
+    """`Global.keep_checkpoint_max` of `config`: None (keep every epoch checkpoint) or an int >= 1.
     Raises `ConfigError` for any other value."""
     from ...core.errors import ConfigError
 
@@ -146,8 +146,9 @@ def whole(save_model, schedule=None, keep=None):
             ) from None
         finally:
             shutil.rmtree(partial, ignore_errors=True)
-        if keep is not None and prefix.startswith("epoch_") and prefix[len("epoch_") :].isdigit():
-            for removed in remove_old_epochs(model_path, keep, int(prefix[len("epoch_") :])):
+        epoch = prefix.removeprefix("epoch_")
+        if keep is not None and prefix != epoch and epoch.isdigit():
+            for removed in remove_old_epochs(model_path, keep, int(epoch)):
                 logging.getLogger("ppcls").info(f"removed {removed}: {KEEP_KEY} is {keep}")
         return None
 
