@@ -33,7 +33,7 @@ def optional(parents, leaf):
     )
 
 
-FREE_FORM = ("Arch", "Loss", "Metric")  # backbone, loss and metric arguments: any name their class takes
+FREE_FORM = (["Arch"], ["Loss"], ["Metric"])  # backbone, loss and metric arguments: any name their class takes
 
 
 def node_at(config, path, key, config_path):
@@ -71,7 +71,7 @@ def check_overrides(config_path, overrides):
         if isinstance(parent, list):
             node_at(yaml_config, parents + [leaf], key, config_path)  # an index in range
             continue
-        if not isinstance(parent, dict) or leaf in parent or optional(parents, leaf) or parents[0] in FREE_FORM:
+        if not isinstance(parent, dict) or leaf in parent or optional(parents, leaf) or parents[:1] in FREE_FORM:
             continue
         hint = did_you_mean(leaf, [str(name) for name in parent])
         if hint:

@@ -23,6 +23,7 @@ MUTUAL = os.path.join(PROJECT, "configs", "mutual_res2net_se_resnet.yaml")
         (RECIPE, "Global.epochs", "give one key=value"),
         (RECIPE, "Loss.Train.5.CELoss.weight=1", "Loss.Train is a list of 2 in"),
         (MUTUAL, "Optimizer.lr.learning_rate=0.1", "Optimizer is a list of 2 in"),
+        (RECIPE, "RDorp=2", "has no RDorp (did you mean `RDrop`?)"),  # a top-level key
     ],
 )
 def test_a_typo_or_a_malformed_override_is_one_error(config, override, message):
@@ -42,6 +43,7 @@ def test_a_typo_or_a_malformed_override_is_one_error(config, override, message):
         "Arch.class_expand=1280",  # a backbone argument: Arch takes any name its class does
         "Loss.Train.1.RDropLoss.wieght=1.0",  # the R-Drop settings check names this one
         "NewSection.key=1",
+        "NewTopLevel=1",
     ],
 )
 def test_keys_paddleclas_reads_without_a_yaml_entry_pass(override):
