@@ -6,7 +6,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .drop_path import STAGES, DropPath
+from .drop_path import STAGES, DropPath, residual_blocks
 from .errors import ConfigError, check_rate
 from .loss import check_passes
 
@@ -60,6 +60,19 @@ def own_rate_arguments(net):
     return [name for name in parameters if "drop" in name and not name.startswith("_")]
 
 
+def randomness_fixes(net):
+    """The settings that make the k passes of `net` differ, as `(key, usual value)` with the key as a user
+    writes it, the one to try first first: `net`'s own rate arguments (`Arch.drop_path_rate` before the
+    others, 0.1), `RDrop.drop_path` (0.1) if drop path knows `net`'s residual blocks, and
+    `RDrop.head_dropout` (0.2), which fits any model with a classifier."""
+    own = own_rate_arguments(net)
+    own.sort(key=lambda name: name != "drop_path_rate")
+    fixes = [(f"Arch.{name}", 0.1) for name in own]
+    if residual_blocks(net):
+        fixes.append(("RDrop.drop_path", 0.1))
+    return fixes + [("RDrop.head_dropout", 0.2)]
+
+
 def classifier_name(net):
     """The name of `net`'s classifier: its last `nn.Linear` sublayer in registration order (`out` in
     PaddleClas's Res2Net and SE-ResNet, `fc` in ResNet, PP-LCNet, PP-HGNet and MobileNetV3, `head` in ViT).
@@ -111,11 +124,12 @@ def add_head_dropout(model, head_dropout, head_layer=None):
 
 def add_drop_path(model, drop_path, stages=STAGES):
     """Per-sample stochastic depth (Huang et al., ECCV 2016; placed as timm's ResNets place it) on the
-    residual branches of `stages` (1-4) of a ResNet-family `model`, in training only, rate rising
-    linearly to `drop_path` at the last chosen block. Forward hooks: no parameter is renamed.
+    residual branches of `stages` (1-4) of a ResNet-family, PP-HGNet(V2) or MobileNetV3 `model`, in
+    training only, rate rising linearly to `drop_path` at the last chosen block. Forward hooks: no
+    parameter is renamed.
 
-    Returns the `DropPath` (``remove()``); raises `ConfigError` for a bad rate or stage, or a model
-    whose residual blocks it does not know.
+    Returns the `DropPath` (``remove()``); raises `ConfigError` for a bad rate or stage, stages without
+    a residual block, or a model whose residual blocks it does not know.
     """
     return DropPath(unwrap(model), drop_path, stages)
 
@@ -294,23 +308,7 @@ class RDrop:
         first, *others = logits.split(self.passes, axis=0)
         # equal up to float rounding: the rows of one batch can differ in the last bits on CPU (oneDNN)
         if all(bool(paddle.allclose(first, other, rtol=1e-5, atol=1e-6)) for other in others):
-            net = unwrap(self.model)
-            own = own_rate_arguments(net)
-            if own:
-                usual = "drop_path_rate" if "drop_path_rate" in own else own[0]
-                fix = (
-                    f"has stochastic layers of its own, built at rate 0 here. Set "
-                    f"{' or '.join('Arch.' + name for name in own)} (e.g. -o Arch.{usual}=0.1), or"
-                )
-            else:
-                fix = (
-                    "has no active dropout. Set RDrop.drop_path (e.g. 0.1, stochastic depth in its residual blocks) or"
-                )
-            raise ConfigError(
-                f"R-Drop: the {self.passes} passes gave identical outputs, so the KL term is 0 and R-Drop does "
-                f"nothing: {type(net).__name__} {fix} RDrop.head_dropout (e.g. 0.2, dropout before its "
-                f"classifier {self._head_name()!r})."
-            )
+            raise ConfigError(identical_passes_message(unwrap(self.model), self.passes, self._head_name()))
         self._verified = True
 
     def repeat_labels(self, labels):
@@ -330,3 +328,21 @@ class RDrop:
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
+
+
+def identical_passes_message(net, passes, head_name):
+    """The error for passes of `net` that came out identical: every fix of `randomness_fixes`, each with
+    its usual value (`head_name`: the classifier head dropout goes before)."""
+    fixes = randomness_fixes(net)
+    own = [key for key, _ in fixes if key.startswith("Arch.")]
+    if own:
+        keys = " or ".join(own)
+        first = f"has stochastic layers of its own, built at rate 0 here. Set {keys} (e.g. -o {own[0]}=0.1), or"
+    else:
+        first = "has no active dropout. Set"
+    if ("RDrop.drop_path", 0.1) in fixes:
+        first += " RDrop.drop_path (e.g. 0.1, stochastic depth in its residual blocks) or"
+    return (
+        f"R-Drop: the {passes} passes gave identical outputs, so the KL term is 0 and R-Drop does nothing: "
+        f"{type(net).__name__} {first} RDrop.head_dropout (e.g. 0.2, dropout before its classifier {head_name!r})."
+    )

@@ -17,13 +17,17 @@ FAMILIES = {
     "SE_ResNeXt50_vd_32x4d": "out",
     "SE_ResNet18_vd": "out",
     "ResNet50_vd": "fc",
+    "PPHGNet_tiny": "fc",
+    "PPHGNetV2_B0": "fc",
+    "MobileNetV3_small_x0_35": "fc",
+    "MobileNetV3_large_x0_35": "fc",
 }  # backbone -> its classifier layer
 
 
 def stage_outputs(model, stage):
     """A list that collects the output of the last block of `stage` at every forward."""
     seen = []
-    last = [block for s, block in residual_blocks(model) if s == stage][-1]
+    last = [block for s, block, _ in residual_blocks(model) if s == stage][-1]
     last.register_forward_post_hook(lambda layer, inputs, output: seen.append(output.numpy().copy()))
     return seen
 
@@ -42,6 +46,42 @@ def test_drop_path_makes_the_passes_differ_inside_the_trunk(digits):
     head_only(images)
     first, second = np.split(seen[-1], 2)
     np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize(
+    "name, stage",
+    [("PPHGNet_tiny", 3), ("PPHGNetV2_B0", 3), ("MobileNetV3_small_x0_35", 3), ("MobileNetV3_large_x0_35", 2)],
+)
+def test_drop_path_on_hgnet_and_mobilenet_v3_makes_the_passes_differ_in_that_stage(name, stage, digits):
+    model = build(name)
+    model.train()
+    seen = stage_outputs(model, stage)
+    rdrop = RDrop(model, strategy="concat", drop_path=0.5, drop_path_stages=[stage])
+    paddle.seed(3)
+    rdrop(digits[0][:8])
+    first, second = np.split(seen[-1], 2)
+    assert not np.allclose(first, second)
+    rdrop.remove()
+    RDrop(model, strategy="concat", head_dropout=0.2)(digits[0][:8])  # no randomness in the trunk
+    first, second = np.split(seen[-1], 2)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_drop_path_goes_on_the_blocks_with_a_shortcut_only():
+    hgnet = build("PPHGNet_tiny")  # one block with a shortcut, the second of stage 3
+    assert [block for _, block, _ in residual_blocks(hgnet)] == [hgnet.stages[2].blocks[1]]
+    assert residual_blocks(hgnet)[0][2] is hgnet.stages[2].blocks[1].att
+    mobilenet = build("MobileNetV3_large_x0_35")
+    units = [i for i, unit in enumerate(mobilenet.blocks) if unit.if_shortcut]
+    assert [block for _, block, _ in residual_blocks(mobilenet)] == [mobilenet.blocks[i] for i in units]
+    # strides 1,2,1,2,1,1,2,1,1,1,1,1,2,1,1 after the /2 stem: units 0-2 at 1/4 of the side ... 12-14 at 1/32
+    assert [stage for stage, _, _ in residual_blocks(mobilenet)] == [1, 1, 2, 2, 3, 3, 3, 3, 4, 4]
+
+
+def test_stages_without_a_residual_block_are_named():
+    message = r"RDrop.drop_path_stages: PPHGNet has no block .* in stages \[4\]; .* \[3\]"
+    with pytest.raises(RDropConfigError, match=message):
+        RDrop(build("PPHGNet_tiny"), drop_path=0.1, drop_path_stages=[4])
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -124,6 +164,6 @@ def test_bad_values_name_their_key(kwargs, message):
 
 
 def test_an_unsupported_model_names_the_key_and_the_families():
-    model = build("MobileNetV3_small_x0_35")
-    with pytest.raises(RDropConfigError, match="RDrop.drop_path: MobileNetV3 is not a backbone.*SE_ResNet_vd"):
-        RDrop(model, drop_path=0.1, head_layer="fc")
+    model = build("PPLCNet_x0_25")
+    with pytest.raises(RDropConfigError, match="RDrop.drop_path: PPLCNet is not a backbone.*SE_ResNet_vd.*PP-HGNetV2"):
+        RDrop(model, drop_path=0.1)

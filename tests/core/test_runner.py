@@ -175,7 +175,7 @@ def test_the_classifier_is_found_when_head_layer_is_not_given(arch, head):
 @pytest.mark.parametrize(
     "arch, size, keys",
     [
-        ("ViT_small_patch16_224", 224, "Arch.drop_rate or Arch.attn_drop_rate or Arch.drop_path_rate"),
+        ("ViT_small_patch16_224", 224, "Arch.drop_path_rate or Arch.drop_rate or Arch.attn_drop_rate"),
         ("ConvNeXt_tiny", 64, "Arch.drop_path_rate"),
         ("PPHGNet_tiny", 64, "Arch.dropout_prob"),
     ],

@@ -34,7 +34,7 @@ def test_a_shipped_config_fits_its_model_and_takes_the_cheap_path(path):
         assert rdrop.strategy == "shared_trunk"
         if settings.get("drop_path"):  # the shared prefix ends inside the first drop-path stage
             stage = min(settings["drop_path_stages"])
-            assert any(rdrop.shared_until is block for s, block in residual_blocks(model) if s == stage)
+            assert any(rdrop.shared_until is block for s, block, _ in residual_blocks(model) if s == stage)
     else:
         assert rdrop is None
     assert settings["head_dropout"] > 0 and settings.get("drop_path", 0) > 0
