@@ -9,6 +9,17 @@ from .errors import ConfigError
 from .kl import check_reduction, compute_kl_loss
 
 
+def logits_of(output):
+    """The logits of a model output: a tensor ``[B, C]``, a dict's ``"logits"``, or the first of a list or
+    tuple (the main classifier's: PaddleClas's GoogLeNet gives ``[main, aux_1, aux_2]`` in training,
+    DeiT's distilled models ``(class_token, distillation_token)``)."""
+    if isinstance(output, dict):
+        return output["logits"]
+    if isinstance(output, (list, tuple)):
+        return output[0]
+    return output
+
+
 def check_passes(passes, owner="RDrop.passes"):
     """k, the number of passes: an integer >= 2; raises `ConfigError`."""
     if not isinstance(passes, int) or isinstance(passes, bool) or passes < 2:
@@ -58,10 +69,9 @@ class RDropLoss(nn.Layer):
         self.passes = passes
 
     def forward(self, x, label=None):
-        """``x`` ``[k * B, C]`` (or ``{"logits": ...}``) -> ``{"RDropLoss": mean symmetric KL over the
-        pairs of passes}``; ``label`` is ignored. Raises `ConfigError` (see the class)."""
-        if isinstance(x, dict):
-            x = x["logits"]
+        """``x`` ``[k * B, C]`` (or an output `logits_of` reads) -> ``{"RDropLoss": mean symmetric KL over
+        the pairs of passes}``; ``label`` is ignored. Raises `ConfigError` (see the class)."""
+        x = logits_of(x)
         if self.passes is None:
             raise ConfigError(
                 "RDropLoss: the number of passes k is not known: build it with passes=k (the RDrop "

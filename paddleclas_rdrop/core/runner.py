@@ -2,13 +2,15 @@
 for any Paddle loop, and the stochastic layers it adds through hooks (no parameter renamed). It owns
 the runner's arguments (passes, strategy, head dropout) and checks them (`ConfigError`)."""
 
+import warnings
+
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .drop_path import STAGES, DropPath, residual_blocks
 from .errors import ConfigError, check_rate
-from .loss import check_passes
+from .loss import check_passes, logits_of
 
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
 
@@ -50,14 +52,22 @@ def unwrap(model):
 def own_rate_arguments(net):
     """The arguments of `net`'s class that set the rate of stochastic layers of its own (`drop_rate`,
     `drop_path_rate`, `dropout_prob`, ... of PaddleClas's ViT, Swin, ConvNeXt, PP-HGNet, PP-LCNet and
-    others), in signature order."""
+    others), in signature order; through `**kwargs`, those of the base classes it passes them to
+    (DeiT's distilled model: its ViT's)."""
     import inspect
 
-    try:
-        parameters = inspect.signature(type(net).__init__).parameters
-    except (TypeError, ValueError):
-        return []
-    return [name for name in parameters if "drop" in name and not name.startswith("_")]
+    names = []
+    for cls in type(net).__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        try:
+            parameters = inspect.signature(vars(cls)["__init__"]).parameters
+        except (TypeError, ValueError):
+            break
+        names += [name for name in parameters if "drop" in name and not name.startswith("_") and name not in names]
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            break
+    return names
 
 
 def randomness_fixes(net):
@@ -152,12 +162,9 @@ def add_stochastic_layers(model, head_dropout=0.0, head_layer=None, drop_path=0.
 def _concat_outputs(outputs):
     if isinstance(outputs[0], dict):
         return {key: paddle.concat([o[key] for o in outputs], axis=0) for key in outputs[0]}
+    if isinstance(outputs[0], (list, tuple)):
+        return type(outputs[0])(paddle.concat(parts, axis=0) for parts in zip(*outputs))
     return paddle.concat(outputs, axis=0)
-
-
-def logits_of(output):
-    """The logits of a model output, which PaddleClas models give as a tensor or a dict."""
-    return output["logits"] if isinstance(output, dict) else output
 
 
 class RDrop:
@@ -167,7 +174,8 @@ class RDrop:
 
     Args:
         model: a `paddle.nn.Layer` classifier (or its `paddle.DataParallel`) whose output is logits
-            ``[B, C]`` or a dict with ``"logits"``.
+            ``[B, C]``, a dict with ``"logits"``, or a list or tuple of logits, the main ones first
+            (`logits_of`).
         passes: k >= 2 (the paper's 2).
         strategy: ``auto`` (default), ``concat``, ``shared_trunk`` or ``separate`` (below).
         head_dropout: dropout rate in [0, 1) added on the input of ``head_layer`` (the classifier).
@@ -217,7 +225,8 @@ class RDrop:
         own_stochastic = stochastic_layers(net)
         self._hooks = []
         drop = DropPath(net, drop_path, drop_path_stages) if drop_path else None
-        if check_strategy(strategy) == "auto":
+        self._auto = check_strategy(strategy) == "auto"
+        if self._auto:
             adds_randomness = self.head_dropout > 0 or drop is not None
             exact = adds_randomness and not own_stochastic and not augment_per_pass
             strategy = "shared_trunk" if exact else "concat"
@@ -233,12 +242,15 @@ class RDrop:
                 f"one shared trunk pass would make them equal. Use strategy: concat (or auto)."
             )
         self.strategy = strategy
+        self._own_stochastic = own_stochastic
         self._tiling = False
+        self._trunk_checked = False  # shared_trunk: the first call checks that every path goes through the tile
         # with no stochastic layer of its own added, check once that the model's make passes differ
         self._verified = self.head_dropout > 0 or drop is not None or augment_per_pass
         if strategy == "shared_trunk":  # registered first: the k copies then get their own masks
             self.shared_until = (drop and drop.first_block) or find_head(net, head_layer)
-            self._hooks.append(self.shared_until.register_forward_pre_hook(self._tile))
+            self._tile_hook = self.shared_until.register_forward_pre_hook(self._tile)
+            self._hooks.append(self._tile_hook)
         if drop is not None:
             self._hooks.append(drop)
         if self.head_dropout > 0:
@@ -253,7 +265,7 @@ class RDrop:
 
     def __call__(self, images):
         """``images`` ``[B, C, H, W]`` -> in train mode the k passes' output stacked pass-major,
-        ``[k * B, classes]`` (``[pass_0; pass_1; ...]``, a dict of such tensors for a dict output),
+        ``[k * B, classes]`` (``[pass_0; pass_1; ...]``; a dict, list or tuple of such for such an output),
         which `RDropLoss` splits; in eval mode one plain pass ``[B, classes]``.
 
         With ``augment_per_pass``, a training batch holds each sample's k views along the channel
@@ -276,14 +288,43 @@ class RDrop:
         elif self.strategy == "concat":
             output = self.model(paddle.concat([images] * self.passes, axis=0))
         else:
-            self._tiling = True
-            try:
-                output = self.model(images)
-            finally:
-                self._tiling = False
+            output = self._shared_trunk_call(images)
         if not self._verified:
             self._check_passes_differ(logits_of(output))
         return output
+
+    def _shared_trunk_call(self, images):
+        """The shared_trunk forward. At the first call, a model with a second path around the layer where the
+        trunk's output is repeated (DeiT's distillation head beside its classifier) fails or gives B rows
+        instead of k * B: ``auto`` then uses ``concat`` (with a warning), an explicit shared_trunk is an error."""
+        self._tiling = True
+        try:
+            output, reason = self.model(images), None
+        except Exception as error:  # the model's own shape checks, which say it in many ways
+            if self._trunk_checked:
+                raise
+            output, reason = None, (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        finally:
+            self._tiling = False
+        if self._trunk_checked:
+            return output
+        expected = self.passes * images.shape[0]
+        if output is not None and logits_of(output).shape[0] == expected:
+            self._trunk_checked = True
+            return output
+        reason = reason or f"{logits_of(output).shape[0]} output rows, not {expected}"
+        name = next(n for n, layer in unwrap(self.model).named_sublayers() if layer is self.shared_until)
+        message = (
+            f"RDrop.strategy: shared_trunk does not fit {type(unwrap(self.model)).__name__}: a path to its "
+            f"output goes around {name!r}, where the trunk's output is repeated ({reason}); "
+        )
+        if not self._auto:
+            raise ConfigError(message + "use strategy: concat (or auto)")
+        warnings.warn(message + "strategy auto uses concat")
+        self._hooks.remove(self._tile_hook)
+        self._tile_hook.remove()
+        self.strategy = "concat"
+        return self.model(paddle.concat([images] * self.passes, axis=0))
 
     def views_pass_major(self, images):
         """``[B, k * C, H, W]`` (k views per sample along the channels) -> ``[k * B, C, H, W]``,
@@ -306,8 +347,11 @@ class RDrop:
 
     def _check_passes_differ(self, logits):
         first, *others = logits.split(self.passes, axis=0)
-        # equal up to float rounding: the rows of one batch can differ in the last bits on CPU (oneDNN)
-        if all(bool(paddle.allclose(first, other, rtol=1e-5, atol=1e-6)) for other in others):
+        if self._own_stochastic:  # active layers of its own: any difference is theirs (ConvNeXt's layer scale
+            same = all(bool((first == other).all()) for other in others)  # makes it 1e-6 at initialisation)
+        else:  # equal up to float rounding: the rows of one batch can differ in the last bits on CPU (oneDNN)
+            same = all(bool(paddle.allclose(first, other, rtol=1e-5, atol=1e-6)) for other in others)
+        if same:
             raise ConfigError(identical_passes_message(unwrap(self.model), self.passes, self._head_name()))
         self._verified = True
 
@@ -317,10 +361,14 @@ class RDrop:
         return paddle.concat([labels] * self.passes, axis=0)
 
     def split_passes(self, output):
-        """The stacked output ``[k * B, C]`` (or a dict of them) as a list of k outputs ``[B, C]``."""
+        """The stacked output ``[k * B, C]`` (or a dict, list or tuple of them) as a list of k outputs
+        ``[B, C]`` (dicts, lists or tuples of them)."""
         if isinstance(output, dict):
             parts = {key: value.split(self.passes, axis=0) for key, value in output.items()}
             return [{key: parts[key][i] for key in parts} for i in range(self.passes)]
+        if isinstance(output, (list, tuple)):
+            parts = [value.split(self.passes, axis=0) for value in output]
+            return [type(output)(part[i] for part in parts) for i in range(self.passes)]
         return output.split(self.passes, axis=0)
 
     def remove(self):

@@ -4,9 +4,10 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
+from paddleclas.ppcls.arch import backbone
 
 from paddleclas_rdrop import RDrop, RDropConfigError, RDropLoss, stochastic_layers
-from paddleclas_rdrop.core.runner import add_head_dropout, classifier_name
+from paddleclas_rdrop.core.runner import add_head_dropout, classifier_name, own_rate_arguments, randomness_fixes
 
 from models import build
 
@@ -188,3 +189,47 @@ def test_a_model_whose_own_rates_are_0_is_told_which_arch_keys_set_them(arch, si
         RDropConfigError, match=rf"has stochastic layers of its own, built at rate 0 here\. Set {keys} "
     ):
         rdrop(paddle.randn([2, 3, size, size]))
+
+
+def test_a_list_output_trains_on_its_first_logits(digits):
+    net = build("GoogLeNet")  # [main, aux_1, aux_2] in training, each [B, classes]
+    rdrop = RDrop(net, strategy="separate")
+    net.train()
+    output = rdrop(paddle.to_tensor(np.resize(digits[0][:2].numpy(), [2, 3, 224, 224])))
+    assert isinstance(output, list) and [part.shape for part in output] == [[4, 10]] * 3
+    assert [part[0].shape for part in rdrop.split_passes(output)] == [[2, 10], [2, 10]]
+    kl = RDropLoss(passes=2)(output)["RDropLoss"]
+    np.testing.assert_allclose(float(kl), float(RDropLoss(passes=2)(output[0])["RDropLoss"]))
+    assert float(kl) > 0  # GoogLeNet's own dropout
+
+
+def test_auto_falls_back_to_concat_where_a_path_goes_around_the_shared_trunk():
+    net = build("DeiT_tiny_distilled_patch16_224")  # (head(x) + head_dist(x_dist)) / 2: two heads
+    images = paddle.randn([2, 3, 224, 224])
+    net.train()
+    with pytest.warns(UserWarning, match="shared_trunk does not fit DistilledVisionTransformer.*'head_dist'"):
+        rdrop = RDrop(net, head_dropout=0.2)
+        assert rdrop.strategy == "shared_trunk"
+        assert rdrop(images).shape == [4, 10]
+    assert rdrop.strategy == "concat"
+    rdrop.remove()
+    with pytest.raises(RDropConfigError, match="shared_trunk does not fit .* use strategy: concat"):
+        RDrop(net, head_dropout=0.2, strategy="shared_trunk")(images)
+
+
+def test_own_rate_arguments_passed_on_through_kwargs_are_found():
+    net = build("DeiT_tiny_distilled_patch16_224")  # its __init__ hands **kwargs to VisionTransformer's
+    assert own_rate_arguments(net) == ["drop_rate", "attn_drop_rate", "drop_path_rate"]
+    assert randomness_fixes(net)[0] == ("Arch.drop_path_rate", 0.1)
+
+
+def test_layer_scale_does_not_hide_a_models_own_drop_path(digits):
+    # ConvNeXt scales each branch by 1e-6 at initialisation: its passes differ by about that much
+    paddle.seed(0)
+    with paddle.utils.unique_name.guard():
+        net = backbone.ConvNeXt_tiny(class_num=10, drop_path_rate=0.1)
+    rdrop = RDrop(net)
+    net.train()
+    output = rdrop(digits[0][:2])  # no identical-passes error
+    first, second = output.split(2)
+    assert not bool((first == second).all())

@@ -1,0 +1,219 @@
+"""One R-Drop train step on a backbone of the `paddleclas` wheel, set up as a user first sets it up, and
+what came of it: trains, or the plugin's one-line error and whether the fix it names trains.
+
+`benchmarks/backbones.py` runs it on every backbone of the wheel and writes `docs/backbones.md`;
+`tests/tools/test_backbones.py` runs it on one backbone per family.
+"""
+
+import inspect
+import re
+import time
+from collections import Counter
+
+from ..core.errors import ConfigError
+
+SIZES = (32, 64, 224, 299)  # px tried in order for a backbone whose name gives no input size
+ALPHA = 3.0  # RDropLoss weight (batchmean), the recipes' value
+BATCH = 2  # images per step; the k passes make it k x BATCH rows
+
+
+def wheel_backbones():
+    """`{name: family}` for every backbone constructor of the wheel's `ppcls.arch.backbone` (a public
+    function defined in one of its model modules), the family being that module's name
+    (`resnet`, `vision_transformer`, ...)."""
+    from paddleclas.ppcls.arch import backbone
+
+    prefix = backbone.__name__ + "."
+    return {
+        name: item.__module__.rsplit(".", 1)[-1]
+        for name, item in sorted(vars(backbone).items())
+        if inspect.isfunction(item) and item.__module__.startswith(prefix) and not name.startswith("_")
+        if name != "get_apis"
+    }
+
+
+def build(name, class_num=10, **arch):
+    """`backbone.<name>(class_num=..., **arch)` of the wheel without pretrained weights (a download), in its
+    own parameter-name scope. `ConfigError` naming the Arch keys when the wheel cannot build it."""
+    import paddle
+    from paddleclas.ppcls.arch import backbone
+
+    try:
+        with paddle.utils.unique_name.guard():
+            return getattr(backbone, name)(class_num=class_num, **arch)
+    except (TypeError, AttributeError, KeyError, ValueError, AssertionError) as error:
+        keys = ", ".join(f"Arch.{key}" for key in ("class_num", *arch))
+        raise ConfigError(f"Arch: the paddleclas wheel cannot build {name} with {keys}: {first_line(error)}") from None
+
+
+def first_line(error):
+    """The first line of an exception's message (its type's name if it has none), at most 200 characters."""
+    text = str(error).strip()
+    return (text.splitlines()[0][:200] if text else "") or type(error).__name__
+
+
+def named_size(name):
+    """The input side a backbone's name gives (`ViT_base_patch16_384` -> 384), or None."""
+    sizes = [int(n) for n in re.findall(r"(?<![0-9])(\d{3})(?![0-9])", name) if 160 <= int(n) <= 640]
+    return sizes[-1] if sizes else None
+
+
+def accepted_size(model, name):
+    """The first input side in `SIZES` (or the one in `name`) a one-image eval forward of `model` runs at.
+    `ConfigError` with the model's own reason at each size when none does."""
+    import paddle
+
+    reasons = []
+    model.eval()
+    for size in [named_size(name)] if named_size(name) else SIZES:
+        try:
+            with paddle.no_grad():
+                model(paddle.zeros([1, 3, size, size]))
+            return size
+        except Exception as error:  # the model's own shape checks, which differ in every family
+            reasons.append(f"{size} px: {first_line(error)}")
+    raise ConfigError(f"{name}: no input size runs ({'; '.join(reasons)})")
+
+
+def images(size, count=BATCH):
+    """`count` of scikit-learn's digits at `size` px, normalised ``[count, 3, size, size]``, with labels
+    ``[count, 1]`` int64."""
+    import paddle
+
+    from .data.demo import digits_images
+
+    pixels, labels = digits_images(size=size, count=count)
+    x = (pixels.astype("float32") / 255.0 - 0.5) / 0.5
+    return paddle.to_tensor(x.transpose(0, 3, 1, 2)), paddle.to_tensor(labels[:, None])
+
+
+def sgd(model):
+    """The optimizer of the steps: plain SGD, lr 0.01."""
+    import paddle
+
+    return paddle.optimizer.SGD(learning_rate=0.01, parameters=model.parameters())
+
+
+def rdrop_step(runner, batch, optimizer):
+    """One R-Drop training step of `runner` (an `RDrop`: k passes, mean CE + `ALPHA` x `RDropLoss`,
+    backward, `optimizer` step) on `batch`. Returns the KL value; raises the plugin's `ConfigError`."""
+    import paddle.nn.functional as F
+
+    from ..core.loss import RDropLoss
+    from ..core.runner import logits_of
+
+    runner.model.train()
+    x, labels = batch
+    output = runner(x)
+    kl = RDropLoss(passes=runner.passes)(output)["RDropLoss"]
+    loss = F.cross_entropy(logits_of(output), runner.repeat_labels(labels)) + ALPHA * kl
+    loss.backward()
+    optimizer.step()
+    optimizer.clear_grad()
+    return float(kl)
+
+
+def plain_step(model, batch, optimizer):
+    """One one-pass training step (CE, backward, `optimizer` step) on `batch`: what R-Drop's step costs
+    are compared with."""
+    import paddle.nn.functional as F
+
+    from ..core.runner import logits_of
+
+    model.train()
+    x, labels = batch
+    F.cross_entropy(logits_of(model(x)), labels).backward()
+    optimizer.step()
+    optimizer.clear_grad()
+
+
+def randomness(model, runner):
+    """Where the passes' randomness comes from, in words: the model's own stochastic layers by type
+    (`Dropout x12, DropPath x12`), the plugin's drop path (blocks) and head dropout."""
+    from ..core.runner import stochastic_layers, unwrap
+
+    net = unwrap(model)
+    layers = dict(net.named_sublayers())
+    kinds = Counter(type(layers[name]).__name__ for name in stochastic_layers(net))
+    parts = [f"own {kind} x{count}" for kind, count in sorted(kinds.items())]
+    for hook in runner._hooks:
+        if hasattr(hook, "rates"):
+            parts.append(f"RDrop.drop_path on {len(hook.rates)} blocks")
+    if runner.head_dropout > 0:
+        parts.append("RDrop.head_dropout")
+    return ", ".join(parts) or "none"
+
+
+def check_backbone(name, seed=0):
+    """One R-Drop step on the wheel's backbone `name` with the plugin's defaults (2 passes, strategy auto,
+    no layer added), at the first size it accepts; when the passes come out identical, the first fix the
+    error names (`randomness_fixes`) is applied and the step run again.
+
+    Returns a dict: ``name``, ``size`` (px or None), ``outcome`` (``trains``, ``trains with <key>=<value>``,
+    or ``error``), ``error`` (the plugin's message, or ""), ``strategy``, ``randomness``, ``kl``; when the
+    fix was tried and failed too, ``fix`` (``<key>=<value>``) and ``fix_error``.
+    Any exception other than the plugin's `ConfigError` propagates: that is a traceback a user would see.
+    """
+    import paddle
+
+    from ..core.runner import RDrop, randomness_fixes
+
+    record = {"name": name, "size": None, "outcome": "error", "error": "", "strategy": "", "randomness": "", "kl": 0.0}
+    try:
+        paddle.seed(seed)
+        model = build(name)
+        record["size"] = size = accepted_size(model, name)
+        batch = images(size)
+        try:
+            runner = RDrop(model)
+            kl = rdrop_step(runner, batch, sgd(model))
+        except ConfigError as error:
+            if "identical outputs" not in str(error):
+                raise
+            record["error"] = str(error)
+            key, value = randomness_fixes(model)[0]
+            section, option = key.split(".", 1)
+            paddle.seed(seed)
+            record["fix"] = f"{key}={value}"
+            if section == "Arch":
+                model = build(name, **{option: value})
+                runner = RDrop(model)
+            else:
+                runner.remove()
+                runner = RDrop(model, **{option: value})
+            try:
+                kl = rdrop_step(runner, batch, sgd(model))
+            except ConfigError as error:
+                record["fix_error"] = str(error)
+                return record
+            record["outcome"] = f"trains with {key}={value}"
+        else:
+            record["outcome"] = "trains"
+        record.update(strategy=runner.strategy, randomness=randomness(model, runner), kl=kl)
+    except ConfigError as error:
+        record["outcome"] = "error"
+        record["error"] = str(error)
+    return record
+
+
+def step_cost(name, size, rdrop=None, arch=None, repeats=3):
+    """The R-Drop step's time over a one-pass step's on `name` at `size` px (`rdrop`: `RDrop` arguments,
+    `arch`: constructor arguments): the median of `repeats` ratios, each from one step of each,
+    alternated after one warm-up step of each (`time.perf_counter`, on the threads Paddle was given)."""
+    import statistics
+
+    from ..core.runner import RDrop
+
+    model = build(name, **(arch or {}))
+    batch, optimizer = images(size), sgd(model)
+    plain_step(model, batch, optimizer)
+    runner = RDrop(model, **(rdrop or {}))
+    rdrop_step(runner, batch, optimizer)
+    ratios = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        plain_step(model, batch, optimizer)  # the hooks act in the R-Drop and the one-pass step alike
+        middle = time.perf_counter()
+        rdrop_step(runner, batch, optimizer)
+        ratios.append((time.perf_counter() - middle) / (middle - start))
+    return statistics.median(ratios)
