@@ -44,8 +44,11 @@ def unknown_key(key, known, what):
 
 
 def take(section, path, defaults, required=()):
-    """`section` with `defaults` filled in; an unknown or missing key is a `ConfigError`."""
+    """`section` with `defaults` filled in; an unknown or missing key is a `ConfigError` (a `Global` key of
+    PaddleClas's Engine at a false value, such as `to_static: False`, is left out: it asks for nothing)."""
     section = dict(section or {})
+    if path == "Global":  # a PaddleClas Engine key turned off (to_static: False, ...) asks for nothing
+        section = {key: value for key, value in section.items() if key not in PADDLECLAS_GLOBAL or value}
     unknown = sorted(set(section) - set(defaults) - set(required))
     if unknown:
         raise ConfigError(unknown_key(f"{path}.{unknown[0]}", {*defaults, *required}, "a key"))

@@ -1,0 +1,47 @@
+"""The ViT and PP-HGNetV2 recipes through the tools, at 32 px on the digits: the paper's ViT setting trains
+on both engines with the model's own dropout, PP-HGNetV2's on PaddleClas's Engine with its augmentation."""
+
+import pytest
+
+from engine_runs import ENGINES, assert_refused, engine_param, refusals_by_engine, run_tool, step_losses
+
+SIZE = 32
+
+
+def recipe_overrides(workdir, name):
+    """A one-epoch CPU run at 32 px on `workdir/digits`, no download (`Arch.pretrained=False`), writing to
+    `workdir/name` the latest and best checkpoints."""
+    from paddleclas_rdrop.tools.data.overrides import dataset_overrides
+
+    return dataset_overrides(
+        str(workdir / "digits"), size=SIZE, batch_size=16, epochs=1, output_dir=str(workdir / name)
+    ) + ["Global.save_interval=1000", "Arch.pretrained=False", "AMP.use_amp=False"]
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_both_engines_train_the_vit_recipe_with_its_own_dropout(engine, workdir):
+    extra = recipe_overrides(workdir, f"vit_{engine}") + [f"Arch.img_size={SIZE}"]  # 2 x 2 patches of 16 px
+    result = run_tool("train.py", "rdrop_vit.yaml", extra, cwd=workdir, env=ENGINES[engine])
+    log = result.stdout + result.stderr
+    kl = step_losses(log, "RDropLoss")
+    assert kl and all(value > 0 for value in kl)  # Arch.drop_rate 0.1 makes the passes differ
+    assert (workdir / f"vit_{engine}" / "latest.pdparams").exists()
+
+
+@pytest.mark.parametrize("engine", [engine_param("paddleclas")])
+def test_paddleclas_engine_trains_the_pphgnetv2_recipe_with_its_augmentation(engine, workdir):
+    extra = recipe_overrides(workdir, "pphgnetv2") + [
+        f"DataLoader.Train.dataset.transform_ops.3.TimmAutoAugment.img_size={SIZE}",
+        "DataLoader.Eval.dataset.transform_ops.1.ResizeImage.resize_short=36",  # 232 / 224 of the crop
+    ]
+    result = run_tool("train.py", "rdrop_pphgnetv2.yaml", extra, cwd=workdir, env=ENGINES[engine])
+    log = result.stdout + result.stderr
+    kl = step_losses(log, "RDropLoss")
+    assert kl and all(value > 0 for value in kl)  # head dropout and drop path in stage 3
+    assert "[Train][Epoch 1][R-Drop] alpha x KL is " in log
+
+
+def test_the_standalone_engine_names_the_pphgnetv2_ops_it_does_not_know(workdir):
+    errors = refusals_by_engine("rdrop_pphgnetv2.yaml", lambda engine: [recipe_overrides(workdir, "hg_alone")], workdir)
+    message = "DataLoader.Train.dataset.transform_ops.3: TimmAutoAugment is not supported by the standalone engine"
+    assert_refused(errors("standalone")[0], message, workdir / "hg_alone")
