@@ -7,7 +7,7 @@ import importlib
 import paddle
 import paddle.nn as nn
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, building
 from ..core.runner import logits_of
 from .settings import check_kl_entry
 
@@ -44,11 +44,8 @@ class MutualModel(nn.Layer):
                 raise ConfigError(f"Arch.models.{key}.name: PaddleClas has no network {name!r}")
             if class_num is not None:
                 params.setdefault("class_num", class_num)
-            with paddle.utils.unique_name.guard(f"{key}."):
-                try:
-                    network = getattr(arch, name)(**params)
-                except TypeError as error:
-                    raise ConfigError(f"Arch.models.{key}: cannot build {name}: {error}") from None
+            with building(name, f"Arch.models.{key}"), paddle.utils.unique_name.guard(f"{key}."):
+                network = getattr(arch, name)(**params)
             for parameter in network.parameters():
                 parameter.name = f"{key}.{parameter.name}"
             self.add_sublayer(key, network)

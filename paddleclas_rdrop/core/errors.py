@@ -13,6 +13,8 @@
 `ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
 """
 
+import contextlib
+
 
 class RDropError(Exception):
     """Base of the plugin's errors: a message for the user, shown without a traceback."""
@@ -63,3 +65,35 @@ def did_you_mean(word, known):
     by_lower = {str(name).lower(): name for name in known}
     close = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1)
     return f" (did you mean `{by_lower[close[0]]}`?)" if close else ""
+
+
+def first_line(error):
+    """The first line of an exception's message (its type's name if it has none), at most 200 characters."""
+    text = str(error).strip()
+    return (text.splitlines()[0][:200] if text else "") or type(error).__name__
+
+
+@contextlib.contextmanager
+def building(name, section="Arch"):
+    """Around a PaddleClas model constructor: what it raises for an argument it does not take or lacks
+    (`TypeError`, `KeyError`, `AttributeError`, `ValueError`, `AssertionError`) becomes one `ConfigError`
+    naming `section` and the model `name`."""
+    try:
+        yield
+    except RDropError:
+        raise
+    except KeyError as error:
+        raise ConfigError(f"{section}: cannot build {name!r}: it needs the key {section}.{error.args[0]}") from None
+    except (TypeError, AttributeError, ValueError, AssertionError) as error:
+        import re
+
+        unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+        if unexpected and unexpected.group(1) == "class_num":
+            raise ConfigError(
+                f"{section}: cannot build {name!r}: it takes no {section}.class_num, so it gives features, not the "
+                f"class logits R-Drop compares (PaddleClas trains it inside RecModel); use a classifier backbone"
+            ) from None
+        if unexpected:
+            key = f"{section}.{unexpected.group(1)}"
+            raise ConfigError(f"{section}: cannot build {name!r}: it takes no {key}") from None
+        raise ConfigError(f"{section}: cannot build {name!r}: {first_line(error)}") from None

@@ -9,7 +9,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from .drop_path import STAGES, DropPath, residual_blocks
-from .errors import ConfigError, check_rate
+from .errors import ConfigError, check_rate, first_line
 from .loss import check_passes, logits_of
 
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
@@ -64,10 +64,37 @@ def own_rate_arguments(net):
             parameters = inspect.signature(vars(cls)["__init__"]).parameters
         except (TypeError, ValueError):
             break
-        names += [name for name in parameters if "drop" in name and not name.startswith("_") and name not in names]
+        names += [
+            name
+            for name in parameters
+            if "drop" in name and not name.startswith("_") and name not in names and _reads_argument(cls, name)
+        ]
         if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
             break
     return names
+
+
+def _reads_argument(cls, name):
+    """Whether the source of `cls` reads its argument `name` anywhere but in ``self.<name> = <name>``
+    (PaddleClas's CSPNet stores its `drop_rate` and never reads it); True when the source is not at hand."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError, SyntaxError):
+        return True
+    stores = set()
+    for node in ast.walk(tree):  # `self.<name> = <name>`: its right-hand side reads nothing yet
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
+            stores.add(id(node.value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load) and id(node) not in stores:
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == name and isinstance(node.ctx, ast.Load):
+            return True
+    return False
 
 
 def randomness_fixes(net):
@@ -303,7 +330,7 @@ class RDrop:
         except Exception as error:  # the model's own shape checks, which say it in many ways
             if self._trunk_checked:
                 raise
-            output, reason = None, (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            output, reason = None, first_line(error)
         finally:
             self._tiling = False
         if self._trunk_checked:

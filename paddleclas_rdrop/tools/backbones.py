@@ -10,9 +10,9 @@ import re
 import time
 from collections import Counter
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, building, first_line
 
-SIZES = (32, 64, 224, 299)  # px tried in order for a backbone whose name gives no input size
+SIZES = (32, 64, 224, 299)  # px tried in order; the size a backbone's name gives is tried after 64
 ALPHA = 3.0  # RDropLoss weight (batchmean), the recipes' value
 BATCH = 2  # images per step; the k passes make it k x BATCH rows
 
@@ -34,22 +34,12 @@ def wheel_backbones():
 
 def build(name, class_num=10, **arch):
     """`backbone.<name>(class_num=..., **arch)` of the wheel without pretrained weights (a download), in its
-    own parameter-name scope. `ConfigError` naming the Arch keys when the wheel cannot build it."""
+    own parameter-name scope; `ConfigError` (`core.errors.building`) when the wheel cannot build it."""
     import paddle
     from paddleclas.ppcls.arch import backbone
 
-    try:
-        with paddle.utils.unique_name.guard():
-            return getattr(backbone, name)(class_num=class_num, **arch)
-    except (TypeError, AttributeError, KeyError, ValueError, AssertionError) as error:
-        keys = ", ".join(f"Arch.{key}" for key in ("class_num", *arch))
-        raise ConfigError(f"Arch: the paddleclas wheel cannot build {name} with {keys}: {first_line(error)}") from None
-
-
-def first_line(error):
-    """The first line of an exception's message (its type's name if it has none), at most 200 characters."""
-    text = str(error).strip()
-    return (text.splitlines()[0][:200] if text else "") or type(error).__name__
+    with building(name), paddle.utils.unique_name.guard():
+        return getattr(backbone, name)(class_num=class_num, **arch)
 
 
 def named_size(name):
@@ -58,14 +48,20 @@ def named_size(name):
     return sizes[-1] if sizes else None
 
 
+def sizes_to_try(name):
+    """`SIZES` with the size `name` gives (`named_size`) after 64 px: the smallest first, for the cost."""
+    named = named_size(name)
+    return list(dict.fromkeys([*SIZES[:2], *([named] if named else []), *SIZES[2:]]))
+
+
 def accepted_size(model, name):
-    """The first input side in `SIZES` (or the one in `name`) a one-image eval forward of `model` runs at.
+    """The first input side of `sizes_to_try(name)` a one-image eval forward of `model` runs at.
     `ConfigError` with the model's own reason at each size when none does."""
     import paddle
 
     reasons = []
     model.eval()
-    for size in [named_size(name)] if named_size(name) else SIZES:
+    for size in sizes_to_try(name):
         try:
             with paddle.no_grad():
                 model(paddle.zeros([1, 3, size, size]))

@@ -168,7 +168,7 @@ def build_tree_model(config, mode):
     from ppcls.arch import build_model
     from ppcls.utils import logger
 
-    from ..core.errors import ConfigError
+    from ..core.errors import building
 
     glob = config["Global"]
     seed = glob.get("seed", False)
@@ -178,11 +178,8 @@ def build_tree_model(config, mode):
     if "class_num" in glob:
         config["Arch"].setdefault("class_num", glob["class_num"])
     logger.init_logger()
-    try:
-        with paddle.utils.unique_name.guard():  # parameter names as in a fresh process, however many runs
-            return build_model(config, mode)
-    except (TypeError, AttributeError) as error:
-        raise ConfigError(f"Arch: cannot build {config['Arch'].get('name')!r}: {error}") from None
+    with building(config["Arch"].get("name")), paddle.utils.unique_name.guard():  # names as in a fresh process
+        return build_model(config, mode)
 
 
 @contextlib.contextmanager

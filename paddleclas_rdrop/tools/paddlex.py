@@ -11,7 +11,7 @@ the data, class count, epochs, batch size, learning rate, device and output keys
 import copy
 import os
 
-from ..core.errors import ConfigError, did_you_mean
+from ..core.errors import ConfigError, building, did_you_mean, first_line
 from ..core.runner import classifier_name
 
 PADDLEX_CONFIGS = os.path.join("paddlex", "repo_apis", "PaddleClas_api", "configs")
@@ -55,11 +55,8 @@ def build(config):
     from paddleclas.ppcls.arch import build_model
 
     arch = {**config["Arch"], "pretrained": False}
-    try:
-        with paddle.utils.unique_name.guard():
-            return build_model({"Arch": arch})
-    except (TypeError, AttributeError, KeyError) as error:
-        raise ConfigError(f"Arch: the paddleclas wheel cannot build {config['Arch'].get('name')!r}: {error}") from None
+    with building(arch.get("name")), paddle.utils.unique_name.guard():
+        return build_model({"Arch": arch})
 
 
 def image_size(config):
@@ -88,9 +85,8 @@ def run_passes_once(config):
     except ConfigError:
         raise
     except Exception as error:  # the model's own checks (an input size it refuses, ...)
-        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
         raise ConfigError(
-            f"Arch {config['Arch'].get('name')}: two passes on {size} px images failed ({reason})"
+            f"Arch {config['Arch'].get('name')}: two passes on {size} px images failed ({first_line(error)})"
         ) from None
 
 

@@ -233,3 +233,11 @@ def test_layer_scale_does_not_hide_a_models_own_drop_path(digits):
     output = rdrop(digits[0][:2])  # no identical-passes error
     first, second = output.split(2)
     assert not bool((first == second).all())
+
+
+def test_a_rate_argument_the_model_never_reads_is_not_offered(digits):
+    net = build("CSPDarkNet53")  # CSPNet stores drop_rate and never reads it
+    assert own_rate_arguments(net) == [] and randomness_fixes(net) == [("RDrop.head_dropout", 0.2)]
+    net.train()
+    with pytest.raises(RDropConfigError, match=r"CSPNet has no active dropout\. Set RDrop.head_dropout \(e.g. 0.2"):
+        RDrop(net)(digits[0][:2])

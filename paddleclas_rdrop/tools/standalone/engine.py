@@ -24,7 +24,7 @@ from ...adapter.log import lr_name
 from ...adapter.mutual import MutualModel
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, building
 from ..data.lists import image_files
 from ..runs.checkpoints import keep_of, schedule_of, whole
 from .data import build_dataloader
@@ -103,11 +103,8 @@ class StandaloneEngine:
             self.train_metric_func = build_metrics(metrics.get("Train"), "Metric.Train")
         self.eval_metric_func = build_metrics(metrics.get("Eval"), "Metric.Eval") if self.evaluates else None
 
-        try:
-            with paddle.utils.unique_name.guard():  # parameter names as in a fresh process, however many runs
-                self.model = build_standalone_model(config, mode)
-        except (TypeError, AttributeError) as error:
-            raise ConfigError(f"Arch: cannot build {config['Arch'].get('name')!r}: {error}") from None
+        with building(config["Arch"].get("name")), paddle.utils.unique_name.guard():  # names as in a fresh process
+            self.model = build_standalone_model(config, mode)
         if check_model is not None:
             check_model(self.model)
         if mode == "train":

@@ -1,0 +1,68 @@
+"""R-Drop on the backbones of the paddleclas wheel: the sweep's results (`benchmarks/results/backbones.jsonl`,
+`docs/backbones.md`) cover every backbone with no traceback, and one backbone per family, the quickest, still
+gives the outcome recorded for it; a backbone the wheel cannot build is one line through the tools."""
+
+import json
+import os
+
+import pytest
+
+from paddleclas_rdrop.tools.backbones import check_backbone, wheel_backbones
+
+from engine_runs import ENGINES, PROJECT, engine_param, overrides, refusals
+
+RESULTS = os.path.join(PROJECT, "benchmarks", "results", "backbones.jsonl")
+
+
+def recorded():
+    """`{name: record}`, the last record of each backbone in the sweep's results."""
+    with open(RESULTS) as handle:
+        return {record["name"]: record for record in map(json.loads, filter(str.strip, handle)) if record["name"]}
+
+
+def quickest_per_family():
+    """The backbone of each family whose check took the least time in the sweep."""
+    best = {}
+    for record in recorded().values():
+        family = record["family"]
+        if family not in best or record["seconds"] < best[family]["seconds"]:
+            best[family] = record
+    return sorted(record["name"] for record in best.values())
+
+
+def test_the_sweep_covers_every_backbone_of_the_wheel_without_a_traceback():
+    records = recorded()
+    assert sorted(wheel_backbones()) == sorted(records)
+    assert [name for name, record in records.items() if record["outcome"] == "traceback"] == []
+    with open(os.path.join(PROJECT, "docs", "backbones.md")) as handle:
+        table = handle.read()
+    assert all(f"| {name} |" in table for name in records) and "traceback" not in table.split("| family |")[1]
+
+
+@pytest.mark.parametrize("name", quickest_per_family())
+def test_a_familys_quickest_backbone_gives_its_recorded_outcome(name):
+    expected = recorded()[name]
+    record = check_backbone(name)
+    assert (record["outcome"], record["size"], record["strategy"]) == (
+        expected["outcome"],
+        expected["size"],
+        expected["strategy"],
+    )
+    if record["outcome"].startswith("trains"):
+        assert record["kl"] > 0
+    else:
+        assert record["error"] == expected["error"]
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_the_tools_name_what_a_backbone_cannot_be_built_with(engine, workdir):
+    cases = [
+        overrides(workdir, f"{engine}_{name}") + [f"Arch.name={name}"]
+        for name in ("AdaFace_IR_18", "cae_base_patch16_224")
+    ]
+    errors = refusals("train", "rdrop_se_resnet.yaml", cases, cwd=workdir, env=ENGINES[engine])
+    assert errors == [
+        "error: Arch: cannot build 'AdaFace_IR_18': it takes no Arch.class_num, so it gives features, not the class "
+        "logits R-Drop compares (PaddleClas trains it inside RecModel); use a classifier backbone",
+        "error: Arch: cannot build 'cae_base_patch16_224': it needs the key Arch.enable_linear_eval",
+    ]
