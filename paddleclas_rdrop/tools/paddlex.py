@@ -11,6 +11,7 @@ the data, class count, epochs, batch size, learning rate, device and output keys
 import copy
 import os
 
+from ..core.drop_path import residual_blocks
 from ..core.errors import ConfigError, building, did_you_mean, first_line
 from ..core.runner import classifier_name
 
@@ -92,10 +93,14 @@ def run_passes_once(config):
 
 def default_layers(config):
     """The stochastic layers to try, in order: none (the model's own dropout or drop path); dropout 0.1
-    before the model's classifier and drop path 0.1 in its last stage; that dropout alone."""
+    before the model's classifier and drop path 0.1 in the last stage with a residual block, where drop
+    path knows the model; that dropout alone."""
     yield {}
-    head = classifier_name(build(config))  # written out in the YAML, for the user to see
-    yield {"head_dropout": 0.1, "head_layer": head, "drop_path": 0.1, "drop_path_stages": [4]}
+    net = build(config)
+    head = classifier_name(net)  # written out in the YAML, for the user to see
+    blocks = residual_blocks(net)
+    if blocks:
+        yield {"head_dropout": 0.1, "head_layer": head, "drop_path": 0.1, "drop_path_stages": [blocks[-1][0]]}
     yield {"head_dropout": 0.1, "head_layer": head}
 
 

@@ -29,7 +29,11 @@ def paddlex_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("paddlex")
     configs = root / PADDLEX_CONFIGS
     configs.mkdir(parents=True)
-    for model, arch in (("PP-LCNet_x0_25", "PPLCNet_x0_25"), ("ResNet18_vd", "ResNet18_vd")):
+    for model, arch in (
+        ("PP-LCNet_x0_25", "PPLCNet_x0_25"),
+        ("ResNet18_vd", "ResNet18_vd"),
+        ("PP-HGNet_tiny", "PPHGNet_tiny"),
+    ):
         (configs / f"{model}.yaml").write_text(yaml.safe_dump(paddleclas_yaml(arch)))
     return root
 
@@ -50,6 +54,8 @@ def helper(*args, cwd):
     [
         ("PP-LCNet_x0_25", {}),  # its own dropout before the classifier makes the passes differ
         ("ResNet18_vd", {"head_dropout": 0.1, "head_layer": "fc", "drop_path": 0.1, "drop_path_stages": [4]}),
+        # PP-HGNet's own dropout_prob is built at 0; its only blocks with a shortcut are in stage 3
+        ("PP-HGNet_tiny", {"head_dropout": 0.1, "head_layer": "fc", "drop_path": 0.1, "drop_path_stages": [3]}),
     ],
 )
 def test_the_helper_adds_checked_rdrop_sections_and_prints_the_paddlex_command(paddlex_root, tmp_path, model, layers):
