@@ -20,7 +20,7 @@ import dataclasses
 import logging
 from typing import Callable, Optional
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, building
 from ..core.loss import RDropLoss
 from ..core.runner import RDrop, add_stochastic_layers
 from .settings import RDropSettings
@@ -152,7 +152,7 @@ def prepare_engine(engine, settings=None):
             "Global.train_mode: rdrop supports classification models; this Arch is a "
             "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run"
         )
-    rdrop = prepare_model(engine.model, settings)
+    rdrop = prepare_model(engine.model, settings, engine.config.get("Arch"))
     warmup = None
     if rdrop is not None:
         kl_losses = [
@@ -190,14 +190,39 @@ def _alpha_warmup(loss, settings):
     return AlphaWarmup(loss.loss_weight, index, settings.alpha, settings.alpha_warmup_epochs)
 
 
-def prepare_model(model, settings):
+def prepare_model(model, settings, arch=None):
     """The `RDrop` runner on `model` for R-Drop settings (or a baseline twin with k views per sample);
     otherwise the settings' stochastic layers alone (drop path, head dropout: the baseline twin), and
-    None. Raises `ConfigError`."""
+    None. `arch`: the config's `Arch` section, which lets the identical-passes error offer only the `Arch.`
+    keys the model can be built with. Raises `ConfigError`."""
     if settings.runs_k_passes:
-        return RDrop(model, **settings.runner_kwargs())
+        return RDrop(model, **settings.runner_kwargs(), builds_with=arch and builds_with(arch))
     add_stochastic_layers(model, **settings.layer_kwargs())
     return None
+
+
+def builds_with(arch):
+    """For the `Arch` section `arch` of a backbone of PaddleClas: a function `(key, value) -> bool`, whether
+    the backbone can be built with `Arch.<key>` set to `value` too (built once per call, without pretrained
+    weights; a wrapper such as FasterNet_T0 passes some rate arguments itself). True for a name that is not
+    a backbone (RecModel, the plugin's MutualModel)."""
+
+    def builds(key, value):
+        import paddle
+        from paddleclas.ppcls.arch import backbone
+
+        constructor = getattr(backbone, str(arch.get("name")), None)
+        if not callable(constructor):
+            return True
+        arguments = {name: given for name, given in arch.items() if name not in ("name", "pretrained")}
+        try:
+            with building(arch.get("name")), paddle.utils.unique_name.guard():
+                constructor(**{**arguments, key: value})
+        except ConfigError:
+            return False
+        return True
+
+    return builds
 
 
 def check_model(model, settings):

@@ -13,6 +13,7 @@ from .errors import ConfigError, check_rate, first_line
 from .loss import check_passes, logits_of
 
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
+CHANCE_CALLS = 5  # training calls with equal passes before a model with stochastic layers of its own is stopped
 
 
 def check_strategy(strategy):
@@ -97,12 +98,13 @@ def _reads_argument(cls, name):
     return False
 
 
-def randomness_fixes(net):
+def randomness_fixes(net, builds_with=None):
     """The settings that make the k passes of `net` differ, as `(key, usual value)` with the key as a user
     writes it, the one to try first first: `net`'s own rate arguments (`Arch.drop_path_rate` before the
-    others, 0.1), `RDrop.drop_path` (0.1) if drop path knows `net`'s residual blocks, and
-    `RDrop.head_dropout` (0.2), which fits any model with a classifier."""
-    own = own_rate_arguments(net)
+    others, 0.1; with `builds_with(name, 0.1)`, only those it is true for), `RDrop.drop_path` (0.1) if drop
+    path knows `net`'s residual blocks, and `RDrop.head_dropout` (0.2), which fits any model with a
+    classifier."""
+    own = [name for name in own_rate_arguments(net) if builds_with is None or builds_with(name, 0.1)]
     own.sort(key=lambda name: name != "drop_path_rate")
     fixes = [(f"Arch.{name}", 0.1) for name in own]
     if residual_blocks(net):
@@ -212,6 +214,8 @@ class RDrop:
         drop_path_stages: the residual stages (1-4) that get drop path.
         augment_per_pass: each pass sees its own augmented view of a sample (the batch holds k views
             per sample, see `__call__`) instead of the same image (the paper's R-Drop, the default).
+        builds_with: optional ``(arch_key, value) -> bool``, whether the model can be built with that
+            argument: the identical-passes error then offers only the ``Arch.`` keys it can.
 
     Raises:
         ConfigError: a bad argument, a missing ``head_layer`` (the candidates are listed), drop path on
@@ -240,8 +244,10 @@ class RDrop:
         drop_path=0.0,
         drop_path_stages=STAGES,
         augment_per_pass=False,
+        builds_with=None,
     ):
         self.model = model
+        self.builds_with = builds_with
         self.passes = check_passes(passes)
         if not isinstance(augment_per_pass, bool):
             raise ConfigError(f"RDrop.augment_per_pass must be true or false, got {augment_per_pass!r}")
@@ -271,6 +277,7 @@ class RDrop:
         self.strategy = strategy
         self._own_stochastic = own_stochastic
         self._tiling = False
+        self._identical_calls = 0
         self._trunk_checked = False  # shared_trunk: the first call checks that every path goes through the tile
         # with no stochastic layer of its own added, check once that the model's make passes differ
         self._verified = self.head_dropout > 0 or drop is not None or augment_per_pass
@@ -299,11 +306,33 @@ class RDrop:
         axis, ``[B, k * C, H, W]`` (view i in channels ``i*C .. (i+1)*C - 1``, what `PassViews` and
         PaddleClas's dataset give), and pass i sees view i.
 
-        Raises `ConfigError`: with ``augment_per_pass``, a batch that is not k views; at the first
-        training call of a runner that adds no stochastic layer, passes that came out identical.
+        Raises `ConfigError`: with ``augment_per_pass``, a batch that is not k views; in a runner that adds
+        no stochastic layer, passes whose classifier input came out identical (`_check_passes_differ`).
         """
         if not unwrap(self.model).training:
             return self.model(images)
+        if self._verified:
+            return self._forward(images)
+        features = []  # the classifier's input: a zero-initialised new classifier gives equal logits
+        watch = self._classifier_input_watch(features)
+        try:
+            output = self._forward(images)
+        finally:
+            if watch is not None:
+                watch.remove()
+        self._check_passes_differ(paddle.concat(features, axis=0) if features else logits_of(output))
+        return output
+
+    def _classifier_input_watch(self, features):
+        """A pre-hook that appends the classifier's input to `features` (None for a model without a Linear)."""
+        try:
+            head = find_head(unwrap(self.model), self.head_layer)
+        except ConfigError:
+            return None
+        return head.register_forward_pre_hook(lambda layer, inputs: features.append(inputs[0].detach()))
+
+    def _forward(self, images):
+        """The k passes of `__call__` in training."""
         if self.augment_per_pass:
             views = self.views_pass_major(images)
             if self.strategy == "separate":
@@ -316,8 +345,6 @@ class RDrop:
             output = self.model(paddle.concat([images] * self.passes, axis=0))
         else:
             output = self._shared_trunk_call(images)
-        if not self._verified:
-            self._check_passes_differ(logits_of(output))
         return output
 
     def _shared_trunk_call(self, images):
@@ -372,15 +399,24 @@ class RDrop:
         except ConfigError:
             return "(none: no Linear layer)"
 
-    def _check_passes_differ(self, logits):
-        first, *others = logits.split(self.passes, axis=0)
+    def _check_passes_differ(self, stacked):
+        """`stacked` (``[k * B, ...]``, the classifier's input or the logits) must differ between the passes.
+        Without stochastic layers of the model's own, equal up to float rounding at the first call is an
+        error; with them, only bitwise equal, and at `CHANCE_CALLS` calls in a row (a small batch can draw
+        no drop at all)."""
+        first, *others = stacked.split(self.passes, axis=0)
         if self._own_stochastic:  # active layers of its own: any difference is theirs (ConvNeXt's layer scale
             same = all(bool((first == other).all()) for other in others)  # makes it 1e-6 at initialisation)
         else:  # equal up to float rounding: the rows of one batch can differ in the last bits on CPU (oneDNN)
             same = all(bool(paddle.allclose(first, other, rtol=1e-5, atol=1e-6)) for other in others)
-        if same:
-            raise ConfigError(identical_passes_message(unwrap(self.model), self.passes, self._head_name()))
-        self._verified = True
+        if not same:
+            self._verified = True
+            return
+        self._identical_calls += 1
+        if not self._own_stochastic or self._identical_calls >= CHANCE_CALLS:
+            raise ConfigError(
+                identical_passes_message(unwrap(self.model), self.passes, self._head_name(), self.builds_with)
+            )
 
     def repeat_labels(self, labels):
         """Labels of one pass, ``[B, 1]`` int64 or ``[B, C]`` soft, repeated for the k stacked passes
@@ -405,10 +441,10 @@ class RDrop:
         self._hooks = []
 
 
-def identical_passes_message(net, passes, head_name):
-    """The error for passes of `net` that came out identical: every fix of `randomness_fixes`, each with
-    its usual value (`head_name`: the classifier head dropout goes before)."""
-    fixes = randomness_fixes(net)
+def identical_passes_message(net, passes, head_name, builds_with=None):
+    """The error for passes of `net` that came out identical: every fix of `randomness_fixes` (`builds_with`
+    passed on), each with its usual value (`head_name`: the classifier head dropout goes before)."""
+    fixes = randomness_fixes(net, builds_with)
     own = [key for key, _ in fixes if key.startswith("Arch.")]
     if own:
         keys = " or ".join(own)

@@ -152,6 +152,7 @@ def check_backbone(name, seed=0):
     """
     import paddle
 
+    from ..adapter.train_hook import builds_with
     from ..core.runner import RDrop, randomness_fixes
 
     record = {"name": name, "size": None, "outcome": "error", "error": "", "strategy": "", "randomness": "", "kl": 0.0}
@@ -160,27 +161,28 @@ def check_backbone(name, seed=0):
         model = build(name)
         record["size"] = size = accepted_size(model, name)
         batch = images(size)
+        builds = builds_with({"name": name, "class_num": 10})
         try:
-            runner = RDrop(model)
+            runner = RDrop(model, builds_with=builds)
             kl = rdrop_step(runner, batch, sgd(model))
         except ConfigError as error:
             if "identical outputs" not in str(error):
                 raise
             record["error"] = str(error)
-            key, value = randomness_fixes(model)[0]
+            key, value = randomness_fixes(model, builds)[0]
             section, option = key.split(".", 1)
-            paddle.seed(seed)
             record["fix"] = f"{key}={value}"
-            if section == "Arch":
-                model = build(name, **{option: value})
-                runner = RDrop(model)
-            else:
-                runner.remove()
-                runner = RDrop(model, **{option: value})
+            paddle.seed(seed)
             try:
+                if section == "Arch":
+                    model = build(name, **{option: value})
+                    runner = RDrop(model)
+                else:
+                    runner.remove()
+                    runner = RDrop(model, **{option: value})
                 kl = rdrop_step(runner, batch, sgd(model))
-            except ConfigError as error:
-                record["fix_error"] = str(error)
+            except ConfigError as fix_error:
+                record["fix_error"] = str(fix_error)
                 return record
             record["outcome"] = f"trains with {key}={value}"
         else:

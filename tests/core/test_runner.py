@@ -7,7 +7,13 @@ import pytest
 from paddleclas.ppcls.arch import backbone
 
 from paddleclas_rdrop import RDrop, RDropConfigError, RDropLoss, stochastic_layers
-from paddleclas_rdrop.core.runner import add_head_dropout, classifier_name, own_rate_arguments, randomness_fixes
+from paddleclas_rdrop.core.runner import (
+    CHANCE_CALLS,
+    add_head_dropout,
+    classifier_name,
+    own_rate_arguments,
+    randomness_fixes,
+)
 
 from models import build
 
@@ -241,3 +247,25 @@ def test_a_rate_argument_the_model_never_reads_is_not_offered(digits):
     net.train()
     with pytest.raises(RDropConfigError, match=r"CSPNet has no active dropout\. Set RDrop.head_dropout \(e.g. 0.2"):
         RDrop(net)(digits[0][:2])
+
+
+def test_a_zero_initialised_classifier_does_not_hide_the_trunks_randomness(digits):
+    paddle.seed(0)
+    with paddle.utils.unique_name.guard():
+        net = backbone.ConvNeXt_tiny(class_num=10, drop_path_rate=0.1)
+    net.head.weight.set_value(paddle.zeros_like(net.head.weight))  # a new classifier, as fine-tuning starts
+    rdrop = RDrop(net)
+    net.train()
+    first, second = rdrop(digits[0][:4]).split(2)
+    np.testing.assert_array_equal(first.numpy(), second.numpy())  # equal logits, and no error: the features differ
+
+
+def test_a_models_own_layers_get_a_few_calls_before_equal_passes_stop_training(digits):
+    with paddle.utils.unique_name.guard():
+        net = backbone.PPLCNet_x0_25(class_num=10, dropout_prob=1e-12)  # active, but never drops in practice
+    rdrop = RDrop(net)
+    net.train()
+    for _ in range(CHANCE_CALLS - 1):  # a small batch can draw no drop at all: not yet an error
+        rdrop(digits[0][:2])
+    with pytest.raises(RDropConfigError, match="identical outputs"):
+        rdrop(digits[0][:2])
