@@ -83,6 +83,18 @@ def images(size, count=BATCH):
     return paddle.to_tensor(x.transpose(0, 3, 1, 2)), paddle.to_tensor(labels[:, None])
 
 
+def train_until_kl(runner, batch, optimizer):
+    """`rdrop_step` until the KL is above 0, at most `CHANCE_CALLS` steps (a small batch can draw no drop;
+    a zero-initialised classifier gives equal logits until its first update). Returns the last KL."""
+    from ..core.runner import CHANCE_CALLS
+
+    for _ in range(CHANCE_CALLS):
+        kl = rdrop_step(runner, batch, optimizer)
+        if kl > 0:
+            break
+    return kl
+
+
 def sgd(model):
     """The optimizer of the steps: plain SGD, lr 0.01."""
     import paddle
@@ -164,7 +176,7 @@ def check_backbone(name, seed=0):
         builds = builds_with({"name": name, "class_num": 10})
         try:
             runner = RDrop(model, builds_with=builds)
-            kl = rdrop_step(runner, batch, sgd(model))
+            kl = train_until_kl(runner, batch, sgd(model))
         except ConfigError as error:
             if "identical outputs" not in str(error):
                 raise
@@ -180,7 +192,7 @@ def check_backbone(name, seed=0):
                 else:
                     runner.remove()
                     runner = RDrop(model, **{option: value})
-                kl = rdrop_step(runner, batch, sgd(model))
+                kl = train_until_kl(runner, batch, sgd(model))
             except ConfigError as fix_error:
                 record["fix_error"] = str(fix_error)
                 return record
