@@ -35,9 +35,11 @@ BAD_DROP_PATHS = [
     (["RDrop.drop_path=1"], "RDrop.drop_path must be a number in [0, 1)"),
     (["RDrop.drop_path=0.1", "RDrop.drop_path_stages=[0]"], "RDrop.drop_path_stages must be"),
     (["RDrop.drop_path=0.1", "RDrop.drop_path_stages=[5]"], "RDrop.drop_path_stages must be"),
+    (["RDrop.drop_path=0.1", "Arch.name=PPLCNet_x0_25"], "RDrop.drop_path: PPLCNet is not a backbone drop path knows"),
     (
-        ["RDrop.drop_path=0.1", "Arch.name=MobileNetV3_small_x0_35", "RDrop.head_layer=fc"],
-        "RDrop.drop_path: MobileNetV3 is not a backbone drop path knows",
+        ["RDrop.drop_path=0.1", "Arch.name=PPHGNet_tiny", "RDrop.drop_path_stages=[4]"],
+        "RDrop.drop_path_stages: PPHGNet has no block with a shortcut in stages [4]; its residual blocks are in "
+        "stages [3]",
     ),
 ]
 
