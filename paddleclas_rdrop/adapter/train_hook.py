@@ -196,9 +196,12 @@ def prepare_model(model, settings, arch=None):
     None. `arch`: the config's `Arch` section, which lets the identical-passes error offer only the `Arch.`
     keys the model can be built with. Raises `ConfigError`."""
     if settings.runs_k_passes:
-        return RDrop(model, **settings.runner_kwargs(), builds_with=arch and builds_with(arch))
+        return RDrop(model, **settings.runner_kwargs(), builds_with=builds_with(arch) if arch else None)
     add_stochastic_layers(model, **settings.layer_kwargs())
     return None
+
+
+ARCH_KEYS_NOT_PASSED = ("name", "pretrained", "use_sync_bn", "use_ml_decoder")
 
 
 def builds_with(arch):
@@ -214,7 +217,8 @@ def builds_with(arch):
         constructor = getattr(backbone, str(arch.get("name")), None)
         if not callable(constructor):
             return True
-        arguments = {name: given for name, given in arch.items() if name not in ("name", "pretrained")}
+        # the keys PaddleClas's build_model takes out before it calls the constructor, and the download
+        arguments = {name: given for name, given in arch.items() if name not in ARCH_KEYS_NOT_PASSED}
         try:
             with building(arch.get("name")), paddle.utils.unique_name.guard():
                 constructor(**{**arguments, key: value})

@@ -83,10 +83,16 @@ def building(name, section="Arch"):
     except RDropError:
         raise
     except KeyError as error:
+        if not error.args:
+            raise ConfigError(f"{section}: cannot build {name!r}: KeyError") from None
         raise ConfigError(f"{section}: cannot build {name!r}: it needs the key {section}.{error.args[0]}") from None
     except (TypeError, AttributeError, ValueError, AssertionError) as error:
         import re
 
+        twice = re.search(r"got multiple values for (?:keyword )?argument '(\w+)'", str(error))
+        if twice:
+            key = f"{section}.{twice.group(1)}"
+            raise ConfigError(f"{section}: cannot build {name!r}: {name} sets {key} itself: remove {key}") from None
         unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
         if unexpected and unexpected.group(1) == "class_num":
             raise ConfigError(

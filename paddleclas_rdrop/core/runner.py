@@ -88,7 +88,15 @@ def _reads_argument(cls, name):
         return True
     stores = set()
     for node in ast.walk(tree):  # `self.<name> = <name>`: its right-hand side reads nothing yet
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name:
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == name
+            and all(
+                isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
+                for t in node.targets
+            )
+        ):
             stores.add(id(node.value))
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load) and id(node) not in stores:
@@ -393,11 +401,11 @@ class RDrop:
         return views.transpose([1, 0, 2, 3, 4]).reshape([self.passes * batch, channels // self.passes, height, width])
 
     def _head_name(self):
-        """`head_layer`, or the classifier the model's last Linear layer is (for messages)."""
+        """`head_layer`, or the classifier the model's last Linear layer is (for messages); None without one."""
         try:
             return self.head_layer or classifier_name(unwrap(self.model))
         except ConfigError:
-            return "(none: no Linear layer)"
+            return None
 
     def _check_passes_differ(self, stacked):
         """`stacked` (``[k * B, ...]``, the classifier's input or the logits) must differ between the passes.
@@ -415,7 +423,9 @@ class RDrop:
         self._identical_calls += 1
         if not self._own_stochastic or self._identical_calls >= CHANCE_CALLS:
             raise ConfigError(
-                identical_passes_message(unwrap(self.model), self.passes, self._head_name(), self.builds_with)
+                identical_passes_message(
+                    unwrap(self.model), self.passes, self._head_name(), self.builds_with, self._own_stochastic
+                )
             )
 
     def repeat_labels(self, labels):
@@ -441,19 +451,29 @@ class RDrop:
         self._hooks = []
 
 
-def identical_passes_message(net, passes, head_name, builds_with=None):
+def identical_passes_message(net, passes, head_name, builds_with=None, active=()):
     """The error for passes of `net` that came out identical: every fix of `randomness_fixes` (`builds_with`
-    passed on), each with its usual value (`head_name`: the classifier head dropout goes before)."""
+    passed on), each with its usual value. `head_name`: the classifier head dropout goes before (None: the
+    model has no Linear layer); `active`: the model's own stochastic layers, active yet without effect."""
     fixes = randomness_fixes(net, builds_with)
     own = [key for key, _ in fixes if key.startswith("Arch.")]
-    if own:
+    if active:
+        first = (
+            f"its own stochastic layers ({', '.join(active[:3])}{', ...' if len(active) > 3 else ''}) made no "
+            f"difference in {CHANCE_CALLS} steps in a row: raise their rate, or set"
+        )
+    elif own:
         keys = " or ".join(own)
         first = f"has stochastic layers of its own, built at rate 0 here. Set {keys} (e.g. -o {own[0]}=0.1), or"
     else:
         first = "has no active dropout. Set"
     if ("RDrop.drop_path", 0.1) in fixes:
         first += " RDrop.drop_path (e.g. 0.1, stochastic depth in its residual blocks) or"
+    if head_name is None:
+        head = "RDrop.head_dropout (e.g. 0.2) with RDrop.head_layer, the layer that gives its logits (it has no Linear)"
+    else:
+        head = f"RDrop.head_dropout (e.g. 0.2, dropout before its classifier {head_name!r})"
     return (
         f"R-Drop: the {passes} passes gave identical outputs, so the KL term is 0 and R-Drop does nothing: "
-        f"{type(net).__name__} {first} RDrop.head_dropout (e.g. 0.2, dropout before its classifier {head_name!r})."
+        f"{type(net).__name__} {first} {head}."
     )

@@ -57,12 +57,20 @@ def test_a_familys_quickest_backbone_gives_its_recorded_outcome(name):
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_the_tools_name_what_a_backbone_cannot_be_built_with(engine, workdir):
     cases = [
-        overrides(workdir, f"{engine}_{name}") + [f"Arch.name={name}"]
-        for name in ("AdaFace_IR_18", "cae_base_patch16_224")
+        overrides(workdir, f"{engine}_{index}") + extra
+        for index, extra in enumerate(
+            (
+                ["Arch.name=AdaFace_IR_18"],
+                ["Arch.name=cae_base_patch16_224"],
+                ["Arch.name=FasterNet_T0", "Arch.drop_path_rate=0.1"],
+            )
+        )
     ]
     errors = refusals("train", "rdrop_se_resnet.yaml", cases, cwd=workdir, env=ENGINES[engine])
     assert errors == [
         "error: Arch: cannot build 'AdaFace_IR_18': it takes no Arch.class_num, so it gives features, not the class "
         "logits R-Drop compares (PaddleClas trains it inside RecModel); use a classifier backbone",
         "error: Arch: cannot build 'cae_base_patch16_224': it needs the key Arch.enable_linear_eval",
+        "error: Arch: cannot build 'FasterNet_T0': FasterNet_T0 sets Arch.drop_path_rate itself: remove "
+        "Arch.drop_path_rate",
     ]
