@@ -285,6 +285,7 @@ class RDrop:
         self.strategy = strategy
         self._own_stochastic = own_stochastic
         self._tiling = False
+        self._check_head = self.head_dropout > 0 and head_layer is None  # see `_head_checked_call`
         self._identical_calls = 0
         self._trunk_checked = False  # shared_trunk: the first call checks that every path goes through the tile
         # with no stochastic layer of its own added, check once that the model's make passes differ
@@ -319,6 +320,8 @@ class RDrop:
         """
         if not unwrap(self.model).training:
             return self.model(images)
+        if self._check_head:
+            return self._head_checked_call(images)
         if self._verified:
             return self._forward(images)
         features = []  # the classifier's input: a zero-initialised new classifier gives equal logits
@@ -329,6 +332,37 @@ class RDrop:
             if watch is not None:
                 watch.remove()
         self._check_passes_differ(paddle.concat(features, axis=0) if features else logits_of(output))
+        return output
+
+    def _head_checked_call(self, images):
+        """The first training call with head dropout on the default classifier (the last Linear layer): for a
+        model with several outputs, R-Drop compares the first, and that Linear must be the one giving it
+        (GoogLeNet's last Linear is an auxiliary head's); raises `ConfigError` naming the right one if not."""
+        self._check_head = False
+        net = unwrap(self.model)
+        produced = {}  # id of a Linear layer's output -> its name
+
+        def watcher(name):
+            def note(layer, inputs, output):
+                produced.setdefault(id(output), name)  # returns None: the output stays as it is
+
+            return note
+
+        linears = [(name, layer) for name, layer in net.named_sublayers() if isinstance(layer, nn.Linear)]
+        watches = [layer.register_forward_post_hook(watcher(name)) for name, layer in linears]
+        try:
+            output = self(images)
+        finally:
+            for watch in watches:
+                watch.remove()
+        default = classifier_name(net)
+        gives = produced.get(id(logits_of(output)))
+        if isinstance(output, (list, tuple)) and gives not in (None, default):
+            raise ConfigError(
+                f"RDrop.head_layer: {type(net).__name__}'s first output, the logits R-Drop compares, comes from its "
+                f"Linear layer {gives!r}, not from {default!r} (its last Linear, where head dropout would go): "
+                f"set RDrop.head_layer: {gives}"
+            )
         return output
 
     def _classifier_input_watch(self, features):
@@ -372,7 +406,7 @@ class RDrop:
             return output
         expected = self.passes * images.shape[0]
         if output is not None and logits_of(output).shape[0] == expected:
-            self._trunk_checked = True
+            self._trunk_checked = images.shape[0] > 1  # rows of a batch of 1 can come from broadcasting
             return output
         reason = reason or f"{logits_of(output).shape[0]} output rows, not {expected}"
         name = next(n for n, layer in unwrap(self.model).named_sublayers() if layer is self.shared_until)

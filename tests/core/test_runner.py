@@ -269,3 +269,28 @@ def test_a_models_own_layers_get_a_few_calls_before_equal_passes_stop_training(d
         rdrop(digits[0][:2])
     with pytest.raises(RDropConfigError, match=r"its own stochastic layers \(dropout\) made no difference in 5 steps"):
         rdrop(digits[0][:2])
+
+
+def test_head_dropout_on_a_models_auxiliary_head_is_refused_with_the_right_head_named():
+    net = build("GoogLeNet")  # its last Linear, _out2, is an auxiliary head; the logits come from _fc_out
+    images = paddle.randn([2, 3, 224, 224])
+    net.train()
+    with pytest.raises(
+        RDropConfigError,
+        match=r"comes from its Linear layer '_fc_out', not from '_out2'.*"
+        r"set RDrop.head_layer: _fc_out",
+    ):
+        RDrop(net, head_dropout=0.2, strategy="concat")(images)
+    rdrop = RDrop(net, head_dropout=0.2, head_layer="_fc_out", strategy="concat")
+    first, second = rdrop(images)[0].split(2)
+    assert not np.allclose(first.numpy(), second.numpy())
+
+
+def test_a_batch_of_one_does_not_settle_the_shared_trunk_check():
+    net = build("DeiT_tiny_distilled_patch16_224")  # (head(x) + head_dist(x_dist)) / 2: two heads
+    net.train()
+    rdrop = RDrop(net, head_dropout=0.2, head_layer="head_dist")
+    rdrop(paddle.randn([1, 3, 224, 224]))  # [1, C] + [2, C] broadcasts to the expected 2 rows
+    with pytest.warns(UserWarning, match="shared_trunk does not fit"):
+        assert rdrop(paddle.randn([2, 3, 224, 224])).shape == [4, 10]
+    assert rdrop.strategy == "concat"
