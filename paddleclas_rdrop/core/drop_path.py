@@ -17,7 +17,7 @@ import paddle
 
 from .errors import ConfigError, check_rate
 
-STAGES = (1, 2, 3, 4)  # the residual stages of a backbone, at 1/4, 1/8, 1/16 and 1/32 of the input's side
+STAGES = (1, 2, 3, 4)  # residual stages at 1/4, 1/8, 1/16, 1/32 of the input side (MobileNetV3: blocks at 1/2 in 1)
 
 SUPPORTED_FAMILIES = (
     "ResNet / ResNet_vd (e.g. ResNet50_vd)",

@@ -11,8 +11,7 @@ from .kl import check_reduction, compute_kl_loss
 
 def logits_of(output):
     """The logits of a model output: a tensor ``[B, C]``, a dict's ``"logits"``, or the first of a list or
-    tuple (the main classifier's: PaddleClas's GoogLeNet gives ``[main, aux_1, aux_2]`` in training,
-    DeiT's distilled models ``(class_token, distillation_token)``)."""
+    tuple (the main classifier's: PaddleClas's GoogLeNet gives ``[main, aux_1, aux_2]`` in training)."""
     if isinstance(output, dict):
         return output["logits"]
     if isinstance(output, (list, tuple)):

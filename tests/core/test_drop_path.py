@@ -74,7 +74,7 @@ def test_drop_path_goes_on_the_blocks_with_a_shortcut_only():
     mobilenet = build("MobileNetV3_large_x0_35")
     units = [i for i, unit in enumerate(mobilenet.blocks) if unit.if_shortcut]
     assert [block for _, block, _ in residual_blocks(mobilenet)] == [mobilenet.blocks[i] for i in units]
-    # strides 1,2,1,2,1,1,2,1,1,1,1,1,2,1,1 after the /2 stem: units 0-2 at 1/4 of the side ... 12-14 at 1/32
+    # strides 1,2,1,2,1,1,2,1,1,1,1,1,2,1,1 after the /2 stem: unit 0 at 1/2 (in stage 1), 1-2 at 1/4 ... 12-14 at 1/32
     assert [stage for stage, _, _ in residual_blocks(mobilenet)] == [1, 1, 2, 2, 3, 3, 3, 3, 4, 4]
 
 
