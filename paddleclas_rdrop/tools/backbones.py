@@ -227,3 +227,14 @@ def step_cost(name, size, rdrop=None, arch=None, repeats=3):
         rdrop_step(runner, batch, optimizer)
         ratios.append((time.perf_counter() - middle) / (middle - start))
     return statistics.median(ratios)
+
+
+def quickest_per_family(records):
+    """The names, sorted, of the backbone of each family whose check took the least time, from the sweep's
+    `{name: record}` (records with ``family`` and ``seconds``): the ones CI runs and whose cost is timed."""
+    best = {}
+    for record in records.values():
+        family = record.get("family")
+        if family and (family not in best or record["seconds"] < best[family]["seconds"]):
+            best[family] = record
+    return sorted(record["name"] for record in best.values())
