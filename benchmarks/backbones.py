@@ -105,70 +105,97 @@ def cost_names(names):
         print(f"{name}: {record.get('cost')}", flush=True)
 
 
+def outcome_words(check):
+    """A check's outcome as the table gives it."""
+    outcome = check["outcome"]
+    if outcome.startswith("trains with"):
+        return f"error, then {outcome}"
+    if outcome != "trains":
+        tried = f" With {check['fix']}: {check['fix_error']}" if check.get("fix_error") else ""
+        return f"{outcome}: {check['error']}{tried}"
+    return outcome
+
+
 def report():
     checks, costs = read(CHECKS), read(COSTS)
-    from paddleclas_rdrop.tools.backbones import wheel_backbones
+    from paddleclas_rdrop.tools.backbones import quickest_per_family, wheel_backbones
 
     families = defaultdict(list)
     for name, family in wheel_backbones().items():
         families[family].append(name)
-    outcomes = defaultdict(int)
+    kinds = defaultdict(int)
     for record in checks.values():
-        outcomes[record["outcome"].split(" with ")[0] if record["outcome"] != "trains" else "trains"] += 1
-    rows = []
+        kinds[record["outcome"] if record["outcome"].startswith("trains") else record["outcome"]] += 1
+    quickest = set(quickest_per_family(checks))
+    family_rows, rows = [], []
     for family, names in sorted(families.items()):
+        outcomes = defaultdict(int)
         for name in names:
             check = checks.get(name)
+            outcomes[check["outcome"] if check else "not run"] += 1
             if check is None:
-                rows.append(f"| {family} | {name} | not run | | | | |")
+                rows.append(f"| {family} | {name} | | not run | | |")
                 continue
-            outcome = check["outcome"]
-            if outcome.startswith("trains with"):
-                outcome = f"error, then {outcome} (the first fix it names)"
-            elif outcome != "trains":
-                outcome = f"{outcome}: {check['error']}"
-            cost = costs.get(name, {}).get("cost")
-            cost = f"{cost:.2f}" if cost else ""
             rows.append(
-                f"| {family} | {name} | {check.get('size') or ''} | {outcome.replace('|', '/')} | "
-                f"{check.get('strategy', '')} | {check.get('randomness', '')} | {cost} |"
+                f"| {family} | {name} | {check.get('size') or ''} | {outcome_words(check).replace('|', '/')} | "
+                f"{check.get('strategy', '')} | {check.get('randomness', '')} |"
             )
-    traced = sum(record["outcome"] == "traceback" for record in checks.values())
+        first = next((checks[n] for n in names if n in quickest), None)
+        cost = costs.get(first["name"], {}).get("cost") if first else None
+        family_rows.append(
+            f"| {family} | {len(names)} | {'; '.join(f'{key} ({count})' for key, count in sorted(outcomes.items()))} | "
+            f"{first['name'] if first else ''} | {first.get('strategy', '') if first else ''} | "
+            f"{first.get('randomness', '') if first else ''} | {f'{cost:.2f}' if cost else ''} |"
+        )
+    traced = kinds.get("traceback", 0)
     lines = [
         "# R-Drop on every backbone of the paddleclas wheel",
         "",
-        f"Every backbone constructor of `paddleclas` {wheel_version()} (`ppcls.arch.backbone`, {len(checks)} "
-        f"of {sum(len(n) for n in families.values())} run), one R-Drop train step each, with the plugin's defaults: "
-        "`RDrop` with 2 passes and strategy `auto`, no layer added, mean CE + 3 x `RDropLoss` (batchmean), SGD, "
-        "2 of scikit-learn's digits, 10 classes, no pretrained weights. Size: the first of 32, 64, the size in the "
-        "backbone's name, 224 and 299 px an eval forward runs at. When the passes come out identical, the "
-        "plugin's error names its fixes; the first is applied and the step run again.",
+        f"Every backbone constructor of `paddleclas` {wheel_version()} (`ppcls.arch.backbone`: "
+        f"{sum(len(n) for n in families.values())} in {len(families)} families, a family being the module that "
+        f"defines it), one R-Drop train step each as a user first sets it up: `RDrop` with 2 passes, strategy "
+        "`auto` and no layer added; mean CE + 3 x `RDropLoss` (batchmean); SGD; 2 of scikit-learn's digits; "
+        "10 classes; no pretrained weights. Size: the first of 32, 64, the size in the backbone's name, 224 "
+        "and 299 px that an eval forward runs at. When the passes come out identical, the error names its fixes "
+        "and the first one is applied and the step run again.",
         "",
-        "    python benchmarks/backbones.py --check && python benchmarks/backbones.py --cost && "
-        "python benchmarks/backbones.py --report",
+        "    python benchmarks/backbones.py --check    # the outcomes, benchmarks/results/backbones.jsonl",
+        "    python benchmarks/backbones.py --cost     # the cost of each family's quickest backbone",
+        "    python benchmarks/backbones.py --report   # this page",
         "",
-        "Outcomes: "
-        + ", ".join(f"{key} {count}" for key, count in sorted(outcomes.items()))
+        f"{len(checks)} checked: "
+        + ", ".join(f"{key} {count}" for key, count in sorted(kinds.items()))
         + f"; tracebacks: {traced}.",
         "",
-        "- *trains*: the model's own stochastic layers are active with its defaults (KL > 0).",
-        "- *error, then trains with K=V*: the passes came out identical; the error named K first, and with it "
-        "the step trains (KL > 0). `Arch.` keys are the model's own rate arguments; `RDrop.drop_path` is the "
-        "plugin's stochastic depth (ResNet family, PP-HGNet(V2), MobileNetV3); `RDrop.head_dropout` fits any "
-        "model with a Linear classifier.",
-        "- *error*: the plugin's one-line error (a model that is not an image classifier, or that cannot be built "
-        "or run here).",
-        "- Randomness: the model's own stochastic layers active in the step (type x count) or the plugin's.",
-        f"- Cost: the R-Drop step's time over a one-pass step's, median of 3 alternated pairs, one thread "
-        f"({machine_line()}).",
+        "- *trains*: the model's own stochastic layers are active as it is built (KL > 0).",
+        "- *error, then trains with K=V*: the passes came out identical; the one-line error named K first, and "
+        "with it the step trains (KL > 0). `Arch.` keys are the model's own rate arguments; `RDrop.drop_path` "
+        "is the plugin's stochastic depth (ResNet family, PP-HGNet(V2), MobileNetV3); `RDrop.head_dropout` "
+        "fits any model with a Linear classifier.",
+        "- *error*: the plugin's one-line error, as the tools print it.",
+        "- Randomness: the stochastic layers active in the step, the model's own (type x count) or the plugin's.",
+        "- Models with a layer scale (ConvNeXt, ...) start with branches scaled by about 1e-6, so their KL "
+        "starts near 0 and grows as training scales the branches up.",
+        f"- Cost: the R-Drop step's time over a one-pass step's (the same stochastic layers), on the family's "
+        f"quickest backbone at its size, median of 3 alternated pairs after one warm-up step each, one thread, "
+        f"a quiet machine ({machine_line()}). `concat` runs the k passes as one batch, so about 2x is expected; "
+        "`shared_trunk` repeats only the part after the first stochastic layer.",
         "",
-        "| family | backbone | px | outcome | strategy | randomness | cost |",
+        "## Families",
+        "",
+        "| family | backbones | outcomes | quickest | strategy | randomness | cost |",
         "|---|---|---|---|---|---|---|",
+        *family_rows,
+        "",
+        "## Backbones",
+        "",
+        "| family | backbone | px | outcome | strategy | randomness |",
+        "|---|---|---|---|---|---|",
         *rows,
     ]
     with open(REPORT, "w") as handle:
         handle.write("\n".join(lines) + "\n")
-    print(f"{REPORT}: {len(rows)} rows; {dict(outcomes)}; tracebacks {traced}")
+    print(f"{REPORT}: {len(rows)} backbones; {dict(kinds)}")
 
 
 def wheel_version():
@@ -213,11 +240,13 @@ def main():
                 todo[family].append(name)
         run_children(todo, "check")
     if args.cost:
+        from paddleclas_rdrop.tools.backbones import quickest_per_family
+
         checks, done = read(CHECKS), read(COSTS)
         todo = defaultdict(list)
-        for name, check in checks.items():
-            if check["outcome"].startswith("trains") and ((name in only) if only else name not in done):
-                todo[check["family"]].append(name)
+        for name in quickest_per_family(checks):
+            if checks[name]["outcome"].startswith("trains") and ((name in only) if only else name not in done):
+                todo[checks[name]["family"]].append(name)
         append(COSTS, {"name": "", "machine": machine()})
         run_children(todo, "cost")
     if args.report:
