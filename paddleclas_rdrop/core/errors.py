@@ -76,12 +76,24 @@ def first_line(error):
 @contextlib.contextmanager
 def building(name, section="Arch"):
     """Around a PaddleClas model constructor: what it raises for an argument it does not take or lacks
-    (`TypeError`, `KeyError`, `AttributeError`, `ValueError`, `AssertionError`) becomes one `ConfigError`
-    naming `section` and the model `name`."""
+    (`TypeError`, `KeyError`, `AttributeError`, `ValueError`, `AssertionError`), and a failed download of
+    its `pretrained` weights (PaddleClas's `RuntimeError`), becomes one `ConfigError` naming `section` and
+    the model `name`."""
     try:
         yield
     except RDropError:
         raise
+    except RuntimeError as error:  # PaddleClas's download of Arch.pretrained weights
+        import re
+
+        download = re.search(r"Download from (\S+) failed", str(error))
+        if not download:
+            raise
+        raise ConfigError(
+            f"{section}.pretrained: {name!r} downloads its weights from {download.group(1)}, which failed here: "
+            f"download that file where there is a network and set -o Global.pretrained_model=<its path without "
+            f".pdparams> -o {section}.pretrained=False, or set {section}.pretrained=False to start from random weights"
+        ) from None
     except KeyError as error:
         if not error.args:
             raise ConfigError(f"{section}: cannot build {name!r}: KeyError") from None

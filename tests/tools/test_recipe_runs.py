@@ -3,7 +3,7 @@ on both engines with the model's own dropout, PP-HGNetV2's on PaddleClas's Engin
 
 import pytest
 
-from engine_runs import ENGINES, assert_refused, engine_param, refusals_by_engine, run_tool, step_losses
+from engine_runs import ENGINES, assert_refused, engine_param, refusals, refusals_by_engine, run_tool, step_losses
 
 SIZE = 32
 
@@ -45,3 +45,15 @@ def test_the_standalone_engine_names_the_pphgnetv2_ops_it_does_not_know(workdir)
     errors = refusals_by_engine("rdrop_pphgnetv2.yaml", lambda engine: [recipe_overrides(workdir, "hg_alone")], workdir)
     message = "DataLoader.Train.dataset.transform_ops.3: TimmAutoAugment is not supported by the standalone engine"
     assert_refused(errors("standalone")[0], message, workdir / "hg_alone")
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_weights_that_cannot_be_downloaded_are_one_line_naming_the_way_around(engine, workdir):
+    extra = [key for key in recipe_overrides(workdir, f"vit_offline_{engine}") if key != "Arch.pretrained=False"]
+    errors = refusals("train", "rdrop_vit.yaml", [extra + [f"Arch.img_size={SIZE}"]], cwd=workdir, env=ENGINES[engine])
+    message = (
+        "Arch.pretrained: 'ViT_base_patch16_224' downloads its weights from https://paddle-imagenet-models-name.bj."
+        "bcebos.com/dygraph/ViT_base_patch16_224_pretrained.pdparams, which failed here: download that file where "
+        "there is a network and set -o Global.pretrained_model=<its path without .pdparams> -o Arch.pretrained=False"
+    )
+    assert_refused(errors[0], message, workdir / f"vit_offline_{engine}")
