@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 from ..core.errors import ConfigError, building
 from ..core.loss import RDropLoss
-from ..core.runner import RDrop, add_stochastic_layers
+from ..core.runner import RDrop, add_stochastic_layers, randomness_fixes, unwrap
 from .settings import RDropSettings
 from .views import augment_per_pass
 
@@ -36,8 +36,9 @@ class KLShare:
     differ, or alpha is too small): the epoch's log line says so once per run.
     """
 
-    def __init__(self):
+    def __init__(self, fixes=("RDrop.drop_path", "RDrop.head_dropout")):
         self.shares, self.warned = [], False
+        self.fixes = fixes  # the keys that make this model's passes differ more (`core.runner.randomness_fixes`)
 
     def add(self, loss_dict):
         if "RDropLoss" in loss_dict and "loss" in loss_dict:
@@ -62,8 +63,8 @@ class KLShare:
         if largest < BARELY_ACTING and not self.warned and not warming:
             logger.warning(
                 f"R-Drop is barely acting: alpha x KL stayed below {BARELY_ACTING:.0%} of the training loss "
-                f"for all of epoch {epoch_id}. Make the passes differ more (RDrop.drop_path, "
-                f"RDrop.head_dropout) or raise alpha (the weight of Loss.Train.RDropLoss)"
+                f"for all of epoch {epoch_id}. Make the passes differ more (raise {' or '.join(self.fixes)}) "
+                f"or raise alpha (the weight of Loss.Train.RDropLoss)"
             )
             self.warned = True
         self.shares = []
@@ -177,6 +178,9 @@ def prepare_engine(engine, settings=None):
         epoch_func = engine.train_epoch_func
         engine.train_epoch_func = lambda engine, epoch_id, step: rdrop_epoch(engine, epoch_id, step, epoch_func)
     engine.train_loss_func = TrainLoss(engine.train_loss_func, rdrop, warmup)
+    if rdrop is not None:
+        fixes = randomness_fixes(unwrap(rdrop.model), rdrop.builds_with)
+        engine.train_loss_func.kl_share.fixes = tuple(key for key, _ in fixes)
     engine.rdrop_plugin = PluginState(settings, rdrop, engine.train_loss_func)
     return engine.rdrop_plugin
 

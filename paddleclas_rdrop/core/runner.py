@@ -8,7 +8,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .drop_path import STAGES, DropPath, residual_blocks
+from .drop_path import STAGES, SUPPORTED_FAMILIES, DropPath, check_drop_path, residual_blocks
 from .errors import ConfigError, check_rate, first_line
 from .loss import check_passes, logits_of
 
@@ -169,6 +169,18 @@ def add_head_dropout(model, head_dropout, head_layer=None):
     return find_head(unwrap(model), head_layer).register_forward_pre_hook(on_head_input)
 
 
+def _drop_path(net, rate, stages, builds_with=None):
+    """`DropPath(net, rate, stages)`; on a family it does not know, the error names what fits `net` instead
+    (`randomness_fixes`)."""
+    if check_drop_path(rate) > 0 and residual_blocks(net) is None:
+        others = " or ".join(key for key, _ in randomness_fixes(net, builds_with))
+        raise ConfigError(
+            f"RDrop.drop_path: {type(net).__name__} is not a backbone drop path knows where to put; it supports "
+            f"the residual blocks of {'; '.join(SUPPORTED_FAMILIES)}. Set RDrop.drop_path: 0 and use {others}"
+        )
+    return DropPath(net, rate, stages)
+
+
 def add_drop_path(model, drop_path, stages=STAGES):
     """Per-sample stochastic depth (Huang et al., ECCV 2016; placed as timm's ResNets place it) on the
     residual branches of `stages` (1-4) of a ResNet-family, PP-HGNet(V2) or MobileNetV3 `model`, in
@@ -178,7 +190,7 @@ def add_drop_path(model, drop_path, stages=STAGES):
     Returns the `DropPath` (``remove()``); raises `ConfigError` for a bad rate or stage, stages without
     a residual block, or a model whose residual blocks it does not know.
     """
-    return DropPath(unwrap(model), drop_path, stages)
+    return _drop_path(unwrap(model), drop_path, stages)
 
 
 def add_stochastic_layers(model, head_dropout=0.0, head_layer=None, drop_path=0.0, drop_path_stages=STAGES):
@@ -265,7 +277,7 @@ class RDrop:
         net = unwrap(model)
         own_stochastic = stochastic_layers(net)
         self._hooks = []
-        drop = DropPath(net, drop_path, drop_path_stages) if drop_path else None
+        drop = _drop_path(net, drop_path, drop_path_stages, builds_with) if drop_path else None
         self._auto = check_strategy(strategy) == "auto"
         if self._auto:
             adds_randomness = self.head_dropout > 0 or drop is not None
@@ -285,6 +297,7 @@ class RDrop:
         self.strategy = strategy
         self._own_stochastic = own_stochastic
         self._tiling = False
+        self._ran = False  # the first training call turns the model's refusal of its input into a ConfigError
         self._check_head = self.head_dropout > 0 and head_layer is None  # see `_head_checked_call`
         self._identical_calls = 0
         self._trunk_checked = False  # shared_trunk: the first call checks that every path goes through the tile
@@ -320,6 +333,14 @@ class RDrop:
         """
         if not unwrap(self.model).training:
             return self.model(images)
+        if not self._ran:
+            self._ran = True
+            try:
+                return self(images)
+            except (AssertionError, ValueError) as error:  # the model's own input checks, at the first step
+                if isinstance(error, ConfigError):
+                    raise
+                raise ConfigError(input_refused_message(unwrap(self.model), images, error)) from None
         if self._check_head:
             return self._head_checked_call(images)
         if self._verified:
@@ -435,9 +456,13 @@ class RDrop:
         return views.transpose([1, 0, 2, 3, 4]).reshape([self.passes * batch, channels // self.passes, height, width])
 
     def _head_name(self):
-        """`head_layer`, or the classifier the model's last Linear layer is (for messages); None without one."""
+        """`head_layer` if the model has it, else the classifier its last Linear layer is (for messages);
+        None without one."""
+        net = unwrap(self.model)
+        if self.head_layer and self.head_layer in dict(net.named_sublayers()):
+            return self.head_layer
         try:
-            return self.head_layer or classifier_name(unwrap(self.model))
+            return classifier_name(net)
         except ConfigError:
             return None
 
@@ -506,8 +531,25 @@ def identical_passes_message(net, passes, head_name, builds_with=None, active=()
     if head_name is None:
         head = "RDrop.head_dropout (e.g. 0.2) with RDrop.head_layer, the layer that gives its logits (it has no Linear)"
     else:
-        head = f"RDrop.head_dropout (e.g. 0.2, dropout before its classifier {head_name!r})"
+        head = f"RDrop.head_dropout (e.g. 0.2) with RDrop.head_layer: {head_name} (its classifier)"
     return (
         f"R-Drop: the {passes} passes gave identical outputs, so the KL term is 0 and R-Drop does nothing: "
         f"{type(net).__name__} {first} {head}."
     )
+
+
+def input_refused_message(net, images, error):
+    """The error for a model that refuses its first training batch ``[B, C, H, W]`` (`error`, its own): the
+    size, the reason, and the keys that set them (`Arch.img_size` for a model built for one size)."""
+    import inspect
+
+    try:
+        sized = "img_size" in inspect.signature(type(net).__init__).parameters
+    except (TypeError, ValueError):
+        sized = False
+    fix = (
+        f"it is built for one image size: set Arch.img_size={images.shape[-1]}, or train at the size it is built for"
+        if sized
+        else "train at a size it takes (Global.image_shape and the crops of DataLoader.Train.dataset.transform_ops)"
+    )
+    return f"Arch: {type(net).__name__} cannot take a batch of {list(images.shape)} images ({first_line(error)}): {fix}"

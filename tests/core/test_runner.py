@@ -294,3 +294,21 @@ def test_a_batch_of_one_does_not_settle_the_shared_trunk_check():
     with pytest.warns(UserWarning, match="shared_trunk does not fit"):
         assert rdrop(paddle.randn([2, 3, 224, 224])).shape == [4, 10]
     assert rdrop.strategy == "concat"
+
+
+def test_a_model_that_refuses_its_input_size_is_one_error_naming_the_key():
+    net = build("DeiT_tiny_patch16_224")  # built for 224 px
+    net.train()
+    with pytest.raises(RDropConfigError, match=r"cannot take a batch of \[2, 3, 32, 32\].*set Arch.img_size=32"):
+        RDrop(net, strategy="concat", head_dropout=0.1)(paddle.randn([2, 3, 32, 32]))
+
+
+def test_the_errors_name_the_models_classifier_and_own_rates_not_a_configured_layer_it_lacks(digits):
+    net = build("ConvNeXt_tiny")
+    with pytest.raises(
+        RDropConfigError, match=r"Set RDrop.drop_path: 0 and use Arch.drop_path_rate or RDrop.head_dropout"
+    ):
+        RDrop(net, drop_path=0.1)
+    net.train()
+    with pytest.raises(RDropConfigError, match=r"RDrop.head_layer: head \(its classifier\)"):
+        RDrop(net, head_layer="out")(digits[0][:2])  # "out": the SE-ResNet recipe's classifier, not ConvNeXt's

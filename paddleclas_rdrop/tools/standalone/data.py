@@ -27,7 +27,8 @@ def build_transforms(ops, path):
         name, params = single_entry(entry, f"{path}.{index}")
         if name not in TRANSFORMS:
             raise ConfigError(
-                f"{path}.{index}: {name} is not supported by the standalone engine (it knows {list(TRANSFORMS)})"
+                f"{path}.{index}: {name} is not supported by the standalone engine (it knows {list(TRANSFORMS)}): "
+                f"run with a PaddleClas source tree (PADDLECLAS_ROOT), whose Engine has it, or leave it out of the list"
             )
         try:
             built += create_operators([{name: params}])
