@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 from ..core.errors import ConfigError, building
 from ..core.loss import RDropLoss
-from ..core.runner import RDrop, add_stochastic_layers, randomness_fixes, unwrap
+from ..core.runner import RDrop, add_stochastic_layers, randomness_fixes, stochastic_layers, unwrap
 from .settings import RDropSettings
 from .views import augment_per_pass
 
@@ -210,11 +210,13 @@ ARCH_KEYS_NOT_PASSED = ("name", "pretrained", "use_sync_bn", "use_ml_decoder")
 
 def builds_with(arch):
     """For the `Arch` section `arch` of a backbone of PaddleClas: a function `(key, value) -> bool`, whether
-    the backbone can be built with `Arch.<key>` set to `value` too (built once per call, without pretrained
-    weights; a wrapper such as FasterNet_T0 passes some rate arguments itself). True for a name that is not
-    a backbone (RecModel, the plugin's MutualModel)."""
+    the backbone can be built with `Arch.<key>` set to `value` too and then has a rate above 0 (built once
+    per call, without pretrained weights; a wrapper such as FasterNet_T0 passes some rate arguments itself,
+    LeViT's drops them). True for a name that is not a backbone (RecModel, the plugin's MutualModel)."""
 
     def builds(key, value):
+        import inspect
+
         import paddle
         from paddleclas.ppcls.arch import backbone
 
@@ -223,14 +225,29 @@ def builds_with(arch):
             return True
         # the keys PaddleClas's build_model takes out before it calls the constructor, and the download
         arguments = {name: given for name, given in arch.items() if name not in ARCH_KEYS_NOT_PASSED}
+        if "pretrained" in inspect.signature(constructor).parameters:  # UniFormer's default is True: a download
+            arguments["pretrained"] = False
         try:
             with building(arch.get("name")), paddle.utils.unique_name.guard():
-                constructor(**{**arguments, key: value})
+                built = constructor(**{**arguments, key: value})
         except ConfigError:
             return False
-        return True
+        return has_a_rate_above_0(built)
 
     return builds
+
+
+def has_a_rate_above_0(net):
+    """Whether `net` has an active stochastic layer (`stochastic_layers`) or a sublayer keeping a rate above 0
+    in an attribute (`p`, `drop_prob`, `drop`, `dropout`, ...: LeViT draws its drop path in `forward`)."""
+    if stochastic_layers(net):
+        return True
+    for layer in [net, *net.sublayers()]:
+        for name, value in vars(layer).items():
+            rate = name == "p" or "drop" in name.lower()
+            if rate and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                return True
+    return False
 
 
 def check_model(model, settings):

@@ -95,9 +95,10 @@ def building(name, section="Arch"):
             f".pdparams> -o {section}.pretrained=False, or set {section}.pretrained=False to start from random weights"
         ) from None
     except KeyError as error:
-        if not error.args:
-            raise ConfigError(f"{section}: cannot build {name!r}: KeyError") from None
-        raise ConfigError(f"{section}: cannot build {name!r}: it needs the key {section}.{error.args[0]}") from None
+        key = error.args[0] if error.args else None
+        if not isinstance(key, str) or not key.isidentifier() or key == name:  # a table of PaddleClas's own
+            raise ConfigError(f"{section}: PaddleClas's code cannot build {name!r} (KeyError: {key!r})") from None
+        raise ConfigError(f"{section}: cannot build {name!r}: it needs the key {section}.{key}") from None
     except (TypeError, AttributeError, ValueError, AssertionError) as error:
         import re
 

@@ -341,6 +341,12 @@ class RDrop:
                 if isinstance(error, ConfigError):
                     raise
                 raise ConfigError(input_refused_message(unwrap(self.model), images, error)) from None
+            except (NameError, AttributeError, IndexError, RuntimeError, TypeError) as error:
+                raise ConfigError(
+                    f"Arch: PaddleClas's {type(unwrap(self.model)).__name__} fails on its first training batch of "
+                    f"{list(images.shape)} ({type(error).__name__}: {first_line(error)}): a fault of its code, "
+                    f"not of the config; PADDLECLAS_RDROP_TRACEBACK=1 shows where"
+                ) from None
         if self._check_head:
             return self._head_checked_call(images)
         if self._verified:

@@ -38,8 +38,11 @@ def build(name, class_num=10, **arch):
     import paddle
     from paddleclas.ppcls.arch import backbone
 
+    constructor = getattr(backbone, name)
+    if "pretrained" in inspect.signature(constructor).parameters:  # UniFormer's default is True: a download
+        arch = {"pretrained": False, **arch}
     with building(name), paddle.utils.unique_name.guard():
-        return getattr(backbone, name)(class_num=class_num, **arch)
+        return constructor(class_num=class_num, **arch)
 
 
 def named_size(name):

@@ -32,3 +32,8 @@ def test_a_rate_argument_the_wrapper_passes_on_is_offered_whatever_build_model_t
     arch = {"name": "ConvNeXt_tiny", "class_num": 10, "use_sync_bn": True, "pretrained": False}
     assert builds_with(arch)("drop_path_rate", 0.1) is True
     assert builds_with({"name": "MutualModel"})("drop_rate", 0.1) is True  # not a backbone: nothing to check
+
+
+def test_a_rate_argument_the_wrapper_drops_is_not_offered():
+    # LeViT_128S's wrapper builds from its own table of settings and drops Arch.drop_path
+    assert builds_with({"name": "LeViT_128S", "class_num": 10})("drop_path", 0.1) is False

@@ -312,3 +312,10 @@ def test_the_errors_name_the_models_classifier_and_own_rates_not_a_configured_la
     net.train()
     with pytest.raises(RDropConfigError, match=r"RDrop.head_layer: head \(its classifier\)"):
         RDrop(net, head_layer="out")(digits[0][:2])  # "out": the SE-ResNet recipe's classifier, not ConvNeXt's
+
+
+def test_a_model_whose_own_code_fails_at_the_first_step_is_one_error():
+    net = build("SwinTransformerV2_tiny_patch4_window8_256")  # NameError inside PaddleClas's forward
+    net.train()
+    with pytest.raises(RDropConfigError, match=r"SwinTransformerV2 fails on its first training batch .*NameError"):
+        RDrop(net, strategy="concat", head_dropout=0.1)(paddle.randn([2, 3, 256, 256]))

@@ -68,6 +68,7 @@ def test_the_tools_name_what_a_backbone_cannot_be_built_with(engine, workdir):
                 ["Arch.name=AdaFace_IR_18"],
                 ["Arch.name=cae_base_patch16_224"],
                 ["Arch.name=FasterNet_T0", "Arch.drop_path_rate=0.1"],
+                ["Arch.name=HRNet_W60_C"],  # the wheel's table of weights has no entry for it
             )
         )
     ]
@@ -78,4 +79,5 @@ def test_the_tools_name_what_a_backbone_cannot_be_built_with(engine, workdir):
         "error: Arch: cannot build 'cae_base_patch16_224': it needs the key Arch.enable_linear_eval",
         "error: Arch: cannot build 'FasterNet_T0': FasterNet_T0 sets Arch.drop_path_rate itself: remove "
         "Arch.drop_path_rate",
+        "error: Arch: PaddleClas's code cannot build 'HRNet_W60_C' (KeyError: 'HRNet_W60_C')",
     ]
