@@ -172,7 +172,9 @@ def report():
         "with it the step trains (KL > 0). `Arch.` keys are the model's own rate arguments; `RDrop.drop_path` "
         "is the plugin's stochastic depth (ResNet family, PP-HGNet(V2), MobileNetV3); `RDrop.head_dropout` "
         "fits any model with a Linear classifier.",
-        "- *error*: the plugin's one-line error, as the tools print it.",
+        "- *error*: the plugin's one-line error, as the tools print it; for a model that builds but runs at none "
+        "of the sizes tried, the model's reason at each size (through the tools, its first training step stops "
+        "with one line naming the size keys, or, for a fault of PaddleClas's code, saying so).",
         "- Randomness: the stochastic layers active in the step, the model's own (type x count) or the plugin's.",
         "- Models with a layer scale (ConvNeXt, ...) start with branches scaled by about 1e-6, so their KL "
         "starts near 0 and grows as training scales the branches up.",
