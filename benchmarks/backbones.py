@@ -105,6 +105,14 @@ def cost_names(names):
         print(f"{name}: {record.get('cost')}", flush=True)
 
 
+def randomness_words(check):
+    """A check's randomness column: "none" for a model that trains is its own, drawn in its forward."""
+    words = check.get("randomness", "")
+    if words == "none" and check["outcome"].startswith("trains"):
+        return "own, drawn in its forward (no layer)"
+    return words
+
+
 def outcome_words(check):
     """A check's outcome as the table gives it."""
     outcome = check["outcome"]
@@ -138,14 +146,14 @@ def report():
                 continue
             rows.append(
                 f"| {family} | {name} | {check.get('size') or ''} | {outcome_words(check).replace('|', '/')} | "
-                f"{check.get('strategy', '')} | {check.get('randomness', '')} |"
+                f"{check.get('strategy', '')} | {randomness_words(check)} |"
             )
         first = next((checks[n] for n in names if n in quickest), None)
         cost = costs.get(first["name"], {}).get("cost") if first else None
         family_rows.append(
             f"| {family} | {len(names)} | {'; '.join(f'{key} ({count})' for key, count in sorted(outcomes.items()))} | "
             f"{first['name'] if first else ''} | {first.get('strategy', '') if first else ''} | "
-            f"{first.get('randomness', '') if first else ''} | {f'{cost:.2f}' if cost else ''} |"
+            f"{randomness_words(first) if first else ''} | {f'{cost:.2f}' if cost else ''} |"
         )
     traced = kinds.get("traceback", 0)
     lines = [

@@ -58,17 +58,21 @@ def sizes_to_try(name):
 
 
 def accepted_size(model, name):
-    """The first input side of `sizes_to_try(name)` a one-image eval forward of `model` runs at.
-    `ConfigError` with the model's own reason at each size when none does."""
+    """The first input side of `sizes_to_try(name)` a one-image eval forward of `model` runs at, with finite
+    logits. `ConfigError` with the model's own reason at each size when none does."""
     import paddle
+
+    from ..core.runner import logits_of
 
     reasons = []
     model.eval()
     for size in sizes_to_try(name):
         try:
             with paddle.no_grad():
-                model(paddle.zeros([1, 3, size, size]))
-            return size
+                logits = logits_of(model(paddle.zeros([1, 3, size, size])))
+            if bool(paddle.isfinite(logits).all()):
+                return size
+            reasons.append(f"{size} px: non-finite logits (a feature map shrinks to nothing)")
         except Exception as error:  # the model's own shape checks, which differ in every family
             reasons.append(f"{size} px: {first_line(error)}")
     raise ConfigError(f"{name}: no input size runs ({'; '.join(reasons)})")
