@@ -1,6 +1,8 @@
 """The ViT and PP-HGNetV2 recipes through the tools, at 32 px on the digits: the paper's ViT setting trains
 on both engines with the model's own dropout, PP-HGNetV2's on PaddleClas's Engine with its augmentation."""
 
+import shutil
+
 import pytest
 
 from engine_runs import ENGINES, assert_refused, engine_param, refusals, refusals_by_engine, run_tool, step_losses
@@ -26,6 +28,7 @@ def test_both_engines_train_the_vit_recipe_with_its_own_dropout(engine, workdir)
     kl = step_losses(log, "RDropLoss")
     assert kl and all(value > 0 for value in kl)  # Arch.drop_rate 0.1 makes the passes differ
     assert (workdir / f"vit_{engine}" / "latest.pdparams").exists()
+    shutil.rmtree(workdir / f"vit_{engine}")  # ViT-B's latest and best checkpoints: 1.3 GB
 
 
 @pytest.mark.parametrize("engine", [engine_param("paddleclas")])
