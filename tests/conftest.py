@@ -8,11 +8,10 @@ import os
 # to the tools (their share of the cores) as on a user's machine.
 os.environ.setdefault("RDROP_TESTS_USER_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
 
-import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 import pytest  # noqa: E402
 
-from paddleclas_rdrop.tools.data.demo import digits_images  # noqa: E402
+from paddleclas_rdrop.tools.backbones import images  # noqa: E402
 
 paddle.set_device("cpu")
 
@@ -23,9 +22,7 @@ WEIGHT_FILES = (".pdparams", ".pdopt", ".pdiparams")
 @pytest.fixture(scope="session")
 def digits():
     """24 digits at 32x32, normalised NCHW float32, with int64 labels [B, 1]."""
-    images, labels = digits_images(size=32, count=24)
-    x = (images.astype(np.float32) / 255.0 - 0.5) / 0.5
-    return paddle.to_tensor(x.transpose(0, 3, 1, 2)), paddle.to_tensor(labels[:, None])
+    return images(size=32, count=24)
 
 
 @pytest.fixture(scope="module")

@@ -215,26 +215,35 @@ def builds_with(arch):
     LeViT's drops them). True for a name that is not a backbone (RecModel, the plugin's MutualModel)."""
 
     def builds(key, value):
-        import inspect
-
-        import paddle
         from paddleclas.ppcls.arch import backbone
 
-        constructor = getattr(backbone, str(arch.get("name")), None)
-        if not callable(constructor):
+        if not callable(getattr(backbone, str(arch.get("name")), None)):
             return True
-        # the keys PaddleClas's build_model takes out before it calls the constructor, and the download
+        # the keys PaddleClas's build_model takes out before it calls the constructor
         arguments = {name: given for name, given in arch.items() if name not in ARCH_KEYS_NOT_PASSED}
-        if "pretrained" in inspect.signature(constructor).parameters:  # UniFormer's default is True: a download
-            arguments["pretrained"] = False
         try:
-            with building(arch.get("name")), paddle.utils.unique_name.guard():
-                built = constructor(**{**arguments, key: value})
+            built = build_backbone(arch["name"], **{**arguments, key: value})
         except ConfigError:
             return False
         return has_a_rate_above_0(built)
 
     return builds
+
+
+def build_backbone(name, **arguments):
+    """`backbone.<name>(**arguments)` of the `paddleclas` wheel, in its own parameter-name scope and without
+    pretrained weights (a download; UniFormer's constructors default to them); `ConfigError`
+    (`core.errors.building`) when it cannot be built."""
+    import inspect
+
+    import paddle
+    from paddleclas.ppcls.arch import backbone
+
+    constructor = getattr(backbone, name)
+    if "pretrained" in inspect.signature(constructor).parameters:
+        arguments = {"pretrained": False, **arguments}
+    with building(name), paddle.utils.unique_name.guard():
+        return constructor(**arguments)
 
 
 def has_a_rate_above_0(net):

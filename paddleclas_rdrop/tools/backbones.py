@@ -10,7 +10,7 @@ import re
 import time
 from collections import Counter
 
-from ..core.errors import ConfigError, building, first_line
+from ..core.errors import ConfigError, first_line
 
 SIZES = (32, 64, 224, 299)  # px tried in order; the size a backbone's name gives is tried after 64
 ALPHA = 3.0  # RDropLoss weight (batchmean), the recipes' value
@@ -34,15 +34,10 @@ def wheel_backbones():
 
 def build(name, class_num=10, **arch):
     """`backbone.<name>(class_num=..., **arch)` of the wheel without pretrained weights (a download), in its
-    own parameter-name scope; `ConfigError` (`core.errors.building`) when the wheel cannot build it."""
-    import paddle
-    from paddleclas.ppcls.arch import backbone
+    own parameter-name scope (`adapter.train_hook.build_backbone`); `ConfigError` when it cannot be built."""
+    from ..adapter.train_hook import build_backbone
 
-    constructor = getattr(backbone, name)
-    if "pretrained" in inspect.signature(constructor).parameters:  # UniFormer's default is True: a download
-        arch = {"pretrained": False, **arch}
-    with building(name), paddle.utils.unique_name.guard():
-        return constructor(class_num=class_num, **arch)
+    return build_backbone(name, class_num=class_num, **arch)
 
 
 def named_size(name):
