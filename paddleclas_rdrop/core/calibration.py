@@ -41,16 +41,20 @@ class Calibration(nn.Layer):
 
     Args:
         bins: the number of equal-width confidence bins (15, as Guo et al.).
+        counts_file: where `summary()` also writes the per-bin counts as JSON (`write_counts`), for a
+            reliability diagram (`tools/compare.py` reads them); None: nowhere.
 
     Raises:
-        ConfigError: `bins` is not an integer >= 1.
+        ConfigError: `bins` is not an integer >= 1, or `counts_file` is not a path.
     """
 
-    def __init__(self, bins=15):
+    def __init__(self, bins=15, counts_file=None):
         super().__init__()
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
             raise ConfigError(f"Calibration.bins must be an integer >= 1 (15 is usual), got {bins!r}")
-        self.bins = bins
+        if counts_file is not None and (not isinstance(counts_file, str) or not counts_file):
+            raise ConfigError(f"Calibration.counts_file must be a file path (or left out), got {counts_file!r}")
+        self.bins, self.counts_file = bins, counts_file
         self.reset()
 
     def reset(self):
@@ -78,8 +82,10 @@ class Calibration(nn.Layer):
         self.counts, self.nll_sum = totals[:-1].reshape(3, self.bins), float(totals[-1])
 
     def summary(self):
-        """{"ECE": float, "NLL": float} over everything since `reset()`."""
+        """{"ECE": float, "NLL": float} over everything since `reset()` (and the counts to `counts_file`)."""
         total = self.counts[0].sum()
+        if self.counts_file:
+            write_counts(self.counts_file, self.counts, self.nll_sum)
         return {"ECE": expected_calibration_error(*self.counts), "NLL": self.nll_sum / total if total else 0.0}
 
     @property
@@ -98,3 +104,26 @@ def expected_calibration_error(count, confidence, correct):
         return 0.0
     seen = count > 0
     return float((np.abs(correct[seen] - confidence[seen])).sum() / total)
+
+
+def write_counts(path, counts, nll_sum):
+    """Write per-bin `counts` `[3, bins]` (samples, summed confidence, correct) and the summed NLL (nats)
+    to `path` as JSON {"count", "confidence", "correct", "nll_sum"}, whole or not at all (a temporary
+    file renamed over it)."""
+    import json
+    import os
+
+    count, confidence, correct = (row.tolist() for row in counts)
+    temporary = f"{path}.partial-{os.getpid()}"
+    with open(temporary, "w") as handle:
+        json.dump({"count": count, "confidence": confidence, "correct": correct, "nll_sum": nll_sum}, handle)
+    os.replace(temporary, path)
+
+
+def read_counts(path):
+    """What `write_counts` wrote: (counts `[3, bins]` float64, summed NLL)."""
+    import json
+
+    with open(path) as handle:
+        data = json.load(handle)
+    return np.array([data["count"], data["confidence"], data["correct"]], dtype=np.float64), data["nll_sum"]

@@ -16,7 +16,7 @@ class TopkAcc(MutualTopkAcc):
 METRICS = {
     "TopkAcc": (TopkAcc, {"topk": (1, 5)}),
     "MutualTopkAcc": (MutualTopkAcc, {"topk": (1, 5)}),
-    "Calibration": (Calibration, {"bins": 15}),
+    "Calibration": (Calibration, {"bins": 15, "counts_file": None}),
 }
 
 

@@ -1,0 +1,153 @@
+"""`tools/compare.py -c RECIPE [-o key=value ...] [--seeds N] [--arms ...] [--test-list FILE]`: the R-Drop
+recipe against its baseline twin (and the optional arms of `arms.ARMS`) over N paired seeds, each run
+trained and evaluated by the project's own tools on the engine they select, then the report.
+
+Importing this module imports paddle quietly (`quiet.import_paddle_quietly`): only `tools/compare.py`
+imports it, as its first step.
+"""
+
+import os
+import sys
+
+import yaml
+
+from ..quiet import import_paddle_quietly
+
+import_paddle_quietly()
+
+from ...core.errors import ConfigError, RDropError  # noqa: E402
+from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
+from .report import plot, report_lines, verdict_lines  # noqa: E402
+from .runs import check_setup, read_results, run_all  # noqa: E402
+
+SET_PER_RUN = ("Global.output_dir", "Global.seed")  # compare sets these itself
+
+
+def parser():
+    from ..cli import tool_parser
+
+    parser = tool_parser(
+        "tools/compare.py",
+        "Does R-Drop help on my data? Train the R-Drop recipe (-c, -o as tools/train.py takes them) and its "
+        "baseline twin over paired seeds, evaluate each run's final weights (top-1, NLL, ECE), and report the "
+        "paired differences with 95 % intervals. Arms:\n  "
+        + "\n  ".join(f"{name}: {text}" for name, text in ARMS.items())
+        + "\nA Global.pretrained_model with {seed} in it gives each seed its own start weights.",
+        profiler=False,
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="the number of paired seeds, at least 2 (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the seeds are S..S+N-1 (default 0)")
+    parser.add_argument(
+        "--arms", default=",".join(DEFAULT_ARMS), help=f"comma-separated arms (default {','.join(DEFAULT_ARMS)})"
+    )
+    parser.add_argument("--test-list", help="evaluate on this list file instead of DataLoader.Eval's (val) list")
+    parser.add_argument("--test-root", help="the test list's image_root (default: DataLoader.Eval's)")
+    parser.add_argument("--out", help="the comparison's folder (default output/compare/<config name>)")
+    parser.add_argument("--report", action="store_true", help="only the report, from the results file")
+    return parser
+
+
+def parse(argv=None):
+    from ..cli import parse_tool_args
+
+    args = parse_tool_args(parser(), argv)
+    if args.seeds < 2:
+        raise ConfigError(f"--seeds {args.seeds}: the intervals need at least 2 paired seeds (3 or more is better)")
+    args.arms = parse_arms(args.arms)
+    if args.test_list and not os.path.isfile(args.test_list):
+        raise ConfigError(f"--test-list {args.test_list}: no such file (relative paths are to {os.getcwd()})")
+    args.out = args.out or os.path.join("output", "compare", os.path.splitext(os.path.basename(args.config))[0])
+    return args
+
+
+def eval_config(config, test_list, test_root):
+    """The evaluation config of an arm: its config with Metric.Eval TopkAcc top-1 + Calibration, on
+    `test_list` (under `test_root`) when given."""
+    config = plain(config)
+    metrics = [{"TopkAcc": {"topk": [1]}}, {"Calibration": {"bins": 15}}]
+    config["Metric"] = {**(config.get("Metric") or {}), "Eval": metrics}
+    if test_list:
+        dataset = config["DataLoader"]["Eval"]["dataset"]
+        dataset["cls_label_path"] = os.path.abspath(test_list)
+        if test_root:
+            dataset["image_root"] = os.path.abspath(test_root)
+    return config
+
+
+def write_configs(args, config):
+    """Each arm's train and eval YAML under `args.out/configs`, once `out`'s recorded setup agrees
+    (`runs.check_setup`); {arm: {"train", "eval", "runs"}}."""
+    texts = {}
+    for arm, arm_config in arm_configs(config, args.arms, args.config).items():
+        texts[arm] = {
+            "train": yaml.safe_dump(plain(arm_config), sort_keys=False),
+            "eval": yaml.safe_dump(eval_config(arm_config, args.test_list, args.test_root), sort_keys=False),
+        }
+    eval_list = os.path.abspath(args.test_list) if args.test_list else "DataLoader.Eval"
+    check_setup(args.out, {"configs": {arm: text["train"] for arm, text in texts.items()}, "eval_list": eval_list})
+    folder = os.path.join(args.out, "configs")
+    os.makedirs(folder, exist_ok=True)
+    paths = {}
+    for arm, kinds in texts.items():
+        start = (config.get("Global") or {}).get("pretrained_model")
+        paths[arm] = {
+            "runs": os.path.abspath(os.path.join(args.out, "runs")),
+            "start": start if isinstance(start, str) and "{seed}" in start else None,
+        }
+        for kind, text in kinds.items():
+            paths[arm][kind] = os.path.abspath(os.path.join(folder, f"{arm}.{kind}.yaml"))
+            with open(paths[arm][kind], "w", encoding="utf-8") as handle:
+                handle.write(text)
+    return paths
+
+
+def load(args):
+    """The recipe with its -o overrides, parsed as the tools parse it."""
+    from paddleclas.ppcls.utils import config as config_module
+
+    from ..quiet import get_config_quietly
+    from ..typos import check_overrides
+
+    check_overrides(args.config, args.override)
+    for override in args.override:
+        key = override.split("=", 1)[0]
+        if key in SET_PER_RUN:
+            print(f"[compare] -o {key} is not used: compare gives each run its own {key.split('.')[1]}", flush=True)
+    config = get_config_quietly(config_module, args.config, args.override)
+    from ...adapter.settings import RDropSettings
+
+    RDropSettings.from_config(config)  # a recipe's own R-Drop mistakes, before any run
+    return config
+
+
+def publish(rows, args):
+    title = f"R-Drop on {args.config}: {', '.join(sorted({r['arm'] for r in rows}))}, evaluated on " + (
+        args.test_list or "the val list (DataLoader.Eval)"
+    )
+    lines = report_lines(rows, title)
+    path = os.path.join(args.out, "report.md")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    plot(rows, os.path.join(args.out, "report.png"))
+    print("\n".join(["", *verdict_lines(rows), "", f"report: {path} and {os.path.join(args.out, 'report.png')}"]))
+
+
+def main(tools_dir, argv=None):
+    """Entry point of `tools/compare.py` (`tools_dir`: where train.py and eval.py are); a mistake or a
+    failed run ends in one `error:` line and exit code 1; results already written stay."""
+    try:
+        args = parse(argv)
+        if not args.report:
+            config = load(args)
+            paths = write_configs(args, config)
+            epochs = int(config["Global"]["epochs"])
+            run_all(args.arms, range(args.first_seed, args.first_seed + args.seeds), args.out, paths, tools_dir, epochs)
+        rows = read_results(args.out)
+        if not rows:
+            raise ConfigError(f"--report: {args.out} has no results yet: run the comparison first")
+        publish(rows, args)
+    except RDropError as error:
+        sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        results = os.path.join(args.out, "results.jsonl")
+        sys.exit(f"stopped: the finished runs are in {results}; the same command resumes from them")

@@ -1,0 +1,179 @@
+"""The report of a comparison, computed from its results file alone: a table per arm, the paired
+differences against the baseline with 95 % t intervals over the seeds, one verdict line per arm, a
+Markdown file and a PNG plot (per-seed differences and a reliability diagram per arm)."""
+
+import statistics
+
+import numpy as np
+
+from ...core.calibration import expected_calibration_error
+from .arms import ARMS
+from .stats import paired_interval
+
+METRICS = {  # name: (title, unit, scale, the better direction)
+    "top1": ("top-1", "points", 100, +1),
+    "nll": ("NLL", "nats", 1, -1),
+    "ece": ("ECE", "points", 100, -1),
+}
+EXTRA_PAIRS = (("rdrop", "baseline_long"), ("views_kl", "views_ce"))  # besides each arm - baseline
+
+
+def value(row, metric):
+    """`metric` of a results row (ECE from its per-bin counts)."""
+    return expected_calibration_error(*np.asarray(row["counts"])) if metric == "ece" else row[metric]
+
+
+def by_arm(rows):
+    arms = {}
+    for row in rows:
+        arms.setdefault(row["arm"], {})[row["seed"]] = row
+    return {arm: arms[arm] for arm in ARMS if arm in arms}
+
+
+def paired(rows, a, b, metric):
+    """(mean, half-width, n) of the paired differences a - b in `metric` (in its report unit) over the
+    seeds both arms have; None under 2 seeds."""
+    arms = by_arm(rows)
+    scale = METRICS[metric][2]
+    seeds = sorted(set(arms.get(a, {})) & set(arms.get(b, {})))
+    return paired_interval((value(arms[a][s], metric) - value(arms[b][s], metric)) * scale for s in seeds)
+
+
+def verdict(metric, cell):
+    """`better` / `worse` beyond the interval, or `within the noise`."""
+    mean, half, _ = cell
+    if abs(mean) <= half:
+        return "within the noise"
+    return "better" if mean * METRICS[metric][3] > 0 else "worse"
+
+
+def interval(metric, cell):
+    mean, half, _ = cell
+    digits = 4 if metric == "nll" else 2
+    return f"{mean:+.{digits}f} [{mean - half:+.{digits}f}, {mean + half:+.{digits}f}]"
+
+
+def pairs(rows):
+    arms = by_arm(rows)
+    found = [(arm, "baseline") for arm in arms if arm != "baseline"]
+    return [(a, b) for a, b in found + list(EXTRA_PAIRS) if a in arms and b in arms]
+
+
+def time_ratio(rows, a, b):
+    """The median over common seeds of a's training seconds / b's."""
+    arms = by_arm(rows)
+    seeds = sorted(set(arms[a]) & set(arms[b]))
+    return statistics.median(arms[a][s]["train_seconds"] / arms[b][s]["train_seconds"] for s in seeds)
+
+
+def arm_lines(rows):
+    lines = [
+        "| arm | seeds | top-1 % | NLL | ECE % | train s | peak RSS MB | epochs |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for arm, seeds in by_arm(rows).items():
+        runs = list(seeds.values())
+        mean = lambda metric: statistics.mean(value(r, metric) for r in runs) * METRICS[metric][2]  # noqa: E731
+        epochs = sorted({r["epochs"] for r in runs if r["epochs"]})
+        epochs = f"{epochs[0]}-{epochs[-1]}" if epochs else "as set"
+        lines.append(
+            f"| {arm} | {len(runs)} | {mean('top1'):.2f} | {mean('nll'):.4f} | {mean('ece'):.2f} | "
+            f"{statistics.mean(r['train_seconds'] for r in runs):.0f} | "
+            f"{max(r['peak_rss_mb'] for r in runs):.0f} | {epochs} |"
+        )
+    return lines
+
+
+def pair_lines(rows):
+    lines = [
+        "| a - b | seeds | top-1 (points) | NLL (nats) | ECE (points) | train time a / b |",
+        "|---|---|---|---|---|---|",
+    ]
+    for a, b in pairs(rows):
+        cells = {metric: paired(rows, a, b, metric) for metric in METRICS}
+        if all(cells.values()):
+            lines.append(
+                f"| {a} - {b} | {cells['top1'][2]} | "
+                + " | ".join(interval(m, cells[m]) for m in METRICS)
+                + f" | {time_ratio(rows, a, b):.2f}x |"
+            )
+    return lines
+
+
+def verdict_lines(rows):
+    """One line per pair: each metric's difference, interval and verdict, and the time ratio."""
+    lines = []
+    for a, b in pairs(rows):
+        cells = {metric: paired(rows, a, b, metric) for metric in METRICS}
+        if not all(cells.values()):
+            lines.append(f"{a} vs {b}: fewer than 2 common seeds, no interval yet")
+            continue
+        parts = [f"{METRICS[m][0]} {interval(m, cells[m])} {verdict(m, cells[m])}" for m in METRICS]
+        ratio = time_ratio(rows, a, b)
+        lines.append(f"{a} vs {b} ({cells['top1'][2]} seeds): {'; '.join(parts)}; {ratio:.2f}x the training time")
+    return lines
+
+
+def report_lines(rows, title):
+    return [
+        f"# {title}",
+        "",
+        "Per arm, mean over seeds (train s: wall seconds of tools/train.py; peak RSS: the largest of the "
+        "train processes, as the OS counts it):",
+        "",
+        *arm_lines(rows),
+        "",
+        "Paired differences a - b over the seeds both arms have, mean [95 % t interval]; top-1 and ECE in "
+        "points, NLL in nats; better is a higher top-1 and a lower NLL and ECE:",
+        "",
+        *pair_lines(rows),
+        "",
+        "Verdicts (beyond the interval, or within the noise):",
+        "",
+        *[f"- {line}" for line in verdict_lines(rows)],
+    ]
+
+
+def plot(rows, path):
+    """Per-seed paired differences against the baseline (top-1, NLL, ECE) and a reliability diagram per
+    arm (the bins summed over seeds), as a PNG at `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = by_arm(rows)
+    compared = pairs(rows)
+    fig, axes = plt.subplots(2, max(3, len(arms)), figsize=(4 * max(3, len(arms)), 7.5), squeeze=False)
+    for ax, metric in zip(axes[0], METRICS):
+        title, unit, scale, _ = METRICS[metric]
+        for row_index, (a, b) in enumerate(compared):
+            seeds = sorted(set(arms[a]) & set(arms[b]))
+            diffs = [(value(arms[a][s], metric) - value(arms[b][s], metric)) * scale for s in seeds]
+            ax.plot(diffs, [row_index] * len(diffs), "o", alpha=0.5, color="tab:blue")
+            cell = paired_interval(diffs)
+            if cell:
+                ax.errorbar([cell[0]], [row_index], xerr=[cell[1]], fmt="D", color="black", capsize=4)
+        ax.axvline(0, color="gray", linewidth=0.8)
+        ax.set_yticks(range(len(compared)), [f"{a}\n- {b}" for a, b in compared], fontsize=8)
+        ax.set_xlabel(f"{title} difference ({unit}): seeds, mean and 95 % CI")
+    for ax in axes[0][3:]:
+        ax.axis("off")
+    for ax, (arm, seeds) in zip(axes[1], arms.items()):
+        count, confidence, correct = np.sum([np.asarray(r["counts"]) for r in seeds.values()], axis=0)
+        bins = len(count)
+        edges = np.linspace(0, 1, bins + 1)
+        seen = count > 0
+        accuracy = correct[seen] / count[seen]
+        ax.bar(edges[:-1][seen], accuracy, width=1 / bins, align="edge", edgecolor="black", label="accuracy")
+        ax.plot(confidence[seen] / count[seen], accuracy, "r.", label="mean confidence")
+        ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+        ax.set_title(f"{arm}: ECE {100 * expected_calibration_error(count, confidence, correct):.2f} %", fontsize=9)
+        ax.set_xlabel("top-1 confidence")
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=7, loc="upper left")
+    for ax in axes[1][len(arms) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

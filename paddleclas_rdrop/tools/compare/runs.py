@@ -1,0 +1,166 @@
+"""The runs of a comparison: each arm and seed trained by `tools/train.py` into its own folder, then
+evaluated by `tools/eval.py` (TopkAcc + Calibration); one JSON line per finished run in the results
+file, which a restart resumes from."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from ...core.calibration import read_counts
+from ...core.errors import ConfigError, RDropError
+
+RESULTS, SETUP = "results.jsonl", "setup.json"
+
+
+class RunFailed(RDropError):
+    """A tool of one run exited non-zero; the message names the run, the tool's error and its log."""
+
+
+def read_results(out):
+    """The finished runs recorded in `out`'s results file ([] before the first)."""
+    path = os.path.join(out, RESULTS)
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def check_setup(out, setup):
+    """Record `setup` ({"configs": {arm: YAML text}, "eval_list": ...}) in `out`, or check it against the
+    one recorded: the arms run before keep their configs and the evaluation its list, so results of
+    another setup are never mixed in. Seeds and arms may be added. Raises `ConfigError`."""
+    path = os.path.join(out, SETUP)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            recorded = json.load(handle)
+        configs = setup["configs"]
+        changed = [arm for arm in configs if recorded["configs"].get(arm, configs[arm]) != configs[arm]]
+        if recorded["eval_list"] != setup["eval_list"]:
+            changed.insert(0, f"the evaluation list ({recorded['eval_list']} then)")
+        if changed:
+            raise ConfigError(
+                f"--out {out} holds a comparison of another setup ({', '.join(changed)} differ): give another "
+                f"--out, or remove {out} to start this one anew"
+            )
+        setup = {**setup, "configs": {**recorded["configs"], **setup["configs"]}}
+    os.makedirs(out, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(setup, handle, indent=1)
+
+
+def plan(arms, seeds, done):
+    """(arm, seed) still to run, seed by seed: baseline and rdrop before baseline_long, which needs their
+    training times."""
+    finished = {(row["arm"], row["seed"]) for row in done}
+    return [(arm, seed) for seed in seeds for arm in arms if (arm, seed) not in finished]
+
+
+def long_epochs(done, seed, epochs):
+    """baseline_long's epochs for `seed`: `epochs` x the rdrop / baseline training-time ratio of that seed."""
+    seconds = {row["arm"]: row["train_seconds"] for row in done if row["seed"] == seed}
+    return max(epochs, round(epochs * seconds["rdrop"] / seconds["baseline"]))
+
+
+def run_tool(command, log_path):
+    """Run `command` with its output into `log_path`; (exit code, wall seconds, peak RSS in MB)."""
+    start = time.time()
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, time.time() - start, usage.ru_maxrss / 1024  # Linux: ru_maxrss in KiB
+
+
+def failure(name, tool, code, log_path):
+    """The one line a failed tool gives: its own `error:` line, or its last line, and where its log is."""
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        lines = [line.strip() for line in handle if line.strip()]
+    said = next((line for line in reversed(lines) if line.startswith("error:")), lines[-1] if lines else "no output")
+    return RunFailed(f"{name}: {tool} exited {code}: {said.removeprefix('error: ')} (its output: {log_path})")
+
+
+def run_one(arm, seed, paths, tools_dir, epochs=None):
+    """Train and evaluate one arm and seed; its results row. `paths`: {"train": YAML, "eval": YAML,
+    "runs": folder, "start": `Global.pretrained_model` with `{seed}` in it, or None}; `epochs`: a
+    `Global.epochs` override (baseline_long). Raises `RunFailed`."""
+    folder = os.path.join(paths["runs"], f"{arm}_seed{seed}")
+    if os.path.exists(folder):  # a run that a stop cut short: it is not in the results file
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    name = f"{arm} seed {seed}"
+    common = ["-o", f"Global.output_dir={folder}", "-o", f"Global.seed={seed}"]
+    train = [sys.executable, os.path.join(tools_dir, "train.py"), "-c", paths["train"], *common]
+    if epochs is not None:
+        train += ["-o", f"Global.epochs={epochs}"]
+    if paths.get("start"):  # each seed its own start weights
+        train += ["-o", f"Global.pretrained_model={paths['start'].format(seed=seed)}"]
+    code, train_seconds, peak_mb = run_tool(train, os.path.join(folder, "train.out"))
+    if code != 0:
+        raise failure(name, "tools/train.py", code, os.path.join(folder, "train.out"))
+    counts_file = os.path.join(folder, "calibration.json")
+    evaluate = [
+        sys.executable, os.path.join(tools_dir, "eval.py"), "-c", paths["eval"], *common,
+        "-o", f"Global.pretrained_model={os.path.join(folder, 'latest')}",
+        "-o", f"Metric.Eval.1.Calibration.counts_file={counts_file}",
+    ]  # fmt: skip
+    code, eval_seconds, _ = run_tool(evaluate, os.path.join(folder, "eval.out"))
+    if code != 0 or not os.path.exists(counts_file):
+        raise failure(name, "tools/eval.py", code, os.path.join(folder, "eval.out"))
+    counts, nll_sum = read_counts(counts_file)
+    total = counts[0].sum()
+    return {
+        "arm": arm,
+        "seed": seed,
+        "epochs": epochs,
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "peak_rss_mb": peak_mb,
+        "images": int(total),
+        "top1": float(counts[2].sum() / total),
+        "nll": nll_sum / total,
+        "counts": counts.tolist(),
+        "folder": folder,
+    }
+
+
+def time_left(todo, done):
+    """Seconds the runs `todo` ((arm, seed) pairs) should take, from the runs `done`: each arm at its own
+    mean (baseline_long at rdrop's), an arm not run yet at the mean of all; None before any run."""
+    if not done:
+        return None
+    took = lambda rows: sum(r["train_seconds"] + r["eval_seconds"] for r in rows) / len(rows)  # noqa: E731
+    overall = took(done)
+    per_arm = {arm: took([r for r in done if r["arm"] == arm]) for arm in {r["arm"] for r in done}}
+    return sum(per_arm.get("rdrop" if arm == "baseline_long" else arm, overall) for arm, _ in todo)
+
+
+def minutes(seconds):
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def run_all(arms, seeds, out, paths, tools_dir, epochs, say=print):
+    """Every (arm, seed) not in `out`'s results file, appended to it as each ends; the results rows."""
+    done = read_results(out)
+    todo = plan(arms, seeds, done)
+    total = len(todo)
+    for index, (arm, seed) in enumerate(todo, 1):
+        left = time_left(todo[index - 1 :], done)
+        say(f"[compare] run {index} of {total}: {arm} seed {seed}" + (f" (about {minutes(left)} left)" if left else ""))
+        extra = long_epochs(done, seed, epochs) if arm == "baseline_long" else None
+        row = run_one(arm, seed, paths[arm], tools_dir, extra)
+        with open(os.path.join(out, RESULTS), "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        done.append(row)
+        say(
+            f"[compare] {arm} seed {seed}: top-1 {100 * row['top1']:.2f} %, NLL {row['nll']:.4f}, "
+            f"{row['train_seconds']:.0f} s of training" + (f" ({extra} epochs)" if extra else "")
+        )
+    return done
