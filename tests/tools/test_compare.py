@@ -1,0 +1,163 @@
+"""tools/compare.py: a tiny comparison end to end on both engines (the report's numbers against the
+results file, a resume that runs nothing again), the twin it derives, and one line per bad input."""
+
+import glob
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from engine_runs import ENGINES, NEEDS_TREE, PROJECT, overrides, tool_environment
+
+TOOLS = os.path.join(PROJECT, "tools")
+RECIPE = os.path.join(PROJECT, "configs", "rdrop_se_resnet.yaml")
+
+
+def compare_command(workdir, out, *extra):
+    keys = overrides(workdir, "unused", epochs=2) + ["Arch.name=SE_ResNet18_vd"]
+    command = [sys.executable, os.path.join(TOOLS, "compare.py"), "-c", RECIPE, "--seeds", "2", "--out", str(out)]
+    return command + [arg for key in keys for arg in ("-o", key)] + list(extra)
+
+
+def ece(counts):
+    count, confidence, correct = np.asarray(counts)
+    return np.abs(correct - confidence).sum() / count.sum()
+
+
+def table(report, header):
+    """The rows of the Markdown table whose header starts with `header`: {first cell: cells}."""
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def check_interval(cell, differences):
+    """A report cell `+m [+lo, +hi]` against the 95 % t interval of `differences`, to its digits."""
+    mean, low, high = (float(x) for x in re.findall(r"[-+][\d.]+", cell))
+    n = len(differences)
+    half = stats.t.ppf(0.975, n - 1) * np.std(differences, ddof=1) / math.sqrt(n)
+    digits = len(cell.split()[0].split(".")[1])
+    for shown, true in (
+        (mean, np.mean(differences)),
+        (low, np.mean(differences) - half),
+        (high, np.mean(differences) + half),
+    ):
+        assert abs(shown - true) <= 0.6 * 10**-digits, (cell, differences)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engine, workdir):
+    if engine == "paddleclas" and not ENGINES[engine]["PADDLECLAS_ROOT"]:
+        pytest.skip(NEEDS_TREE)
+    out = workdir / f"compare_{engine}"
+    command = compare_command(workdir, out)
+    env = tool_environment(ENGINES[engine])
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    for index in range(1, 5):
+        assert f"[compare] run {index} of 4" in result.stdout
+    assert "about" in result.stdout.split("[compare] run 2 of 4", 1)[1].splitlines()[0]  # time left
+    assert "-o Global.output_dir is not used" in result.stdout
+
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted((r["arm"], r["seed"]) for r in rows) == [("baseline", 0), ("baseline", 1), ("rdrop", 0), ("rdrop", 1)]
+    for row in rows:
+        run = out / "runs" / f"{row['arm']}_seed{row['seed']}"
+        assert (run / "train.log").exists() and (run / "latest.pdparams").exists()
+        assert row["images"] == len((workdir / "digits" / "val_list.txt").read_text().split("\n")) - 1
+        assert row["train_seconds"] > 0 and row["peak_rss_mb"] > 100
+    twin = yaml.safe_load((out / "configs" / "baseline.train.yaml").read_text())
+    assert "train_mode" not in twin["Global"] and all("RDropLoss" not in e for e in twin["Loss"]["Train"])
+
+    report = (out / "report.md").read_text()
+    arms = table(report, "| arm |")
+    for arm in ("baseline", "rdrop"):
+        mine = [r for r in rows if r["arm"] == arm]
+        seeds, top1, nll, ece_shown = arms[arm][:4]
+        assert int(seeds) == 2
+        assert abs(float(top1) - 100 * np.mean([r["top1"] for r in mine])) < 0.006
+        assert abs(float(nll) - np.mean([r["nll"] for r in mine])) < 0.00006
+        assert abs(float(ece_shown) - 100 * np.mean([ece(r["counts"]) for r in mine])) < 0.006
+    by = {(r["arm"], r["seed"]): r for r in rows}
+    pair = table(report, "| a - b |")["rdrop - baseline"]
+    assert pair[0] == "2"
+    for cell, metric, scale in ((pair[1], "top1", 100), (pair[2], "nll", 1), (pair[3], "ece", 100)):
+        value = (lambda r: ece(r["counts"])) if metric == "ece" else (lambda r, m=metric: r[m])
+        check_interval(cell, [scale * (value(by[("rdrop", s)]) - value(by[("baseline", s)])) for s in (0, 1)])
+    assert re.search(r"^rdrop vs baseline \(2 seeds\): top-1 .*(within the noise|better|worse)", result.stdout, re.M)
+    assert (out / "report.png").stat().st_size > 10_000
+
+    before = (out / "results.jsonl").read_text()
+    again = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "[compare] run" not in again.stdout, again.stdout + again.stderr
+    assert (out / "results.jsonl").read_text() == before
+    for weights in glob.glob(str(out / "runs" / "*" / "*.pd*")):
+        os.remove(weights)
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--arms", "rdorp"], "--arms: 'rdorp' is not an arm (did you mean `rdrop`?)"),
+        (["--arms", "baseline_long"], "add baseline and rdrop to --arms"),
+        (["--seeds", "1"], "--seeds 1: the intervals need at least 2 paired seeds"),
+        (["--test-list", "no/such/list.txt"], "--test-list no/such/list.txt: no such file (relative paths are to"),
+    ],
+)
+def test_a_bad_argument_is_one_line(extra, words, tmp_path):
+    from paddleclas_rdrop.tools.compare.command import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(TOOLS, ["-c", RECIPE, "--out", str(tmp_path / "out"), *extra])
+    assert str(stop.value.code).startswith("error: ") and words in str(stop.value.code)
+    assert "\n" not in str(stop.value.code) and not (tmp_path / "out").exists()
+
+
+def test_a_config_without_r_drop_has_no_twin(tmp_path):
+    from paddleclas_rdrop.tools.compare.command import main
+
+    baseline = os.path.join(PROJECT, "configs", "baseline_se_resnet.yaml")
+    with pytest.raises(SystemExit) as stop:
+        main(TOOLS, ["-c", baseline, "--out", str(tmp_path / "out")])
+    assert str(stop.value.code).startswith(f"error: -c {baseline} has no baseline twin to compare with")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "path", sorted(glob.glob(os.path.join(PROJECT, "configs", "rdrop_*.yaml"))), ids=os.path.basename
+)
+def test_the_derived_twin_is_the_shipped_baseline(path):
+    from paddleclas.ppcls.utils.config import get_config
+
+    from paddleclas_rdrop.tools.compare.arms import baseline_twin, plain
+
+    shipped = plain(get_config(path.replace("rdrop_", "baseline_"), show=False))
+    assert plain(baseline_twin(get_config(path, show=False), path)) == shipped
+
+
+def test_a_results_folder_of_another_setup_is_refused(tmp_path):
+    from paddleclas_rdrop.core.errors import ConfigError
+    from paddleclas_rdrop.tools.compare.runs import check_setup
+
+    check_setup(str(tmp_path), {"configs": {"rdrop": "a: 1\n"}, "eval_list": "DataLoader.Eval"})
+    check_setup(str(tmp_path), {"configs": {"baseline": "b: 1\n"}, "eval_list": "DataLoader.Eval"})  # an arm added
+    with pytest.raises(ConfigError, match=f"--out {tmp_path} holds a comparison of another setup \\(rdrop differ"):
+        check_setup(str(tmp_path), {"configs": {"rdrop": "a: 2\n"}, "eval_list": "DataLoader.Eval"})
+    with pytest.raises(ConfigError, match="the evaluation list"):
+        check_setup(str(tmp_path), {"configs": {"rdrop": "a: 1\n"}, "eval_list": "/test.txt"})
+    shutil.rmtree(tmp_path)
