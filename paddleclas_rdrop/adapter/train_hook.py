@@ -20,6 +20,7 @@ import dataclasses
 import logging
 from typing import Callable, Optional
 
+from ..core.calibration import Calibration
 from ..core.errors import ConfigError, building
 from ..core.loss import RDropLoss
 from ..core.runner import RDrop, add_stochastic_layers, randomness_fixes, stochastic_layers, unwrap
@@ -45,13 +46,18 @@ class KLShare:
             total = float(loss_dict["loss"])
             self.shares.append(float(loss_dict["RDropLoss"]) / total if total > 0 else 0.0)
 
-    def log_epoch(self, epoch_id, warmup=None):
+    def log_epoch(self, epoch_id, warmup=None, alpha=None, writer=None):
         """One line for the epoch; with `warmup` (an `AlphaWarmup`), alpha at the epoch's end too, and no
-        barely-acting warning while alpha is still rising."""
+        barely-acting warning while alpha is still rising. With `writer` (the engine's VisualDL
+        `LogWriter`), the scalars `rdrop_kl_share` and `rdrop_alpha` (`alpha` without a warm-up) at step
+        `epoch_id`."""
         if not self.shares:
             return
         logger = logging.getLogger("ppcls")  # the logger both engines' logs go to
         mean, largest = sum(self.shares) / len(self.shares), max(self.shares)
+        if writer is not None:
+            writer.add_scalar(tag="rdrop_kl_share", value=mean, step=epoch_id)
+            writer.add_scalar(tag="rdrop_alpha", value=warmup.value if warmup else alpha, step=epoch_id)
         ramp = (
             f"alpha {warmup.value:.4g} of {warmup.alpha:g} (warm-up over {warmup.epochs:g} epochs); " if warmup else ""
         )
@@ -182,6 +188,7 @@ def prepare_engine(engine, settings=None):
         fixes = randomness_fixes(unwrap(rdrop.model), rdrop.builds_with)
         engine.train_loss_func.kl_share.fixes = tuple(key for key, _ in fixes)
     engine.rdrop_plugin = PluginState(settings, rdrop, engine.train_loss_func)
+    write_eval_calibration(engine)
     return engine.rdrop_plugin
 
 
@@ -299,4 +306,30 @@ def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
         state.loss.warmup.start_epoch(epoch_id, engine.iter_per_epoch)
     with _k_pass_model(engine, state.rdrop):
         train_epoch(engine, epoch_id, print_batch_step)
-    state.loss.kl_share.log_epoch(epoch_id, state.loss.warmup)
+    writer = getattr(engine, "vdl_writer", None)
+    state.loss.kl_share.log_epoch(epoch_id, state.loss.warmup, state.settings.alpha, writer)
+
+
+def calibration_metrics(metrics):
+    """The `Calibration` metrics among an engine's eval metrics (PaddleClas's `CombinedMetrics` keeps them
+    in `metric_func_list`, the standalone engine's `Metrics` in `metrics`)."""
+    found = getattr(metrics, "metric_func_list", None) or getattr(metrics, "metrics", None) or []
+    return [metric for metric in found if isinstance(metric, Calibration)]
+
+
+def write_eval_calibration(engine):
+    """With VisualDL on (`engine.vdl_writer`) and a `Calibration` in Metric.Eval, each evaluation during
+    training also writes the scalars `eval_NLL` and `eval_ECE` at the epoch, beside PaddleClas's
+    `eval_acc`: `engine.eval` is wrapped on this engine (an instance attribute; the class is untouched)."""
+    writer, evaluate = getattr(engine, "vdl_writer", None), engine.eval
+    if writer is None or not calibration_metrics(engine.eval_metric_func):
+        return
+
+    def eval_and_write(epoch_id=0, *args, **kwargs):
+        acc = evaluate(epoch_id, *args, **kwargs)
+        for metric in calibration_metrics(engine.eval_metric_func):
+            for key, value in metric.summary().items():
+                writer.add_scalar(tag=f"eval_{key}", value=value, step=epoch_id)
+        return acc
+
+    engine.eval = eval_and_write

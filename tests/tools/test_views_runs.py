@@ -26,6 +26,15 @@ def alphas(log):
     return [float(a) for a in re.findall(r"\[R-Drop\] alpha ([\d.e+-]+) of 2 \(warm-up over 2 epochs\)", log)]
 
 
+def scalars(folder):
+    """{tag: [(step, value), ...]} of the VisualDL log that a run wrote into `folder`."""
+    from visualdl import LogReader
+
+    (path,) = [p for p in folder.iterdir() if p.name.startswith("vdlrecords")]
+    reader = LogReader(file_path=str(path))
+    return {tag: [(r.id, r.value) for r in reader.get_data("scalar", tag)] for tag in reader.get_tags()["scalar"]}
+
+
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_per_pass_views_with_a_warm_up_train_resume_exactly_and_report_calibration(engine, workdir):
     config = with_calibration(workdir, "rdrop_se_resnet.yaml")
@@ -38,7 +47,7 @@ def test_per_pass_views_with_a_warm_up_train_resume_exactly_and_report_calibrati
     whole = run_tool(
         "train.py",
         config,
-        overrides(workdir, f"whole_{engine}", 2, every_epoch=True) + extra,
+        overrides(workdir, f"whole_{engine}", 2, every_epoch=True) + extra + ["Global.use_visualdl=True"],
         cwd=workdir,
         env=ENGINES[engine],
     )
@@ -48,6 +57,17 @@ def test_per_pass_views_with_a_warm_up_train_resume_exactly_and_report_calibrati
     ramp = alphas(log)
     assert len(ramp) == 2 and 0.5 < ramp[0] < 1.0 and 1.5 < ramp[1] <= 2.0, ramp  # rising to alpha = 2
     assert re.search(r"\[Eval\]\[Epoch 2\]\[Avg\].*ECE: [\d.]+, NLL: [\d.]+", log), log[-2000:]
+    written = scalars(workdir / f"whole_{engine}")  # the R-Drop scalars beside PaddleClas's own
+    assert "eval_acc" in written and any(tag.startswith("train_") for tag in written)
+    assert [step for step, _ in written["rdrop_alpha"]] == [1, 2]
+    assert [value for _, value in written["rdrop_alpha"]] == pytest.approx(ramp, rel=1e-3)
+    shares = re.findall(r"alpha x KL is ([\d.]+)% of the training loss", log)
+    assert [100 * value for _, value in written["rdrop_kl_share"]] == pytest.approx(
+        [float(s) for s in shares], abs=0.006
+    )
+    for key in ("ECE", "NLL"):
+        logged = [float(v) for v in re.findall(rf"\[Eval\]\[Epoch \d\]\[Avg\].*{key}: ([\d.]+)", log)]
+        assert [value for _, value in written[f"eval_{key}"]] == pytest.approx(logged, abs=6e-6)
     resumed = run_tool(
         "train.py",
         config,
