@@ -161,3 +161,12 @@ def test_a_results_folder_of_another_setup_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="the evaluation list"):
         check_setup(str(tmp_path), {"configs": {"rdrop": "a: 1\n"}, "eval_list": "/test.txt"})
     shutil.rmtree(tmp_path)
+
+
+def test_an_arm_that_cannot_train_is_named_before_any_run(tmp_path):
+    from paddleclas_rdrop.tools.compare.command import main
+
+    with pytest.raises(SystemExit) as stop:  # the recipe has Mixup, which per-pass views refuse
+        main(TOOLS, ["-c", RECIPE, "--out", str(tmp_path / "out"), "--arms", "baseline,rdrop,views_kl"])
+    assert str(stop.value.code).startswith("error: --arms views_kl: RDrop.augment_per_pass gives each pass")
+    assert not (tmp_path / "out").exists()

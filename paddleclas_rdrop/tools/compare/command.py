@@ -77,8 +77,14 @@ def eval_config(config, test_list, test_root):
 def write_configs(args, config):
     """Each arm's train and eval YAML under `args.out/configs`, once `out`'s recorded setup agrees
     (`runs.check_setup`); {arm: {"train", "eval", "runs"}}."""
+    from ...adapter.settings import RDropSettings
+
     texts = {}
     for arm, arm_config in arm_configs(config, args.arms, args.config).items():
+        try:
+            RDropSettings.from_config(arm_config)  # an arm's own R-Drop mistake, before any run
+        except ConfigError as error:
+            raise ConfigError(f"--arms {arm}: {error}") from None
         texts[arm] = {
             "train": yaml.safe_dump(plain(arm_config), sort_keys=False),
             "eval": yaml.safe_dump(eval_config(arm_config, args.test_list, args.test_root), sort_keys=False),
@@ -113,11 +119,7 @@ def load(args):
         key = override.split("=", 1)[0]
         if key in SET_PER_RUN:
             print(f"[compare] -o {key} is not used: compare gives each run its own {key.split('.')[1]}", flush=True)
-    config = get_config_quietly(config_module, args.config, args.override)
-    from ...adapter.settings import RDropSettings
-
-    RDropSettings.from_config(config)  # a recipe's own R-Drop mistakes, before any run
-    return config
+    return get_config_quietly(config_module, args.config, args.override)
 
 
 def publish(rows, args):
