@@ -49,6 +49,7 @@ setup(
     install_requires=["paddleclas", "pyyaml", "pillow", "numpy"],
     extras_require={
         "cpu": ["paddlepaddle"],
-        "test": ["pytest", "pytest-xdist", "ruff"],  # xdist: the tools run on both cores; ruff: style
+        # xdist: the tools run on both cores; ruff: style; hypothesis: generated inputs
+        "test": ["pytest", "pytest-xdist", "ruff", "hypothesis"],
     },
 )

@@ -2,6 +2,9 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from paddleclas_rdrop import compute_kl_loss
 
@@ -92,3 +95,68 @@ def test_unknown_reduction_is_refused():
     p = paddle.zeros([2, 3])
     with pytest.raises(ValueError, match="reduction"):
         compute_kl_loss(p, p, reduction="avg")
+
+
+def masked_reference(p, q, masked):
+    """The float64 symmetric KL of the logits without the classes `masked` ([B, C] bool), summed."""
+    total = 0.0
+    for row_p, row_q, row_masked in zip(p, q, masked):
+        kept = ~row_masked
+        if kept.any():
+            total += symmetric_kl64(row_p[None, kept], row_q[None, kept])
+    return total
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda rows: st.tuples(
+            arrays(np.float32, (rows, 6), elements=st.floats(-30, 30, width=32)),
+            arrays(np.float32, (rows, 6), elements=st.floats(-30, 30, width=32)),
+            arrays(np.bool_, (rows, 6)),
+        )
+    )
+)
+def test_classes_masked_with_minus_inf_in_both_passes_add_nothing(case):
+    p, q, masked = case
+    p, q = np.where(masked, -np.inf, p).astype(np.float32), np.where(masked, -np.inf, q).astype(np.float32)
+    tensors = [paddle.to_tensor(x, stop_gradient=False) for x in (p, q)]
+    got = compute_kl_loss(*tensors)
+    np.testing.assert_allclose(float(got), masked_reference(p, q, masked), rtol=1e-4, atol=1e-5)
+    got.backward()
+    for tensor in tensors:
+        assert np.isfinite(tensor.grad.numpy()).all()
+
+
+def test_the_issues_masked_class_gives_the_value_over_the_other_classes():
+    p = paddle.to_tensor([[2.0, 0.5, float("-inf")], [0.1, 1.5, float("-inf")]])
+    q = paddle.to_tensor([[0.3, 1.9, float("-inf")], [1.2, -0.4, float("-inf")]])
+    want = symmetric_kl64(p.numpy()[:, :2], q.numpy()[:, :2])
+    np.testing.assert_allclose(float(compute_kl_loss(p, q)), want, rtol=1e-5)
+    one_sided = paddle.to_tensor([[2.0, 0.5, 0.0], [0.1, 1.5, float("-inf")]])
+    assert float(compute_kl_loss(one_sided, q)) == float("inf")  # an infinite divergence, said as one
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5), (4, 5)])
+def test_a_mask_of_the_leading_axes_masks_whole_samples_or_positions(shape):
+    p, q = (paddle.to_tensor(rng.normal(size=shape), "float32") for _ in range(2))
+    leading = rng.random(shape[:-1]) < 0.5
+    full = np.broadcast_to(leading[..., None], shape)
+    got = float(compute_kl_loss(p, q, pad_mask=paddle.to_tensor(leading)))
+    np.testing.assert_allclose(got, float(compute_kl_loss(p, q, pad_mask=paddle.to_tensor(full))), rtol=1e-6)
+    np.testing.assert_allclose(got, symmetric_kl64(p.numpy(), q.numpy(), full), rtol=1e-5)
+
+
+def test_a_mask_that_fits_no_way_is_one_error():
+    from paddleclas_rdrop.core.errors import ConfigError
+
+    p = paddle.zeros([4, 5])
+    with pytest.raises(ConfigError, match=r"pad_mask of shape \[3\] fits neither the logits' shape \[4, 5\]"):
+        compute_kl_loss(p, p, pad_mask=paddle.to_tensor([True, False, True]))
+
+
+def test_a_nan_or_plus_inf_logit_stays_non_finite_for_the_guards():
+    q = paddle.zeros([2, 3])
+    for bad in (float("nan"), float("inf")):
+        p = paddle.to_tensor([[0.0, bad, 0.0], [0.0, 0.0, 0.0]])
+        assert not np.isfinite(float(compute_kl_loss(p, q)))
