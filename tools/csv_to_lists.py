@@ -1,13 +1,16 @@
 """CSV (`image,label` columns) + image folder -> PaddleClas train/val list files, label map, and
 the `-o` overrides that point a project recipe at them and give it a schedule that learns on this
-many images (printed, and written to overrides.txt beside the lists)."""
+many images (printed, and written to overrides.txt beside the lists).
+
+With --label-list (the training run's label_list.txt), the CSV is a test set instead: test_list.txt,
+numbered as the model's classes, and test_overrides.txt, the -o keys that evaluate on it."""
 
 import argparse
 import os
 import sys
 
 from paddleclas_rdrop.core.errors import RDropError
-from paddleclas_rdrop.tools.data.csv_lists import write_lists
+from paddleclas_rdrop.tools.data.csv_lists import write_lists, write_test_list
 from paddleclas_rdrop.tools.data.overrides import data_overrides, small_data_overrides
 
 if __name__ == "__main__":
@@ -21,8 +24,30 @@ if __name__ == "__main__":
     parser.add_argument("--label-column", default="label", help="the CSV column of labels")
     parser.add_argument("--size", type=int, help="train and predict at this image side (default: the config's)")
     parser.add_argument("--force", action="store_true", help="overwrite existing list files")
+    parser.add_argument(
+        "--label-list", help="a test CSV: number it by this label_list.txt (the training lists') into test_list.txt"
+    )
     args = parser.parse_args()
     out = args.out or args.image_root
+    if args.label_list:
+        try:
+            counts = write_test_list(
+                args.csv, args.image_root, args.label_list, out, args.force, args.image_column, args.label_column
+            )
+        except RDropError as error:
+            sys.exit(f"error: {error}")
+        keys = [
+            f"-o DataLoader.Eval.dataset.image_root={args.image_root.rstrip('/')}/",
+            f"-o DataLoader.Eval.dataset.cls_label_path={os.path.join(out, 'test_list.txt')}",
+        ]
+        with open(os.path.join(out, "test_overrides.txt"), "w") as handle:
+            handle.write("\n".join(keys) + "\n")
+        print(f"test_list.txt: {sum(counts.values())} images of {len(counts)} classes, numbered as {args.label_list}")
+        print(
+            f"Overrides for tools/eval.py (after the training lists' overrides), also in "
+            f"{os.path.join(out, 'test_overrides.txt')}:\n  " + " \\\n  ".join(keys)
+        )
+        sys.exit(0)
     try:
         counts = write_lists(
             args.csv, args.image_root, out, args.val_ratio, args.seed, args.force, args.image_column, args.label_column

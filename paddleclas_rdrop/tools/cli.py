@@ -234,6 +234,7 @@ def tree_engine(config, mode, settings, check, profiler_options=None):
     from ppcls.engine.engine import Engine
 
     from .broken_images import name_broken_images
+    from .tree_lists import reading_lists
 
     check_lists(config, mode)
     if mode == "train":
@@ -242,7 +243,7 @@ def tree_engine(config, mode, settings, check, profiler_options=None):
     check(model)
     name_broken_images(config)
     config.profiler_options = profiler_options  # what PaddleClas's tools/train.py sets from -p
-    with tree_engine_builds(model, show_config=mode == "train"):  # the other tools do not repeat it
+    with tree_engine_builds(model, show_config=mode == "train"), reading_lists():  # one config print
         return Engine(config, mode=mode)
 
 

@@ -23,6 +23,7 @@ from paddleclas.deploy.python.predict_cls import ClsPredictor  # noqa: E402
 from paddleclas.deploy.utils.config import AttrDict, create_attr_dict  # noqa: E402
 
 from ..core.errors import DataError, RDropError  # noqa: E402
+from .data.text import read_lines, shown  # noqa: E402
 from .export import MODEL_FILES, class_names  # noqa: E402
 
 
@@ -87,9 +88,10 @@ def export_predictor(config, model_dir):
 
 
 def read_rgb(path):
+    """The image at `path` as RGB `[H, W, 3]` uint8; `DataError` naming it when it cannot be decoded."""
     image = cv2.imread(path)
     if image is None:
-        raise DataError(f"cannot read image {path}")
+        raise DataError(f"cannot read image {shown(path)}: it is missing or not an image cv2 can decode")
     return image[:, :, ::-1]
 
 
@@ -115,8 +117,7 @@ def check_class_names(config, predictor, image_path):
         where = config["Infer"]["PostProcess"]["class_id_map_file"]
         if not os.path.isfile(where):  # PaddleClas's Topk then names classes by id: nothing to compare
             return
-        with open(where) as handle:
-            names = [line for line in handle if line.strip()]
+        names = [line for _, line in read_lines(where, "class map") if line.strip()]
     if len(names) != classes:
         raise DataError(
             f"the export in {config['Global']['save_inference_dir']} gives {classes} classes but {where} names "
@@ -166,39 +167,127 @@ def prediction_line(path, result, truth=None, names=None):
 
 
 def class_map(config):
-    """{class id: name} of `Infer.PostProcess.class_id_map_file` (empty when there is none)."""
+    """{class id: name} of `Infer.PostProcess.class_id_map_file` (empty when there is none); a line that
+    is not `id name` is a `DataError` naming the file and the line."""
     path = ((config.get("Infer") or {}).get("PostProcess") or {}).get("class_id_map_file")
     if not path or not os.path.isfile(path):
         return {}
-    with open(path) as handle:
-        pairs = [line.split(maxsplit=1) for line in handle if line.strip()]
-    return {int(pair[0]): pair[1].strip() if len(pair) > 1 else pair[0] for pair in pairs}
+    names = {}
+    for number, line in read_lines(path, "class map", "Infer.PostProcess.class_id_map_file"):
+        pair = line.split(maxsplit=1)
+        if not pair:
+            continue
+        if not pair[0].isdigit():
+            raise DataError(f"{shown(path)}:{number}: expected `class_id name`, got {line.strip()!r}")
+        names[int(pair[0])] = pair[1].strip() if len(pair) > 1 else pair[0]
+    return names
 
 
 DESCRIPTION = (
-    "Predict the images of Infer.infer_imgs (a file or a folder) with the export in "
-    "Global.save_inference_dir, through PaddleClas's deploy predictor. One line per image: the file, "
-    "the top-k classes (Infer.PostProcess.topk) with their scores, and the true label when the image is "
-    "in the Eval list."
+    "Predict the images of Infer.infer_imgs (a file or a folder), or with --eval-list those of "
+    "DataLoader.Eval's list, with the export in Global.save_inference_dir, through PaddleClas's deploy "
+    "predictor. One line per image: the file, the top-k classes (Infer.PostProcess.topk) with their scores, "
+    "and the true label when the image is in the Eval list; with true labels, the top-1 accuracy at the end. "
+    "An image that cannot be read is named, the others are predicted, and the exit code is 1."
 )
 
 
-def main():
-    """`tools/predict.py -c CONFIG [-o ...]`: predict `Infer.infer_imgs` with the export in
+def parse_args(argv=None):
+    """(config, args) of `tools/predict.py`: PaddleClas's -c/-o, --eval-list and --save."""
+    from paddleclas.ppcls.utils import config as ppcls_config
+
+    from .cli import parse_tool_args, tool_parser
+    from .typos import check_overrides
+
+    parser = tool_parser("tools/predict.py", DESCRIPTION, profiler=False)
+    parser.add_argument("--eval-list", action="store_true", help="predict the images of DataLoader.Eval's list")
+    parser.add_argument("--save", help="also write the predictions to this CSV (image,class_id,class_name,score)")
+    args = parse_tool_args(parser, argv)
+    if args.save and os.path.exists(args.save):
+        raise DataError(f"--save {args.save} exists: remove it, or give another file (predictions are not overwritten)")
+    check_overrides(args.config, args.override)
+    return get_config_quietly(ppcls_config, args.config, args.override), args
+
+
+def eval_list_images(config):
+    """The images of DataLoader.Eval's list file, in its order."""
+    from .data.lists import dataset_lists, parse_list_file
+
+    lists = dataset_lists(config, ["Eval"])
+    if not lists:
+        raise DataError("--eval-list: the config has no DataLoader.Eval.dataset list (image_root, cls_label_path)")
+    return list(parse_list_file(*lists[0])[0])
+
+
+class PredictionFile:
+    """The CSV of `--save`, written whole or not at all: rows go to a temporary file beside it, renamed
+    over it by `close`."""
+
+    def __init__(self, path):
+        import csv
+
+        self.path, self.temporary = path, f"{path}.partial-{os.getpid()}"
+        self.handle = open(self.temporary, "w", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(["image", "class_id", "class_name", "score"])
+
+    def add(self, path, result):
+        name = (result.get("label_names") or result["class_ids"])[0]
+        self.writer.writerow([path, result["class_ids"][0], name, f"{result['scores'][0]:.6f}"])
+
+    def close(self):
+        self.handle.close()
+        os.replace(self.temporary, self.path)
+
+
+def main(argv=None):
+    """`tools/predict.py -c CONFIG [-o ...] [--eval-list] [--save FILE]`: predict with the export in
     `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would, one line per image.
-    A missing export is named first, then missing images, each in one line."""
+    A missing export is named first, then missing images, each in one line; an unreadable image is named
+    and skipped, and makes the exit code 1 once the others are predicted."""
     import sys
 
     try:
-        config = parse_config("tools/predict.py", DESCRIPTION)
+        config, args = parse_args(argv)
         predictor = export_predictor(config, config["Global"]["save_inference_dir"])
-        images, skipped = infer_images(config)
+        if args.eval_list:
+            images, skipped = eval_list_images(config), []
+        else:
+            images, skipped = infer_images(config)
         for path, why in skipped:
             print(f"skipped {path}: {why}")
-        check_class_names(config, predictor, images[0])
         truths, names = true_labels(config), class_map(config)
+        saved = PredictionFile(args.save) if args.save else None
+        failed, correct, labelled, checked = [], 0, 0, False
         for path in images:
-            result = predictor.predict([read_rgb(path)])[0]
-            print(prediction_line(path, result, truths.get(os.path.normpath(path)), names))
+            try:
+                image = read_rgb(path)
+            except DataError as error:
+                print(f"error: {error}", file=sys.stderr, flush=True)
+                failed.append(path)
+                continue
+            if not checked:
+                check_class_names(config, predictor, path)
+                checked = True
+            result = predictor.predict([image])[0]
+            truth = truths.get(os.path.normpath(path))
+            print(prediction_line(path, result, truth, names))
+            if saved:
+                saved.add(path, result)
+            if truth is not None:
+                labelled += 1
+                correct += int(result["class_ids"][0] == truth)
+        if saved:
+            saved.close()
+            print(f"predictions: {args.save} ({len(images) - len(failed)} images)")
+        if labelled:
+            print(
+                f"top-1 accuracy: {100 * correct / labelled:.1f} % ({correct} of {labelled} images with a true label)"
+            )
+        if failed:
+            sys.exit(
+                f"error: {len(failed)} of {len(images)} images could not be read (the first: {failed[0]}); "
+                f"the others were predicted"
+            )
     except RDropError as error:
         sys.exit(f"error: {error}")

@@ -28,10 +28,13 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(tmp_path
     for name in ("tools", "configs"):
         os.symlink(os.path.join(PROJECT, name), tmp_path / name)
     write_shapes(str(tmp_path / "my_images"), per_class=20, size=32)
+    write_shapes(str(tmp_path / "my_test"), per_class=5, size=32, seed=1)  # a held-out test set
     commands = readme_commands()
     assert [c.split()[1] for c in commands] == [
         "tools/csv_to_lists.py",
         "tools/train.py",
+        "tools/csv_to_lists.py",
+        "tools/eval.py",
         "tools/export_model.py",
         "tools/predict.py",
     ]
@@ -56,7 +59,17 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(tmp_path
     epochs = sorted(name for name in os.listdir(run) if name.startswith("epoch_") and name.endswith(".pdparams"))
     assert len(epochs) == 2  # Global.keep_checkpoint_max=2 from the overrides
     assert sorted(os.listdir(run / "inference")) == ["inference.json", "inference.pdiparams", "inference.yml"]
-    predicted = re.fullmatch(r"(\S+): (.*); true label \d+ \((\w+)\)\n", outputs[3])
-    assert predicted, outputs[3]  # one line: the image, its top classes with scores, its true label
-    top = re.findall(r"\d+ \((\w+)\) [\d.]+ %", predicted.group(2))
-    assert len(top) == 4 and set(top) == set(SHAPES) and predicted.group(3) in SHAPES
+    test_list = (tmp_path / "my_test_lists" / "test_list.txt").read_text().splitlines()
+    labels = dict(line.split() for line in (tmp_path / "my_lists" / "label_list.txt").read_text().splitlines())
+    assert len(test_list) == 20 and {labels[line.split()[1]] for line in test_list} == set(SHAPES)
+    test_top1 = float(re.search(r"\[Eval\]\[Avg\].*?top1: ([\d.]+)", outputs[3]).group(1))
+    assert test_top1 >= THRESHOLD, outputs[3][-3000:]  # the held-out test set, scored by eval.py
+    lines = outputs[5].splitlines()
+    predicted = [re.fullmatch(r"(\S+): (.*); true label \d+ \((\w+)\)", line) for line in lines[:20]]
+    assert all(predicted), outputs[5]  # a line per image: its top classes with scores, its true label
+    top = re.findall(r"\d+ \((\w+)\) [\d.]+ %", predicted[0].group(2))
+    assert len(top) == 4 and set(top) == set(SHAPES) and predicted[0].group(3) in SHAPES
+    rows = (run / "test_predictions.csv").read_text().splitlines()
+    assert rows[0] == "image,class_id,class_name,score" and len(rows) == 21
+    right = sum(row.split(",")[2] == match.group(3) for row, match in zip(rows[1:], predicted))
+    assert f"top-1 accuracy: {100 * right / 20:.1f} % ({right} of 20 images with a true label)" in lines

@@ -1,6 +1,7 @@
 """An image folder plus a CSV of `image,label` rows -> PaddleClas list files, split by class."""
 
 import csv
+import io
 import os
 from collections import Counter
 
@@ -8,35 +9,40 @@ import numpy as np
 from PIL import Image
 
 from ...core.errors import ConfigError, DataError
+from .text import read_lines, read_text, shown
 
 
 def read_rows(csv_path, image_root, image_column="image", label_column="label"):
-    """[(relative image path, raw label, CSV line)] after checking every image exists and opens."""
-    if not os.path.isfile(csv_path):
-        raise DataError(f"CSV file {csv_path} not found")
+    """[(relative image path, raw label, CSV line)] after checking every image exists and opens; the CSV is
+    read by `text.read_text` (UTF-8, a byte-order mark dropped)."""
     rows = []
-    with open(csv_path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        for column in (image_column, label_column):
-            if column not in (reader.fieldnames or []):
-                raise DataError(f"{csv_path}: no column {column!r} (columns: {reader.fieldnames})")
-        for row in reader:
-            where = f"{csv_path}:{reader.line_num}"
-            name, label = (row[image_column] or "").strip(), (row[label_column] or "").strip()
-            if not name or not label:
-                raise DataError(f"{where}: empty image or label")
-            if any(c.isspace() for c in name):
-                raise DataError(
-                    f"{where}: image path {name!r} has a space, which PaddleClas list "
-                    f"files cannot hold: rename the file"
-                )
-            path = os.path.join(image_root, name)
-            try:
-                with Image.open(path) as image:
-                    image.verify()
-            except (OSError, SyntaxError) as error:
-                raise DataError(f"{where}: image {path} cannot be opened ({error})") from None
-            rows.append((name, label, reader.line_num))
+    reader = csv.DictReader(io.StringIO(read_text(csv_path, "CSV file"), newline=""))
+    names = reader.fieldnames or []
+    for column, flag in ((image_column, "--image-column"), (label_column, "--label-column")):
+        if column not in names:
+            like = next(
+                (name for name in names if name.strip().lower() == column.lower()), names[0] if names else column
+            )
+            raise DataError(
+                f"{shown(csv_path)}: no column {column!r} (columns: {names}): name yours with {flag}, "
+                f"e.g. {flag} {like}"
+            )
+    for row in reader:
+        where = f"{csv_path}:{reader.line_num}"
+        name, label = (row[image_column] or "").strip(), (row[label_column] or "").strip()
+        if not name or not label:
+            raise DataError(f"{where}: empty image or label")
+        if any(c.isspace() for c in name):
+            raise DataError(
+                f"{where}: image path {name!r} has a space, which PaddleClas list files cannot hold: rename the file"
+            )
+        path = os.path.join(image_root, name)
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, SyntaxError) as error:
+            raise DataError(f"{where}: image {path} cannot be opened ({error})") from None
+        rows.append((name, label, reader.line_num))
     if not rows:
         raise DataError(f"{csv_path} has no rows")
     return rows
@@ -98,3 +104,39 @@ def write_lists(
         "classes": max(ids) + 1,
         "named": named,
     }
+
+
+def label_ids(label_list):
+    """{class name: id} of a training run's `label_list.txt` (`id name` lines, as `write_lists` writes)."""
+    ids = {}
+    for number, line in read_lines(label_list, "label list"):
+        fields = line.split(maxsplit=1)
+        if not fields:
+            continue
+        if not fields[0].isdigit():
+            raise DataError(f"{shown(label_list)}:{number}: expected `id name`, got {line.strip()!r}")
+        ids[fields[1].strip() if len(fields) > 1 else fields[0]] = int(fields[0])
+    if not ids:
+        raise DataError(f"label list {shown(label_list)} names no class")
+    return ids
+
+
+def write_test_list(csv_path, image_root, label_list, out_dir, force=False, image_column="image", label_column="label"):
+    """Write `test_list.txt` in `out_dir`: the CSV's rows numbered by the training run's `label_list`
+    (the classes it was trained on), for evaluation only. A class the label list lacks is a `DataError`;
+    returns {class id: images}."""
+    path = os.path.join(out_dir, "test_list.txt")
+    if os.path.exists(path) and not force:
+        raise ConfigError(f"{path} exists: pass --force to overwrite it")
+    ids = label_ids(label_list)
+    rows = read_rows(csv_path, image_root, image_column, label_column)
+    for name, label, line in rows:
+        if label.replace(" ", "_") not in ids:
+            raise DataError(
+                f"{shown(csv_path)}:{line}: class {label!r} is not among the {len(ids)} classes of "
+                f"{shown(label_list)}, which the model was trained on: remove its rows, or train on a CSV that has it"
+            )
+    os.makedirs(out_dir, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{name} {ids[label.replace(' ', '_')]}\n" for name, label, _ in rows)
+    return Counter(ids[label.replace(" ", "_")] for _, label, _ in rows)

@@ -7,6 +7,7 @@ are found by listing each folder once (in parallel: one `readdir` per folder ins
 per image), and image headers are opened for a seeded sample only. Every image is still decoded
 in training, where `image_error` names an unreadable one with the same file and line."""
 
+import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ...core.errors import DataError
+from .text import read_lines, shown
 
 HEADER_SAMPLE = 2000  # headers opened at start-up per list (all of a shorter list): ~0.1 s warm
 LISTING_THREADS = 16  # folder listings at a time: the latency of a network file system hides
@@ -32,32 +34,40 @@ def dataset_lists(config, splits=("Train", "Eval")):
 
 def read_list_file(image_root, list_path, delimiter=" "):
     """(image paths, int labels, line numbers) of a list file. A bad line, a missing image, or an
-    unreadable header in the sample names file and line."""
+    unreadable header in the sample names file and line; blank lines, skipped, are counted in one
+    warning (the ppcls logger)."""
     paths, labels, numbers = parse_list_file(image_root, list_path, delimiter)
+    blank = blank_lines(list_path)
+    if blank:
+        listed = ", ".join(map(str, blank[:5])) + (", ..." if len(blank) > 5 else "")
+        logging.getLogger("ppcls").warning(f"{shown(list_path)}: skipped {len(blank)} blank line(s) ({listed})")
     _check_images_exist(paths, numbers, list_path, image_root)
     _check_sampled_headers(paths, numbers, list_path)
     return paths, labels, numbers
 
 
 def parse_list_file(image_root, list_path, delimiter=" "):
-    """`read_list_file` without looking at the images: the lines alone, a bad one named."""
-    if not os.path.isfile(list_path):
-        raise DataError(f"list file {list_path} not found (cls_label_path)")
+    """`read_list_file` without looking at the images: the lines alone (read by `text.read_lines`: UTF-8,
+    a byte-order mark dropped), blank ones skipped, a bad one named."""
     paths, labels, numbers = [], [], []
     prefix = os.path.join(image_root, "")  # os.path.join(image_root, name), as PaddleClas's, cheaper
-    with open(list_path) as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            fields = line.strip().split(delimiter)
-            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-                raise DataError(f"{list_path}:{number}: expected `relative/path label`, got {line.strip()!r}")
-            paths.append(fields[0] if fields[0].startswith("/") else prefix + fields[0])
-            labels.append(int(fields[1]))
-            numbers.append(number)
+    for number, line in read_lines(list_path, "list file", "cls_label_path"):
+        if not line.strip():
+            continue
+        fields = line.strip().split(delimiter)
+        if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+            raise DataError(f"{shown(list_path)}:{number}: expected `relative/path label`, got {line.strip()!r}")
+        paths.append(fields[0] if fields[0].startswith("/") else prefix + fields[0])
+        labels.append(int(fields[1]))
+        numbers.append(number)
     if not paths:
-        raise DataError(f"list file {list_path} has no images")
+        raise DataError(f"list file {shown(list_path)} has no images")
     return paths, np.asarray(labels, dtype=np.int64), np.asarray(numbers, dtype=np.int64)
+
+
+def blank_lines(list_path):
+    """The numbers of the blank lines of a list file (which `parse_list_file` skips)."""
+    return [number for number, line in read_lines(list_path, "list file", "cls_label_path") if not line.strip()]
 
 
 def _folder_entries(folder):
@@ -75,7 +85,8 @@ def _check_images_exist(paths, numbers, list_path, image_root):
     for index, (folder, name) in enumerate(split):
         if name not in listings[folder]:
             raise DataError(
-                f"{list_path}:{numbers[index]}: image {paths[index]} not found (image_root is {image_root})"
+                f"{shown(list_path)}:{numbers[index]}: image {shown(paths[index])} not found (image_root is "
+                f"{shown(image_root)})"
             )
 
 

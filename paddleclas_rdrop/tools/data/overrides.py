@@ -5,6 +5,8 @@ small data, and the keys of a small CPU run."""
 import math
 import os
 
+from .text import read_lines
+
 MIXUP_BELOW = 5000  # training images: below this, the own-data schedule turns Mixup off
 WORKERS_BELOW = 1000  # training images: below this, it decodes in the training process (no loader workers)
 DEMO_LR_PER_32 = 0.05  # configs/demo_digits.yaml's learning rate at batch 32 (with clip_norm 1.0)
@@ -21,11 +23,13 @@ def data_overrides(lists_dir, image_root=None, size=None):
     image to predict (the first of the validation list) for lists written in `lists_dir` with
     paths relative to `image_root` (default: `lists_dir`); with `size`, the image size keys."""
     lists, images = _root(lists_dir), _root(image_root or lists_dir)
-    with open(f"{lists}label_list.txt") as handle:
-        class_num = sum(1 for line in handle if line.strip())
-    with open(f"{lists}val_list.txt") as handle:
-        first_val_image = handle.readline().split()[0]
+    class_num = sum(1 for _, line in read_lines(f"{lists}label_list.txt", "label list") if line.strip())
+    val = [line.split()[0] for _, line in read_lines(f"{lists}val_list.txt", "list file") if line.strip()]
+    train = [line.split()[0] for _, line in read_lines(f"{lists}train_list.txt", "list file") if line.strip()]
     keys = [f"Arch.class_num={class_num}"]
+    if not val:  # --val-ratio 0: nothing to evaluate on during training
+        keys.append("Global.eval_during_train=False")
+    first_val_image = (val or train)[0]
     for split, name in (("Train", "train"), ("Eval", "val")):
         keys += [
             f"DataLoader.{split}.dataset.image_root={images}",

@@ -1,0 +1,68 @@
+"""One reader for the text files a user brings (list files, label maps, CSVs): UTF-8 with or without the
+byte-order mark that Windows Notepad writes, any line ending; a file in another encoding (GBK from Chinese
+Windows tools, UTF-16, Latin-1) is one `DataError` naming the file, the line and the byte, and how to save
+it as UTF-8. Paths in messages go through `shown`, so that an invisible character can be seen."""
+
+import codecs
+
+from ...core.errors import DataError
+
+ENCODINGS_TO_NAME = (("gb18030", "GBK/GB18030 (Chinese Windows tools)"), ("cp1252", "Windows-1252/Latin-1"))
+
+
+def shown(path):
+    """`path` as a message shows it: as it is when every character is visible, else as a Python literal
+    (`'\\ufeffimages/a.png'`, `'a.png '`)."""
+    text = str(path)
+    return text if text.isprintable() and text == text.strip() else repr(text)
+
+
+def _encoding_of(data):
+    """The name of the first of `ENCODINGS_TO_NAME` that decodes `data`, or None."""
+    for encoding, name in ENCODINGS_TO_NAME:
+        try:
+            data.decode(encoding)
+            return name
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def read_text(path, what="file", key=None):
+    """The text of the user's file at `path` (`what` it is, and the config `key` naming it, for the
+    messages: "list file", "cls_label_path"),
+    decoded as UTF-8 with a leading byte-order mark dropped. Raises `DataError` for a missing file, a
+    folder, or bytes that are not UTF-8 (naming the line, the byte and the file's likely encoding)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise DataError(f"{what} {shown(path)} not found" + (f" ({key})" if key else "")) from None
+    except IsADirectoryError:
+        raise DataError(f"{what} {shown(path)} is a folder, not a file") from None
+    except OSError as error:
+        raise DataError(f"{what} {shown(path)} cannot be read ({error.strerror})") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(
+            f'{what} {shown(path)} is UTF-16 (Notepad\'s "Unicode"): save it as UTF-8 (Notepad: Save as, '
+            f"Encoding UTF-8), or: iconv -f UTF-16 -t UTF-8 {path} > utf8_{path.rsplit('/', 1)[-1]}"
+        )
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        encoding = _encoding_of(data)
+        source = "GBK" if encoding and encoding.startswith("GBK") else "CP1252"
+        raise DataError(
+            f"{what} {shown(path)}:{line}: byte 0x{data[error.start]:02x} is not UTF-8"
+            + (f" (the file looks like {encoding})" if encoding else "")
+            + f": save it as UTF-8 (Notepad: Save as, Encoding UTF-8), or: "
+            f"iconv -f {source} -t UTF-8 {path} > utf8_{path.rsplit('/', 1)[-1]}"
+        ) from None
+
+
+def read_lines(path, what="file", key=None):
+    """[(line number from 1, line without its ending)] of `read_text`, blank lines included."""
+    return list(enumerate(read_text(path, what, key).splitlines(), 1))
