@@ -102,3 +102,58 @@ def test_the_small_data_schedule_scales_batch_lr_warm_up_and_epochs_with_the_ima
     assert int(keys["Global.epochs"]) == epochs
     assert ("DataLoader.Train.dataset.batch_transform_ops" in keys) == mixup_off
     assert keys["Optimizer.clip_norm"] == "1.0" and keys["Global.keep_checkpoint_max"] == "2"
+
+
+def named_csv(folder):
+    """The fixture's CSV with string labels (NAMES) in a header of another case, saved with a BOM."""
+    rows = (folder / "train.csv").read_text().splitlines()
+    lines = ["Image,Label"] + [f"{p},{NAMES[int(label)]}" for p, label in (row.split(",") for row in rows[1:])]
+    path = folder / "named.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + ("\r\n".join(lines) + "\r\n").encode())
+    return path
+
+
+def test_a_header_of_another_case_names_the_column_flags(folder):
+    with pytest.raises(
+        DataError, match="no column 'image' .*: name yours with --image-column, e.g. --image-column Image"
+    ):
+        write_lists(str(named_csv(folder)), str(folder / "images"), str(folder / "lists"))
+    counts = write_lists(
+        str(named_csv(folder)),
+        str(folder / "images"),
+        str(folder / "lists"),
+        image_column="Image",
+        label_column="Label",
+    )
+    assert counts["named"] and counts["classes"] == 3  # the BOM and the CRLF endings are read
+
+
+def test_a_test_csv_is_numbered_by_the_training_label_list(folder):
+    from paddleclas_rdrop.tools.data.csv_lists import write_test_list
+
+    csv = str(named_csv(folder))
+    write_lists(csv, str(folder / "images"), str(folder / "lists"), image_column="Image", label_column="Label")
+    label_list = str(folder / "lists" / "label_list.txt")
+    test = folder / "test.csv"
+    test.write_text(
+        "image,label\n" + "".join(f"{row.split(',')[0]},two\n" for row in open(csv).read().splitlines()[1:4])
+    )
+    counts = write_test_list(str(test), str(folder / "images"), label_list, str(folder / "test_lists"))
+    ids = {name: int(i) for i, name in read(label_list)}
+    assert {label for _, label in read(folder / "test_lists" / "test_list.txt")} == {str(ids["two"])}
+    assert counts == {ids["two"]: 3}
+    test.write_text("image,label\n" + test.read_text().splitlines()[1].split(",")[0] + ",three\n")
+    with pytest.raises(DataError, match=f"{test}:2: class 'three' is not among the 3 classes of {label_list}"):
+        write_test_list(str(test), str(folder / "images"), label_list, str(folder / "other"))
+    with pytest.raises(ConfigError, match="test_list.txt exists: pass --force"):
+        write_test_list(str(test), str(folder / "images"), label_list, str(folder / "test_lists"))
+
+
+def test_no_val_split_gives_overrides_that_train_without_eval(folder):
+    from paddleclas_rdrop.tools.data.overrides import data_overrides
+
+    write_lists(str(folder / "train.csv"), str(folder / "images"), str(folder / "lists"), val_ratio=0)
+    keys = data_overrides(str(folder / "lists"), str(folder / "images"))
+    assert "Global.eval_during_train=False" in keys
+    first_train = read(folder / "lists" / "train_list.txt")[0][0]
+    assert f"Infer.infer_imgs={folder / 'images'}/{first_train}" in keys
