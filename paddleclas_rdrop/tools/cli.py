@@ -294,6 +294,7 @@ def run(mode, argv=None, threads=None):
     from .runs.checkpoints import keep_of
     from .runs.weights import check_weights, log_warning
     from .typos import check_overrides
+    from .values import check_values
 
     args = parse_args(mode, argv)  # -h and a missing -c before anything else
     check_overrides(args.config, args.override)
@@ -301,6 +302,7 @@ def run(mode, argv=None, threads=None):
     chosen = " (OMP_NUM_THREADS)" if user_threads else ""
     print(f"paddleclas-rdrop: {which}; {threads} CPU threads per process{chosen}", flush=True)
     config = get_config_quietly(config_module, args.config, args.override)
+    check_values(config)
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)
     check_device(config)

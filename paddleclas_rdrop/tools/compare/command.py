@@ -119,7 +119,11 @@ def load(args):
         key = override.split("=", 1)[0]
         if key in SET_PER_RUN:
             print(f"[compare] -o {key} is not used: compare gives each run its own {key.split('.')[1]}", flush=True)
-    return get_config_quietly(config_module, args.config, args.override)
+    from ..values import check_values
+
+    config = get_config_quietly(config_module, args.config, args.override)
+    check_values(config)
+    return config
 
 
 def publish(rows, args):
