@@ -292,6 +292,7 @@ def run(mode, argv=None, threads=None):
     from ..adapter.train_hook import check_model
     from .quiet import engine_log_words
     from .runs.checkpoints import keep_of
+    from .runs.outputs import check_outputs, check_room
     from .runs.weights import check_weights, log_warning
     from .typos import check_overrides
     from .values import check_values
@@ -306,6 +307,7 @@ def run(mode, argv=None, threads=None):
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)
     check_device(config)
+    check_outputs(config, mode)
     if mode == "train":
         keep_of(config)
         check_something_to_train(config)
@@ -315,6 +317,8 @@ def run(mode, argv=None, threads=None):
     def check(model):
         """Everything about the model, before the engine writes anything."""
         warnings.append(check_weights(model, config, mode))
+        if mode == "train":
+            check_room(model, config)
         if prepares:
             check_model(model, settings)
 

@@ -122,6 +122,9 @@ def whole(save_model, schedule=None, keep=None):
         if schedule is not None:
             metric_info = {**metric_info, "schedule": schedule}
         prefix = kwargs.get("prefix", "ppcls")
+        best = best_of(model_path)
+        if prefix != "best_model" and best is not None:  # what a resume carries over
+            metric_info = {**metric_info, "best_metric": best}
         os.makedirs(model_path, exist_ok=True)
         partial = tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=model_path)
         try:
@@ -186,15 +189,43 @@ def check_resume(checkpoint, config):
             )
 
 
+def best_of(folder):
+    """The metric of the `best_model` in `folder`, or None where there is none."""
+    import paddle
+
+    path = os.path.join(folder, "best_model.pdstates")
+    return float(paddle.load(path).get("metric", -1.0)) if os.path.exists(path) else None
+
+
+def carry_best(metric_info, checkpoint):
+    """What an engine's resume takes as its best so far: the `metric_info` that PaddleClas's `init_model`
+    read from `checkpoint` (the metric of the checkpoint's own epoch, and its epoch), with the metric
+    raised to the best of the run (recorded in the checkpoint, or the `best_model` beside it), so that
+    the first evaluation after a resume replaces `best_model` only if it beats the whole run's best."""
+    if not metric_info:
+        return metric_info
+    best = metric_info.get("best_metric")
+    if best is None:
+        best = best_of(os.path.dirname(checkpoint))
+    if best is not None and best > metric_info.get("metric", -1.0):
+        metric_info = {**metric_info, "metric": best}
+    return metric_info
+
+
 @contextlib.contextmanager
 def whole_tree_checkpoints(schedule=None, keep=None):
     """While PaddleClas's Engine trains in this context, `ppcls.utils.save_load.save_model` (the name its
-    Engine calls) is `whole(..., schedule, keep)` of itself; the original is put back on leaving."""
+    Engine calls) is `whole(..., schedule, keep)` of itself, and `ppcls.engine.engine.init_model` returns
+    the run's best metric on a resume (`carry_best`); the originals are put back on leaving."""
+    import ppcls.engine.engine as engine_module
     from ppcls.utils import save_load
 
-    original = save_load.save_model
+    original, init_model = save_load.save_model, engine_module.init_model
     save_load.save_model = whole(original, schedule, keep)
+    engine_module.init_model = lambda glob, *args, **kwargs: carry_best(
+        init_model(glob, *args, **kwargs), glob["checkpoints"]
+    )
     try:
         yield
     finally:
-        save_load.save_model = original
+        save_load.save_model, engine_module.init_model = original, init_model

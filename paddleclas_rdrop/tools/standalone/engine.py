@@ -26,7 +26,7 @@ from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError, building
 from ..data.lists import image_files
-from ..runs.checkpoints import keep_of, schedule_of, whole
+from ..runs.checkpoints import carry_best, keep_of, schedule_of, whole
 from .data import build_dataloader
 from .keys import AMP, GLOBAL, check_top_level, take
 from .losses import CombinedLoss
@@ -192,12 +192,9 @@ class StandaloneEngine:
         best = {"metric": -1.0, "epoch": 0}
         best_ema = -1.0
         if glob["checkpoints"]:
-            best.update(
-                save_load.init_model(
-                    glob, self.model, self.optimizer, self.train_loss_func, self.model_ema.module if self.ema else None
-                )
-                or {}
-            )
+            ema = self.model_ema.module if self.ema else None
+            resumed = save_load.init_model(glob, self.model, self.optimizer, self.train_loss_func, ema)
+            best.update(carry_best(resumed, glob["checkpoints"]) or {})
         for epoch_id in range(best["epoch"] + 1, glob["epochs"] + 1):
             self.train_epoch_func(self, epoch_id, glob["print_batch_step"])
             logger.info(

@@ -1,0 +1,107 @@
+"""What a run may write, checked before the model is built: the folders it writes are folders it can write,
+and a training run never writes over another run.
+
+A training run whose `Global.output_dir` already holds a run (`latest`, `best_model` or `epoch_*`) is refused
+in one line naming the way to resume it and the ways to start anew, unless it resumes from that run
+(`Global.checkpoints` in that folder). PaddleClas's own tools overwrite such a folder; the plugin's tools
+refuse, because the run in it (its `best_model` above all) may be worth hours, and replacing it takes no
+more than another folder name (README, "Your own data")."""
+
+import glob
+import os
+import tempfile
+
+from ...core.errors import ConfigError
+from ..data.text import shown
+
+WRITTEN_BY_MODE = {  # the Global keys of the folders each tool writes
+    "train": ("output_dir",),
+    "eval": ("output_dir",),
+    "infer": ("output_dir",),
+    "export": ("output_dir", "save_inference_dir"),
+}
+RUN_FILES = ("latest.pdparams", "best_model.pdparams", "epoch_*.pdparams")
+
+
+def check_writable(key, path):
+    """`path` (the value of `Global.<key>`) is a folder, or can be made one, that this process can write;
+    `ConfigError` naming the key otherwise."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(
+            f"Global.{key} is {shown(path)}, which is a file, not a folder: give a folder, "
+            f"e.g. -o Global.{key}={path}_run"
+        )
+    existing = path
+    while existing and not os.path.exists(existing):
+        existing = os.path.dirname(existing.rstrip("/"))
+    existing = existing or "."
+    if not os.path.isdir(existing):
+        raise ConfigError(f"Global.{key} is {shown(path)}, but {shown(existing)} is a file: give a folder elsewhere")
+    try:  # a real write: permissions, a read-only file system (root passes os.access on either)
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        home = os.path.join(os.path.expanduser("~"), os.path.basename(path.rstrip("/")) or "output")
+        raise ConfigError(
+            f"Global.{key} is {shown(path)}, but {shown(existing)} cannot be written ({error.strerror}): give a "
+            f"folder you can write, e.g. -o Global.{key}={home}"
+        ) from None
+
+
+def run_files(folder):
+    """The checkpoint files of a run in `folder` (sorted), [] when it holds none."""
+    return sorted(path for pattern in RUN_FILES for path in glob.glob(os.path.join(glob.escape(folder), pattern)))
+
+
+def check_no_other_run(config):
+    """Refuse (`ConfigError`) a training run into a `Global.output_dir` that holds a run it does not resume."""
+    import paddle
+
+    glob_section = config.get("Global") or {}
+    out, checkpoint = glob_section.get("output_dir"), glob_section.get("checkpoints")
+    found = run_files(out) if out and os.path.isdir(out) else []
+    if not found:
+        return
+    if checkpoint and os.path.abspath(os.path.dirname(checkpoint)) == os.path.abspath(out):
+        return  # a resume of the run in that folder
+    best = os.path.join(out, "best_model.pdstates")
+    held = ""
+    if os.path.exists(best):
+        state = paddle.load(best)
+        held = f" (best_model: metric {state.get('metric', 0):.4f} at epoch {state.get('epoch')})"
+    base = out.rstrip("/")
+    raise ConfigError(
+        f"Global.output_dir {shown(out)} holds a run{held}, which this run would replace: to go on with it, resume "
+        f"with -o Global.checkpoints={os.path.join(base, 'latest')}; to start anew, give another folder "
+        f"(-o Global.output_dir={base}_2) or remove {shown(out)} first"
+    )
+
+
+def check_outputs(config, mode):
+    """Before anything is built: the folders the tool of `mode` writes are writable, and a training run does
+    not write over another run. Raises `ConfigError`."""
+    glob_section = config.get("Global") or {}
+    for key in WRITTEN_BY_MODE[mode]:
+        if glob_section.get(key):
+            check_writable(key, glob_section[key])
+    if mode == "train":
+        check_no_other_run(config)
+
+
+def check_room(model, config, copies=6):
+    """Refuse (`ConfigError`) a training run whose `Global.output_dir` has less free space than `copies` x the
+    model's weights (latest, best_model with its model.pdparams, an epoch checkpoint, and the optimizer state
+    beside them)."""
+    import shutil
+
+    out = (config.get("Global") or {}).get("output_dir") or "."
+    existing = out
+    while existing and not os.path.exists(existing):
+        existing = os.path.dirname(existing.rstrip("/"))
+    weights = sum(int(parameter.numel()) * parameter.element_size() for parameter in model.parameters())
+    free = shutil.disk_usage(existing or ".").free
+    if free < copies * weights:
+        raise ConfigError(
+            f"Global.output_dir {shown(out)}: {free / 2**20:.0f} MB free, but this model's checkpoints take about "
+            f"{copies * weights / 2**20:.0f} MB ({weights / 2**20:.0f} MB of weights, {copies} copies): free some "
+            f"space or give a folder on another disk"
+        )

@@ -1,0 +1,81 @@
+"""A run never replaces another run, a resume keeps the whole run's best model, and the folders a tool
+writes are checked before the model is built, on both engines."""
+
+import os
+import shutil
+
+import paddle
+import pytest
+
+from paddleclas_rdrop.core.errors import ConfigError
+
+from engine_runs import ENGINES, engine_param, overrides, refusals, run_tool
+
+
+def fake_run(folder, metric=0.942, epoch=7):
+    """A folder holding a finished run's files (the weights need not be real: the check looks at the names)."""
+    os.makedirs(folder, exist_ok=True)
+    for name in ("latest.pdparams", "best_model.pdparams"):
+        open(os.path.join(folder, name), "wb").close()
+    paddle.save({"metric": metric, "epoch": epoch}, os.path.join(folder, "best_model.pdstates"))
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_second_run_into_a_finished_runs_folder_is_refused_before_anything_is_written(engine, workdir):
+    out = workdir / f"finished_{engine}"
+    fake_run(str(out))
+    before = {name: os.path.getmtime(out / name) for name in os.listdir(out)}
+    (outcome,) = refusals(
+        "train", "rdrop_res2net.yaml", [overrides(workdir, out.name)], cwd=workdir, env=ENGINES[engine]
+    )
+    assert outcome == (
+        f"error: Global.output_dir {out} holds a run (best_model: metric 0.9420 at epoch 7), which this run would "
+        f"replace: to go on with it, resume with -o Global.checkpoints={out}/latest; to start anew, give another "
+        f"folder (-o Global.output_dir={out}_2) or remove {out} first"
+    )
+    assert {name: os.path.getmtime(out / name) for name in os.listdir(out)} == before
+    shutil.rmtree(out)
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_resume_keeps_the_best_model_of_the_whole_run(engine, workdir):
+    out = workdir / f"resume_best_{engine}"
+    keys = overrides(workdir, out.name, epochs=2, every_epoch=True)
+    run_tool("train.py", "rdrop_res2net.yaml", keys, cwd=workdir, env=ENGINES[engine])
+    # the run as it stood after epoch 1, had its best so far been 0.999 (better than any epoch here)
+    state = paddle.load(str(out / "epoch_1.pdstates"))
+    assert "best_metric" in state  # recorded at every save
+    paddle.save({**state, "best_metric": 0.999}, str(out / "epoch_1.pdstates"))
+    paddle.save({"metric": 0.999, "epoch": 1}, str(out / "best_model.pdstates"))
+    resumed = run_tool(
+        "train.py", "rdrop_res2net.yaml", keys + [f"Global.checkpoints={out}/epoch_1"], cwd=workdir, env=ENGINES[engine]
+    )
+    assert "[Eval][Epoch 2][best metric: 0.999]" in resumed.stdout + resumed.stderr
+    assert paddle.load(str(out / "best_model.pdstates"))["metric"] == 0.999  # not replaced by epoch 2's
+    assert paddle.load(str(out / "latest.pdstates"))["best_metric"] == 0.999
+    shutil.rmtree(out)
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_an_output_dir_that_is_a_file_is_one_line(engine, workdir):
+    path = workdir / f"a_file_{engine}"
+    path.write_text("not a folder")
+    cases = [
+        overrides(workdir, "unused") + [f"Global.output_dir={path}"],
+        overrides(workdir, "unused") + [f"Global.output_dir={path}/run"],
+    ]
+    outcomes = refusals("train", "rdrop_res2net.yaml", cases, cwd=workdir, env=ENGINES[engine])
+    assert outcomes[0].startswith(f"error: Global.output_dir is {path}, which is a file, not a folder")
+    assert outcomes[1] == f"error: Global.output_dir is {path}/run, but {path} is a file: give a folder elsewhere"
+    assert path.read_text() == "not a folder"
+
+
+def test_a_disk_without_room_for_the_checkpoints_is_one_line(tmp_path, monkeypatch):
+    from paddleclas_rdrop.tools.runs.outputs import check_room
+
+    model = paddle.nn.Linear(1000, 1000)  # 4 MB of weights
+    check_room(model, {"Global": {"output_dir": str(tmp_path / "run")}})
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=10 * 2**20))
+    with pytest.raises(ConfigError, match=r"10 MB free, but this model's checkpoints take about 23 MB"):
+        check_room(model, {"Global": {"output_dir": str(tmp_path / "run")}})
