@@ -1,6 +1,12 @@
 """The guards of every training run of the plugin's tools, on both engines, baseline and R-Drop
 alike: each epoch reseeded from `Global.seed` (a resumed run draws what an uninterrupted one
-draws), and a stop at the first non-finite loss, before the step that would spread it."""
+draws), and a stop at the first non-finite value: a training loss (before the step that would spread
+it), the weights (every `print_batch_step` steps, and before every save: `runs.checkpoints.whole`), or
+an evaluation loss (before the epoch's checkpoints are written).
+
+The training loss is checked at every step, where both engines already read it to the host to log it
+(PaddleClas's `update_loss`), so the check adds no device sync; the weights, a pass over every
+parameter, only every `print_batch_step` steps."""
 
 import random
 
@@ -29,8 +35,59 @@ def check_finite(loss_dict, epoch_id, step):
             raise NonFiniteLossError(
                 f"training stopped: {name} is {float(value)} at epoch {epoch_id}, step {step} of this "
                 f"run; no weight was updated with it and the checkpoints already written are left as "
-                f"they were. Lower Optimizer.lr or alpha (the RDropLoss weight), or check the data"
+                f"they were. {FIX}"
             )
+
+
+FIX = "Lower Optimizer.lr.learning_rate or alpha (the RDropLoss weight), or check the data"
+
+
+def non_finite_weights(model):
+    """The name of the first parameter of `model` holding a NaN or Inf, or None."""
+    for name, parameter in model.named_parameters():
+        if not bool(paddle.isfinite(parameter).all()):
+            return name
+    return None
+
+
+def check_weights_finite(model, where):
+    """`NonFiniteLossError` when a weight of `model` is NaN or Inf (`where`: "at epoch 3, step 40")."""
+    name = non_finite_weights(model)
+    if name is not None:
+        raise NonFiniteLossError(
+            f"training stopped: the weight {name} holds NaN or Inf {where}; no checkpoint was written with it "
+            f"and the checkpoints already written are left as they were. {FIX}"
+        )
+
+
+def guard_evaluation(engine):
+    """A non-finite evaluation loss stops training before the epoch's checkpoints (`best_model` above all)
+    are written: `engine.eval_loss_func` (called on every eval batch by both engines) records it, and
+    `engine.eval` raises `NonFiniteLossError` once the evaluation is done."""
+    loss, evaluate = getattr(engine, "eval_loss_func", None), engine.eval
+    if loss is None:
+        return
+    seen = []
+
+    def checked_loss(*args, **kwargs):
+        values = loss(*args, **kwargs)
+        for name, value in values.items():
+            if not seen and not bool(paddle.isfinite(value).all()):
+                seen.append(f"{name} is {float(value)}")
+        return values
+
+    def checked_eval(epoch_id=0, *args, **kwargs):
+        seen.clear()
+        acc = evaluate(epoch_id, *args, **kwargs)
+        if seen:
+            raise NonFiniteLossError(
+                f"training stopped: the evaluation loss {seen[0]} at epoch {epoch_id}: the weights give non-finite "
+                f"outputs, so nothing of this epoch was saved and the checkpoints already written are left as "
+                f"they were. {FIX}"
+            )
+        return acc
+
+    engine.eval_loss_func, engine.eval = checked_loss, checked_eval
 
 
 def guard_training(engine, stop_requested=lambda: None):
@@ -43,13 +100,18 @@ def guard_training(engine, stop_requested=lambda: None):
     train_loss = engine.rdrop_plugin.loss
     epoch = {"id": 0}
 
+    every = max(1, int((engine.config.get("Global") or {}).get("print_batch_step") or 1))
+
     def check(loss_dict):
         signal_name = stop_requested()
         if signal_name:
             raise TrainingStopped(signal_name, epoch["id"], engine.global_step)
         check_finite(loss_dict, epoch["id"], engine.global_step)
+        if engine.global_step % every == 0:
+            check_weights_finite(engine.model, f"at epoch {epoch['id']}, step {engine.global_step}")
 
     train_loss.check = check
+    guard_evaluation(engine)
 
     def guarded_epoch(engine, epoch_id, print_batch_step):
         seed_epoch(engine.config, epoch_id)

@@ -79,3 +79,21 @@ def test_a_disk_without_room_for_the_checkpoints_is_one_line(tmp_path, monkeypat
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=10 * 2**20))
     with pytest.raises(ConfigError, match=r"10 MB free, but this model's checkpoints take about 23 MB"):
         check_room(model, {"Global": {"output_dir": str(tmp_path / "run")}})
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_weights_gone_non_finite_under_a_clipped_loss_stop_the_run_and_are_never_saved(engine, workdir):
+    import numpy as np
+
+    out = workdir / f"poisoned_{engine}"
+    keys = overrides(workdir, out.name, epochs=2, every_epoch=True)
+    keys += ["Optimizer.lr.learning_rate=1e6", "Optimizer.clip_norm=1.0", "Global.print_batch_step=1"]
+    result = run_tool("train.py", "rdrop_res2net.yaml", keys, cwd=workdir, env=ENGINES[engine], check=False)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 1 and len(errors) == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert errors[0].startswith("error: training stopped: ") and "Traceback" not in result.stderr
+    assert "Lower Optimizer.lr.learning_rate or alpha" in errors[0]
+    for weights in out.glob("*.pdparams") if out.exists() else []:
+        assert all(np.isfinite(v.numpy()).all() for v in paddle.load(str(weights)).values()), weights
+    if out.exists():
+        shutil.rmtree(out)

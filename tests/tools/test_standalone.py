@@ -323,17 +323,18 @@ def test_a_nan_loss_stops_at_once_and_keeps_the_checkpoints(workdir):
     standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "nan"))
     latest = workdir / "nan" / "latest.pdparams"
     before = hashlib.sha256(latest.read_bytes()).hexdigest()
-    result = standalone(
+    result = standalone(  # on from those weights, into a folder of its own (the first run's is refused)
         "train.py",
         "rdrop_res2net.yaml",
         workdir,
-        overrides(workdir, "nan") + ["Optimizer.lr.learning_rate=1e30"],
+        overrides(workdir, "nan_2") + ["Optimizer.lr.learning_rate=1e30", f"Global.pretrained_model={latest}"[:-9]],
         check=False,
     )
     assert result.returncode != 0
     assert "error: training stopped: " in result.stderr and " at epoch 1, step " in result.stderr
     assert "Traceback" not in result.stderr
     assert hashlib.sha256(latest.read_bytes()).hexdigest() == before
+    assert not (workdir / "nan_2" / "latest.pdparams").exists()
 
 
 @pytest.mark.parametrize("workers", [0, 2])

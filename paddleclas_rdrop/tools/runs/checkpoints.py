@@ -117,8 +117,13 @@ def whole(save_model, schedule=None, keep=None):
     def save(net, optimizer, metric_info, model_path, *args, **kwargs):
         import paddle.distributed as dist
 
+        from ...adapter.guards import check_weights_finite
+
         if dist.get_rank() != 0:  # PaddleClas saves on rank 0 only
             return None
+        check_weights_finite(
+            net, f"at the end of epoch {metric_info.get('epoch')}, before {kwargs.get('prefix')} was saved"
+        )
         if schedule is not None:
             metric_info = {**metric_info, "schedule": schedule}
         prefix = kwargs.get("prefix", "ppcls")
