@@ -280,7 +280,7 @@ def main(argv=None):
         if saved:
             saved.close()
             print(f"predictions: {args.save} ({len(images) - len(failed)} images)")
-        if labelled:
+        if args.eval_list and labelled:
             print(
                 f"top-1 accuracy: {100 * correct / labelled:.1f} % ({correct} of {labelled} images with a true label)"
             )

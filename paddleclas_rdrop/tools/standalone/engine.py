@@ -24,7 +24,7 @@ from ...adapter.log import lr_name
 from ...adapter.mutual import MutualModel
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
-from ...core.errors import ConfigError, building
+from ...core.errors import ConfigError, DataError, building
 from ..data.lists import image_files
 from ..runs.checkpoints import carry_best, keep_of, schedule_of, whole
 from .data import build_dataloader
@@ -285,29 +285,52 @@ class StandaloneEngine:
 
     @paddle.no_grad()
     def infer(self):
-        """Top-k of every image in Infer.infer_imgs, with the eager model."""
+        """Top-k of every image in Infer.infer_imgs, with the eager model. An image that cannot be decoded is
+        named in the log and left out; once the others are predicted, `DataError` names how many."""
         infer = self.config["Infer"]
         paths, skipped = image_files(infer["infer_imgs"])
         for path, why in skipped:
             logger.warning(f"skipped {path}: {why}")
         self.model.eval()
-        results = []
-        for start in range(0, len(paths), infer.get("batch_size", 1)):
-            batch_paths = paths[start : start + infer.get("batch_size", 1)]
-            batch = []
-            for path in batch_paths:
-                with open(path, "rb") as handle:
-                    image = handle.read()
-                for op in self.preprocess_func:
-                    image = op(image)
+        results, failed = [], []
+        batch_size = infer.get("batch_size", 1)
+        for start in range(0, len(paths), batch_size):
+            batch, batch_paths = [], []
+            for path in paths[start : start + batch_size]:
+                image = self._infer_image(path)
+                if image is None:
+                    failed.append(path)
+                    continue
                 batch.append(image)
+                batch_paths.append(path)
+            if not batch:
+                continue
             with self.auto_cast(is_eval=True):
                 out = self.model(paddle.to_tensor(np.stack(batch)))
             out = nn.functional.softmax(out["logits"] if isinstance(out, dict) else out, axis=-1)
             result = self.postprocess_func(out.numpy(), batch_paths)
             logger.info(result)
             results.extend(result)
+        if failed:
+            raise DataError(
+                f"{len(failed)} of {len(paths)} images could not be decoded (the first: {failed[0]}); the others "
+                f"were predicted"
+            )
         return results
+
+    def _infer_image(self, path):
+        """The pre-processed image at `path`, or None (named in the log) when it cannot be decoded."""
+        try:
+            with open(path, "rb") as handle:
+                image = handle.read()
+            for op in self.preprocess_func:
+                image = op(image)
+            if image is None:
+                raise ValueError("not an image cv2 can decode")
+            return image
+        except (OSError, ValueError, AttributeError, TypeError) as error:
+            logger.error(f"cannot read image {path} ({error}): left out")
+            return None
 
 
 def build_standalone_model(config, mode):
