@@ -96,8 +96,8 @@ def check_lists(config, mode):
         ["Eval"] if mode == "eval" or (mode == "train" and glob.get("eval_during_train", True)) else []
     )
     for image_root, list_path, delimiter in dataset_lists(config, splits):
-        _, labels, _ = read_list_file(image_root, list_path, delimiter)
-        check_label_range(labels, class_num, list_path)
+        _, labels, numbers = read_list_file(image_root, list_path, delimiter)
+        check_label_range(labels, class_num, list_path, numbers)
 
 
 def check_something_to_train(config):

@@ -140,3 +140,22 @@ def test_a_generated_list_file_is_read_or_refused_in_one_line(tmp_path, lines, e
     assert len(paths) == len(labels) == len(numbers) > 0
     assert all(isinstance(label, (int, np.integer)) for label in labels)
     assert all(p.startswith(os.path.join(str(tmp_path), "")) or p.startswith("/") for p in paths)
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_negative_label_is_named_with_its_line_on_both_engines(engine, workdir):
+    lists = workdir / "digits"
+    lines = (lists / "train_list.txt").read_text().splitlines()
+    lines[2] = lines[2].split()[0] + " -1"
+    path = write(lists / f"negative_{engine}.txt", "\n".join(lines) + "\n")
+    (outcome,) = refusals(
+        "train",
+        "rdrop_res2net.yaml",
+        [overrides(workdir, f"negative_{engine}") + [f"DataLoader.Train.dataset.cls_label_path={path}"]],
+        cwd=workdir,
+        env=ENGINES[engine],
+    )
+    assert outcome == (
+        f"error: {path}:3: label -1 is negative, but labels are class ids from 0 to Arch.class_num-1 (9): "
+        f"number the classes from 0"
+    )

@@ -112,10 +112,21 @@ def image_error(list_path, number, path, error):
     )
 
 
-def check_label_range(labels, class_num, list_path):
-    if class_num is not None and (labels.min() < 0 or labels.max() >= class_num):
+def check_label_range(labels, class_num, list_path, numbers=None):
+    """Labels must be 0 .. class_num - 1: a negative one is named with its line (`numbers`: the list's line
+    numbers), a too large one with the `Arch.class_num` that fits; `DataError`."""
+    if class_num is None or not len(labels):
+        return
+    if labels.min() < 0:
+        index = int(np.argmin(labels))
+        where = f"{shown(list_path)}:{numbers[index]}" if numbers is not None else shown(list_path)
         raise DataError(
-            f"{list_path} has labels from {labels.min()} to {labels.max()} but Arch.class_num is "
+            f"{where}: label {labels[index]} is negative, but labels are class ids from 0 to Arch.class_num-1 "
+            f"({class_num - 1}): number the classes from 0"
+        )
+    if labels.max() >= class_num:
+        raise DataError(
+            f"{shown(list_path)} has labels from {labels.min()} to {labels.max()} but Arch.class_num is "
             f"{class_num}: set -o Arch.class_num={labels.max() + 1} (labels must be 0 .. class_num-1)"
         )
 

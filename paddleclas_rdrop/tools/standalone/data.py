@@ -166,7 +166,7 @@ def build_dataloader(section, path, class_num, seed=None):
         dataset_cfg["delimiter"],
         f"{path}.dataset",
     )
-    check_label_range(dataset.labels, class_num, dataset_cfg["cls_label_path"])
+    check_label_range(dataset.labels, class_num, dataset_cfg["cls_label_path"], dataset.line_numbers)
     batch_ops = []
     for index, entry in enumerate(dataset_cfg["batch_transform_ops"] or []):
         name, params = single_entry(entry, f"{path}.dataset.batch_transform_ops.{index}")

@@ -99,8 +99,14 @@ class StandaloneEngine:
         metrics = config.get("Metric") or {}
         self.train_metric_func = None
         mixes_labels = bool(((loaders.get("Train") or {}).get("dataset") or {}).get("batch_transform_ops"))
-        if mode == "train" and not mixes_labels:  # as PaddleClas: no train metric on Mixup/Cutmix labels
+        if mode == "train" and not mixes_labels:
             self.train_metric_func = build_metrics(metrics.get("Train"), "Metric.Train")
+        elif mode == "train":  # as PaddleClas: no train metric on Mixup/Cutmix labels, and a warning says so
+            for entry in metrics.get("Train") or []:
+                logger.warning(
+                    f'Unable to calculate accuracy when using "batch_transform_ops". The metric "{entry}" has been '
+                    f"removed."
+                )
         self.eval_metric_func = build_metrics(metrics.get("Eval"), "Metric.Eval") if self.evaluates else None
 
         with building(config["Arch"].get("name")), paddle.utils.unique_name.guard():  # names as in a fresh process
