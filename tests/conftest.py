@@ -25,12 +25,33 @@ def digits():
     return images(size=32, count=24)
 
 
+def delete_weights(folder):
+    """Delete the weight files under `folder` (a run's logs and configs stay, for a failed test's reader)."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if name.endswith(WEIGHT_FILES):
+                os.remove(os.path.join(root, name))
+
+
 @pytest.fixture(scope="module")
 def workdir(request, tmp_path_factory):
-    """A fresh folder per test module with 48 digits at 16x16 as a PaddleClas dataset in `digits/`."""
+    """A fresh folder per test module with 48 digits at 16x16 as a PaddleClas dataset in `digits/`; the
+    weights written in it are deleted when the module's tests are done."""
     from engine_runs import digits_workdir
 
-    return digits_workdir(tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1])
+    path = digits_workdir(tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1])
+    yield path
+    delete_weights(path)
+
+
+@pytest.fixture(autouse=True)
+def delete_a_tests_weights(request):
+    """The weights a test wrote in its own `tmp_path` are deleted once it is done, passed or failed: an
+    interrupted suite leaves little behind."""
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if folder is not None and os.path.isdir(folder):
+        delete_weights(folder)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +68,4 @@ def delete_weights_at_the_end(tmp_path_factory):
     """Delete the weights the runs wrote (about 20 GB over the suite), keep their logs: pytest keeps a
     failed session's folders whole, and a few failed sessions fill a disk."""
     yield
-    for folder, _, files in os.walk(tmp_path_factory.getbasetemp()):
-        for name in files:
-            if name.endswith(WEIGHT_FILES):
-                os.remove(os.path.join(folder, name))
+    delete_weights(tmp_path_factory.getbasetemp())

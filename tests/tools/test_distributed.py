@@ -18,6 +18,7 @@ import numpy as np
 import paddle
 import pytest
 import yaml
+from conftest import delete_weights
 
 from engine_runs import ENGINES, PROJECT, engine_param, overrides, run_tool, step_losses
 from models import build
@@ -47,7 +48,8 @@ def distributed_workdir(tmp_path_factory):
         config["DataLoader"]["Train"]["dataset"]["transform_ops"] = [op for op in ops if "RandFlipImage" not in op]
         yaml.safe_dump(config, open(path / f"{name}.yaml", "w"), sort_keys=False)
     paddle.save(build("SE_ResNet50_vd", seed=1).state_dict(), str(path / "start.pdparams"))
-    return path
+    yield path
+    delete_weights(path)
 
 
 def train(distributed_workdir, engine, config, name, processes, seed=7, batch_size=None):
