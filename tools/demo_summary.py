@@ -12,4 +12,4 @@ if __name__ == "__main__":
         lines = summary_lines(parse_config("tools/demo_summary.py", __doc__.split(":", 1)[1].strip()))
     except (RDropError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
-    print("\n".join(["", "== paddleclas-rdrop: the run ended ==", *lines]))
+    print("\n".join(["", "== paddleclas-rdrop: the demo ended ==", *lines]))

@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 
 from .threads import share_cores
 
@@ -286,6 +287,8 @@ def run(mode, argv=None, threads=None):
     assert mode in MODES, mode
     threads, user_threads = threads or share_cores()
     import_paddle_quietly()
+    import paddle
+
     from ..adapter.log import rewriting_log
     from ..adapter.mutual import check_mutual_contract
     from ..adapter.settings import RDropSettings
@@ -297,6 +300,7 @@ def run(mode, argv=None, threads=None):
     from .typos import check_overrides
     from .values import check_values
 
+    started = time.time()
     args = parse_args(mode, argv)  # -h and a missing -c before anything else
     check_overrides(args.config, args.override)
     build_engine, config_module, which = select_engine()
@@ -326,7 +330,12 @@ def run(mode, argv=None, threads=None):
     for line in filter(None, warnings):
         log_warning(line)
     with rewriting_log(engine_log_words(engine, mode)):
-        return use_engine(engine, mode, config, settings, on_tree=build_engine is tree_engine)
+        result = use_engine(engine, mode, config, settings, on_tree=build_engine is tree_engine)
+    if mode == "train" and paddle.distributed.get_rank() == 0:
+        from .runs.summary import run_summary
+
+        print("\n".join(run_summary(config, args.config, args.override, time.time() - started)), flush=True)
+    return result
 
 
 def use_engine(engine, mode, config, settings, on_tree):

@@ -1,22 +1,16 @@
-"""The few lines a finished run ends with: the best model's val top-1, where the checkpoint and the
-export are, and one prediction from the export beside its true label (from the val list)."""
+"""The few lines the demo ends with: the training run's best model line (`runs.summary.best_lines`), where
+the export is, and one prediction from the export beside its true label (from the val list)."""
 
 import os
 
 from .predict import export_predictor, infer_images, read_rgb, true_labels
+from .runs.summary import best_lines
 
 
 def summary_lines(config):
-    import paddle
-
-    glob = config["Global"]
-    best = os.path.join(glob["output_dir"], "best_model")
-    state = paddle.load(best + ".pdstates")
-    export = glob["save_inference_dir"]
-    lines = [
-        f"best model:  {best}.pdparams (val top-1 {100 * state['metric']:.1f} % at epoch {state['epoch']})",
-        f"export:      {export}/ ({', '.join(sorted(os.listdir(export)))})",
-    ]
+    """The demo's end lines for its `config` (trained, exported)."""
+    export = config["Global"]["save_inference_dir"]
+    lines = best_lines(config)[:1] + [f"export:      {export}/ ({', '.join(sorted(os.listdir(export)))})"]
     path = infer_images(config)[0][0]
     result = export_predictor(config, export).predict([read_rgb(path)])[0]
     name = result["label_names"][0] if result.get("label_names") else result["class_ids"][0]

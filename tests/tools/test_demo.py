@@ -33,8 +33,12 @@ def test_the_demo_ends_with_its_summary_and_prints_no_noise(tmp_path):
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
-    summary = log.split("== paddleclas-rdrop: the run ended ==", 1)[1].strip().splitlines()
+    trained = log.split("== paddleclas-rdrop: the run ended ==", 1)[1].split("\n\n", 1)[0].strip().splitlines()
+    assert [line.split(":")[0] for line in trained] == ["best model", "run time", "evaluate", "export"]
+    assert "python tools/eval.py -c configs/demo_digits.yaml -o Global.epochs=1 -o Global.pretrained_model=" in log
+    summary = log.split("== paddleclas-rdrop: the demo ended ==", 1)[1].strip().splitlines()
     assert [line.split(":")[0] for line in summary] == ["best model", "export", "prediction"]
+    assert summary[0] == trained[0]  # the demo's summary starts with the training run's
     for noise in NOISE:
         assert noise not in log, noise
     assert log.count("ppcls INFO: Global : ") == 1  # the config, printed by train.py only

@@ -49,6 +49,10 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(tmp_path
     assert "-o Arch.class_num=4" in listed and "-o DataLoader.Train.dataset.batch_transform_ops=None" in listed
     assert "-o Arch.class_num=4" in outputs[0]  # printed too
     train_log = outputs[1]
+    ended = train_log.split("== paddleclas-rdrop: the run ended ==", 1)[1]  # the run's summary, at its end
+    assert re.search(r"best model:  output/my_run/best_model\.pdparams \(val top-1 [\d.]+ % at epoch \d+\)", ended)
+    assert "evaluate:    python tools/eval.py -c configs/rdrop_se_resnet.yaml -o Arch.class_num=4" in ended
+    assert "-o Global.pretrained_model=output/my_run/best_model" in ended and "run time:    " in ended
     assert step_losses(train_log, "RDropLoss")
     warmup = int(re.search(r"-o Optimizer.lr.warmup_epoch=(\d+)", listed).group(1))
     names = re.findall(r"\[Train\]\[Epoch (\d+)/\d+\]\[Iter: \d+/\d+\]lr\((\w+)\)", train_log)

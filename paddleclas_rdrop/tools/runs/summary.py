@@ -1,0 +1,58 @@
+"""The lines a training run of the plugin's tools ends with, on both engines: the best val metric and its
+epoch, the last epoch's, where the best model is, the run's time, and the eval and export commands to run
+next with this run's config, overrides and paths. The demo's summary starts with the same lines."""
+
+import os
+import shlex
+
+TITLE = "== paddleclas-rdrop: the run ended =="
+
+
+def _state(folder, prefix):
+    import paddle
+
+    path = os.path.join(folder, f"{prefix}.pdstates")
+    return paddle.load(path) if os.path.exists(path) else None
+
+
+def metric_name(config):
+    """What the best metric is: "val top-1" when the first Metric.Eval entry is TopkAcc (PaddleClas keeps the
+    best model by the first metric), else the first metric's name."""
+    entries = (config.get("Metric") or {}).get("Eval") or [{}]
+    name = next(iter(entries[0]), "metric")
+    return "val top-1" if name == "TopkAcc" else f"val {name}"
+
+
+def minutes(seconds):
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def best_lines(config):
+    """The best model's line (and the last epoch's), from the checkpoints in `Global.output_dir`."""
+    out = config["Global"]["output_dir"]
+    best, latest, what = _state(out, "best_model"), _state(out, "latest"), metric_name(config)
+    if best is None:
+        return [f"best model:  none: no evaluation ran (Global.eval_during_train); the last weights are {out}/latest"]
+    shown = f"{100 * best['metric']:.1f} %" if what == "val top-1" else f"{best['metric']:.4g}"
+    lines = [f"best model:  {os.path.join(out, 'best_model')}.pdparams ({what} {shown} at epoch {best['epoch']})"]
+    if latest is not None and latest.get("epoch") != best["epoch"] and latest.get("metric"):
+        last = f"{100 * latest['metric']:.1f} %" if what == "val top-1" else f"{latest['metric']:.4g}"
+        lines.append(f"last epoch:  {latest['epoch']}, {what} {last}")
+    return lines
+
+
+def run_summary(config, config_path, overrides, seconds):
+    """The end-of-run lines of a training run of `config` (read from `config_path` with the `-o` `overrides`)
+    that took `seconds`."""
+    out = config["Global"]["output_dir"]
+    weights = os.path.join(out, "best_model" if _state(out, "best_model") else "latest")
+    given = " ".join(f"-o {shlex.quote(o)}" for o in overrides if not o.startswith("Global.pretrained_model="))
+    command = f"-c {shlex.quote(config_path)}" + (f" {given}" if given else "")
+    return [
+        "",
+        TITLE,
+        *best_lines(config),
+        f"run time:    {minutes(seconds)}",
+        f"evaluate:    python tools/eval.py {command} -o Global.pretrained_model={weights}",
+        f"export:      python tools/export_model.py {command} -o Global.pretrained_model={weights}",
+    ]
