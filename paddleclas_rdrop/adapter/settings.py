@@ -24,6 +24,7 @@ RDROP_DEFAULTS = {
     "drop_path_stages": list(STAGES),
     "augment_per_pass": False,
     "alpha_warmup_epochs": 0,
+    "alpha": None,
 }
 RDROP_KEY_HELP = {  # what the tools' -h says of each key
     "passes": "k, the passes of every sample",
@@ -34,6 +35,7 @@ RDROP_KEY_HELP = {  # what the tools' -h says of each key
     "drop_path_stages": "the stages (1-4) that get drop path",
     "augment_per_pass": "each pass its own draw of the train transform_ops (a baseline: k views, CE only)",
     "alpha_warmup_epochs": "alpha rises linearly from 0 over these epochs (0: from the first step)",
+    "alpha": "the weight of the KL term; given, it sets the RDropLoss entry's weight (the one value trained with)",
 }
 LAYER_KEYS = ("head_dropout", "head_layer", "drop_path", "drop_path_stages")  # a baseline twin's keys too
 
@@ -52,8 +54,10 @@ class RDropSettings:
     and the standalone engine read. Build it with `from_config` (`ConfigError` names a wrong key).
 
     ``rdrop`` is ``Global.train_mode == "rdrop"`` (k passes and the KL term); without it the config is
-    a one-pass run that keeps the stochastic layers (a baseline twin). ``alpha`` and ``reduction`` are
-    the `RDropLoss` entry's ``weight`` and ``reduction`` (None without an entry).
+    a one-pass run that keeps the stochastic layers (a baseline twin). ``alpha`` is ``RDrop.alpha`` when
+    given, else the `RDropLoss` entry's ``weight``; ``alpha_from_section`` says which (with
+    ``RDrop.alpha``, the adapter sets the entry's weight to it: one value, trained with).
+    ``reduction`` is the entry's (None without an entry).
     """
 
     rdrop: bool = False
@@ -66,6 +70,7 @@ class RDropSettings:
     augment_per_pass: bool = False
     alpha_warmup_epochs: float = 0
     alpha: Optional[float] = None
+    alpha_from_section: bool = False
     reduction: Optional[str] = None
 
     @classmethod
@@ -74,6 +79,7 @@ class RDropSettings:
         section = parse_section(config.get("RDrop"))
         train_mode = (config.get("Global") or {}).get("train_mode")
         entry = check_rdrop_contract(config)
+        alpha = section["alpha"] if section["alpha"] is not None else (None if entry is None else entry["weight"])
         return cls(
             rdrop=train_mode == "rdrop",
             passes=section["passes"],
@@ -84,7 +90,8 @@ class RDropSettings:
             drop_path_stages=tuple(section["drop_path_stages"]),
             augment_per_pass=section["augment_per_pass"],
             alpha_warmup_epochs=section["alpha_warmup_epochs"],
-            alpha=None if entry is None else float(entry["weight"]),
+            alpha=None if alpha is None else float(alpha),
+            alpha_from_section=section["alpha"] is not None,
             reduction=None if entry is None else entry.get("reduction", "batchmean"),
         )
 
@@ -136,6 +143,12 @@ def parse_section(section):
     settings["drop_path_stages"] = check_drop_path_stages(settings["drop_path_stages"])
     if not isinstance(settings["augment_per_pass"], bool):
         raise ConfigError(f"RDrop.augment_per_pass must be true or false, got {settings['augment_per_pass']!r}")
+    alpha = settings["alpha"]
+    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or alpha < 0):
+        raise ConfigError(
+            f"RDrop.alpha is the weight of the KL term and must be a number >= 0 (per sample with reduction "
+            f"batchmean; the recipes use 3), got {alpha!r}"
+        )
     warmup = settings["alpha_warmup_epochs"]
     if isinstance(warmup, bool) or not isinstance(warmup, numbers.Real) or warmup < 0:
         raise ConfigError(f"RDrop.alpha_warmup_epochs must be a number of epochs >= 0 (0: none), got {warmup!r}")
@@ -166,7 +179,7 @@ def check_rdrop_contract(config):
     if train_mode == "rdrop" and not entries:
         raise ConfigError(
             "Global.train_mode is rdrop but Loss.Train has no RDropLoss entry, so nothing would "
-            "use the k passes: add `- RDropLoss: {weight: 0.6}` (weight = alpha) to Loss.Train"
+            "use the k passes: add `- RDropLoss: {weight: 3.0}` (weight = alpha, or set RDrop.alpha) to Loss.Train"
         )
     if entries and train_mode != "rdrop":
         raise ConfigError(
@@ -174,7 +187,7 @@ def check_rdrop_contract(config):
             "Global.train_mode: rdrop, the train hook that runs the k passes RDropLoss compares"
         )
     section = config.get("RDrop") or {}
-    k_pass_keys = sorted({"strategy", "alpha_warmup_epochs"} & set(section))
+    k_pass_keys = sorted({"strategy", "alpha_warmup_epochs", "alpha"} & set(section))
     if "passes" in section and not section.get("augment_per_pass"):
         k_pass_keys.insert(0, "passes")
     if k_pass_keys and train_mode != "rdrop":
@@ -207,13 +220,13 @@ def check_rdrop_contract(config):
             "Loss.Train.RDropLoss.passes: the number of passes is set in one place only, "
             "RDrop.passes; remove it from the loss entry"
         )
-    check_kl_entry("RDropLoss", params)
+    check_kl_entry("RDropLoss", params, alpha_elsewhere=section.get("alpha") is not None)
     return params
 
 
-def check_kl_entry(name, params, known=("weight", "reduction")):
-    """A KL loss entry's keys (`known`), its `reduction` and its `weight`, which is alpha; raises
-    `ConfigError`."""
+def check_kl_entry(name, params, known=("weight", "reduction"), alpha_elsewhere=False):
+    """A KL loss entry's keys (`known`), its `reduction` and its `weight`, which is alpha (unless
+    `alpha_elsewhere`: `RDrop.alpha` sets it); raises `ConfigError`."""
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise ConfigError(
@@ -222,8 +235,19 @@ def check_kl_entry(name, params, known=("weight", "reduction")):
         )
     check_reduction(params.get("reduction", "batchmean"), f"Loss.Train.{name}")
     weight = params.get("weight")
+    if alpha_elsewhere and weight is None:
+        return
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
         raise ConfigError(
             f"Loss.Train.{name}.weight is alpha, the weight of the KL term, and must be a number "
-            f">= 0 (0.6 in the paper for image classification), got {weight!r}"
+            f">= 0 (0.6 in the paper for image classification), got {weight!r}; or set RDrop.alpha"
         )
+
+
+def sync_alpha(config, settings):
+    """With `RDrop.alpha`, write it as the `RDropLoss` entry's `weight` in `config` (the slot PaddleClas's
+    `CombinedLoss` reads), so that the two never disagree; a no-op otherwise."""
+    if not settings.alpha_from_section:
+        return
+    for entry in _entries(config, "Train"):
+        entry["RDropLoss"] = {**(entry["RDropLoss"] or {}), "weight": settings.alpha}

@@ -174,6 +174,8 @@ def prepare_engine(engine, settings=None):
             )
         for layer in kl_losses:
             layer.set_passes(settings.passes)
+        if settings.alpha_from_section:  # RDrop.alpha is the entry's weight (PaddleClas's own tools built it)
+            _set_alpha(engine.train_loss_func, settings.alpha)
         if settings.rdrop and settings.alpha_warmup_epochs > 0:
             warmup = _alpha_warmup(engine.train_loss_func, settings)
         if engine.train_metric_func is not None:
@@ -190,6 +192,14 @@ def prepare_engine(engine, settings=None):
     engine.rdrop_plugin = PluginState(settings, rdrop, engine.train_loss_func)
     write_eval_calibration(engine)
     return engine.rdrop_plugin
+
+
+def _set_alpha(loss, alpha):
+    """The weight of the `RDropLoss` entries of PaddleClas's `CombinedLoss` `loss`, set to `alpha`."""
+    entries = list(getattr(loss, "loss_func", []))
+    for index, layer in enumerate(entries):
+        if isinstance(layer, RDropLoss) and hasattr(loss, "loss_weight"):
+            loss.loss_weight[index] = alpha
 
 
 def _alpha_warmup(loss, settings):

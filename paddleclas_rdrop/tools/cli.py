@@ -291,7 +291,7 @@ def run(mode, argv=None, threads=None):
 
     from ..adapter.log import rewriting_log
     from ..adapter.mutual import check_mutual_contract
-    from ..adapter.settings import RDropSettings
+    from ..adapter.settings import RDropSettings, sync_alpha
     from ..adapter.train_hook import check_model
     from .quiet import engine_log_words
     from .runs.checkpoints import keep_of
@@ -310,6 +310,7 @@ def run(mode, argv=None, threads=None):
     check_values(config)
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)
+    sync_alpha(config, settings)
     check_device(config)
     check_outputs(config, mode)
     if mode == "train":

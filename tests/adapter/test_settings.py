@@ -29,6 +29,7 @@ def test_the_documented_contract_passes_and_fills_defaults():
     assert settings.rdrop and settings.alpha == 0.6 and settings.reduction == "batchmean"
     section = parse_section(GOOD["RDrop"])
     assert section.pop("alpha_warmup_epochs") == settings.alpha_warmup_epochs == 0
+    assert section.pop("alpha") is None and not settings.alpha_from_section  # alpha from the entry's weight
     assert settings.runner_kwargs() == {**section, "drop_path": 0.0, "drop_path_stages": [1, 2, 3, 4]}
     assert parse_section({"passes": 3}) == {
         "passes": 3,
@@ -39,6 +40,7 @@ def test_the_documented_contract_passes_and_fills_defaults():
         "drop_path_stages": [1, 2, 3, 4],
         "augment_per_pass": False,
         "alpha_warmup_epochs": 0,
+        "alpha": None,
     }
 
 
