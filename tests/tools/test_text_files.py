@@ -25,6 +25,13 @@ def write(path, text, encoding="utf-8", bom=False):
     return str(path)
 
 
+def refused_with_train_list(engine, workdir, path, output):
+    """The `error:` line of a training run of the tools on `engine` with the train list `path`."""
+    keys = overrides(workdir, output) + [f"DataLoader.Train.dataset.cls_label_path={path}"]
+    (outcome,) = refusals("train", "rdrop_res2net.yaml", [keys], cwd=workdir, env=ENGINES[engine])
+    return outcome
+
+
 def test_a_byte_order_mark_and_windows_line_endings_are_read(tmp_path):
     assert read_text(write(tmp_path / "a.txt", "images/a.png 0\r\nimages/b.png 1\r\n", bom=True)) == (
         "images/a.png 0\r\nimages/b.png 1\r\n"
@@ -92,13 +99,7 @@ def test_a_list_with_a_bom_crlf_and_blank_lines_trains_on_both_engines(engine, w
 def test_a_gbk_list_is_one_error_on_both_engines(engine, workdir):
     lists = workdir / "digits"
     path = write(lists / f"gbk_{engine}.txt", "images/狗.png 0\n", encoding="gbk")
-    (outcome,) = refusals(
-        "train",
-        "rdrop_res2net.yaml",
-        [overrides(workdir, f"gbk_{engine}") + [f"DataLoader.Train.dataset.cls_label_path={path}"]],
-        cwd=workdir,
-        env=ENGINES[engine],
-    )
+    outcome = refused_with_train_list(engine, workdir, path, f"gbk_{engine}")
     assert outcome.startswith(f"error: list file {path}:1: byte 0x") and "save it as UTF-8" in outcome
     assert not (workdir / f"gbk_{engine}").exists()
 
@@ -148,13 +149,7 @@ def test_a_negative_label_is_named_with_its_line_on_both_engines(engine, workdir
     lines = (lists / "train_list.txt").read_text().splitlines()
     lines[2] = lines[2].split()[0] + " -1"
     path = write(lists / f"negative_{engine}.txt", "\n".join(lines) + "\n")
-    (outcome,) = refusals(
-        "train",
-        "rdrop_res2net.yaml",
-        [overrides(workdir, f"negative_{engine}") + [f"DataLoader.Train.dataset.cls_label_path={path}"]],
-        cwd=workdir,
-        env=ENGINES[engine],
-    )
+    outcome = refused_with_train_list(engine, workdir, path, f"negative_{engine}")
     assert outcome == (
         f"error: {path}:3: label -1 is negative, but labels are class ids from 0 to Arch.class_num-1 (9): "
         f"number the classes from 0"
