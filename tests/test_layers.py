@@ -117,3 +117,20 @@ def test_the_tools_import_nothing_until_they_run():
 def test_paddleclas_engine_runs_do_not_import_the_standalone_engine():
     loaded = python_modules_after("from paddleclas_rdrop.tools import cli; cli.select_engine()")
     assert "'ppcls.engine.engine'" in loaded and "paddleclas_rdrop.tools.standalone" not in loaded
+
+
+RUN_UNTIL_THE_LISTS = """
+from paddleclas_rdrop.core.errors import RDropError
+from paddleclas_rdrop.tools import cli
+try:
+    cli.run("eval", ["-c", "configs/rdrop_se_resnet.yaml", "-o", "Global.device=cpu",
+                     "-o", "DataLoader.Eval.dataset.cls_label_path=no_such_list.txt"])
+except RDropError as error:  # the list check, inside the function that builds PaddleClas's Engine
+    assert "no_such_list.txt" in str(error), error
+"""
+
+
+@pytest.mark.skipif(not os.environ.get("PADDLECLAS_ROOT"), reason=NEEDS_TREE)
+def test_a_paddleclas_engine_run_does_not_import_the_standalone_engine():
+    loaded = python_modules_after(RUN_UNTIL_THE_LISTS)
+    assert "'ppcls.engine.engine'" in loaded and "paddleclas_rdrop.tools.standalone" not in loaded

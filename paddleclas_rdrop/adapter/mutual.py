@@ -4,11 +4,12 @@ under stock keys) and the YAML contract of its losses and metric."""
 
 import importlib
 
-import paddle
 import paddle.nn as nn
 
-from ..core.errors import ConfigError, building
-from ..core.runner import logits_of
+from ..core.errors import ConfigError
+from ..core.loss import logits_of
+from .models import build
+from .sections import section_of
 from .settings import check_kl_entry
 
 MUTUAL_MODEL = "MutualModel"
@@ -44,8 +45,7 @@ class MutualModel(nn.Layer):
                 raise ConfigError(f"Arch.models.{key}.name: PaddleClas has no network {name!r}")
             if class_num is not None:
                 params.setdefault("class_num", class_num)
-            with building(name, f"Arch.models.{key}"), paddle.utils.unique_name.guard(f"{key}."):
-                network = getattr(arch, name)(**params)
+            network = build(lambda: getattr(arch, name)(**params), name, f"Arch.models.{key}", scope=f"{key}.")
             for parameter in network.parameters():
                 parameter.name = f"{key}.{parameter.name}"
             self.add_sublayer(key, network)
@@ -92,11 +92,11 @@ def check_mutual_contract(config):
     every network a loss or metric names exists."""
     arch = config.get("Arch") or {}
     mutual = arch.get("name") == MUTUAL_MODEL
-    train = (config.get("Loss") or {}).get("Train") or []
+    train = section_of(config, "Loss", "Train") or []
     names = [name for entry in train for name in entry]
-    metrics = [name for entry in ((config.get("Metric") or {}).get("Train") or []) for name in entry]
-    eval_names = [name for entry in ((config.get("Loss") or {}).get("Eval") or []) for name in entry] + [
-        name for entry in ((config.get("Metric") or {}).get("Eval") or []) for name in entry
+    metrics = [name for entry in (section_of(config, "Metric", "Train") or []) for name in entry]
+    eval_names = [name for entry in (section_of(config, "Loss", "Eval") or []) for name in entry] + [
+        name for entry in (section_of(config, "Metric", "Eval") or []) for name in entry
     ]
     misplaced = sorted(set(eval_names) & {*MUTUAL_LOSSES, "MutualTopkAcc"})
     if misplaced:
@@ -111,7 +111,7 @@ def check_mutual_contract(config):
                 f"(deep mutual learning); Arch.name is {arch.get('name')!r}"
             )
         return
-    if (config.get("Global") or {}).get("train_mode") == "rdrop":
+    if section_of(config, "Global").get("train_mode") == "rdrop":
         raise ConfigError(
             "Global.train_mode: rdrop runs one network k times; Arch.name: MutualModel "
             "already compares its networks: remove train_mode (and RDropLoss)"

@@ -53,7 +53,7 @@ def register():
     holds. Returns the tree's root; raises `SourceTreeNotFound` without a source tree.
     """
     root = find_source_tree()
-    _give_cpu_parallel_env_a_device_id()
+    _default_cpu_device_id()
     loss_module = importlib.import_module("ppcls.loss")
     arch_module = importlib.import_module("ppcls.arch")
     _install(loss_module, "RDropLoss", RDropLoss)
@@ -115,7 +115,7 @@ def _install(module, name, ours):
     setattr(module, name, ours)
 
 
-def _give_cpu_parallel_env_a_device_id():
+def _default_cpu_device_id():
     """The one change the plugin makes to Paddle itself, and only where it is needed: a multi-process
     run (`paddle.distributed.launch`) on a CPU-only Paddle build.
 

@@ -9,10 +9,10 @@ from .predict import export_predictor, infer_images, read_rgb, true_labels
 def summary_lines(config):
     import paddle
 
-    glob = config["Global"]
-    best = os.path.join(glob["output_dir"], "best_model")
+    global_section = config["Global"]
+    best = os.path.join(global_section["output_dir"], "best_model")
     state = paddle.load(best + ".pdstates")
-    export = glob["save_inference_dir"]
+    export = global_section["save_inference_dir"]
     lines = [
         f"best model:  {best}.pdparams (val top-1 {100 * state['metric']:.1f} % at epoch {state['epoch']})",
         f"export:      {export}/ ({', '.join(sorted(os.listdir(export)))})",

@@ -145,7 +145,7 @@ class CheckedLoader:
         return getattr(self.loader, name)
 
 
-def build_dataloader(section, path, class_num, seed=None):
+def build_dataloader(section, path, class_num):
     """A `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval`."""
     section = take(section, path, {"sampler": {}, "loader": {}}, required=("dataset",))
     dataset_cfg = take(

@@ -2,24 +2,20 @@
 alike: each epoch reseeded from `Global.seed` (a resumed run draws what an uninterrupted one
 draws), and a stop at the first non-finite loss, before the step that would spread it."""
 
-import random
-
-import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from ..core.errors import NonFiniteLossError, TrainingStopped
+from ...adapter.sections import section_of
+from ...core.errors import NonFiniteLossError, TrainingStopped
+from .seeds import seed_all
 
 
 def seed_epoch(config, epoch_id):
     """With Global.seed, reseed every RNG at the start of epoch `epoch_id` (per process)."""
-    seed = (config.get("Global") or {}).get("seed")
+    seed = section_of(config, "Global").get("seed")
     if seed is None or seed is False:
         return
-    seed = (int(seed) + dist.get_rank()) * 100003 + epoch_id
-    paddle.seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
+    seed_all((int(seed) + dist.get_rank()) * 100003 + epoch_id)
 
 
 def check_finite(loss_dict, epoch_id, step):
