@@ -8,8 +8,7 @@ import sys
 from ..core.calibration import Calibration
 from ..core.errors import ConfigError
 from ..core.loss import RDropLoss
-from ..core.mutual import MutualKLLoss, MutualTopkAcc
-from .mutual import MutualModel
+from .mutual import MutualKLLoss, MutualModel, MutualTopkAcc
 from .train_hook import rdrop_epoch
 
 ROOT_VARIABLE = "PADDLECLAS_ROOT"
