@@ -67,7 +67,7 @@ def register():
     return root
 
 
-def report_rdrop_errors_in_one_line():
+def one_line_errors():
     """In a process of PaddleClas's own tools (and so under PaddleX, which runs them), which the autoload
     hook registers the plugin into: an uncaught `RDropError` (a wrong R-Drop key found when training
     starts) is printed as one line `error: <message>` on stderr with exit code 1, as the plugin's tools

@@ -186,28 +186,27 @@ class RDrop:
           auxiliary head's); a `ConfigError` names the right one if not;
         - ``passes``, with no stochastic layer added: the passes must differ (`_check_passes_differ`);
         - ``trunk``, with shared_trunk: every path goes through the tile (`_shared_trunk_call`)."""
-        first, net = "input" in self._pending, unwrap(self.model)
-        self._pending.discard("input")
+        net, once = unwrap(self.model), self._pending & {"input", "head"}  # checked at this call only
+        self._pending -= once
         produced, features, watches = {}, [], []  # id of a Linear's output -> its name; the classifier's input
-        if "head" in self._pending:
+        if "head" in once:
             watches += [layer.register_forward_post_hook(_noter(produced, name)) for name, layer in linear_layers(net)]
         if "passes" in self._pending:
             watches += self._watch_classifier_input(net, features)
         try:
             output = self._forward(images)
         except (AssertionError, ValueError) as error:
-            if not first or isinstance(error, ConfigError):
+            if "input" not in once or isinstance(error, ConfigError):
                 raise
             raise InputRefused(net, images.shape, error) from None
         except MODEL_FAULTS as error:
-            if not first:
+            if "input" not in once:
                 raise
             raise ModelFailed(net, images.shape, error) from None
         finally:
             for watch in watches:
                 watch.remove()
-        if "head" in self._pending:
-            self._pending.discard("head")
+        if "head" in once:
             self._check_head(output, produced.get(id(logits_of(output))))
         if "passes" in self._pending:
             self._check_passes_differ(paddle.concat(features, axis=0) if features else logits_of(output))

@@ -11,7 +11,7 @@
   up the one `ppcls` logger (each adds a console handler).
 - Paddle's "Paddle static graph(PIR) not support input out tensor for now!!!!!" (a C++ warning on
   stderr) at every export of PaddleClas's models; the export is right.
-- The config, printed by every tool's engine: only `tools/train.py` prints it (`tree_engine_builds`).
+- The config, printed by every tool's engine: only `tools/train.py` prints it (`prebuilt`).
 - Paddle's "DataLoader N workers exit unexpectedly" once a tool's work is done: the loader's workers
   end with the process, which is expected then.
 

@@ -1,6 +1,6 @@
 """PaddleClas's Engine from a source tree, built as the tools build it: the model built and checked before
 the Engine writes its log, and the Engine's host names patched for the length of a step (`patched`): the
-model it builds and the config it prints (`tree_engine_builds`), the images it lists (`listing_images`), the
+model it builds and the config it prints (`prebuilt`), the images it lists (`listing_images`), the
 checkpoints it saves (`whole_checkpoints`)."""
 
 from ..adapter.patch import patched
@@ -26,7 +26,7 @@ def build_tree_model(config, mode):
     return build(lambda: build_model(config, mode), config["Arch"].get("name"))
 
 
-def tree_engine_builds(model, show_config=True):
+def prebuilt(model, show_config=True):
     """PaddleClas's Engine builds its model with `ppcls.engine.engine.build_model` and logs the whole
     config with `print_config`. While the Engine is constructed in this context, the first returns
     `model`, the one the tools built and checked before the Engine writes its log (one model per run),
@@ -86,5 +86,5 @@ def tree_engine(config, mode, check, profiler_options=None):
     check(model)
     name_broken_images(config)
     config.profiler_options = profiler_options  # what PaddleClas's tools/train.py sets from -p
-    with tree_engine_builds(model, show_config=mode == "train"):  # the other tools do not repeat it
+    with prebuilt(model, show_config=mode == "train"):  # the other tools do not repeat it
         return Engine(config, mode=mode)
