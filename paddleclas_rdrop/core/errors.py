@@ -3,7 +3,10 @@
 
 - `ConfigError`: a setting, a config key or an argument is wrong (the message names the key and the
   fix). The Python API raises it too, for the same rule (`RDrop(passes=1)` and `RDrop.passes: 1` in a
-  YAML get the same error).
+  YAML get the same error). Its subclasses `PassesIdentical`, `InputRefused`, `ModelFailed` and
+  `UnknownBlocks` are what the core's runner and drop path find wrong with a model, as facts (the
+  passes, the head, the model's own stochastic layers, the refused batch shape); the adapter words them
+  in the keys of PaddleClas's YAML (`adapter.runner.worded`).
 - `DataError`: what the data brings is wrong (a list file, a list line, an image, an export on disk);
   the message names the file (and line) and the fix.
 - `NonFiniteLossError`: training met a NaN or Inf loss.
@@ -30,13 +33,14 @@ class PassesIdentical(ConfigError):
     def __init__(self, net, passes, head, active=(), calls=1):
         self.net, self.passes, self.head, self.active, self.calls = net, passes, head, list(active), calls
         acting = (
-            f"its own stochastic layers {self.active[:3]} made no difference in {calls} steps in a row"
+            f"has stochastic layers of its own ({', '.join(self.active[:3])}), which made no difference in "
+            f"{calls} steps in a row"
             if active
-            else "nothing in it draws a random mask"
+            else "has no active stochastic layer"
         )
         super().__init__(
             f"R-Drop: the {passes} passes gave identical outputs, so the KL term is 0 and R-Drop does nothing: "
-            f"in {type(net).__name__} {acting}. Set RDrop.head_dropout (e.g. 0.2) with RDrop.head_layer: "
+            f"{type(net).__name__} {acting}. Set RDrop.head_dropout (e.g. 0.2) with RDrop.head_layer: "
             f"{head or 'the layer that gives its logits'}"
         )
 

@@ -8,10 +8,11 @@ import warnings
 import paddle
 
 from .drop_path import STAGES, DropPath, add_drop_path
-from .errors import ConfigError, InputRefused, ModelFailed, PassesIdentical, first_line
+from .errors import ConfigError, InputRefused, ModelFailed, PassesIdentical
 from .head_dropout import add_head_dropout, check_head_dropout, classifier_name, find_head, linear_layers
 from .loss import check_passes, logits_of
 from .models import stochastic_layers, unwrap
+from .shared_trunk import SharedTrunk
 
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
 CHANCE_CALLS = 5  # training calls with equal passes before a model with stochastic layers of its own is stopped
@@ -117,17 +118,16 @@ class RDrop:
         drop = DropPath(net, drop_path, drop_path_stages) if drop_path else None
         self.requested = check_strategy(strategy)
         self.strategy = self._choose(strategy, adds_randomness=self.head_dropout > 0 or drop is not None)
-        self._hooks, self._tiling, self._identical_calls = [], False, 0
+        self._hooks, self._identical_calls = [], 0
         self._pending = {"input"}  # the checks of `_checked_forward` still to settle
         if self.head_dropout > 0 and head_layer is None:
             self._pending.add("head")
         if not (self.head_dropout > 0 or drop is not None or augment_per_pass):
             self._pending.add("passes")  # nothing added: check that the model's own layers make passes differ
         if self.strategy == "shared_trunk":  # registered first: the k copies then get their own masks
-            self._pending.add("trunk")
             self.shared_until = (drop and drop.first_block) or find_head(net, head_layer)
-            self._tile_hook = self.shared_until.register_forward_pre_hook(self._tile)
-            self._hooks.append(self._tile_hook)
+            self._trunk = SharedTrunk(self.shared_until, self.passes)
+            self._hooks.append(self._trunk)
         if drop is not None:
             self._hooks.append(drop)
         if self.head_dropout > 0:
@@ -151,13 +151,6 @@ class RDrop:
                 f"one shared trunk pass would make them equal. Use strategy: concat (or auto)."
             )
         return strategy
-
-    def _tile(self, layer, inputs):
-        """shared_trunk: the deterministic prefix's output repeated k times where randomness starts."""
-        if not (layer.training and self._tiling):
-            return None
-        features, *rest = inputs
-        return (paddle.concat([features] * self.passes, axis=0), *rest)
 
     def __call__(self, images):
         """``images`` ``[B, C, H, W]`` -> in train mode the k passes' output stacked pass-major,
@@ -184,8 +177,8 @@ class RDrop:
         - ``head``, with head dropout on the default classifier (its last Linear): for a model with several
           outputs R-Drop compares the first, and that Linear must give it (GoogLeNet's last Linear is an
           auxiliary head's); a `ConfigError` names the right one if not;
-        - ``passes``, with no stochastic layer added: the passes must differ (`_check_passes_differ`);
-        - ``trunk``, with shared_trunk: every path goes through the tile (`_shared_trunk_call`)."""
+        - ``passes``, with no stochastic layer added: the passes must differ (`_check_passes_differ`).
+        The shared trunk checks its own calls (`SharedTrunk`, `_shared_trunk_call`)."""
         net, once = unwrap(self.model), self._pending & {"input", "head"}  # checked at this call only
         self._pending -= once
         produced, features, watches = {}, [], []  # id of a Linear's output -> its name; the classifier's input
@@ -244,28 +237,12 @@ class RDrop:
         return self._shared_trunk_call(images)
 
     def _shared_trunk_call(self, images):
-        """The shared_trunk forward. Until the ``trunk`` check settles, a model with a second path around the
-        layer where the trunk's output is repeated (DeiT's distillation head beside its classifier) fails or
-        gives B rows instead of k * B: ``auto`` then uses ``concat`` (with a warning), an explicit
+        """The shared_trunk forward. Where a path to the output goes around the layer the trunk's output is
+        repeated at (`SharedTrunk`), ``auto`` uses ``concat`` from then on (with a warning) and an explicit
         shared_trunk is an error."""
-        checking = "trunk" in self._pending
-        self._tiling = True
-        try:
-            output, reason = self.model(images), None
-        except Exception as error:  # the model's own shape checks, which say it in many ways
-            if not checking:
-                raise
-            output, reason = None, first_line(error)
-        finally:
-            self._tiling = False
-        if not checking:
+        output, reason = self._trunk(self.model, images)
+        if reason is None:
             return output
-        expected = self.passes * images.shape[0]
-        if output is not None and logits_of(output).shape[0] == expected:
-            if images.shape[0] > 1:  # rows of a batch of 1 can come from broadcasting
-                self._pending.discard("trunk")
-            return output
-        reason = reason or f"{logits_of(output).shape[0]} output rows, not {expected}"
         name = next(n for n, layer in unwrap(self.model).named_sublayers() if layer is self.shared_until)
         message = (
             f"RDrop.strategy: shared_trunk does not fit {type(unwrap(self.model)).__name__}: a path to its "
@@ -274,10 +251,9 @@ class RDrop:
         if self.requested != "auto":
             raise ConfigError(message + "use strategy: concat (or auto)")
         warnings.warn(message + "strategy auto uses concat")
-        self._hooks.remove(self._tile_hook)
-        self._tile_hook.remove()
+        self._hooks.remove(self._trunk)
+        self._trunk.remove()
         self.strategy = "concat"
-        self._pending.discard("trunk")
         return self.model(paddle.concat([images] * self.passes, axis=0))
 
     def views_pass_major(self, images):
