@@ -34,10 +34,10 @@ def _register_after(loader):
 
     def exec_module(module):
         execute(module)
-        from paddleclas_rdrop.adapter.registry import register, report_rdrop_errors_in_one_line
+        from paddleclas_rdrop.adapter.registry import one_line_errors, register
 
         register()
-        report_rdrop_errors_in_one_line()
+        one_line_errors()
 
     loader.exec_module = exec_module
 

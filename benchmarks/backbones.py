@@ -1,5 +1,5 @@
 """R-Drop on every backbone of the `paddleclas` wheel: one train step each with the plugin's defaults
-(`paddleclas_rdrop.tools.backbones.check_backbone`), then the step's cost over a one-pass step.
+(`backbone_step.check_backbone`), then the step's cost over a one-pass step.
 
     nohup python benchmarks/backbones.py --check > backbones.log 2>&1 &   # outcomes; resumes from its results
     python benchmarks/backbones.py --cost                                   # step-cost ratios, on a quiet machine
@@ -48,8 +48,9 @@ def append(path, record):
 
 def check_names(names, family):
     """The child: `check_backbone` on each of `names`, a row each, as it goes."""
+    from backbone_step import check_backbone
+
     from paddleclas_rdrop.core.errors import first_line
-    from paddleclas_rdrop.tools.backbones import check_backbone
 
     for name in names:
         start = time.perf_counter()
@@ -86,7 +87,7 @@ def run_children(names_by_family, mode):
 
 def cost_names(names):
     """The child of --cost: the step-cost ratio of each of `names`, with the setting its check trained with."""
-    from paddleclas_rdrop.tools.backbones import step_cost
+    from backbone_step import step_cost
 
     checks = read(CHECKS)
     for name in names:
@@ -126,7 +127,7 @@ def outcome_words(check):
 
 def report():
     checks, costs = read(CHECKS), read(COSTS)
-    from paddleclas_rdrop.tools.backbones import quickest_per_family, wheel_backbones
+    from backbone_step import quickest_per_family, wheel_backbones
 
     families = defaultdict(list)
     for name, family in wheel_backbones().items():
@@ -237,7 +238,7 @@ def main():
         return check_names(args.child_check.split(","), args.family)
     if args.child_cost:
         return cost_names(args.child_cost.split(","))
-    from paddleclas_rdrop.tools.backbones import wheel_backbones
+    from backbone_step import wheel_backbones
 
     backbones = wheel_backbones()
     only = set(args.only.split(",")) if args.only else None
@@ -250,7 +251,7 @@ def main():
                 todo[family].append(name)
         run_children(todo, "check")
     if args.cost:
-        from paddleclas_rdrop.tools.backbones import quickest_per_family
+        from backbone_step import quickest_per_family
 
         checks, done = read(CHECKS), read(COSTS)
         todo = defaultdict(list)

@@ -5,7 +5,9 @@ command line, the standalone engine, export, predict, data); and the article's t
 deep mutual learning (`MutualModel`, `MutualKLLoss`).
 
 The names below are imported on first use, so that importing a light module of the package
-(`paddleclas_rdrop.tools.threads`) does not import paddle.
+(`paddleclas_rdrop.tools.threads`) does not import paddle. `RDrop`, `add_drop_path` and
+`add_stochastic_layers` are the adapter's (`adapter.runner`): the core's, with errors that name the
+config keys that fix them.
 """
 
 import importlib
@@ -13,20 +15,19 @@ import importlib
 _HOMES = {
     "ConfigError": ".core.errors",
     "DataError": ".core.errors",
-    "RDropConfigError": ".core.errors",
     "RDropError": ".core.errors",
     "NonFiniteLossError": ".core.errors",
     "compute_kl_loss": ".core.kl",
     "RDropLoss": ".core.loss",
-    "MutualKLLoss": ".core.mutual",
-    "MutualTopkAcc": ".core.mutual",
+    "MutualKLLoss": ".adapter.mutual",
+    "MutualTopkAcc": ".adapter.mutual",
     "MutualModel": ".adapter.mutual",
     "STRATEGIES": ".core.runner",
-    "RDrop": ".core.runner",
-    "add_drop_path": ".core.runner",
-    "add_head_dropout": ".core.runner",
-    "add_stochastic_layers": ".core.runner",
-    "stochastic_layers": ".core.runner",
+    "RDrop": ".adapter.runner",
+    "add_drop_path": ".adapter.runner",
+    "add_head_dropout": ".core.head_dropout",
+    "add_stochastic_layers": ".adapter.runner",
+    "stochastic_layers": ".core.models",
 }
 __all__ = sorted(_HOMES)
 __version__ = "0.1.0"

@@ -2,6 +2,10 @@
 learning's two networks, and the clean-up of the weights the runs write."""
 
 import os
+import sys
+
+# the benchmarks' helpers (`backbone_step`: one R-Drop step on a wheel backbone, digits as tensors)
+sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 
 # `import paddle` sets OMP_NUM_THREADS=1 in this process when it is unset, and every tool the tests
 # start would inherit it: remember whether the user chose, so that engine_runs can leave the choice
@@ -10,8 +14,7 @@ os.environ.setdefault("RDROP_TESTS_USER_THREADS", os.environ.get("OMP_NUM_THREAD
 
 import paddle  # noqa: E402
 import pytest  # noqa: E402
-
-from paddleclas_rdrop.tools.backbones import images  # noqa: E402
+from backbone_step import images  # noqa: E402
 
 paddle.set_device("cpu")
 

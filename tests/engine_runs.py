@@ -35,11 +35,32 @@ def digits_workdir(tmp_path_factory, name):
 def overrides(workdir, name, epochs=1, every_epoch=False):
     """The -o overrides of a CPU run at 16 px on `workdir/digits`, writing to `workdir/name` the latest
     and best checkpoints, and with `every_epoch` also `epoch_<n>` (a ResNet-50's is 200 MB)."""
-    from paddleclas_rdrop.tools.data.overrides import dataset_overrides
-
     return dataset_overrides(
         str(workdir / "digits"), size=16, batch_size=16, epochs=epochs, output_dir=str(workdir / name)
     ) + [f"Global.save_interval={1 if every_epoch else 1000}"]
+
+
+def run_overrides(batch_size=32, epochs=2, output_dir="output/digits"):
+    """A CPU run of `epochs` at `batch_size` (the recipes' lr of 0.1 per 256 images), no workers."""
+    keys = [
+        "Global.device=cpu",
+        f"Global.epochs={epochs}",
+        f"Global.output_dir={output_dir}",
+        f"Global.save_inference_dir={os.path.join(output_dir, 'inference')}",
+        "Global.print_batch_step=5",
+        f"Optimizer.lr.learning_rate={0.1 * batch_size / 256:g}",
+    ]
+    for split in ("Train", "Eval"):
+        keys += [f"DataLoader.{split}.sampler.batch_size={batch_size}", f"DataLoader.{split}.loader.num_workers=0"]
+    return keys
+
+
+def dataset_overrides(root="dataset/digits", size=32, batch_size=32, epochs=2, output_dir="output/digits"):
+    """Both, for a dataset written by `paddleclas_rdrop.tools.data.demo` in `root` (lists and images in one
+    folder): `data_overrides` and `run_overrides`."""
+    from paddleclas_rdrop.tools.data.overrides import data_overrides
+
+    return data_overrides(root, size=size) + run_overrides(batch_size, epochs, output_dir)
 
 
 def tool_command(tool, config, overrides, launch_processes=0, tools_root=PROJECT):

@@ -1,4 +1,6 @@
-"""PaddleClas's side of the plugin: the YAML contract parsed once into `RDropSettings` (`settings`), the
-R-Drop train hook (`train_hook`), the guards of a training run (`guards`), registration into a
-PaddleClas source tree (`registry`) and deep mutual learning's model and contract (`mutual`).
-It imports the core only."""
+"""PaddleClas's side of the plugin: the YAML contract parsed once into `RDropSettings` (`settings`) and the
+Global keys of both engines (`global_keys`), the one accessor of config sections (`sections`), what is known
+of PaddleClas's models and the one model builder (`models`), the core's runner with its errors worded in
+the YAML's keys (`runner`), the R-Drop train hook (`train_hook`), per-pass views (`views`), registration into
+a PaddleClas source tree (`registry`), deep mutual learning (`mutual`) and the one set-and-restore of an
+attribute (`patch`). It imports the core only."""

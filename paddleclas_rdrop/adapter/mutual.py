@@ -1,18 +1,72 @@
-"""Deep mutual learning in PaddleClas's terms: `MutualModel` (several `ppcls.arch` networks side by
-side, `Arch: {name: MutualModel, models: [...]}`), `network_weights` (one network of its checkpoint
-under stock keys) and the YAML contract of its losses and metric."""
+"""Deep mutual learning in PaddleClas's terms, the R-Drop article's own example: `MutualModel` (several
+`ppcls.arch` networks side by side, `Arch: {name: MutualModel, models: [...]}`), `network_weights` (one
+network of its checkpoint under stock keys), its loss `MutualKLLoss` (R-Drop's symmetric KL between the
+networks of its `{network: logits}` output) and metric `MutualTopkAcc` (top-k of each network), and the
+YAML contract of its losses and metric."""
 
 import importlib
+import itertools
 
 import paddle
 import paddle.nn as nn
 
-from ..core.errors import ConfigError, building
-from ..core.runner import logits_of
+from ..core.errors import ConfigError
+from ..core.kl import check_reduction, compute_kl_loss
+from ..core.loss import logits_of
+from .models import build
+from .sections import section_of
 from .settings import check_kl_entry
 
 MUTUAL_MODEL = "MutualModel"
 MUTUAL_LOSSES = ("DistillationGTCELoss", "MutualKLLoss")  # the Loss.Train entries that read networks
+
+
+class MutualKLLoss(nn.Layer):
+    """Mean symmetric KL between the networks of a `MutualModel` output ``{name: logits}``:
+    the article's two-network term, deep mutual learning. Alpha is the entry's ``weight``.
+
+    ``model_name_pairs`` as PaddleClas's DistillationDMLLoss (default: every pair of networks);
+    the KL is R-Drop's `compute_kl_loss` where DMLLoss has its own ``eps``-smoothed one.
+    """
+
+    def __init__(self, model_name_pairs=None, reduction="batchmean"):
+        super().__init__()
+        check_reduction(reduction, "MutualKLLoss")
+        self.model_name_pairs = [tuple(pair) for pair in model_name_pairs] if model_name_pairs else None
+        self.reduction = reduction
+
+    def forward(self, x, label=None):
+        if not isinstance(x, dict) or len(x) < 2:
+            raise ConfigError(
+                "MutualKLLoss needs the {network: logits} output of two or more networks (Arch.name: MutualModel)"
+            )
+        pairs = self.model_name_pairs or list(itertools.combinations(x, 2))
+        kl = sum(compute_kl_loss(x[a], x[b], reduction=self.reduction) for a, b in pairs)
+        return {"MutualKLLoss": kl / len(pairs)}
+
+
+class MutualTopkAcc(nn.Layer):
+    """Top-k accuracy of every network of a `MutualModel` output, as ``top1_<network>``: PaddleClas's
+    DistillationTopkAcc reads one network and its keys would collide for two. A plain tensor
+    (eval mode) gives plain ``top1``."""
+
+    def __init__(self, topk=(1, 5)):
+        super().__init__()
+        self.topk = [topk] if isinstance(topk, int) else list(topk)
+
+    def forward(self, x, label):
+        outputs = x if isinstance(x, dict) else {None: x}
+        label = label.reshape([-1, 1])
+        values = {}
+        for name, logits in outputs.items():
+            logits = logits.astype("float32")
+            for k in self.topk:
+                key = f"top{k}" if name is None else f"top{k}_{name}"
+                values[key] = paddle.metric.accuracy(logits, label, k=min(k, logits.shape[-1]))
+        return values
+
+    def reset(self):
+        """PaddleClas resets its metrics between evaluations; nothing is accumulated here."""
 
 
 class MutualModel(nn.Layer):
@@ -44,8 +98,7 @@ class MutualModel(nn.Layer):
                 raise ConfigError(f"Arch.models.{key}.name: PaddleClas has no network {name!r}")
             if class_num is not None:
                 params.setdefault("class_num", class_num)
-            with building(name, f"Arch.models.{key}"), paddle.utils.unique_name.guard(f"{key}."):
-                network = getattr(arch, name)(**params)
+            network = build(lambda: getattr(arch, name)(**params), name, f"Arch.models.{key}", scope=f"{key}.")
             for parameter in network.parameters():
                 parameter.name = f"{key}.{parameter.name}"
             self.add_sublayer(key, network)
@@ -92,11 +145,11 @@ def check_mutual_contract(config):
     every network a loss or metric names exists."""
     arch = config.get("Arch") or {}
     mutual = arch.get("name") == MUTUAL_MODEL
-    train = (config.get("Loss") or {}).get("Train") or []
+    train = section_of(config, "Loss", "Train") or []
     names = [name for entry in train for name in entry]
-    metrics = [name for entry in ((config.get("Metric") or {}).get("Train") or []) for name in entry]
-    eval_names = [name for entry in ((config.get("Loss") or {}).get("Eval") or []) for name in entry] + [
-        name for entry in ((config.get("Metric") or {}).get("Eval") or []) for name in entry
+    metrics = [name for entry in (section_of(config, "Metric", "Train") or []) for name in entry]
+    eval_names = [name for entry in (section_of(config, "Loss", "Eval") or []) for name in entry] + [
+        name for entry in (section_of(config, "Metric", "Eval") or []) for name in entry
     ]
     misplaced = sorted(set(eval_names) & {*MUTUAL_LOSSES, "MutualTopkAcc"})
     if misplaced:
@@ -111,7 +164,7 @@ def check_mutual_contract(config):
                 f"(deep mutual learning); Arch.name is {arch.get('name')!r}"
             )
         return
-    if (config.get("Global") or {}).get("train_mode") == "rdrop":
+    if section_of(config, "Global").get("train_mode") == "rdrop":
         raise ConfigError(
             "Global.train_mode: rdrop runs one network k times; Arch.name: MutualModel "
             "already compares its networks: remove train_mode (and RDropLoss)"

@@ -8,8 +8,7 @@ import sys
 from ..core.calibration import Calibration
 from ..core.errors import ConfigError
 from ..core.loss import RDropLoss
-from ..core.mutual import MutualKLLoss, MutualTopkAcc
-from .mutual import MutualModel
+from .mutual import MutualKLLoss, MutualModel, MutualTopkAcc
 from .train_hook import rdrop_epoch
 
 ROOT_VARIABLE = "PADDLECLAS_ROOT"
@@ -53,7 +52,7 @@ def register():
     holds. Returns the tree's root; raises `SourceTreeNotFound` without a source tree.
     """
     root = find_source_tree()
-    _give_cpu_parallel_env_a_device_id()
+    _default_cpu_device_id()
     loss_module = importlib.import_module("ppcls.loss")
     arch_module = importlib.import_module("ppcls.arch")
     _install(loss_module, "RDropLoss", RDropLoss)
@@ -68,7 +67,7 @@ def register():
     return root
 
 
-def report_rdrop_errors_in_one_line():
+def one_line_errors():
     """In a process of PaddleClas's own tools (and so under PaddleX, which runs them), which the autoload
     hook registers the plugin into: an uncaught `RDropError` (a wrong R-Drop key found when training
     starts) is printed as one line `error: <message>` on stderr with exit code 1, as the plugin's tools
@@ -115,7 +114,7 @@ def _install(module, name, ours):
     setattr(module, name, ours)
 
 
-def _give_cpu_parallel_env_a_device_id():
+def _default_cpu_device_id():
     """The one change the plugin makes to Paddle itself, and only where it is needed: a multi-process
     run (`paddle.distributed.launch`) on a CPU-only Paddle build.
 

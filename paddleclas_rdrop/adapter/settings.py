@@ -12,8 +12,11 @@ from typing import Optional, Tuple
 
 from ..core.drop_path import STAGES, check_drop_path, check_drop_path_stages
 from ..core.errors import ConfigError, did_you_mean
+from ..core.head_dropout import check_head_dropout
 from ..core.kl import check_reduction
-from ..core.runner import check_head_dropout, check_passes, check_strategy
+from ..core.loss import check_passes
+from ..core.runner import check_strategy
+from .sections import section_of
 
 RDROP_DEFAULTS = {
     "passes": 2,
@@ -77,7 +80,7 @@ class RDropSettings:
     def from_config(cls, config):
         """Parse and check `config` (a dict with PaddleClas's sections); raises `ConfigError`."""
         section = parse_section(config.get("RDrop"))
-        train_mode = (config.get("Global") or {}).get("train_mode")
+        train_mode = section_of(config, "Global").get("train_mode")
         entry = check_rdrop_contract(config)
         alpha = section["alpha"] if section["alpha"] is not None else (None if entry is None else entry["weight"])
         return cls(
@@ -163,7 +166,7 @@ def parse_section(section):
 
 
 def _entries(config, split):
-    return [entry for entry in ((config.get("Loss") or {}).get(split) or []) if "RDropLoss" in entry]
+    return [entry for entry in (section_of(config, "Loss", split) or []) if "RDropLoss" in entry]
 
 
 def check_rdrop_contract(config):
@@ -173,8 +176,8 @@ def check_rdrop_contract(config):
         hint = did_you_mean(section, ["RDrop"]) if section != "RDrop" else ""
         if hint:
             raise ConfigError(f"{section} is not the R-Drop section{hint}")
-    train_mode = (config.get("Global") or {}).get("train_mode")
-    train_losses = (config.get("Loss") or {}).get("Train") or []
+    train_mode = section_of(config, "Global").get("train_mode")
+    train_losses = section_of(config, "Loss", "Train") or []
     entries = _entries(config, "Train")
     if train_mode == "rdrop" and not entries:
         raise ConfigError(
@@ -197,7 +200,7 @@ def check_rdrop_contract(config):
             "(RDrop.head_dropout/head_layer, RDrop.drop_path/drop_path_stages) and, with "
             "RDrop.augment_per_pass, RDrop.passes (k views, CE only)"
         )
-    batch_ops = (((config.get("DataLoader") or {}).get("Train") or {}).get("dataset") or {}).get("batch_transform_ops")
+    batch_ops = section_of(config, "DataLoader", "Train", "dataset").get("batch_transform_ops")
     if section.get("augment_per_pass") and batch_ops:
         raise ConfigError(
             "RDrop.augment_per_pass gives each pass its own view of a sample, but "

@@ -15,15 +15,17 @@ What it changes on an engine, once, when the engine is prepared (`prepare_engine
 - with `RDrop.alpha_warmup_epochs`, the RDropLoss entry's weight in the engine's loss, step by step.
 """
 
-import contextlib
 import dataclasses
 import logging
 from typing import Callable, Optional
 
 from ..core.calibration import Calibration
-from ..core.errors import ConfigError, building
+from ..core.errors import ConfigError
 from ..core.loss import RDropLoss
-from ..core.runner import RDrop, add_stochastic_layers, randomness_fixes, stochastic_layers, unwrap
+from ..core.models import unwrap
+from .models import builds_with, randomness_fixes
+from .patch import patched
+from .runner import RDrop, add_stochastic_layers
 from .settings import RDropSettings
 from .views import augment_per_pass
 
@@ -39,7 +41,7 @@ class KLShare:
 
     def __init__(self, fixes=("RDrop.drop_path", "RDrop.head_dropout")):
         self.shares, self.warned = [], False
-        self.fixes = fixes  # the keys that make this model's passes differ more (`core.runner.randomness_fixes`)
+        self.fixes = fixes  # the keys that make this model's passes differ more (`adapter.models.randomness_fixes`)
 
     def add(self, loss_dict):
         if "RDropLoss" in loss_dict and "loss" in loss_dict:
@@ -222,60 +224,6 @@ def prepare_model(model, settings, arch=None):
     return None
 
 
-ARCH_KEYS_NOT_PASSED = ("name", "pretrained", "use_sync_bn", "use_ml_decoder")
-
-
-def builds_with(arch):
-    """For the `Arch` section `arch` of a backbone of PaddleClas: a function `(key, value) -> bool`, whether
-    the backbone can be built with `Arch.<key>` set to `value` too and then has a rate above 0 (built once
-    per call, without pretrained weights; a wrapper such as FasterNet_T0 passes some rate arguments itself,
-    LeViT's drops them). True for a name that is not a backbone (RecModel, the plugin's MutualModel)."""
-
-    def builds(key, value):
-        from paddleclas.ppcls.arch import backbone
-
-        if not callable(getattr(backbone, str(arch.get("name")), None)):
-            return True
-        # the keys PaddleClas's build_model takes out before it calls the constructor
-        arguments = {name: given for name, given in arch.items() if name not in ARCH_KEYS_NOT_PASSED}
-        try:
-            built = build_backbone(arch["name"], **{**arguments, key: value})
-        except ConfigError:
-            return False
-        return has_a_rate_above_0(built)
-
-    return builds
-
-
-def build_backbone(name, **arguments):
-    """`backbone.<name>(**arguments)` of the `paddleclas` wheel, in its own parameter-name scope and without
-    pretrained weights (a download; UniFormer's constructors default to them); `ConfigError`
-    (`core.errors.building`) when it cannot be built."""
-    import inspect
-
-    import paddle
-    from paddleclas.ppcls.arch import backbone
-
-    constructor = getattr(backbone, name)
-    if "pretrained" in inspect.signature(constructor).parameters:
-        arguments = {"pretrained": False, **arguments}
-    with building(name), paddle.utils.unique_name.guard():
-        return constructor(**arguments)
-
-
-def has_a_rate_above_0(net):
-    """Whether `net` has an active stochastic layer (`stochastic_layers`) or a sublayer keeping a rate above 0
-    in an attribute (`p`, `drop_prob`, `drop`, `dropout`, ...: LeViT draws its drop path in `forward`)."""
-    if stochastic_layers(net):
-        return True
-    for layer in [net, *net.sublayers()]:
-        for name, value in vars(layer).items():
-            rate = name == "p" or "drop" in name.lower()
-            if rate and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                return True
-    return False
-
-
 def check_model(model, settings):
     """Raise the `ConfigError` that preparing `model` for `settings` would raise, and leave `model`
     as it was (the layers are added, then removed again)."""
@@ -299,22 +247,12 @@ class _KPassModel:
         return getattr(self._rdrop.model, name)
 
 
-@contextlib.contextmanager
-def _k_pass_model(engine, rdrop):
-    model = engine.model
-    engine.model = _KPassModel(rdrop)
-    try:
-        yield
-    finally:
-        engine.model = model
-
-
 def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
     """One epoch of `train_epoch(engine, ...)` (the engine's own) with the k passes of R-Drop."""
     state = prepare_engine(engine)
     if state.loss.warmup is not None:
         state.loss.warmup.start_epoch(epoch_id, engine.iter_per_epoch)
-    with _k_pass_model(engine, state.rdrop):
+    with patched(engine, model=_KPassModel(state.rdrop)):
         train_epoch(engine, epoch_id, print_batch_step)
     writer = getattr(engine, "vdl_writer", None)
     state.loss.kl_share.log_epoch(epoch_id, state.loss.warmup, state.settings.alpha, writer)

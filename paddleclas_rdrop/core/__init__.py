@@ -1,4 +1,5 @@
-"""The math and the model surgery of R-Drop, on paddle alone (a plain Paddle loop uses them): the
-symmetric KL (`kl`), `RDropLoss` (`loss`), the k-pass runner and the stochastic layers it adds
-(`runner`, `drop_path`), deep mutual learning's loss and metric (`mutual`), and the errors (`errors`).
-Nothing here imports PaddleClas or the other layers."""
+"""The R-Drop method on paddle alone (a plain Paddle loop uses it): the symmetric KL (`kl`), `RDropLoss`
+(`loss`), the k-pass runner (`runner`) and its shared trunk (`shared_trunk`), drop path (`drop_path`), head
+dropout (`head_dropout`), what they read off a model (`models`), calibration (`calibration`) and the
+errors, with the facts the runner raises (`errors`). Nothing here imports PaddleClas or the other layers,
+nor names a key of PaddleClas's YAML."""

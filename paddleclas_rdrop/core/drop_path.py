@@ -15,7 +15,8 @@ import re
 
 import paddle
 
-from .errors import ConfigError, check_rate
+from .errors import ConfigError, UnknownBlocks, check_rate
+from .models import unwrap
 
 STAGES = (1, 2, 3, 4)  # residual stages at 1/4, 1/8, 1/16, 1/32 of the input side (MobileNetV3: blocks at 1/2 in 1)
 
@@ -138,20 +139,16 @@ class DropPath:
     draws a mask (None if none does). `remove()` detaches the hooks.
 
     Raises:
-        ConfigError: a bad rate or stage, stages without a residual block, or a model whose residual
-            blocks it does not know.
+        ConfigError: a bad rate or stage, stages without a residual block, or (`UnknownBlocks`) a model
+            whose residual blocks it does not know.
     """
 
     def __init__(self, net, rate, stages=STAGES):
         rate = check_drop_path(rate)
-        stages = check_drop_path_stages(stages)
         blocks = residual_blocks(net)
         if not blocks:
-            raise ConfigError(
-                f"RDrop.drop_path: {type(net).__name__} is not a backbone drop path knows where to put; "
-                f"it supports the residual blocks of {'; '.join(SUPPORTED_FAMILIES)}. "
-                f"Set RDrop.drop_path: 0 and use RDrop.head_dropout for this model"
-            )
+            raise UnknownBlocks(net, SUPPORTED_FAMILIES)
+        stages = check_drop_path_stages(stages)
         chosen = [(block, end) for stage, block, end in blocks if stage in stages]
         if not chosen:
             having = sorted({stage for stage, _, _ in blocks})
@@ -182,3 +179,15 @@ def _dropper(rate):
         return output * mask
 
     return drop_branch
+
+
+def add_drop_path(model, drop_path, stages=STAGES):
+    """Per-sample stochastic depth (Huang et al., ECCV 2016; placed as timm's ResNets place it) on the
+    residual branches of `stages` (1-4) of a ResNet-family, PP-HGNet(V2) or MobileNetV3 `model` (or its
+    `paddle.DataParallel`), in training only, rate rising linearly to `drop_path` at the last chosen block.
+    Forward hooks: no parameter is renamed.
+
+    Returns the `DropPath` (``remove()``); raises `ConfigError` for a bad rate or stage, stages without
+    a residual block, or (`UnknownBlocks`) a model whose residual blocks it does not know.
+    """
+    return DropPath(unwrap(model), drop_path, stages)

@@ -3,7 +3,10 @@
 
 - `ConfigError`: a setting, a config key or an argument is wrong (the message names the key and the
   fix). The Python API raises it too, for the same rule (`RDrop(passes=1)` and `RDrop.passes: 1` in a
-  YAML get the same error).
+  YAML get the same error). Its subclasses `PassesIdentical`, `InputRefused`, `ModelFailed` and
+  `UnknownBlocks` are what the core's runner and drop path find wrong with a model, as facts (the
+  passes, the head, the model's own stochastic layers, the refused batch shape); the adapter words them
+  in the keys of PaddleClas's YAML (`adapter.runner.worded`).
 - `DataError`: what the data brings is wrong (a list file, a list line, an image, an export on disk);
   the message names the file (and line) and the fix.
 - `NonFiniteLossError`: training met a NaN or Inf loss.
@@ -12,8 +15,6 @@
 
 `ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
 """
-
-import contextlib
 
 
 class RDropError(Exception):
@@ -24,7 +25,55 @@ class ConfigError(RDropError, ValueError):
     """A config key, a setting or an argument is wrong; the message names it and the fix."""
 
 
-RDropConfigError = ConfigError  # the name R-Drop's settings were first published under: one type
+class PassesIdentical(ConfigError):
+    """The k passes of `net` came out identical, so the KL term is 0: `passes`, `head` (the classifier head
+    dropout would go before, None if `net` has no Linear layer) and `active` (the model's own stochastic
+    layers, active yet without effect in `calls` training calls in a row)."""
+
+    def __init__(self, net, passes, head, active=(), calls=1):
+        self.net, self.passes, self.head, self.active, self.calls = net, passes, head, list(active), calls
+        acting = (
+            f"has stochastic layers of its own ({', '.join(self.active[:3])}), which made no difference in "
+            f"{calls} steps in a row"
+            if active
+            else "has no active stochastic layer"
+        )
+        super().__init__(
+            f"R-Drop: the {passes} passes gave identical outputs, so the KL term is 0 and R-Drop does nothing: "
+            f"{type(net).__name__} {acting}. Set RDrop.head_dropout (e.g. 0.2) with RDrop.head_layer: "
+            f"{head or 'the layer that gives its logits'}"
+        )
+
+
+class InputRefused(ConfigError):
+    """`net` refused its first training batch of `shape` with `error`, its own input check."""
+
+    def __init__(self, net, shape, error):
+        self.net, self.shape, self.error = net, list(shape), error
+        super().__init__(f"{type(net).__name__} cannot take a batch of {self.shape} images ({first_line(error)})")
+
+
+class ModelFailed(ConfigError):
+    """`net`'s own code failed with `error` on its first training batch of `shape`."""
+
+    def __init__(self, net, shape, error):
+        self.net, self.shape, self.error = net, list(shape), error
+        super().__init__(
+            f"{type(net).__name__} fails on its first training batch of {self.shape} "
+            f"({type(error).__name__}: {first_line(error)})"
+        )
+
+
+class UnknownBlocks(ConfigError):
+    """Drop path does not know where the residual blocks of `net` are (`families`: the ones it knows)."""
+
+    def __init__(self, net, families):
+        self.net, self.families = net, families
+        super().__init__(
+            f"RDrop.drop_path: {type(net).__name__} is not a backbone drop path knows where to put; "
+            f"it supports the residual blocks of {'; '.join(families)}. "
+            f"Set RDrop.drop_path: 0 and use RDrop.head_dropout for this model"
+        )
 
 
 class DataError(RDropError, ValueError):
@@ -71,48 +120,3 @@ def first_line(error):
     """The first line of an exception's message (its type's name if it has none), at most 200 characters."""
     text = str(error).strip()
     return (text.splitlines()[0][:200] if text else "") or type(error).__name__
-
-
-@contextlib.contextmanager
-def building(name, section="Arch"):
-    """Around a PaddleClas model constructor: what it raises for an argument it does not take or lacks
-    (`TypeError`, `KeyError`, `AttributeError`, `ValueError`, `AssertionError`), and a failed download of
-    its `pretrained` weights (PaddleClas's `RuntimeError`), becomes one `ConfigError` naming `section` and
-    the model `name`."""
-    try:
-        yield
-    except RDropError:
-        raise
-    except RuntimeError as error:  # PaddleClas's download of Arch.pretrained weights
-        import re
-
-        download = re.search(r"Download from (\S+) failed", str(error))
-        if not download:
-            raise
-        raise ConfigError(
-            f"{section}.pretrained: {name!r} downloads its weights from {download.group(1)}, which failed here: "
-            f"download that file where there is a network and set -o Global.pretrained_model=<its path without "
-            f".pdparams> -o {section}.pretrained=False, or set {section}.pretrained=False to start from random weights"
-        ) from None
-    except KeyError as error:
-        key = error.args[0] if error.args else None
-        if not isinstance(key, str) or not key.isidentifier() or key == name:  # a table of PaddleClas's own
-            raise ConfigError(f"{section}: PaddleClas's code cannot build {name!r} (KeyError: {key!r})") from None
-        raise ConfigError(f"{section}: cannot build {name!r}: it needs the key {section}.{key}") from None
-    except (TypeError, AttributeError, ValueError, AssertionError) as error:
-        import re
-
-        twice = re.search(r"got multiple values for (?:keyword )?argument '(\w+)'", str(error))
-        if twice:
-            key = f"{section}.{twice.group(1)}"
-            raise ConfigError(f"{section}: cannot build {name!r}: {name} sets {key} itself: remove {key}") from None
-        unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
-        if unexpected and unexpected.group(1) == "class_num":
-            raise ConfigError(
-                f"{section}: cannot build {name!r}: it takes no {section}.class_num, so it gives features, not the "
-                f"class logits R-Drop compares (PaddleClas trains it inside RecModel); use a classifier backbone"
-            ) from None
-        if unexpected:
-            key = f"{section}.{unexpected.group(1)}"
-            raise ConfigError(f"{section}: cannot build {name!r}: it takes no {key}") from None
-        raise ConfigError(f"{section}: cannot build {name!r}: {first_line(error)}") from None

@@ -7,9 +7,10 @@ import os
 import shutil
 import tempfile
 
-from ..adapter.log import renaming, rewriting_log
+from ..adapter.sections import section_of
 from ..core.errors import ConfigError
 from .quiet import PIR_EXPORT_WARNING, dropping_fd_lines
+from .runs.log import renaming, rewriting_log
 
 MODEL_FILES = ("inference.json", "inference.pdiparams")  # what a deploy predictor loads; inference.yml beside them
 
@@ -17,10 +18,10 @@ MODEL_FILES = ("inference.json", "inference.pdiparams")  # what a deploy predict
 def class_names(config):
     """The label list of `Infer.PostProcess`: the class map's names, or the class ids as names
     when `class_id_map_file` is null (PaddleClas's deploy Topk accepts either as `label_list`)."""
-    postprocess = (config.get("Infer") or {}).get("PostProcess") or {}
+    postprocess = section_of(config, "Infer", "PostProcess")
     if postprocess.get("class_id_map_file"):
         return None
-    class_num = (config.get("Arch") or {}).get("class_num")
+    class_num = section_of(config, "Arch").get("class_num")
     return [str(index) for index in range(int(class_num))] if class_num else None
 
 
@@ -52,11 +53,11 @@ def write_deploy_config(config, path):
 def export_whole(engine):
     """Run `engine.export()` into a folder beside `Global.save_inference_dir`, complete it with
     `inference.yml`, then move the files into place (one `os.replace` each)."""
-    glob = engine.config["Global"]
-    final = os.path.abspath(glob["save_inference_dir"])
+    global_section = engine.config["Global"]
+    final = os.path.abspath(global_section["save_inference_dir"])
     os.makedirs(os.path.dirname(final), exist_ok=True)
     partial = tempfile.mkdtemp(prefix=os.path.basename(final) + ".partial-", dir=os.path.dirname(final))
-    glob["save_inference_dir"] = partial
+    global_section["save_inference_dir"] = partial
     try:
         with rewriting_log(renaming(partial, final)):
             with dropping_fd_lines(2, [PIR_EXPORT_WARNING]):
@@ -68,6 +69,6 @@ def export_whole(engine):
         for name in written:
             os.replace(os.path.join(partial, name), os.path.join(final, name))
     finally:
-        glob["save_inference_dir"] = final
+        global_section["save_inference_dir"] = final
         shutil.rmtree(partial, ignore_errors=True)
     print(f"paddleclas-rdrop: export complete in {final} ({', '.join(written)})", flush=True)

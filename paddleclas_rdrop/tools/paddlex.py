@@ -11,9 +11,11 @@ the data, class count, epochs, batch size, learning rate, device and output keys
 import copy
 import os
 
+from ..adapter.models import build as build_model_of
+from ..adapter.sections import section_of
 from ..core.drop_path import residual_blocks
-from ..core.errors import ConfigError, building, did_you_mean, first_line
-from ..core.runner import classifier_name
+from ..core.errors import ConfigError, did_you_mean, first_line
+from ..core.head_dropout import classifier_name
 
 PADDLEX_CONFIGS = os.path.join("paddlex", "repo_apis", "PaddleClas_api", "configs")
 MODULE_CONFIGS = os.path.join("paddlex", "configs", "modules", "image_classification")
@@ -52,17 +54,15 @@ def with_rdrop(config, alpha=3.0, passes=2, layers=None):
 def build(config):
     """The model of `config`'s `Arch`, built by the `paddleclas` wheel without its pretrained weights (a
     download); `ConfigError` if it cannot be built."""
-    import paddle
     from paddleclas.ppcls.arch import build_model
 
     arch = {**config["Arch"], "pretrained": False}
-    with building(arch.get("name")), paddle.utils.unique_name.guard():
-        return build_model({"Arch": arch})
+    return build_model_of(lambda: build_model({"Arch": arch}), arch.get("name"))
 
 
 def image_size(config):
     """The side of the images `config` trains on (`Global.image_shape`), 224 px without one."""
-    shape = (config.get("Global") or {}).get("image_shape")
+    shape = section_of(config, "Global").get("image_shape")
     return int(shape[-1]) if isinstance(shape, (list, tuple)) and shape else 224
 
 
@@ -72,8 +72,8 @@ def run_passes_once(config):
     if the passes come out identical, or if the model cannot run (the reason named)."""
     import paddle
 
+    from ..adapter.runner import RDrop
     from ..adapter.settings import RDropSettings
-    from ..core.runner import RDrop
 
     settings = RDropSettings.from_config(config)
     model = build(config)

@@ -131,7 +131,7 @@ def parse_config(prog, description, argv=None):
     `-h` shows `description`. `ConfigError` for a missing `-c`, a typo'd `-o` key."""
     from paddleclas.ppcls.utils import config as ppcls_config
 
-    from .cli import parse_tool_args, tool_parser
+    from .args import parse_tool_args, tool_parser
     from .typos import check_overrides
 
     args = parse_tool_args(tool_parser(prog, description, profiler=False), argv)
@@ -196,7 +196,7 @@ def parse_args(argv=None):
     """(config, args) of `tools/predict.py`: PaddleClas's -c/-o, --eval-list and --save."""
     from paddleclas.ppcls.utils import config as ppcls_config
 
-    from .cli import parse_tool_args, tool_parser
+    from .args import parse_tool_args, tool_parser
     from .typos import check_overrides
 
     parser = tool_parser("tools/predict.py", DESCRIPTION, profiler=False)

@@ -11,11 +11,11 @@
   up the one `ppcls` logger (each adds a console handler).
 - Paddle's "Paddle static graph(PIR) not support input out tensor for now!!!!!" (a C++ warning on
   stderr) at every export of PaddleClas's models; the export is right.
-- The config, printed by every tool's engine: only `tools/train.py` prints it (`tree_engine_builds`).
+- The config, printed by every tool's engine: only `tools/train.py` prints it (`prebuilt`).
 - Paddle's "DataLoader N workers exit unexpectedly" once a tool's work is done: the loader's workers
   end with the process, which is expected then.
 
-And what the tools print in other words (`adapter.log.RewriteLog`):
+And what the tools print in other words (`runs.log.RewriteLog`):
 - `lr(LinearWarmup)` once the warm-up is over: the name of the schedule it wraps (`lr_name`).
 - `[Eval][Epoch 0]` from `tools/eval.py`, which evaluates no epoch: `[Eval]`.
 - A temporary folder in a save or export line ("saved in .../inference.partial-XXXX"): its final path.
@@ -28,6 +28,8 @@ import os
 import sys
 import tempfile
 import warnings
+
+from ..adapter.patch import patched
 
 PADDLE_THREAD_ADVICE = ("WARNING: OMP_NUM_THREADS set to", "PLEASE USE OMP_NUM_THREADS WISELY.")
 
@@ -57,14 +59,12 @@ class _DropLines(io.TextIOBase):
 def dropping_lines(stream_name, prefixes):
     """Within the context, `sys.<stream_name>` (stdout or stderr) drops the lines that start with
     `prefixes`; the original stream is put back on leaving, whatever happens inside."""
-    original = getattr(sys, stream_name)
-    filtered = _DropLines(original, prefixes)
-    setattr(sys, stream_name, filtered)
-    try:
-        yield
-    finally:
-        filtered.flush()
-        setattr(sys, stream_name, original)
+    filtered = _DropLines(getattr(sys, stream_name), prefixes)
+    with patched(sys, **{stream_name: filtered}):
+        try:
+            yield
+        finally:
+            filtered.flush()
 
 
 def import_paddle_quietly():
@@ -94,7 +94,7 @@ def get_config_quietly(config_module, path, overrides):
         return config_module.get_config(path, overrides=overrides, show=False)
 
 
-def leave_the_ppcls_logger_to_the_tree():
+def leave_logger_to_tree():
     """Take the wheel's console handler off the `ppcls` logger (the wheel adds it on import), so
     that the tree's logger, set up next by PaddleClas's Engine, adds the only one. Kept for the life of
     the process: PaddleClas's `init_logger` puts a console handler back whenever it is called."""
@@ -133,7 +133,7 @@ def engine_log_words(engine, mode):
     """The rewrite of the engine's log lines (for `rewriting_log`): the schedules' names after warm-up,
     and no epoch for `tools/eval.py`."""
 
-    from ..adapter.log import lr_name
+    from .runs.log import lr_name
 
     def rewrite(message):
         if "lr(LinearWarmup)" in message:

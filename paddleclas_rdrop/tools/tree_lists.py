@@ -14,6 +14,7 @@ def reading_lists():
     import numpy as np
     from ppcls.data.dataloader.imagenet_dataset import ImageNetDataset
 
+    from ..adapter.patch import patched
     from .data.lists import parse_list_file
 
     original = ImageNetDataset._load_anno
@@ -28,8 +29,5 @@ def reading_lists():
             labels = [mapping[label] for label in labels]
         self.images, self.labels = list(paths), labels
 
-    ImageNetDataset._load_anno = load_anno
-    try:
+    with patched(ImageNetDataset, _load_anno=load_anno):
         yield
-    finally:
-        ImageNetDataset._load_anno = original

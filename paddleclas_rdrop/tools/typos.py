@@ -8,8 +8,8 @@ to no key of its section, is taken as it is: PaddleClas's configs leave many key
 
 import yaml
 
+from ..adapter.global_keys import GLOBAL, PADDLECLAS_GLOBAL
 from ..core.errors import ConfigError, did_you_mean
-from .standalone.keys import GLOBAL, PADDLECLAS_GLOBAL
 
 # Keys PaddleClas reads that its recipes often leave out, by section (`*`: any one key), besides Global's
 # (the standalone engine's and PaddleClas's Engine's). `data/overrides.py` sets some of them.

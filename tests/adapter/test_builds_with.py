@@ -3,9 +3,10 @@
 import paddle
 import pytest
 
-from paddleclas_rdrop import RDropConfigError
+from paddleclas_rdrop.adapter.models import builds_with
 from paddleclas_rdrop.adapter.settings import RDropSettings
-from paddleclas_rdrop.adapter.train_hook import builds_with, prepare_model
+from paddleclas_rdrop.adapter.train_hook import prepare_model
+from paddleclas_rdrop.core.errors import ConfigError
 
 from models import build
 
@@ -22,7 +23,7 @@ def test_a_rate_argument_its_wrapper_already_passes_is_not_offered():
     net = build("FasterNet_T0")
     rdrop = prepare_model(net, RDropSettings.from_config(CONFIG), {"name": "FasterNet_T0", "class_num": 10})
     net.train()
-    with pytest.raises(RDropConfigError) as error:
+    with pytest.raises(ConfigError) as error:
         rdrop(paddle.randn([2, 3, 32, 32]))
     assert "Arch.drop_path_rate" not in str(error.value)
     assert "FasterNet has no active dropout. Set RDrop.head_dropout" in str(error.value)

@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from paddleclas_rdrop.adapter.settings import RDropSettings, check_rdrop_contract, parse_section
-from paddleclas_rdrop.core.errors import RDropConfigError
+from paddleclas_rdrop.core.errors import ConfigError
 
 GOOD = {
     "Global": {"train_mode": "rdrop"},
@@ -74,12 +74,12 @@ def test_a_baseline_may_keep_the_head_dropout_alone():
     ],
 )
 def test_contract_breaks_are_named(edit, message):
-    with pytest.raises(RDropConfigError, match=message):
+    with pytest.raises(ConfigError, match=message):
         check_rdrop_contract(edited(edit))
 
 
 def test_an_unknown_rdrop_key_is_named():
-    with pytest.raises(RDropConfigError, match=r"RDrop.head_drop is not an R-Drop setting"):
+    with pytest.raises(ConfigError, match=r"RDrop.head_drop is not an R-Drop setting"):
         parse_section({"head_drop": 0.2})
 
 
@@ -122,5 +122,5 @@ def test_per_pass_views_and_the_warm_up_are_read_and_checked():
     ],
 )
 def test_bad_per_pass_and_warm_up_settings_are_named(edit, message):
-    with pytest.raises(RDropConfigError, match=message):
+    with pytest.raises(ConfigError, match=message):
         RDropSettings.from_config(edited(edit))

@@ -6,7 +6,7 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from paddleclas_rdrop import RDrop, RDropConfigError, RDropLoss, add_drop_path
+from paddleclas_rdrop import ConfigError, RDrop, RDropLoss, add_drop_path
 from paddleclas_rdrop.core.drop_path import residual_blocks
 
 from models import build
@@ -80,7 +80,7 @@ def test_drop_path_goes_on_the_blocks_with_a_shortcut_only():
 
 def test_stages_without_a_residual_block_are_named():
     message = r"RDrop.drop_path_stages: PPHGNet has no block .* in stages \[4\]; .* \[3\]"
-    with pytest.raises(RDropConfigError, match=message):
+    with pytest.raises(ConfigError, match=message):
         RDrop(build("PPHGNet_tiny"), drop_path=0.1, drop_path_stages=[4])
 
 
@@ -159,11 +159,11 @@ def test_auto_shares_from_the_first_block_with_a_mask():
     ],
 )
 def test_bad_values_name_their_key(kwargs, message):
-    with pytest.raises(RDropConfigError, match=message.replace("[", r"\[").replace(")", r"\)")):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(")", r"\)")):
         RDrop(build("SE_ResNet18_vd"), **kwargs)
 
 
 def test_an_unsupported_model_names_the_key_and_the_families():
     model = build("PPLCNet_x0_25")
-    with pytest.raises(RDropConfigError, match="RDrop.drop_path: PPLCNet is not a backbone.*SE_ResNet_vd.*PP-HGNetV2"):
+    with pytest.raises(ConfigError, match="RDrop.drop_path: PPLCNet is not a backbone.*SE_ResNet_vd.*PP-HGNetV2"):
         RDrop(model, drop_path=0.1)

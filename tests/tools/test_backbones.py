@@ -6,8 +6,7 @@ import json
 import os
 
 import pytest
-
-from paddleclas_rdrop.tools.backbones import check_backbone, quickest_per_family, wheel_backbones
+from backbone_step import check_backbone, quickest_per_family, wheel_backbones
 
 from engine_runs import ENGINES, PROJECT, engine_param, overrides, refusals
 

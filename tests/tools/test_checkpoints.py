@@ -11,7 +11,7 @@ import pytest
 from paddleclas.ppcls.utils import save_load
 
 from paddleclas_rdrop.core.errors import ConfigError, SaveError
-from paddleclas_rdrop.tools.runs.checkpoints import keep_of, whole
+from paddleclas_rdrop.tools.runs.checkpoints import keep_of, make_whole
 
 from engine_runs import ENGINES, digits_workdir, engine_param, overrides, run_tool
 
@@ -36,7 +36,7 @@ def model_and_optimizer():
 
 def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_and_leaves_nothing_partial(tmp_path, monkeypatch):
     net, optimizers = model_and_optimizer()
-    save = whole(save_load.save_model)
+    save = make_whole(save_load.save_model)
     save(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path), prefix="latest")
     save(net, optimizers, {"metric": 0.6, "epoch": 1}, str(tmp_path), prefix="best_model")
     assert paddle.load(str(tmp_path / "latest.pdstates"))["epoch"] == 1
@@ -62,7 +62,7 @@ def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_and_leaves_nothi
 
 def test_keep_checkpoint_max_deletes_the_older_epoch_checkpoints_once_a_new_one_is_whole(tmp_path):
     net, optimizers = model_and_optimizer()
-    save = whole(save_load.save_model, keep=2)
+    save = make_whole(save_load.save_model, keep=2)
     for epoch in range(1, 5):
         save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
         save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix="latest")
@@ -91,7 +91,7 @@ def test_keep_checkpoint_max_leaves_later_epochs_of_another_run_and_the_one_just
     net, optimizers = model_and_optimizer()
     for epoch in (98, 99, 100):  # an earlier, longer run in the same folder
         save_load.save_model(net, optimizers, {"metric": 0.1, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
-    save = whole(save_load.save_model, keep=1)
+    save = make_whole(save_load.save_model, keep=1)
     for epoch in (1, 2, 3):
         save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
     stems = {name.split(".")[0] for name in os.listdir(tmp_path) if name.endswith(".pdparams")}

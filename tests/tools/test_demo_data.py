@@ -12,7 +12,8 @@ from paddleclas_rdrop.tools.data.demo import (
     write_digits_dataset,
     write_fashion_mnist_dataset,
 )
-from paddleclas_rdrop.tools.data.overrides import dataset_overrides
+
+from engine_runs import dataset_overrides
 
 
 def read_list(path):

@@ -7,8 +7,8 @@ import sys
 import paddle
 import pytest
 
-from paddleclas_rdrop.adapter.log import lr_name
 from paddleclas_rdrop.tools.quiet import PIR_EXPORT_WARNING, dropping_fd_lines
+from paddleclas_rdrop.tools.runs.log import lr_name
 
 
 def write_to_fd2(*lines):

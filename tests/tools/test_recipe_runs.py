@@ -13,7 +13,7 @@ SIZE = 32
 def recipe_overrides(workdir, name):
     """A one-epoch CPU run at 32 px on `workdir/digits`, no download (`Arch.pretrained=False`), writing to
     `workdir/name` the latest and best checkpoints."""
-    from paddleclas_rdrop.tools.data.overrides import dataset_overrides
+    from engine_runs import dataset_overrides
 
     return dataset_overrides(
         str(workdir / "digits"), size=SIZE, batch_size=16, epochs=1, output_dir=str(workdir / name)

@@ -20,7 +20,7 @@ def test_a_shipped_config_fits_its_model_and_takes_the_cheap_path(path):
     from paddleclas_rdrop.adapter.settings import RDropSettings
     from paddleclas_rdrop.adapter.train_hook import prepare_model
     from paddleclas_rdrop.core.drop_path import residual_blocks
-    from paddleclas_rdrop.core.runner import stochastic_layers
+    from paddleclas_rdrop.core.models import stochastic_layers
     from paddleclas_rdrop.tools.standalone.engine import build_standalone_model
 
     config = get_config(path, show=False)

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from paddleclas_rdrop.adapter.global_keys import GLOBAL
 from paddleclas_rdrop.core.errors import ConfigError
-from paddleclas_rdrop.tools.standalone.keys import AMP, GLOBAL
+from paddleclas_rdrop.tools.standalone.keys import AMP
 from paddleclas_rdrop.tools.values import TABLE, UNCHECKED, check_values, rule_for
 
 from engine_runs import ENGINES, NEEDS_TREE, engine_param, overrides, refusals

@@ -24,7 +24,7 @@ SET_PER_RUN = ("Global.output_dir", "Global.seed")  # compare sets these itself
 
 
 def parser():
-    from ..cli import tool_parser
+    from ..args import tool_parser
 
     parser = tool_parser(
         "tools/compare.py",
@@ -48,7 +48,7 @@ def parser():
 
 
 def parse(argv=None):
-    from ..cli import parse_tool_args
+    from ..args import parse_tool_args
 
     args = parse_tool_args(parser(), argv)
     if args.seeds < 2:

@@ -3,7 +3,6 @@ tools print them: the data keys of a set of list files, the schedule of a recipe
 small data, and the keys of a small CPU run."""
 
 import math
-import os
 
 from .text import read_lines
 
@@ -87,23 +86,3 @@ def small_data_overrides(train_images, max_batch=64):
     if train_images < WORKERS_BELOW:
         keys += [f"DataLoader.{split}.loader.num_workers=0" for split in ("Train", "Eval")]
     return keys
-
-
-def run_overrides(batch_size=32, epochs=2, output_dir="output/digits"):
-    """A CPU run of `epochs` at `batch_size` (the recipes' lr of 0.1 per 256 images), no workers."""
-    keys = [
-        "Global.device=cpu",
-        f"Global.epochs={epochs}",
-        f"Global.output_dir={output_dir}",
-        f"Global.save_inference_dir={os.path.join(output_dir, 'inference')}",
-        "Global.print_batch_step=5",
-        f"Optimizer.lr.learning_rate={0.1 * batch_size / 256:g}",
-    ]
-    for split in ("Train", "Eval"):
-        keys += [f"DataLoader.{split}.sampler.batch_size={batch_size}", f"DataLoader.{split}.loader.num_workers=0"]
-    return keys
-
-
-def dataset_overrides(root="dataset/digits", size=32, batch_size=32, epochs=2, output_dir="output/digits"):
-    """Both, for a dataset written by `data/demo.py` in `root` (lists and images in one folder)."""
-    return data_overrides(root, size=size) + run_overrides(batch_size, epochs, output_dir)

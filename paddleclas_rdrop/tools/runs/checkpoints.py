@@ -3,9 +3,9 @@
 PaddleClas's `save_model` (`ppcls.utils.save_load`, the same in the wheel and the source tree) writes
 `<prefix>.pdparams`, `.pdopt`, `.pdstates` (and `.pdema`, `best_model/model.pdparams`) straight to their
 final names: a kill or a full disk during a save leaves a truncated file that `paddle.load` refuses,
-`latest` included. `whole` runs it into a folder beside the output (the same file system), flushes every
-file to disk, then moves each into place with one `os.replace`, the `.pdstates` (the epoch a resume
-starts from) last; a save that fails leaves the checkpoints already written as they were and raises
+`latest` included. `make_whole` wraps it: each save runs into a folder beside the output (the same file
+system), flushes every file to disk, then moves each into place with one `os.replace`, the `.pdstates`
+(the epoch a resume starts from) last; a save that fails leaves the checkpoints already written as they were and raises
 `SaveError`.
 
 `Global.keep_checkpoint_max: N` (N >= 1) keeps the N newest `epoch_<n>` checkpoints: once a new one is
@@ -14,15 +14,15 @@ after the one just saved (another run's, in the same folder). Unset, every epoch
 PaddleClas does.
 """
 
-import contextlib
 import functools
 import logging
 import os
 import shutil
 import tempfile
 
-from ...adapter.log import renaming, rewriting_log
+from ...adapter.sections import section_of
 from ...core.errors import SaveError
+from .log import renaming, rewriting_log
 
 
 def remove_partial_saves(output_dir):
@@ -57,7 +57,7 @@ def keep_of(config):
     Raises `ConfigError` for any other value."""
     from ...core.errors import ConfigError
 
-    keep = (config.get("Global") or {}).get("keep_checkpoint_max")
+    keep = section_of(config, "Global").get("keep_checkpoint_max")
     if keep is None:
         return None
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
@@ -100,14 +100,14 @@ def schedule_of(config):
     """What a resume must share with the run it continues: `Global.epochs` and the learning rate (a list
     of them for PaddleClas's list of optimizers, one per network)."""
     optimizer = config.get("Optimizer") or {}
-    rates = [((entry or {}).get("lr") or {}).get("learning_rate") for _, entry in optimizer_entries(config)]
+    rates = [section_of(entry, "lr").get("learning_rate") for _, entry in optimizer_entries(config)]
     return {
-        "epochs": (config.get("Global") or {}).get("epochs"),
+        "epochs": section_of(config, "Global").get("epochs"),
         "learning_rate": rates if isinstance(optimizer, list) else rates[0],
     }
 
 
-def whole(save_model, schedule=None, keep=None):
+def make_whole(save_model, schedule=None, keep=None):
     """`save_model(net, optimizer, metric_info, model_path, ..., prefix=...)` made whole-or-nothing; with
     `schedule` (`schedule_of(config)`), the `.pdstates` also records it as `schedule`, for `check_resume`;
     with `keep` (`keep_of(config)`), an `epoch_<n>` save then deletes the epoch checkpoints older than
@@ -117,7 +117,7 @@ def whole(save_model, schedule=None, keep=None):
     def save(net, optimizer, metric_info, model_path, *args, **kwargs):
         import paddle.distributed as dist
 
-        from ...adapter.guards import check_weights_finite
+        from .guards import check_weights_finite
 
         if dist.get_rank() != 0:  # PaddleClas saves on rank 0 only
             return None
@@ -186,7 +186,7 @@ def check_resume(checkpoint, config):
     if not recorded and os.path.exists(f"{checkpoint}.pdopt"):
         optimizers = paddle.load(f"{checkpoint}.pdopt")
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]  # older: one optimizer's dict
-        finished = [o for o in optimizers if (o.get("LR_Scheduler") or {}).get("last_lr", 1.0) == 0.0]
+        finished = [o for o in optimizers if section_of(o, "LR_Scheduler").get("last_lr", 1.0) == 0.0]
         if finished and state.get("epoch", 0) < (wanted["epochs"] or 0):
             raise ConfigError(
                 f"Global.checkpoints: {checkpoint} ends a schedule at learning rate 0, so resuming it with "
@@ -215,22 +215,3 @@ def carry_best(metric_info, checkpoint):
     if best is not None and best > metric_info.get("metric", -1.0):
         metric_info = {**metric_info, "metric": best}
     return metric_info
-
-
-@contextlib.contextmanager
-def whole_tree_checkpoints(schedule=None, keep=None):
-    """While PaddleClas's Engine trains in this context, `ppcls.utils.save_load.save_model` (the name its
-    Engine calls) is `whole(..., schedule, keep)` of itself, and `ppcls.engine.engine.init_model` returns
-    the run's best metric on a resume (`carry_best`); the originals are put back on leaving."""
-    import ppcls.engine.engine as engine_module
-    from ppcls.utils import save_load
-
-    original, init_model = save_load.save_model, engine_module.init_model
-    save_load.save_model = whole(original, schedule, keep)
-    engine_module.init_model = lambda glob, *args, **kwargs: carry_best(
-        init_model(glob, *args, **kwargs), glob["checkpoints"]
-    )
-    try:
-        yield
-    finally:
-        save_load.save_model, engine_module.init_model = original, init_model

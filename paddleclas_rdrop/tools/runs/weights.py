@@ -6,18 +6,15 @@ anything more is an error. A resume (`Global.checkpoints`) must fit whole."""
 import logging
 import os
 
-import paddle.nn as nn
-
+from ...adapter.sections import section_of
 from ...core.errors import ConfigError
+from ...core.head_dropout import classifier_name
 
 
 def classifier_keys(model):
-    """The state_dict keys of the model's last Linear layer (its classifier)."""
-    last = None
-    for name, layer in model.named_sublayers():
-        if isinstance(layer, nn.Linear):
-            last = name
-    return {f"{last}.weight", f"{last}.bias"} if last else set()
+    """The state_dict keys of the model's classifier (`classifier_name`: its last Linear layer)."""
+    head = classifier_name(model)
+    return {f"{head}.weight", f"{head}.bias"} if head else set()
 
 
 def differences(model, state):
@@ -36,38 +33,38 @@ def check_weights(model, config, mode):
     returns the warning line for a training run that fine-tunes a classifier of another size (or None)."""
     import paddle
 
-    glob = config.get("Global") or {}
-    found = None
+    global_section = section_of(config, "Global")
     for key in ("checkpoints", "pretrained_model"):
-        prefix = glob.get(key)
+        prefix = global_section.get(key)
         if prefix and not (key == "checkpoints" and mode != "train"):
             path = prefix if prefix.endswith(".pdparams") else f"{prefix}.pdparams"
             if os.path.exists(path):
-                found = found or (key, path)
                 wrong = differences(model, paddle.load(path))
-                if not wrong:
-                    continue
-                head = classifier_keys(model)
-                fine_tuning = mode == "train" and key == "pretrained_model" and {k for k, _, _ in wrong} <= head
-                tensor, there, here = wrong[0]
-                if fine_tuning:
-                    return (
-                        f"Global.pretrained_model: {path} has a classifier of another size ({tensor} is "
-                        f"{there} there, {here} here): it is trained anew, the rest is loaded"
-                    )
-                names = ", ".join(name for name, _, _ in wrong[:3]) + (
-                    f" and {len(wrong) - 3} more" if len(wrong) > 3 else ""
-                )
-                fix = (
-                    f"set -o Arch.class_num={there[-1]} (the checkpoint's classes)"
-                    if {k for k, _, _ in wrong} <= head and there
-                    else f"point Global.{key} at weights of Arch.name {config['Arch'].get('name')}"
-                )
-                raise ConfigError(
-                    f"Global.{key}: {path} does not fit the model: {tensor} is {there or 'missing'} there and "
-                    f"{here} in the model ({len(wrong)} tensors: {names}); {fix}"
-                )
+                if wrong:
+                    return misfit(model, config, mode, key, path, wrong)
     return None
+
+
+def misfit(model, config, mode, key, path, wrong):
+    """The warning for weights at `path` (from `Global.<key>`) whose classifier alone differs in a training run
+    from pretrained weights (fine-tuning); else the `ConfigError` naming the `wrong` tensors and the fix."""
+    head = classifier_keys(model)
+    tensor, there, here = wrong[0]
+    if mode == "train" and key == "pretrained_model" and {k for k, _, _ in wrong} <= head:
+        return (
+            f"Global.pretrained_model: {path} has a classifier of another size ({tensor} is "
+            f"{there} there, {here} here): it is trained anew, the rest is loaded"
+        )
+    names = ", ".join(name for name, _, _ in wrong[:3]) + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+    fix = (
+        f"set -o Arch.class_num={there[-1]} (the checkpoint's classes)"
+        if {k for k, _, _ in wrong} <= head and there
+        else f"point Global.{key} at weights of Arch.name {config['Arch'].get('name')}"
+    )
+    raise ConfigError(
+        f"Global.{key}: {path} does not fit the model: {tensor} is {there or 'missing'} there and "
+        f"{here} in the model ({len(wrong)} tensors: {names}); {fix}"
+    )
 
 
 def log_warning(line):

@@ -145,7 +145,7 @@ class CheckedLoader:
         return getattr(self.loader, name)
 
 
-def build_dataloader(section, path, class_num, seed=None):
+def build_dataloader(section, path, class_num):
     """A `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval`."""
     section = take(section, path, {"sampler": {}, "loader": {}}, required=("dataset",))
     dataset_cfg = take(
@@ -201,3 +201,21 @@ def build_dataloader(section, path, class_num, seed=None):
         return_list=True,
     )
     return CheckedLoader(loader)
+
+
+def infer_image(path, ops):
+    """The image at `path` through the Infer transforms `ops`, or None (named in the log) when it cannot be
+    decoded."""
+    from paddleclas.ppcls.utils import logger
+
+    try:
+        with open(path, "rb") as handle:
+            image = handle.read()
+        for op in ops:
+            image = op(image)
+        if image is None:
+            raise ValueError("not an image cv2 can decode")
+        return image
+    except (OSError, ValueError, AttributeError, TypeError) as error:
+        logger.error(f"cannot read image {path} ({error}): left out")
+        return None

@@ -2,9 +2,7 @@
 logs, checkpoints) on Paddle and the pip wheel alone."""
 
 import copy
-import datetime
 import os
-import random
 import time
 
 import numpy as np
@@ -20,15 +18,21 @@ from paddleclas.ppcls.utils.config import print_config
 from paddleclas.ppcls.utils.ema import ExponentialMovingAverage
 from paddleclas.ppcls.utils.misc import AverageMeter
 
-from ...adapter.log import lr_name
+from ...adapter.global_keys import GLOBAL
+from ...adapter.models import build
 from ...adapter.mutual import MutualModel
+from ...adapter.sections import section_of
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
-from ...core.errors import ConfigError, DataError, building
+from ...core.errors import ConfigError, DataError
+from ...core.loss import logits_of
+from ...core.models import unwrap
 from ..data.lists import image_files
-from ..runs.checkpoints import carry_best, keep_of, schedule_of, whole
-from .data import build_dataloader
-from .keys import AMP, GLOBAL, check_top_level, take
+from ..runs.checkpoints import carry_best, keep_of, make_whole, schedule_of
+from ..runs.seeds import seed_all
+from .data import build_dataloader, infer_image
+from .epoch import train_epoch
+from .keys import AMP, check_top_level, take
 from .losses import CombinedLoss
 from .metrics import build_metrics
 from .optim import build_optimizer
@@ -45,14 +49,34 @@ class StandaloneEngine:
     def __init__(self, config, mode="train", settings=None, check_model=None):
         """`settings`: the run's `RDropSettings` (parsed from `config` if not given); `check_model(model)`,
         if given, checks the model right after it is built, before anything is written (it raises
-        `ConfigError`)."""
+        `ConfigError`). Every step up to `_start_run` only reads and checks; that one writes."""
         assert mode in ("train", "eval", "export", "infer"), mode
         check_top_level(config)
         self.mode, self.config = mode, config
+        self._read_sections(settings)
+        self._seed_and_place()
+        self._build_loaders()
+        self._build_losses()
+        self._build_metrics()
+        self._build_model(check_model)
+        if mode == "train":
+            self.optimizer, self.lr_sch = build_optimizer(
+                config.get("Optimizer"),
+                self.global_section["epochs"],
+                self.iter_per_epoch // self.update_freq,
+                self.model,
+            )
+        if mode == "infer":
+            self._build_infer_ops()
+        self._start_run()  # everything checked: from here on files are written
+
+    def _read_sections(self, settings):
+        """Global (every key checked, defaults filled in), AMP, EMA and the R-Drop settings."""
+        config = self.config
         config["Global"] = type(config)(take(config.get("Global"), "Global", GLOBAL))
-        glob = config["Global"]
+        self.global_section = config["Global"]
         self.settings = settings or RDropSettings.from_config(config)
-        self.train_mode = glob["train_mode"]
+        self.train_mode = self.global_section["train_mode"]
         if self.train_mode not in (None, "rdrop"):
             raise ConfigError(
                 f"Global.train_mode: {self.train_mode!r} is not supported by the "
@@ -63,45 +87,56 @@ class StandaloneEngine:
         if "EMA" in config:
             config["EMA"] = take(config["EMA"], "EMA", {"decay": 0.9999})
         self.is_rec = False
-        self.output_dir = glob["output_dir"]
-        self.update_freq = glob["update_freq"]
-        self.class_num = config["Arch"].get("class_num", glob["class_num"])
+        self.output_dir = self.global_section["output_dir"]
+        self.update_freq = self.global_section["update_freq"]
+        self.class_num = config["Arch"].get("class_num", self.global_section["class_num"])
         config["Arch"].setdefault("class_num", self.class_num)
-        _checkpoint_exists(glob["pretrained_model"], "Global.pretrained_model")
-        _checkpoint_exists(glob["checkpoints"], "Global.checkpoints")
+        _checkpoint_exists(self.global_section["pretrained_model"], "Global.pretrained_model")
+        _checkpoint_exists(self.global_section["checkpoints"], "Global.checkpoints")
+
+    def _seed_and_place(self):
+        """Each process seeded from Global.seed plus its rank (42 when several run without one), on
+        Global.device."""
         self.distributed = dist.get_world_size() > 1
-        seed = glob["seed"]
+        seed = self.global_section["seed"]
         if self.distributed and seed is None:
             seed = 42
         if seed is not None:
-            seed = int(seed) + dist.get_rank()
-            paddle.seed(seed), np.random.seed(seed), random.seed(seed)
-        self.device = paddle.set_device(glob["device"])
+            seed_all(int(seed) + dist.get_rank())
+        self.device = paddle.set_device(self.global_section["device"])
 
-        loaders = config.get("DataLoader") or {}
-        if mode == "train":
+    def _build_loaders(self):
+        """DataLoader.Train (train) and DataLoader.Eval (when the run evaluates)."""
+        loaders = section_of(self.config, "DataLoader")
+        if self.mode == "train":
             self.train_dataloader = build_dataloader(loaders.get("Train"), "DataLoader.Train", self.class_num)
             self.iter_per_epoch = len(self.train_dataloader) // self.update_freq * self.update_freq
             if self.iter_per_epoch == 0:
                 raise ConfigError("Global.update_freq is larger than the number of batches per epoch")
-        self.evaluates = mode == "eval" or (mode == "train" and glob["eval_during_train"])
+        self.evaluates = self.mode == "eval" or (self.mode == "train" and self.global_section["eval_during_train"])
         if self.evaluates:
             self.eval_dataloader = build_dataloader(loaders.get("Eval"), "DataLoader.Eval", self.class_num)
-        losses = config.get("Loss") or {}
+
+    def _build_losses(self):
+        """Loss.Train (train) and Loss.Eval (when the run evaluates and has one)."""
+        losses = section_of(self.config, "Loss")
         unknown = sorted(set(losses) - {"Train", "Eval"})
         if unknown:
             raise ConfigError(f"Loss.{unknown[0]} is not supported (Loss.Train and Loss.Eval)")
-        if mode == "train":
+        if self.mode == "train":
             self.train_loss_func = CombinedLoss(losses.get("Train"), "Loss.Train")
         self.eval_loss_func = (
             CombinedLoss(losses["Eval"], "Loss.Eval") if self.evaluates and losses.get("Eval") else None
         )
-        metrics = config.get("Metric") or {}
+
+    def _build_metrics(self):
+        """Metric.Train (train, as PaddleClas: none on Mixup/Cutmix labels) and Metric.Eval."""
+        metrics = section_of(self.config, "Metric")
         self.train_metric_func = None
-        mixes_labels = bool(((loaders.get("Train") or {}).get("dataset") or {}).get("batch_transform_ops"))
-        if mode == "train" and not mixes_labels:
+        mixes_labels = bool(section_of(self.config, "DataLoader", "Train", "dataset").get("batch_transform_ops"))
+        if self.mode == "train" and not mixes_labels:
             self.train_metric_func = build_metrics(metrics.get("Train"), "Metric.Train")
-        elif mode == "train":  # as PaddleClas: no train metric on Mixup/Cutmix labels, and a warning says so
+        elif self.mode == "train":  # as PaddleClas: no train metric on Mixup/Cutmix labels, and a warning says so
             for entry in metrics.get("Train") or []:
                 logger.warning(
                     f'Unable to calculate accuracy when using "batch_transform_ops". The metric "{entry}" has been '
@@ -109,38 +144,41 @@ class StandaloneEngine:
                 )
         self.eval_metric_func = build_metrics(metrics.get("Eval"), "Metric.Eval") if self.evaluates else None
 
-        with building(config["Arch"].get("name")), paddle.utils.unique_name.guard():  # names as in a fresh process
-            self.model = build_standalone_model(config, mode)
+    def _build_model(self, check_model):
+        """Arch, built by the one builder (`adapter.models.build`) and checked by `check_model`."""
+        config = self.config
+        self.model = build(lambda: build_standalone_model(config, self.mode), config["Arch"].get("name"))
         if check_model is not None:
             check_model(self.model)
-        if mode == "train":
-            self.optimizer, self.lr_sch = build_optimizer(
-                config.get("Optimizer"), glob["epochs"], self.iter_per_epoch // self.update_freq, self.model
-            )
-        if mode == "infer":
-            infer = take(
-                config.get("Infer"),
-                "Infer",
-                {"batch_size": 1, "PostProcess": None},
-                required=("infer_imgs", "transforms"),
-            )
-            self.preprocess_func = create_operators(infer["transforms"])
-            post = dict(infer["PostProcess"] or {"name": "Topk", "topk": 1})
-            name = post.pop("name")
-            self.postprocess_func = build_postprocess({"main_indicator": name, name: post})
 
-        # everything checked: from here on files are written
-        logger.init_logger(log_file=os.path.join(self.output_dir, f"{mode}.log"), log_ranks=glob["log_ranks"])
+    def _build_infer_ops(self):
+        """Infer's transforms and PostProcess (Topk by default)."""
+        infer = take(
+            self.config.get("Infer"),
+            "Infer",
+            {"batch_size": 1, "PostProcess": None},
+            required=("infer_imgs", "transforms"),
+        )
+        self.preprocess_func = create_operators(infer["transforms"])
+        post = dict(infer["PostProcess"] or {"name": "Topk", "topk": 1})
+        name = post.pop("name")
+        self.postprocess_func = build_postprocess({"main_indicator": name, name: post})
+
+    def _start_run(self):
+        """The run's log, the printed config (train), the pretrained weights, AMP, EMA, VisualDL, the
+        processes' DataParallel and the epoch function."""
+        config, global_section, mode = self.config, self.global_section, self.mode
+        logger.init_logger(log_file=os.path.join(self.output_dir, f"{mode}.log"), log_ranks=global_section["log_ranks"])
         if mode == "train":  # the other tools do not repeat it
             print_config(config)
-        if glob["pretrained_model"]:
-            save_load.load_dygraph_pretrain(self.model, glob["pretrained_model"])
+        if global_section["pretrained_model"]:
+            save_load.load_dygraph_pretrain(self.model, global_section["pretrained_model"])
         self._init_amp()
         self.ema = "EMA" in config and mode == "train"
         if self.ema:
             self.model_ema = ExponentialMovingAverage(self.model, config["EMA"]["decay"])
         self.vdl_writer = None
-        if glob["use_visualdl"] and mode == "train" and dist.get_rank() == 0:
+        if global_section["use_visualdl"] and mode == "train" and dist.get_rank() == 0:
             from visualdl import LogWriter
 
             self.vdl_writer = LogWriter(logdir=self.output_dir)
@@ -177,7 +215,7 @@ class StandaloneEngine:
 
     def _save(self, prefix, metric_info):
         ema = self.model_ema.module if self.ema else None
-        whole(save_load.save_model, schedule_of(self.config), keep_of(self.config))(
+        make_whole(save_load.save_model, schedule_of(self.config), keep_of(self.config))(
             self.model,
             self.optimizer,
             metric_info,
@@ -189,7 +227,7 @@ class StandaloneEngine:
         )
 
     def train(self):
-        glob = self.config["Global"]
+        global_section = self.config["Global"]
         self.output_info, self.global_step = {}, 0
         self.time_info = {
             "batch_cost": AverageMeter("batch_cost", ".5f", postfix=" s,"),
@@ -197,20 +235,24 @@ class StandaloneEngine:
         }
         best = {"metric": -1.0, "epoch": 0}
         best_ema = -1.0
-        if glob["checkpoints"]:
+        if global_section["checkpoints"]:
             ema = self.model_ema.module if self.ema else None
-            resumed = save_load.init_model(glob, self.model, self.optimizer, self.train_loss_func, ema)
-            best.update(carry_best(resumed, glob["checkpoints"]) or {})
-        for epoch_id in range(best["epoch"] + 1, glob["epochs"] + 1):
-            self.train_epoch_func(self, epoch_id, glob["print_batch_step"])
+            resumed = save_load.init_model(global_section, self.model, self.optimizer, self.train_loss_func, ema)
+            best.update(carry_best(resumed, global_section["checkpoints"]) or {})
+        for epoch_id in range(best["epoch"] + 1, global_section["epochs"] + 1):
+            self.train_epoch_func(self, epoch_id, global_section["print_batch_step"])
             logger.info(
                 "[Train][Epoch {}/{}][Avg]{}".format(
-                    epoch_id, glob["epochs"], ", ".join(m.avg_info for m in self.output_info.values())
+                    epoch_id, global_section["epochs"], ", ".join(m.avg_info for m in self.output_info.values())
                 )
             )
             self.output_info.clear()
             acc = 0.0
-            if self.evaluates and epoch_id % glob["eval_interval"] == 0 and epoch_id > glob["start_eval_epoch"] - 1:
+            if (
+                self.evaluates
+                and epoch_id % global_section["eval_interval"] == 0
+                and epoch_id > global_section["start_eval_epoch"] - 1
+            ):
                 acc = self.eval(epoch_id)
                 if acc >= best["metric"]:
                     best = {"metric": acc, "epoch": epoch_id}
@@ -226,7 +268,7 @@ class StandaloneEngine:
                 if max(acc, acc_ema) >= max(best["metric"], best_ema):
                     self._save("best_model", {"metric": max(acc, acc_ema), "epoch": epoch_id})
                 self.model.train()
-            if glob["save_interval"] > 0 and epoch_id % glob["save_interval"] == 0:
+            if global_section["save_interval"] > 0 and epoch_id % global_section["save_interval"] == 0:
                 self._save(f"epoch_{epoch_id}", {"metric": acc, "epoch": epoch_id})
             self._save("latest", {"metric": acc, "epoch": epoch_id})
         if self.vdl_writer is not None:
@@ -277,15 +319,16 @@ class StandaloneEngine:
 
     def export(self):
         """`save_inference_dir/inference.{json,pdiparams}` (softmax added), as PaddleClas's export;
-        `host/export.py` adds `inference.yml` for both engines."""
-        glob = self.config["Global"]
-        model = copy.deepcopy(getattr(self.model, "_layers", self.model))
+        `tools/export.py` adds `inference.yml` for both engines."""
+        global_section = self.config["Global"]
+        model = copy.deepcopy(unwrap(self.model))
         model = ExportModel(model, self.config["Arch"].get("infer_add_softmax", True))
         model.eval()
         model = paddle.jit.to_static(
-            model, input_spec=[paddle.static.InputSpec(shape=[None] + list(glob["image_shape"]), dtype="float32")]
+            model,
+            input_spec=[paddle.static.InputSpec(shape=[None] + list(global_section["image_shape"]), dtype="float32")],
         )
-        save_path = os.path.join(glob["save_inference_dir"], "inference")
+        save_path = os.path.join(global_section["save_inference_dir"], "inference")
         paddle.jit.save(model, save_path)
         logger.info(f'Export succeeded! The inference model exported has been saved in "{save_path}".')
 
@@ -303,7 +346,7 @@ class StandaloneEngine:
         for start in range(0, len(paths), batch_size):
             batch, batch_paths = [], []
             for path in paths[start : start + batch_size]:
-                image = self._infer_image(path)
+                image = infer_image(path, self.preprocess_func)
                 if image is None:
                     failed.append(path)
                     continue
@@ -313,7 +356,7 @@ class StandaloneEngine:
                 continue
             with self.auto_cast(is_eval=True):
                 out = self.model(paddle.to_tensor(np.stack(batch)))
-            out = nn.functional.softmax(out["logits"] if isinstance(out, dict) else out, axis=-1)
+            out = nn.functional.softmax(logits_of(out), axis=-1)
             result = self.postprocess_func(out.numpy(), batch_paths)
             logger.info(result)
             results.extend(result)
@@ -323,20 +366,6 @@ class StandaloneEngine:
                 f"were predicted"
             )
         return results
-
-    def _infer_image(self, path):
-        """The pre-processed image at `path`, or None (named in the log) when it cannot be decoded."""
-        try:
-            with open(path, "rb") as handle:
-                image = handle.read()
-            for op in self.preprocess_func:
-                image = op(image)
-            if image is None:
-                raise ValueError("not an image cv2 can decode")
-            return image
-        except (OSError, ValueError, AttributeError, TypeError) as error:
-            logger.error(f"cannot read image {path} ({error}): left out")
-            return None
 
 
 def build_standalone_model(config, mode):
@@ -357,80 +386,5 @@ class ExportModel(nn.Layer):
         self.add_softmax = add_softmax
 
     def forward(self, x):
-        x = self.base_model(x)
-        if isinstance(x, dict):
-            x = x["logits"]
+        x = logits_of(self.base_model(x))
         return nn.functional.softmax(x, axis=-1) if self.add_softmax else x
-
-
-def train_epoch(engine, epoch_id, print_batch_step):
-    """One epoch of the standalone engine, step for step what PaddleClas's train_epoch does, with a
-    batch order that depends on the epoch alone (resumable)."""
-    engine.train_dataloader.batch_sampler.set_epoch(epoch_id - 1)
-    tic = time.time()
-    loader = iter(engine.train_dataloader)
-    for iter_id in range(engine.iter_per_epoch):
-        images, labels = next(loader)
-        if iter_id == 5:
-            for meter in engine.time_info.values():
-                meter.reset()
-        engine.time_info["reader_cost"].update(time.time() - tic)
-        batch_size = images.shape[0]
-        engine.global_step += 1
-        with engine.auto_cast(is_eval=False):
-            out = engine.model(images)
-            loss_dict = engine.train_loss_func(out, labels)
-        loss = loss_dict["loss"] / engine.update_freq
-        engine.scaler.scale(loss).backward()
-        if (iter_id + 1) % engine.update_freq == 0:
-            for optimizer in engine.optimizer:
-                engine.scaler.step(optimizer)
-                engine.scaler.update()
-                optimizer.clear_grad()
-            for schedule in engine.lr_sch:
-                if not schedule.by_epoch:
-                    schedule.step()
-            if engine.ema:
-                engine.model_ema.update(engine.model)
-        if engine.train_metric_func is not None:
-            _update_meters(engine, engine.train_metric_func(out, labels), batch_size)
-        _update_meters(engine, loss_dict, batch_size)
-        engine.time_info["batch_cost"].update(time.time() - tic)
-        if iter_id % print_batch_step == 0:
-            _log_step(engine, batch_size, epoch_id, iter_id)
-        tic = time.time()
-    for schedule in engine.lr_sch:
-        if schedule.by_epoch:
-            schedule.step()
-
-
-def _update_meters(engine, values, batch_size):
-    for key, value in values.items():
-        engine.output_info.setdefault(key, AverageMeter(key, "7.5f")).update(float(value), batch_size)
-
-
-def _log_step(engine, batch_size, epoch_id, iter_id):
-    """PaddleClas's per-step line: lr, losses, metrics, costs, images/s and the ETA."""
-    epochs = engine.config["Global"]["epochs"]
-    batch_cost = engine.time_info["batch_cost"].avg
-    remaining = (epochs - epoch_id + 1) * engine.iter_per_epoch - iter_id
-    parts = [f"lr({lr_name(s)}): {s.get_lr():.8f}" for s in engine.lr_sch]
-    parts += [f"{key}: {meter.avg:.5f}" for key, meter in engine.output_info.items()]
-    parts += [f"{key}: {meter.avg:.5f}" for key, meter in engine.time_info.items()]
-    logger.info(
-        "[Train][Epoch {}/{}][Iter: {}/{}]{}, ips: {:.5f} samples/s, eta: {}".format(
-            epoch_id,
-            epochs,
-            iter_id,
-            engine.iter_per_epoch,
-            ", ".join(parts),
-            batch_size / max(batch_cost, 1e-12),
-            datetime.timedelta(seconds=int(remaining * batch_cost)),
-        )
-    )
-    for meter in engine.time_info.values():
-        meter.reset()
-    for schedule in engine.lr_sch:
-        logger.scaler(f"lr({type(schedule).__name__})", schedule.get_lr(), engine.global_step, engine.vdl_writer)
-    for key, meter in engine.output_info.items():
-        logger.scaler(f"train_{key}", meter.avg, engine.global_step, engine.vdl_writer)

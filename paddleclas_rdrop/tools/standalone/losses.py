@@ -5,9 +5,9 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ...adapter.mutual import MutualKLLoss
 from ...core.errors import ConfigError
 from ...core.loss import RDropLoss
-from ...core.mutual import MutualKLLoss
 from .keys import single_entry, take
 
 

@@ -1,8 +1,8 @@
 """PaddleClas's `TopkAcc` metric: {"top1": ..., "top5": ...}; and `MutualTopkAcc` per network."""
 
+from ...adapter.mutual import MutualTopkAcc
 from ...core.calibration import Calibration
 from ...core.errors import ConfigError
-from ...core.mutual import MutualTopkAcc
 from .keys import single_entry, take
 
 

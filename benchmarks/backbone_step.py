@@ -2,7 +2,8 @@
 what came of it: trains, or the plugin's one-line error and whether the fix it names trains.
 
 `benchmarks/backbones.py` runs it on every backbone of the wheel and writes `docs/backbones.md`;
-`tests/tools/test_backbones.py` runs it on one backbone per family.
+`tests/tools/test_backbones.py` runs it on one backbone per family, and the tests take their digits
+tensors from `images`.
 """
 
 import inspect
@@ -10,7 +11,7 @@ import re
 import time
 from collections import Counter
 
-from ..core.errors import ConfigError, first_line
+from paddleclas_rdrop.core.errors import ConfigError, first_line
 
 SIZES = (32, 64, 224, 299)  # px tried in order; the size a backbone's name gives is tried after 64
 ALPHA = 3.0  # RDropLoss weight (batchmean), the recipes' value
@@ -34,8 +35,8 @@ def wheel_backbones():
 
 def build(name, class_num=10, **arch):
     """`backbone.<name>(class_num=..., **arch)` of the wheel without pretrained weights (a download), in its
-    own parameter-name scope (`adapter.train_hook.build_backbone`); `ConfigError` when it cannot be built."""
-    from ..adapter.train_hook import build_backbone
+    own parameter-name scope (`adapter.models.build_backbone`); `ConfigError` when it cannot be built."""
+    from paddleclas_rdrop.adapter.models import build_backbone
 
     return build_backbone(name, class_num=class_num, **arch)
 
@@ -57,7 +58,7 @@ def accepted_size(model, name):
     logits. `ConfigError` with the model's own reason at each size when none does."""
     import paddle
 
-    from ..core.runner import logits_of
+    from paddleclas_rdrop.core.loss import logits_of
 
     reasons = []
     model.eval()
@@ -78,7 +79,7 @@ def images(size, count=BATCH):
     ``[count, 1]`` int64."""
     import paddle
 
-    from .data.demo import digits_images
+    from paddleclas_rdrop.tools.data.demo import digits_images
 
     pixels, labels = digits_images(size=size, count=count)
     x = (pixels.astype("float32") / 255.0 - 0.5) / 0.5
@@ -88,7 +89,7 @@ def images(size, count=BATCH):
 def train_until_kl(runner, batch, optimizer):
     """`rdrop_step` until the KL is above 0, at most `CHANCE_CALLS` steps (a small batch can draw no drop;
     a zero-initialised classifier gives equal logits until its first update). Returns the last KL."""
-    from ..core.runner import CHANCE_CALLS
+    from paddleclas_rdrop.core.runner import CHANCE_CALLS
 
     for _ in range(CHANCE_CALLS):
         kl = rdrop_step(runner, batch, optimizer)
@@ -109,8 +110,7 @@ def rdrop_step(runner, batch, optimizer):
     backward, `optimizer` step) on `batch`. Returns the KL value; raises the plugin's `ConfigError`."""
     import paddle.nn.functional as F
 
-    from ..core.loss import RDropLoss
-    from ..core.runner import logits_of
+    from paddleclas_rdrop.core.loss import RDropLoss, logits_of
 
     runner.model.train()
     x, labels = batch
@@ -128,7 +128,7 @@ def plain_step(model, batch, optimizer):
     are compared with."""
     import paddle.nn.functional as F
 
-    from ..core.runner import logits_of
+    from paddleclas_rdrop.core.loss import logits_of
 
     model.train()
     x, labels = batch
@@ -140,7 +140,7 @@ def plain_step(model, batch, optimizer):
 def randomness(model, runner):
     """Where the passes' randomness comes from, in words: the model's own stochastic layers by type
     (`Dropout x12, DropPath x12`), the plugin's drop path (blocks) and head dropout."""
-    from ..core.runner import stochastic_layers, unwrap
+    from paddleclas_rdrop.core.models import stochastic_layers, unwrap
 
     net = unwrap(model)
     layers = dict(net.named_sublayers())
@@ -166,8 +166,8 @@ def check_backbone(name, seed=0):
     """
     import paddle
 
-    from ..adapter.train_hook import builds_with
-    from ..core.runner import RDrop, randomness_fixes
+    from paddleclas_rdrop.adapter.models import builds_with, randomness_fixes
+    from paddleclas_rdrop.adapter.runner import RDrop
 
     record = {"name": name, "size": None, "outcome": "error", "error": "", "strategy": "", "randomness": "", "kl": 0.0}
     try:
@@ -214,7 +214,7 @@ def step_cost(name, size, rdrop=None, arch=None, repeats=3):
     alternated after one warm-up step of each (`time.perf_counter`, on the threads Paddle was given)."""
     import statistics
 
-    from ..core.runner import RDrop
+    from paddleclas_rdrop.adapter.runner import RDrop
 
     model = build(name, **(arch or {}))
     batch, optimizer = images(size), sgd(model)

@@ -8,24 +8,20 @@ The training loss is checked at every step, where both engines already read it t
 (PaddleClas's `update_loss`), so the check adds no device sync; the weights, a pass over every
 parameter, only every `print_batch_step` steps."""
 
-import random
-
-import numpy as np
 import paddle
 import paddle.distributed as dist
 
-from ..core.errors import NonFiniteLossError, TrainingStopped
+from ...adapter.sections import section_of
+from ...core.errors import NonFiniteLossError, TrainingStopped
+from .seeds import seed_all
 
 
 def seed_epoch(config, epoch_id):
     """With Global.seed, reseed every RNG at the start of epoch `epoch_id` (per process)."""
-    seed = (config.get("Global") or {}).get("seed")
+    seed = section_of(config, "Global").get("seed")
     if seed is None or seed is False:
         return
-    seed = (int(seed) + dist.get_rank()) * 100003 + epoch_id
-    paddle.seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
+    seed_all((int(seed) + dist.get_rank()) * 100003 + epoch_id)
 
 
 def check_finite(loss_dict, epoch_id, step):

@@ -1,0 +1,188 @@
+"""What the adapter knows of PaddleClas's models: the one builder of a model (its own parameter-name scope,
+its constructor's errors as one `ConfigError` naming the Arch key), the arguments that set the rate of a
+backbone's own stochastic layers (read from its signature and its source), whether a backbone builds with
+one of them (`builds_with`), and the settings that make a model's k passes differ (`randomness_fixes`)."""
+
+import contextlib
+
+from ..core.drop_path import residual_blocks
+from ..core.errors import ConfigError, RDropError, first_line
+from ..core.models import stochastic_layers
+
+ARCH_KEYS_NOT_PASSED = ("name", "pretrained", "use_sync_bn", "use_ml_decoder")  # build_model takes them out
+
+
+def build(make, name, section="Arch", scope=None):
+    """`make()`, a call of PaddleClas's model `name` (a backbone, `build_model`, ...), in its own parameter-name
+    scope (`scope`, a prefix, or a fresh one: PaddleClas's fixed parameter names would clash with a model built
+    before in the process), its errors as one `ConfigError` naming `section` (`building`)."""
+    import paddle
+
+    with building(name, section), paddle.utils.unique_name.guard(scope):
+        return make()
+
+
+@contextlib.contextmanager
+def building(name, section="Arch"):
+    """Around a PaddleClas model constructor: what it raises for an argument it does not take or lacks
+    (`TypeError`, `KeyError`, `AttributeError`, `ValueError`, `AssertionError`), and a failed download of
+    its `pretrained` weights (PaddleClas's `RuntimeError`), becomes one `ConfigError` naming `section` and
+    the model `name`."""
+    try:
+        yield
+    except RDropError:
+        raise
+    except RuntimeError as error:  # PaddleClas's download of Arch.pretrained weights
+        import re
+
+        download = re.search(r"Download from (\S+) failed", str(error))
+        if not download:
+            raise
+        raise ConfigError(
+            f"{section}.pretrained: {name!r} downloads its weights from {download.group(1)}, which failed here: "
+            f"download that file where there is a network and set -o Global.pretrained_model=<its path without "
+            f".pdparams> -o {section}.pretrained=False, or set {section}.pretrained=False to start from random weights"
+        ) from None
+    except KeyError as error:
+        key = error.args[0] if error.args else None
+        if not isinstance(key, str) or not key.isidentifier() or key == name:  # a table of PaddleClas's own
+            raise ConfigError(f"{section}: PaddleClas's code cannot build {name!r} (KeyError: {key!r})") from None
+        raise ConfigError(f"{section}: cannot build {name!r}: it needs the key {section}.{key}") from None
+    except (TypeError, AttributeError, ValueError, AssertionError) as error:
+        import re
+
+        twice = re.search(r"got multiple values for (?:keyword )?argument '(\w+)'", str(error))
+        if twice:
+            key = f"{section}.{twice.group(1)}"
+            raise ConfigError(f"{section}: cannot build {name!r}: {name} sets {key} itself: remove {key}") from None
+        unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+        if unexpected and unexpected.group(1) == "class_num":
+            raise ConfigError(
+                f"{section}: cannot build {name!r}: it takes no {section}.class_num, so it gives features, not the "
+                f"class logits R-Drop compares (PaddleClas trains it inside RecModel); use a classifier backbone"
+            ) from None
+        if unexpected:
+            key = f"{section}.{unexpected.group(1)}"
+            raise ConfigError(f"{section}: cannot build {name!r}: it takes no {key}") from None
+        raise ConfigError(f"{section}: cannot build {name!r}: {first_line(error)}") from None
+
+
+def build_backbone(name, **arguments):
+    """`backbone.<name>(**arguments)` of the `paddleclas` wheel (`build`), without pretrained weights (a
+    download; UniFormer's constructors default to them); `ConfigError` when it cannot be built."""
+    import inspect
+
+    from paddleclas.ppcls.arch import backbone
+
+    constructor = getattr(backbone, name)
+    if "pretrained" in inspect.signature(constructor).parameters:
+        arguments = {"pretrained": False, **arguments}
+    return build(lambda: constructor(**arguments), name)
+
+
+def builds_with(arch):
+    """For the `Arch` section `arch` of a backbone of PaddleClas: a function `(key, value) -> bool`, whether
+    the backbone can be built with `Arch.<key>` set to `value` too and then has a rate above 0 (built once
+    per call, without pretrained weights; a wrapper such as FasterNet_T0 passes some rate arguments itself,
+    LeViT's drops them). True for a name that is not a backbone (RecModel, the plugin's MutualModel)."""
+
+    def builds(key, value):
+        from paddleclas.ppcls.arch import backbone
+
+        if not callable(getattr(backbone, str(arch.get("name")), None)):
+            return True
+        arguments = {name: given for name, given in arch.items() if name not in ARCH_KEYS_NOT_PASSED}
+        try:
+            built = build_backbone(arch["name"], **{**arguments, key: value})
+        except ConfigError:
+            return False
+        return has_active_rate(built)
+
+    return builds
+
+
+def has_active_rate(net):
+    """Whether `net` has an active stochastic layer (`stochastic_layers`) or a sublayer keeping a rate above 0
+    in an attribute (`p`, `drop_prob`, `drop`, `dropout`, ...: LeViT draws its drop path in `forward`)."""
+    if stochastic_layers(net):
+        return True
+    for layer in [net, *net.sublayers()]:
+        for name, value in vars(layer).items():
+            rate = name == "p" or "drop" in name.lower()
+            if rate and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                return True
+    return False
+
+
+def own_rate_arguments(net):
+    """The arguments of `net`'s class that set the rate of stochastic layers of its own (`drop_rate`,
+    `drop_path_rate`, `dropout_prob`, ... of PaddleClas's ViT, Swin, ConvNeXt, PP-HGNet, PP-LCNet and
+    others), in signature order; through `**kwargs`, those of the base classes it passes them to
+    (DeiT's distilled model: its ViT's)."""
+    import inspect
+
+    names = []
+    for cls in type(net).__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        try:
+            parameters = inspect.signature(vars(cls)["__init__"]).parameters
+        except (TypeError, ValueError):
+            break
+        names += [
+            name
+            for name in parameters
+            if "drop" in name and not name.startswith("_") and name not in names and reads_argument(cls, name)
+        ]
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            break
+    return names
+
+
+def reads_argument(cls, name):
+    """Whether the source of `cls` reads its argument `name` anywhere but in ``self.<name> = <name>``
+    (PaddleClas's CSPNet stores its `drop_rate` and never reads it); True when the source is not at hand."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError, SyntaxError):
+        return True
+    stores = {id(node.value) for node in ast.walk(tree) if _stores_argument(node, name)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load) and id(node) not in stores:
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == name and isinstance(node.ctx, ast.Load):
+            return True
+    return False
+
+
+def _stores_argument(node, name):
+    """Whether `node` is ``self.<...> = <name>``: its right-hand side reads nothing yet."""
+    import ast
+
+    return (
+        isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == name
+        and all(
+            isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
+            for t in node.targets
+        )
+    )
+
+
+def randomness_fixes(net, builds_with=None):
+    """The settings that make the k passes of `net` differ, as `(key, usual value)` with the key as a user
+    writes it, the one to try first first: `net`'s own rate arguments (`Arch.drop_path_rate` before the
+    others, 0.1; with `builds_with(name, 0.1)`, only those it is true for), `RDrop.drop_path` (0.1) if drop
+    path knows `net`'s residual blocks, and `RDrop.head_dropout` (0.2), which fits any model with a
+    classifier."""
+    own = [name for name in own_rate_arguments(net) if builds_with is None or builds_with(name, 0.1)]
+    own.sort(key=lambda name: name != "drop_path_rate")
+    fixes = [(f"Arch.{name}", 0.1) for name in own]
+    if residual_blocks(net):
+        fixes.append(("RDrop.drop_path", 0.1))
+    return fixes + [("RDrop.head_dropout", 0.2)]

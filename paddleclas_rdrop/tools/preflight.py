@@ -1,0 +1,105 @@
+"""The checks the tools run on a config before an engine writes anything: the device, the list files, that
+a training run has something to train, and PaddleClas's whole warm-up epochs. Each raises `ConfigError`
+(or the lists' `DataError`) with the key and the fix."""
+
+import os
+
+from ..adapter.sections import section_of
+from ..core.errors import ConfigError
+
+
+def check_device(config):
+    """`Global.device: gpu` on a Paddle build without CUDA is refused."""
+    import paddle
+
+    device = section_of(config, "Global").get("device", "cpu")
+    if device == "gpu" and not paddle.is_compiled_with_cuda():
+        raise ConfigError(
+            "Global.device is gpu but this Paddle build has no CUDA: add -o Global.device=cpu "
+            "(or install a GPU build of paddlepaddle)"
+        )
+
+
+def check_lists(config, mode):
+    """The list files the run reads: lines, images and label range (the standalone engine checks
+    them itself when it builds its data loaders; PaddleClas's writes its log first)."""
+    from .data.lists import check_label_range, dataset_lists, read_list_file
+
+    global_section = section_of(config, "Global")
+    class_num = section_of(config, "Arch").get("class_num", global_section.get("class_num"))
+    evaluates = mode == "eval" or (mode == "train" and global_section.get("eval_during_train", True))
+    splits = (["Train"] if mode == "train" else []) + (["Eval"] if evaluates else [])
+    for image_root, list_path, delimiter in dataset_lists(config, splits):
+        _, labels, numbers = read_list_file(image_root, list_path, delimiter)
+        check_label_range(labels, class_num, list_path, numbers)
+
+
+def check_something_to_train(config):
+    """Refuse, before anything is written, a training run that would train nothing: no batch per epoch
+    (`check_batches`) or a resume from a checkpoint that already has `Global.epochs` epochs
+    (`check_epochs_left`)."""
+    check_batches(config)
+    check_epochs_left(config)
+
+
+def check_batches(config):
+    """At least one batch per epoch, from the images of the train list, `sampler.batch_size`, `drop_last`
+    and the processes."""
+    import math
+
+    import paddle
+
+    from .data.lists import dataset_lists, parse_list_file
+
+    sampler = section_of(config, "DataLoader", "Train", "sampler")
+    batch_size, drop_last = sampler.get("batch_size"), bool(sampler.get("drop_last", False))
+    lists = dataset_lists(config, ["Train"])
+    if not (lists and isinstance(batch_size, int) and batch_size > 0):
+        return
+    images = len(parse_list_file(*lists[0])[0])
+    processes = paddle.distributed.get_world_size()
+    per_process = math.ceil(images / processes)
+    batches = per_process // batch_size if drop_last else math.ceil(per_process / batch_size)
+    if batches == 0:
+        raise ConfigError(
+            f"DataLoader.Train: {images} images ({lists[0][1]}) in batches of {batch_size} with drop_last "
+            f"True{f' over {processes} processes' if processes > 1 else ''} give no batch per epoch, so "
+            f"nothing would be trained: set -o DataLoader.Train.sampler.batch_size={max(1, per_process)} "
+            f"(or less), or -o DataLoader.Train.sampler.drop_last=False"
+        )
+
+
+def check_epochs_left(config):
+    """A resume (`Global.checkpoints`) from a checkpoint with epochs left to train, of this run's schedule
+    (`check_resume`)."""
+    import paddle
+
+    from .runs.checkpoints import check_resume
+
+    global_section = section_of(config, "Global")
+    checkpoint, epochs = global_section.get("checkpoints"), global_section.get("epochs")
+    if not (checkpoint and os.path.exists(f"{checkpoint}.pdstates") and isinstance(epochs, int)):
+        return
+    done = int(paddle.load(f"{checkpoint}.pdstates").get("epoch", 0))
+    if done >= epochs:
+        raise ConfigError(
+            f"Global.checkpoints: {checkpoint} has trained {done} epochs and Global.epochs is {epochs}, so "
+            f"nothing is left to train: to train on from its weights, start a new schedule with "
+            f"-o Global.pretrained_model={checkpoint} (and no Global.checkpoints)"
+        )
+    check_resume(checkpoint, config)
+
+
+def check_warmup_epochs(config):
+    """PaddleClas's learning-rate schedules take `warmup_epoch` as whole epochs (its Cosine fails with a
+    TypeError on a fraction); the standalone engine takes fractions. Raises `ConfigError` for a fraction."""
+    from .runs.checkpoints import optimizer_entries
+
+    for path, entry in optimizer_entries(config):
+        warmup = section_of(entry, "lr").get("warmup_epoch")
+        if isinstance(warmup, float) and not warmup.is_integer():
+            key = f"{path}.lr.warmup_epoch"
+            raise ConfigError(
+                f"{key} is {warmup}, but PaddleClas's Engine takes whole epochs: set -o {key}="
+                f"{max(1, round(warmup))}, or run the standalone engine (no PADDLECLAS_ROOT), which takes fractions"
+            )
