@@ -98,7 +98,6 @@ TABLE = {
     "Global.print_batch_step": whole(1, "10"),
     "Global.start_eval_epoch": whole(0, "0"),
     "Global.update_freq": whole(1, "1"),
-    "Global.keep_checkpoint_max": whole(1, "2", off=(None,)),
     "Global.seed": whole(0, "0", off=NONE_OR_FALSE),
     "Global.class_num": whole(1, "10", off=(None,)),
     "Global.iter_per_epoch": whole(1, "100", off=(None,)),
@@ -145,6 +144,7 @@ TABLE = {
 # Global keys PaddleClas's Engine reads that the table leaves alone, and why
 UNCHECKED = {
     "train_mode": "a train hook's name: the Engine looks it up and names a missing one",
+    "keep_checkpoint_max": "checked by runs.checkpoints.keep_of, with its own message",
     "log_ranks": "a string of ranks ('0', '0,1')",
     "eval_mode": "retrieval and classification modes, named by the Engine",
     "retrieval_feature_from": "retrieval only",

@@ -136,12 +136,8 @@ class StandaloneEngine:
         mixes_labels = bool(section_of(self.config, "DataLoader", "Train", "dataset").get("batch_transform_ops"))
         if self.mode == "train" and not mixes_labels:
             self.train_metric_func = build_metrics(metrics.get("Train"), "Metric.Train")
-        elif self.mode == "train":  # as PaddleClas: no train metric on Mixup/Cutmix labels, and a warning says so
-            for entry in metrics.get("Train") or []:
-                logger.warning(
-                    f'Unable to calculate accuracy when using "batch_transform_ops". The metric "{entry}" has been '
-                    f"removed."
-                )
+        elif self.mode == "train":  # as PaddleClas: no train metric on Mixup/Cutmix labels; said once the log is up
+            self.removed_metrics = list(metrics.get("Train") or [])
         self.eval_metric_func = build_metrics(metrics.get("Eval"), "Metric.Eval") if self.evaluates else None
 
     def _build_model(self, check_model):
@@ -169,6 +165,10 @@ class StandaloneEngine:
         processes' DataParallel and the epoch function."""
         config, global_section, mode = self.config, self.global_section, self.mode
         logger.init_logger(log_file=os.path.join(self.output_dir, f"{mode}.log"), log_ranks=global_section["log_ranks"])
+        for entry in getattr(self, "removed_metrics", []):
+            logger.warning(
+                f'Unable to calculate accuracy when using "batch_transform_ops". The metric "{entry}" has been removed.'
+            )
         if mode == "train":  # the other tools do not repeat it
             print_config(config)
         if global_section["pretrained_model"]:
