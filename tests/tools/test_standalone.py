@@ -379,3 +379,11 @@ def test_predict_and_infer_predict_the_good_images_and_name_the_bad_one(trained,
         assert errors[-1].startswith("error: 1 of 3 images could not be ") and "b_broken.png" in errors[-1]
         assert "the others were predicted" in errors[-1]
         assert "a_good.png" in result.stdout and "c_good.png" in result.stdout, out[-3000:]
+
+
+def test_mixup_leaves_metric_train_out_with_paddleclas_warning(workdir):
+    extra = overrides(workdir, "mixup_metric") + ["Metric.Train=[{'TopkAcc':{'topk':[1]}}]"]
+    log = standalone("train.py", "rdrop_res2net.yaml", workdir, extra)
+    text = log.stdout + log.stderr
+    assert 'Unable to calculate accuracy when using "batch_transform_ops". The metric "{\'TopkAcc\'' in text
+    assert "top1" not in text.split("[Train]", 1)[1].split("[Eval]", 1)[0]  # no train metric in the step lines
