@@ -129,12 +129,17 @@ def check_class_names(config, predictor, image_path):
 def parse_config(prog, description, argv=None):
     """The config of the tool's `-c CONFIG -o key=value` arguments (`argv`, default the command line);
     `-h` shows `description`. `ConfigError` for a missing `-c`, a typo'd `-o` key."""
+    from .args import parse_tool_args, tool_parser
+
+    return load_config(parse_tool_args(tool_parser(prog, description, profiler=False), argv))
+
+
+def load_config(args):
+    """The config of parsed `-c`/`-o` arguments, a typo'd `-o` key refused (`ConfigError`)."""
     from paddleclas.ppcls.utils import config as ppcls_config
 
-    from .args import parse_tool_args, tool_parser
     from .typos import check_overrides
 
-    args = parse_tool_args(tool_parser(prog, description, profiler=False), argv)
     check_overrides(args.config, args.override)
     return get_config_quietly(ppcls_config, args.config, args.override)
 
@@ -194,10 +199,7 @@ DESCRIPTION = (
 
 def parse_args(argv=None):
     """(config, args) of `tools/predict.py`: PaddleClas's -c/-o, --eval-list and --save."""
-    from paddleclas.ppcls.utils import config as ppcls_config
-
     from .args import parse_tool_args, tool_parser
-    from .typos import check_overrides
 
     parser = tool_parser("tools/predict.py", DESCRIPTION, profiler=False)
     parser.add_argument("--eval-list", action="store_true", help="predict the images of DataLoader.Eval's list")
@@ -205,8 +207,7 @@ def parse_args(argv=None):
     args = parse_tool_args(parser, argv)
     if args.save and os.path.exists(args.save):
         raise DataError(f"--save {args.save} exists: remove it, or give another file (predictions are not overwritten)")
-    check_overrides(args.config, args.override)
-    return get_config_quietly(ppcls_config, args.config, args.override), args
+    return load_config(args), args
 
 
 def eval_list_images(config):
