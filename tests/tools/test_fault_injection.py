@@ -1,11 +1,13 @@
 """Training SIGKILLed at random moments, every other one while a checkpoint is being written, on both
-engines: every checkpoint left loads, and resuming from `latest` finishes the run. RDROP_KILLS (default
+engines: every checkpoint left loads, and the same train line again, then the resume its refusal names (or
+nothing, when the kill left no run), finishes the run. RDROP_KILLS (default
 2 per engine) sets how many; docs/reliability.md reports a run with more."""
 
 import glob
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -68,13 +70,11 @@ def test_killed_at_random_moments_every_checkpoint_loads_and_latest_resumes(engi
         process.wait()
         loaded = checkpoints_load(workdir / name) if (workdir / name).exists() else 0
         latest = workdir / name / "latest"
-        resumed = train(
-            workdir,
-            name,
-            engine,
-            [f"Global.checkpoints={latest}"] if (latest.parent / "latest.pdstates").exists() else [],
-        )
+        resumed = train(workdir, name, engine)  # as a user would: the same line again, then what it says
         code = resumed.wait(timeout=600)
+        refusal = re.search(r"resume with -o (Global\.checkpoints=\S+);", (workdir / f"{name}.out").read_text())
+        if code and refusal:
+            code = train(workdir, name, engine, [refusal.group(1)]).wait(timeout=600)
         log = (workdir / f"{name}.out").read_text()
         finished = code == 0 or "nothing is left to train" in log  # killed after the last save: already complete
         epoch = paddle.load(f"{latest}.pdstates")["epoch"] if (latest.parent / "latest.pdstates").exists() else 0

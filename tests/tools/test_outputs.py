@@ -8,16 +8,52 @@ import paddle
 import pytest
 
 from paddleclas_rdrop.core.errors import ConfigError
+from paddleclas_rdrop.tools.runs.outputs import check_no_other_run, resumable
 
 from engine_runs import ENGINES, engine_param, overrides, refusals, run_tool
 
 
+def fake_checkpoint(prefix, epoch, parts=(".pdparams", ".pdopt", ".pdstates"), metric=0.5):
+    """A checkpoint's files (the weights need not be real: the checks look at names and `.pdstates`)."""
+    for suffix in parts:
+        if suffix == ".pdstates":
+            paddle.save({"metric": metric, "epoch": epoch}, prefix + suffix)
+        else:
+            open(prefix + suffix, "wb").close()
+
+
 def fake_run(folder, metric=0.942, epoch=7):
-    """A folder holding a finished run's files (the weights need not be real: the check looks at the names)."""
+    """A folder holding a finished run's files: a whole `latest` and `best_model`."""
     os.makedirs(folder, exist_ok=True)
-    for name in ("latest.pdparams", "best_model.pdparams"):
-        open(os.path.join(folder, name), "wb").close()
-    paddle.save({"metric": metric, "epoch": epoch}, os.path.join(folder, "best_model.pdstates"))
+    fake_checkpoint(os.path.join(folder, "latest"), epoch)
+    fake_checkpoint(os.path.join(folder, "best_model"), epoch, metric=metric)
+
+
+def test_the_resume_named_is_the_whole_checkpoint_at_the_highest_epoch(tmp_path):
+    folder = str(tmp_path)
+    assert resumable(folder) is None
+    fake_checkpoint(f"{folder}/best_model", 1)
+    assert resumable(folder) == f"{folder}/best_model"
+    fake_checkpoint(f"{folder}/epoch_2", 2)
+    fake_checkpoint(f"{folder}/latest", 3, parts=(".pdparams", ".pdstates"))  # stopped before its .pdopt
+    assert resumable(folder) == f"{folder}/epoch_2"
+    fake_checkpoint(f"{folder}/latest", 2)
+    assert resumable(folder) == f"{folder}/latest"  # the same epoch as epoch_2: latest
+    with open(f"{folder}/epoch_3.pdstates", "wb") as handle:
+        handle.write(b"not a pickle")
+    fake_checkpoint(f"{folder}/epoch_3", 3, parts=(".pdparams", ".pdopt"))
+    assert resumable(folder) == f"{folder}/latest"  # a .pdstates that does not load is passed over
+
+
+def test_a_folder_with_no_whole_checkpoint_says_so_and_offers_the_new_folder(tmp_path):
+    fake_checkpoint(str(tmp_path / "best_model"), 1, parts=(".pdparams",))
+    with pytest.raises(ConfigError) as refused:
+        check_no_other_run({"Global": {"output_dir": str(tmp_path)}})
+    assert str(refused.value) == (
+        f"Global.output_dir {tmp_path} holds a run, which this run would replace: it holds no whole checkpoint "
+        f"to resume from; to start anew, give another folder (-o Global.output_dir={tmp_path}_2) or remove "
+        f"{tmp_path} first"
+    )
 
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])

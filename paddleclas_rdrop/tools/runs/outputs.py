@@ -52,8 +52,31 @@ def run_files(folder):
     return sorted(path for pattern in RUN_FILES for path in glob.glob(os.path.join(glob.escape(folder), pattern)))
 
 
+def resumable(folder):
+    """The checkpoint prefix in `folder` a resume goes on from: of `latest`, `epoch_*` and `best_model`, the
+    complete one (`.pdparams`, `.pdopt` and `.pdstates`) at the highest recorded epoch, `latest` on a tie;
+    None when there is none (a run stopped during its first save)."""
+    import paddle
+
+    found = []
+    for states in glob.glob(os.path.join(glob.escape(folder), "*.pdstates")):
+        prefix = states[: -len(".pdstates")]
+        name = os.path.basename(prefix)
+        if not (name in ("latest", "best_model") or name.startswith("epoch_")):
+            continue
+        if not all(os.path.exists(prefix + suffix) for suffix in (".pdparams", ".pdopt")):
+            continue
+        try:
+            epoch = int(paddle.load(states).get("epoch") or 0)
+        except Exception:  # a file that does not load is not a place to go on from
+            continue
+        found.append((epoch, name == "latest", prefix))
+    return max(found)[2] if found else None
+
+
 def check_no_other_run(config):
-    """Refuse (`ConfigError`) a training run into a `Global.output_dir` that holds a run it does not resume."""
+    """Refuse (`ConfigError`) a training run into a `Global.output_dir` that holds a run it does not resume.
+    The line names the checkpoint to resume from (`resumable`), or says there is none."""
     import paddle
 
     glob_section = config.get("Global") or {}
@@ -69,10 +92,15 @@ def check_no_other_run(config):
         state = paddle.load(best)
         held = f" (best_model: metric {state.get('metric', 0):.4f} at epoch {state.get('epoch')})"
     base = out.rstrip("/")
+    resume = resumable(out)
+    go_on = (
+        f"to go on with it, resume with -o Global.checkpoints={resume}"
+        if resume
+        else "it holds no whole checkpoint to resume from"
+    )
     raise ConfigError(
-        f"Global.output_dir {shown(out)} holds a run{held}, which this run would replace: to go on with it, resume "
-        f"with -o Global.checkpoints={os.path.join(base, 'latest')}; to start anew, give another folder "
-        f"(-o Global.output_dir={base}_2) or remove {shown(out)} first"
+        f"Global.output_dir {shown(out)} holds a run{held}, which this run would replace: {go_on}; to start "
+        f"anew, give another folder (-o Global.output_dir={base}_2) or remove {shown(out)} first"
     )
 
 
