@@ -70,6 +70,28 @@ def test_blank_lines_are_skipped_with_one_warning(tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records] == [f"{path}: skipped 4 blank line(s) (1, 3, 4, 6)"]
 
 
+def test_a_missing_relative_path_names_the_folder_it_is_relative_to(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError) as missing:
+        read_text("lists/train.txt", "list file", "cls_label_path")
+    assert str(missing.value) == (
+        f"list file lists/train.txt not found (cls_label_path; relative to the current folder {tmp_path})"
+    )
+    with pytest.raises(DataError) as missing:
+        read_text(str(tmp_path / "train.txt"), "list file")
+    assert str(missing.value) == f"list file {tmp_path}/train.txt not found"
+
+
+def test_the_recipes_missing_imagenet_list_suggests_the_overrides_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError) as missing:
+        parse_list_file("./dataset/ILSVRC2012/", "./dataset/ILSVRC2012/train_list.txt")
+    assert str(missing.value).endswith(
+        "that is the recipe's ImageNet list; for your own images add $(cat <your lists>/overrides.txt), which "
+        "tools/csv_to_lists.py writes, to the command"
+    )
+
+
 def test_a_path_with_an_invisible_character_is_shown_as_a_literal():
     assert shown("\ufeffimages/a.png") == "'\\ufeffimages/a.png'" and shown("images/a.png") == "images/a.png"
     assert shown("a.png ") == "'a.png '"

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ...core.errors import DataError
-from .text import read_lines, shown
+from .text import not_found, read_lines, shown
 
 HEADER_SAMPLE = 2000  # headers opened at start-up per list (all of a shorter list): ~0.1 s warm
 LISTING_THREADS = 16  # folder listings at a time: the latency of a network file system hides
@@ -49,6 +49,11 @@ def read_list_file(image_root, list_path, delimiter=" "):
 def parse_list_file(image_root, list_path, delimiter=" "):
     """`read_list_file` without looking at the images: the lines alone (read by `text.read_lines`: UTF-8,
     a byte-order mark dropped), blank ones skipped, a bad one named."""
+    if "ILSVRC2012" in str(list_path) and not os.path.exists(list_path):  # the recipes' own ImageNet lists
+        raise DataError(
+            f"{not_found(list_path, 'list file', 'cls_label_path')}: that is the recipe's ImageNet list; for your "
+            f"own images add $(cat <your lists>/overrides.txt), which tools/csv_to_lists.py writes, to the command"
+        )
     paths, labels, numbers = [], [], []
     prefix = os.path.join(image_root, "")  # os.path.join(image_root, name), as PaddleClas's, cheaper
     for number, line in read_lines(list_path, "list file", "cls_label_path"):

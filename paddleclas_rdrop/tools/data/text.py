@@ -4,6 +4,7 @@ Windows tools, UTF-16, Latin-1) is one `DataError` naming the file, the line and
 it as UTF-8. Paths in messages go through `shown`, so that an invisible character can be seen."""
 
 import codecs
+import os
 
 from ...core.errors import DataError
 
@@ -15,6 +16,15 @@ def shown(path):
     (`'\\ufeffimages/a.png'`, `'a.png '`)."""
     text = str(path)
     return text if text.isprintable() and text == text.strip() else repr(text)
+
+
+def not_found(path, what="file", key=None):
+    """The words for a missing file: `what` and the path, the config `key` naming it, and for a relative
+    path the folder it is relative to (the current one)."""
+    where = [key] if key else []
+    if not os.path.isabs(str(path)):
+        where.append(f"relative to the current folder {shown(os.getcwd())}")
+    return f"{what} {shown(path)} not found" + (f" ({'; '.join(where)})" if where else "")
 
 
 def _encoding_of(data):
@@ -37,7 +47,7 @@ def read_text(path, what="file", key=None):
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        raise DataError(f"{what} {shown(path)} not found" + (f" ({key})" if key else "")) from None
+        raise DataError(not_found(path, what, key)) from None
     except IsADirectoryError:
         raise DataError(f"{what} {shown(path)} is a folder, not a file") from None
     except OSError as error:
