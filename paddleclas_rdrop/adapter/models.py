@@ -6,8 +6,8 @@ one of them (`builds_with`), and the settings that make a model's k passes diffe
 import contextlib
 
 from ..core.drop_path import residual_blocks
-from ..core.errors import ConfigError, RDropError, first_line
-from ..core.models import stochastic_layers
+from ..core.errors import ConfigError, RDropError, did_you_mean, first_line
+from ..core.models import stochastic_layers, unwrap
 
 ARCH_KEYS_NOT_PASSED = ("name", "pretrained", "use_sync_bn", "use_ml_decoder")  # build_model takes them out
 
@@ -112,6 +112,42 @@ def has_active_rate(net):
             if rate and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
                 return True
     return False
+
+
+def named_arguments(constructor, net):
+    """The argument names of the backbone `constructor` (a function of `ppcls.arch.backbone`) and of the
+    `__init__` of each class of the built `net`, along the chain that passes `**kwargs` on to its bases."""
+    import inspect
+
+    names = set()
+    for function in [constructor] + [vars(cls)["__init__"] for cls in type(net).__mro__ if "__init__" in vars(cls)]:
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            break
+        names |= {name for name, p in parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        if function is not constructor and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            break
+    return names - {"self"}
+
+
+def unnamed_arch_keys(arch, model):
+    """The keys of the `Arch` section `arch` that PaddleClas's backbone `arch["name"]` takes only through
+    `**kwargs` (no argument of it, or of a class of the built `model`, has their name), where a backbone
+    ignores them: [(key, `did_you_mean` hint among the named arguments)]. [] for a name that is not a
+    backbone (RecModel, the plugin's MutualModel)."""
+    import sys
+
+    net = unwrap(model)
+    module = type(net).__module__  # <package>.arch.backbone...: the tree's or the wheel's, as the engine built it
+    package, found, _ = module.partition(".arch.backbone")
+    backbones = sys.modules.get(package + found) if found else None
+    constructor = getattr(backbones, str(arch.get("name")), None)
+    if not callable(constructor):
+        return []
+    named = named_arguments(constructor, net)
+    unnamed = [key for key in arch if key not in named and key not in ARCH_KEYS_NOT_PASSED]
+    return [(key, did_you_mean(key, sorted(named))) for key in unnamed]
 
 
 def own_rate_arguments(net):

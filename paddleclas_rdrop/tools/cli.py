@@ -101,6 +101,8 @@ def run(mode, argv=None, threads=None):
 def model_check(config, mode, settings, warnings):
     """The check of the built model, before the engine writes anything: its weights fit (`check_weights`; the
     warning it gives goes to `warnings`) and, in a training run that adds to it, R-Drop's layers and runner."""
+    from ..adapter.models import unnamed_arch_keys
+    from ..adapter.sections import section_of
     from ..adapter.train_hook import check_model
     from .runs.outputs import check_room
     from .runs.weights import check_weights
@@ -109,6 +111,9 @@ def model_check(config, mode, settings, warnings):
 
     def check(model):
         warnings.append(check_weights(model, config, mode))
+        for key, hint in unnamed_arch_keys(section_of(config, "Arch"), model):
+            name = section_of(config, "Arch").get("name")
+            warnings.append(f"Arch.{key}: {name} names no such argument, so it goes to **kwargs and is ignored{hint}")
         if mode == "train":
             check_room(model, config)
         if prepares:
@@ -124,10 +129,14 @@ def use_engine(engine, mode, config, settings, on_tree):
     if mode == "export":
         return export_whole(engine)
     if mode == "infer" and on_tree:
+        from .data.lists import unreadable_images
         from .tree_engine import listing_images
 
-        with listing_images():
-            return engine.infer()
+        with listing_images() as found:
+            results = engine.infer()
+        if found["undecodable"]:
+            raise unreadable_images(found["undecodable"], len(found["listed"]))
+        return results
     if mode != "train":
         return getattr(engine, mode)()
     return train(engine, config, settings, on_tree)

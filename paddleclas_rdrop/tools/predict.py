@@ -23,6 +23,7 @@ from paddleclas.deploy.python.predict_cls import ClsPredictor  # noqa: E402
 from paddleclas.deploy.utils.config import AttrDict, create_attr_dict  # noqa: E402
 
 from ..core.errors import DataError, RDropError  # noqa: E402
+from .data.lists import unreadable_images  # noqa: E402
 from .data.text import read_lines, shown  # noqa: E402
 from .export import MODEL_FILES, class_names  # noqa: E402
 
@@ -286,9 +287,6 @@ def main(argv=None):
                 f"top-1 accuracy: {100 * correct / labelled:.1f} % ({correct} of {labelled} images with a true label)"
             )
         if failed:
-            sys.exit(
-                f"error: {len(failed)} of {len(images)} images could not be read (the first: {failed[0]}); "
-                f"the others were predicted"
-            )
+            sys.exit(f"error: {unreadable_images(failed, len(images))}")
     except RDropError as error:
         sys.exit(f"error: {error}")

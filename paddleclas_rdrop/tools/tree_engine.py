@@ -39,18 +39,21 @@ def prebuilt(model, show_config=True):
     return patched(engine_module, build_model=lambda config, mode="train": model, **quiet)
 
 
+@contextlib.contextmanager
 def listing_images():
     """PaddleClas's `Engine.infer` lists `Infer.infer_imgs` with `ppcls.engine.engine.get_image_list`, which
-    matches extensions case-sensitively and skips other files without a word. While it runs in this
-    context, that name is `image_files` (any case; every skipped file named in the log), unless an
-    `Infer.infer_list` is given; the original is put back on leaving."""
+    matches extensions case-sensitively and skips other files without a word; an image that does not decode
+    is logged and its whole batch left out. While it runs in this context, that name is `image_files` (any
+    case; every skipped file named in the log) without the images that do not decode (`decodes`), each
+    named in the log, unless an `Infer.infer_list` is given. It yields {"listed": every image listed,
+    "undecodable": those left out}; the original is put back on leaving."""
     import logging
 
     import ppcls.engine.engine as engine_module
 
-    from .data.lists import image_files
+    from .data.lists import decodes, image_files
 
-    original = engine_module.get_image_list
+    original, found = engine_module.get_image_list, {"listed": [], "undecodable": []}
 
     def get_image_list(img_file, infer_list=None):
         if infer_list:
@@ -58,9 +61,15 @@ def listing_images():
         images, skipped = image_files(img_file)
         for path, why in skipped:
             logging.getLogger("ppcls").warning(f"skipped {path}: {why}")
-        return images
+        found["listed"] += images
+        for path in images:
+            if not decodes(path):
+                logging.getLogger("ppcls").error(f"cannot read image {path} (not an image cv2 can decode): left out")
+                found["undecodable"].append(path)
+        return [path for path in images if path not in found["undecodable"]]
 
-    return patched(engine_module, get_image_list=get_image_list)
+    with patched(engine_module, get_image_list=get_image_list):
+        yield found
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ import pytest
 
 from engine_runs import (
     CONFIGS,
+    ENGINES,
     PROJECT,
     assert_export_matches_eager,
     assert_quiet,
@@ -371,8 +372,12 @@ def test_predict_and_infer_predict_the_good_images_and_name_the_bad_one(trained,
     (folder / "c_good.png").write_bytes((workdir / "digits" / "images" / "00001.png").read_bytes())
     if not (workdir / "res2net" / "inference" / "inference.json").exists():
         standalone("export_model.py", "rdrop_res2net.yaml", workdir, extra)
-    for tool in ("predict.py", "infer.py"):
-        result = standalone(tool, "rdrop_res2net.yaml", workdir, extra + [f"Infer.infer_imgs={folder}"], check=False)
+    runs = [("predict.py", NO_TREE), ("infer.py", NO_TREE)]
+    if ENGINES["paddleclas"]["PADDLECLAS_ROOT"]:  # PaddleClas's Engine.infer on the same checkpoint
+        runs.append(("infer.py", ENGINES["paddleclas"]))
+    for tool, env in runs:
+        keys = extra + [f"Infer.infer_imgs={folder}"]
+        result = run_tool(tool, "rdrop_res2net.yaml", keys, cwd=workdir, env=env, check=False)
         out = result.stdout + result.stderr
         assert result.returncode == 1 and "Traceback" not in out, out[-3000:]
         errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]

@@ -139,6 +139,24 @@ def check_label_range(labels, class_num, list_path, numbers=None):
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")  # PaddleClas's image files, matched whatever their case
 
 
+def unreadable_images(failed, total):
+    """The `DataError` of a prediction over `total` images of which `failed` (paths) could not be read or
+    decoded, the others having been predicted."""
+    return DataError(
+        f"{len(failed)} of {total} images could not be read (the first: {failed[0]}); the others were predicted"
+    )
+
+
+def decodes(path):
+    """Whether the file at `path` decodes as PaddleClas's `DecodeImage` decodes it (`cv2.imdecode`)."""
+    import cv2
+
+    try:
+        return cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR) is not None
+    except (OSError, ValueError, cv2.error):
+        return False
+
+
 def image_files(where, key="Infer.infer_imgs"):
     """(images, skipped) at `where`, an image file or a folder (walked, sorted): `skipped` lists
     `(path, why)` for every other file, so that nothing is left out without a word. Raises `DataError`

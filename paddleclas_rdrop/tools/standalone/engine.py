@@ -24,10 +24,10 @@ from ...adapter.mutual import MutualModel
 from ...adapter.sections import section_of
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
-from ...core.errors import ConfigError, DataError
+from ...core.errors import ConfigError
 from ...core.loss import logits_of
 from ...core.models import unwrap
-from ..data.lists import image_files
+from ..data.lists import image_files, unreadable_images
 from ..runs.checkpoints import carry_best, keep_of, make_whole, schedule_of
 from ..runs.seeds import seed_all
 from .data import build_dataloader, infer_image
@@ -361,10 +361,7 @@ class StandaloneEngine:
             logger.info(result)
             results.extend(result)
         if failed:
-            raise DataError(
-                f"{len(failed)} of {len(paths)} images could not be decoded (the first: {failed[0]}); the others "
-                f"were predicted"
-            )
+            raise unreadable_images(failed, len(paths))
         return results
 
 
