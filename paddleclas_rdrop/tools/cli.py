@@ -146,16 +146,17 @@ def train(engine, config, settings, on_tree):
     """Train the built `engine`: prepared for R-Drop, guarded (`guard_training`), stopped at a safe point by
     SIGINT and SIGTERM, and on PaddleClas's Engine saving whole checkpoints."""
     from ..adapter.train_hook import prepare_engine
-    from ..core.errors import TrainingStopped
+    from ..core.errors import RDropError, TrainingStopped
     from .runs.checkpoints import keep_of, remove_partial_saves, schedule_of
     from .runs.guards import guard_training
+    from .runs.ranks import StopTogether
     from .runs.signals import StopOnSignals, stopped_line
     from .runs.weights import log_warning
 
     prepare_engine(engine, settings)
     for stale in remove_partial_saves(config["Global"]["output_dir"]):
         log_warning(f"removed {stale}: a save that a killed run left half-written (the checkpoints are whole)")
-    with StopOnSignals() as stop:
+    with StopOnSignals() as stop, StopTogether(config["Global"]["output_dir"]) as ranks:
         guard_training(engine, stop.requested)
         try:
             if on_tree:
@@ -168,6 +169,10 @@ def train(engine, config, settings, on_tree):
             stopped.line = stopped_line(
                 stopped, config["Global"]["output_dir"], stop.started, config["Global"].get("checkpoints")
             )
+            ranks.tell(stopped.line)
+            raise
+        except RDropError as error:
+            ranks.tell(f"error: {error}")
             raise
 
 

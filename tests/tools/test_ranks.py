@@ -1,0 +1,94 @@
+"""Two processes under `paddle.distributed.launch` on the CPU stop together when one of them stops: the
+launcher exits non-zero within seconds, rank 0's log (the one the launcher prints) ends with one line naming
+rank 1 and its reason, and no rank ends in gloo's crash dump."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from engine_runs import ENGINES, engine_param, overrides, tool_command, tool_environment
+
+DEADLINE = 300  # s for a whole run; each stop below takes a few seconds once the fault is met
+
+
+def launch(workdir, name, engine, extra=()):
+    keys = overrides(workdir, name, epochs=3) + [
+        "Global.print_batch_step=1",
+        "Global.log_ranks=0,1",
+        "DataLoader.Train.sampler.batch_size=8",
+        "DataLoader.Train.sampler.shuffle=False",
+        *extra,
+    ]
+    command = tool_command("train.py", "rdrop_se_resnet.yaml", keys, launch_processes=2)
+    log_dir = workdir / name / "launch_log"
+    command[command.index("launch_log")] = str(log_dir)
+    out = open(workdir / f"{name}.out", "w")
+    process = subprocess.Popen(
+        command, cwd=workdir, env=tool_environment(ENGINES[engine]), stdout=out, stderr=subprocess.STDOUT
+    )
+    return process, log_dir
+
+
+def rank_pid(rank, log_dir):
+    """The pid of the process of `rank` of the launch writing to `log_dir`."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if f"PADDLE_TRAINER_ID={rank}".encode() in environ and f"PADDLE_LOG_DIR={log_dir}".encode() in environ:
+            return int(pid)
+    return None
+
+
+def wait_for(predicate, deadline):
+    while time.time() < deadline and not predicate():
+        time.sleep(0.1)
+
+
+def assert_stopped_together(process, log_dir, workdir, name, reason):
+    code = process.wait(timeout=DEADLINE)
+    rank0 = (log_dir / "workerlog.0").read_text(errors="replace")
+    logs = rank0 + (log_dir / "workerlog.1").read_text(errors="replace")
+    printed = (workdir / f"{name}.out").read_text(errors="replace")
+    assert code != 0, printed[-3000:]
+    lines = [line for line in rank0.splitlines() if line.startswith("error: rank 1 stopped the run: ")]
+    assert len(lines) == 1 and reason in lines[0], rank0[-3000:]
+    assert lines[0] in printed  # the launcher shows rank 0's log
+    assert "C++ Traceback" not in logs and "TimeoutException" not in logs, logs[-3000:]
+
+
+def test_an_image_that_does_not_decode_on_one_rank_stops_both(workdir):
+    """Standalone engine: the last image of the list (rank 1's shard) is cut after its PNG header."""
+    import shutil
+
+    root = workdir / "cut_last"
+    shutil.copytree(workdir / "digits", root)
+    last = (root / "train_list.txt").read_text().splitlines()[-1].split()[0]
+    (root / last).write_bytes((root / last).read_bytes()[:60])
+    data = [
+        f"DataLoader.Train.dataset.image_root={root}",
+        f"DataLoader.Train.dataset.cls_label_path={root}/train_list.txt",
+    ]
+    started = time.time()
+    process, log_dir = launch(workdir, "ranks_image", "standalone", data)
+    assert_stopped_together(process, log_dir, workdir, "ranks_image", f"image {root}/{last} cannot be read")
+    assert time.time() - started < 120
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_signal_to_one_rank_stops_both(engine, workdir):
+    name = f"ranks_signal_{engine}"
+    process, log_dir = launch(workdir, name, engine)
+    deadline = time.time() + DEADLINE
+    log1 = log_dir / "workerlog.1"
+    wait_for(lambda: log1.exists() and "[Train][Epoch 1/" in log1.read_text(errors="replace"), deadline)
+    pid = rank_pid(1, log_dir)
+    assert pid, "rank 1 not found"
+    os.kill(pid, signal.SIGTERM)
+    signalled = time.time()
+    assert_stopped_together(process, log_dir, workdir, name, "stopped by SIGTERM")
+    assert time.time() - signalled < 60
