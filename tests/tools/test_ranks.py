@@ -1,6 +1,7 @@
 """Two processes under `paddle.distributed.launch` on the CPU stop together when one of them stops: the
 launcher exits non-zero within seconds, rank 0's log (the one the launcher prints) ends with one line naming
-rank 1 and its reason, and no rank ends in gloo's crash dump."""
+rank 1 and its reason, and no rank ends in gloo's crash dump. Two launchers on this machine, a node each,
+train, save and resume."""
 
 import os
 import signal
@@ -92,3 +93,46 @@ def test_a_signal_to_one_rank_stops_both(engine, workdir):
     signalled = time.time()
     assert_stopped_together(process, log_dir, workdir, name, "stopped by SIGTERM")
     assert time.time() - signalled < 60
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def two_nodes(workdir, name, engine, tag, extra=()):
+    """Two launchers on this machine, a node each (`--nnodes 2`, the master on 127.0.0.1), one process a
+    node; both exit codes and rank 0's log."""
+    import sys
+
+    master, processes = f"127.0.0.1:{free_port()}", []
+    keys = overrides(workdir, name, epochs=3, every_epoch=True) + ["Global.print_batch_step=1", *extra]
+    for node in (0, 1):
+        command = tool_command("train.py", "rdrop_se_resnet.yaml", keys)
+        launcher = [sys.executable, "-m", "paddle.distributed.launch", "--nnodes", "2", "--master", master]
+        launcher += ["--rank", str(node), "--nproc_per_node", "1", "--log_dir", str(workdir / f"{name}_{tag}{node}")]
+        out = open(workdir / f"{name}_{tag}{node}.out", "w")
+        processes.append(
+            subprocess.Popen(
+                launcher + command[1:], cwd=workdir, env=tool_environment(ENGINES[engine]), stdout=out, stderr=out
+            )
+        )
+    codes = [process.wait(timeout=DEADLINE) for process in processes]
+    return codes, (workdir / f"{name}_{tag}0.out").read_text(errors="replace")
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_two_nodes_on_one_machine_train_save_and_resume(engine, workdir):
+    import paddle
+
+    name = f"nodes_{engine}"
+    codes, log = two_nodes(workdir, name, engine, "train")
+    assert codes == [0, 0], log[-3000:]
+    assert "[Train][Epoch 3/3]" in log and paddle.load(str(workdir / name / "latest.pdstates"))["epoch"] == 3
+    codes, log = two_nodes(workdir, name, engine, "resume", [f"Global.checkpoints={workdir / name}/epoch_2"])
+    assert codes == [0, 0], log[-3000:]
+    assert "[Train][Epoch 3/3]" in log and "[Train][Epoch 1/3]" not in log and "[Train][Epoch 2/3]" not in log
+    assert paddle.load(str(workdir / name / "latest.pdstates"))["epoch"] == 3
