@@ -147,7 +147,7 @@ def train(engine, config, settings, on_tree):
     SIGINT and SIGTERM, and on PaddleClas's Engine saving whole checkpoints."""
     from ..adapter.train_hook import prepare_engine
     from ..core.errors import RDropError, TrainingStopped
-    from .runs.checkpoints import keep_of, remove_partial_saves, schedule_of
+    from .runs.checkpoints import keep_of, remove_partial_saves, schedule_of, wait_for_saves
     from .runs.guards import guard_training
     from .runs.ranks import StopTogether
     from .runs.signals import StopOnSignals, stopped_line
@@ -159,12 +159,15 @@ def train(engine, config, settings, on_tree):
     with StopOnSignals() as stop, StopTogether(config["Global"]["output_dir"]) as ranks:
         guard_training(engine, stop.requested)
         try:
-            if on_tree:
-                from .tree_engine import whole_checkpoints
+            try:
+                if on_tree:
+                    from .tree_engine import whole_checkpoints
 
-                with whole_checkpoints(schedule_of(config), keep_of(config)):
-                    return engine.train()
-            return engine.train()
+                    with whole_checkpoints(schedule_of(config), keep_of(config)):
+                        return engine.train()
+                return engine.train()
+            finally:
+                wait_for_saves()  # every checkpoint whole on disk before the summary or the stop line
         except TrainingStopped as stopped:
             stopped.line = stopped_line(
                 stopped, config["Global"]["output_dir"], stop.started, config["Global"].get("checkpoints")

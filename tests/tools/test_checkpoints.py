@@ -11,7 +11,7 @@ import pytest
 from paddleclas.ppcls.utils import save_load
 
 from paddleclas_rdrop.core.errors import ConfigError, SaveError
-from paddleclas_rdrop.tools.runs.checkpoints import keep_of, make_whole
+from paddleclas_rdrop.tools.runs.checkpoints import keep_of, make_whole, wait_for_saves
 
 from engine_runs import ENGINES, digits_workdir, engine_param, overrides, run_tool
 
@@ -39,6 +39,7 @@ def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_and_leaves_nothi
     save = make_whole(save_load.save_model)
     save(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path), prefix="latest")
     save(net, optimizers, {"metric": 0.6, "epoch": 1}, str(tmp_path), prefix="best_model")
+    wait_for_saves()
     assert paddle.load(str(tmp_path / "latest.pdstates"))["epoch"] == 1
     assert (tmp_path / "best_model" / "model.pdparams").exists()  # PaddleClas's extra copy of the best
     before = digest(tmp_path)
@@ -60,6 +61,24 @@ def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_and_leaves_nothi
     assert sorted(state) == sorted(net.state_dict())
 
 
+def test_a_flush_that_fails_behind_training_is_raised_at_the_next_wait_and_keeps_the_previous(tmp_path, monkeypatch):
+    net, optimizers = model_and_optimizer()
+    save = make_whole(save_load.save_model)
+    save(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path), prefix="latest")
+    wait_for_saves()
+    before = digest(tmp_path)
+
+    def disk_full(descriptor):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)  # the flush runs in the commit thread
+    save(net, optimizers, {"metric": 0.7, "epoch": 2}, str(tmp_path), prefix="latest")  # returns: queued
+    with pytest.raises(SaveError, match="could not be written \\(No space left on device\\)"):
+        wait_for_saves()
+    assert digest(tmp_path) == before  # latest is epoch 1's, whole, and nothing partial is left
+    wait_for_saves()  # raised once
+
+
 def test_keep_checkpoint_max_deletes_the_older_epoch_checkpoints_once_a_new_one_is_whole(tmp_path):
     net, optimizers = model_and_optimizer()
     save = make_whole(save_load.save_model, keep=2)
@@ -67,6 +86,7 @@ def test_keep_checkpoint_max_deletes_the_older_epoch_checkpoints_once_a_new_one_
         save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
         save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix="latest")
     save(net, optimizers, {"metric": 0.9, "epoch": 1}, str(tmp_path), prefix="best_model")
+    wait_for_saves()
     stems = {name.split(".")[0] for name in os.listdir(tmp_path) if name.endswith(".pdparams")}
     assert stems == {"epoch_3", "epoch_4", "latest", "best_model"}
     assert sorted(name for name in os.listdir(tmp_path) if name.startswith("epoch_4")) == [
@@ -94,6 +114,7 @@ def test_keep_checkpoint_max_leaves_later_epochs_of_another_run_and_the_one_just
     save = make_whole(save_load.save_model, keep=1)
     for epoch in (1, 2, 3):
         save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
+    wait_for_saves()
     stems = {name.split(".")[0] for name in os.listdir(tmp_path) if name.endswith(".pdparams")}
     assert stems == {"epoch_3", "epoch_98", "epoch_99", "epoch_100"}
 

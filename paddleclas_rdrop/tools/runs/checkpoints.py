@@ -6,7 +6,9 @@ final names: a kill or a full disk during a save leaves a truncated file that `p
 `latest` included. `make_whole` wraps it: each save runs into a folder beside the output (the same file
 system), flushes every file to disk, then moves each into place with one `os.replace`, the `.pdstates`
 (the epoch a resume starts from) last; a save that fails leaves the checkpoints already written as they were and raises
-`SaveError`.
+`SaveError`. The flush and the moves run in one background thread (`COMMITS`), in the order of the saves, while
+training goes on; the next save, and the end of training (`wait_for_saves`), wait for them and raise the
+`SaveError` of one that failed.
 
 `Global.keep_checkpoint_max: N` (N >= 1) keeps the N newest `epoch_<n>` checkpoints: once a new one is
 whole, the older ones beyond N are deleted. `latest` and `best_model` are never deleted, nor are epochs
@@ -19,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 from ...adapter.sections import section_of
 from ...core.errors import SaveError
@@ -107,6 +110,49 @@ def schedule_of(config):
     }
 
 
+COMMITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rdrop-commit")  # one at a time, in order
+COMMITS = []  # the futures of the commits not yet waited for
+
+
+def wait_for_saves():
+    """Wait for every checkpoint commit under way; raise the `SaveError` of the first that failed."""
+    while COMMITS:
+        COMMITS.pop(0).result()
+
+
+def save_error(model_path, prefix, error):
+    return SaveError(
+        f"the checkpoint {os.path.join(model_path, prefix)} could not be written ({error.strerror or error}); "
+        f"the checkpoints written before it are intact. Make {model_path} writable with room to spare, "
+        f"then resume with -o Global.checkpoints={os.path.join(model_path, 'latest')}"
+    )
+
+
+def commit(partial, model_path, prefix, keep):
+    """Flush every file of the save in `partial` to disk, move each into `model_path` (the `.pdstates`
+    last), remove `partial`, and with `keep` the epoch checkpoints beyond the `keep` newest."""
+    try:
+        written = [
+            os.path.relpath(os.path.join(folder, name), partial)
+            for folder, _, names in os.walk(partial)
+            for name in names
+        ]
+        for name in written:
+            with open(os.path.join(partial, name), "rb") as handle:
+                os.fsync(handle.fileno())
+        for name in sorted(written, key=lambda n: n.endswith(".pdstates")):  # the epoch marker last
+            os.makedirs(os.path.dirname(os.path.join(model_path, name)), exist_ok=True)
+            os.replace(os.path.join(partial, name), os.path.join(model_path, name))
+    except OSError as error:
+        raise save_error(model_path, prefix, error) from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    epoch = prefix.removeprefix("epoch_")
+    if keep is not None and prefix != epoch and epoch.isdigit():
+        for removed in remove_old_epochs(model_path, keep, int(epoch)):
+            logging.getLogger("ppcls").info(f"removed {removed}: {KEEP_KEY} is {keep}")
+
+
 def make_whole(save_model, schedule=None, keep=None):
     """`save_model(net, optimizer, metric_info, model_path, ..., prefix=...)` made whole-or-nothing; with
     `schedule` (`schedule_of(config)`), the `.pdstates` also records it as `schedule`, for `check_resume`;
@@ -121,6 +167,7 @@ def make_whole(save_model, schedule=None, keep=None):
 
         if dist.get_rank() != 0:  # PaddleClas saves on rank 0 only
             return None
+        wait_for_saves()  # the one before is whole (best_of reads it), or its SaveError is raised here
         check_weights_finite(
             net, f"at the end of epoch {metric_info.get('epoch')}, before {kwargs.get('prefix')} was saved"
         )
@@ -135,29 +182,13 @@ def make_whole(save_model, schedule=None, keep=None):
         try:
             with rewriting_log(renaming(partial, model_path)):
                 save_model(net, optimizer, metric_info, partial, *args, **kwargs)
-            written = [
-                os.path.relpath(os.path.join(folder, name), partial)
-                for folder, _, names in os.walk(partial)
-                for name in names
-            ]
-            for name in written:
-                with open(os.path.join(partial, name), "rb") as handle:
-                    os.fsync(handle.fileno())
-            for name in sorted(written, key=lambda n: n.endswith(".pdstates")):  # the epoch marker last
-                os.makedirs(os.path.dirname(os.path.join(model_path, name)), exist_ok=True)
-                os.replace(os.path.join(partial, name), os.path.join(model_path, name))
         except OSError as error:
-            raise SaveError(
-                f"the checkpoint {os.path.join(model_path, prefix)} could not be written ({error.strerror or error}); "
-                f"the checkpoints written before it are intact. Make {model_path} writable with room to spare, "
-                f"then resume with -o Global.checkpoints={os.path.join(model_path, 'latest')}"
-            ) from None
-        finally:
             shutil.rmtree(partial, ignore_errors=True)
-        epoch = prefix.removeprefix("epoch_")
-        if keep is not None and prefix != epoch and epoch.isdigit():
-            for removed in remove_old_epochs(model_path, keep, int(epoch)):
-                logging.getLogger("ppcls").info(f"removed {removed}: {KEEP_KEY} is {keep}")
+            raise save_error(model_path, prefix, error) from None
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        COMMITS.append(COMMITTER.submit(commit, partial, model_path, prefix, keep))
         return None
 
     return save
