@@ -114,19 +114,29 @@ def has_active_rate(net):
     return False
 
 
+KWARGS_READS = r"""kwargs(?:\.get|\.pop|\.setdefault)?[\[(]\s*["'](\w+)["']|["'](\w+)["']\s+in\s+kwargs"""
+
+
 def named_arguments(constructor, net):
     """The argument names of the backbone `constructor` (a function of `ppcls.arch.backbone`) and of the
-    `__init__` of each class of the built `net`, along the chain that passes `**kwargs` on to its bases."""
+    `__init__` of each class of the built `net`, along the chain that passes `**kwargs` on to its bases,
+    and the keys their source reads out of `kwargs` by name (`kwargs.get("use_fused_attn")`, Swin's)."""
     import inspect
+    import re
 
     names = set()
-    for function in [constructor] + [vars(cls)["__init__"] for cls in type(net).__mro__ if "__init__" in vars(cls)]:
+    for owner in [constructor] + [cls for cls in type(net).__mro__ if "__init__" in vars(cls)]:
+        function = owner if owner is constructor else vars(owner)["__init__"]
         try:
             parameters = inspect.signature(function).parameters
         except (TypeError, ValueError):
             break
         names |= {name for name, p in parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-        if function is not constructor and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        try:
+            names |= {a or b for a, b in re.findall(KWARGS_READS, inspect.getsource(owner))}
+        except (OSError, TypeError):
+            pass  # no source at hand: its signature alone
+        if owner is not constructor and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
             break
     return names - {"self"}
 

@@ -113,7 +113,10 @@ def model_check(config, mode, settings, warnings):
         warnings.append(check_weights(model, config, mode))
         for key, hint in unnamed_arch_keys(section_of(config, "Arch"), model):
             name = section_of(config, "Arch").get("name")
-            warnings.append(f"Arch.{key}: {name} names no such argument, so it goes to **kwargs and is ignored{hint}")
+            warnings.append(
+                f"Arch.{key}: {name} names no such argument and reads no such key of its **kwargs, so it is "
+                f"likely ignored{hint}"
+            )
         if mode == "train":
             check_room(model, config)
         if prepares:
@@ -146,8 +149,8 @@ def train(engine, config, settings, on_tree):
     """Train the built `engine`: prepared for R-Drop, guarded (`guard_training`), stopped at a safe point by
     SIGINT and SIGTERM, and on PaddleClas's Engine saving whole checkpoints."""
     from ..adapter.train_hook import prepare_engine
-    from ..core.errors import RDropError, TrainingStopped
-    from .runs.checkpoints import keep_of, remove_partial_saves, schedule_of, wait_for_saves
+    from ..core.errors import RDropError, TrainingStopped, first_line
+    from .runs.checkpoints import keep_of, remove_partial_saves, schedule_of
     from .runs.guards import guard_training
     from .runs.ranks import StopTogether
     from .runs.signals import StopOnSignals, stopped_line
@@ -164,19 +167,41 @@ def train(engine, config, settings, on_tree):
                     from .tree_engine import whole_checkpoints
 
                     with whole_checkpoints(schedule_of(config), keep_of(config)):
-                        return engine.train()
-                return engine.train()
-            finally:
-                wait_for_saves()  # every checkpoint whole on disk before the summary or the stop line
+                        result = engine.train()
+                else:
+                    result = engine.train()
+            except BaseException:
+                finish_saves(raising=False)  # the stop or the error that ended training is the one reported
+                raise
+            finish_saves(raising=True)  # every checkpoint whole on disk before the summary
+            return result
         except TrainingStopped as stopped:
             stopped.line = stopped_line(
                 stopped, config["Global"]["output_dir"], stop.started, config["Global"].get("checkpoints")
             )
-            ranks.tell(stopped.line)
+            stopped.told = ranks.tell(stopped.line)
             raise
         except RDropError as error:
-            ranks.tell(f"error: {error}")
+            error.told = ranks.tell(f"error: {error}")
             raise
+        except BaseException as error:  # any other end of one rank ends them all
+            ranks.tell(f"error: {type(error).__name__}: {first_line(error)}")
+            raise
+
+
+def finish_saves(raising):
+    """Wait for the checkpoint commits under way (`wait_for_saves`); a `SaveError` is raised, or with
+    `raising` False logged as a warning (training already ended with another error)."""
+    from ..core.errors import SaveError
+    from .runs.checkpoints import wait_for_saves
+    from .runs.weights import log_warning
+
+    try:
+        wait_for_saves()
+    except SaveError as error:
+        if raising:
+            raise
+        log_warning(str(error))
 
 
 def main(mode):
@@ -190,7 +215,8 @@ def main(mode):
         run(mode, threads=threads)
         quiet_after_success()
     except TrainingStopped as stop:
-        print(stop.line, file=sys.stderr, flush=True)
+        if not getattr(stop, "told", False):  # printed already when it was told to the other ranks
+            print(stop.line, file=sys.stderr, flush=True)
         sys.exit(128 + signal.Signals[stop.signal_name].value)
     except RDropError as error:
-        sys.exit(f"error: {error}")
+        sys.exit(1 if getattr(error, "told", False) else f"error: {error}")

@@ -44,8 +44,8 @@ def listing_images():
     """PaddleClas's `Engine.infer` lists `Infer.infer_imgs` with `ppcls.engine.engine.get_image_list`, which
     matches extensions case-sensitively and skips other files without a word; an image that does not decode
     is logged and its whole batch left out. While it runs in this context, that name is `image_files` (any
-    case; every skipped file named in the log) without the images that do not decode (`decodes`), each
-    named in the log, unless an `Infer.infer_list` is given. It yields {"listed": every image listed,
+    case; every skipped file named in the log; with an `Infer.infer_list`, PaddleClas's own listing), without
+    the images that do not decode (`decodes`), each named in the log. It yields {"listed": every image listed,
     "undecodable": those left out}; the original is put back on leaving."""
     import logging
 
@@ -57,10 +57,11 @@ def listing_images():
 
     def get_image_list(img_file, infer_list=None):
         if infer_list:
-            return original(img_file, infer_list=infer_list)
-        images, skipped = image_files(img_file)
-        for path, why in skipped:
-            logging.getLogger("ppcls").warning(f"skipped {path}: {why}")
+            images = original(img_file, infer_list=infer_list)
+        else:
+            images, skipped = image_files(img_file)
+            for path, why in skipped:
+                logging.getLogger("ppcls").warning(f"skipped {path}: {why}")
         found["listed"] += images
         for path in images:
             if not decodes(path):

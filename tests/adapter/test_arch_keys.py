@@ -27,6 +27,12 @@ def test_a_factory_that_passes_kwargs_to_a_class_elsewhere_is_followed_to_it():
     assert unnamed_arch_keys(arch, built(arch)) == [("dropuot", " (did you mean `drop_rate`?)")]
 
 
+def test_a_key_the_backbone_reads_out_of_its_kwargs_by_name_is_taken():
+    # SwinTransformer reads kwargs.get("use_fused_attn"); PaddleClas's Swin YAMLs set it
+    arch = {"name": "SwinTransformer_tiny_patch4_window7_224", "class_num": 10, "use_fused_attn": False}
+    assert unnamed_arch_keys(arch, built(arch)) == []
+
+
 def test_an_unnamed_key_close_to_nothing_is_found_without_a_hint():
     arch = {"name": "Res2Net50_vd_26w_4s", "class_num": 10, "zzz": 1}
     assert unnamed_arch_keys(arch, built(arch)) == [("zzz", "")]

@@ -5,6 +5,8 @@ checkpoints before it as they were, leaves no partial file, and says so in one e
 import errno
 import hashlib
 import os
+import subprocess
+import sys
 
 import paddle
 import pytest
@@ -13,7 +15,7 @@ from paddleclas.ppcls.utils import save_load
 from paddleclas_rdrop.core.errors import ConfigError, SaveError
 from paddleclas_rdrop.tools.runs.checkpoints import keep_of, make_whole, wait_for_saves
 
-from engine_runs import ENGINES, digits_workdir, engine_param, overrides, run_tool
+from engine_runs import ENGINES, PROJECT, digits_workdir, engine_param, overrides, run_tool, tool_environment
 
 
 def digest(folder):
@@ -124,3 +126,38 @@ def test_keep_checkpoint_max_is_an_integer_of_at_least_one(value):
     with pytest.raises(ConfigError, match="Global.keep_checkpoint_max is .*an integer >= 1"):
         keep_of({"Global": {"keep_checkpoint_max": value}})
     assert keep_of({"Global": {}}) is None and keep_of({"Global": {"keep_checkpoint_max": 2}}) == 2
+
+
+FULL_AT_THE_LAST_SAVE = """
+import errno, os, sys
+replace = os.replace
+def full_at_latest(source, target, *args, **kwargs):
+    if str(target).endswith("latest.pdstates"):  # the last file of the run's last save, moved in the commit thread
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return replace(source, target, *args, **kwargs)
+os.replace = full_at_latest
+from paddleclas_rdrop.tools.cli import main
+sys.argv = ["train.py", *sys.argv[1:]]
+main("train")
+"""
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_last_save_that_fails_behind_training_ends_the_run_with_its_error(engine, tmp_path_factory):
+    workdir = digits_workdir(tmp_path_factory, f"last_save_{engine}")
+    args = ["-c", os.path.join(PROJECT, "configs", "rdrop_res2net.yaml")]
+    for override in overrides(workdir, "run", epochs=1):
+        args += ["-o", override]
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_AT_THE_LAST_SAVE, *args],
+        cwd=workdir,
+        env=tool_environment(ENGINES[engine]),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: the checkpoint {workdir / 'run' / 'latest'} could not be written (No space"), last
+    assert "== paddleclas-rdrop: the run ended ==" not in result.stdout  # no summary of a run that lost its latest
+    assert not os.path.exists(workdir / "run" / "latest.pdstates")

@@ -47,6 +47,7 @@ def test_the_resume_named_is_the_whole_checkpoint_at_the_highest_epoch(tmp_path)
 
 def test_a_folder_with_no_whole_checkpoint_says_so_and_offers_the_new_folder(tmp_path):
     fake_checkpoint(str(tmp_path / "best_model"), 1, parts=(".pdparams",))
+    (tmp_path / "best_model.pdstates").write_bytes(b"cut sho")  # a .pdstates that does not load
     with pytest.raises(ConfigError) as refused:
         check_no_other_run({"Global": {"output_dir": str(tmp_path)}})
     assert str(refused.value) == (

@@ -120,7 +120,16 @@ def wait_for_saves():
         COMMITS.pop(0).result()
 
 
+def wait_for_commits(timeout):
+    """Wait up to `timeout` seconds in all for the commits under way, whatever they raise (a process about to
+    end: its checkpoint is made whole if it can be)."""
+    from concurrent.futures import wait
+
+    wait(list(COMMITS), timeout=timeout)
+
+
 def save_error(model_path, prefix, error):
+    """The `SaveError` of the checkpoint `prefix` in `model_path` that `error` (an `OSError`) stopped."""
     return SaveError(
         f"the checkpoint {os.path.join(model_path, prefix)} could not be written ({error.strerror or error}); "
         f"the checkpoints written before it are intact. Make {model_path} writable with room to spare, "
@@ -130,7 +139,8 @@ def save_error(model_path, prefix, error):
 
 def commit(partial, model_path, prefix, keep):
     """Flush every file of the save in `partial` to disk, move each into `model_path` (the `.pdstates`
-    last), remove `partial`, and with `keep` the epoch checkpoints beyond the `keep` newest."""
+    last), remove `partial`, and with `keep` the epoch checkpoints beyond the `keep` newest. Raises
+    `SaveError` (`save_error`) for an `OSError`."""
     try:
         written = [
             os.path.relpath(os.path.join(folder, name), partial)

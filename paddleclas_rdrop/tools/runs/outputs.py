@@ -54,8 +54,9 @@ def run_files(folder):
 
 def resumable(folder):
     """The checkpoint prefix in `folder` a resume goes on from: of `latest`, `epoch_*` and `best_model`, the
-    complete one (`.pdparams`, `.pdopt` and `.pdstates`) at the highest recorded epoch, `latest` on a tie;
-    None when there is none (a run stopped during its first save)."""
+    complete one (`.pdparams`, `.pdopt` and a `.pdstates` that loads; an EMA's `.pdema` is not looked for)
+    at the highest recorded epoch, `latest` on a tie; None when there is none (a run stopped during its first
+    save)."""
     import paddle
 
     found = []
@@ -88,8 +89,11 @@ def check_no_other_run(config):
         return  # a resume of the run in that folder
     best = os.path.join(out, "best_model.pdstates")
     held = ""
-    if os.path.exists(best):
-        state = paddle.load(best)
+    try:
+        state = paddle.load(best) if os.path.exists(best) else None
+    except Exception:  # a file cut short: the refusal stands without the metric
+        state = None
+    if isinstance(state, dict):
         held = f" (best_model: metric {state.get('metric', 0):.4f} at epoch {state.get('epoch')})"
     base = out.rstrip("/")
     resume = resumable(out)

@@ -5,7 +5,9 @@ run stops (a guard's error, a signal, an image that does not decode) writes its 
 next collective until it times out, and gloo then aborts them with a C++ crash dump.
 
 The file is `<output_dir>/.stopped-<PADDLE_MASTER>`, so the ranks must share the file system of the output
-folder (one machine, or a shared folder across nodes); a file older than the run is not heeded. One
+folder (one machine, or a shared folder across nodes); a file written more than `STALE_SECONDS` before this
+rank started is not heeded, and rank 0 removes the file when the run ends without a stop. A rank told to
+stop first waits (up to `COMMIT_SECONDS`) for the checkpoint it is writing, if any, to be whole. One
 process, or no `PADDLE_MASTER`, leaves everything as it is."""
 
 import os
@@ -15,6 +17,8 @@ import time
 
 POLL_SECONDS = 0.1  # how often a rank looks for the stop file
 GRACE_SECONDS = 1.0  # how long the stopping rank waits before it exits, so that the others go first
+STALE_SECONDS = 60  # a stop file this much older than the rank's start is an earlier run's
+COMMIT_SECONDS = 60  # how long a rank told to stop waits for the checkpoint it is writing
 
 
 def stop_file(output_dir):
@@ -40,7 +44,9 @@ class StopTogether:
             threading.Thread(target=self._watch, daemon=True, name="rdrop-stop-together").start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, *exc):
+        if self.path and kind is None and self.rank == 0 and os.path.exists(self.path):
+            os.remove(self.path)
         return False
 
     def _watch(self):
@@ -49,23 +55,29 @@ class StopTogether:
             if self.told or not os.path.exists(self.path):
                 continue
             try:
-                if os.path.getmtime(self.path) < self.started - 1:
-                    continue  # a stale file of an earlier run on the same master port
+                if os.path.getmtime(self.path) < self.started - STALE_SECONDS:
+                    continue  # an earlier run's, on the same master port
                 with open(self.path, encoding="utf-8") as handle:
                     rank, line = handle.read().split("\n", 1)
+                rank = int(rank)
             except (OSError, ValueError):
                 continue  # not yet whole
-            if int(rank) == self.rank:
+            if rank == self.rank:
                 continue
+            from .checkpoints import wait_for_commits
+
+            wait_for_commits(COMMIT_SECONDS)  # rank 0's checkpoint under way is made whole first
             print(f"error: rank {rank} stopped the run: {line.strip().removeprefix('error: ')}", file=sys.stderr)
             sys.stderr.flush()
             os._exit(1)  # the main thread may wait in a collective that will never end
 
     def tell(self, line):
-        """Write `line` (this rank's stop line) for the other ranks, then give them `GRACE_SECONDS` to go."""
+        """Print `line` (this rank's stop line: the launcher may end this process once the others are gone),
+        write it for the other ranks, then give them `GRACE_SECONDS` to go. Returns whether it printed."""
         if not self.path or self.told:
-            return
+            return False
         self.told = True
+        print(line, file=sys.stderr, flush=True)
         partial = f"{self.path}.{self.rank}.partial"
         try:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
@@ -73,5 +85,6 @@ class StopTogether:
                 handle.write(f"{self.rank}\n{line}\n")
             os.replace(partial, self.path)
         except OSError:
-            return  # an unwritable output folder: the other ranks end as they would have
+            return True  # an unwritable output folder: the other ranks end as they would have
         time.sleep(GRACE_SECONDS)
+        return True
