@@ -50,16 +50,21 @@ def wait_for(predicate, deadline):
         time.sleep(0.1)
 
 
-def assert_stopped_together(process, log_dir, workdir, name, reason):
+def assert_stopped_together(process, log_dir, workdir, name, reason, stopper=1):
+    """The launch ended non-zero; the other rank's log has one line naming rank `stopper` and `reason`, the
+    stopper's own log its line; the launcher printed rank 0's; no crash dump in either."""
     code = process.wait(timeout=DEADLINE)
-    rank0 = (log_dir / "workerlog.0").read_text(errors="replace")
-    logs = rank0 + (log_dir / "workerlog.1").read_text(errors="replace")
+    logs = {rank: (log_dir / f"workerlog.{rank}").read_text(errors="replace") for rank in (0, 1)}
     printed = (workdir / f"{name}.out").read_text(errors="replace")
     assert code != 0, printed[-3000:]
-    lines = [line for line in rank0.splitlines() if line.startswith("error: rank 1 stopped the run: ")]
-    assert len(lines) == 1 and reason in lines[0], rank0[-3000:]
-    assert lines[0] in printed  # the launcher shows rank 0's log
-    assert "C++ Traceback" not in logs and "TimeoutException" not in logs, logs[-3000:]
+    other = logs[1 - stopper]
+    lines = [line for line in other.splitlines() if line.startswith(f"error: rank {stopper} stopped the run: ")]
+    assert len(lines) == 1 and reason in lines[0], other[-3000:]
+    assert reason in logs[stopper].splitlines()[-1] or any(reason in line for line in logs[stopper].splitlines()[-5:])
+    shown = lines[0] if stopper == 1 else logs[0].strip().splitlines()[-1]
+    assert shown in printed  # the launcher shows rank 0's log
+    for log in logs.values():
+        assert "C++ Traceback" not in log and "TimeoutException" not in log, log[-3000:]
 
 
 def test_an_image_that_does_not_decode_on_one_rank_stops_both(workdir):
@@ -81,18 +86,22 @@ def test_an_image_that_does_not_decode_on_one_rank_stops_both(workdir):
 
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
-def test_a_signal_to_one_rank_stops_both(engine, workdir):
-    name = f"ranks_signal_{engine}"
+def test_a_signal_to_one_rank_stops_both(engine, workdir, stopper=1):
+    name = f"ranks_signal_{engine}_{stopper}"
     process, log_dir = launch(workdir, name, engine)
     deadline = time.time() + DEADLINE
-    log1 = log_dir / "workerlog.1"
-    wait_for(lambda: log1.exists() and "[Train][Epoch 1/" in log1.read_text(errors="replace"), deadline)
-    pid = rank_pid(1, log_dir)
-    assert pid, "rank 1 not found"
+    log = log_dir / f"workerlog.{stopper}"
+    wait_for(lambda: log.exists() and "[Train][Epoch 1/" in log.read_text(errors="replace"), deadline)
+    pid = rank_pid(stopper, log_dir)
+    assert pid, f"rank {stopper} not found"
     os.kill(pid, signal.SIGTERM)
     signalled = time.time()
-    assert_stopped_together(process, log_dir, workdir, name, "stopped by SIGTERM")
+    assert_stopped_together(process, log_dir, workdir, name, "stopped by SIGTERM", stopper)
     assert time.time() - signalled < 60
+
+
+def test_a_signal_to_rank_0_stops_both(workdir):
+    test_a_signal_to_one_rank_stops_both("standalone", workdir, stopper=0)
 
 
 def free_port():
