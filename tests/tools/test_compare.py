@@ -80,7 +80,7 @@ def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engin
         run = out / "runs" / f"{row['arm']}_seed{row['seed']}"
         assert (run / "train.log").exists() and (run / "latest.pdparams").exists()
         assert row["images"] == len((workdir / "digits" / "val_list.txt").read_text().split("\n")) - 1
-        assert row["train_seconds"] > 0 and row["peak_rss_mb"] > 100
+        assert row["train_seconds"] > 0 and row["peak_rss_mb"] > 100 and 0 < row["train_cpu_seconds"]
     twin = yaml.safe_load((out / "configs" / "baseline.train.yaml").read_text())
     assert "train_mode" not in twin["Global"] and all("RDropLoss" not in e for e in twin["Loss"]["Train"])
 
@@ -170,3 +170,17 @@ def test_an_arm_that_cannot_train_is_named_before_any_run(tmp_path):
         main(TOOLS, ["-c", RECIPE, "--out", str(tmp_path / "out"), "--arms", "baseline,rdrop,views_kl"])
     assert str(stop.value.code).startswith("error: --arms views_kl: RDrop.augment_per_pass gives each pass")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_equal_compute_epochs_follow_cpu_time_where_recorded_so_a_paused_run_does_not_skew_them():
+    from paddleclas_rdrop.tools.compare.runs import long_epochs
+
+    paused = [  # the baseline's wall time includes 40 min stopped; its CPU time does not
+        {"arm": "baseline", "seed": 0, "train_seconds": 2550.0, "train_cpu_seconds": 200.0},
+        {"arm": "rdrop", "seed": 0, "train_seconds": 320.0, "train_cpu_seconds": 300.0},
+    ]
+    assert long_epochs(paused, 0, 10) == 15
+    walls = [{k: v for k, v in row.items() if k != "train_cpu_seconds"} for row in paused]
+    assert long_epochs(walls, 0, 10) == 10  # rows without CPU time: the wall ratio, never below the epochs
+    walls[0]["train_seconds"] = 160.0
+    assert long_epochs(walls, 0, 10) == 20

@@ -59,13 +59,18 @@ def plan(arms, seeds, done):
 
 
 def long_epochs(done, seed, epochs):
-    """baseline_long's epochs for `seed`: `epochs` x the rdrop / baseline training-time ratio of that seed."""
-    seconds = {row["arm"]: row["train_seconds"] for row in done if row["seed"] == seed}
-    return max(epochs, round(epochs * seconds["rdrop"] / seconds["baseline"]))
+    """baseline_long's epochs for `seed`: `epochs` x the rdrop / baseline training-time ratio of that seed,
+    in CPU seconds (`train_cpu_seconds`: a pause or another job on the machine lengthens the wall time of
+    one run, not its CPU time) where both runs recorded them, else in wall seconds."""
+    rows = {row["arm"]: row for row in done if row["seed"] == seed}
+    key = "train_cpu_seconds" if all("train_cpu_seconds" in rows[arm] for arm in ("rdrop", "baseline")) else None
+    key = key or "train_seconds"
+    return max(epochs, round(epochs * rows["rdrop"][key] / rows["baseline"][key]))
 
 
 def run_tool(command, log_path):
-    """Run `command` with its output into `log_path`; (exit code, wall seconds, peak RSS in MB)."""
+    """Run `command` with its output into `log_path`; (exit code, wall seconds, peak RSS in MB, CPU seconds:
+    user + system of the process and the children it waited for)."""
     start = time.time()
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -76,7 +81,8 @@ def run_tool(command, log_path):
             process.wait()
             raise
     process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, time.time() - start, usage.ru_maxrss / 1024  # Linux: ru_maxrss in KiB
+    cpu = usage.ru_utime + usage.ru_stime
+    return process.returncode, time.time() - start, usage.ru_maxrss / 1024, cpu  # Linux: ru_maxrss in KiB
 
 
 def failure(name, tool, code, log_path):
@@ -102,7 +108,7 @@ def run_one(arm, seed, paths, tools_dir, epochs=None):
         train += ["-o", f"Global.epochs={epochs}"]
     if paths.get("start"):  # each seed its own start weights
         train += ["-o", f"Global.pretrained_model={paths['start'].format(seed=seed)}"]
-    code, train_seconds, peak_mb = run_tool(train, os.path.join(folder, "train.out"))
+    code, train_seconds, peak_mb, train_cpu = run_tool(train, os.path.join(folder, "train.out"))
     if code != 0:
         raise failure(name, "tools/train.py", code, os.path.join(folder, "train.out"))
     counts_file = os.path.join(folder, "calibration.json")
@@ -111,7 +117,7 @@ def run_one(arm, seed, paths, tools_dir, epochs=None):
         "-o", f"Global.pretrained_model={os.path.join(folder, 'latest')}",
         "-o", f"Metric.Eval.1.Calibration.counts_file={counts_file}",
     ]  # fmt: skip
-    code, eval_seconds, _ = run_tool(evaluate, os.path.join(folder, "eval.out"))
+    code, eval_seconds, _, _ = run_tool(evaluate, os.path.join(folder, "eval.out"))
     if code != 0 or not os.path.exists(counts_file):
         raise failure(name, "tools/eval.py", code, os.path.join(folder, "eval.out"))
     counts, nll_sum = read_counts(counts_file)
@@ -121,6 +127,7 @@ def run_one(arm, seed, paths, tools_dir, epochs=None):
         "seed": seed,
         "epochs": epochs,
         "train_seconds": train_seconds,
+        "train_cpu_seconds": train_cpu,
         "eval_seconds": eval_seconds,
         "peak_rss_mb": peak_mb,
         "images": int(total),
