@@ -111,11 +111,11 @@ def model_check(config, mode, settings, warnings):
 
     def check(model):
         warnings.append(check_weights(model, config, mode))
-        for key, hint in unnamed_arch_keys(section_of(config, "Arch"), model):
-            name = section_of(config, "Arch").get("name")
+        arch = section_of(config, "Arch")
+        for key, hint in unnamed_arch_keys(arch, model):
             warnings.append(
-                f"Arch.{key}: {name} names no such argument and reads no such key of its **kwargs, so it is "
-                f"likely ignored{hint}"
+                f"Arch.{key}: {arch.get('name')} names no such argument and reads no such key of its **kwargs, so "
+                f"it is likely ignored{hint}"
             )
         if mode == "train":
             check_room(model, config)

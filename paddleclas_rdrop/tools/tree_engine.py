@@ -63,11 +63,14 @@ def listing_images():
             for path, why in skipped:
                 logging.getLogger("ppcls").warning(f"skipped {path}: {why}")
         found["listed"] += images
+        good = []
         for path in images:
-            if not decodes(path):
+            if decodes(path):
+                good.append(path)
+            else:
                 logging.getLogger("ppcls").error(f"cannot read image {path} (not an image cv2 can decode): left out")
                 found["undecodable"].append(path)
-        return [path for path in images if path not in found["undecodable"]]
+        return good
 
     with patched(engine_module, get_image_list=get_image_list):
         yield found

@@ -63,8 +63,8 @@ def long_epochs(done, seed, epochs):
     in CPU seconds (`train_cpu_seconds`: a pause or another job on the machine lengthens the wall time of
     one run, not its CPU time) where both runs recorded them, else in wall seconds."""
     rows = {row["arm"]: row for row in done if row["seed"] == seed}
-    key = "train_cpu_seconds" if all("train_cpu_seconds" in rows[arm] for arm in ("rdrop", "baseline")) else None
-    key = key or "train_seconds"
+    cpu = all("train_cpu_seconds" in rows[arm] for arm in ("rdrop", "baseline"))
+    key = "train_cpu_seconds" if cpu else "train_seconds"
     return max(epochs, round(epochs * rows["rdrop"][key] / rows["baseline"][key]))
 
 

@@ -114,18 +114,16 @@ COMMITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rdrop-commit")
 COMMITS = []  # the futures of the commits not yet waited for
 
 
-def wait_for_saves():
-    """Wait for every checkpoint commit under way; raise the `SaveError` of the first that failed."""
-    while COMMITS:
-        COMMITS.pop(0).result()
-
-
-def wait_for_commits(timeout):
-    """Wait up to `timeout` seconds in all for the commits under way, whatever they raise (a process about to
-    end: its checkpoint is made whole if it can be)."""
+def wait_for_saves(timeout=None):
+    """Wait for every checkpoint commit under way; raise the `SaveError` of the first that failed. With
+    `timeout` (seconds, for a process about to end), wait at most that long in all and raise nothing."""
     from concurrent.futures import wait
 
-    wait(list(COMMITS), timeout=timeout)
+    if timeout is not None:
+        wait(list(COMMITS), timeout=timeout)
+        return
+    while COMMITS:
+        COMMITS.pop(0).result()
 
 
 def save_error(model_path, prefix, error):
@@ -192,11 +190,10 @@ def make_whole(save_model, schedule=None, keep=None):
         try:
             with rewriting_log(renaming(partial, model_path)):
                 save_model(net, optimizer, metric_info, partial, *args, **kwargs)
-        except OSError as error:
+        except BaseException as error:
             shutil.rmtree(partial, ignore_errors=True)
-            raise save_error(model_path, prefix, error) from None
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
+            if isinstance(error, OSError):
+                raise save_error(model_path, prefix, error) from None
             raise
         COMMITS.append(COMMITTER.submit(commit, partial, model_path, prefix, keep))
         return None

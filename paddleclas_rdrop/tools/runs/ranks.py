@@ -64,9 +64,9 @@ class StopTogether:
                 continue  # not yet whole
             if rank == self.rank:
                 continue
-            from .checkpoints import wait_for_commits
+            from .checkpoints import wait_for_saves
 
-            wait_for_commits(COMMIT_SECONDS)  # rank 0's checkpoint under way is made whole first
+            wait_for_saves(COMMIT_SECONDS)  # rank 0's checkpoint under way is made whole first
             print(f"error: rank {rank} stopped the run: {line.strip().removeprefix('error: ')}", file=sys.stderr)
             sys.stderr.flush()
             os._exit(1)  # the main thread may wait in a collective that will never end
