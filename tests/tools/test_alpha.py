@@ -6,7 +6,7 @@ import pytest
 from paddleclas_rdrop.adapter.settings import RDropSettings, sync_alpha
 from paddleclas_rdrop.core.errors import ConfigError
 
-from engine_runs import ENGINES, engine_param, overrides, refusals, run_tool, step_losses
+from engine_runs import ENGINES, TINY, engine_param, overrides, refusals, run_tool, step_losses
 
 
 def recipe(**rdrop):
@@ -50,14 +50,14 @@ def test_alpha_without_r_drop_is_refused():
 def test_rdrop_alpha_trains_as_the_entrys_weight_does(engine, workdir):
     losses = []
     for name, key in (("by_name", "RDrop.alpha=1.5"), ("by_weight", "Loss.Train.1.RDropLoss.weight=1.5")):
-        keys = overrides(workdir, f"alpha_{name}_{engine}") + [key, "Global.seed=3", "Global.print_batch_step=1"]
+        keys = overrides(workdir, f"alpha_{name}_{engine}") + TINY + [key, "Global.seed=3", "Global.print_batch_step=1"]
         log = run_tool("train.py", "rdrop_res2net.yaml", keys, cwd=workdir, env=ENGINES[engine])
         losses.append(step_losses(log.stdout + log.stderr, "RDropLoss"))
     assert losses[0] and losses[0] == losses[1]
     (outcome,) = refusals(
         "train",
         "rdrop_res2net.yaml",
-        [overrides(workdir, "unused") + ["RDrop.alpha=-2"]],
+        [overrides(workdir, "unused") + TINY + ["RDrop.alpha=-2"]],
         cwd=workdir,
         env=ENGINES[engine],
     )

@@ -22,7 +22,7 @@ from test_values import bad_values, concrete
 
 from paddleclas_rdrop.tools.values import TABLE
 
-from engine_runs import ENGINES, PROJECT, engine_param, overrides, tool_environment
+from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, tool_environment
 
 EXAMPLES = int(os.environ.get("RDROP_CAMPAIGN_EXAMPLES", "1"))
 CASES_PER_EXAMPLE = 12
@@ -141,7 +141,7 @@ def run_cases(engine, workdir, cases):
     """The outcome of each case, all run by `CAMPAIGN` in one process of the tools."""
     batch = []
     for index, case in enumerate(cases):
-        keys = overrides(workdir, f"campaign_out/{engine}_{index}") + ["Global.save_interval=1000"]
+        keys = overrides(workdir, f"campaign_out/{engine}_{index}") + TINY + ["Global.save_interval=1000"]
         if case["kind"] == "list":
             keys.append(f"DataLoader.Train.dataset.cls_label_path={write_list(workdir, case, index)}")
         else:

@@ -15,7 +15,7 @@ from paddleclas.ppcls.utils import save_load
 from paddleclas_rdrop.core.errors import ConfigError, SaveError
 from paddleclas_rdrop.tools.runs.checkpoints import keep_of, make_whole, wait_for_saves
 
-from engine_runs import ENGINES, PROJECT, digits_workdir, engine_param, overrides, run_tool, tool_environment
+from engine_runs import ENGINES, PROJECT, TINY, digits_workdir, engine_param, overrides, run_tool, tool_environment
 
 
 def digest(folder):
@@ -101,7 +101,7 @@ def test_keep_checkpoint_max_deletes_the_older_epoch_checkpoints_once_a_new_one_
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_keep_checkpoint_max_on_both_engines(engine, tmp_path_factory):
     workdir = digits_workdir(tmp_path_factory, f"keep_{engine}")
-    extra = overrides(workdir, "run", epochs=3, every_epoch=True) + ["Global.keep_checkpoint_max=1"]
+    extra = overrides(workdir, "run", epochs=3, every_epoch=True) + TINY + ["Global.keep_checkpoint_max=1"]
     log = run_tool("train.py", "rdrop_res2net.yaml", extra, cwd=workdir, env=ENGINES[engine]).stdout
     files = sorted(name for name in os.listdir(workdir / "run") if name.startswith("epoch_"))
     assert files == ["epoch_3.pdopt", "epoch_3.pdparams", "epoch_3.pdstates"]
@@ -146,7 +146,7 @@ main("train")
 def test_a_last_save_that_fails_behind_training_ends_the_run_with_its_error(engine, tmp_path_factory):
     workdir = digits_workdir(tmp_path_factory, f"last_save_{engine}")
     args = ["-c", os.path.join(PROJECT, "configs", "rdrop_res2net.yaml")]
-    for override in overrides(workdir, "run", epochs=1):
+    for override in overrides(workdir, "run", epochs=1) + TINY:
         args += ["-o", override]
     result = subprocess.run(
         [sys.executable, "-c", FULL_AT_THE_LAST_SAVE, *args],

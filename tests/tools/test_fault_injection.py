@@ -16,7 +16,7 @@ import time
 import paddle
 import pytest
 
-from engine_runs import ENGINES, engine_param, overrides, tool_command, tool_environment
+from engine_runs import ENGINES, TINY, engine_param, overrides, tool_command, tool_environment
 
 KILLS = int(os.environ.get("RDROP_KILLS", "2"))
 EPOCHS = 4
@@ -26,7 +26,7 @@ def train(workdir, name, engine, extra=()):
     command = tool_command(
         "train.py",
         "rdrop_se_resnet.yaml",
-        overrides(workdir, name, EPOCHS, every_epoch=True) + ["Global.print_batch_step=1", *extra],
+        overrides(workdir, name, EPOCHS, every_epoch=True) + TINY + ["Global.print_batch_step=1", *extra],
     )
     log = open(workdir / f"{name}.out", "a")
     return subprocess.Popen(command, cwd=workdir, env=tool_environment(ENGINES[engine]), stdout=log, stderr=log)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from engine_runs import ENGINES, PROJECT, engine_param, overrides, tool_environment
+from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, tool_environment
 
 COUNTING_RUN = """
 import json, sys
@@ -36,7 +36,7 @@ print("calls:", json.dumps(calls))
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_a_training_run_parses_its_settings_once_and_checks_the_model_it_trains(engine, workdir):
     args = ["-c", os.path.join(PROJECT, "configs", "rdrop_se_resnet.yaml")]
-    for override in overrides(workdir, f"counted_{engine}"):
+    for override in overrides(workdir, f"counted_{engine}") + TINY:
         args += ["-o", override]
     result = subprocess.run(
         [sys.executable, "-c", COUNTING_RUN, *args],

@@ -10,7 +10,7 @@ import pytest
 from paddleclas_rdrop.core.errors import ConfigError
 from paddleclas_rdrop.tools.runs.outputs import check_no_other_run, resumable
 
-from engine_runs import ENGINES, engine_param, overrides, refusals, run_tool
+from engine_runs import ENGINES, TINY, engine_param, overrides, refusals, run_tool
 
 
 def fake_checkpoint(prefix, epoch, parts=(".pdparams", ".pdopt", ".pdstates"), metric=0.5):
@@ -63,7 +63,7 @@ def test_a_second_run_into_a_finished_runs_folder_is_refused_before_anything_is_
     fake_run(str(out))
     before = {name: os.path.getmtime(out / name) for name in os.listdir(out)}
     (outcome,) = refusals(
-        "train", "rdrop_res2net.yaml", [overrides(workdir, out.name)], cwd=workdir, env=ENGINES[engine]
+        "train", "rdrop_res2net.yaml", [overrides(workdir, out.name) + TINY], cwd=workdir, env=ENGINES[engine]
     )
     assert outcome == (
         f"error: Global.output_dir {out} holds a run (best_model: metric 0.9420 at epoch 7), which this run would "
@@ -77,7 +77,7 @@ def test_a_second_run_into_a_finished_runs_folder_is_refused_before_anything_is_
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_a_resume_keeps_the_best_model_of_the_whole_run(engine, workdir):
     out = workdir / f"resume_best_{engine}"
-    keys = overrides(workdir, out.name, epochs=2, every_epoch=True)
+    keys = overrides(workdir, out.name, epochs=2, every_epoch=True) + TINY
     run_tool("train.py", "rdrop_res2net.yaml", keys, cwd=workdir, env=ENGINES[engine])
     # the run as it stood after epoch 1, had its best so far been 0.999 (better than any epoch here)
     state = paddle.load(str(out / "epoch_1.pdstates"))
@@ -98,8 +98,8 @@ def test_an_output_dir_that_is_a_file_is_one_line(engine, workdir):
     path = workdir / f"a_file_{engine}"
     path.write_text("not a folder")
     cases = [
-        overrides(workdir, "unused") + [f"Global.output_dir={path}"],
-        overrides(workdir, "unused") + [f"Global.output_dir={path}/run"],
+        overrides(workdir, "unused") + TINY + [f"Global.output_dir={path}"],
+        overrides(workdir, "unused") + TINY + [f"Global.output_dir={path}/run"],
     ]
     outcomes = refusals("train", "rdrop_res2net.yaml", cases, cwd=workdir, env=ENGINES[engine])
     assert outcomes[0].startswith(f"error: Global.output_dir is {path}, which is a file, not a folder")
@@ -123,7 +123,7 @@ def test_weights_gone_non_finite_under_a_clipped_loss_stop_the_run_and_are_never
     import numpy as np
 
     out = workdir / f"poisoned_{engine}"
-    keys = overrides(workdir, out.name, epochs=2, every_epoch=True)
+    keys = overrides(workdir, out.name, epochs=2, every_epoch=True) + TINY
     keys += ["Optimizer.lr.learning_rate=1e6", "Optimizer.clip_norm=1.0", "Global.print_batch_step=1"]
     result = run_tool("train.py", "rdrop_res2net.yaml", keys, cwd=workdir, env=ENGINES[engine], check=False)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]

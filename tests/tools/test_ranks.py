@@ -10,19 +10,23 @@ import time
 
 import pytest
 
-from engine_runs import ENGINES, engine_param, overrides, tool_command, tool_environment
+from engine_runs import ENGINES, TINY, engine_param, overrides, tool_command, tool_environment
 
 DEADLINE = 300  # s for a whole run; each stop below takes a few seconds once the fault is met
 
 
 def launch(workdir, name, engine, extra=()):
-    keys = overrides(workdir, name, epochs=3) + [
-        "Global.print_batch_step=1",
-        "Global.log_ranks=0,1",
-        "DataLoader.Train.sampler.batch_size=8",
-        "DataLoader.Train.sampler.shuffle=False",
-        *extra,
-    ]
+    keys = (
+        overrides(workdir, name, epochs=3)
+        + TINY
+        + [
+            "Global.print_batch_step=1",
+            "Global.log_ranks=0,1",
+            "DataLoader.Train.sampler.batch_size=8",
+            "DataLoader.Train.sampler.shuffle=False",
+            *extra,
+        ]
+    )
     command = tool_command("train.py", "rdrop_se_resnet.yaml", keys, launch_processes=2)
     log_dir = workdir / name / "launch_log"
     command[command.index("launch_log")] = str(log_dir)
@@ -118,7 +122,7 @@ def two_nodes(workdir, name, engine, tag, extra=()):
     import sys
 
     master, processes = f"127.0.0.1:{free_port()}", []
-    keys = overrides(workdir, name, epochs=3, every_epoch=True) + ["Global.print_batch_step=1", *extra]
+    keys = overrides(workdir, name, epochs=3, every_epoch=True) + TINY + ["Global.print_batch_step=1", *extra]
     for node in (0, 1):
         command = tool_command("train.py", "rdrop_se_resnet.yaml", keys)
         launcher = [sys.executable, "-m", "paddle.distributed.launch", "--nnodes", "2", "--master", master]

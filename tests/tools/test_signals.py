@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from engine_runs import ENGINES, NEEDS_TREE, overrides, run_tool, tool_command, tool_environment
+from engine_runs import ENGINES, NEEDS_TREE, TINY, overrides, run_tool, tool_command, tool_environment
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,7 @@ from engine_runs import ENGINES, NEEDS_TREE, overrides, run_tool, tool_command, 
     ],
 )
 def test_a_signal_stops_at_a_safe_point_and_names_the_checkpoint_that_resumes(engine, stop, workdir):
-    extra = overrides(workdir, f"stopped_{engine}", epochs=3) + ["Global.print_batch_step=1"]
+    extra = overrides(workdir, f"stopped_{engine}", epochs=3) + TINY + ["Global.print_batch_step=1"]
     process = subprocess.Popen(
         tool_command("train.py", "rdrop_se_resnet.yaml", extra),
         cwd=workdir,

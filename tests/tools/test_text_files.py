@@ -16,7 +16,7 @@ from paddleclas_rdrop.core.errors import DataError
 from paddleclas_rdrop.tools.data.lists import parse_list_file, read_list_file
 from paddleclas_rdrop.tools.data.text import read_text, shown
 
-from engine_runs import ENGINES, engine_param, overrides, refusals, run_tool
+from engine_runs import ENGINES, TINY, engine_param, overrides, refusals, run_tool
 
 
 def write(path, text, encoding="utf-8", bom=False):
@@ -27,7 +27,7 @@ def write(path, text, encoding="utf-8", bom=False):
 
 def refused_with_train_list(engine, workdir, path, output):
     """The `error:` line of a training run of the tools on `engine` with the train list `path`."""
-    keys = overrides(workdir, output) + [f"DataLoader.Train.dataset.cls_label_path={path}"]
+    keys = overrides(workdir, output) + TINY + [f"DataLoader.Train.dataset.cls_label_path={path}"]
     (outcome,) = refusals("train", "rdrop_res2net.yaml", [keys], cwd=workdir, env=ENGINES[engine])
     return outcome
 
@@ -106,7 +106,7 @@ def test_a_list_with_a_bom_crlf_and_blank_lines_trains_on_both_engines(engine, w
     result = run_tool(
         "train.py",
         "rdrop_res2net.yaml",
-        overrides(workdir, f"bom_{engine}") + [f"DataLoader.Train.dataset.cls_label_path={lists / name}"],
+        overrides(workdir, f"bom_{engine}") + TINY + [f"DataLoader.Train.dataset.cls_label_path={lists / name}"],
         cwd=workdir,
         env=ENGINES[engine],
     )

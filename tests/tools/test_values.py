@@ -16,7 +16,7 @@ from paddleclas_rdrop.core.errors import ConfigError
 from paddleclas_rdrop.tools.standalone.keys import AMP
 from paddleclas_rdrop.tools.values import TABLE, UNCHECKED, check_values, rule_for
 
-from engine_runs import ENGINES, NEEDS_TREE, engine_param, overrides, refusals
+from engine_runs import ENGINES, NEEDS_TREE, TINY, engine_param, overrides, refusals
 
 RECIPE = {
     "Global": {"epochs": 3, "device": "cpu", "image_shape": [3, 32, 32], "output_dir": "out", "seed": 0},
@@ -116,7 +116,7 @@ CASES = {
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_the_tools_refuse_wrong_values_before_anything_is_written(engine, workdir):
-    cases = [overrides(workdir, f"values_{engine}") + [case] for case in CASES]
+    cases = [overrides(workdir, f"values_{engine}") + TINY + [case] for case in CASES]
     outcomes = refusals("train", "rdrop_res2net.yaml", cases, cwd=workdir, env=ENGINES[engine])
     for outcome, words in zip(outcomes, CASES.values()):
         assert outcome.startswith(f"error: {words}"), (outcome, words)

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from engine_runs import ENGINES, PROJECT, engine_param, overrides, run_tool, step_losses
+from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, run_tool, step_losses
 
 PER_PASS = ["RDrop.augment_per_pass=True", "DataLoader.Train.dataset.batch_transform_ops=None"]
 
@@ -47,7 +47,7 @@ def test_per_pass_views_with_a_warm_up_train_resume_exactly_and_report_calibrati
     whole = run_tool(
         "train.py",
         config,
-        overrides(workdir, f"whole_{engine}", 2, every_epoch=True) + extra + ["Global.use_visualdl=True"],
+        overrides(workdir, f"whole_{engine}", 2, every_epoch=True) + TINY + extra + ["Global.use_visualdl=True"],
         cwd=workdir,
         env=ENGINES[engine],
     )
@@ -71,7 +71,10 @@ def test_per_pass_views_with_a_warm_up_train_resume_exactly_and_report_calibrati
     resumed = run_tool(
         "train.py",
         config,
-        overrides(workdir, f"resumed_{engine}", 2) + extra + [f"Global.checkpoints={workdir}/whole_{engine}/epoch_1"],
+        overrides(workdir, f"resumed_{engine}", 2)
+        + TINY
+        + extra
+        + [f"Global.checkpoints={workdir}/whole_{engine}/epoch_1"],
         cwd=workdir,
         env=ENGINES[engine],
     )
@@ -85,7 +88,7 @@ def test_per_pass_views_with_a_warm_up_train_resume_exactly_and_report_calibrati
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_the_baseline_twin_with_per_pass_views_trains_k_copies_with_ce_only(engine, workdir):
-    extra = overrides(workdir, f"views_ce_{engine}") + PER_PASS + ["RDrop.passes=2"]
+    extra = overrides(workdir, f"views_ce_{engine}") + TINY + PER_PASS + ["RDrop.passes=2"]
     result = run_tool("train.py", "baseline_se_resnet.yaml", extra, cwd=workdir, env=ENGINES[engine])
     log = result.stdout + result.stderr
     assert step_losses(log, "CELoss") and "RDropLoss" not in log.split("[Train]", 1)[1]
