@@ -1,6 +1,7 @@
 """R-Drop on the backbones of the paddleclas wheel: the sweep's results (`benchmarks/results/backbones.jsonl`,
 `docs/backbones.md`) cover every backbone with no traceback, and one backbone per family, the quickest, still
-gives the outcome recorded for it; a backbone the wheel cannot build is one line through the tools."""
+gives the outcome recorded for it (where its check is quick: `QUICK_SECONDS`); a backbone the wheel cannot
+build is one line through the tools."""
 
 import json
 import os
@@ -11,6 +12,10 @@ from backbone_step import check_backbone, quickest_per_family, wheel_backbones
 from engine_runs import ENGINES, PROJECT, engine_param, overrides, refusals
 
 RESULTS = os.path.join(PROJECT, "benchmarks", "results", "backbones.jsonl")
+# A family whose quickest backbone took longer than this (seconds, in the sweep's record) to check builds a
+# 224 px model here (VGG, ViT, TNT, CSWin, CLIP, PCPVT: 17-48 s each in the suite): the sweep
+# (`python benchmarks/backbones.py`) checks those, the suite the families below it.
+QUICK_SECONDS = 4.0
 
 
 def recorded():
@@ -43,7 +48,9 @@ def test_known_backbones_get_the_fix_that_fits_them(name, outcome):
     assert record["outcome"] == outcome and record["kl"] > 0
 
 
-@pytest.mark.parametrize("name", quickest_per_family(recorded()))
+@pytest.mark.parametrize(
+    "name", [name for name in quickest_per_family(recorded()) if recorded()[name]["seconds"] <= QUICK_SECONDS]
+)
 def test_a_familys_quickest_backbone_gives_its_recorded_outcome(name):
     expected = recorded()[name]
     record = check_backbone(name)

@@ -15,14 +15,14 @@ import pytest
 import yaml
 from scipy import stats
 
-from engine_runs import ENGINES, NEEDS_TREE, PROJECT, overrides, tool_environment
+from engine_runs import ENGINES, NEEDS_TREE, PROJECT, TINY, overrides, tool_environment
 
 TOOLS = os.path.join(PROJECT, "tools")
 RECIPE = os.path.join(PROJECT, "configs", "rdrop_se_resnet.yaml")
 
 
 def compare_command(workdir, out, *extra):
-    keys = overrides(workdir, "unused", epochs=2) + ["Arch.name=SE_ResNet18_vd"]
+    keys = overrides(workdir, "unused", epochs=2) + TINY
     command = [sys.executable, os.path.join(TOOLS, "compare.py"), "-c", RECIPE, "--seeds", "2", "--out", str(out)]
     return command + [arg for key in keys for arg in ("-o", key)] + list(extra)
 

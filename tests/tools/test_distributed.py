@@ -1,15 +1,16 @@
 """Two processes under `paddle.distributed.launch` against one process with the same global batch.
 
-Two CPU runs of a dropout-free ResNet from the same weights match only where BatchNorm sees
-the same batch statistics: per process it normalises its own half of the global batch. The
+Two CPU runs of a dropout-free network (`TINY`: MobileNetV1_x0_25) from the same weights match only
+where BatchNorm sees the same batch statistics: per process it normalises its own half of the global batch. The
 digits list here repeats each half of a global batch, so both halves (and the whole) have the
 same statistics; data order and augmentation are fixed. Then the weights must agree up to
 floating-point reassociation, amplified over the steps; with dropout, up to the dropout masks,
 which differ by design (one seed per process).
 
 Distances are relative to how far one process moved the weights from their start (2 steps at
-lr 1e-5). Measured (both engines give the same weights): 0.028 without dropout, 0.068 for R-Drop
-(head dropout 0.01), and 1.29 for one process on half the batch, a run the check must reject.
+lr 1e-5). Measured (both engines give the same weights): 0.011 without dropout, 0.34 for R-Drop
+(head dropout 0.01: the masks act on the classifier's inputs, where most of the movement is), and 1.62 for
+one process on half the batch, a run the check must reject.
 """
 
 import shutil
@@ -20,11 +21,12 @@ import pytest
 import yaml
 from conftest import delete_weights
 
-from engine_runs import ENGINES, PROJECT, engine_param, overrides, run_tool, step_losses
+from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, run_tool, step_losses
 from models import build
 
 GLOBAL_BATCH = 32
-TOLERANCE = {"baseline": 0.1, "rdrop": 0.3}  # of the one-process movement, see the docstring
+TINY_NAME = TINY[0].split("=")[1]
+TOLERANCE = {"baseline": 0.1, "rdrop": 0.6}  # of the one-process movement, see the docstring
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def distributed_workdir(tmp_path_factory):
         ops = config["DataLoader"]["Train"]["dataset"]["transform_ops"]
         config["DataLoader"]["Train"]["dataset"]["transform_ops"] = [op for op in ops if "RandFlipImage" not in op]
         yaml.safe_dump(config, open(path / f"{name}.yaml", "w"), sort_keys=False)
-    paddle.save(build("SE_ResNet50_vd", seed=1).state_dict(), str(path / "start.pdparams"))
+    paddle.save(build(TINY_NAME, seed=1).state_dict(), str(path / "start.pdparams"))
     yield path
     delete_weights(path)
 
@@ -55,7 +57,9 @@ def distributed_workdir(tmp_path_factory):
 def train(distributed_workdir, engine, config, name, processes, seed=7, batch_size=None):
     """The trainable weights after one epoch of `config` on `processes` processes."""
     batch_size = batch_size or (GLOBAL_BATCH // processes)
-    extra = overrides(distributed_workdir, f"{engine}_{name}") + [
+    extra = [
+        *overrides(distributed_workdir, f"{engine}_{name}"),
+        *TINY,
         f"Global.seed={seed}",
         f"Global.pretrained_model={distributed_workdir}/start",
         "Global.print_batch_step=1",
@@ -79,7 +83,7 @@ def train(distributed_workdir, engine, config, name, processes, seed=7, batch_si
     )
     output = distributed_workdir / f"{engine}_{name}"
     weights = trainable_weights(output / "latest.pdparams")
-    shutil.rmtree(output)  # ~1 GB of checkpoints per run
+    shutil.rmtree(output)  # its checkpoints, once read
     return weights
 
 
