@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from engine_runs import NEEDS_TREE, overrides, run_tool, step_losses
+from engine_runs import NEEDS_TREE, TINY, overrides, run_tool, step_losses
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
 needs_tree = pytest.mark.skipif(not ROOT, reason=NEEDS_TREE)
@@ -71,11 +71,15 @@ def test_paddleclas_own_train_eval_export_and_infer_run_the_rdrop_config(workdir
 
 @needs_tree
 def test_paddleclas_own_train_runs_per_pass_views_with_a_warm_up(workdir):
-    extra = overrides(workdir, "own_views") + [
-        "RDrop.augment_per_pass=True",
-        "DataLoader.Train.dataset.batch_transform_ops=None",
-        "RDrop.alpha_warmup_epochs=2",
-    ]
+    extra = (
+        overrides(workdir, "own_views")
+        + TINY
+        + [
+            "RDrop.augment_per_pass=True",
+            "DataLoader.Train.dataset.batch_transform_ops=None",
+            "RDrop.alpha_warmup_epochs=2",
+        ]
+    )
     _, log = paddleclas_tool("train.py", "rdrop_se_resnet.yaml", extra)
     kl = step_losses(log, "RDropLoss")
     assert kl and kl[0] == 0 and all(value > 0 for value in kl[1:]), log[-2000:]
@@ -84,12 +88,16 @@ def test_paddleclas_own_train_runs_per_pass_views_with_a_warm_up(workdir):
 
 @needs_tree
 def test_paddleclas_own_train_under_launch_with_two_processes(workdir):
-    extra = overrides(workdir, "own_launch") + [
-        "Global.eval_during_train=False",
-        "Global.log_ranks=0,1",
-        "RDrop.augment_per_pass=True",  # a view per pass, in each DataParallel worker
-        "DataLoader.Train.dataset.batch_transform_ops=None",
-    ]
+    extra = (
+        overrides(workdir, "own_launch")
+        + TINY
+        + [
+            "Global.eval_during_train=False",
+            "Global.log_ranks=0,1",
+            "RDrop.augment_per_pass=True",  # a view per pass, in each DataParallel worker
+            "DataLoader.Train.dataset.batch_transform_ops=None",
+        ]
+    )
     paddleclas_tool("train.py", "rdrop_se_resnet.yaml", extra, launch_processes=2, cwd=workdir)  # logs there
     for rank in (0, 1):
         log = (workdir / "launch_log" / f"workerlog.{rank}").read_text()

@@ -11,6 +11,7 @@ from engine_runs import (
     CONFIGS,
     NEEDS_TREE,
     PROJECT,
+    TINY,
     assert_export_matches_eager,
     assert_quiet,
     overrides,
@@ -132,7 +133,7 @@ def test_a_fractional_warm_up_is_one_line_naming_the_whole_epochs_paddleclas_tak
 
 @needs_tree
 def test_the_baseline_twin_trains_one_pass_and_a_broken_image_is_named_with_its_line(workdir):
-    """One run (a ResNet-50 run is what the suite spends its time on) for two checks: the baseline twin
+    """One run for two checks: the baseline twin
     trains one pass with the head dropout; and an image whose header reads but whose data is cut gets
     past the start-up check, and PaddleClas's log of it names its list file and line."""
     digits = workdir / "digits"
@@ -140,7 +141,7 @@ def test_the_baseline_twin_trains_one_pass_and_a_broken_image_is_named_with_its_
     lines = (digits / "train_list.txt").read_text().splitlines()
     cut_list = digits / "train_list_cut.txt"
     cut_list.write_text("\n".join(lines[:5] + ["images/cut.png 0"] + lines[5:]) + "\n")
-    extra = overrides(workdir, "baseline") + [f"DataLoader.Train.dataset.cls_label_path={cut_list}"]
+    extra = overrides(workdir, "baseline") + TINY + [f"DataLoader.Train.dataset.cls_label_path={cut_list}"]
     result = run_tool("train.py", "baseline_res2net.yaml", extra, cwd=workdir)
     log = result.stdout + result.stderr
     assert step_losses(log, "CELoss") and "RDropLoss" not in log.split("[Train]", 1)[1]
@@ -150,14 +151,18 @@ def test_the_baseline_twin_trains_one_pass_and_a_broken_image_is_named_with_its_
 @needs_tree
 def test_per_pass_views_run_with_ema_gradient_accumulation_and_amp(workdir):
     """The same stand-ins with a view per pass: the batch holds k views, the loop is PaddleClas's own."""
-    ours = overrides(workdir, "ema_views", epochs=1) + [
-        "EMA.decay=0.9",
-        "Global.update_freq=2",
-        "AMP.use_amp=True",
-        "AMP.level=O1",
-        "RDrop.augment_per_pass=True",
-        "DataLoader.Train.dataset.batch_transform_ops=None",
-    ]
+    ours = (
+        overrides(workdir, "ema_views", epochs=1)
+        + TINY
+        + [
+            "EMA.decay=0.9",
+            "Global.update_freq=2",
+            "AMP.use_amp=True",
+            "AMP.level=O1",
+            "RDrop.augment_per_pass=True",
+            "DataLoader.Train.dataset.batch_transform_ops=None",
+        ]
+    )
     result = run_tool("train.py", "rdrop_res2net.yaml", ours, cwd=workdir)
     log = result.stdout + result.stderr
     assert all(value > 0 for value in step_losses(log, "RDropLoss")) and "best metric ema" in log
@@ -166,12 +171,16 @@ def test_per_pass_views_run_with_ema_gradient_accumulation_and_amp(workdir):
 @needs_tree
 def test_ema_gradient_accumulation_and_amp_run_through_the_hook(workdir):
     """PaddleClas's own loop does them; the hook's stand-ins must let it (AMP only runs on CPU)."""
-    ours = overrides(workdir, "ema", epochs=1) + [
-        "EMA.decay=0.9",
-        "Global.update_freq=2",
-        "AMP.use_amp=True",
-        "AMP.level=O1",
-    ]
+    ours = (
+        overrides(workdir, "ema", epochs=1)
+        + TINY
+        + [
+            "EMA.decay=0.9",
+            "Global.update_freq=2",
+            "AMP.use_amp=True",
+            "AMP.level=O1",
+        ]
+    )
     result = run_tool("train.py", "rdrop_res2net.yaml", ours, cwd=workdir)
     log = result.stdout + result.stderr
     assert step_losses(log, "RDropLoss") and "best metric ema" in log
@@ -207,11 +216,15 @@ def test_checkpoints_load_in_either_engine_and_evaluate_alike(trained, workdir):
 @needs_tree
 def test_resume_reproduces_the_uninterrupted_run_in_paddleclas_engine(workdir):
     def seeded(name, extra=()):
-        return overrides(workdir, name, epochs=2, every_epoch=True) + [
-            "Global.seed=7",
-            "Global.print_batch_step=1",
-            *extra,
-        ]
+        return (
+            overrides(workdir, name, epochs=2, every_epoch=True)
+            + TINY
+            + [
+                "Global.seed=7",
+                "Global.print_batch_step=1",
+                *extra,
+            ]
+        )
 
     whole = run_tool("train.py", "rdrop_res2net.yaml", seeded("whole"), cwd=workdir).stdout
     resumed = run_tool(

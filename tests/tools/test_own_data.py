@@ -1,5 +1,6 @@
 """The README's own-data run, from CSV to prediction, executed as written on 80 generated images of 4
-shapes (`shapes.py`): the recipe with the overrides `csv_to_lists.py` writes learns them.
+shapes (`shapes.py`): the recipe with the overrides `csv_to_lists.py` writes learns them on the standalone
+engine (a pip-only user's), and PaddleClas's Engine runs every step of it, its training shortened to 2 epochs.
 
 The threshold: val top-1 >= 60 % on the 20 val images, where chance is 25 %. A model at chance reaches
 12 of 20 with probability 0.1 % (binomial, p = 0.25), so the test does not pass by luck; a recipe that
@@ -10,9 +11,10 @@ import os
 import re
 import subprocess
 
+import pytest
 from shapes import SHAPES, write_shapes
 
-from engine_runs import PROJECT, step_losses, tool_environment
+from engine_runs import ENGINES, PROJECT, engine_param, step_losses, tool_environment
 
 THRESHOLD = 0.60
 
@@ -24,7 +26,9 @@ def readme_commands():
     return [command for command in block.replace("\\\n", " ").splitlines() if command.strip()]
 
 
-def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(tmp_path):
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(engine, tmp_path):
+    whole = engine == "standalone"  # the run that learns; the other engine's 2 epochs show each step works
     for name in ("tools", "configs"):
         os.symlink(os.path.join(PROJECT, name), tmp_path / name)
     write_shapes(str(tmp_path / "my_images"), per_class=20, size=32)
@@ -38,10 +42,17 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(tmp_path
         "tools/export_model.py",
         "tools/predict.py",
     ]
+    if not whole:
+        commands[1] += " -o Global.epochs=2"
     outputs = []
     for command in commands:
         result = subprocess.run(
-            ["bash", "-c", command], cwd=tmp_path, env=tool_environment(), capture_output=True, text=True, timeout=1200
+            ["bash", "-c", command],
+            cwd=tmp_path,
+            env=tool_environment(ENGINES[engine]),
+            capture_output=True,
+            text=True,
+            timeout=1200,
         )
         assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         outputs.append(result.stdout + result.stderr)
@@ -54,20 +65,15 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(tmp_path
     assert "evaluate:    python tools/eval.py -c configs/rdrop_se_resnet.yaml -o Arch.class_num=4" in ended
     assert "-o Global.pretrained_model=output/my_run/best_model" in ended and "run time:    " in ended
     assert step_losses(train_log, "RDropLoss")
-    warmup = int(re.search(r"-o Optimizer.lr.warmup_epoch=(\d+)", listed).group(1))
-    names = re.findall(r"\[Train\]\[Epoch (\d+)/\d+\]\[Iter: \d+/\d+\]lr\((\w+)\)", train_log)
-    assert {name for epoch, name in names if int(epoch) > warmup} == {"CosineAnnealingDecay"}  # not LinearWarmup
-    best = max(float(v) for v in re.findall(r"\[Eval\]\[Epoch \d+\]\[Avg\].*?top1: ([\d.]+)", train_log))
-    assert best >= THRESHOLD, train_log[-4000:]
+    assert "paddleclas-rdrop: " + ("standalone engine" if whole else "PaddleClas's Engine") in train_log
+    if whole:
+        check_learning(tmp_path, listed, train_log, outputs[3])
     run = tmp_path / "output" / "my_run"
-    epochs = sorted(name for name in os.listdir(run) if name.startswith("epoch_") and name.endswith(".pdparams"))
-    assert len(epochs) == 2  # Global.keep_checkpoint_max=2 from the overrides
     assert sorted(os.listdir(run / "inference")) == ["inference.json", "inference.pdiparams", "inference.yml"]
     test_list = (tmp_path / "my_test_lists" / "test_list.txt").read_text().splitlines()
     labels = dict(line.split() for line in (tmp_path / "my_lists" / "label_list.txt").read_text().splitlines())
     assert len(test_list) == 20 and {labels[line.split()[1]] for line in test_list} == set(SHAPES)
-    test_top1 = float(re.search(r"\[Eval\]\[Avg\].*?top1: ([\d.]+)", outputs[3]).group(1))
-    assert test_top1 >= THRESHOLD, outputs[3][-3000:]  # the held-out test set, scored by eval.py
+    assert re.search(r"\[Eval\]\[Avg\].*?top1: ([\d.]+)", outputs[3])  # the held-out test set, scored
     lines = outputs[5].splitlines()
     predicted = [re.fullmatch(r"(\S+): (.*); true label \d+ \((\w+)\)", line) for line in lines[:20]]
     assert all(predicted), outputs[5]  # a line per image: its top classes with scores, its true label
@@ -77,3 +83,17 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(tmp_path
     assert rows[0] == "image,class_id,class_name,score" and len(rows) == 21
     right = sum(row.split(",")[2] == match.group(3) for row, match in zip(rows[1:], predicted))
     assert f"top-1 accuracy: {100 * right / 20:.1f} % ({right} of 20 images with a true label)" in lines
+
+
+def check_learning(tmp_path, listed, train_log, eval_log):
+    """The whole run: the schedule after warm-up, val and test top-1 over the threshold, 2 epoch checkpoints."""
+    warmup = int(re.search(r"-o Optimizer.lr.warmup_epoch=(\d+)", listed).group(1))
+    names = re.findall(r"\[Train\]\[Epoch (\d+)/\d+\]\[Iter: \d+/\d+\]lr\((\w+)\)", train_log)
+    assert {name for epoch, name in names if int(epoch) > warmup} == {"CosineAnnealingDecay"}  # not LinearWarmup
+    best = max(float(v) for v in re.findall(r"\[Eval\]\[Epoch \d+\]\[Avg\].*?top1: ([\d.]+)", train_log))
+    assert best >= THRESHOLD, train_log[-4000:]
+    run = tmp_path / "output" / "my_run"
+    epochs = sorted(name for name in os.listdir(run) if name.startswith("epoch_") and name.endswith(".pdparams"))
+    assert len(epochs) == 2  # Global.keep_checkpoint_max=2 from the overrides
+    test_top1 = float(re.search(r"\[Eval\]\[Avg\].*?top1: ([\d.]+)", eval_log).group(1))
+    assert test_top1 >= THRESHOLD, eval_log[-3000:]  # the held-out test set, scored by eval.py

@@ -9,6 +9,7 @@ from engine_runs import (
     CONFIGS,
     ENGINES,
     PROJECT,
+    TINY,
     assert_export_matches_eager,
     assert_quiet,
     assert_refused,
@@ -248,7 +249,7 @@ def test_a_bad_config_is_one_line_naming_the_key_and_writes_nothing(workdir, bad
 
 
 def test_ema_gradient_accumulation_and_amp(workdir):
-    extra = overrides(workdir, "ema") + ["EMA.decay=0.9", "Global.update_freq=2", "AMP.use_amp=True"]
+    extra = overrides(workdir, "ema") + TINY + ["EMA.decay=0.9", "Global.update_freq=2", "AMP.use_amp=True"]
     log = standalone("train.py", "rdrop_res2net.yaml", workdir, extra).stdout
     assert step_losses(log, "RDropLoss") and "best metric ema" in log
     assert (workdir / "ema" / "latest.pdema").exists()
@@ -291,7 +292,11 @@ def test_an_unreadable_image_names_list_line_and_file_before_anything_is_written
 
 
 def seeded(workdir, name, epochs, extra=()):
-    return overrides(workdir, name, epochs, every_epoch=True) + ["Global.seed=7", "Global.print_batch_step=1", *extra]
+    return (
+        overrides(workdir, name, epochs, every_epoch=True)
+        + TINY
+        + ["Global.seed=7", "Global.print_batch_step=1", *extra]
+    )
 
 
 def test_resume_reproduces_the_uninterrupted_run_and_a_seed_reproduces_itself(workdir):
@@ -321,14 +326,16 @@ def test_resume_reproduces_the_uninterrupted_run_and_a_seed_reproduces_itself(wo
 def test_a_nan_loss_stops_at_once_and_keeps_the_checkpoints(workdir):
     import hashlib
 
-    standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "nan"))
+    standalone("train.py", "rdrop_res2net.yaml", workdir, overrides(workdir, "nan") + TINY)
     latest = workdir / "nan" / "latest.pdparams"
     before = hashlib.sha256(latest.read_bytes()).hexdigest()
     result = standalone(  # on from those weights, into a folder of its own (the first run's is refused)
         "train.py",
         "rdrop_res2net.yaml",
         workdir,
-        overrides(workdir, "nan_2") + ["Optimizer.lr.learning_rate=1e30", f"Global.pretrained_model={latest}"[:-9]],
+        overrides(workdir, "nan_2")
+        + TINY
+        + ["Optimizer.lr.learning_rate=1e30", f"Global.pretrained_model={latest}"[:-9]],
         check=False,
     )
     assert result.returncode != 0
@@ -349,11 +356,15 @@ def test_an_image_that_fails_to_decode_in_training_stops_it_with_one_line(workdi
     first = open(root / "train_list.txt").readline().split()[0]
     data = (root / first).read_bytes()
     (root / first).write_bytes(data[:60])  # cut after the PNG header
-    extra = overrides(workdir, f"cut_run_{workers}") + [
-        f"DataLoader.Train.dataset.image_root={root}",
-        f"DataLoader.Train.dataset.cls_label_path={root}/train_list.txt",
-        f"DataLoader.Train.loader.num_workers={workers}",
-    ]
+    extra = (
+        overrides(workdir, f"cut_run_{workers}")
+        + TINY
+        + [
+            f"DataLoader.Train.dataset.image_root={root}",
+            f"DataLoader.Train.dataset.cls_label_path={root}/train_list.txt",
+            f"DataLoader.Train.loader.num_workers={workers}",
+        ]
+    )
     result = standalone("train.py", "rdrop_se_resnet.yaml", workdir, extra, check=False)
     assert result.returncode == 1, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -388,7 +399,7 @@ def test_predict_and_infer_predict_the_good_images_and_name_the_bad_one(trained,
 
 
 def test_mixup_leaves_metric_train_out_with_paddleclas_warning(workdir):
-    extra = overrides(workdir, "mixup_metric") + ["Metric.Train=[{'TopkAcc':{'topk':[1]}}]"]
+    extra = overrides(workdir, "mixup_metric") + TINY + ["Metric.Train=[{'TopkAcc':{'topk':[1]}}]"]
     log = standalone("train.py", "rdrop_res2net.yaml", workdir, extra)
     text = log.stdout + log.stderr
     assert 'Unable to calculate accuracy when using "batch_transform_ops". The metric "{\'TopkAcc\'' in text
