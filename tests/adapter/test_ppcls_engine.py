@@ -190,24 +190,22 @@ def test_ema_gradient_accumulation_and_amp_run_through_the_hook(workdir):
 
 
 @needs_tree
-def test_checkpoints_load_in_either_engine_and_evaluate_alike(trained, workdir):
+def test_checkpoints_load_in_either_engine_and_evaluate_alike(workdir):
     """PaddleClas's engine and the standalone engine read each other's checkpoints."""
     import re
 
-    ppcls_checkpoint = [f"Global.pretrained_model={workdir}/res2net/latest"]
-    run_tool(
-        "train.py", "rdrop_res2net.yaml", overrides(workdir, "standalone_run"), cwd=workdir, env={"PADDLECLAS_ROOT": ""}
-    )
-    standalone_checkpoint = [f"Global.pretrained_model={workdir}/standalone_run/latest"]
+    checkpoints = []
+    for name, env in (("ppcls_run", None), ("standalone_run", {"PADDLECLAS_ROOT": ""})):
+        run_tool("train.py", "rdrop_res2net.yaml", overrides(workdir, name) + TINY, cwd=workdir, env=env)
+        checkpoints.append([f"Global.pretrained_model={workdir}/{name}/latest"])
 
     def eval_line(checkpoint, env):
-        out = run_tool(
-            "eval.py", "rdrop_res2net.yaml", overrides(workdir, "res2net") + checkpoint, cwd=workdir, env=env
-        ).stdout
+        keys = overrides(workdir, "evaluated") + TINY + checkpoint
+        out = run_tool("eval.py", "rdrop_res2net.yaml", keys, cwd=workdir, env=env).stdout
         numbers = re.search(r"\[Eval\]\[Avg\]CELoss: ([\d.]+), loss: [\d.]+, top1: ([\d.]+)", out)
         return float(numbers.group(1)), float(numbers.group(2))
 
-    for checkpoint in (ppcls_checkpoint, standalone_checkpoint):
+    for checkpoint in checkpoints:
         ppcls_eval = eval_line(checkpoint, None)
         standalone_eval = eval_line(checkpoint, {"PADDLECLAS_ROOT": ""})
         np.testing.assert_allclose(standalone_eval, ppcls_eval, atol=2e-4)

@@ -42,6 +42,15 @@ def trained(workdir):
     return logs
 
 
+@pytest.fixture(scope="module")
+def tiny_trained(workdir):
+    """The keys of a one-epoch TINY run on the digits, its `latest` as the pretrained model: for the tests
+    of what export and predict do with any model (the recipes' export is in test_eval_export_infer_and_predict)."""
+    extra = overrides(workdir, "tiny") + TINY + ["Global.seed=0"]
+    standalone("train.py", "rdrop_res2net.yaml", workdir, extra)
+    return extra + [f"Global.pretrained_model={workdir}/tiny/latest"]
+
+
 @pytest.mark.parametrize("name", CONFIGS)
 def test_rdrop_trains_on_the_wheel_alone_and_says_which_engine(name, trained, workdir):
     log = trained[name]
@@ -140,10 +149,10 @@ def test_eval_export_infer_and_predict(trained, workdir):
     assert f"gives 10 classes but {labels} names 12: export the model trained for this label list" in wrong.stderr
 
 
-def test_an_export_is_written_whole_or_not_at_all(trained, workdir):
+def test_an_export_is_written_whole_or_not_at_all(tiny_trained, workdir):
     import hashlib
 
-    extra = overrides(workdir, "res2net", epochs=2) + [f"Global.pretrained_model={workdir}/res2net/latest"]
+    extra = tiny_trained
     export = workdir / "whole_export"
     standalone(
         "export_model.py",
@@ -374,15 +383,15 @@ def test_an_image_that_fails_to_decode_in_training_stops_it_with_one_line(workdi
     assert "Traceback" not in result.stderr
 
 
-def test_predict_and_infer_predict_the_good_images_and_name_the_bad_one(trained, workdir):
-    extra = overrides(workdir, "res2net", epochs=2) + [f"Global.pretrained_model={workdir}/res2net/latest"]
+def test_predict_and_infer_predict_the_good_images_and_name_the_bad_one(tiny_trained, workdir):
+    extra = tiny_trained
     folder = workdir / "some_broken"
     folder.mkdir()
     (folder / "a_good.png").write_bytes((workdir / "digits" / "images" / "00000.png").read_bytes())
     (folder / "c_good.png").write_bytes((workdir / "digits" / "images" / "00001.png").read_bytes())
     # the last one: PaddleClas's Engine.infer would leave out the good images batched before it
     (folder / "z_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # opens as a name, decodes to nothing
-    if not (workdir / "res2net" / "inference" / "inference.json").exists():
+    if not (workdir / "tiny" / "inference" / "inference.json").exists():
         standalone("export_model.py", "rdrop_res2net.yaml", workdir, extra)
     runs = [("predict.py", NO_TREE), ("infer.py", NO_TREE)]
     if ENGINES["paddleclas"]["PADDLECLAS_ROOT"]:  # PaddleClas's Engine.infer on the same checkpoint
