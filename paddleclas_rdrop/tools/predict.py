@@ -17,13 +17,12 @@ from .quiet import get_config_quietly, import_paddle_quietly
 
 import_paddle_quietly()
 
-import cv2  # noqa: E402
 from paddle.inference import Config, create_predictor  # noqa: E402
 from paddleclas.deploy.python.predict_cls import ClsPredictor  # noqa: E402
 from paddleclas.deploy.utils.config import AttrDict, create_attr_dict  # noqa: E402
 
 from ..core.errors import DataError, RDropError  # noqa: E402
-from .data.lists import unreadable_images  # noqa: E402
+from .data.lists import decode, unreadable_images  # noqa: E402
 from .data.text import read_lines, shown  # noqa: E402
 from .export import MODEL_FILES, class_names  # noqa: E402
 
@@ -90,7 +89,7 @@ def export_predictor(config, model_dir):
 
 def read_rgb(path):
     """The image at `path` as RGB `[H, W, 3]` uint8; `DataError` naming it when it cannot be decoded."""
-    image = cv2.imread(path)
+    image = decode(path)
     if image is None:
         raise DataError(f"cannot read image {shown(path)}: it is missing or not an image cv2 can decode")
     return image[:, :, ::-1]

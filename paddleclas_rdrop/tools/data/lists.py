@@ -147,14 +147,21 @@ def unreadable_images(failed, total):
     )
 
 
-def decodes(path):
-    """Whether the file at `path` decodes as PaddleClas's `DecodeImage` decodes it (`cv2.imdecode`)."""
+def decode(path):
+    """The image at `path` as BGR `[H, W, 3]` uint8, decoded as PaddleClas's `DecodeImage` decodes it
+    (`cv2.imdecode` of the file's bytes, so any path the OS takes), or None when it is missing or does not
+    decode."""
     import cv2
 
     try:
-        return cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR) is not None
+        return cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
     except (OSError, ValueError, cv2.error):
-        return False
+        return None
+
+
+def decodes(path):
+    """Whether the file at `path` decodes (`decode`)."""
+    return decode(path) is not None
 
 
 def image_files(where, key="Infer.infer_imgs"):
