@@ -150,21 +150,15 @@ def test_the_baseline_twin_trains_one_pass_and_a_broken_image_is_named_with_its_
     assert f"{cut_list}:6: Exception occured when parse line: {digits}/images/cut.png" in log, log[-3000:]
 
 
+# EMA, gradient accumulation and AMP, which PaddleClas's loop runs around the hook's stand-ins
+STAND_INS = ["EMA.decay=0.9", "Global.update_freq=2", "AMP.use_amp=True", "AMP.level=O1"]
+
+
 @needs_tree
 def test_per_pass_views_run_with_ema_gradient_accumulation_and_amp(workdir):
     """The same stand-ins with a view per pass: the batch holds k views, the loop is PaddleClas's own."""
-    ours = (
-        overrides(workdir, "ema_views", epochs=1)
-        + TINY
-        + [
-            "EMA.decay=0.9",
-            "Global.update_freq=2",
-            "AMP.use_amp=True",
-            "AMP.level=O1",
-            "RDrop.augment_per_pass=True",
-            "DataLoader.Train.dataset.batch_transform_ops=None",
-        ]
-    )
+    views = ["RDrop.augment_per_pass=True", "DataLoader.Train.dataset.batch_transform_ops=None"]
+    ours = overrides(workdir, "ema_views", epochs=1) + TINY + STAND_INS + views
     result = run_tool("train.py", "rdrop_res2net.yaml", ours, cwd=workdir)
     log = result.stdout + result.stderr
     assert all(value > 0 for value in step_losses(log, "RDropLoss")) and "best metric ema" in log
@@ -173,16 +167,7 @@ def test_per_pass_views_run_with_ema_gradient_accumulation_and_amp(workdir):
 @needs_tree
 def test_ema_gradient_accumulation_and_amp_run_through_the_hook(workdir):
     """PaddleClas's own loop does them; the hook's stand-ins must let it (AMP only runs on CPU)."""
-    ours = (
-        overrides(workdir, "ema", epochs=1)
-        + TINY
-        + [
-            "EMA.decay=0.9",
-            "Global.update_freq=2",
-            "AMP.use_amp=True",
-            "AMP.level=O1",
-        ]
-    )
+    ours = overrides(workdir, "ema", epochs=1) + TINY + STAND_INS
     result = run_tool("train.py", "rdrop_res2net.yaml", ours, cwd=workdir)
     log = result.stdout + result.stderr
     assert step_losses(log, "RDropLoss") and "best metric ema" in log
