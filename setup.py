@@ -50,6 +50,6 @@ setup(
     extras_require={
         "cpu": ["paddlepaddle"],
         # xdist: the tools run on both cores; ruff: style; hypothesis: generated inputs
-        "test": ["pytest", "pytest-xdist", "ruff", "hypothesis"],
+        "test": ["pytest", "pytest-xdist>=3.7", "ruff", "hypothesis"],  # 3.7: --no-loadscope-reorder
     },
 )

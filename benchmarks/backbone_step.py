@@ -233,7 +233,8 @@ def step_cost(name, size, rdrop=None, arch=None, repeats=3):
 
 def quickest_per_family(records):
     """The names, sorted, of the backbone of each family whose check took the least time, from the sweep's
-    `{name: record}` (records with ``family`` and ``seconds``): the ones CI runs and whose cost is timed."""
+    `{name: record}` (records with ``family`` and ``seconds``): the ones whose cost is timed; the suite
+    re-checks those at or under `QUICK_SECONDS` (tests/tools/test_backbones.py)."""
     best = {}
     for record in records.values():
         family = record.get("family")

@@ -68,7 +68,7 @@ def mutual():
 
 @pytest.fixture(scope="session", autouse=True)
 def delete_weights_at_the_end(tmp_path_factory):
-    """Delete the weights the runs wrote (about 20 GB over the suite), keep their logs: pytest keeps a
+    """Delete the weights the runs wrote (up to 2-3 GB at a time over the suite), keep their logs: pytest keeps a
     failed session's folders whole, and a few failed sessions fill a disk."""
     yield
     delete_weights(tmp_path_factory.getbasetemp())

@@ -13,8 +13,8 @@ from engine_runs import ENGINES, PROJECT, engine_param, overrides, refusals
 
 RESULTS = os.path.join(PROJECT, "benchmarks", "results", "backbones.jsonl")
 # A family whose quickest backbone took longer than this (seconds, in the sweep's record) to check builds a
-# 224 px model here (VGG, ViT, TNT, CSWin, CLIP, PCPVT: 17-48 s each in the suite): the sweep
-# (`python benchmarks/backbones.py`) checks those, the suite the families below it.
+# 224 px model here (7 families: VGG, VGG with sigmoid, ViT, TNT, CSWin, CLIP, PCPVT; 17-48 s each in the
+# suite): the sweep (`python benchmarks/backbones.py`) checks those, the suite the families below it.
 QUICK_SECONDS = 4.0
 
 

@@ -106,7 +106,7 @@ def test_resume_from_a_checkpoint_continues_at_the_next_epoch(trained, workdir):
 
 
 def test_eval_export_infer_and_predict(tiny_trained, workdir):
-    extra = tiny_trained  # the recipe's export on this engine: test_demo.py (the quick start exports Res2Net)
+    extra = tiny_trained  # a recipe's export against its eager network: test_ppcls_engine.py
     log = standalone("eval.py", "rdrop_res2net.yaml", workdir, extra).stdout
     assert "[Eval][Avg]" in log and "top1: " in log and "[Eval][Epoch" not in log  # eval.py evaluates no epoch
     exported = standalone("export_model.py", "rdrop_res2net.yaml", workdir, extra)
