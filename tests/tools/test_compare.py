@@ -184,3 +184,18 @@ def test_the_equal_compute_epochs_follow_cpu_time_where_recorded_so_a_paused_run
     assert long_epochs(walls, 0, 10) == 10  # rows without CPU time: the wall ratio, never below the epochs
     walls[0]["train_seconds"] = 160.0
     assert long_epochs(walls, 0, 10) == 20
+
+
+def test_the_report_compares_cpu_time_where_recorded_so_a_paused_run_does_not_skew_its_cost():
+    from paddleclas_rdrop.tools.compare.report import arm_lines, time_ratio
+
+    paused = [  # as above: the baseline's wall time includes 40 min stopped
+        {"arm": "baseline", "seed": 0, "train_seconds": 2550.0, "train_cpu_seconds": 200.0},
+        {"arm": "rdrop", "seed": 0, "train_seconds": 320.0, "train_cpu_seconds": 300.0},
+    ]
+    assert time_ratio(paused, "rdrop", "baseline") == 1.5
+    walls = [{k: v for k, v in row.items() if k != "train_cpu_seconds"} for row in paused]
+    assert abs(time_ratio(walls, "rdrop", "baseline") - 320 / 2550) < 1e-12
+    extra = {"top1": 0.5, "nll": 1.0, "counts": [[10], [6], [5]], "peak_rss_mb": 500, "epochs": None}
+    rows = [{**row, **extra} for row in paused]
+    assert "| train CPU s |" in arm_lines(rows)[0] and "| 200 |" in arm_lines(rows)[2]

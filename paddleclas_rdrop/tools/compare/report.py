@@ -59,16 +59,24 @@ def pairs(rows):
     return [(a, b) for a, b in found + list(EXTRA_PAIRS) if a in arms and b in arms]
 
 
+def cost_key(rows):
+    """The training time the report and `baseline_long` compare: `train_cpu_seconds` where every row has it
+    (a pause or another job lengthens a run's wall time, not its CPU time), else `train_seconds`."""
+    return "train_cpu_seconds" if rows and all("train_cpu_seconds" in row for row in rows) else "train_seconds"
+
+
 def time_ratio(rows, a, b):
-    """The median over common seeds of a's training seconds / b's."""
-    arms = by_arm(rows)
+    """The median over common seeds of a's training seconds / b's (`cost_key`)."""
+    arms, key = by_arm(rows), cost_key(rows)
     seeds = sorted(set(arms[a]) & set(arms[b]))
-    return statistics.median(arms[a][s]["train_seconds"] / arms[b][s]["train_seconds"] for s in seeds)
+    return statistics.median(arms[a][s][key] / arms[b][s][key] for s in seeds)
 
 
 def arm_lines(rows):
+    key = cost_key(rows)
+    seconds = "train CPU s" if key == "train_cpu_seconds" else "train s"
     lines = [
-        "| arm | seeds | top-1 % | NLL | ECE % | train s | peak RSS MB | epochs |",
+        f"| arm | seeds | top-1 % | NLL | ECE % | {seconds} | peak RSS MB | epochs |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for arm, seeds in by_arm(rows).items():
@@ -78,7 +86,7 @@ def arm_lines(rows):
         epochs = f"{epochs[0]}-{epochs[-1]}" if epochs else "as set"
         lines.append(
             f"| {arm} | {len(runs)} | {mean('top1'):.2f} | {mean('nll'):.4f} | {mean('ece'):.2f} | "
-            f"{statistics.mean(r['train_seconds'] for r in runs):.0f} | "
+            f"{statistics.mean(r[key] for r in runs):.0f} | "
             f"{max(r['peak_rss_mb'] for r in runs):.0f} | {epochs} |"
         )
     return lines
@@ -118,8 +126,9 @@ def report_lines(rows, title):
     return [
         f"# {title}",
         "",
-        "Per arm, mean over seeds (train s: wall seconds of tools/train.py; peak RSS: the largest of the "
-        "train processes, as the OS counts it):",
+        "Per arm, mean over seeds (train CPU s: user + system seconds of tools/train.py, which a pause does "
+        "not lengthen, or its wall seconds, train s, where a run did not record them; peak RSS: the largest "
+        "of the train processes, as the OS counts it):",
         "",
         *arm_lines(rows),
         "",

@@ -11,6 +11,7 @@ import time
 
 from ...core.calibration import read_counts
 from ...core.errors import ConfigError, RDropError
+from .report import cost_key
 
 RESULTS, SETUP = "results.jsonl", "setup.json"
 
@@ -63,8 +64,7 @@ def long_epochs(done, seed, epochs):
     in CPU seconds (`train_cpu_seconds`: a pause or another job on the machine lengthens the wall time of
     one run, not its CPU time) where both runs recorded them, else in wall seconds."""
     rows = {row["arm"]: row for row in done if row["seed"] == seed}
-    cpu = all("train_cpu_seconds" in rows[arm] for arm in ("rdrop", "baseline"))
-    key = "train_cpu_seconds" if cpu else "train_seconds"
+    key = cost_key([rows["rdrop"], rows["baseline"]])
     return max(epochs, round(epochs * rows["rdrop"][key] / rows["baseline"][key]))
 
 
