@@ -12,8 +12,8 @@ The setting, declared before any result was read:
 - Data: Fashion-MNIST (Debian's `dataset-fashion-mnist`), each 28 px image padded to 32 px with black.
 - Pretraining, once, seeded (seed 0), with `tools/train.py`: 10000 training images of classes 0-4
   (2000 per class), 10 epochs, batch 100, AdamW (lr 1e-3, weight decay 0.05, cosine, 1 warm-up epoch),
-  random crop (scale 0.85-1) and flip. Its weights' SHA-256 is kept in the results folder: a resume
-  on weights that differ is refused.
+  random crop (scale 0.85-1) and flip. The weights are kept in the results folder (`pretrained.pdparams`,
+  22 MB) with their SHA-256: a resume on weights that differ is refused.
 - Fine-tuning task: classes 5-9; 500 training images (100 per class), validation 500 other training
   images, test the 5000 official test images of those classes (the splits of benchmarks/accuracy.py).
   Each seed starts from the pretrained weights with a new 5-class head drawn from the seed.
@@ -140,10 +140,12 @@ def tool_env(args):
 
 
 def pretrain(args):
-    """The pretrained weights (trained once); their path without suffix."""
+    """The pretrained weights (trained once, then kept in the results folder, so that the study resumes on
+    another machine, where a new pretraining gives other floats); their path without suffix."""
+    kept = os.path.abspath(os.path.join(args.results, "pretrained"))
+    if os.path.exists(kept + ".pdparams"):
+        return kept
     out = os.path.abspath(os.path.join(args.work, "pretrain"))
-    if os.path.exists(os.path.join(out, "latest.pdparams")):
-        return os.path.join(out, "latest")
     adamw = {
         "name": "AdamW",
         "beta1": 0.9,
@@ -160,7 +162,8 @@ def pretrain(args):
         shutil.rmtree(out)  # a pretraining a stop cut short
     command = [sys.executable, os.path.join(PROJECT, "tools", "train.py"), "-c", path, "-o", f"Global.output_dir={out}"]
     subprocess.run(command + ["-o", "Global.seed=0"], check=True, env=tool_env(args))
-    return os.path.join(out, "latest")
+    shutil.copyfile(os.path.join(out, "latest.pdparams"), kept + ".pdparams")
+    return kept
 
 
 def start_checkpoints(args, weights, seeds):
