@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import forks
 from models import build
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -105,16 +106,18 @@ def tool_environment(env=None):
     return environment
 
 
-def run_tool(tool, config, overrides, cwd, env=None, launch_processes=0, check=True, tools_root=PROJECT):
-    """Run a tool; on failure show the tail of its output."""
-    result = subprocess.run(
-        tool_command(tool, config, overrides, launch_processes, tools_root),
-        cwd=cwd,
-        env=tool_environment(env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def run_tool(tool, config, overrides, cwd, env=None, launch_processes=0, check=True, tools_root=PROJECT, fresh=False):
+    """Run a tool; on failure show the tail of its output. The run is a fork of an interpreter that has
+    imported paddle as this project's tools do (`forks`), unless it runs under `paddle.distributed.launch`,
+    is one of PaddleClas's own tools (`tools_root`), or `fresh` asks for a new interpreter (a test of what
+    the tool prints while it imports paddle)."""
+    command = tool_command(tool, config, overrides, launch_processes, tools_root)
+    if launch_processes or fresh or tools_root != PROJECT:  # PaddleClas's own tools import what they import
+        result = subprocess.run(
+            command, cwd=cwd, env=tool_environment(env), capture_output=True, text=True, timeout=600
+        )
+    else:
+        result = forks.run(command, cwd=cwd, env=tool_environment(env), timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{tool} {config} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"

@@ -23,8 +23,8 @@ from engine_runs import (
 NO_TREE = {"PADDLECLAS_ROOT": ""}
 
 
-def standalone(tool, config, workdir, extra, check=True):
-    return run_tool(tool, config, extra, cwd=workdir, env=NO_TREE, check=check)
+def standalone(tool, config, workdir, extra, check=True, fresh=False):
+    return run_tool(tool, config, extra, cwd=workdir, env=NO_TREE, check=check, fresh=fresh)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,7 @@ def trained(workdir):
             f"rdrop_{name}.yaml",
             workdir,
             overrides(workdir, name, epochs, every_epoch=True) + ["Global.seed=0"],
+            fresh=True,  # a new interpreter: its log is checked for start-up noise (assert_quiet)
         )
         logs[name] = result.stdout + result.stderr, sorted(os.listdir(workdir / name))
         if name != "res2net":
