@@ -45,13 +45,13 @@ def listing_images():
     matches extensions case-sensitively and skips other files without a word; an image that does not decode
     is logged and its whole batch left out. While it runs in this context, that name is `image_files` (any
     case; every skipped file named in the log; with an `Infer.infer_list`, PaddleClas's own listing), without
-    the images that do not decode (`decodes`), each named in the log. It yields {"listed": every image listed,
+    the images that do not decode (`decode`), each named in the log. It yields {"listed": every image listed,
     "undecodable": those left out}; the original is put back on leaving."""
     import logging
 
     import ppcls.engine.engine as engine_module
 
-    from .data.lists import decodes, image_files
+    from .data.lists import decode, image_files
 
     original, found = engine_module.get_image_list, {"listed": [], "undecodable": []}
 
@@ -65,7 +65,7 @@ def listing_images():
         found["listed"] += images
         good = []
         for path in images:
-            if decodes(path):
+            if decode(path) is not None:
                 good.append(path)
             else:
                 logging.getLogger("ppcls").error(f"cannot read image {path} (not an image cv2 can decode): left out")

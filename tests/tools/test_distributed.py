@@ -8,9 +8,10 @@ floating-point reassociation, amplified over the steps; with dropout, up to the 
 which differ by design (one seed per process).
 
 Distances are relative to how far one process moved the weights from their start (2 steps at
-lr 1e-5). Measured (both engines give the same weights): 0.011 without dropout, 0.34 for R-Drop
-(head dropout 0.01: the masks act on the classifier's inputs, where most of the movement is), and 1.62 for
-one process on half the batch, a run the check must reject.
+lr 1e-5). Measured (both engines give the same weights; `pytest -s tests/tools/test_distributed.py` prints
+them): 0.000-0.011 without dropout, 0.34 for R-Drop (head dropout 0.01: the masks act on the classifier's
+inputs, where most of the movement is). One process on half the batch, a run each check must reject,
+measures 1.59 without dropout and 1.26 with R-Drop: at least 1.5 times each tolerance is asserted.
 """
 
 import shutil
@@ -110,9 +111,6 @@ def test_two_processes_match_one_with_the_same_global_batch(distributed_workdir,
         for log in logs:  # each process ran its half of the 2 global batches, then evaluated
             assert "[Iter: 0/2]" in log and "[Eval][Epoch 1][Avg]" in log, log[-2000:]
             assert config == "baseline" or step_losses(log, "RDropLoss")
-        if config == "baseline":
-            half = train(
-                distributed_workdir, engine, config, "baseline_half", processes=1, batch_size=GLOBAL_BATCH // 2
-            )
-            print(f"{engine} one process, half the batch: {distance(half, one) / moved:.3f}")
-            assert distance(half, one) / moved > 0.5  # the tolerance can fail
+        half = train(distributed_workdir, engine, config, f"{config}_half", processes=1, batch_size=GLOBAL_BATCH // 2)
+        print(f"{engine} {config} one process, half the batch: {distance(half, one) / moved:.3f}")
+        assert distance(half, one) / moved > 1.5 * TOLERANCE[config]  # the check rejects a run that is wrong

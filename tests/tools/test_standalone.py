@@ -106,8 +106,23 @@ def test_resume_from_a_checkpoint_continues_at_the_next_epoch(trained, workdir):
     assert "[Train][Epoch 2/2]" in log and "[Train][Epoch 1/2]" not in log
 
 
+def test_a_recipes_export_gives_its_eager_networks_softmax(trained, workdir):
+    """Res2Net's recipe (drop path on its blocks, dropout before its head) exported by this engine: the
+    deploy predictor's softmax is the stock Res2Net50_vd_26w_4s's with the trained weights, in eval mode."""
+    extra = overrides(workdir, "res2net", epochs=2) + [f"Global.pretrained_model={workdir}/res2net/latest"]
+    standalone("export_model.py", "rdrop_res2net.yaml", workdir, extra)
+    assert_export_matches_eager(
+        os.path.join(PROJECT, "configs", "rdrop_res2net.yaml"),
+        extra,
+        str(workdir / "res2net" / "inference"),
+        str(workdir / "res2net" / "latest.pdparams"),
+        CONFIGS["res2net"],
+        [str(workdir / "digits" / "images" / f"{i:05d}.png") for i in range(4)],
+    )
+
+
 def test_eval_export_infer_and_predict(tiny_trained, workdir):
-    extra = tiny_trained  # a recipe's export against its eager network: test_ppcls_engine.py
+    extra = tiny_trained  # any model's eval, export and predict (a recipe's export: the test above)
     log = standalone("eval.py", "rdrop_res2net.yaml", workdir, extra).stdout
     assert "[Eval][Avg]" in log and "top1: " in log and "[Eval][Epoch" not in log  # eval.py evaluates no epoch
     exported = standalone("export_model.py", "rdrop_res2net.yaml", workdir, extra)

@@ -159,11 +159,6 @@ def decode(path):
         return None
 
 
-def decodes(path):
-    """Whether the file at `path` decodes (`decode`)."""
-    return decode(path) is not None
-
-
 def image_files(where, key="Infer.infer_imgs"):
     """(images, skipped) at `where`, an image file or a folder (walked, sorted): `skipped` lists
     `(path, why)` for every other file, so that nothing is left out without a word. Raises `DataError`

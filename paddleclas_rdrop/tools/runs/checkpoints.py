@@ -114,16 +114,18 @@ COMMITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rdrop-commit")
 COMMITS = []  # the futures of the commits not yet waited for
 
 
-def wait_for_saves(timeout=None):
-    """Wait for every checkpoint commit under way; raise the `SaveError` of the first that failed. With
-    `timeout` (seconds, for a process about to end), wait at most that long in all and raise nothing."""
-    from concurrent.futures import wait
-
-    if timeout is not None:
-        wait(list(COMMITS), timeout=timeout)
-        return
+def wait_for_saves():
+    """Wait for every checkpoint commit under way; raise the `SaveError` of the first that failed."""
     while COMMITS:
         COMMITS.pop(0).result()
+
+
+def let_saves_end(seconds):
+    """For a process about to end: wait at most `seconds` in all for the commits under way; raise nothing
+    (a failed commit leaves the checkpoints before it whole)."""
+    from concurrent.futures import wait
+
+    wait(list(COMMITS), timeout=seconds)
 
 
 def save_error(model_path, prefix, error):

@@ -64,9 +64,9 @@ class StopTogether:
                 continue  # not yet whole
             if rank == self.rank:
                 continue
-            from .checkpoints import wait_for_saves
+            from .checkpoints import let_saves_end
 
-            wait_for_saves(COMMIT_SECONDS)  # rank 0's checkpoint under way is made whole first
+            let_saves_end(COMMIT_SECONDS)  # rank 0's checkpoint under way is made whole first
             print(f"error: rank {rank} stopped the run: {line.strip().removeprefix('error: ')}", file=sys.stderr)
             sys.stderr.flush()
             os._exit(1)  # the main thread may wait in a collective that will never end
