@@ -1,4 +1,5 @@
-"""Running the project's tools as a user does: subprocesses on a small digits dataset."""
+"""Running the project's tools as a user does, each run in its own process (a fork of an interpreter that has
+imported paddle, `forks`), on a small digits dataset."""
 
 import os
 import re
