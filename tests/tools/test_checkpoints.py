@@ -81,6 +81,31 @@ def test_a_flush_that_fails_behind_training_is_raised_at_the_next_wait_and_keeps
     wait_for_saves()  # raised once
 
 
+def test_a_save_does_not_wait_for_the_flush_before_it_and_carries_the_best_it_queued(tmp_path, monkeypatch):
+    import threading
+
+    from paddleclas_rdrop.tools.runs import checkpoints
+
+    net, optimizers = model_and_optimizer()
+    save = make_whole(save_load.save_model)
+    flushes = threading.Event()
+    real_fsync = os.fsync
+
+    def held_fsync(descriptor):  # the disk is slow: the commits wait until the test lets them go
+        flushes.wait(timeout=30)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", held_fsync)
+    save(net, optimizers, {"metric": 0.9, "epoch": 1}, str(tmp_path), prefix="best_model")
+    save(net, optimizers, {"metric": 0.9, "epoch": 1}, str(tmp_path), prefix="latest")  # returns at once
+    assert len(checkpoints.COMMITS) == 2 and not checkpoints.COMMITS[0].done()
+    assert not (tmp_path / "best_model.pdstates").exists()  # best_model is still being flushed
+    flushes.set()
+    wait_for_saves()
+    assert paddle.load(str(tmp_path / "latest.pdstates"))["best_metric"] == 0.9  # what a resume carries over
+    assert paddle.load(str(tmp_path / "best_model.pdstates"))["metric"] == 0.9
+
+
 def test_keep_checkpoint_max_deletes_the_older_epoch_checkpoints_once_a_new_one_is_whole(tmp_path):
     net, optimizers = model_and_optimizer()
     save = make_whole(save_load.save_model, keep=2)

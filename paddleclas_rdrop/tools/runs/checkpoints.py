@@ -112,11 +112,13 @@ def schedule_of(config):
 
 COMMITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rdrop-commit")  # one at a time, in order
 COMMITS = []  # the futures of the commits not yet waited for
+QUEUED_BEST = {}  # output folder -> the metric of the last best_model handed to the committer
 
 
-def wait_for_saves():
-    """Wait for every checkpoint commit under way; raise the `SaveError` of the first that failed."""
-    while COMMITS:
+def wait_for_saves(in_flight=0):
+    """Raise the `SaveError` of the first commit that failed, of those done, and wait until at most
+    `in_flight` commits are under way (0: every commit is done)."""
+    while COMMITS and (COMMITS[0].done() or len(COMMITS) > in_flight):
         COMMITS.pop(0).result()
 
 
@@ -177,14 +179,18 @@ def make_whole(save_model, schedule=None, keep=None):
 
         if dist.get_rank() != 0:  # PaddleClas saves on rank 0 only
             return None
-        wait_for_saves()  # the one before is whole (best_of reads it), or its SaveError is raised here
+        # a commit that failed is raised here; one may still be under way (the best_model saved just
+        # before this latest, say), so that saving never waits for a flush in the common case
+        wait_for_saves(in_flight=1)
         check_weights_finite(
             net, f"at the end of epoch {metric_info.get('epoch')}, before {kwargs.get('prefix')} was saved"
         )
         if schedule is not None:
             metric_info = {**metric_info, "schedule": schedule}
         prefix = kwargs.get("prefix", "ppcls")
-        best = best_of(model_path)
+        best = QUEUED_BEST[model_path] if model_path in QUEUED_BEST else best_of(model_path)
+        if prefix == "best_model":
+            QUEUED_BEST[model_path] = metric_info.get("metric")
         if prefix != "best_model" and best is not None:  # what a resume carries over
             metric_info = {**metric_info, "best_metric": best}
         os.makedirs(model_path, exist_ok=True)
