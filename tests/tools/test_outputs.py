@@ -43,6 +43,8 @@ def test_the_resume_named_is_the_whole_checkpoint_at_the_highest_epoch(tmp_path)
         handle.write(b"not a pickle")
     fake_checkpoint(f"{folder}/epoch_3", 3, parts=(".pdparams", ".pdopt"))
     assert resumable(folder) == f"{folder}/latest"  # a .pdstates that does not load is passed over
+    fake_checkpoint(f"{folder}/best_model", 4)  # killed while the last epoch's latest was saved
+    assert resumable(folder) == f"{folder}/latest"  # it trains epoch 4 again; best_model has nothing left
 
 
 def test_a_folder_with_no_whole_checkpoint_says_so_and_offers_the_new_folder(tmp_path):

@@ -53,10 +53,11 @@ def run_files(folder):
 
 
 def resumable(folder):
-    """The checkpoint prefix in `folder` a resume goes on from: of `latest`, `epoch_*` and `best_model`, the
-    complete one (`.pdparams`, `.pdopt` and a `.pdstates` that loads; an EMA's `.pdema` is not looked for)
-    at the highest recorded epoch, `latest` on a tie; None when there is none (a run stopped during its first
-    save)."""
+    """The checkpoint prefix in `folder` a resume goes on from: of `latest` and `epoch_*`, the complete one
+    (`.pdparams`, `.pdopt` and a `.pdstates` that loads; an EMA's `.pdema` is not looked for) at the highest
+    recorded epoch, `latest` on a tie; `best_model` only where neither is complete (a run stopped while its
+    last epoch's `latest` was being saved has a `best_model` of that epoch, from which nothing is left to
+    train, and a `latest` that trains it again); None when there is none (stopped during its first save)."""
     import paddle
 
     found = []
@@ -71,8 +72,8 @@ def resumable(folder):
             epoch = int(paddle.load(states).get("epoch") or 0)
         except Exception:  # a file that does not load is not a place to go on from
             continue
-        found.append((epoch, name == "latest", prefix))
-    return max(found)[2] if found else None
+        found.append((name != "best_model", epoch, name == "latest", prefix))
+    return max(found)[3] if found else None
 
 
 def check_no_other_run(config):
