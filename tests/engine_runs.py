@@ -113,7 +113,7 @@ def run_tool(tool, config, overrides, cwd, env=None, launch_processes=0, check=T
     is one of PaddleClas's own tools (`tools_root`), or `fresh` asks for a new interpreter (a test of what
     the tool prints while it imports paddle)."""
     command = tool_command(tool, config, overrides, launch_processes, tools_root)
-    if launch_processes or fresh or tools_root != PROJECT:  # PaddleClas's own tools import what they import
+    if launch_processes or fresh or tools_root != PROJECT:  # PaddleClas's own tools import other modules
         result = subprocess.run(
             command, cwd=cwd, env=tool_environment(env), capture_output=True, text=True, timeout=600
         )

@@ -28,7 +28,7 @@ import tempfile
 IMPORT_TIME = ("PADDLECLAS_ROOT", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONPATH", "PADDLE_LOCAL_SIZE")
 
 SERVER = r"""
-import io, json, os, runpy, sys, threading, traceback, atexit
+import atexit, json, os, runpy, sys, threading, traceback
 
 from paddleclas_rdrop.tools.threads import share_cores
 from paddleclas_rdrop.tools.quiet import import_paddle_quietly
@@ -37,7 +37,6 @@ channel = os.fdopen(int(sys.argv[1]), "w", buffering=1)
 try:
     share_cores()
     import_paddle_quietly()
-    import paddle  # noqa: F401
     from paddleclas_rdrop.adapter import registry
 
     try:

@@ -11,7 +11,7 @@ Distances are relative to how far one process moved the weights from their start
 lr 1e-5). Measured (both engines give the same weights; `pytest -s tests/tools/test_distributed.py` prints
 them): 0.000-0.011 without dropout, 0.34 for R-Drop (head dropout 0.01: the masks act on the classifier's
 inputs, where most of the movement is). One process on half the batch, a run each check must reject,
-measures 1.59 without dropout and 1.26 with R-Drop: at least 1.5 times each tolerance is asserted.
+measures 1.59 without dropout and 1.26 with R-Drop: above 0.5 and 0.9 is asserted (`REJECTED`).
 """
 
 import shutil
@@ -28,6 +28,7 @@ from models import build
 GLOBAL_BATCH = 32
 TINY_NAME = TINY[0].split("=")[1]
 TOLERANCE = {"baseline": 0.1, "rdrop": 0.6}  # of the one-process movement, see the docstring
+REJECTED = {"baseline": 0.5, "rdrop": 0.9}  # a half-batch run measures above these: each tolerance can fail
 
 
 @pytest.fixture(scope="module")
@@ -113,4 +114,4 @@ def test_two_processes_match_one_with_the_same_global_batch(distributed_workdir,
             assert config == "baseline" or step_losses(log, "RDropLoss")
         half = train(distributed_workdir, engine, config, f"{config}_half", processes=1, batch_size=GLOBAL_BATCH // 2)
         print(f"{engine} {config} one process, half the batch: {distance(half, one) / moved:.3f}")
-        assert distance(half, one) / moved > 1.5 * TOLERANCE[config]  # the check rejects a run that is wrong
+        assert distance(half, one) / moved > REJECTED[config]  # the check rejects a run that is wrong
