@@ -1,6 +1,7 @@
 """The shipped CNN recipe's R-Drop against simply training longer: phase 2's task through `tools/compare.py`.
 
     nohup python benchmarks/equal_compute.py > equal_compute.log 2>&1 &   # resumes from its results file
+    python benchmarks/equal_compute.py --seeds 0-2 & python benchmarks/equal_compute.py --seeds 3-5 &   # or two at once
     python benchmarks/equal_compute.py --report                          # the report from the results file
 
 The setting, declared before any of its results was read (docs/benchmarks.md, "Against training longer"):
@@ -24,9 +25,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import accuracy  # noqa: E402
 import views_product  # noqa: E402
 import views_study  # noqa: E402
+
+import accuracy  # noqa: E402
 from common import set_threads  # noqa: E402
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,7 +60,12 @@ def main():
     parser.add_argument("--results", default=os.path.join(PROJECT, "benchmarks", "results", "equal_compute"))
     parser.add_argument("--phase1", default=os.path.join(PROJECT, "benchmarks", "results", "views_study_runs.jsonl"))
     parser.add_argument("--report", action="store_true", help="only the report, from the results file")
+    parser.add_argument(
+        "--seeds",
+        help="first-last seeds to run (default 0-5); processes on disjoint seeds share one results file",
+    )
     args = parser.parse_args()
+    first, last = map(int, args.seeds.split("-")) if args.seeds and not args.report else (SEEDS[0], SEEDS[-1])
     args.cache, args.quick = args.work, False  # where accuracy.pretrain keeps phase 1's weights
     set_threads(args.threads)
     os.makedirs(args.results, exist_ok=True)
@@ -77,7 +84,7 @@ def main():
         command += ["--test-list", os.path.join(args.work, "data", "test_list.txt")]
     else:
         command += ["-c", os.path.join(args.work, "rdrop.yaml"), "--report"]
-    command += ["--arms", ARMS, "--first-seed", str(SEEDS[0]), "--seeds", str(len(SEEDS)), "--out", args.results]
+    command += ["--arms", ARMS, "--first-seed", str(first), "--seeds", str(last - first + 1), "--out", args.results]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     subprocess.run(command, check=True, env=env)
 
