@@ -75,6 +75,7 @@ def check_epochs_left(config):
     import paddle
 
     from .runs.checkpoints import check_resume
+    from .runs.outputs import complete_latest
 
     global_section = section_of(config, "Global")
     checkpoint, epochs = global_section.get("checkpoints"), global_section.get("epochs")
@@ -82,9 +83,14 @@ def check_epochs_left(config):
         return
     done = int(paddle.load(f"{checkpoint}.pdstates").get("epoch", 0))
     if done >= epochs:
+        had = complete_latest(checkpoint)
+        left = "incomplete" if had is None else f"at epoch {had}"
+        latest = (
+            "" if had is False else f" (latest beside it was left {left} by a stop during its save: it is now a copy)"
+        )
         raise ConfigError(
             f"Global.checkpoints: {checkpoint} has trained {done} epochs and Global.epochs is {epochs}, so "
-            f"nothing is left to train: to train on from its weights, start a new schedule with "
+            f"nothing is left to train{latest}: to train on from its weights, start a new schedule with "
             f"-o Global.pretrained_model={checkpoint} (and no Global.checkpoints)"
         )
     check_resume(checkpoint, config)

@@ -8,6 +8,7 @@ import paddle
 import pytest
 
 from paddleclas_rdrop.core.errors import ConfigError
+from paddleclas_rdrop.tools.preflight import check_epochs_left
 from paddleclas_rdrop.tools.runs.outputs import check_no_other_run, resumable
 
 from engine_runs import ENGINES, TINY, engine_param, overrides, refusals, run_tool
@@ -45,6 +46,38 @@ def test_the_resume_named_is_the_whole_checkpoint_at_the_highest_epoch(tmp_path)
     assert resumable(folder) == f"{folder}/latest"  # a .pdstates that does not load is passed over
     fake_checkpoint(f"{folder}/best_model", 4)  # killed while the last epoch's latest was saved
     assert resumable(folder) == f"{folder}/latest"  # it trains epoch 4 again; best_model has nothing left
+
+
+@pytest.mark.parametrize("latest_parts", [(".pdparams", ".pdopt", ".pdstates"), (".pdparams", ".pdstates"), ()])
+def test_a_resume_with_nothing_left_brings_a_latest_a_stop_cut_short_up_to_the_last_epoch(tmp_path, latest_parts):
+    folder = str(tmp_path)
+    fake_checkpoint(f"{folder}/epoch_4", 4)
+    with open(f"{folder}/epoch_4.pdparams", "wb") as handle:
+        handle.write(b"the weights of epoch 4")
+    fake_checkpoint(f"{folder}/latest", 3, parts=latest_parts)  # killed while the last epoch's latest was saved
+    with pytest.raises(ConfigError) as refused:
+        check_epochs_left({"Global": {"checkpoints": f"{folder}/epoch_4", "epochs": 4}})
+    left = "at epoch 3" if len(latest_parts) == 3 else "incomplete"
+    assert f"nothing is left to train (latest beside it was left {left} by a stop during its save" in str(refused.value)
+    assert paddle.load(f"{folder}/latest.pdstates")["epoch"] == 4
+    for suffix in (".pdparams", ".pdopt", ".pdstates"):
+        with open(f"{folder}/latest{suffix}", "rb") as a, open(f"{folder}/epoch_4{suffix}", "rb") as b:
+            assert a.read() == b.read()
+    assert sorted(os.listdir(folder)) == sorted(
+        f"{p}{s}" for p in ("latest", "epoch_4") for s in (".pdparams", ".pdopt", ".pdstates")
+    )
+    with pytest.raises(ConfigError) as again:  # now whole: nothing more is written or said
+        check_epochs_left({"Global": {"checkpoints": f"{folder}/epoch_4", "epochs": 4}})
+    assert "latest beside it" not in str(again.value)
+
+
+def test_a_finished_runs_best_model_is_never_copied_over_latest(tmp_path):
+    folder = str(tmp_path)
+    fake_checkpoint(f"{folder}/best_model", 4)
+    fake_checkpoint(f"{folder}/latest", 3)
+    with pytest.raises(ConfigError, match="nothing is left to train: "):
+        check_epochs_left({"Global": {"checkpoints": f"{folder}/best_model", "epochs": 4}})
+    assert paddle.load(f"{folder}/latest.pdstates")["epoch"] == 3
 
 
 def test_a_folder_with_no_whole_checkpoint_says_so_and_offers_the_new_folder(tmp_path):

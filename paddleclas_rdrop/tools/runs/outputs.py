@@ -52,28 +52,59 @@ def run_files(folder):
     return sorted(path for pattern in RUN_FILES for path in glob.glob(os.path.join(glob.escape(folder), pattern)))
 
 
-def resumable(folder):
-    """The checkpoint prefix in `folder` a resume goes on from: of `latest` and `epoch_*`, the complete one
-    (`.pdparams`, `.pdopt` and a `.pdstates` that loads; an EMA's `.pdema` is not looked for) at the highest
-    recorded epoch, `latest` on a tie; `best_model` only where neither is complete (a run stopped while its
-    last epoch's `latest` was being saved has a `best_model` of that epoch, from which nothing is left to
-    train, and a `latest` that trains it again); None when there is none (stopped during its first save)."""
+def whole_epoch(prefix):
+    """The epoch recorded by the checkpoint `prefix` where it is complete (`.pdparams`, `.pdopt` and a
+    `.pdstates` that loads; an EMA's `.pdema` is not looked for), else None."""
     import paddle
 
+    if not all(os.path.exists(prefix + suffix) for suffix in (".pdparams", ".pdopt", ".pdstates")):
+        return None
+    try:
+        return int(paddle.load(prefix + ".pdstates").get("epoch") or 0)
+    except Exception:  # a file that does not load is not a place to go on from
+        return None
+
+
+def resumable(folder):
+    """The checkpoint prefix in `folder` a resume goes on from: of `latest` and `epoch_*`, the complete one
+    (`whole_epoch`) at the highest recorded epoch, `latest` on a tie; `best_model` only where neither is
+    complete (a run stopped while its last epoch's `latest` was being saved has a `best_model` of that epoch,
+    from which nothing is left to train, and a `latest` that trains it again); None when there is none
+    (stopped during its first save)."""
     found = []
     for states in glob.glob(os.path.join(glob.escape(folder), "*.pdstates")):
         prefix = states[: -len(".pdstates")]
         name = os.path.basename(prefix)
         if not (name in ("latest", "best_model") or name.startswith("epoch_")):
             continue
-        if not all(os.path.exists(prefix + suffix) for suffix in (".pdparams", ".pdopt")):
-            continue
-        try:
-            epoch = int(paddle.load(states).get("epoch") or 0)
-        except Exception:  # a file that does not load is not a place to go on from
-            continue
-        found.append((name != "best_model", epoch, name == "latest", prefix))
+        epoch = whole_epoch(prefix)
+        if epoch is not None:
+            found.append((name != "best_model", epoch, name == "latest", prefix))
     return max(found)[3] if found else None
+
+
+def complete_latest(checkpoint):
+    """Where a stop cut short the save of `latest` after `checkpoint` (an `epoch_<n>` beside it, complete, of a
+    later epoch) was written, make `latest` a copy of `checkpoint`, as the stopped save would have: its files
+    are copied into a folder beside them and committed (`checkpoints.commit`: flushed, then moved into place,
+    the `.pdstates` last). Returns the epoch `latest` had (None where it was not complete), or False where
+    `latest` needed nothing. Raises `SaveError` where the copy cannot be written."""
+    import shutil
+
+    from .checkpoints import commit
+
+    folder, name = os.path.split(checkpoint)
+    epoch = whole_epoch(checkpoint)
+    if not name.startswith("epoch_") or epoch is None:
+        return False
+    had = whole_epoch(os.path.join(folder, "latest"))
+    if had is not None and had >= epoch:
+        return False
+    partial = tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=folder)
+    for path in glob.glob(glob.escape(checkpoint) + ".*"):
+        shutil.copyfile(path, os.path.join(partial, "latest" + path[len(checkpoint) :]))
+    commit(partial, folder, "latest", None)
+    return had
 
 
 def check_no_other_run(config):
