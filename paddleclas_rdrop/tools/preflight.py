@@ -71,7 +71,8 @@ def check_batches(config):
 
 def check_epochs_left(config):
     """A resume (`Global.checkpoints`) from a checkpoint with epochs left to train, of this run's schedule
-    (`check_resume`)."""
+    (`check_resume`). Where nothing is left, and a stop left `latest` behind that checkpoint, `latest` is
+    first made a copy of it (`outputs.complete_latest`)."""
     import paddle
 
     from .runs.checkpoints import check_resume
@@ -83,10 +84,11 @@ def check_epochs_left(config):
         return
     done = int(paddle.load(f"{checkpoint}.pdstates").get("epoch", 0))
     if done >= epochs:
-        had = complete_latest(checkpoint)
-        left = "incomplete" if had is None else f"at epoch {had}"
+        copied, had = complete_latest(checkpoint, global_section.get("output_dir"))
+        folder, name = os.path.split(checkpoint)
+        was = "incomplete" if had is None else f"at epoch {had}"
         latest = (
-            "" if had is False else f" (latest beside it was left {left} by a stop during its save: it is now a copy)"
+            f" ({os.path.join(folder, 'latest')} was {was}, behind it; it is now a copy of {name})" if copied else ""
         )
         raise ConfigError(
             f"Global.checkpoints: {checkpoint} has trained {done} epochs and Global.epochs is {epochs}, so "

@@ -48,36 +48,73 @@ def test_the_resume_named_is_the_whole_checkpoint_at_the_highest_epoch(tmp_path)
     assert resumable(folder) == f"{folder}/latest"  # it trains epoch 4 again; best_model has nothing left
 
 
-@pytest.mark.parametrize("latest_parts", [(".pdparams", ".pdopt", ".pdstates"), (".pdparams", ".pdstates"), ()])
+def stopped_during_the_last_latest(folder, latest_parts=(".pdparams", ".pdopt", ".pdstates")):
+    """A 4-epoch run killed while its last `latest` was saved: `latest` of epoch 3, then a whole `epoch_4`."""
+    fake_checkpoint(f"{folder}/latest", 3, parts=latest_parts)
+    fake_checkpoint(f"{folder}/epoch_4", 4, parts=(".pdparams", ".pdopt", ".pdstates", ".pdema"))
+    for suffix in (".pdparams", ".pdopt", ".pdema"):
+        with open(f"{folder}/epoch_4{suffix}", "wb") as handle:
+            handle.write(f"epoch 4's {suffix}".encode())
+    fake_checkpoint(f"{folder}/epoch_40", 40)  # another name that starts alike
+    if os.path.exists(f"{folder}/latest.pdstates"):  # saved an epoch before epoch_4 (a file time tick is coarse)
+        os.utime(f"{folder}/latest.pdstates", (os.path.getmtime(f"{folder}/epoch_4.pdstates") - 60,) * 2)
+
+
+def resume(checkpoint, output_dir):
+    with pytest.raises(ConfigError) as refused:
+        check_epochs_left({"Global": {"checkpoints": checkpoint, "epochs": 4, "output_dir": output_dir}})
+    return str(refused.value)
+
+
+@pytest.mark.parametrize("latest_parts", [(".pdparams", ".pdopt", ".pdstates"), (".pdparams", ".pdstates")])
 def test_a_resume_with_nothing_left_brings_a_latest_a_stop_cut_short_up_to_the_last_epoch(tmp_path, latest_parts):
     folder = str(tmp_path)
-    fake_checkpoint(f"{folder}/epoch_4", 4)
-    with open(f"{folder}/epoch_4.pdparams", "wb") as handle:
-        handle.write(b"the weights of epoch 4")
-    fake_checkpoint(f"{folder}/latest", 3, parts=latest_parts)  # killed while the last epoch's latest was saved
-    with pytest.raises(ConfigError) as refused:
-        check_epochs_left({"Global": {"checkpoints": f"{folder}/epoch_4", "epochs": 4}})
-    left = "at epoch 3" if len(latest_parts) == 3 else "incomplete"
-    assert f"nothing is left to train (latest beside it was left {left} by a stop during its save" in str(refused.value)
+    stopped_during_the_last_latest(folder, latest_parts)
+    was = "at epoch 3" if len(latest_parts) == 3 else "incomplete"
+    said = resume(f"{folder}/epoch_4", folder)
+    assert f"nothing is left to train ({folder}/latest was {was}, behind it; it is now a copy of epoch_4)" in said
     assert paddle.load(f"{folder}/latest.pdstates")["epoch"] == 4
-    for suffix in (".pdparams", ".pdopt", ".pdstates"):
+    for suffix in (".pdparams", ".pdopt", ".pdstates", ".pdema"):
         with open(f"{folder}/latest{suffix}", "rb") as a, open(f"{folder}/epoch_4{suffix}", "rb") as b:
             assert a.read() == b.read()
-    assert sorted(os.listdir(folder)) == sorted(
-        f"{p}{s}" for p in ("latest", "epoch_4") for s in (".pdparams", ".pdopt", ".pdstates")
-    )
-    with pytest.raises(ConfigError) as again:  # now whole: nothing more is written or said
-        check_epochs_left({"Global": {"checkpoints": f"{folder}/epoch_4", "epochs": 4}})
-    assert "latest beside it" not in str(again.value)
+    assert not [name for name in os.listdir(folder) if name.startswith(".partial")]
+    assert "behind it" not in resume(f"{folder}/epoch_4", folder)  # now whole: nothing more is written or said
 
 
-def test_a_finished_runs_best_model_is_never_copied_over_latest(tmp_path):
-    folder = str(tmp_path)
+def test_a_latest_that_is_not_a_stopped_save_of_that_run_is_never_replaced(tmp_path):
+    def latest_epoch():
+        return paddle.load(f"{folder}/latest.pdstates")["epoch"]
+
+    folder = str(tmp_path / "run")
+    os.makedirs(folder)
+    stopped_during_the_last_latest(folder)
+    assert "behind it" not in resume(f"{folder}/epoch_4", str(tmp_path / "elsewhere"))  # another output_dir
+    assert latest_epoch() == 3
     fake_checkpoint(f"{folder}/best_model", 4)
-    fake_checkpoint(f"{folder}/latest", 3)
-    with pytest.raises(ConfigError, match="nothing is left to train: "):
-        check_epochs_left({"Global": {"checkpoints": f"{folder}/best_model", "epochs": 4}})
+    assert "behind it" not in resume(f"{folder}/best_model", folder)  # best_model is never copied over latest
+    fake_checkpoint(f"{folder}/latest", 3)  # written after epoch_4: a resume from epoch_2 since, stopped in epoch 4
+    os.utime(f"{folder}/latest.pdstates", (os.path.getmtime(f"{folder}/epoch_4.pdstates") + 60,) * 2)
+    assert "behind it" not in resume(f"{folder}/epoch_4", folder)
+    assert latest_epoch() == 3
+    os.remove(f"{folder}/latest.pdstates")
+    os.remove(f"{folder}/latest.pdopt")
+    os.remove(f"{folder}/latest.pdparams")
+    assert "behind it" not in resume(f"{folder}/epoch_4", folder)  # no latest at all: an archived epoch_4
+    assert not os.path.exists(f"{folder}/latest.pdstates")
+
+
+def test_a_latest_that_cannot_be_written_leaves_the_refusal_as_it_was(tmp_path, monkeypatch):
+    folder = str(tmp_path)
+    stopped_during_the_last_latest(folder)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("shutil.copyfile", full_disk)
+    said = resume(f"{folder}/epoch_4", folder)
+    assert "nothing is left to train: to train on" in said
     assert paddle.load(f"{folder}/latest.pdstates")["epoch"] == 3
+    assert not [name for name in os.listdir(folder) if name.startswith(".partial")]
 
 
 def test_a_folder_with_no_whole_checkpoint_says_so_and_offers_the_new_folder(tmp_path):

@@ -83,28 +83,48 @@ def resumable(folder):
     return max(found)[3] if found else None
 
 
-def complete_latest(checkpoint):
-    """Where a stop cut short the save of `latest` after `checkpoint` (an `epoch_<n>` beside it, complete, of a
-    later epoch) was written, make `latest` a copy of `checkpoint`, as the stopped save would have: its files
-    are copied into a folder beside them and committed (`checkpoints.commit`: flushed, then moved into place,
-    the `.pdstates` last). Returns the epoch `latest` had (None where it was not complete), or False where
-    `latest` needed nothing. Raises `SaveError` where the copy cannot be written."""
+def complete_latest(checkpoint, output_dir):
+    """Where a stop cut short the save of `latest` in `output_dir` after `checkpoint` (an `epoch_<n>` in that
+    folder, complete, of a later epoch and written later) was whole, make `latest` a copy of `checkpoint`, as
+    the stopped save would have: its files are copied into a folder beside them and committed
+    (`checkpoints.commit`: flushed, then moved into place, the `.pdstates` last). Only the first process
+    (`PADDLE_TRAINER_ID` 0) writes. Returns `(copied, had)`: whether `latest` is now the copy, and the epoch
+    it had (None where it was not complete); a copy that cannot be written is not made (`copied` False)."""
     import shutil
 
+    from ...core.errors import SaveError
     from .checkpoints import commit
 
     folder, name = os.path.split(checkpoint)
-    epoch = whole_epoch(checkpoint)
-    if not name.startswith("epoch_") or epoch is None:
-        return False
-    had = whole_epoch(os.path.join(folder, "latest"))
-    if had is not None and had >= epoch:
-        return False
-    partial = tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=folder)
-    for path in glob.glob(glob.escape(checkpoint) + ".*"):
-        shutil.copyfile(path, os.path.join(partial, "latest" + path[len(checkpoint) :]))
-    commit(partial, folder, "latest", None)
-    return had
+    folder = folder or "."
+    latest = os.path.join(folder, "latest")
+    epoch, had = whole_epoch(checkpoint), whole_epoch(latest)
+    stopped = glob.glob(glob.escape(latest) + ".*") and (
+        not os.path.exists(latest + ".pdstates")
+        or os.path.getmtime(latest + ".pdstates") < os.path.getmtime(checkpoint + ".pdstates")
+    )
+    if not (
+        name.startswith("epoch_")
+        and epoch is not None
+        and (had is None or had < epoch)
+        and stopped
+        and output_dir
+        and os.path.abspath(folder) == os.path.abspath(output_dir)
+        and int(os.environ.get("PADDLE_TRAINER_ID", "0")) == 0
+    ):
+        return False, had
+    partial = None
+    try:
+        partial = tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=folder)
+        for path in glob.glob(glob.escape(checkpoint) + ".*"):
+            shutil.copyfile(path, os.path.join(partial, "latest" + path[len(checkpoint) :]))
+        commit(partial, folder, "latest", None)
+    except (OSError, SaveError):
+        return False, had
+    finally:
+        if partial:
+            shutil.rmtree(partial, ignore_errors=True)
+    return True, had
 
 
 def check_no_other_run(config):
