@@ -42,3 +42,21 @@ def publish(lines, path):
     with open(path, "w") as handle:
         handle.write(text)
     print(text)
+
+
+def check_pretrained(path, results):
+    """Record the SHA-256 of the pretrained weights `path` in `results`/pretrained.sha256, or exit where the
+    recorded weights differ (a pretraining on another machine gives other floats: a study resumes on its own)."""
+    import hashlib
+    import sys
+
+    with open(path, "rb") as handle:
+        digest = hashlib.sha256(handle.read()).hexdigest()
+    kept = os.path.join(results, "pretrained.sha256")
+    if os.path.exists(kept):
+        with open(kept) as handle:
+            if handle.read().strip() != digest:
+                sys.exit(f"{path} is not the pretrained model of {results}: restore it or start anew")
+    else:
+        with open(kept, "w") as handle:
+            handle.write(digest + "\n")

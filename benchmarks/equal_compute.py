@@ -19,7 +19,6 @@ The setting, declared before any of its results was read (docs/benchmarks.md, "A
 """
 
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
@@ -29,25 +28,11 @@ import views_product  # noqa: E402
 import views_study  # noqa: E402
 
 import accuracy  # noqa: E402
-from common import set_threads  # noqa: E402
+from common import check_pretrained, set_threads  # noqa: E402
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEEDS = views_product.SEEDS
 ARMS = "baseline,rdrop,baseline_long"
-
-
-def check_pretrained(path, results):
-    """Record the pretrained weights' SHA-256 in `results`, or refuse weights that differ."""
-    with open(path, "rb") as handle:
-        digest = hashlib.sha256(handle.read()).hexdigest()
-    kept = os.path.join(results, "pretrained.sha256")
-    if os.path.exists(kept):
-        with open(kept) as handle:
-            if handle.read().strip() != digest:
-                sys.exit(f"{path} is not the pretrained model of {results}: restore it or start anew")
-    else:
-        with open(kept, "w") as handle:
-            handle.write(digest + "\n")
 
 
 def main():

@@ -31,7 +31,6 @@ a restart skips the runs in it.
 """
 
 import argparse
-import hashlib
 import itertools
 import json
 import os
@@ -41,6 +40,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import accuracy  # noqa: E402  (Fashion-MNIST and its splits)
+from common import check_pretrained  # noqa: E402
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALPHAS, WARMUPS = (1.0, 4.0, 19.2), (0, 5)
@@ -184,20 +184,6 @@ def start_checkpoints(args, weights, seeds):
     return os.path.abspath(os.path.join(args.work, "start_{seed}"))
 
 
-def check_pretrained(args, weights):
-    """Record the pretrained weights' SHA-256 in the results folder, or refuse weights that differ."""
-    with open(weights + ".pdparams", "rb") as handle:
-        digest = hashlib.sha256(handle.read()).hexdigest()
-    path = os.path.join(args.results, "pretrained.sha256")
-    if os.path.exists(path):
-        with open(path) as handle:
-            if handle.read().strip() != digest:
-                sys.exit(f"{weights}.pdparams is not the pretrained model of {args.results}: restore it or start anew")
-    else:
-        with open(path, "w") as handle:
-            handle.write(digest + "\n")
-
-
 def compare(args, finetune_yaml, out, arms, seeds, extra):
     """`tools/compare.py` on the fine-tuning recipe; its results stay in `out`."""
     command = [sys.executable, os.path.join(PROJECT, "tools", "compare.py"), "-c", finetune_yaml, "--out", out]
@@ -237,7 +223,7 @@ def main():
     os.makedirs(args.results, exist_ok=True)
     write_images(os.path.join(args.work, "data"), args.quick)
     weights = pretrain(args)
-    check_pretrained(args, weights)
+    check_pretrained(weights + ".pdparams", args.results)
     start = start_checkpoints(args, weights, [*range(SELECT_SEEDS[0], sum(SELECT_SEEDS)), *range(*TEST_SEEDS)])
     momentum = {
         "name": "Momentum",
