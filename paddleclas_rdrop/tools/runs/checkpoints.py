@@ -139,6 +139,12 @@ def save_error(model_path, prefix, error):
     )
 
 
+def partial_folder(model_path):
+    """A new folder in `model_path` that a save is written into before `commit`: `.partial-<pid>-*`, the name
+    `remove_partial_saves` looks for."""
+    return tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=model_path)
+
+
 def commit(partial, model_path, prefix, keep):
     """Flush every file of the save in `partial` to disk, move each into `model_path` (the `.pdstates`
     last), remove `partial`, and with `keep` the epoch checkpoints beyond the `keep` newest. Raises
@@ -194,7 +200,7 @@ def make_whole(save_model, schedule=None, keep=None):
         if prefix != "best_model" and best is not None:  # what a resume carries over
             metric_info = {**metric_info, "best_metric": best}
         os.makedirs(model_path, exist_ok=True)
-        partial = tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=model_path)
+        partial = partial_folder(model_path)
         try:
             with rewriting_log(renaming(partial, model_path)):
                 save_model(net, optimizer, metric_info, partial, *args, **kwargs)

@@ -88,12 +88,14 @@ def complete_latest(checkpoint, output_dir):
     folder, complete, of a later epoch and written later) was whole, make `latest` a copy of `checkpoint`, as
     the stopped save would have: its files are copied into a folder beside them and committed
     (`checkpoints.commit`: flushed, then moved into place, the `.pdstates` last). Only the first process
-    (`PADDLE_TRAINER_ID` 0) writes. Returns `(copied, had)`: whether `latest` is now the copy, and the epoch
+    (rank 0) writes. Returns `(copied, had)`: whether `latest` is now the copy, and the epoch
     it had (None where it was not complete); a copy that cannot be written is not made (`copied` False)."""
     import shutil
 
+    import paddle
+
     from ...core.errors import SaveError
-    from .checkpoints import commit
+    from .checkpoints import commit, partial_folder
 
     folder, name = os.path.split(checkpoint)
     folder = folder or "."
@@ -110,12 +112,12 @@ def complete_latest(checkpoint, output_dir):
         and stopped
         and output_dir
         and os.path.abspath(folder) == os.path.abspath(output_dir)
-        and int(os.environ.get("PADDLE_TRAINER_ID", "0")) == 0
+        and paddle.distributed.get_rank() == 0
     ):
         return False, had
     partial = None
     try:
-        partial = tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=folder)
+        partial = partial_folder(folder)
         for path in glob.glob(glob.escape(checkpoint) + ".*"):
             shutil.copyfile(path, os.path.join(partial, "latest" + path[len(checkpoint) :]))
         commit(partial, folder, "latest", None)
