@@ -7,6 +7,16 @@ import sys
 # the benchmarks' helpers (`backbone_step`: one R-Drop step on a wheel backbone, digits as tensors)
 sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 
+# A test file may import another's helpers by its name (`from test_outputs import fake_run` in
+# tools/test_campaign.py): pytest puts a test file's folder on sys.path only when it imports that file, so
+# every folder of tests/ that holds test files goes on it here, and a file run alone finds the others too.
+TESTS = os.path.dirname(os.path.abspath(__file__))
+sys.path += [
+    folder
+    for folder, _, names in sorted(os.walk(TESTS))
+    if folder != TESTS and any(name.startswith("test_") and name.endswith(".py") for name in names)
+]
+
 # `import paddle` sets OMP_NUM_THREADS=1 in this process when it is unset, and every tool the tests
 # start would inherit it: remember whether the user chose, so that engine_runs can leave the choice
 # to the tools (their share of the cores) as on a user's machine.

@@ -26,7 +26,7 @@ CONFIGS = {
 # For the tests of what the tools do (saving, refusing, stopping, resuming), not of what a recipe's model
 # learns: a 0.2 M-parameter backbone with its classifier `fc` behind the recipe's head dropout. A 1-epoch
 # run on the digits takes 6 s and writes 4 MB, against 11 s and 450 MB with the recipes' 25 M-parameter
-# ResNets (the recipes' own runs are tested in test_recipe_runs, test_ppcls_engine and test_standalone).
+# ResNets (the recipes' own runs are tested in test_recipe_runs, test_ppcls_engine and standalone/test_engine).
 TINY = ["Arch.name=MobileNetV1_x0_25", "RDrop.head_layer=fc", "RDrop.drop_path=0"]
 
 

@@ -2,7 +2,7 @@
 
 The baseline twin is the recipe without R-Drop: no `Global.train_mode`, no `RDropLoss` entry, no k-pass
 key, the same stochastic layers (`RDrop.head_dropout`, `RDrop.drop_path`, the model's own dropout): one
-pass, CE only. The shipped `configs/baseline_*.yaml` are exactly that (tests/tools/test_compare.py).
+pass, CE only. The shipped `configs/baseline_*.yaml` are exactly that (tests/tools/compare/test_compare.py).
 """
 
 import copy
