@@ -161,7 +161,7 @@ def test_the_tools_import_nothing_until_they_run():
 
 @pytest.mark.skipif(not os.environ.get("PADDLECLAS_ROOT"), reason=NEEDS_TREE)
 def test_paddleclas_engine_runs_do_not_import_the_standalone_engine():
-    loaded = python_modules_after("from paddleclas_rdrop.tools import cli; cli.select_engine()")
+    loaded = python_modules_after("from paddleclas_rdrop.tools import engines; engines.select_engine()")
     assert "'ppcls.engine.engine'" in loaded and "paddleclas_rdrop.tools.standalone" not in loaded
 
 

@@ -13,7 +13,7 @@ and the end-of-run summary import it, as their first step.
 
 import os
 
-from .quiet import get_config_quietly, import_paddle_quietly
+from .quiet import import_paddle_quietly
 
 import_paddle_quietly()
 
@@ -138,10 +138,9 @@ def load_config(args):
     """The config of parsed `-c`/`-o` arguments, a typo'd `-o` key refused (`ConfigError`)."""
     from paddleclas.ppcls.utils import config as ppcls_config
 
-    from .typos import check_overrides
+    from .run_config import config_of, read_checked
 
-    check_overrides(args.config, args.override)
-    return get_config_quietly(ppcls_config, args.config, args.override)
+    return config_of(ppcls_config, read_checked(args.config, args.override), args.override)
 
 
 def true_labels(config):

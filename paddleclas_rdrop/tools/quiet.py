@@ -88,12 +88,6 @@ def import_paddle_quietly():
             ) from None
 
 
-def get_config_quietly(config_module, path, overrides):
-    """PaddleClas's `get_config`, without its "A new field (...) detected!" lines."""
-    with dropping_lines("stdout", ("A new field (", "A new Series field (")):
-        return config_module.get_config(path, overrides=overrides, show=False)
-
-
 def leave_logger_to_tree():
     """Take the wheel's console handler off the `ppcls` logger (the wheel adds it on import), so
     that the tree's logger, set up next by PaddleClas's Engine, adds the only one. Kept for the life of

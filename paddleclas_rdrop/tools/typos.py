@@ -2,36 +2,12 @@
 add it as a new key (its "A new field ... detected!" line) and train on without it. The tools refuse
 it in one line with the key it is close to (`did_you_mean`).
 
-A new key that PaddleClas reads where its recipes often leave it out (`OPTIONAL_KEYS`), or that is close
-to no key of its section, is taken as it is: PaddleClas's configs leave many keys to their defaults.
+A new key that PaddleClas reads where its recipes often leave it out (`optional` in the schema), or that is
+close to no key of its section, is taken as it is: PaddleClas's configs leave many keys to their defaults.
 """
 
-import yaml
-
-from ..adapter.global_keys import GLOBAL, PADDLECLAS_GLOBAL
+from ..adapter.schema import optional
 from ..core.errors import ConfigError, did_you_mean
-
-# Keys PaddleClas reads that its recipes often leave out, by section (`*`: any one key), besides Global's
-# (the standalone engine's and PaddleClas's Engine's). `data/overrides.py` sets some of them.
-OPTIONAL_KEYS = {
-    ("Global",): set(GLOBAL) | PADDLECLAS_GLOBAL,
-    ("Optimizer",): {"clip_norm", "no_weight_decay_name", "one_dim_param_no_weight_decay", "multi_precision"},
-    ("Optimizer", "lr"): {"warmup_epoch", "warmup_start_lr", "eta_min", "by_epoch", "last_epoch"},
-    ("DataLoader", "*", "dataset"): {"batch_transform_ops", "delimiter", "relabel"},
-    ("DataLoader", "*", "sampler"): {"drop_last", "shuffle"},
-    ("DataLoader", "*", "loader"): {"num_workers", "use_shared_memory"},
-}
-
-
-def optional(parents, leaf):
-    """Whether `leaf` under the section path `parents` is one of `OPTIONAL_KEYS`."""
-    return any(
-        len(section) == len(parents)
-        and all(part in ("*", given) for part, given in zip(section, parents))
-        and leaf in keys
-        for section, keys in OPTIONAL_KEYS.items()
-    )
-
 
 FREE_FORM = (["Arch"], ["Loss"], ["Metric"])  # backbone, loss and metric arguments: any name their class takes
 
@@ -55,13 +31,11 @@ def node_at(config, path, key, config_path):
     return node
 
 
-def check_overrides(config_path, overrides):
+def check_overrides(yaml_config, config_path, overrides):
     """Refuse (`ConfigError`, one line each) what PaddleClas's `-o` parser would fail on with a traceback (no
     `=` or more than one, a step into a list that is not an index in range) and, outside the free-form
-    sections `FREE_FORM`, a last key that the YAML at `config_path` does not have but that is close to a
-    key beside it (a typo PaddleClas would add as a new key and ignore)."""
-    with open(config_path) as handle:
-        yaml_config = yaml.safe_load(handle) or {}
+    sections `FREE_FORM`, a last key that `yaml_config` (the YAML at `config_path`, as read) does not have but
+    that is close to a key beside it (a typo PaddleClas would add as a new key and ignore)."""
     for override in overrides:
         if override.count("=") != 1:
             raise ConfigError(f"-o {override}: give one key=value, e.g. -o Global.epochs=3 (values cannot hold '=')")

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from paddleclas_rdrop.core.errors import ConfigError
-from paddleclas_rdrop.tools.typos import check_overrides
+from paddleclas_rdrop.tools.run_config import read_checked
 
 from engine_runs import PROJECT
 
@@ -28,7 +28,7 @@ MUTUAL = os.path.join(PROJECT, "configs", "mutual_res2net_se_resnet.yaml")
 )
 def test_a_typo_or_a_malformed_override_is_one_error(config, override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
-        check_overrides(config, [override])
+        read_checked(config, [override])
 
 
 @pytest.mark.parametrize(
@@ -47,4 +47,4 @@ def test_a_typo_or_a_malformed_override_is_one_error(config, override, message):
     ],
 )
 def test_keys_paddleclas_reads_without_a_yaml_entry_pass(override):
-    check_overrides(RECIPE, [override])
+    read_checked(RECIPE, [override])

@@ -111,17 +111,16 @@ def load(args):
     """The recipe with its -o overrides, parsed as the tools parse it."""
     from paddleclas.ppcls.utils import config as config_module
 
-    from ..quiet import get_config_quietly
-    from ..typos import check_overrides
+    from ..run_config import config_of, read_checked
 
-    check_overrides(args.config, args.override)
+    yaml_config = read_checked(args.config, args.override)
     for override in args.override:
         key = override.split("=", 1)[0]
         if key in SET_PER_RUN:
             print(f"[compare] -o {key} is not used: compare gives each run its own {key.split('.')[1]}", flush=True)
     from ..values import check_values
 
-    config = get_config_quietly(config_module, args.config, args.override)
+    config = config_of(config_module, yaml_config, args.override)
     check_values(config)
     return config
 

@@ -18,9 +18,9 @@ from paddleclas.ppcls.utils.config import print_config
 from paddleclas.ppcls.utils.ema import ExponentialMovingAverage
 from paddleclas.ppcls.utils.misc import AverageMeter
 
-from ...adapter.global_keys import GLOBAL
 from ...adapter.models import build
 from ...adapter.mutual import MutualModel
+from ...adapter.schema import defaults
 from ...adapter.sections import section_of
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
@@ -32,7 +32,7 @@ from ..runs.checkpoints import carry_best, keep_of, make_whole, schedule_of
 from ..runs.seeds import seed_all
 from .data import build_dataloader, infer_image
 from .epoch import train_epoch
-from .keys import AMP, check_top_level, take
+from .keys import check_top_level, take
 from .losses import CombinedLoss
 from .metrics import build_metrics
 from .optim import build_optimizer
@@ -73,7 +73,7 @@ class StandaloneEngine:
     def _read_sections(self, settings):
         """Global (every key checked, defaults filled in), AMP, EMA and the R-Drop settings."""
         config = self.config
-        config["Global"] = type(config)(take(config.get("Global"), "Global", GLOBAL))
+        config["Global"] = type(config)(take(config.get("Global"), "Global", defaults("Global")))
         self.global_section = config["Global"]
         self.settings = settings or RDropSettings.from_config(config)
         self.train_mode = self.global_section["train_mode"]
@@ -83,9 +83,9 @@ class StandaloneEngine:
                 f"standalone engine (rdrop, or none for a plain pass)"
             )
         if "AMP" in config:
-            config["AMP"] = take(config["AMP"], "AMP", AMP)
+            config["AMP"] = take(config["AMP"], "AMP", defaults("AMP"))
         if "EMA" in config:
-            config["EMA"] = take(config["EMA"], "EMA", {"decay": 0.9999})
+            config["EMA"] = take(config["EMA"], "EMA", defaults("EMA"))
         self.is_rec = False
         self.output_dir = self.global_section["output_dir"]
         self.update_freq = self.global_section["update_freq"]

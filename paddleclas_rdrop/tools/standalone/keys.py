@@ -1,6 +1,7 @@
-"""Which config keys the standalone engine honours: any other key is an error that names it."""
+"""Which config keys the standalone engine honours (the schema's, `tools.schema`, and the arguments of the
+losses, metrics and optimizers it builds): any other key is an error that names it."""
 
-from ...adapter.global_keys import PADDLECLAS_GLOBAL
+from ...adapter.schema import paddleclas_only, sections
 from ...core.errors import ConfigError, did_you_mean
 
 
@@ -8,7 +9,7 @@ def unknown_key(key, known, what):
     """The message for `key` (a dotted path), not among `known` (`what`: the kind of key): that PaddleClas's
     Engine reads it, or the closest known key, or what to do."""
     leaf = key.rsplit(".", 1)[-1]
-    if key.startswith("Global.") and leaf in PADDLECLAS_GLOBAL:
+    if key.startswith("Global.") and leaf in paddleclas_only("Global"):
         return (
             f"{key} is read by PaddleClas's Engine, which the standalone engine does not implement: remove it, "
             f"or run with a PaddleClas source tree (PADDLECLAS_ROOT)"
@@ -27,7 +28,8 @@ def take(section, path, defaults, required=()):
     PaddleClas's Engine at a false value, such as `to_static: False`, is left out: it asks for nothing)."""
     section = dict(section or {})
     if path == "Global":  # a PaddleClas Engine key turned off (to_static: False, ...) asks for nothing
-        section = {key: value for key, value in section.items() if key not in PADDLECLAS_GLOBAL or value}
+        engine_only = paddleclas_only("Global")
+        section = {key: value for key, value in section.items() if key not in engine_only or value}
     unknown = sorted(set(section) - set(defaults) - set(required))
     if unknown:
         raise ConfigError(unknown_key(f"{path}.{unknown[0]}", {*defaults, *required}, "a key"))
@@ -45,19 +47,9 @@ def single_entry(entry, path):
     return name, dict(params or {})
 
 
-TOP_LEVEL = {"Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric", "EMA", "RDrop"}
-
-AMP = {
-    "use_amp": False,
-    "use_fp16_test": False,
-    "scale_loss": 1.0,
-    "use_dynamic_loss_scaling": False,
-    "use_promote": False,
-    "level": "O1",
-}
-
-
 def check_top_level(config):
-    unknown = sorted(set(config) - TOP_LEVEL)
+    """Every top-level section of `config` is one the schema declares; raises `ConfigError` naming another."""
+    known = sections()
+    unknown = sorted(set(config) - set(known))
     if unknown:
-        raise ConfigError(unknown_key(unknown[0], TOP_LEVEL, "a section"))
+        raise ConfigError(unknown_key(unknown[0], known, "a section"))

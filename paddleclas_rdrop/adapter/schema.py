@@ -1,0 +1,273 @@
+"""Every config key the tools and the standalone engine read, declared once (`KEYS`): its type rule, its
+default, which engine reads it, and whether a recipe may leave it out.
+
+Everything else that knows keys reads this table:
+- `values.check_values`: the type and range of every value (`rule_for`), before anything is built;
+- `typos.check_overrides`: a new `-o` key that is `optional` here is PaddleClas's to read, not a typo;
+- the standalone engine: the defaults of `Global`, `AMP` and `EMA` (`defaults`), the top-level sections it
+  knows (`sections`), and the `Global` keys only PaddleClas's Engine reads (`paddleclas_only`), which it names
+  in its refusal;
+- `optimizer_entries`: the two shapes of PaddleClas's `Optimizer` section.
+
+Adding a key PaddleClas reads is one row. A row's `path` is a pattern of key parts: `*` is one key or list
+index, `**` any number of them (`Optimizer.**.momentum` is `Optimizer.momentum` and, in PaddleClas's list of
+optimizers, `Optimizer.0.Momentum.momentum`).
+
+The table is read at each call, never copied at import, so that a row added at run time is checked
+everywhere (tests/adapter/test_schema.py adds one).
+"""
+
+import dataclasses
+import math
+import numbers
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+ENGINES = ("both", "paddleclas")  # who reads a key: both engines, or PaddleClas's Engine only
+NO_DEFAULT = object()  # a key without a default of the standalone engine's
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A value's kind (`whole`, `number`, `flag`, `choice`, `path`, `shape`), its range and its off values."""
+
+    kind: str
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False  # low itself is refused
+    high_open: bool = False
+    off: Tuple = ()
+    choices: Tuple = ()
+    example: str = ""
+
+    def problem(self, value: Any) -> Optional[str]:
+        """What is wrong with `value` (a phrase: "a whole number >= 1"), or None when it is right."""
+        if any(value is off or (value == off and type(value) is type(off)) for off in self.off):
+            return None
+        wanted = self.describe()
+        if self.kind == "flag":
+            return None if isinstance(value, bool) else wanted
+        if self.kind == "choice":
+            return None if value in self.choices else wanted
+        if self.kind == "path":
+            return None if isinstance(value, str) and value.strip() else wanted
+        if self.kind == "shape":
+            good = isinstance(value, (list, tuple)) and len(value) == 3
+            return None if good and all(_whole(v) and v >= 1 for v in value) else wanted
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            return wanted
+        if self.kind == "whole" and not _whole(value):
+            return wanted
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return wanted
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return wanted
+        return None
+
+    def describe(self) -> str:
+        """The values the rule takes, as a phrase."""
+        if self.kind == "flag":
+            return "True or False"
+        if self.kind == "choice":
+            return f"one of {', '.join(map(str, self.choices))}"
+        if self.kind == "path":
+            return "a path"
+        if self.kind == "shape":
+            return "[channels, height, width], three whole numbers >= 1"
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            bounds.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        what = "a whole number" if self.kind == "whole" else "a number"
+        return " ".join([what, " and ".join(bounds)]).strip()
+
+
+def _whole(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def whole(low, example, off=()):
+    return Rule("whole", low=low, off=off, example=example)
+
+
+def number(low, example, low_open=False, high=None, high_open=False, off=()):
+    return Rule("number", low=low, high=high, low_open=low_open, high_open=high_open, off=off, example=example)
+
+
+FLAG = Rule("flag", example="True")
+PATH = Rule("path", off=(None,), example="output/my_run")
+NONE_OR_FALSE = (None, False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    """One config key (or top-level section: a `path` of one part).
+
+    `rule`: its type rule (None: not checked here, `note` says why); `default`: the standalone engine's
+    value when the config leaves it out (`NO_DEFAULT`: none); `engine`: `both`, or `paddleclas` for a
+    key only PaddleClas's Engine reads; `optional`: a recipe may leave it out, so an `-o` that adds it is
+    PaddleClas's to read, not a typo."""
+
+    path: str
+    rule: Optional[Rule] = None
+    default: Any = NO_DEFAULT
+    engine: str = "both"
+    optional: bool = False
+    note: str = ""
+
+    @property
+    def parts(self) -> List[str]:
+        return self.path.split(".")
+
+
+def _global(name, rule=None, default=NO_DEFAULT, engine="both", note=""):
+    """A `Global` key: PaddleClas's recipes leave any of them to their defaults."""
+    return Key(f"Global.{name}", rule, default, engine, optional=True, note=note)
+
+
+RETRIEVAL = "retrieval only"
+KEYS: List[Key] = [
+    # the top-level sections
+    *(Key(name) for name in ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric")),
+    Key("EMA", note="the standalone engine's EMA (decay)"),
+    Key("RDrop", note="R-Drop's section: adapter.settings checks it"),
+    # Global: the keys of both engines, with the standalone engine's defaults
+    _global("checkpoints", PATH, None),
+    _global("pretrained_model", PATH, None),
+    _global("output_dir", Rule("path", example="output/my_run"), "./output/"),
+    _global(
+        "device",
+        Rule("choice", choices=("cpu", "gpu", "xpu", "npu", "mlu", "ascend", "intel_gpu", "mps"), example="cpu"),
+        "cpu",
+    ),
+    _global("save_interval", whole(1, "1"), 1),
+    _global("eval_during_train", FLAG, True),
+    _global("eval_interval", whole(1, "1"), 1),
+    _global("epochs", whole(1, "3"), 1),
+    _global("print_batch_step", whole(1, "10"), 10),
+    _global("use_visualdl", FLAG, False),
+    _global("image_shape", Rule("shape", example="[3,224,224]"), [3, 224, 224]),
+    _global("save_inference_dir", Rule("path", example="output/my_run/inference"), "./inference"),
+    _global("train_mode", None, None, note="a train hook's name: the Engine looks it up and names a missing one"),
+    _global("seed", whole(0, "0", off=NONE_OR_FALSE), None),
+    _global("update_freq", whole(1, "1"), 1),
+    _global("log_ranks", None, "0", note="a string of ranks ('0', '0,1')"),
+    _global("start_eval_epoch", whole(0, "0"), 0),
+    _global("class_num", whole(1, "10", off=(None,)), None),
+    _global("keep_checkpoint_max", None, None, note="checked by runs.checkpoints.keep_of, with its own message"),
+    # Global: the keys only PaddleClas's Engine reads (`grep -rhoE '\["Global"\](\.get\(|\[)"[a-z_]+' ppcls`
+    # in PaddleClas develop d178931)
+    _global("distributed", FLAG, engine="paddleclas"),
+    _global("eval_mode", engine="paddleclas", note="retrieval and classification modes, named by the Engine"),
+    _global("export_for_fd", engine="paddleclas", note="export for FastDeploy, a flag read with a default"),
+    _global("feature_binarize", engine="paddleclas", note=RETRIEVAL),
+    _global("feature_normalize", engine="paddleclas", note=RETRIEVAL),
+    _global("hpi_config_path", engine="paddleclas", note="PaddleX's high-performance inference config"),
+    _global("iter_per_epoch", whole(1, "100", off=(None,)), engine="paddleclas"),
+    _global("pdx_model_name", engine="paddleclas", note="PaddleX's model name"),
+    _global("print_mem_info", FLAG, engine="paddleclas"),
+    _global("re_ranking", engine="paddleclas", note=RETRIEVAL),
+    _global("retrieval_feature_from", engine="paddleclas", note=RETRIEVAL),
+    _global("sim_block_size", engine="paddleclas", note=RETRIEVAL),
+    _global("to_static", FLAG, engine="paddleclas"),
+    _global("uniform_output_enabled", FLAG, engine="paddleclas"),
+    _global("use_dali", FLAG, engine="paddleclas"),
+    _global("use_multilabel", FLAG, engine="paddleclas"),
+    _global("warmup_iter", whole(0, "0", off=(None,)), engine="paddleclas"),
+    Key("Arch.class_num", whole(1, "10")),
+    Key("AMP.use_amp", FLAG, False),
+    Key("AMP.use_fp16_test", FLAG, False),
+    Key("AMP.scale_loss", number(0, "128.0", low_open=True), 1.0),
+    Key("AMP.use_dynamic_loss_scaling", FLAG, False),
+    Key("AMP.use_promote", FLAG, False),
+    Key("AMP.level", Rule("choice", choices=("O0", "O1", "O2"), example="O1"), "O1"),
+    Key("EMA.decay", None, 0.9999, note="the standalone engine's EMA decay"),
+    Key("DataLoader.*.dataset.batch_transform_ops", optional=True, note="Mixup/Cutmix, checked by their classes"),
+    Key("DataLoader.*.dataset.delimiter", optional=True, note="the list files' delimiter"),
+    Key("DataLoader.*.dataset.relabel", optional=True, note="read by PaddleClas's datasets"),
+    Key("DataLoader.*.sampler.batch_size", whole(1, "32")),
+    Key("DataLoader.*.sampler.drop_last", FLAG, optional=True),
+    Key("DataLoader.*.sampler.shuffle", FLAG, optional=True),
+    Key("DataLoader.*.loader.num_workers", whole(0, "0"), optional=True),
+    Key("DataLoader.*.loader.use_shared_memory", FLAG, optional=True),
+    Key("Optimizer.**.lr.learning_rate", number(0, "0.1", low_open=True)),
+    Key("Optimizer.**.lr.warmup_epoch", number(0, "5"), optional=True),
+    Key("Optimizer.**.lr.warmup_start_lr", number(0, "0.0"), optional=True),
+    Key("Optimizer.**.lr.eta_min", number(0, "0.0"), optional=True),
+    Key("Optimizer.**.lr.by_epoch", optional=True, note="read by PaddleClas's schedules"),
+    Key("Optimizer.**.lr.last_epoch", optional=True, note="read by PaddleClas's schedules"),
+    Key("Optimizer.**.momentum", number(0, "0.9", high=1, high_open=True)),
+    Key("Optimizer.**.clip_norm", number(0, "1.0", low_open=True, off=(None,)), optional=True),
+    Key("Optimizer.**.weight_decay", number(0, "0.05", off=(None,))),
+    Key("Optimizer.**.regularizer.coeff", number(0, "0.0001")),
+    Key("Optimizer.**.no_weight_decay_name", optional=True, note="parameter names, read by the optimizers"),
+    Key("Optimizer.**.one_dim_param_no_weight_decay", optional=True, note="a flag of PaddleClas's AdamW"),
+    Key("Optimizer.**.multi_precision", optional=True, note="a flag of PaddleClas's optimizers"),
+    Key("Infer.batch_size", whole(1, "10")),
+    Key("Infer.PostProcess.topk", whole(1, "5")),
+]
+
+
+def matches(pattern: Sequence[str], path: Sequence[str]) -> bool:
+    """Whether the key parts `path` fit the pattern parts `pattern` (`*`: one part, `**`: any number)."""
+    if not pattern:
+        return not path
+    if pattern[0] == "**":
+        return any(matches(pattern[1:], path[i:]) for i in range(len(path) + 1))
+    return bool(path) and pattern[0] in ("*", path[0]) and matches(pattern[1:], path[1:])
+
+
+def key_for(path: Sequence[str]) -> Optional[Key]:
+    """The row of the key at `path` (a sequence of key parts, list indices as strings), or None."""
+    return next((key for key in KEYS if matches(key.parts, list(path))), None)
+
+
+def rule_for(path: Sequence[str]) -> Optional[Rule]:
+    """The type rule of the key at `path`, or None (no row, or a row that is not checked)."""
+    key = key_for(path)
+    return None if key is None else key.rule
+
+
+def optional(parents: Sequence[str], leaf: str) -> bool:
+    """Whether a recipe may leave out the key `leaf` under the section path `parents`."""
+    key = key_for([*parents, leaf])
+    return key is not None and key.optional
+
+
+def sections() -> List[str]:
+    """The top-level sections the tools know."""
+    return [key.path for key in KEYS if len(key.parts) == 1]
+
+
+def _rows_under(section: str) -> Iterator[Key]:
+    depth = len(section.split("."))
+    return (key for key in KEYS if key.path.startswith(section + ".") and len(key.parts) == depth + 1)
+
+
+def defaults(section: str) -> Dict[str, Any]:
+    """{key: default} of the keys of both engines directly under `section` (`Global`, `AMP`, `EMA`) that
+    have a default: what the standalone engine fills in."""
+    return {
+        key.parts[-1]: key.default
+        for key in _rows_under(section)
+        if key.engine == "both" and key.default is not NO_DEFAULT
+    }
+
+
+def paddleclas_only(section: str = "Global") -> List[str]:
+    """The keys directly under `section` that only PaddleClas's Engine reads."""
+    return [key.parts[-1] for key in _rows_under(section) if key.engine == "paddleclas"]
+
+
+def unchecked() -> Dict[str, str]:
+    """{path: why} of the keys whose value is not checked here."""
+    return {key.path: key.note for key in KEYS if key.rule is None and len(key.parts) > 1}
+
+
+def optimizer_entries(config: dict) -> List[Tuple[str, dict]]:
+    """[(the `-o` path of an optimizer, its mapping)]: one for `Optimizer`, one per entry of PaddleClas's list
+    of optimizers (one per network: `Optimizer.<i>.<name>`)."""
+    optimizer = config.get("Optimizer") or {}
+    if not isinstance(optimizer, list):
+        return [("Optimizer", optimizer)]
+    return [(f"Optimizer.{i}.{name}", params) for i, entry in enumerate(optimizer) for name, params in entry.items()]

@@ -1,0 +1,116 @@
+"""A tool run's config, read once and checked once, in one declared order: `load_run(mode, argv) -> Run`.
+
+The order (`load_run`):
+1. the arguments (`-h` and a missing `-c` before anything else);
+2. the YAML, read once (`read_checked`), and the `-o` keys checked against it for typos;
+3. the engine selected (PaddleClas's Engine from a source tree, else the standalone one);
+4. the overrides applied as PaddleClas's `get_config` applies them, to the YAML already read (`config_of`);
+5. the values against the schema (`values.check_values`), the mutual-learning and R-Drop contracts (one
+   `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`, the one write of it);
+6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training,
+   something left to train. None of them writes.
+
+The functions downstream take their values from the `Run`, not from the raw dict.
+"""
+
+import dataclasses
+from typing import Any, Callable, Dict, List, Optional
+
+from .args import MODES
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One tool run, checked: `config` is the dict PaddleClas's Engine reads (`AttrDict`, overrides applied),
+    `settings` the `RDropSettings`, `keep` `Global.keep_checkpoint_max` (None: every epoch checkpoint
+    kept), `schedule` what a resume must share (`epochs`, `learning_rate`), `output_dir`
+    `Global.output_dir`, `engine` `"paddleclas"` or `"standalone"`, `build_engine` the function that
+    builds it, `engine_line` the line that says which engine runs, and the arguments."""
+
+    mode: str
+    config: Dict[str, Any]
+    settings: Any
+    keep: Optional[int]
+    schedule: Dict[str, Any]
+    output_dir: str
+    engine: str
+    build_engine: Callable
+    engine_line: str
+    config_path: str
+    overrides: List[str]
+    profiler_options: Optional[str] = None
+
+    @property
+    def on_tree(self) -> bool:
+        """Whether PaddleClas's Engine (from a source tree) runs."""
+        return self.engine == "paddleclas"
+
+
+def read_checked(config_path: str, overrides: List[str]) -> Dict[str, Any]:
+    """The YAML at `config_path`, read once (`config_file.read_config`), with every `-o` key of `overrides`
+    checked against it for typos (`typos.check_overrides`). Raises `ConfigError`."""
+    from .data.config_file import read_config
+    from .typos import check_overrides
+
+    yaml_config = read_config(config_path)
+    check_overrides(yaml_config, config_path, overrides)
+    return yaml_config
+
+
+def config_of(config_module, yaml_config: Dict[str, Any], overrides: List[str]) -> Dict[str, Any]:
+    """The config PaddleClas's `get_config` makes of the YAML already read (`yaml_config`, not changed) and
+    `overrides`: an `AttrDict`, strings read as Python literals, the overrides applied, without its "A new
+    field" lines. `config_module`: PaddleClas's `ppcls.utils.config`, the tree's or the wheel's."""
+    import copy
+
+    from .quiet import dropping_lines
+
+    config = config_module.AttrDict(copy.deepcopy(yaml_config))
+    config_module.create_attr_dict(config)
+    with dropping_lines("stdout", ("A new field (", "A new Series field (")):
+        config_module.override_config(config, overrides)
+    return config
+
+
+def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[str], None] = print) -> Run:
+    """Read and check the run of the tool of `mode` on `argv` (default: the command line), in the order of
+    the module's docstring; `announce` is given the line that says which engine runs, once it is chosen.
+    Raises `ConfigError` (or the lists' `DataError`) with the key and the fix."""
+    from ..adapter.mutual import check_mutual_contract
+    from ..adapter.settings import RDropSettings, sync_alpha
+    from .args import parse_args
+    from .engines import select_engine
+    from .preflight import check_device, check_something_to_train
+    from .runs.checkpoints import keep_of, schedule_of
+    from .runs.outputs import check_outputs
+    from .values import check_values
+
+    assert mode in MODES, mode
+    args = parse_args(mode, argv)
+    yaml_config = read_checked(args.config, args.override)
+    engine, build_engine, config_module, engine_line = select_engine()
+    announce(engine_line)
+    config = config_of(config_module, yaml_config, args.override)
+    check_values(config)
+    check_mutual_contract(config)
+    settings = RDropSettings.from_config(config)
+    sync_alpha(config, settings)
+    check_device(config)
+    check_outputs(config, mode)
+    keep = keep_of(config)
+    if mode == "train":
+        check_something_to_train(config)
+    return Run(
+        mode=mode,
+        config=config,
+        settings=settings,
+        keep=keep,
+        schedule=schedule_of(config),
+        output_dir=config["Global"].get("output_dir") or "./output/",
+        engine=engine,
+        build_engine=build_engine,
+        engine_line=engine_line,
+        config_path=args.config,
+        overrides=list(args.override),
+        profiler_options=args.profiler_options,
+    )
