@@ -39,9 +39,11 @@ class KLShare:
     differ, or alpha is too small): the epoch's log line says so once per run.
     """
 
-    def __init__(self, fixes=("RDrop.drop_path", "RDrop.head_dropout")):
+    def __init__(self, fixes=lambda: ("RDrop.drop_path", "RDrop.head_dropout")):
         self.shares, self.warned = [], False
-        self.fixes = fixes  # the keys that make this model's passes differ more (`adapter.models.randomness_fixes`)
+        # () -> the keys that make this model's passes differ more (`adapter.models.randomness_fixes`), asked
+        # only for the warning: learning them can build the backbone again with each of its rate arguments
+        self.fixes = fixes
 
     def add(self, loss_dict):
         if "RDropLoss" in loss_dict and "loss" in loss_dict:
@@ -71,7 +73,7 @@ class KLShare:
         if largest < BARELY_ACTING and not self.warned and not warming:
             logger.warning(
                 f"R-Drop is barely acting: alpha x KL stayed below {BARELY_ACTING:.0%} of the training loss "
-                f"for all of epoch {epoch_id}. Make the passes differ more (raise {' or '.join(self.fixes)}) "
+                f"for all of epoch {epoch_id}. Make the passes differ more (raise {' or '.join(self.fixes())}) "
                 f"or raise alpha (the weight of Loss.Train.RDropLoss)"
             )
             self.warned = True
@@ -147,13 +149,17 @@ class PluginState:
     loss: TrainLoss
 
 
-def prepare_engine(engine, settings=None):
+def prepare_engine(engine, settings=None, prepared=None):
     """Prepare `engine` once: the model's stochastic layers and k-pass runner, `TrainLoss`, and k for
     every `RDropLoss` of the engine's loss. `settings`: the run's `RDropSettings` (the tools parse
-    them before building the engine); None parses `engine.config` here, which is how PaddleClas's own
-    tools reach it (at the first epoch). Returns the engine's `PluginState`; raises `ConfigError`."""
+    them before building the engine, and write `RDrop.alpha` into the config the engine builds its loss
+    from); None parses `engine.config` here, which is how PaddleClas's own tools reach it (at the first
+    epoch), and then `RDrop.alpha` is written into the built loss. `prepared`: the `PreparedModel` of the
+    tools' check of `engine.model`, taken over instead of preparing the model again. Returns the engine's
+    `PluginState`; raises `ConfigError`."""
     if getattr(engine, "rdrop_plugin", None) is not None:
         return engine.rdrop_plugin
+    alpha_written = settings is not None
     if settings is None:
         settings = RDropSettings.from_config(engine.config)
     if settings.rdrop and engine.is_rec:
@@ -161,7 +167,12 @@ def prepare_engine(engine, settings=None):
             "Global.train_mode: rdrop supports classification models; this Arch is a "
             "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run"
         )
-    rdrop = prepare_model(engine.model, settings, engine.config.get("Arch"))
+    if prepared is not None and prepared.net is unwrap(engine.model):
+        rdrop = prepared.rdrop
+        if rdrop is not None:
+            rdrop.model = engine.model  # the engine's wrapper (DataParallel) where it has one
+    else:
+        rdrop = prepare_model(engine.model, settings, engine.config.get("Arch"))
     warmup = None
     if rdrop is not None:
         kl_losses = [
@@ -176,7 +187,7 @@ def prepare_engine(engine, settings=None):
             )
         for layer in kl_losses:
             layer.set_passes(settings.passes)
-        if settings.alpha_from_section:  # RDrop.alpha is the entry's weight (PaddleClas's own tools built it)
+        if settings.alpha_from_section and not alpha_written:  # PaddleClas's own tools built the loss
             _set_alpha(engine.train_loss_func, settings.alpha)
         if settings.rdrop and settings.alpha_warmup_epochs > 0:
             warmup = _alpha_warmup(engine.train_loss_func, settings)
@@ -189,8 +200,9 @@ def prepare_engine(engine, settings=None):
         engine.train_epoch_func = lambda engine, epoch_id, step: rdrop_epoch(engine, epoch_id, step, epoch_func)
     engine.train_loss_func = TrainLoss(engine.train_loss_func, rdrop, warmup)
     if rdrop is not None:
-        fixes = randomness_fixes(unwrap(rdrop.model), rdrop.builds_with)
-        engine.train_loss_func.kl_share.fixes = tuple(key for key, _ in fixes)
+        engine.train_loss_func.kl_share.fixes = lambda: tuple(
+            key for key, _ in randomness_fixes(unwrap(rdrop.model), rdrop.builds_with)
+        )
     engine.rdrop_plugin = PluginState(settings, rdrop, engine.train_loss_func)
     write_eval_calibration(engine)
     return engine.rdrop_plugin
@@ -224,14 +236,20 @@ def prepare_model(model, settings, arch=None):
     return None
 
 
-def check_model(model, settings):
-    """Raise the `ConfigError` that preparing `model` for `settings` would raise, and leave `model`
-    as it was (the layers are added, then removed again)."""
-    if settings.runs_k_passes:
-        RDrop(model, **settings.runner_kwargs()).remove()
-    else:
-        for added in add_stochastic_layers(model, **settings.layer_kwargs()):
-            added.remove()
+@dataclasses.dataclass(frozen=True)
+class PreparedModel:
+    """A model prepared for a run's settings before its engine was built (`check_model`): the network (`net`,
+    unwrapped) and its k-pass runner (None for a one-pass run, whose stochastic layers are in `net`)."""
+
+    net: object
+    rdrop: Optional[RDrop]
+
+
+def check_model(model, settings, arch=None):
+    """Prepare `model` for `settings` (`prepare_model`), raising the `ConfigError` that preparing it would raise
+    before the engine writes anything; the `PreparedModel` returned is what `prepare_engine` takes over, so
+    that the runner and the layers are made once. `arch`: as for `prepare_model`."""
+    return PreparedModel(unwrap(model), prepare_model(model, settings, arch))
 
 
 class _KPassModel:

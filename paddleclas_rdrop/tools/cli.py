@@ -71,9 +71,8 @@ def use_engine(engine, run):
 
 
 def train(engine, run):
-    """Train the built `engine`: prepared for R-Drop, guarded (`guard_training`), stopped at a safe point by
+    """Train the built and prepared `engine`: guarded (`guard_training`), stopped at a safe point by
     SIGINT and SIGTERM, and on PaddleClas's Engine saving whole checkpoints."""
-    from ..adapter.train_hook import prepare_engine
     from ..core.errors import RDropError, TrainingStopped, first_line
     from .runs.checkpoints import remove_partial_saves
     from .runs.guards import guard_training
@@ -82,7 +81,6 @@ def train(engine, run):
     from .runs.weights import log_warning
 
     config, on_tree = run.config, run.on_tree
-    prepare_engine(engine, run.settings)
     for stale in remove_partial_saves(run.output_dir):
         log_warning(f"removed {stale}: a save that a killed run left half-written (the checkpoints are whole)")
     with StopOnSignals() as stop, StopTogether(run.output_dir) as ranks:

@@ -40,23 +40,29 @@ def select_engine() -> Tuple[str, Callable, object, str]:
 
 def build_engine(run):
     """The engine of `run` (a `run_config.Run`), its model checked (`model_check`) before it writes anything;
-    the warnings of the check are logged once the engine is built."""
+    the warnings of the check are logged once the engine is built, and a training run's engine is prepared
+    for R-Drop (`prepare_engine`) with the model the check prepared."""
+    from ..adapter.train_hook import prepare_engine
     from .runs.weights import log_warning
 
     warnings: List[str] = []
-    check = model_check(run, warnings)
+    prepared: List = []
+    check = model_check(run, warnings, prepared)
     if run.on_tree:
         engine = run.build_engine(run.config, run.mode, check, profiler_options=run.profiler_options)
     else:
         engine = run.build_engine(run.config, run.mode, check, settings=run.settings)
     for line in filter(None, warnings):
         log_warning(line)
+    if run.mode == "train":
+        prepare_engine(engine, run.settings, prepared[0] if prepared else None)
     return engine
 
 
-def model_check(run, warnings):
+def model_check(run, warnings, prepared):
     """The check of the built model, before the engine writes anything: its weights fit (`check_weights`; the
-    warning it gives goes to `warnings`) and, in a training run that adds to it, R-Drop's layers and runner."""
+    warning it gives goes to `warnings`) and, in a training run that adds to it, R-Drop's layers and runner,
+    made once (`check_model`: the `PreparedModel` goes to `prepared`)."""
     from ..adapter.models import unnamed_arch_keys
     from ..adapter.sections import section_of
     from ..adapter.train_hook import check_model
@@ -77,6 +83,6 @@ def model_check(run, warnings):
         if mode == "train":
             check_room(model, config)
         if prepares:
-            check_model(model, settings)
+            prepared.append(check_model(model, settings, arch))
 
     return check
