@@ -57,7 +57,7 @@ def compute_kl_loss(p, q, pad_mask=None, reduction="sum"):
             (``[B]``: whole samples; ``[B, T]`` for ``[B, T, C]``); True marks a position to ignore.
         reduction: ``sum`` (both directions summed over batch and classes, then halved),
             ``batchmean`` (that sum divided by ``p.shape[0]``: alpha stays per sample whatever the
-            batch) or ``mean`` (divided by the number of elements).
+            batch) or ``mean`` (divided by the number of elements, masked ones included).
 
     Returns:
         A float32 scalar tensor, in nats, whatever the input dtype.
@@ -93,12 +93,12 @@ def compute_bernoulli_kl_loss(p, q, pad_mask=None, reduction="sum"):
             the same shape.
         pad_mask: optional bool tensor, broadcastable to ``p`` or of the shape of its leading axes
             (``[B]``: whole samples); True marks a label to ignore: it adds 0 to the value and its
-            logits get a zero gradient. The labels MultiLabelLoss gives weight 0 (a target of -1):
-            ``pad_mask = target == -1``.
+            logits get a zero gradient. The labels MultiLabelLoss gives weight 0 (a target of -1, with
+            its ``weight_ratio``): ``pad_mask = target == -1``.
         reduction: ``sum`` (both directions summed over batch and labels, then halved), ``batchmean``
             (that sum divided by ``p.shape[0]``) or ``mean`` (divided by the number of elements of
             ``p``). As in `compute_kl_loss`, masked labels stay in both divisors (they count as zeros),
-            as MultiLabelLoss's mean counts the zero cost of its weight-0 labels: a mask lowers the
+            as MultiLabelLoss's means count the zero cost of its weight-0 labels: a mask lowers the
             value and never changes alpha's scale.
 
     Returns:
