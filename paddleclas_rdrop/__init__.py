@@ -18,6 +18,7 @@ _HOMES = {
     "RDropError": ".core.errors",
     "NonFiniteLossError": ".core.errors",
     "compute_kl_loss": ".core.kl",
+    "compute_bernoulli_kl_loss": ".core.kl",
     "RDropLoss": ".core.loss",
     "MutualKLLoss": ".adapter.mutual",
     "MutualTopkAcc": ".adapter.mutual",

@@ -1,6 +1,9 @@
-"""The symmetric KL divergence of R-Drop, exact for any logits and any float dtype."""
+"""The symmetric KL divergence of R-Drop, exact for any logits and any float dtype: between the softmax
+distributions of single-label logits (`compute_kl_loss`) and between the per-label Bernoulli (sigmoid)
+distributions of multi-label logits (`compute_bernoulli_kl_loss`); `KL_LOSSES` names them."""
 
 import paddle
+import paddle.nn.functional as F
 
 from .errors import ConfigError
 
@@ -26,9 +29,10 @@ def _log_softmax(logits):
     return paddle.where(empty, paddle.full_like(logits, float("-inf")), log_p)
 
 
-def _mask_like(pad_mask, shape):
+def _mask_like(pad_mask, shape, owner="compute_kl_loss"):
     """`pad_mask` as a bool tensor of `shape`: broadcast as numpy does, or, when its shape is the leading
-    axes of `shape` (``[B]`` or ``[B, T]`` for logits ``[B, T, C]``), over the trailing axes."""
+    axes of `shape` (``[B]`` or ``[B, T]`` for logits ``[B, T, C]``), over the trailing axes. A mask
+    that fits neither way is a `ConfigError` naming `owner`."""
     mask = pad_mask.astype("bool")
     leading = list(mask.shape) == list(shape[: mask.ndim])
     if leading and mask.ndim < len(shape):
@@ -37,7 +41,7 @@ def _mask_like(pad_mask, shape):
         return paddle.broadcast_to(mask, shape)
     except ValueError:
         raise ConfigError(
-            f"compute_kl_loss: pad_mask of shape {list(pad_mask.shape)} fits neither the logits' shape "
+            f"{owner}: pad_mask of shape {list(pad_mask.shape)} fits neither the logits' shape "
             f"{list(shape)} nor its leading axes"
         ) from None
 
@@ -53,7 +57,7 @@ def compute_kl_loss(p, q, pad_mask=None, reduction="sum"):
             (``[B]``: whole samples; ``[B, T]`` for ``[B, T, C]``); True marks a position to ignore.
         reduction: ``sum`` (both directions summed over batch and classes, then halved),
             ``batchmean`` (that sum divided by ``p.shape[0]``: alpha stays per sample whatever the
-            batch) or ``mean`` (divided by the number of elements).
+            batch) or ``mean`` (divided by the number of elements, masked ones included).
 
     Returns:
         A float32 scalar tensor, in nats, whatever the input dtype.
@@ -72,14 +76,90 @@ def compute_kl_loss(p, q, pad_mask=None, reduction="sum"):
     log_p = _log_softmax(p.astype("float32"))
     log_q = _log_softmax(q.astype("float32"))
     prob_p, prob_q = paddle.exp(log_p), paddle.exp(log_q)
-    ignored = (prob_p == 0) & (prob_q == 0)  # both -inf: log P - log Q would be NaN
-    if pad_mask is not None:
-        ignored = ignored | _mask_like(pad_mask, log_p.shape)
+    ignored = _or_masked((prob_p == 0) & (prob_q == 0), pad_mask, "compute_kl_loss")  # both -inf: NaN
     zeros = paddle.zeros_like(log_p)
     elementwise = paddle.where(ignored, zeros, prob_p - prob_q) * paddle.where(ignored, zeros, log_p - log_q)
+    return _reduced(elementwise, reduction)
+
+
+def compute_bernoulli_kl_loss(p, q, pad_mask=None, reduction="sum"):
+    """(KL(P||Q) + KL(Q||P)) / 2 between the multi-label outputs of logits `p` and `q`: each label an
+    independent Bernoulli variable of probability ``sigmoid(logit)``, the distribution a BCE-with-logits
+    loss trains (PaddleClas's MultiLabelLoss). R-Drop's regulariser (Liang et al., NeurIPS 2021) for
+    multi-label classification: the KL of independent labels is the sum of the labels' KLs.
+
+    Args:
+        p, q: logits ``[B, L]`` of L labels (any float dtype; any shape whose first axis is the batch),
+            the same shape.
+        pad_mask: optional bool tensor, broadcastable to ``p`` or of the shape of its leading axes
+            (``[B]``: whole samples); True marks a label to ignore: it adds 0 to the value and its
+            logits get a zero gradient. The labels MultiLabelLoss gives weight 0 (a target of -1, with
+            its ``weight_ratio``): ``pad_mask = target == -1``.
+        reduction: ``sum`` (both directions summed over batch and labels, then halved), ``batchmean``
+            (that sum divided by ``p.shape[0]``) or ``mean`` (divided by the number of elements of
+            ``p``). As in `compute_kl_loss`, masked labels stay in both divisors (they count as zeros),
+            as MultiLabelLoss's means count the zero cost of its weight-0 labels: a mask lowers the
+            value and never changes alpha's scale.
+
+    Returns:
+        A float32 scalar tensor, in nats, whatever the input dtype.
+
+    Raises:
+        ConfigError: an unknown ``reduction``, or a ``pad_mask`` whose shape fits neither way.
+
+    Per label, with P = sigmoid(a) and Q = sigmoid(b), the two directions add up to exactly
+    ``(P - Q) * (a - b)``. It is computed in float32 in the symmetric form
+    ``(hi - lo) * -expm1(lo - hi) * sigmoid(hi) * sigmoid(-lo)`` (hi, lo: the larger and the smaller of
+    a and b; ``sigmoid(hi) * sigmoid(-lo) * -expm1(lo - hi)`` is |P - Q|): every factor is accurate
+    to a few ulps, so the value stays relatively exact when both logits are large of the same sign
+    (where ``sigmoid(a) - sigmoid(b)`` rounds to 0) and when they are close, never overflows for
+    finite logits (logits of +/-1e4 give finite values and gradients), and is smooth wherever a != b,
+    so its gradient is the exact one. Equal logits add 0 with a zero gradient, infinite ones included
+    (both passes +inf, or both -inf: one point mass twice); one pass's infinite logit against any other
+    value is an infinite divergence, returned as +inf; a NaN logit gives NaN.
+    """
+    owner = "compute_bernoulli_kl_loss"
+    check_reduction(reduction, owner)
+    a, b = p.astype("float32"), q.astype("float32")
+    ignored = _or_masked(a == b, pad_mask, owner)
+    infinite = (paddle.isinf(a) | paddle.isinf(b)) & ~ignored
+    # the ignored and infinite labels compute 0 from 0 and 0: no NaN in their values or gradients
+    zeros = paddle.zeros_like(a)
+    a, b = paddle.where(ignored | infinite, zeros, a), paddle.where(ignored | infinite, zeros, b)
+    hi, lo = paddle.maximum(a, b), paddle.minimum(a, b)
+    gap = hi - lo
+    elementwise = gap * -paddle.expm1(-gap) * F.sigmoid(hi) * F.sigmoid(-lo)
+    elementwise = paddle.where(infinite, paddle.full_like(elementwise, float("inf")), elementwise)
+    return _reduced(elementwise, reduction)
+
+
+def _or_masked(ignored, pad_mask, owner):
+    """The bool tensor `ignored` or, where `pad_mask` (see `_mask_like`) is True, True."""
+    return ignored if pad_mask is None else ignored | _mask_like(pad_mask, ignored.shape, owner)
+
+
+def _reduced(elementwise, reduction):
+    """The sum of both directions' `elementwise` terms (0 where ignored) halved, then divided as
+    `reduction` says: by nothing (``sum``), the batch ``elementwise.shape[0]`` (``batchmean``) or the
+    number of elements, ignored ones included (``mean``)."""
     total = elementwise.sum() / 2
     if reduction == "batchmean":
-        return total / p.shape[0]
+        return total / elementwise.shape[0]
     if reduction == "mean":
         return total / elementwise.numel().astype("float32")
     return total
+
+
+KL_LOSSES = {"softmax": compute_kl_loss, "bernoulli": compute_bernoulli_kl_loss}
+"""The symmetric KL of each output distribution: ``softmax`` (single-label logits, one class per sample)
+and ``bernoulli`` (multi-label logits, one sigmoid per label)."""
+
+
+def check_distribution(distribution, owner="RDropLoss"):
+    """`distribution` if it is a key of `KL_LOSSES`; raises `ConfigError` naming `owner` and the keys."""
+    if not isinstance(distribution, str) or distribution not in KL_LOSSES:
+        raise ConfigError(
+            f"{owner}: distribution must be one of {tuple(KL_LOSSES)} (softmax for single-label logits, "
+            f"bernoulli for multi-label sigmoid logits), got {distribution!r}"
+        )
+    return distribution

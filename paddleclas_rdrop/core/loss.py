@@ -6,7 +6,7 @@ import itertools
 import paddle.nn as nn
 
 from .errors import ConfigError
-from .kl import check_reduction, compute_kl_loss
+from .kl import KL_LOSSES, check_distribution, check_reduction
 
 
 def logits_of(output):
@@ -28,7 +28,8 @@ def check_passes(passes, owner="RDrop.passes"):
 
 class RDropLoss(nn.Layer):
     """Mean symmetric KL over all pairs of the k passes stacked in the input (Liang et al., "R-Drop:
-    Regularized Dropout for Neural Networks", NeurIPS 2021; the KL is `compute_kl_loss`).
+    Regularized Dropout for Neural Networks", NeurIPS 2021; the KL is `compute_kl_loss` for softmax
+    outputs, `compute_bernoulli_kl_loss` for multi-label sigmoid outputs).
 
     Args:
         reduction: ``batchmean`` (default: the KL summed over classes, averaged over samples, so alpha
@@ -37,6 +38,12 @@ class RDropLoss(nn.Layer):
             PaddleClas's engine builds the loss from its YAML entry without it; the plugin's adapter
             then sets it from ``RDrop.passes`` (`set_passes`), so that k is written in one place. A
             loss whose k is still unknown when it is called raises: there is no default.
+        distribution: the output distribution the KL compares, a key of `KL_LOSSES`: ``softmax``
+            (default: single-label logits, one class per sample, the paper's) or ``bernoulli``
+            (multi-label logits, an independent sigmoid per label, as a BCE-with-logits loss trains).
+            The caller decides from its task loss (cross-entropy: softmax; BCE with logits: bernoulli):
+            the logits alone do not tell. Labels to ignore are not masked here (`compute_bernoulli_kl_loss`
+            takes a ``pad_mask``).
 
     Call: ``loss(x, label=None) -> {"RDropLoss": scalar float32 tensor}``, in nats (per sample with
         ``batchmean``).
@@ -47,13 +54,15 @@ class RDropLoss(nn.Layer):
         the loss entry's ``weight``.
 
     Raises:
-        ConfigError: a bad ``reduction`` or ``passes``; at a call, an unknown k or a row count that is
-            not a multiple of k; `set_passes` with a k other than the one it was built with.
+        ConfigError: a bad ``reduction``, ``passes`` or ``distribution``; at a call, an unknown k or a
+            row count that is not a multiple of k; `set_passes` with a k other than the one it was built
+            with.
     """
 
-    def __init__(self, reduction="batchmean", passes=None):
+    def __init__(self, reduction="batchmean", passes=None, distribution="softmax"):
         super().__init__()
         self.reduction = check_reduction(reduction, "RDropLoss")
+        self.distribution = check_distribution(distribution, "RDropLoss")
         self.passes = None if passes is None else check_passes(passes, "RDropLoss: passes")
 
     def set_passes(self, passes):
@@ -83,5 +92,6 @@ class RDropLoss(nn.Layer):
             )
         outputs = x.split(self.passes, axis=0)
         pairs = list(itertools.combinations(outputs, 2))
-        kl = sum(compute_kl_loss(p, q, reduction=self.reduction) for p, q in pairs)
+        kl_loss = KL_LOSSES[self.distribution]
+        kl = sum(kl_loss(p, q, reduction=self.reduction) for p, q in pairs)
         return {"RDropLoss": kl / len(pairs)}

@@ -4,7 +4,7 @@ import numpy as np
 import paddle
 import pytest
 
-from paddleclas_rdrop import ConfigError, RDropLoss, compute_kl_loss
+from paddleclas_rdrop import ConfigError, RDropLoss, compute_bernoulli_kl_loss, compute_kl_loss
 
 rng = np.random.default_rng(1)
 
@@ -62,3 +62,34 @@ def test_half_precision_passes_give_the_float32_kl(dtype):
     want = symmetric_kl64(values[:5], values[5:], reduction="batchmean")
     assert got.dtype == paddle.float32 and np.isfinite(float(got))
     np.testing.assert_allclose(float(got), want, rtol=1e-5)
+
+
+def test_bernoulli_distribution_gives_the_multi_label_kl_of_the_pairs():
+    x = stacked(3, classes=26)
+    passes = [x[0:5], x[5:10], x[10:15]]
+    pairs = list(itertools.combinations(passes, 2))
+    want = np.mean([float(compute_bernoulli_kl_loss(p, q, reduction="batchmean")) for p, q in pairs])
+    got = float(RDropLoss(passes=3, distribution="bernoulli")(x, None)["RDropLoss"])
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    softmax = float(RDropLoss(passes=3)(x, None)["RDropLoss"])  # the default reads the logits as one class
+    np.testing.assert_allclose(
+        softmax, np.mean([float(compute_kl_loss(p, q, reduction="batchmean")) for p, q in pairs]), rtol=1e-6
+    )
+    assert abs(got - softmax) > 0.1 * softmax
+
+
+def test_bernoulli_half_precision_passes_give_the_float32_kl():
+    from reference import bernoulli_symmetric_kl64
+
+    half = (stacked(2, classes=26) * 1000).astype("float16")
+    got = RDropLoss(passes=2, distribution="bernoulli")(half, None)["RDropLoss"]
+    values = half.astype("float32").numpy()
+    want = bernoulli_symmetric_kl64(values[:5], values[5:], reduction="batchmean")
+    assert got.dtype == paddle.float32 and np.isfinite(float(got))
+    np.testing.assert_allclose(float(got), want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("distribution", ["sigmoid", "Bernoulli", None, ["bernoulli"]])
+def test_an_unknown_distribution_is_one_error_naming_the_allowed_ones(distribution):
+    with pytest.raises(ConfigError, match=r"RDropLoss: distribution must be one of \('softmax', 'bernoulli'\)"):
+        RDropLoss(passes=2, distribution=distribution)
