@@ -116,8 +116,9 @@ def add_wrong_key(path):
     """Add the unknown key RDrop.passess: 2 to the YAML at `path`."""
     import yaml
 
-    with open(path) as handle:
-        config = yaml.safe_load(handle)
+    from paddleclas_rdrop.tools.data.config_file import read_config
+
+    config = read_config(path)
     config["RDrop"][WRONG_KEY] = 2
     with open(path, "w") as handle:
         yaml.safe_dump(config, handle, sort_keys=False)

@@ -76,10 +76,11 @@ def config_for(args, arm, alpha, warmup):
     """The YAML of an arm: a project recipe pointed at the phase-1 task."""
     import yaml
 
+    from paddleclas_rdrop.tools.data.config_file import read_config
+
     views, stochastic, has_kl = views_study.ARMS[arm]
     name = "rdrop_se_resnet.yaml" if has_kl else "baseline_se_resnet.yaml"
-    with open(os.path.join(PROJECT, "configs", name)) as handle:
-        config = yaml.safe_load(handle)
+    config = read_config(os.path.join(PROJECT, "configs", name))
     data = os.path.abspath(os.path.join(args.work, "data"))
     transforms = [
         {"DecodeImage": {"to_rgb": True, "channel_first": False}},

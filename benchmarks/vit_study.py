@@ -86,10 +86,9 @@ def transforms(train):
 
 def recipe(args, name, train_list, epochs, batch_size, optimizer):
     """configs/`name` pointed at the study's data, model and schedule, as a dict."""
-    import yaml
+    from paddleclas_rdrop.tools.data.config_file import read_config
 
-    with open(os.path.join(PROJECT, "configs", name)) as handle:
-        config = yaml.safe_load(handle)
+    config = read_config(os.path.join(PROJECT, "configs", name))
     data = os.path.abspath(os.path.join(args.work, "data"))
     config["Global"].update(
         {

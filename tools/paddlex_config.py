@@ -32,6 +32,7 @@ if __name__ == "__main__":
         import yaml
 
         from paddleclas_rdrop.tools import paddlex
+        from paddleclas_rdrop.tools.data.config_file import read_config
 
         if args.model and not args.paddlex_root:
             raise paddlex.ConfigError("--model needs --paddlex-root, the folder of PaddleX's source with main.py")
@@ -40,8 +41,7 @@ if __name__ == "__main__":
         path = paddlex.paddlex_yaml(args.paddlex_root, args.model) if args.model else args.yaml
         if not os.path.isfile(path):
             raise paddlex.ConfigError(f"--yaml {path}: no such file")
-        with open(path) as handle:
-            config = yaml.safe_load(handle)
+        config = read_config(path)
         layers = paddlex.chosen_layers(args.head_dropout, args.head_layer, args.drop_path)
         config, _ = paddlex.rdrop_config(config, args.alpha, args.passes, layers)
     except RDropError as error:

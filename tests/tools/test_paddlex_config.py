@@ -90,3 +90,16 @@ def test_a_mistake_is_one_line_and_writes_nothing(paddlex_root, tmp_path, args, 
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
     assert not out.exists()
+
+
+def test_a_key_given_twice_in_the_yaml_is_one_line(tmp_path):
+    path = tmp_path / "given_twice.yaml"
+    path.write_text("Global:\n  epochs: 200\n  device: gpu\n  epochs: 1\nArch:\n  name: ResNet18_vd\n")
+    out = tmp_path / "out.yaml"
+    result = helper("--yaml", str(path), "--out", str(out), cwd=tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert errors == [
+        f"error: {path}:4: Global.epochs is given twice, at lines 2 and 4: keep one (PyYAML would take the last)"
+    ], result.stderr[-2000:]
+    assert not out.exists()

@@ -43,19 +43,31 @@ def read_text(path, what="file", key=None):
     messages: "list file", "cls_label_path"),
     decoded as UTF-8 with a leading byte-order mark dropped. Raises `DataError` for a missing file, a
     folder, or bytes that are not UTF-8 (naming the line, the byte and the file's likely encoding)."""
+    return decode_text(read_bytes(path, what, key), path, what)
+
+
+def read_bytes(path, what="file", key=None):
+    """The bytes of the user's file at `path`, read once; `DataError` for a missing file or a folder (`what`
+    and `key` as for `read_text`)."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except FileNotFoundError:
         raise DataError(not_found(path, what, key)) from None
     except IsADirectoryError:
         raise DataError(f"{what} {shown(path)} is a folder, not a file") from None
     except OSError as error:
         raise DataError(f"{what} {shown(path)} cannot be read ({error.strerror})") from None
+
+
+def decode_text(data, path, what="file"):
+    """`data`, the bytes of the file at `path`, decoded as `read_text` does (UTF-8, a leading byte-order mark
+    dropped); `DataError` naming UTF-16, or the line and the byte that are not UTF-8."""
+    rename = f"utf8_{os.path.basename(str(path))}"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise DataError(
             f'{what} {shown(path)} is UTF-16 (Notepad\'s "Unicode"): save it as UTF-8 (Notepad: Save as, '
-            f"Encoding UTF-8), or: iconv -f UTF-16 -t UTF-8 {path} > utf8_{path.rsplit('/', 1)[-1]}"
+            f"Encoding UTF-8), or: iconv -f UTF-16 -t UTF-8 {path} > {rename}"
         )
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
@@ -69,7 +81,7 @@ def read_text(path, what="file", key=None):
             f"{what} {shown(path)}:{line}: byte 0x{data[error.start]:02x} is not UTF-8"
             + (f" (the file looks like {encoding})" if encoding else "")
             + f": save it as UTF-8 (Notepad: Save as, Encoding UTF-8), or: "
-            f"iconv -f {source} -t UTF-8 {path} > utf8_{path.rsplit('/', 1)[-1]}"
+            f"iconv -f {source} -t UTF-8 {path} > {rename}"
         ) from None
 
 
