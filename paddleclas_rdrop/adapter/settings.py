@@ -13,7 +13,7 @@ from typing import Optional, Tuple
 from ..core.drop_path import STAGES, check_drop_path, check_drop_path_stages
 from ..core.errors import ConfigError, did_you_mean
 from ..core.head_dropout import check_head_dropout
-from ..core.kl import check_reduction
+from ..core.kl import check_distribution, check_reduction
 from ..core.loss import check_passes
 from ..core.runner import check_strategy
 from .sections import section_of
@@ -60,7 +60,9 @@ class RDropSettings:
     a one-pass run that keeps the stochastic layers (a baseline twin). ``alpha`` is ``RDrop.alpha`` when
     given, else the `RDropLoss` entry's ``weight``; ``alpha_from_section`` says which (with
     ``RDrop.alpha``, the adapter sets the entry's weight to it: one value, trained with).
-    ``reduction`` is the entry's (None without an entry).
+    ``reduction`` is the entry's (None without an entry). ``distribution`` is what the KL compares, decided
+    by the task, as k is by ``RDrop.passes``: ``bernoulli`` (a sigmoid per label) with
+    ``Global.use_multilabel: True``, else ``softmax``; the entry may name it, and only the same one.
     """
 
     rdrop: bool = False
@@ -75,6 +77,7 @@ class RDropSettings:
     alpha: Optional[float] = None
     alpha_from_section: bool = False
     reduction: Optional[str] = None
+    distribution: str = "softmax"
 
     @classmethod
     def from_config(cls, config):
@@ -96,6 +99,7 @@ class RDropSettings:
             alpha=None if alpha is None else float(alpha),
             alpha_from_section=section["alpha"] is not None,
             reduction=None if entry is None else entry.get("reduction", "batchmean"),
+            distribution=distribution_of(config, entry),
         )
 
     @property
@@ -125,6 +129,22 @@ class RDropSettings:
     def runs_k_passes(self):
         """Whether training runs k passes: R-Drop, or a baseline twin with k views (`augment_per_pass`)."""
         return self.rdrop or self.augment_per_pass
+
+
+def distribution_of(config, entry):
+    """`bernoulli` for a multi-label config (`Global.use_multilabel: True`: an independent sigmoid per label,
+    trained with BCE), else `softmax`; the `RDropLoss` entry's own `distribution`, when it names one, must be
+    the same. Raises `ConfigError`."""
+    multilabel = section_of(config, "Global").get("use_multilabel") is True
+    distribution = "bernoulli" if multilabel else "softmax"
+    named = (entry or {}).get("distribution")
+    if named is not None and named != distribution:
+        raise ConfigError(
+            f"Loss.Train.RDropLoss.distribution is {named!r} but Global.use_multilabel is {multilabel}, whose outputs "
+            f"are {'a sigmoid per label' if multilabel else 'one softmax over the classes'}: remove the key (the "
+            f"KL then compares {distribution} outputs) or set Global.use_multilabel to {not multilabel}"
+        )
+    return distribution
 
 
 def parse_section(section):
@@ -223,7 +243,10 @@ def check_rdrop_contract(config):
             "Loss.Train.RDropLoss.passes: the number of passes is set in one place only, "
             "RDrop.passes; remove it from the loss entry"
         )
-    check_kl_entry("RDropLoss", params, alpha_elsewhere=section.get("alpha") is not None)
+    check_kl_entry(
+        "RDropLoss", params, ("weight", "reduction", "distribution"), alpha_elsewhere=section.get("alpha") is not None
+    )
+    check_distribution(params.get("distribution", "softmax"), "Loss.Train.RDropLoss.distribution")
     return params
 
 

@@ -29,6 +29,10 @@ from .runner import RDrop, add_stochastic_layers
 from .settings import RDropSettings
 from .views import augment_per_pass
 
+KL_OF = {  # the line each training run logs, `R-Drop KL: <distribution> (...)`
+    "softmax": "(one softmax over the classes: Global.use_multilabel is not True)",
+    "bernoulli": "(a sigmoid per label, targets of -1 not compared: Global.use_multilabel is True)",
+}
 BARELY_ACTING = 0.01  # alpha x KL below this share of the loss for a whole epoch: warn
 
 
@@ -187,6 +191,9 @@ def prepare_engine(engine, settings=None, prepared=None):
             )
         for layer in kl_losses:
             layer.set_passes(settings.passes)
+            layer.set_distribution(settings.distribution)
+        if settings.rdrop:
+            logging.getLogger("ppcls").info(f"R-Drop KL: {settings.distribution} {KL_OF[settings.distribution]}")
         if settings.alpha_from_section and not alpha_written:  # PaddleClas's own tools built the loss
             _set_alpha(engine.train_loss_func, settings.alpha)
         if settings.rdrop and settings.alpha_warmup_epochs > 0:

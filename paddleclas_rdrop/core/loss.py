@@ -42,16 +42,19 @@ class RDropLoss(nn.Layer):
             (default: single-label logits, one class per sample, the paper's) or ``bernoulli``
             (multi-label logits, an independent sigmoid per label, as a BCE-with-logits loss trains).
             The caller decides from its task loss (cross-entropy: softmax; BCE with logits: bernoulli):
-            the logits alone do not tell. Labels to ignore are not masked here (`compute_bernoulli_kl_loss`
-            takes a ``pad_mask``).
+            the logits alone do not tell; an adapter that builds the loss from a config without it sets
+            it (`set_distribution`), as it sets k.
 
     Call: ``loss(x, label=None) -> {"RDropLoss": scalar float32 tensor}``, in nats (per sample with
         ``batchmean``).
         ``x``: logits ``[k * B, C]``, the k passes of one batch of B samples stacked pass-major
         (``[pass_0; pass_1; ...]``), as `RDrop` returns them; a dict output is read at
-        ``x["logits"]`` as PaddleClas's CELoss does. ``label`` is not used: the CE term is the stock
-        CELoss's, which sees every pass with the labels repeated (`RDrop.repeat_labels`). Alpha is
-        the loss entry's ``weight``.
+        ``x["logits"]`` as PaddleClas's CELoss does. The CE term is the stock CELoss's, which sees every
+        pass with the labels repeated (`RDrop.repeat_labels`). Alpha is the loss entry's ``weight``.
+        ``label``: with ``bernoulli``, the multi-label targets of the k passes ``[k * B, L]`` (or
+        ``[k * B, 2, L]``, targets and their ratios, read at ``[:, 0, :]``, PaddleClas's ``label_ratio``
+        layout): a label whose target is negative (-1, the label PaddleClas's MultiLabelLoss gives weight
+        0) is not compared. Not used with ``softmax``.
 
     Raises:
         ConfigError: a bad ``reduction``, ``passes`` or ``distribution``; at a call, an unknown k or a
@@ -76,9 +79,24 @@ class RDropLoss(nn.Layer):
             )
         self.passes = passes
 
+    def set_distribution(self, distribution):
+        """Set the distribution the KL compares (the adapter does, from the config's task)."""
+        self.distribution = check_distribution(distribution, "RDropLoss")
+
+    def ignored(self, label):
+        """The bool mask ``[B, L]`` of the labels not compared (a negative target), from the first pass's rows
+        of `label` (see the class), or None: softmax, no label, or a label of another shape."""
+        if self.distribution != "bernoulli" or label is None or not hasattr(label, "ndim"):
+            return None
+        targets = label[:, 0, :] if label.ndim == 3 and label.shape[1] == 2 else label
+        if targets.ndim != 2 or targets.shape[0] % self.passes:
+            return None
+        return targets[: targets.shape[0] // self.passes] < 0
+
     def forward(self, x, label=None):
         """``x`` ``[k * B, C]`` (or an output `logits_of` reads) -> ``{"RDropLoss": mean symmetric KL over
-        the pairs of passes}``; ``label`` is ignored. Raises `ConfigError` (see the class)."""
+        the pairs of passes}``; ``label`` masks the ignored labels of a multi-label task. Raises
+        `ConfigError` (see the class)."""
         x = logits_of(x)
         if self.passes is None:
             raise ConfigError(
@@ -92,6 +110,6 @@ class RDropLoss(nn.Layer):
             )
         outputs = x.split(self.passes, axis=0)
         pairs = list(itertools.combinations(outputs, 2))
-        kl_loss = KL_LOSSES[self.distribution]
-        kl = sum(kl_loss(p, q, reduction=self.reduction) for p, q in pairs)
+        kl_loss, mask = KL_LOSSES[self.distribution], self.ignored(label)
+        kl = sum(kl_loss(p, q, pad_mask=mask, reduction=self.reduction) for p, q in pairs)
         return {"RDropLoss": kl / len(pairs)}

@@ -124,3 +124,32 @@ def test_per_pass_views_and_the_warm_up_are_read_and_checked():
 def test_bad_per_pass_and_warm_up_settings_are_named(edit, message):
     with pytest.raises(ConfigError, match=message):
         RDropSettings.from_config(edited(edit))
+
+
+@pytest.mark.parametrize(
+    "use_multilabel, named, distribution",
+    [
+        (None, None, "softmax"),
+        (False, "softmax", "softmax"),
+        (True, None, "bernoulli"),
+        (True, "bernoulli", "bernoulli"),
+    ],
+)
+def test_the_kl_compares_the_distribution_of_the_task(use_multilabel, named, distribution):
+    config = copy.deepcopy(GOOD)
+    if use_multilabel is not None:
+        config["Global"]["use_multilabel"] = use_multilabel
+    if named is not None:
+        config["Loss"]["Train"][1]["RDropLoss"]["distribution"] = named
+    assert RDropSettings.from_config(config).distribution == distribution
+
+
+@pytest.mark.parametrize("use_multilabel, named", [(True, "softmax"), (None, "bernoulli"), (True, "gaussian")])
+def test_a_distribution_the_task_contradicts_is_one_line(use_multilabel, named):
+    config = copy.deepcopy(GOOD)
+    if use_multilabel is not None:
+        config["Global"]["use_multilabel"] = use_multilabel
+    config["Loss"]["Train"][1]["RDropLoss"]["distribution"] = named
+    with pytest.raises(ConfigError, match=r"^Loss\.Train\.RDropLoss\.distribution") as error:
+        RDropSettings.from_config(config)
+    assert "\n" not in str(error.value)

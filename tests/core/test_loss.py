@@ -93,3 +93,24 @@ def test_bernoulli_half_precision_passes_give_the_float32_kl():
 def test_an_unknown_distribution_is_one_error_naming_the_allowed_ones(distribution):
     with pytest.raises(ConfigError, match=r"RDropLoss: distribution must be one of \('softmax', 'bernoulli'\)"):
         RDropLoss(passes=2, distribution=distribution)
+
+
+def test_a_multilabel_kl_does_not_compare_the_labels_its_targets_ignore():
+    """Targets of -1 (PaddleClas's MultiLabelLoss weighs them 0) are left out of the Bernoulli KL, in both label
+    layouts ([k*B, L], and [k*B, 2, L] with ratios); the value is the reference's over the other labels."""
+    from reference import bernoulli_symmetric_kl64
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 3, (4, 6)), rng.normal(0, 3, (4, 6))
+    targets = rng.integers(0, 2, (4, 6)).astype("int64")
+    targets[rng.random((4, 6)) < 0.3] = -1
+    kept = targets >= 0
+    loss = RDropLoss(passes=2, distribution="bernoulli", reduction="sum")
+    logits = paddle.to_tensor(np.concatenate([a, b]).astype("float32"))
+    label = paddle.to_tensor(np.concatenate([targets, targets]))
+    with_ratio = paddle.to_tensor(np.stack([np.concatenate([targets, targets])] * 2, axis=1))
+    expected = float(bernoulli_symmetric_kl64(a, b, pad_mask=~kept, reduction="sum"))
+    for given in (label, with_ratio):
+        value = float(loss(logits, given)["RDropLoss"])
+        assert abs(value - expected) < 1e-4 * max(1.0, expected), (value, expected)
+    assert float(loss(logits)["RDropLoss"]) > expected + 1e-3  # without the label every pair counts
