@@ -27,9 +27,9 @@ class BrokenImageNamer(logging.Filter):
         return True
 
     def find(self, path):
-        for image_root, list_path, delimiter in self.datasets:
+        for image_root, list_path, *form in self.datasets:
             try:
-                paths, _, numbers = parse_list_file(image_root, list_path, delimiter)
+                paths, _, numbers = parse_list_file(image_root, list_path, *form)
             except DataError:  # a log filter must not raise; the start-up check names bad lines
                 continue
             if path in paths:

@@ -29,8 +29,8 @@ def check_lists(config, mode):
     class_num = section_of(config, "Arch").get("class_num", global_section.get("class_num"))
     evaluates = mode == "eval" or (mode == "train" and global_section.get("eval_during_train", True))
     splits = (["Train"] if mode == "train" else []) + (["Eval"] if evaluates else [])
-    for image_root, list_path, delimiter in dataset_lists(config, splits):
-        _, labels, numbers = read_list_file(image_root, list_path, delimiter)
+    for image_root, list_path, *form in dataset_lists(config, splits):
+        _, labels, numbers = read_list_file(image_root, list_path, *form)
         check_label_range(labels, class_num, list_path, numbers)
 
 

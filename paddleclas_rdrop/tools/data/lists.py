@@ -1,6 +1,8 @@
-"""PaddleClas's list files (`relative/path label` per line): read and checked before training, so
-that a bad line, a missing image or a label out of range is named with its file and line before
-anything is written. Both engines' start-up checks use it.
+"""PaddleClas's list files, read and checked before training, so that a bad line, a missing image or a label
+out of range is named with its file and line before anything is written. Both engines' start-up checks use
+it. The format is the dataset class's (`LIST_FORMATS`): `ImageNetDataset` reads `relative/path label` (its
+`delimiter`, a space by default), `MultiLabelDataset` `relative/path<TAB>0,1,0,...` (a tab, whatever the
+config says: one 0/1 target per label, -1 for a label to leave out).
 
 The check has to stay in seconds on ImageNet's 1.3M lines, often on a network file system: images
 are found by listing each folder once (in parallel: one `readdir` per folder instead of one `stat`
@@ -21,22 +23,28 @@ HEADER_SAMPLE = 2000  # headers opened at start-up per list (all of a shorter li
 LISTING_THREADS = 16  # folder listings at a time: the latency of a network file system hides
 
 
+LIST_FORMATS = {"ImageNetDataset": False, "MultiLabelDataset": True}  # dataset class -> whether multi-label
+
+
 def dataset_lists(config, splits=("Train", "Eval")):
-    """(image_root, cls_label_path, delimiter) of each of `splits` whose `DataLoader.<split>.dataset`
-    reads a list file, as PaddleClas's ImageNetDataset takes them."""
+    """(image_root, cls_label_path, delimiter, multilabel) of each of `splits` whose `DataLoader.<split>.dataset`
+    is a dataset class of `LIST_FORMATS`, as that class reads its list (the other classes' lists have
+    formats of their own, which their PaddleClas class reads)."""
     found = []
     for split in splits:
         dataset = ((config.get("DataLoader") or {}).get(split) or {}).get("dataset") or {}
-        if "image_root" in dataset and "cls_label_path" in dataset:
-            found.append((dataset["image_root"], dataset["cls_label_path"], dataset.get("delimiter") or " "))
+        multilabel = LIST_FORMATS.get(dataset.get("name"))
+        if multilabel is not None and "image_root" in dataset and "cls_label_path" in dataset:
+            delimiter = "\t" if multilabel else dataset.get("delimiter") or " "
+            found.append((dataset["image_root"], dataset["cls_label_path"], delimiter, multilabel))
     return found
 
 
-def read_list_file(image_root, list_path, delimiter=" "):
+def read_list_file(image_root, list_path, delimiter=" ", multilabel=False):
     """(image paths, int labels, line numbers) of a list file. A bad line, a missing image, or an
     unreadable header in the sample names file and line; blank lines, skipped, are counted in one
-    warning (the ppcls logger)."""
-    paths, labels, numbers = parse_list_file(image_root, list_path, delimiter)
+    warning (the ppcls logger). `multilabel`: as for `parse_list_file`."""
+    paths, labels, numbers = parse_list_file(image_root, list_path, delimiter, multilabel)
     blank = blank_lines(list_path)
     if blank:
         listed = ", ".join(map(str, blank[:5])) + (", ..." if len(blank) > 5 else "")
@@ -46,9 +54,10 @@ def read_list_file(image_root, list_path, delimiter=" "):
     return paths, labels, numbers
 
 
-def parse_list_file(image_root, list_path, delimiter=" "):
+def parse_list_file(image_root, list_path, delimiter=" ", multilabel=False):
     """`read_list_file` without looking at the images: the lines alone (read by `text.read_lines`: UTF-8,
-    a byte-order mark dropped), blank ones skipped, a bad one named."""
+    a byte-order mark dropped), blank ones skipped, a bad one named. The labels are int64 ``[N]``, or with
+    `multilabel` ``[N, L]`` (every line with the same L targets)."""
     if "ILSVRC2012" in str(list_path) and not os.path.exists(list_path):  # the recipes' own ImageNet lists
         raise DataError(
             f"{not_found(list_path, 'list file', 'cls_label_path')}: that is the recipe's ImageNet list; for your "
@@ -60,14 +69,31 @@ def parse_list_file(image_root, list_path, delimiter=" "):
         if not line.strip():
             continue
         fields = line.strip().split(delimiter)
-        if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-            raise DataError(f"{shown(list_path)}:{number}: expected `relative/path label`, got {line.strip()!r}")
+        label = _label(fields, multilabel)
+        if label is None or (multilabel and labels and len(label) != len(labels[0])):
+            expected = (
+                "relative/path<TAB>0,1,0,... (one target per label, as many on every line)"
+                if multilabel
+                else ("relative/path label")
+            )
+            raise DataError(f"{shown(list_path)}:{number}: expected `{expected}`, got {line.strip()!r}")
         paths.append(fields[0] if fields[0].startswith("/") else prefix + fields[0])
-        labels.append(int(fields[1]))
+        labels.append(label)
         numbers.append(number)
     if not paths:
         raise DataError(f"list file {shown(list_path)} has no images")
     return paths, np.asarray(labels, dtype=np.int64), np.asarray(numbers, dtype=np.int64)
+
+
+def _label(fields, multilabel):
+    """The label of a list line split into `fields`: an int, or with `multilabel` a list of ints; None when the
+    line is not of that form."""
+    if len(fields) != 2:
+        return None
+    targets = fields[1].split(",") if multilabel else [fields[1]]
+    if not all(target.strip().lstrip("-").isdigit() for target in targets):
+        return None
+    return [int(target) for target in targets] if multilabel else int(targets[0])
 
 
 def blank_lines(list_path):
@@ -119,8 +145,16 @@ def image_error(list_path, number, path, error):
 
 def check_label_range(labels, class_num, list_path, numbers=None):
     """Labels must be 0 .. class_num - 1: a negative one is named with its line (`numbers`: the list's line
-    numbers), a too large one with the `Arch.class_num` that fits; `DataError`."""
+    numbers), a too large one with the `Arch.class_num` that fits; multi-label targets (``[N, L]``) must be
+    `class_num` per line. `DataError`."""
     if class_num is None or not len(labels):
+        return
+    if labels.ndim == 2:
+        if labels.shape[1] != class_num:
+            raise DataError(
+                f"{shown(list_path)} has {labels.shape[1]} targets per line but Arch.class_num is {class_num}: "
+                f"set -o Arch.class_num={labels.shape[1]} (one output per label)"
+            )
         return
     if labels.min() < 0:
         index = int(np.argmin(labels))
