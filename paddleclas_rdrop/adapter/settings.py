@@ -16,6 +16,7 @@ from ..core.head_dropout import check_head_dropout
 from ..core.kl import check_distribution, check_reduction
 from ..core.loss import check_passes
 from ..core.runner import check_strategy
+from .distillation import check_model_name
 from .sections import section_of
 
 RDROP_DEFAULTS = {
@@ -63,6 +64,8 @@ class RDropSettings:
     ``reduction`` is the entry's (None without an entry). ``distribution`` is what the KL compares, decided
     by the task, as k is by ``RDrop.passes``: ``bernoulli`` (a sigmoid per label) with
     ``Global.use_multilabel: True``, else ``softmax``; the entry may name it, and only the same one.
+    ``model_name`` is the network of a `DistillationModel` R-Drop regularises (`distillation`), None for
+    any other model.
     """
 
     rdrop: bool = False
@@ -78,6 +81,7 @@ class RDropSettings:
     alpha_from_section: bool = False
     reduction: Optional[str] = None
     distribution: str = "softmax"
+    model_name: Optional[str] = None
 
     @classmethod
     def from_config(cls, config):
@@ -100,6 +104,7 @@ class RDropSettings:
             alpha_from_section=section["alpha"] is not None,
             reduction=None if entry is None else entry.get("reduction", "batchmean"),
             distribution=distribution_of(config, entry),
+            model_name=None if entry is None else check_model_name(section_of(config, "Arch"), entry.get("model_name")),
         )
 
     @property
@@ -244,7 +249,10 @@ def check_rdrop_contract(config):
             "RDrop.passes; remove it from the loss entry"
         )
     check_kl_entry(
-        "RDropLoss", params, ("weight", "reduction", "distribution"), alpha_elsewhere=section.get("alpha") is not None
+        "RDropLoss",
+        params,
+        ("weight", "reduction", "distribution", "model_name"),
+        alpha_elsewhere=section.get("alpha") is not None,
     )
     check_distribution(params.get("distribution", "softmax"), "Loss.Train.RDropLoss.distribution")
     return params

@@ -23,6 +23,7 @@ from ..core.calibration import Calibration
 from ..core.errors import ConfigError
 from ..core.loss import RDropLoss
 from ..core.models import unwrap
+from .distillation import k_pass_networks, student_of
 from .models import builds_with, randomness_fixes
 from .patch import patched
 from .runner import RDrop, add_stochastic_layers
@@ -173,7 +174,7 @@ def prepare_engine(engine, settings=None, prepared=None):
         )
     if prepared is not None and prepared.net is unwrap(engine.model):
         rdrop = prepared.rdrop
-        if rdrop is not None:
+        if rdrop is not None and unwrap(rdrop.model) is prepared.net:
             rdrop.model = engine.model  # the engine's wrapper (DataParallel) where it has one
     else:
         rdrop = prepare_model(engine.model, settings, engine.config.get("Arch"))
@@ -233,12 +234,14 @@ def _alpha_warmup(loss, settings):
 
 
 def prepare_model(model, settings, arch=None):
-    """The `RDrop` runner on `model` for R-Drop settings (or a baseline twin with k views per sample);
-    otherwise the settings' stochastic layers alone (drop path, head dropout: the baseline twin), and
-    None. `arch`: the config's `Arch` section, which lets the identical-passes error offer only the `Arch.`
-    keys the model can be built with. Raises `ConfigError`."""
+    """The `RDrop` runner on `model` (on its network `settings.model_name`, for a `DistillationModel`) for
+    R-Drop settings (or a baseline twin with k views per sample); otherwise the settings' stochastic layers
+    alone (drop path, head dropout: the baseline twin), and None. `arch`: the config's `Arch` section, which
+    lets the identical-passes error offer only the `Arch.` keys the model can be built with. Raises
+    `ConfigError`."""
     if settings.runs_k_passes:
-        return RDrop(model, **settings.runner_kwargs(), builds_with=builds_with(arch) if arch else None)
+        net = model if settings.model_name is None else student_of(unwrap(model), settings.model_name)
+        return RDrop(net, **settings.runner_kwargs(), builds_with=builds_with(arch) if arch else None)
     add_stochastic_layers(model, **settings.layer_kwargs())
     return None
 
@@ -260,16 +263,19 @@ def check_model(model, settings, arch=None):
 
 
 class _KPassModel:
-    """Stands for `engine.model` during an R-Drop epoch: calls run the k passes."""
+    """Stands for `engine.model` (`model`) during an R-Drop epoch: calls run the k passes (of the network
+    `model_name` alone for a `DistillationModel`: `distillation.k_pass_networks`)."""
 
-    def __init__(self, rdrop):
-        self._rdrop = rdrop
+    def __init__(self, model, rdrop, model_name=None):
+        self._model, self._rdrop, self._model_name = model, rdrop, model_name
 
     def __call__(self, images):
-        return self._rdrop(images)
+        if self._model_name is None:
+            return self._rdrop(images)
+        return k_pass_networks(unwrap(self._model), self._model_name, self._rdrop, images)
 
     def __getattr__(self, name):  # state_dict() for EMA, train()/eval(), ...
-        return getattr(self._rdrop.model, name)
+        return getattr(self._model, name)
 
 
 def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
@@ -277,7 +283,7 @@ def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
     state = prepare_engine(engine)
     if state.loss.warmup is not None:
         state.loss.warmup.start_epoch(epoch_id, engine.iter_per_epoch)
-    with patched(engine, model=_KPassModel(state.rdrop)):
+    with patched(engine, model=_KPassModel(engine.model, state.rdrop, state.settings.model_name)):
         train_epoch(engine, epoch_id, print_batch_step)
     writer = getattr(engine, "vdl_writer", None)
     state.loss.kl_share.log_epoch(epoch_id, state.loss.warmup, state.settings.alpha, writer)

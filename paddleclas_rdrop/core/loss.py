@@ -44,6 +44,9 @@ class RDropLoss(nn.Layer):
             The caller decides from its task loss (cross-entropy: softmax; BCE with logits: bernoulli):
             the logits alone do not tell; an adapter that builds the loss from a config without it sets
             it (`set_distribution`), as it sets k.
+        model_name: for a model whose output is ``{network name: output}`` (PaddleClas's
+            DistillationModel), the network whose passes the KL compares (PaddleClas's losses'
+            ``model_name`` convention); None reads the output itself.
 
     Call: ``loss(x, label=None) -> {"RDropLoss": scalar float32 tensor}``, in nats (per sample with
         ``batchmean``).
@@ -62,8 +65,9 @@ class RDropLoss(nn.Layer):
             with.
     """
 
-    def __init__(self, reduction="batchmean", passes=None, distribution="softmax"):
+    def __init__(self, reduction="batchmean", passes=None, distribution="softmax", model_name=None):
         super().__init__()
+        self.model_name = model_name
         self.reduction = check_reduction(reduction, "RDropLoss")
         self.distribution = check_distribution(distribution, "RDropLoss")
         self.passes = None if passes is None else check_passes(passes, "RDropLoss: passes")
@@ -97,7 +101,7 @@ class RDropLoss(nn.Layer):
         """``x`` ``[k * B, C]`` (or an output `logits_of` reads) -> ``{"RDropLoss": mean symmetric KL over
         the pairs of passes}``; ``label`` masks the ignored labels of a multi-label task. Raises
         `ConfigError` (see the class)."""
-        x = logits_of(x)
+        x = logits_of(x if self.model_name is None else x[self.model_name])
         if self.passes is None:
             raise ConfigError(
                 "RDropLoss: the number of passes k is not known: build it with passes=k (the RDrop "

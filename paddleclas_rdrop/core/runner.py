@@ -295,7 +295,16 @@ class RDrop:
     def repeat_labels(self, labels):
         """Labels of one pass, ``[B, 1]`` int64 or ``[B, C]`` soft, repeated for the k stacked passes
         (``[k * B, ...]``): a stock CE on the stack is then the mean CE over the passes."""
-        return paddle.concat([labels] * self.passes, axis=0)
+        return self.repeat_outputs(labels)
+
+    def repeat_outputs(self, output):
+        """An output of one pass (a tensor ``[B, ...]``, or a dict, list or tuple of them) repeated for the k
+        stacked passes (``[k * B, ...]``): what a network that runs once gives beside the k passes."""
+        if isinstance(output, dict):
+            return {key: self.repeat_outputs(value) for key, value in output.items()}
+        if isinstance(output, (list, tuple)):
+            return type(output)(self.repeat_outputs(value) for value in output)
+        return paddle.concat([output] * self.passes, axis=0)
 
     def split_passes(self, output):
         """The stacked output ``[k * B, C]`` (or a dict, list or tuple of them) as a list of k outputs

@@ -64,7 +64,7 @@ class DistillationGTCELoss(CELoss):
 
 LOSSES = {
     "CELoss": (CELoss, {"reduction": "mean", "epsilon": None}),
-    "RDropLoss": (RDropLoss, {"reduction": "batchmean", "distribution": "softmax"}),
+    "RDropLoss": (RDropLoss, {"reduction": "batchmean", "distribution": "softmax", "model_name": None}),
     "DistillationGTCELoss": (
         DistillationGTCELoss,
         {"model_names": (), "epsilon": None, "key": None, "name": "loss_gt_ce"},
