@@ -2,14 +2,20 @@
 as PaddleClas's `ppcls/loss/dmlloss.py` does)."""
 
 import itertools
+from typing import Any, Dict, List, Optional, Tuple, Union
 
+import paddle
 import paddle.nn as nn
 
 from .errors import ConfigError
 from .kl import KL_LOSSES, check_distribution, check_reduction
 
+ModelOutput = Union[paddle.Tensor, Dict[str, paddle.Tensor], List[paddle.Tensor], Tuple[paddle.Tensor, ...]]
+"""A classifier's output: logits ``[B, C]``, a dict with ``"logits"``, or a list or tuple of logits, the main ones
+first (what `logits_of` reads)."""
 
-def logits_of(output):
+
+def logits_of(output: ModelOutput) -> paddle.Tensor:
     """The logits of a model output: a tensor ``[B, C]``, a dict's ``"logits"``, or the first of a list or
     tuple (the main classifier's: PaddleClas's GoogLeNet gives ``[main, aux_1, aux_2]`` in training)."""
     if isinstance(output, dict):
@@ -19,7 +25,7 @@ def logits_of(output):
     return output
 
 
-def check_passes(passes, owner="RDrop.passes"):
+def check_passes(passes: Any, owner: str = "RDrop.passes") -> int:
     """k, the number of passes: an integer >= 2; raises `ConfigError`."""
     if not isinstance(passes, int) or isinstance(passes, bool) or passes < 2:
         raise ConfigError(f"{owner} must be an integer >= 2 (R-Drop compares k >= 2 passes), got {passes!r}")
@@ -59,13 +65,15 @@ class RDropLoss(nn.Layer):
             with.
     """
 
-    def __init__(self, reduction="batchmean", passes=None, distribution="softmax"):
+    def __init__(
+        self, reduction: str = "batchmean", passes: Optional[int] = None, distribution: str = "softmax"
+    ) -> None:
         super().__init__()
         self.reduction = check_reduction(reduction, "RDropLoss")
         self.distribution = check_distribution(distribution, "RDropLoss")
         self.passes = None if passes is None else check_passes(passes, "RDropLoss: passes")
 
-    def set_passes(self, passes):
+    def set_passes(self, passes: int) -> None:
         """Set k (the adapter does, from ``RDrop.passes``); a different k than the one given at
         construction is a `ConfigError`."""
         passes = check_passes(passes, "RDropLoss: passes")
@@ -76,7 +84,7 @@ class RDropLoss(nn.Layer):
             )
         self.passes = passes
 
-    def forward(self, x, label=None):
+    def forward(self, x: ModelOutput, label: Optional[paddle.Tensor] = None) -> Dict[str, paddle.Tensor]:
         """``x`` ``[k * B, C]`` (or an output `logits_of` reads) -> ``{"RDropLoss": mean symmetric KL over
         the pairs of passes}``; ``label`` is ignored. Raises `ConfigError` (see the class)."""
         x = logits_of(x)
@@ -94,4 +102,4 @@ class RDropLoss(nn.Layer):
         pairs = list(itertools.combinations(outputs, 2))
         kl_loss = KL_LOSSES[self.distribution]
         kl = sum(kl_loss(p, q, reduction=self.reduction) for p, q in pairs)
-        return {"RDropLoss": kl / len(pairs)}
+        return {"RDropLoss": kl / len(pairs)}  # type: ignore[dict-item]  # sum() of k >= 2 tensors is a tensor
