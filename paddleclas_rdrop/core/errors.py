@@ -108,6 +108,7 @@ def check_rate(value: Any, key: str, what: str, usual: str) -> float:
     naming `key`, saying `what` it is and the `usual` values."""
     import numbers
 
+    # typeshed's numbers.Real declares < and <= only
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:  # type: ignore[operator]
         raise ConfigError(f"{key} must be a number in [0, 1) ({what}), got {value!r}; {usual} is usual")
     return float(value)
