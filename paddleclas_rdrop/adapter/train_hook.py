@@ -17,17 +17,20 @@ What it changes on an engine, once, when the engine is prepared (`prepare_engine
 
 import dataclasses
 import logging
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ..core.calibration import Calibration
 from ..core.errors import ConfigError
-from ..core.loss import RDropLoss
+from ..core.loss import ModelOutput, RDropLoss
 from ..core.models import unwrap
 from .models import builds_with, randomness_fixes
 from .patch import patched
 from .runner import RDrop, add_stochastic_layers
 from .settings import RDropSettings
 from .views import augment_per_pass
+
+if TYPE_CHECKING:
+    import paddle
 
 BARELY_ACTING = 0.01  # alpha x KL below this share of the loss for a whole epoch: warn
 
@@ -39,18 +42,22 @@ class KLShare:
     differ, or alpha is too small): the epoch's log line says so once per run.
     """
 
-    def __init__(self, fixes=lambda: ("RDrop.drop_path", "RDrop.head_dropout")):
+    shares: List[float]
+
+    def __init__(self, fixes: Callable[[], Sequence[str]] = lambda: ("RDrop.drop_path", "RDrop.head_dropout")) -> None:
         self.shares, self.warned = [], False
         # () -> the keys that make this model's passes differ more (`adapter.models.randomness_fixes`), asked
         # only for the warning: learning them can build the backbone again with each of its rate arguments
         self.fixes = fixes
 
-    def add(self, loss_dict):
+    def add(self, loss_dict: Mapping[str, Any]) -> None:
         if "RDropLoss" in loss_dict and "loss" in loss_dict:
             total = float(loss_dict["loss"])
             self.shares.append(float(loss_dict["RDropLoss"]) / total if total > 0 else 0.0)
 
-    def log_epoch(self, epoch_id, warmup=None, alpha=None, writer=None):
+    def log_epoch(
+        self, epoch_id: int, warmup: Optional["AlphaWarmup"] = None, alpha: Optional[float] = None, writer: Any = None
+    ) -> None:
         """One line for the epoch; with `warmup` (an `AlphaWarmup`), alpha at the epoch's end too, and no
         barely-acting warning while alpha is still rising. With `writer` (the engine's VisualDL
         `LogWriter`), the scalars `rdrop_kl_share` and `rdrop_alpha` (`alpha` without a warm-up) at step
@@ -86,14 +93,14 @@ class AlphaWarmup:
     (from 1) it is ``alpha * min(1, (e - 1 + i / n) / epochs)``. It depends on the epoch and the step
     alone, so a run resumed mid-warm-up continues the ramp where it was."""
 
-    def __init__(self, weights, index, alpha, epochs):
+    def __init__(self, weights: List[float], index: int, alpha: float, epochs: float) -> None:
         self.weights, self.index, self.alpha, self.epochs = weights, index, alpha, epochs
         self.epoch, self.steps, self.step, self.value = 1, 1, 0, 0.0
 
-    def start_epoch(self, epoch_id, steps):
+    def start_epoch(self, epoch_id: int, steps: int) -> None:
         self.epoch, self.steps, self.step = epoch_id, max(1, steps), 0
 
-    def __call__(self):
+    def __call__(self) -> None:
         """Set the weight for the next step."""
         progress = (self.epoch - 1 + self.step / self.steps) / self.epochs
         self.value = self.alpha * min(1.0, progress)
@@ -106,12 +113,14 @@ class TrainLoss:
     gives the loss the labels repeated for the k stacked passes and records the KL share; `check`,
     when set (the tools' guards), sees every loss dict before it is used."""
 
-    def __init__(self, loss, rdrop=None, warmup=None):
+    def __init__(
+        self, loss: "paddle.nn.Layer", rdrop: Optional[RDrop] = None, warmup: Optional[AlphaWarmup] = None
+    ) -> None:
         self.loss, self.rdrop, self.warmup = loss, rdrop, warmup
         self.kl_share = KLShare()
         self.check: Optional[Callable[[dict], None]] = None
 
-    def __call__(self, output, labels):
+    def __call__(self, output: ModelOutput, labels: "paddle.Tensor") -> Dict[str, "paddle.Tensor"]:
         if self.warmup is not None:
             self.warmup()
         if self.rdrop is not None:
@@ -122,7 +131,7 @@ class TrainLoss:
             self.check(loss_dict)
         return loss_dict
 
-    def __getattr__(self, name):  # state_dict() for checkpoints, loss_func, ...
+    def __getattr__(self, name: str) -> Any:  # state_dict() for checkpoints, loss_func, ...
         return getattr(self.loss, name)
 
 
@@ -149,7 +158,9 @@ class PluginState:
     loss: TrainLoss
 
 
-def prepare_engine(engine, settings=None, prepared=None):
+def prepare_engine(
+    engine: Any, settings: Optional[RDropSettings] = None, prepared: Optional["PreparedModel"] = None
+) -> PluginState:
     """Prepare `engine` once: the model's stochastic layers and k-pass runner, `TrainLoss`, and k for
     every `RDropLoss` of the engine's loss. `settings`: the run's `RDropSettings` (the tools parse
     them before building the engine, and write `RDrop.alpha` into the config the engine builds its loss
@@ -225,7 +236,9 @@ def _alpha_warmup(loss, settings):
     return AlphaWarmup(loss.loss_weight, index, settings.alpha, settings.alpha_warmup_epochs)
 
 
-def prepare_model(model, settings, arch=None):
+def prepare_model(
+    model: "paddle.nn.Layer", settings: RDropSettings, arch: Optional[Mapping[str, Any]] = None
+) -> Optional[RDrop]:
     """The `RDrop` runner on `model` for R-Drop settings (or a baseline twin with k views per sample);
     otherwise the settings' stochastic layers alone (drop path, head dropout: the baseline twin), and
     None. `arch`: the config's `Arch` section, which lets the identical-passes error offer only the `Arch.`
@@ -245,7 +258,9 @@ class PreparedModel:
     rdrop: Optional[RDrop]
 
 
-def check_model(model, settings, arch=None):
+def check_model(
+    model: "paddle.nn.Layer", settings: RDropSettings, arch: Optional[Mapping[str, Any]] = None
+) -> PreparedModel:
     """Prepare `model` for `settings` (`prepare_model`), raising the `ConfigError` that preparing it would raise
     before the engine writes anything; the `PreparedModel` returned is what `prepare_engine` takes over, so
     that the runner and the layers are made once. `arch`: as for `prepare_model`."""
@@ -265,7 +280,9 @@ class _KPassModel:
         return getattr(self._rdrop.model, name)
 
 
-def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
+def rdrop_epoch(
+    engine: Any, epoch_id: int, print_batch_step: int, train_epoch: Callable[[Any, int, int], None]
+) -> None:
     """One epoch of `train_epoch(engine, ...)` (the engine's own) with the k passes of R-Drop."""
     state = prepare_engine(engine)
     if state.loss.warmup is not None:
@@ -276,14 +293,14 @@ def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
     state.loss.kl_share.log_epoch(epoch_id, state.loss.warmup, state.settings.alpha, writer)
 
 
-def calibration_metrics(metrics):
+def calibration_metrics(metrics: Any) -> List[Calibration]:
     """The `Calibration` metrics among an engine's eval metrics (PaddleClas's `CombinedMetrics` keeps them
     in `metric_func_list`, the standalone engine's `Metrics` in `metrics`)."""
     found = getattr(metrics, "metric_func_list", None) or getattr(metrics, "metrics", None) or []
     return [metric for metric in found if isinstance(metric, Calibration)]
 
 
-def write_eval_calibration(engine):
+def write_eval_calibration(engine: Any) -> None:
     """With VisualDL on (`engine.vdl_writer`) and a `Calibration` in Metric.Eval, each evaluation during
     training also writes the scalars `eval_NLL` and `eval_ECE` at the epoch, beside PaddleClas's
     `eval_acc`: `engine.eval` is wrapped on this engine (an instance attribute; the class is untouched)."""
