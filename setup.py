@@ -49,7 +49,8 @@ setup(
     install_requires=["paddleclas", "pyyaml", "pillow", "numpy"],
     extras_require={
         "cpu": ["paddlepaddle"],
-        # xdist: the tools run on both cores; ruff: style; hypothesis: generated inputs
-        "test": ["pytest", "pytest-xdist>=3.7", "ruff", "hypothesis"],  # 3.7: --no-loadscope-reorder
+        # xdist: the tools run on both cores; ruff: style; mypy: the core's and adapter's type hints;
+        # hypothesis: generated inputs
+        "test": ["pytest", "pytest-xdist>=3.7", "ruff", "mypy", "hypothesis"],  # 3.7: --no-loadscope-reorder
     },
 )

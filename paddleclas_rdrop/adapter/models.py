@@ -4,15 +4,24 @@ backbone's own stochastic layers (read from its signature and its source), wheth
 one of them (`builds_with`), and the settings that make a model's k passes differ (`randomness_fixes`)."""
 
 import contextlib
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Mapping, Optional, Set, Tuple
 
 from ..core.drop_path import residual_blocks
 from ..core.errors import ConfigError, RDropError, did_you_mean, first_line
 from ..core.models import stochastic_layers, unwrap
 
+if TYPE_CHECKING:
+    import ast
+
+    import paddle
+    from typing_extensions import TypeGuard
+
 ARCH_KEYS_NOT_PASSED = ("name", "pretrained", "use_sync_bn", "use_ml_decoder")  # build_model takes them out
 
 
-def build(make, name, section="Arch", scope=None):
+def build(
+    make: Callable[[], "paddle.nn.Layer"], name: str, section: str = "Arch", scope: Optional[str] = None
+) -> "paddle.nn.Layer":
     """`make()`, a call of PaddleClas's model `name` (a backbone, `build_model`, ...), in its own parameter-name
     scope (`scope`, a prefix, or a fresh one: PaddleClas's fixed parameter names would clash with a model built
     before in the process), its errors as one `ConfigError` naming `section` (`building`)."""
@@ -23,7 +32,7 @@ def build(make, name, section="Arch", scope=None):
 
 
 @contextlib.contextmanager
-def building(name, section="Arch"):
+def building(name: str, section: str = "Arch") -> Iterator[None]:
     """Around a PaddleClas model constructor: what it raises for an argument it does not take or lacks
     (`TypeError`, `KeyError`, `AttributeError`, `ValueError`, `AssertionError`), and a failed download of
     its `pretrained` weights (PaddleClas's `RuntimeError`), becomes one `ConfigError` naming `section` and
@@ -67,7 +76,7 @@ def building(name, section="Arch"):
         raise ConfigError(f"{section}: cannot build {name!r}: {first_line(error)}") from None
 
 
-def build_backbone(name, **arguments):
+def build_backbone(name: str, **arguments: Any) -> "paddle.nn.Layer":
     """`backbone.<name>(**arguments)` of the `paddleclas` wheel (`build`), without pretrained weights (a
     download; UniFormer's constructors default to them); `ConfigError` when it cannot be built."""
     import inspect
@@ -80,13 +89,13 @@ def build_backbone(name, **arguments):
     return build(lambda: constructor(**arguments), name)
 
 
-def builds_with(arch):
+def builds_with(arch: Mapping[str, Any]) -> Callable[[str, Any], bool]:
     """For the `Arch` section `arch` of a backbone of PaddleClas: a function `(key, value) -> bool`, whether
     the backbone can be built with `Arch.<key>` set to `value` too and then has a rate above 0 (built once
     per call, without pretrained weights; a wrapper such as FasterNet_T0 passes some rate arguments itself,
     LeViT's drops them). True for a name that is not a backbone (RecModel, the plugin's MutualModel)."""
 
-    def builds(key, value):
+    def builds(key: str, value: Any) -> bool:
         from paddleclas.ppcls.arch import backbone
 
         if not callable(getattr(backbone, str(arch.get("name")), None)):
@@ -101,7 +110,7 @@ def builds_with(arch):
     return builds
 
 
-def has_active_rate(net):
+def has_active_rate(net: "paddle.nn.Layer") -> bool:
     """Whether `net` has an active stochastic layer (`stochastic_layers`) or a sublayer keeping a rate above 0
     in an attribute (`p`, `drop_prob`, `drop`, `dropout`, ...: LeViT draws its drop path in `forward`)."""
     if stochastic_layers(net):
@@ -117,7 +126,7 @@ def has_active_rate(net):
 KWARGS_READS = r"""kwargs(?:\.get|\.pop|\.setdefault)?[\[(]\s*["'](\w+)["']|["'](\w+)["']\s+in\s+kwargs"""
 
 
-def named_arguments(constructor, net):
+def named_arguments(constructor: Callable[..., Any], net: "paddle.nn.Layer") -> Set[str]:
     """The argument names of the backbone `constructor` (a function of `ppcls.arch.backbone`) and of the
     `__init__` of each class of the built `net`, along the chain that passes `**kwargs` on to its bases,
     and the keys their source reads out of `kwargs` by name (`kwargs.get("use_fused_attn")`, Swin's)."""
@@ -141,7 +150,7 @@ def named_arguments(constructor, net):
     return names - {"self"}
 
 
-def unnamed_arch_keys(arch, model):
+def unnamed_arch_keys(arch: Mapping[str, Any], model: "paddle.nn.Layer") -> List[Tuple[str, str]]:
     """The keys of the `Arch` section `arch` that PaddleClas's backbone `arch["name"]` takes only through
     `**kwargs` (no argument of it, or of a class of the built `model`, has their name), where a backbone
     ignores them: [(key, `did_you_mean` hint among the named arguments)]. [] for a name that is not a
@@ -160,7 +169,7 @@ def unnamed_arch_keys(arch, model):
     return [(key, did_you_mean(key, sorted(named))) for key in unnamed]
 
 
-def own_rate_arguments(net):
+def own_rate_arguments(net: "paddle.nn.Layer") -> List[str]:
     """The arguments of `net`'s class that set the rate of stochastic layers of its own (`drop_rate`,
     `drop_path_rate`, `dropout_prob`, ... of PaddleClas's ViT, Swin, ConvNeXt, PP-HGNet, PP-LCNet and
     others), in signature order; through `**kwargs`, those of the base classes it passes them to
@@ -185,7 +194,7 @@ def own_rate_arguments(net):
     return names
 
 
-def reads_argument(cls, name):
+def reads_argument(cls: type, name: str) -> bool:
     """Whether the source of `cls` reads its argument `name` anywhere but in ``self.<name> = <name>``
     (PaddleClas's CSPNet stores its `drop_rate` and never reads it); True when the source is not at hand."""
     import ast
@@ -205,7 +214,7 @@ def reads_argument(cls, name):
     return False
 
 
-def _stores_argument(node, name):
+def _stores_argument(node: "ast.AST", name: str) -> "TypeGuard[ast.Assign]":
     """Whether `node` is ``self.<...> = <name>``: its right-hand side reads nothing yet."""
     import ast
 
@@ -220,7 +229,9 @@ def _stores_argument(node, name):
     )
 
 
-def randomness_fixes(net, builds_with=None):
+def randomness_fixes(
+    net: "paddle.nn.Layer", builds_with: Optional[Callable[[str, Any], bool]] = None
+) -> List[Tuple[str, float]]:
     """The settings that make the k passes of `net` differ, as `(key, usual value)` with the key as a user
     writes it, the one to try first first: `net`'s own rate arguments (`Arch.drop_path_rate` before the
     others, 0.1; with `builds_with(name, 0.1)`, only those it is true for), `RDrop.drop_path` (0.1) if drop

@@ -6,13 +6,14 @@ YAML contract of its losses and metric."""
 
 import importlib
 import itertools
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import paddle
 import paddle.nn as nn
 
 from ..core.errors import ConfigError
 from ..core.kl import check_reduction, compute_kl_loss
-from ..core.loss import logits_of
+from ..core.loss import ModelOutput, logits_of
 from .models import build
 from .sections import section_of
 from .settings import check_kl_entry
@@ -29,20 +30,22 @@ class MutualKLLoss(nn.Layer):
     the KL is R-Drop's `compute_kl_loss` where DMLLoss has its own ``eps``-smoothed one.
     """
 
-    def __init__(self, model_name_pairs=None, reduction="batchmean"):
+    def __init__(
+        self, model_name_pairs: Optional[Sequence[Sequence[str]]] = None, reduction: str = "batchmean"
+    ) -> None:
         super().__init__()
         check_reduction(reduction, "MutualKLLoss")
         self.model_name_pairs = [tuple(pair) for pair in model_name_pairs] if model_name_pairs else None
         self.reduction = reduction
 
-    def forward(self, x, label=None):
+    def forward(self, x: ModelOutput, label: Optional[paddle.Tensor] = None) -> Dict[str, paddle.Tensor]:
         if not isinstance(x, dict) or len(x) < 2:
             raise ConfigError(
                 "MutualKLLoss needs the {network: logits} output of two or more networks (Arch.name: MutualModel)"
             )
         pairs = self.model_name_pairs or list(itertools.combinations(x, 2))
         kl = sum(compute_kl_loss(x[a], x[b], reduction=self.reduction) for a, b in pairs)
-        return {"MutualKLLoss": kl / len(pairs)}
+        return {"MutualKLLoss": kl / len(pairs)}  # type: ignore[dict-item]  # sum() of tensors is a tensor
 
 
 class MutualTopkAcc(nn.Layer):
@@ -50,11 +53,13 @@ class MutualTopkAcc(nn.Layer):
     DistillationTopkAcc reads one network and its keys would collide for two. A plain tensor
     (eval mode) gives plain ``top1``."""
 
-    def __init__(self, topk=(1, 5)):
+    def __init__(self, topk: Union[int, Sequence[int]] = (1, 5)) -> None:
         super().__init__()
         self.topk = [topk] if isinstance(topk, int) else list(topk)
 
-    def forward(self, x, label):
+    def forward(
+        self, x: Union[paddle.Tensor, Dict[str, paddle.Tensor]], label: paddle.Tensor
+    ) -> Dict[str, paddle.Tensor]:
         outputs = x if isinstance(x, dict) else {None: x}
         label = label.reshape([-1, 1])
         values = {}
@@ -65,7 +70,7 @@ class MutualTopkAcc(nn.Layer):
                 values[key] = paddle.metric.accuracy(logits, label, k=min(k, logits.shape[-1]))
         return values
 
-    def reset(self):
+    def reset(self) -> None:
         """PaddleClas resets its metrics between evaluations; nothing is accumulated here."""
 
 
@@ -83,7 +88,12 @@ class MutualModel(nn.Layer):
 
     arch_module = "paddleclas.ppcls.arch"  # the module networks are looked up in, by name
 
-    def __init__(self, models=None, infer_model_name=None, class_num=None):
+    def __init__(
+        self,
+        models: Optional[List[Dict[str, Any]]] = None,
+        infer_model_name: Optional[str] = None,
+        class_num: Optional[int] = None,
+    ) -> None:
         super().__init__()
         networks = _network_entries(models)
         if infer_model_name not in networks:
@@ -105,13 +115,13 @@ class MutualModel(nn.Layer):
         self.model_names = list(networks)
         self.infer_model_name = infer_model_name
 
-    def forward(self, x):
+    def forward(self, x: paddle.Tensor) -> ModelOutput:
         if not self.training:
             return self._sub_layers[self.infer_model_name](x)
         return {name: logits_of(self._sub_layers[name](x)) for name in self.model_names}
 
 
-def network_weights(state_dict, network):
+def network_weights(state_dict: Mapping[str, Any], network: str) -> Dict[str, Any]:
     """The weights of one network of a MutualModel checkpoint under its stock keys: a checkpoint
     the stock architecture loads (`Global.pretrained_model` of a one-network config)."""
     prefix = f"{network}."
@@ -140,7 +150,7 @@ def _network_entries(models):
     return networks
 
 
-def check_mutual_contract(config):
+def check_mutual_contract(config: Mapping[str, Any]) -> None:
     """`Arch: MutualModel` (deep mutual learning) and its losses and metric come together, and
     every network a loss or metric names exists."""
     arch = config.get("Arch") or {}

@@ -2,10 +2,11 @@
 engine, `sys`): set for the length of a context, restored on leaving, whatever happens inside."""
 
 import contextlib
+from typing import Any, Iterator
 
 
 @contextlib.contextmanager
-def patched(owner, **values):
+def patched(owner: object, **values: Any) -> Iterator[None]:
     """Within the context, `owner.<name>` is `value` for each `name=value`; the originals are put back on
     leaving."""
     originals = {name: getattr(owner, name) for name in values}

@@ -4,6 +4,7 @@ mutual-learning `MutualModel` / `MutualKLLoss` / `MutualTopkAcc`; finding that t
 import importlib
 import os
 import sys
+from typing import Any
 
 from ..core.calibration import Calibration
 from ..core.errors import ConfigError
@@ -18,7 +19,7 @@ class SourceTreeNotFound(RuntimeError):
     """No PaddleClas source tree (the one with `ppcls/engine`) can be imported."""
 
 
-def find_source_tree():
+def find_source_tree() -> str:
     """Put the PaddleClas source tree on `sys.path` (from $PADDLECLAS_ROOT if needed) and return
     its root; `SourceTreeNotFound` if there is none, `ConfigError` if $PADDLECLAS_ROOT is wrong."""
     root = os.environ.get(ROOT_VARIABLE)
@@ -34,16 +35,17 @@ def find_source_tree():
     try:
         importlib.import_module("ppcls.engine.engine")
     except ImportError as error:
-        if getattr(error, "name", None) and not error.name.startswith("ppcls"):
+        if error.name and not error.name.startswith("ppcls"):
             raise  # the tree was found but a dependency of it is missing: show that
         raise SourceTreeNotFound(
             f"no PaddleClas source tree found (to use PaddleClas's own Engine, set {ROOT_VARIABLE} "
             f"to the root of a PaddleClas checkout: the pip wheel has no training engine)"
         ) from None
-    return os.path.dirname(os.path.dirname(importlib.import_module("ppcls").__file__))
+    # a ppcls without __init__.py (a namespace package) has no __file__: a TypeError here, not SourceTreeNotFound
+    return os.path.dirname(os.path.dirname(importlib.import_module("ppcls").__file__))  # type: ignore[type-var,return-value]
 
 
-def register():
+def register() -> str:
     """Install `RDropLoss` and `MutualKLLoss` into `ppcls.loss`, `MutualTopkAcc` into `ppcls.metric`,
     `MutualModel` (building its networks from `ppcls.arch`) into `ppcls.arch`, and
     `train_epoch_rdrop` into `ppcls.engine.train`.
@@ -67,7 +69,7 @@ def register():
     return root
 
 
-def one_line_errors():
+def one_line_errors() -> None:
     """In a process of PaddleClas's own tools (and so under PaddleX, which runs them), which the autoload
     hook registers the plugin into: an uncaught `RDropError` (a wrong R-Drop key found when training
     starts) is printed as one line `error: <message>` on stderr with exit code 1, as the plugin's tools
@@ -94,7 +96,7 @@ def one_line_errors():
             return
         previous(kind, error, traceback)
 
-    hook.reports_rdrop_errors = True
+    hook.reports_rdrop_errors = True  # type: ignore[attr-defined]
     sys.excepthook = hook
 
 
@@ -135,7 +137,7 @@ def _default_cpu_device_id():
     paddle.distributed.ParallelEnv._device_id = 0
 
 
-def train_epoch_rdrop(engine, epoch_id, print_batch_step):
+def train_epoch_rdrop(engine: Any, epoch_id: int, print_batch_step: int) -> None:
     """PaddleClas's `train_epoch` with the k passes of R-Drop (selected by `train_mode: rdrop`)."""
     from ppcls.engine.train.train import train_epoch
 

@@ -5,15 +5,21 @@ that names the config keys that fix it (`Arch.<rate>` of the model's own layers,
 
 import contextlib
 import inspect
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Union
 
 from ..core import drop_path, runner
-from ..core.drop_path import SUPPORTED_FAMILIES, residual_blocks
+from ..core.drop_path import SUPPORTED_FAMILIES, DropPath, residual_blocks
 from ..core.errors import ConfigError, InputRefused, ModelFailed, PassesIdentical, UnknownBlocks, first_line
+from ..core.loss import ModelOutput
 from .models import randomness_fixes
+
+if TYPE_CHECKING:
+    import paddle
+    from paddle.nn.layer.layers import HookRemoveHelper
 
 
 @contextlib.contextmanager
-def worded(builds_with=None):
+def worded(builds_with: Optional[Callable[[str, Any], bool]] = None) -> Iterator[None]:
     """The core's facts raised inside, as `ConfigError`s in the config's keys; `builds_with` (`models.builds_with`)
     narrows the `Arch.` keys offered to those the model can be built with."""
     try:
@@ -44,29 +50,37 @@ class RDrop(runner.RDrop):
     ``(arch_key, value) -> bool``, whether the model can be built with that argument: the identical-passes
     error then offers only the ``Arch.`` keys it can."""
 
-    def __init__(self, model, *args, builds_with=None, **kwargs):
+    def __init__(
+        self,
+        model: "paddle.nn.Layer",
+        *args: Any,
+        builds_with: Optional[Callable[[str, Any], bool]] = None,
+        **kwargs: Any,
+    ) -> None:
         self.builds_with = builds_with
         with worded(builds_with):
             super().__init__(model, *args, **kwargs)
 
-    def __call__(self, images):
+    def __call__(self, images: "paddle.Tensor") -> ModelOutput:
         with worded(self.builds_with):
             return super().__call__(images)
 
 
-def add_drop_path(model, rate, stages=drop_path.STAGES):
+def add_drop_path(model: "paddle.nn.Layer", rate: float, stages: Sequence[int] = drop_path.STAGES) -> DropPath:
     """`core.drop_path.add_drop_path`, its errors worded (`worded`)."""
     with worded():
         return drop_path.add_drop_path(model, rate, stages)
 
 
-def add_stochastic_layers(model, *args, **kwargs):
+def add_stochastic_layers(
+    model: "paddle.nn.Layer", *args: Any, **kwargs: Any
+) -> List[Union[DropPath, "HookRemoveHelper"]]:
     """`core.runner.add_stochastic_layers`, its errors worded (`worded`)."""
     with worded():
         return runner.add_stochastic_layers(model, *args, **kwargs)
 
 
-def identical_passes_message(fact, builds_with=None):
+def identical_passes_message(fact: PassesIdentical, builds_with: Optional[Callable[[str, Any], bool]] = None) -> str:
     """The error for passes that came out identical (`PassesIdentical`): every fix of `randomness_fixes`, each
     with its usual value, and the classifier head dropout goes before."""
     fixes = randomness_fixes(fact.net, builds_with)
@@ -94,7 +108,7 @@ def identical_passes_message(fact, builds_with=None):
     )
 
 
-def input_refused_message(fact):
+def input_refused_message(fact: InputRefused) -> str:
     """The error for a model that refuses its first training batch (`InputRefused`): the size, the reason, and
     the keys that set them (`Arch.img_size` for a model built for one size)."""
     try:

@@ -59,7 +59,8 @@ class Rule:
             return wanted
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return wanted
-        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+        # typeshed's numbers.Real declares < and <= only
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):  # type: ignore[operator]
             return wanted
         return None
 
@@ -86,11 +87,18 @@ def _whole(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def whole(low, example, off=()):
+def whole(low: float, example: str, off: Tuple = ()) -> Rule:
     return Rule("whole", low=low, off=off, example=example)
 
 
-def number(low, example, low_open=False, high=None, high_open=False, off=()):
+def number(
+    low: float,
+    example: str,
+    low_open: bool = False,
+    high: Optional[float] = None,
+    high_open: bool = False,
+    off: Tuple = (),
+) -> Rule:
     return Rule("number", low=low, high=high, low_open=low_open, high_open=high_open, off=off, example=example)
 
 

@@ -8,7 +8,7 @@ adds the key names and the rules between sections.
 
 import dataclasses
 import numbers
-from typing import Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.drop_path import STAGES, check_drop_path, check_drop_path_stages
 from ..core.errors import ConfigError, did_you_mean
@@ -44,7 +44,7 @@ RDROP_KEY_HELP = {  # what the tools' -h says of each key
 LAYER_KEYS = ("head_dropout", "head_layer", "drop_path", "drop_path_stages")  # a baseline twin's keys too
 
 
-def keys_help():
+def keys_help() -> List[str]:
     """The R-Drop keys of a PaddleClas YAML, one line each, for the tools' -h."""
     lines = ["Global.train_mode: rdrop  k passes and the KL term (anything else: one pass)"]
     lines += [f"RDrop.{key}: {RDROP_DEFAULTS[key]}  {text}" for key, text in RDROP_KEY_HELP.items()]
@@ -84,7 +84,7 @@ class RDropSettings:
     model_name: Optional[str] = None
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> "RDropSettings":
         """Parse and check `config` (a dict with PaddleClas's sections); raises `ConfigError`."""
         section = parse_section(config.get("RDrop"))
         train_mode = section_of(config, "Global").get("train_mode")
@@ -108,11 +108,11 @@ class RDropSettings:
         )
 
     @property
-    def adds_layers(self):
+    def adds_layers(self) -> bool:
         """Whether the plugin adds stochastic layers (drop path, head dropout) to the model."""
         return self.head_dropout > 0 or self.drop_path > 0
 
-    def layer_kwargs(self):
+    def layer_kwargs(self) -> Dict[str, Any]:
         """The keyword arguments of `add_stochastic_layers` (a one-pass run's layers)."""
         return {
             "head_dropout": self.head_dropout,
@@ -121,7 +121,7 @@ class RDropSettings:
             "drop_path_stages": list(self.drop_path_stages),
         }
 
-    def runner_kwargs(self):
+    def runner_kwargs(self) -> Dict[str, Any]:
         """The keyword arguments of `RDrop` (the k-pass runner)."""
         return {
             "passes": self.passes,
@@ -131,12 +131,12 @@ class RDropSettings:
         }
 
     @property
-    def runs_k_passes(self):
+    def runs_k_passes(self) -> bool:
         """Whether training runs k passes: R-Drop, or a baseline twin with k views (`augment_per_pass`)."""
         return self.rdrop or self.augment_per_pass
 
 
-def distribution_of(config, entry):
+def distribution_of(config: Mapping[str, Any], entry: Optional[Mapping[str, Any]]) -> str:
     """`bernoulli` for a multi-label config (`Global.use_multilabel: True`: an independent sigmoid per label,
     trained with BCE), else `softmax`; the `RDropLoss` entry's own `distribution`, when it names one, must be
     the same. Raises `ConfigError`."""
@@ -152,7 +152,7 @@ def distribution_of(config, entry):
     return distribution
 
 
-def parse_section(section):
+def parse_section(section: Any) -> Dict[str, Any]:
     """The `RDrop` mapping with defaults filled in and checked; an unknown key is an error naming it."""
     section = section or {}
     if not isinstance(section, dict):
@@ -194,13 +194,13 @@ def _entries(config, split):
     return [entry for entry in (section_of(config, "Loss", split) or []) if "RDropLoss" in entry]
 
 
-def check_rdrop_contract(config):
+def check_rdrop_contract(config: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     """`train_mode: rdrop` and an `RDropLoss` entry come together; alpha is its `weight`. Returns the
     entry's parameters (None without one); raises `ConfigError`."""
-    for section in config:
-        hint = did_you_mean(section, ["RDrop"]) if section != "RDrop" else ""
+    for name in config:
+        hint = did_you_mean(name, ["RDrop"]) if name != "RDrop" else ""
         if hint:
-            raise ConfigError(f"{section} is not the R-Drop section{hint}")
+            raise ConfigError(f"{name} is not the R-Drop section{hint}")
     train_mode = section_of(config, "Global").get("train_mode")
     train_losses = section_of(config, "Loss", "Train") or []
     entries = _entries(config, "Train")
@@ -233,8 +233,14 @@ def check_rdrop_contract(config):
         )
     if _entries(config, "Eval"):
         raise ConfigError("Loss.Eval has an RDropLoss entry, but evaluation runs one pass: remove it from Loss.Eval")
-    if not entries:
-        return None
+    return None if not entries else _entry_params(entries, train_losses, section)
+
+
+def _entry_params(
+    entries: Sequence[Mapping[str, Any]], train_losses: Sequence[Any], section: Mapping[str, Any]
+) -> Dict[str, Any]:
+    """The parameters of the one `RDropLoss` entry of `entries`, beside a task loss in `train_losses`, checked
+    (`section`: the `RDrop` section); raises `ConfigError`."""
     if len(entries) > 1:
         raise ConfigError("Loss.Train has more than one RDropLoss entry: keep one")
     if len(train_losses) == 1:
@@ -258,7 +264,9 @@ def check_rdrop_contract(config):
     return params
 
 
-def check_kl_entry(name, params, known=("weight", "reduction"), alpha_elsewhere=False):
+def check_kl_entry(
+    name: str, params: Mapping[str, Any], known: Sequence[str] = ("weight", "reduction"), alpha_elsewhere: bool = False
+) -> None:
     """A KL loss entry's keys (`known`), its `reduction` and its `weight`, which is alpha (unless
     `alpha_elsewhere`: `RDrop.alpha` sets it); raises `ConfigError`."""
     unknown = sorted(set(params) - set(known))
@@ -278,7 +286,7 @@ def check_kl_entry(name, params, known=("weight", "reduction"), alpha_elsewhere=
         )
 
 
-def sync_alpha(config, settings):
+def sync_alpha(config: Dict[str, Any], settings: RDropSettings) -> None:
     """With `RDrop.alpha`, write it as the `RDropLoss` entry's `weight` in `config` (the slot PaddleClas's
     `CombinedLoss` reads), so that the two never disagree; a no-op otherwise."""
     if not settings.alpha_from_section:

@@ -17,11 +17,11 @@ What it changes on an engine, once, when the engine is prepared (`prepare_engine
 
 import dataclasses
 import logging
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ..core.calibration import Calibration
 from ..core.errors import ConfigError
-from ..core.loss import RDropLoss
+from ..core.loss import ModelOutput, RDropLoss
 from ..core.models import unwrap
 from .distillation import k_pass_networks, student_of
 from .models import builds_with, randomness_fixes
@@ -29,6 +29,9 @@ from .patch import patched
 from .runner import RDrop, add_stochastic_layers
 from .settings import RDropSettings
 from .views import augment_per_pass
+
+if TYPE_CHECKING:
+    import paddle
 
 KL_OF = {  # the line each training run logs, `R-Drop KL: <distribution> (...)`
     "softmax": "(one softmax over the classes: Global.use_multilabel is not True)",
@@ -44,18 +47,22 @@ class KLShare:
     differ, or alpha is too small): the epoch's log line says so once per run.
     """
 
-    def __init__(self, fixes=lambda: ("RDrop.drop_path", "RDrop.head_dropout")):
+    shares: List[float]
+
+    def __init__(self, fixes: Callable[[], Sequence[str]] = lambda: ("RDrop.drop_path", "RDrop.head_dropout")) -> None:
         self.shares, self.warned = [], False
         # () -> the keys that make this model's passes differ more (`adapter.models.randomness_fixes`), asked
         # only for the warning: learning them can build the backbone again with each of its rate arguments
         self.fixes = fixes
 
-    def add(self, loss_dict):
+    def add(self, loss_dict: Mapping[str, Any]) -> None:
         if "RDropLoss" in loss_dict and "loss" in loss_dict:
             total = float(loss_dict["loss"])
             self.shares.append(float(loss_dict["RDropLoss"]) / total if total > 0 else 0.0)
 
-    def log_epoch(self, epoch_id, warmup=None, alpha=None, writer=None):
+    def log_epoch(
+        self, epoch_id: int, warmup: Optional["AlphaWarmup"] = None, alpha: Optional[float] = None, writer: Any = None
+    ) -> None:
         """One line for the epoch; with `warmup` (an `AlphaWarmup`), alpha at the epoch's end too, and no
         barely-acting warning while alpha is still rising. With `writer` (the engine's VisualDL
         `LogWriter`), the scalars `rdrop_kl_share` and `rdrop_alpha` (`alpha` without a warm-up) at step
@@ -91,14 +98,14 @@ class AlphaWarmup:
     (from 1) it is ``alpha * min(1, (e - 1 + i / n) / epochs)``. It depends on the epoch and the step
     alone, so a run resumed mid-warm-up continues the ramp where it was."""
 
-    def __init__(self, weights, index, alpha, epochs):
+    def __init__(self, weights: List[float], index: int, alpha: float, epochs: float) -> None:
         self.weights, self.index, self.alpha, self.epochs = weights, index, alpha, epochs
         self.epoch, self.steps, self.step, self.value = 1, 1, 0, 0.0
 
-    def start_epoch(self, epoch_id, steps):
+    def start_epoch(self, epoch_id: int, steps: int) -> None:
         self.epoch, self.steps, self.step = epoch_id, max(1, steps), 0
 
-    def __call__(self):
+    def __call__(self) -> None:
         """Set the weight for the next step."""
         progress = (self.epoch - 1 + self.step / self.steps) / self.epochs
         self.value = self.alpha * min(1.0, progress)
@@ -111,12 +118,14 @@ class TrainLoss:
     gives the loss the labels repeated for the k stacked passes and records the KL share; `check`,
     when set (the tools' guards), sees every loss dict before it is used."""
 
-    def __init__(self, loss, rdrop=None, warmup=None):
+    def __init__(
+        self, loss: "paddle.nn.Layer", rdrop: Optional[RDrop] = None, warmup: Optional[AlphaWarmup] = None
+    ) -> None:
         self.loss, self.rdrop, self.warmup = loss, rdrop, warmup
         self.kl_share = KLShare()
         self.check: Optional[Callable[[dict], None]] = None
 
-    def __call__(self, output, labels):
+    def __call__(self, output: ModelOutput, labels: "paddle.Tensor") -> Dict[str, "paddle.Tensor"]:
         if self.warmup is not None:
             self.warmup()
         if self.rdrop is not None:
@@ -127,7 +136,7 @@ class TrainLoss:
             self.check(loss_dict)
         return loss_dict
 
-    def __getattr__(self, name):  # state_dict() for checkpoints, loss_func, ...
+    def __getattr__(self, name: str) -> Any:  # state_dict() for checkpoints, loss_func, ...
         return getattr(self.loss, name)
 
 
@@ -154,7 +163,9 @@ class PluginState:
     loss: TrainLoss
 
 
-def prepare_engine(engine, settings=None, prepared=None):
+def prepare_engine(
+    engine: Any, settings: Optional[RDropSettings] = None, prepared: Optional["PreparedModel"] = None
+) -> PluginState:
     """Prepare `engine` once: the model's stochastic layers and k-pass runner, `TrainLoss`, and k for
     every `RDropLoss` of the engine's loss. `settings`: the run's `RDropSettings` (the tools parse
     them before building the engine, and write `RDrop.alpha` into the config the engine builds its loss
@@ -172,35 +183,8 @@ def prepare_engine(engine, settings=None, prepared=None):
             "Global.train_mode: rdrop supports classification models; this Arch is a "
             "recognition model (Arch.Head / is_rec), which the R-Drop hook does not run"
         )
-    if prepared is not None and prepared.net is unwrap(engine.model):
-        rdrop = prepared.rdrop
-        if rdrop is not None and unwrap(rdrop.model) is prepared.net:
-            rdrop.model = engine.model  # the engine's wrapper (DataParallel) where it has one
-    else:
-        rdrop = prepare_model(engine.model, settings, engine.config.get("Arch"))
-    warmup = None
-    if rdrop is not None:
-        kl_losses = [
-            layer
-            for layer in [engine.train_loss_func, *engine.train_loss_func.sublayers()]
-            if isinstance(layer, RDropLoss)
-        ]
-        if settings.rdrop and not kl_losses:
-            raise ConfigError(
-                "Global.train_mode is rdrop but the engine's train loss has no RDropLoss to give "
-                "RDrop.passes: add `- RDropLoss: {weight: 0.6}` to Loss.Train"
-            )
-        for layer in kl_losses:
-            layer.set_passes(settings.passes)
-            layer.set_distribution(settings.distribution)
-        if settings.rdrop:
-            logging.getLogger("ppcls").info(f"R-Drop KL: {settings.distribution} {KL_OF[settings.distribution]}")
-        if settings.alpha_from_section and not alpha_written:  # PaddleClas's own tools built the loss
-            _set_alpha(engine.train_loss_func, settings.alpha)
-        if settings.rdrop and settings.alpha_warmup_epochs > 0:
-            warmup = _alpha_warmup(engine.train_loss_func, settings)
-        if engine.train_metric_func is not None:
-            engine.train_metric_func = _FirstPassMetric(engine.train_metric_func, rdrop)
+    rdrop = _runner(engine, settings, prepared)
+    warmup = None if rdrop is None else _prepare_losses(engine, settings, rdrop, alpha_written)
     if settings.augment_per_pass:
         augment_per_pass(engine.train_dataloader.dataset, settings.passes)
     if rdrop is not None and not settings.rdrop:  # a baseline twin with k views: its epochs run k passes too
@@ -214,6 +198,41 @@ def prepare_engine(engine, settings=None, prepared=None):
     engine.rdrop_plugin = PluginState(settings, rdrop, engine.train_loss_func)
     write_eval_calibration(engine)
     return engine.rdrop_plugin
+
+
+def _runner(engine: Any, settings: RDropSettings, prepared: Optional["PreparedModel"]) -> Optional[RDrop]:
+    """The k-pass runner of `engine`'s model: the one `prepared` made of it, else made here (`prepare_model`)."""
+    if prepared is None or prepared.net is not unwrap(engine.model):
+        return prepare_model(engine.model, settings, engine.config.get("Arch"))
+    rdrop = prepared.rdrop
+    if rdrop is not None and unwrap(rdrop.model) is prepared.net:
+        rdrop.model = engine.model  # the engine's wrapper (DataParallel) where it has one
+    return rdrop
+
+
+def _prepare_losses(engine: Any, settings: RDropSettings, rdrop: RDrop, alpha_written: bool) -> Optional["AlphaWarmup"]:
+    """k, the distribution and (unless `alpha_written`) alpha for every `RDropLoss` of `engine`'s train loss, and
+    its train metric on the first pass; returns alpha's warm-up, if any. Raises `ConfigError`."""
+    kl_losses = [
+        layer for layer in [engine.train_loss_func, *engine.train_loss_func.sublayers()] if isinstance(layer, RDropLoss)
+    ]
+    if settings.rdrop and not kl_losses:
+        raise ConfigError(
+            "Global.train_mode is rdrop but the engine's train loss has no RDropLoss to give "
+            "RDrop.passes: add `- RDropLoss: {weight: 0.6}` to Loss.Train"
+        )
+    for layer in kl_losses:
+        layer.set_passes(settings.passes)
+        layer.set_distribution(settings.distribution)
+    if settings.rdrop:
+        logging.getLogger("ppcls").info(f"R-Drop KL: {settings.distribution} {KL_OF[settings.distribution]}")
+    if settings.alpha_from_section and not alpha_written:  # PaddleClas's own tools built the loss
+        _set_alpha(engine.train_loss_func, settings.alpha)
+    if engine.train_metric_func is not None:
+        engine.train_metric_func = _FirstPassMetric(engine.train_metric_func, rdrop)
+    if settings.rdrop and settings.alpha_warmup_epochs > 0:
+        return _alpha_warmup(engine.train_loss_func, settings)
+    return None
 
 
 def _set_alpha(loss, alpha):
@@ -233,7 +252,9 @@ def _alpha_warmup(loss, settings):
     return AlphaWarmup(loss.loss_weight, index, settings.alpha, settings.alpha_warmup_epochs)
 
 
-def prepare_model(model, settings, arch=None):
+def prepare_model(
+    model: "paddle.nn.Layer", settings: RDropSettings, arch: Optional[Mapping[str, Any]] = None
+) -> Optional[RDrop]:
     """The `RDrop` runner on `model` (on its network `settings.model_name`, for a `DistillationModel`) for
     R-Drop settings (or a baseline twin with k views per sample); otherwise the settings' stochastic layers
     alone (drop path, head dropout: the baseline twin), and None. `arch`: the config's `Arch` section, which
@@ -255,7 +276,9 @@ class PreparedModel:
     rdrop: Optional[RDrop]
 
 
-def check_model(model, settings, arch=None):
+def check_model(
+    model: "paddle.nn.Layer", settings: RDropSettings, arch: Optional[Mapping[str, Any]] = None
+) -> PreparedModel:
     """Prepare `model` for `settings` (`prepare_model`), raising the `ConfigError` that preparing it would raise
     before the engine writes anything; the `PreparedModel` returned is what `prepare_engine` takes over, so
     that the runner and the layers are made once. `arch`: as for `prepare_model`."""
@@ -278,7 +301,9 @@ class _KPassModel:
         return getattr(self._model, name)
 
 
-def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
+def rdrop_epoch(
+    engine: Any, epoch_id: int, print_batch_step: int, train_epoch: Callable[[Any, int, int], None]
+) -> None:
     """One epoch of `train_epoch(engine, ...)` (the engine's own) with the k passes of R-Drop."""
     state = prepare_engine(engine)
     if state.loss.warmup is not None:
@@ -289,14 +314,14 @@ def rdrop_epoch(engine, epoch_id, print_batch_step, train_epoch):
     state.loss.kl_share.log_epoch(epoch_id, state.loss.warmup, state.settings.alpha, writer)
 
 
-def calibration_metrics(metrics):
+def calibration_metrics(metrics: Any) -> List[Calibration]:
     """The `Calibration` metrics among an engine's eval metrics (PaddleClas's `CombinedMetrics` keeps them
     in `metric_func_list`, the standalone engine's `Metrics` in `metrics`)."""
     found = getattr(metrics, "metric_func_list", None) or getattr(metrics, "metrics", None) or []
     return [metric for metric in found if isinstance(metric, Calibration)]
 
 
-def write_eval_calibration(engine):
+def write_eval_calibration(engine: Any) -> None:
     """With VisualDL on (`engine.vdl_writer`) and a `Calibration` in Metric.Eval, each evaluation during
     training also writes the scalars `eval_NLL` and `eval_ECE` at the epoch, beside PaddleClas's
     `eval_acc`: `engine.eval` is wrapped on this engine (an instance attribute; the class is untouched)."""

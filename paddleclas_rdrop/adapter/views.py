@@ -1,6 +1,8 @@
 """Each pass its own augmentation: a train dataset's transform ops, run once per pass on one decoded
 image, so that the k passes of a sample see k draws of the crop, flip and the rest."""
 
+from typing import Any, Callable, Sequence
+
 import numpy as np
 
 from ..core.errors import ConfigError
@@ -13,13 +15,13 @@ class PassViews:
     the channel axis), which the dataset's HWC -> CHW transpose turns into ``[k * C, H, W]``, the
     input `RDrop(augment_per_pass=True)` takes."""
 
-    def __init__(self, ops, passes):
+    def __init__(self, ops: Sequence[Callable[[Any], Any]], passes: int) -> None:
         lead = 0
         while lead < len(ops) and type(ops[lead]).__name__ == "DecodeImage":
             lead += 1
         self.decode, self.augment, self.passes = list(ops[:lead]), list(ops[lead:]), passes
 
-    def __call__(self, data):
+    def __call__(self, data: Any) -> np.ndarray:
         for op in self.decode:
             data = op(data)
         views = []
@@ -36,7 +38,7 @@ class PassViews:
         return np.concatenate(views, axis=-1)
 
 
-def augment_per_pass(dataset, passes):
+def augment_per_pass(dataset: Any, passes: int) -> None:
     """Give `dataset` (PaddleClas's image datasets and the standalone engine's keep their ops in
     `_transform_ops`) one `PassViews` for its ops; idempotent. Raises `ConfigError` for a dataset
     without such ops."""

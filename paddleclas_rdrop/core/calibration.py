@@ -6,14 +6,19 @@ ECE follows Guo et al., "On Calibration of Modern Neural Networks", ICML 2017 (e
 sample-weighted mean over bins of |accuracy - mean confidence|.
 """
 
+from typing import Dict, Optional, Tuple, Union
+
 import numpy as np
+import numpy.typing as npt
 import paddle
 import paddle.nn as nn
 
 from .errors import ConfigError
 
 
-def calibration_counts(logits, labels, bins=15):
+def calibration_counts(
+    logits: paddle.Tensor, labels: npt.ArrayLike, bins: int = 15
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per bin of top-1 confidence: (samples, summed confidence, correct samples), NumPy float64 `[bins]`.
 
     `logits` `[B, C]` (any float dtype), `labels` int `[B]` or `[B, 1]`.
@@ -48,7 +53,7 @@ class Calibration(nn.Layer):
         ConfigError: `bins` is not an integer >= 1, or `counts_file` is not a path.
     """
 
-    def __init__(self, bins=15, counts_file=None):
+    def __init__(self, bins: int = 15, counts_file: Optional[str] = None) -> None:
         super().__init__()
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
             raise ConfigError(f"Calibration.bins must be an integer >= 1 (15 is usual), got {bins!r}")
@@ -57,11 +62,13 @@ class Calibration(nn.Layer):
         self.bins, self.counts_file = bins, counts_file
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         self.counts = np.zeros((3, self.bins))
         self.nll_sum = 0.0
 
-    def forward(self, x, label):
+    def forward(
+        self, x: Union[paddle.Tensor, Dict[str, paddle.Tensor]], label: paddle.Tensor
+    ) -> Dict[str, paddle.Tensor]:
         logits = x["logits"] if isinstance(x, dict) else x
         counts = np.stack(calibration_counts(logits, label.numpy(), self.bins))
         nll = float(nn.functional.cross_entropy(logits.astype("float32"), label.reshape([-1, 1]), reduction="sum"))
@@ -72,16 +79,16 @@ class Calibration(nn.Layer):
             "NLL": paddle.to_tensor(nll / logits.shape[0]),
         }
 
-    def all_reduce(self):
+    def all_reduce(self) -> None:
         """Sum the accumulators over the processes of a `paddle.distributed` run."""
         import paddle.distributed as dist
 
         totals = paddle.to_tensor([*self.counts.reshape(-1), self.nll_sum], dtype="float64")
         dist.all_reduce(totals)
-        totals = totals.numpy()
-        self.counts, self.nll_sum = totals[:-1].reshape(3, self.bins), float(totals[-1])
+        summed = totals.numpy()
+        self.counts, self.nll_sum = summed[:-1].reshape(3, self.bins), float(summed[-1])
 
-    def summary(self):
+    def summary(self) -> Dict[str, float]:
         """{"ECE": float, "NLL": float} over everything since `reset()` (and the counts to `counts_file`)."""
         total = self.counts[0].sum()
         if self.counts_file:
@@ -89,15 +96,15 @@ class Calibration(nn.Layer):
         return {"ECE": expected_calibration_error(*self.counts), "NLL": self.nll_sum / total if total else 0.0}
 
     @property
-    def avg(self):
+    def avg(self) -> float:
         return self.summary()["ECE"]
 
     @property
-    def avg_info(self):
+    def avg_info(self) -> str:
         return ", ".join(f"{key}: {value:.5f}" for key, value in self.summary().items())
 
 
-def expected_calibration_error(count, confidence, correct):
+def expected_calibration_error(count: np.ndarray, confidence: np.ndarray, correct: np.ndarray) -> float:
     """ECE from per-bin (samples, summed confidence, correct samples)."""
     total = count.sum()
     if not total:
@@ -106,7 +113,7 @@ def expected_calibration_error(count, confidence, correct):
     return float((np.abs(correct[seen] - confidence[seen])).sum() / total)
 
 
-def write_counts(path, counts, nll_sum):
+def write_counts(path: str, counts: np.ndarray, nll_sum: float) -> None:
     """Write per-bin `counts` `[3, bins]` (samples, summed confidence, correct) and the summed NLL (nats)
     to `path` as JSON {"count", "confidence", "correct", "nll_sum"}, whole or not at all (a temporary
     file renamed over it)."""
@@ -120,7 +127,7 @@ def write_counts(path, counts, nll_sum):
     os.replace(temporary, path)
 
 
-def read_counts(path):
+def read_counts(path: str) -> Tuple[np.ndarray, float]:
     """What `write_counts` wrote: (counts `[3, bins]` float64, summed NLL)."""
     import json
 

@@ -12,6 +12,7 @@ whole signal.
 """
 
 import re
+from typing import Any, List, Optional, Sequence, Tuple
 
 import paddle
 
@@ -33,12 +34,12 @@ _STAGE_BLOCK = re.compile(r"bb_(\d+)_(\d+)$")  # SE_ResNet_vd, Res2Net_vd, SE_Re
 _HG_BRANCH_END = {"HG_Block": "att", "HGV2_Block": "aggregation_excitation_conv"}  # its ESE layer / last ConvBN
 
 
-def check_drop_path(drop_path):
+def check_drop_path(drop_path: Any) -> float:
     """`drop_path` as a float if it is a number in [0, 1); raises `ConfigError`."""
     return check_rate(drop_path, "RDrop.drop_path", "the stochastic depth rate of the last residual block", "0.05-0.2")
 
 
-def check_drop_path_stages(stages):
+def check_drop_path_stages(stages: Any) -> List[int]:
     """`stages` sorted without repeats if it is a non-empty list of stages 1-4; raises `ConfigError`."""
     if (
         not isinstance(stages, (list, tuple))
@@ -52,7 +53,7 @@ def check_drop_path_stages(stages):
     return sorted(set(stages))
 
 
-def residual_blocks(net):
+def residual_blocks(net: paddle.nn.Layer) -> Optional[List[Tuple[int, paddle.nn.Layer, paddle.nn.Layer]]]:
     """`[(stage, block, branch_end)]` of the blocks of `net` whose branch meets a shortcut, in forward
     order (stages 1-4; `branch_end` is the layer whose output is added to the shortcut); None if `net`
     is not a family drop path knows (`SUPPORTED_FAMILIES`)."""
@@ -77,7 +78,7 @@ def _resnet_blocks(net):
     return [(stage, block, end) for (stage, block), end in zip(blocks, ends)]
 
 
-def branch_end(block):
+def branch_end(block: paddle.nn.Layer) -> Optional[paddle.nn.Layer]:
     """The last layer of a ResNet-family block's residual branch, whose output meets the shortcut: the SE
     layer if there is one, else the last ConvBN (conv2 in a bottleneck, conv1 in a basic block)."""
     children = dict(block.named_children())
@@ -117,7 +118,7 @@ def _mobilenet_v3_blocks(net):
     return found
 
 
-def linear_rates(count, rate):
+def linear_rates(count: int, rate: float) -> List[float]:
     """Huang et al.'s linear rule over `count` blocks: 0 at the first, `rate` at the last."""
     if count == 1:
         return [rate]
@@ -143,7 +144,7 @@ class DropPath:
             whose residual blocks it does not know.
     """
 
-    def __init__(self, net, rate, stages=STAGES):
+    def __init__(self, net: paddle.nn.Layer, rate: float, stages: Sequence[int] = STAGES) -> None:
         rate = check_drop_path(rate)
         blocks = residual_blocks(net)
         if not blocks:
@@ -161,7 +162,7 @@ class DropPath:
         self.first_block = next((block for (block, _), r in zip(chosen, self.rates) if r > 0), None)
         self._hooks = [end.register_forward_post_hook(_dropper(r)) for (_, end), r in zip(chosen, self.rates) if r > 0]
 
-    def remove(self):
+    def remove(self) -> None:
         """Detach the hooks: the network is the stock one again."""
         for hook in self._hooks:
             hook.remove()
@@ -181,7 +182,7 @@ def _dropper(rate):
     return drop_branch
 
 
-def add_drop_path(model, drop_path, stages=STAGES):
+def add_drop_path(model: paddle.nn.Layer, drop_path: float, stages: Sequence[int] = STAGES) -> DropPath:
     """Per-sample stochastic depth (Huang et al., ECCV 2016; placed as timm's ResNets place it) on the
     residual branches of `stages` (1-4) of a ResNet-family, PP-HGNet(V2) or MobileNetV3 `model` (or its
     `paddle.DataParallel`), in training only, rate rising linearly to `drop_path` at the last chosen block.

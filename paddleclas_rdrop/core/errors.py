@@ -16,6 +16,11 @@
 `ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
 """
 
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+
+if TYPE_CHECKING:
+    import paddle
+
 
 class RDropError(Exception):
     """Base of the plugin's errors: a message for the user, shown without a traceback."""
@@ -30,7 +35,9 @@ class PassesIdentical(ConfigError):
     dropout would go before, None if `net` has no Linear layer) and `active` (the model's own stochastic
     layers, active yet without effect in `calls` training calls in a row)."""
 
-    def __init__(self, net, passes, head, active=(), calls=1):
+    def __init__(
+        self, net: "paddle.nn.Layer", passes: int, head: Optional[str], active: Sequence[str] = (), calls: int = 1
+    ) -> None:
         self.net, self.passes, self.head, self.active, self.calls = net, passes, head, list(active), calls
         acting = (
             f"has stochastic layers of its own ({', '.join(self.active[:3])}), which made no difference in "
@@ -48,7 +55,7 @@ class PassesIdentical(ConfigError):
 class InputRefused(ConfigError):
     """`net` refused its first training batch of `shape` with `error`, its own input check."""
 
-    def __init__(self, net, shape, error):
+    def __init__(self, net: "paddle.nn.Layer", shape: Sequence[int], error: BaseException) -> None:
         self.net, self.shape, self.error = net, list(shape), error
         super().__init__(f"{type(net).__name__} cannot take a batch of {self.shape} images ({first_line(error)})")
 
@@ -56,7 +63,7 @@ class InputRefused(ConfigError):
 class ModelFailed(ConfigError):
     """`net`'s own code failed with `error` on its first training batch of `shape`."""
 
-    def __init__(self, net, shape, error):
+    def __init__(self, net: "paddle.nn.Layer", shape: Sequence[int], error: BaseException) -> None:
         self.net, self.shape, self.error = net, list(shape), error
         super().__init__(
             f"{type(net).__name__} fails on its first training batch of {self.shape} "
@@ -67,7 +74,7 @@ class ModelFailed(ConfigError):
 class UnknownBlocks(ConfigError):
     """Drop path does not know where the residual blocks of `net` are (`families`: the ones it knows)."""
 
-    def __init__(self, net, families):
+    def __init__(self, net: "paddle.nn.Layer", families: Sequence[str]) -> None:
         self.net, self.families = net, families
         super().__init__(
             f"RDrop.drop_path: {type(net).__name__} is not a backbone drop path knows where to put; "
@@ -91,22 +98,23 @@ class SaveError(RDropError, OSError):
 class TrainingStopped(RDropError):
     """A signal stopped training before a step was applied: `signal_name`, `epoch`, `step`."""
 
-    def __init__(self, signal_name, epoch, step):
+    def __init__(self, signal_name: str, epoch: int, step: int) -> None:
         super().__init__(f"{signal_name} at epoch {epoch}, step {step}")
         self.signal_name, self.epoch, self.step = signal_name, epoch, step
 
 
-def check_rate(value, key, what, usual):
+def check_rate(value: Any, key: str, what: str, usual: str) -> float:
     """`value` as a float if it is a number in [0, 1) (a dropout or drop-path rate); else a `ConfigError`
     naming `key`, saying `what` it is and the `usual` values."""
     import numbers
 
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+    # typeshed's numbers.Real declares < and <= only
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:  # type: ignore[operator]
         raise ConfigError(f"{key} must be a number in [0, 1) ({what}), got {value!r}; {usual} is usual")
     return float(value)
 
 
-def did_you_mean(word, known):
+def did_you_mean(word: object, known: Iterable[object]) -> str:
     """`" (did you mean `X`?)"` for the entry `X` of `known` closest to `word` (difflib's ratio >= 0.6,
     case-insensitive), else `""`: the hint of an unknown-key error."""
     import difflib
@@ -116,7 +124,7 @@ def did_you_mean(word, known):
     return f" (did you mean `{by_lower[close[0]]}`?)" if close else ""
 
 
-def first_line(error):
+def first_line(error: BaseException) -> str:
     """The first line of an exception's message (its type's name if it has none), at most 200 characters."""
     text = str(error).strip()
     return (text.splitlines()[0][:200] if text else "") or type(error).__name__

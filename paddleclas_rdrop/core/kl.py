@@ -2,6 +2,8 @@
 distributions of single-label logits (`compute_kl_loss`) and between the per-label Bernoulli (sigmoid)
 distributions of multi-label logits (`compute_bernoulli_kl_loss`); `KL_LOSSES` names them."""
 
+from typing import Any, Callable, Dict, Optional
+
 import paddle
 import paddle.nn.functional as F
 
@@ -10,7 +12,7 @@ from .errors import ConfigError
 KL_REDUCTIONS = ("sum", "batchmean", "mean")
 
 
-def check_reduction(reduction, owner="compute_kl_loss"):
+def check_reduction(reduction: Any, owner: str = "compute_kl_loss") -> str:
     """`reduction` if it is one of `KL_REDUCTIONS`; raises `ConfigError` naming `owner`."""
     if reduction not in KL_REDUCTIONS:
         raise ConfigError(
@@ -46,7 +48,9 @@ def _mask_like(pad_mask, shape, owner="compute_kl_loss"):
         ) from None
 
 
-def compute_kl_loss(p, q, pad_mask=None, reduction="sum"):
+def compute_kl_loss(
+    p: paddle.Tensor, q: paddle.Tensor, pad_mask: Optional[paddle.Tensor] = None, reduction: str = "sum"
+) -> paddle.Tensor:
     """(KL(P||Q) + KL(Q||P)) / 2 between the softmax distributions of logits `p` and `q`, R-Drop's
     regulariser (Liang et al., NeurIPS 2021; the signature and ``sum`` value of the R-Drop article's
     PaddlePaddle function).
@@ -82,7 +86,9 @@ def compute_kl_loss(p, q, pad_mask=None, reduction="sum"):
     return _reduced(elementwise, reduction)
 
 
-def compute_bernoulli_kl_loss(p, q, pad_mask=None, reduction="sum"):
+def compute_bernoulli_kl_loss(
+    p: paddle.Tensor, q: paddle.Tensor, pad_mask: Optional[paddle.Tensor] = None, reduction: str = "sum"
+) -> paddle.Tensor:
     """(KL(P||Q) + KL(Q||P)) / 2 between the multi-label outputs of logits `p` and `q`: each label an
     independent Bernoulli variable of probability ``sigmoid(logit)``, the distribution a BCE-with-logits
     loss trains (PaddleClas's MultiLabelLoss). R-Drop's regulariser (Liang et al., NeurIPS 2021) for
@@ -150,12 +156,15 @@ def _reduced(elementwise, reduction):
     return total
 
 
-KL_LOSSES = {"softmax": compute_kl_loss, "bernoulli": compute_bernoulli_kl_loss}
+KL_LOSSES: Dict[str, Callable[..., paddle.Tensor]] = {
+    "softmax": compute_kl_loss,
+    "bernoulli": compute_bernoulli_kl_loss,
+}
 """The symmetric KL of each output distribution: ``softmax`` (single-label logits, one class per sample)
 and ``bernoulli`` (multi-label logits, one sigmoid per label)."""
 
 
-def check_distribution(distribution, owner="RDropLoss"):
+def check_distribution(distribution: Any, owner: str = "RDropLoss") -> str:
     """`distribution` if it is a key of `KL_LOSSES`; raises `ConfigError` naming `owner` and the keys."""
     if not isinstance(distribution, str) or distribution not in KL_LOSSES:
         raise ConfigError(

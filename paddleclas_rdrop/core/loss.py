@@ -2,14 +2,20 @@
 as PaddleClas's `ppcls/loss/dmlloss.py` does)."""
 
 import itertools
+from typing import Any, Dict, List, Optional, Tuple, Union
 
+import paddle
 import paddle.nn as nn
 
 from .errors import ConfigError
 from .kl import KL_LOSSES, check_distribution, check_reduction
 
+ModelOutput = Union[paddle.Tensor, Dict[str, paddle.Tensor], List[paddle.Tensor], Tuple[paddle.Tensor, ...]]
+"""A classifier's output: logits ``[B, C]``, a dict with ``"logits"``, or a list or tuple of logits, the main ones
+first (what `logits_of` reads)."""
 
-def logits_of(output):
+
+def logits_of(output: ModelOutput) -> paddle.Tensor:
     """The logits of a model output: a tensor ``[B, C]``, a dict's ``"logits"``, or the first of a list or
     tuple (the main classifier's: PaddleClas's GoogLeNet gives ``[main, aux_1, aux_2]`` in training)."""
     if isinstance(output, dict):
@@ -19,7 +25,7 @@ def logits_of(output):
     return output
 
 
-def check_passes(passes, owner="RDrop.passes"):
+def check_passes(passes: Any, owner: str = "RDrop.passes") -> int:
     """k, the number of passes: an integer >= 2; raises `ConfigError`."""
     if not isinstance(passes, int) or isinstance(passes, bool) or passes < 2:
         raise ConfigError(f"{owner} must be an integer >= 2 (R-Drop compares k >= 2 passes), got {passes!r}")
@@ -65,14 +71,20 @@ class RDropLoss(nn.Layer):
             with.
     """
 
-    def __init__(self, reduction="batchmean", passes=None, distribution="softmax", model_name=None):
+    def __init__(
+        self,
+        reduction: str = "batchmean",
+        passes: Optional[int] = None,
+        distribution: str = "softmax",
+        model_name: Optional[str] = None,
+    ) -> None:
         super().__init__()
         self.model_name = model_name
         self.reduction = check_reduction(reduction, "RDropLoss")
         self.distribution = check_distribution(distribution, "RDropLoss")
         self.passes = None if passes is None else check_passes(passes, "RDropLoss: passes")
 
-    def set_passes(self, passes):
+    def set_passes(self, passes: int) -> None:
         """Set k (the adapter does, from ``RDrop.passes``); a different k than the one given at
         construction is a `ConfigError`."""
         passes = check_passes(passes, "RDropLoss: passes")
@@ -83,11 +95,20 @@ class RDropLoss(nn.Layer):
             )
         self.passes = passes
 
-    def set_distribution(self, distribution):
+    def network_output(self, x: ModelOutput) -> ModelOutput:
+        """`x`, or with ``model_name`` its network's output; a `ConfigError` for an output without it."""
+        if self.model_name is None:
+            return x
+        if not isinstance(x, dict) or self.model_name not in x:
+            names = sorted(x) if isinstance(x, dict) else type(x).__name__
+            raise ConfigError(f"RDropLoss: model_name {self.model_name!r} is not a network of the output ({names})")
+        return x[self.model_name]
+
+    def set_distribution(self, distribution: str) -> None:
         """Set the distribution the KL compares (the adapter does, from the config's task)."""
         self.distribution = check_distribution(distribution, "RDropLoss")
 
-    def ignored(self, label):
+    def ignored(self, label: Optional[paddle.Tensor]) -> Optional[paddle.Tensor]:
         """The bool mask ``[B, L]`` of the labels not compared (a negative target), from the first pass's rows
         of `label` (see the class), or None: softmax, no label, or a label of another shape."""
         if self.distribution != "bernoulli" or label is None or not hasattr(label, "ndim"):
@@ -97,11 +118,11 @@ class RDropLoss(nn.Layer):
             return None
         return targets[: targets.shape[0] // self.passes] < 0
 
-    def forward(self, x, label=None):
+    def forward(self, x: ModelOutput, label: Optional[paddle.Tensor] = None) -> Dict[str, paddle.Tensor]:
         """``x`` ``[k * B, C]`` (or an output `logits_of` reads) -> ``{"RDropLoss": mean symmetric KL over
         the pairs of passes}``; ``label`` masks the ignored labels of a multi-label task. Raises
         `ConfigError` (see the class)."""
-        x = logits_of(x if self.model_name is None else x[self.model_name])
+        x = logits_of(self.network_output(x))
         if self.passes is None:
             raise ConfigError(
                 "RDropLoss: the number of passes k is not known: build it with passes=k (the RDrop "
@@ -116,4 +137,4 @@ class RDropLoss(nn.Layer):
         pairs = list(itertools.combinations(outputs, 2))
         kl_loss, mask = KL_LOSSES[self.distribution], self.ignored(label)
         kl = sum(kl_loss(p, q, pad_mask=mask, reduction=self.reduction) for p, q in pairs)
-        return {"RDropLoss": kl / len(pairs)}
+        return {"RDropLoss": kl / len(pairs)}  # type: ignore[dict-item]  # sum() of k >= 2 tensors is a tensor

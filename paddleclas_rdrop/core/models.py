@@ -1,6 +1,8 @@
 """What the runner and the stochastic layers read off a model: the layer inside a `paddle.DataParallel`
 and the model's own stochastic layers."""
 
+from typing import List
+
 import paddle
 import paddle.nn as nn
 
@@ -8,12 +10,12 @@ _STOCHASTIC_TYPES = (nn.Dropout, nn.Dropout2D, nn.Dropout3D, nn.AlphaDropout)
 _STOCHASTIC_NAME_HINTS = ("dropout", "droppath", "dropblock", "stochasticdepth")
 
 
-def unwrap(model):
+def unwrap(model: nn.Layer) -> nn.Layer:
     """The user's layer inside a `paddle.DataParallel`, or the model itself."""
     return model._layers if isinstance(model, paddle.DataParallel) else model
 
 
-def stochastic_layers(model):
+def stochastic_layers(model: nn.Layer) -> List[str]:
     """Names of the sublayers that make two train-mode passes differ (dropout, drop path, ...)."""
     names = []
     for name, layer in model.named_sublayers():

@@ -4,36 +4,46 @@ the runner's arguments (passes, strategy) and checks them (`ConfigError`); what 
 model at its first training calls it raises as facts (`PassesIdentical`, `InputRefused`, `ModelFailed`)."""
 
 import warnings
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Union
 
 import paddle
 
 from .drop_path import STAGES, DropPath, add_drop_path
 from .errors import ConfigError, InputRefused, ModelFailed, PassesIdentical
 from .head_dropout import add_head_dropout, check_head_dropout, classifier_name, find_head, linear_layers
-from .loss import check_passes, logits_of
+from .loss import ModelOutput, check_passes, logits_of
 from .models import stochastic_layers, unwrap
 from .shared_trunk import SharedTrunk
+
+if TYPE_CHECKING:
+    from paddle.nn.layer.layers import HookRemoveHelper
 
 STRATEGIES = ("auto", "concat", "shared_trunk", "separate")
 CHANCE_CALLS = 5  # training calls with equal passes before a model with stochastic layers of its own is stopped
 MODEL_FAULTS = (NameError, AttributeError, IndexError, RuntimeError, TypeError)  # its code's, at the first step
 
 
-def check_strategy(strategy):
+def check_strategy(strategy: Any) -> str:
     """`strategy` if it is one of `STRATEGIES`; raises `ConfigError`."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"RDrop.strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     return strategy
 
 
-def add_stochastic_layers(model, head_dropout=0.0, head_layer=None, drop_path=0.0, drop_path_stages=STAGES):
+def add_stochastic_layers(
+    model: paddle.nn.Layer,
+    head_dropout: float = 0.0,
+    head_layer: Optional[str] = None,
+    drop_path: float = 0.0,
+    drop_path_stages: Sequence[int] = STAGES,
+) -> List[Union[DropPath, "HookRemoveHelper"]]:
     """The stochastic layers of a config's baseline twin, one pass: `add_drop_path` if `drop_path` > 0
     (stochastic depth, Huang et al. 2016) and `add_head_dropout` if `head_dropout` > 0 (dropout,
     Srivastava et al. 2014), both in training only, no parameter renamed.
 
     Returns the list of objects whose ``remove()`` takes them off again; raises `ConfigError`.
     """
-    added = []
+    added: List[Union[DropPath, "HookRemoveHelper"]] = []
     if drop_path > 0:
         added.append(add_drop_path(model, drop_path, drop_path_stages))
     if head_dropout > 0:
@@ -95,17 +105,19 @@ class RDrop:
     pass plus k - 1 passes of the rest; ``auto`` picks it whenever it is exact, else ``concat``.
     """
 
+    _hooks: List[Union[SharedTrunk, DropPath, "HookRemoveHelper"]]
+
     def __init__(
         self,
-        model,
-        passes=2,
-        strategy="auto",
-        head_dropout=0.0,
-        head_layer=None,
-        drop_path=0.0,
-        drop_path_stages=STAGES,
-        augment_per_pass=False,
-    ):
+        model: paddle.nn.Layer,
+        passes: int = 2,
+        strategy: str = "auto",
+        head_dropout: float = 0.0,
+        head_layer: Optional[str] = None,
+        drop_path: float = 0.0,
+        drop_path_stages: Sequence[int] = STAGES,
+        augment_per_pass: bool = False,
+    ) -> None:
         self.model = model
         self.passes = check_passes(passes)
         if not isinstance(augment_per_pass, bool):
@@ -152,7 +164,7 @@ class RDrop:
             )
         return strategy
 
-    def __call__(self, images):
+    def __call__(self, images: paddle.Tensor) -> ModelOutput:
         """``images`` ``[B, C, H, W]`` -> in train mode the k passes' output stacked pass-major,
         ``[k * B, classes]`` (``[pass_0; pass_1; ...]``; a dict, list or tuple of such for such an output),
         which `RDropLoss` splits; in eval mode one plain pass ``[B, classes]``.
@@ -256,7 +268,7 @@ class RDrop:
         self.strategy = "concat"
         return self.model(paddle.concat([images] * self.passes, axis=0))
 
-    def views_pass_major(self, images):
+    def views_pass_major(self, images: paddle.Tensor) -> paddle.Tensor:
         """``[B, k * C, H, W]`` (k views per sample along the channels) -> ``[k * B, C, H, W]``,
         pass-major; raises `ConfigError` if the channels are not k views."""
         if images.ndim != 4 or images.shape[1] % self.passes:
@@ -268,7 +280,7 @@ class RDrop:
         views = images.reshape([batch, self.passes, channels // self.passes, height, width])
         return views.transpose([1, 0, 2, 3, 4]).reshape([self.passes * batch, channels // self.passes, height, width])
 
-    def head_name(self):
+    def head_name(self) -> Optional[str]:
         """`head_layer` if the model has it, else its classifier, its last Linear layer; None without one."""
         net = unwrap(self.model)
         if self.head_layer and self.head_layer in dict(net.named_sublayers()):
@@ -292,7 +304,7 @@ class RDrop:
         if not self._own_stochastic or self._identical_calls >= CHANCE_CALLS:
             raise PassesIdentical(unwrap(self.model), self.passes, self.head_name(), self._own_stochastic, CHANCE_CALLS)
 
-    def repeat_labels(self, labels):
+    def repeat_labels(self, labels: paddle.Tensor) -> paddle.Tensor:
         """Labels of one pass, ``[B, 1]`` int64 or ``[B, C]`` soft, repeated for the k stacked passes
         (``[k * B, ...]``): a stock CE on the stack is then the mean CE over the passes."""
         return self.repeat_outputs(labels)
@@ -306,18 +318,18 @@ class RDrop:
             return type(output)(self.repeat_outputs(value) for value in output)
         return paddle.concat([output] * self.passes, axis=0)
 
-    def split_passes(self, output):
+    def split_passes(self, output: ModelOutput) -> Sequence[ModelOutput]:
         """The stacked output ``[k * B, C]`` (or a dict, list or tuple of them) as a list of k outputs
         ``[B, C]`` (dicts, lists or tuples of them)."""
         if isinstance(output, dict):
             parts = {key: value.split(self.passes, axis=0) for key, value in output.items()}
             return [{key: parts[key][i] for key in parts} for i in range(self.passes)]
         if isinstance(output, (list, tuple)):
-            parts = [value.split(self.passes, axis=0) for value in output]
-            return [type(output)(part[i] for part in parts) for i in range(self.passes)]
+            columns = [value.split(self.passes, axis=0) for value in output]
+            return [type(output)(column[i] for column in columns) for i in range(self.passes)]
         return output.split(self.passes, axis=0)
 
-    def remove(self):
+    def remove(self) -> None:
         """Detach every hook it added: the model is the stock one again."""
         for hook in self._hooks:
             hook.remove()

@@ -2,10 +2,12 @@
 output is repeated k times where randomness starts (the first block drop path draws a mask in, or the head
 with head dropout alone), so the k passes share the trunk's cost."""
 
+from typing import Optional, Tuple
+
 import paddle
 
 from .errors import first_line
-from .loss import logits_of
+from .loss import ModelOutput, logits_of
 
 
 class SharedTrunk:
@@ -16,7 +18,7 @@ class SharedTrunk:
     second path around it (DeiT's distillation head beside its classifier) fails or gives B rows instead
     of k * B. A batch of one does not settle it (its rows can come from broadcasting)."""
 
-    def __init__(self, layer, passes):
+    def __init__(self, layer: paddle.nn.Layer, passes: int) -> None:
         self.layer, self.passes, self.checked, self._tiling = layer, passes, False, False
         self._hook = layer.register_forward_pre_hook(self._tile)
 
@@ -26,7 +28,7 @@ class SharedTrunk:
         features, *rest = inputs
         return (paddle.concat([features] * self.passes, axis=0), *rest)
 
-    def __call__(self, model, images):
+    def __call__(self, model: paddle.nn.Layer, images: paddle.Tensor) -> Tuple[Optional[ModelOutput], Optional[str]]:
         """`(output, None)` of `model(images)` with the trunk shared; until `checked`, `(None, reason)` when a
         path went around `layer` (the model's own error, or the rows it gave)."""
         self._tiling = True
@@ -46,6 +48,6 @@ class SharedTrunk:
             return output, None
         return None, reason or f"{logits_of(output).shape[0]} output rows, not {expected}"
 
-    def remove(self):
+    def remove(self) -> None:
         """Detach the hook: the model's calls are plain again."""
         self._hook.remove()

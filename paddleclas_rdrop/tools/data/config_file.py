@@ -62,6 +62,14 @@ def read_config(path):
       inherit ...; copy the sections of base.yaml into this file and remove _BASE_`
     """
     name = shown(path)
+    text = _text_of(path, name)
+    root, config = _parsed(text, name)
+    _check_top_level(config, root, name)
+    return config
+
+
+def _text_of(path, name):
+    """The text of the config file at `path` (`name`: as shown), UTF-8 checked; `ConfigError`."""
     try:
         data = read_bytes(path, "config file")
         if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -75,13 +83,18 @@ def read_config(path):
     except DataError as error:
         raise ConfigError(str(error)) from None
     _check_characters(text, name)
+    return text
+
+
+def _parsed(text, name):
+    """(the root node, the document) of the YAML `text`, a key given twice refused; `ConfigError`."""
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
         if root is None:
             raise ConfigError(f"config file {name} is empty: a PaddleClas config is a mapping of sections ({SECTIONS})")
         loader.paths = _key_paths(root)
-        config = loader.construct_document(root)
+        return root, loader.construct_document(root)
     except _DuplicateKey as duplicate:
         raise ConfigError(f"{name}:{duplicate.args[0]}") from None
     except yaml.MarkedYAMLError as error:
@@ -92,6 +105,10 @@ def read_config(path):
         raise ConfigError(f"{name}: the YAML is nested too deep for PyYAML to read") from None
     finally:
         loader.dispose()
+
+
+def _check_top_level(config, root, name):
+    """A mapping of sections without `_BASE_`; `ConfigError`."""
     if not isinstance(config, dict):
         what = (
             "a list"
@@ -114,7 +131,6 @@ def read_config(path):
             f"{', '.join(map(_shown_key, base)) if isinstance(base, list) else _shown_key(base)} "
             f"into this file and remove _BASE_"
         )
-    return config
 
 
 class _DuplicateKey(Exception):
