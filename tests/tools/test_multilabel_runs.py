@@ -15,7 +15,16 @@ import yaml
 from test_multilabel import quick_start_config
 
 import forks
-from engine_runs import ENGINES, run_tool, step_losses, tool_command, tool_environment, write_multilabel_digits
+from engine_runs import (
+    ENGINES,
+    assert_refused,
+    refusals,
+    run_tool,
+    step_losses,
+    tool_command,
+    tool_environment,
+    write_multilabel_digits,
+)
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
 pytestmark = pytest.mark.skipif(
@@ -110,3 +119,27 @@ def test_the_export_ends_in_a_sigmoid_and_predict_prints_every_labels_score(run)
     assert len(lines) == len(val_images) and all("; true labels " in line for line in lines)
     np.testing.assert_allclose([per_label_scores(line) for line in lines], expected, atol=6e-4)
     assert re.search(r"label accuracy: [\d.]+ % \(\d+ of 80 targets of 0 or 1 matched\)", every), every[-500:]
+
+
+def test_tools_infer_prints_the_labels_multilabel_thresh_output_keeps(run):
+    folder, config_path, val_images, _ = run
+    best = f"Global.pretrained_model={folder / 'out' / 'best_model'}"
+    log = run_tool("infer.py", config_path, [best], cwd=folder, env=STANDALONE).stdout
+    (line,) = [line for line in log.splitlines() if "'file_name'" in line]
+    assert "'class_ids'" in line and "'label_names'" in line and val_images[0] in line
+
+
+REFUSED = [
+    (["Global.use_multilabel=False"], "DataLoader.Train.dataset.name: MultiLabelDataset needs Global.use_multilabel"),
+    (["Loss.Train.0.MultiLabelLoss.weight_ratio=True"], "set DataLoader.Train.dataset.label_ratio: True"),
+    (["DataLoader.Eval.dataset.cls_label_path={folder}/train.txt"], "Metric.Eval.AccuracyScore: "),
+    (["Arch.class_num=4"], "has 5 targets per line but Arch.class_num is 4"),
+]
+
+
+def test_what_a_multilabel_list_cannot_feed_is_one_line_before_anything_is_written(run):
+    folder, config_path, _, _ = run
+    output = folder / "refused"
+    cases = [[key.format(folder=folder) for key in keys] + [f"Global.output_dir={output}"] for keys, _ in REFUSED]
+    for error, (_, message) in zip(refusals("train", config_path, cases, cwd=folder, env=STANDALONE), REFUSED):
+        assert_refused(error, message, output)

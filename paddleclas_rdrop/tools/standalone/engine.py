@@ -29,6 +29,7 @@ from .epoch import train_epoch
 from .keys import check_top_level, take
 from .losses import CombinedLoss
 from .metrics import build_metrics
+from .multilabel_checks import check_multilabel
 from .optim import build_optimizer
 from .outputs import export_model, infer_images
 
@@ -53,6 +54,8 @@ class StandaloneEngine:
         self._build_loaders()
         self._build_losses()
         self._build_metrics()
+        if self.multilabel:
+            check_multilabel(config, self._datasets())
         self._build_model(check_model)
         if mode == "train":
             self.optimizer, self.lr_sch = build_optimizer(
@@ -139,6 +142,11 @@ class StandaloneEngine:
         elif self.mode == "train":  # as PaddleClas: no train metric on Mixup/Cutmix labels; said once the log is up
             self.removed_metrics = list(metrics.get("Train") or [])
         self.eval_metric_func = build_metrics(metrics.get("Eval"), "Metric.Eval") if self.evaluates else None
+
+    def _datasets(self):
+        """{"Train" / "Eval": the dataset} of the loaders the run built."""
+        loaders = {"Train": getattr(self, "train_dataloader", None), "Eval": getattr(self, "eval_dataloader", None)}
+        return {split: loader.dataset for split, loader in loaders.items() if loader is not None}
 
     def _build_model(self, check_model):
         """Arch, built by the one builder (`adapter.models.build`) and checked by `check_model`."""
