@@ -239,3 +239,46 @@ def assert_export_matches_eager(config_path, overrides, export_dir, params_path,
     expected = paddle.nn.functional.softmax(eager(paddle.to_tensor(np.stack(batch)))).numpy()
     np.testing.assert_allclose(exported, expected, atol=1e-5)
     return expected
+
+
+# Multi-label digits: five attributes of a digit, each a 0/1 target (a MultiLabelDataset's labels)
+DIGIT_ATTRIBUTES = {
+    "even": (0, 2, 4, 6, 8),
+    "five_or_more": (5, 6, 7, 8, 9),
+    "closed_loop": (0, 4, 6, 8, 9),
+    "prime": (2, 3, 5, 7),
+    "round": (0, 3, 6, 8, 9),
+}
+
+
+def digit_targets(digits):
+    """The `DIGIT_ATTRIBUTES` targets of int `digits` ``[N]``: int64 ``[N, 5]`` of 0/1."""
+    import numpy as np
+
+    digits = np.asarray(digits).reshape(-1)
+    return np.stack([np.isin(digits, members) for members in DIGIT_ATTRIBUTES.values()], axis=1).astype(np.int64)
+
+
+def write_multilabel_digits(folder, size=32, train=32, val=16, unknown=0.2, seed=0):
+    """`train` + `val` of scikit-learn's digits at `size` px in `folder/imgs`, with MultiLabelDataset lists
+    `folder/train.txt`, `folder/val.txt` (`imgs/<name>.png<TAB>0,1,...`: `digit_targets`, a share `unknown`
+    of the train targets -1) and `folder/label_list.txt` (`<id> <attribute>`); returns the val images."""
+    import numpy as np
+    from PIL import Image
+
+    from paddleclas_rdrop.tools.data.demo import digits_images
+
+    images, digits = digits_images(size=size, count=train + val)
+    targets, rng = digit_targets(digits), np.random.default_rng(seed)
+    os.makedirs(folder / "imgs", exist_ok=True)
+    for split, indices in (("train", range(train)), ("val", range(train, train + val))):
+        lines = []
+        for index in indices:
+            Image.fromarray(images[index]).save(folder / "imgs" / f"{index}.png")
+            row = targets[index].copy()
+            if split == "train":
+                row[rng.random(row.shape) < unknown] = -1
+            lines.append(f"imgs/{index}.png\t{','.join(map(str, row))}")
+        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    (folder / "label_list.txt").write_text("".join(f"{i} {name}\n" for i, name in enumerate(DIGIT_ATTRIBUTES)))
+    return [str(folder / "imgs" / f"{index}.png") for index in range(train, train + val)]

@@ -162,6 +162,7 @@ KEYS: List[Key] = [
     _global("log_ranks", None, "0", note="a string of ranks ('0', '0,1')"),
     _global("start_eval_epoch", whole(0, "0"), 0),
     _global("class_num", whole(1, "10", off=(None,)), None),
+    _global("use_multilabel", FLAG, False),
     _global("keep_checkpoint_max", None, None, note="checked by runs.checkpoints.keep_of, with its own message"),
     # Global: the keys only PaddleClas's Engine reads (`grep -rhoE '\["Global"\](\.get\(|\[)"[a-z_]+' ppcls`
     # in PaddleClas develop d178931)
@@ -180,7 +181,6 @@ KEYS: List[Key] = [
     _global("to_static", FLAG, engine="paddleclas"),
     _global("uniform_output_enabled", FLAG, engine="paddleclas"),
     _global("use_dali", FLAG, engine="paddleclas"),
-    _global("use_multilabel", FLAG, engine="paddleclas"),
     _global("warmup_iter", whole(0, "0", off=(None,)), engine="paddleclas"),
     Key("Arch.class_num", whole(1, "10")),
     Key("AMP.use_amp", FLAG, False),
@@ -192,6 +192,7 @@ KEYS: List[Key] = [
     Key("EMA.decay", None, 0.9999, note="the standalone engine's EMA decay"),
     Key("DataLoader.*.dataset.batch_transform_ops", optional=True, note="Mixup/Cutmix, checked by their classes"),
     Key("DataLoader.*.dataset.delimiter", optional=True, note="the list files' delimiter"),
+    Key("DataLoader.*.dataset.label_ratio", FLAG, optional=True),
     Key("DataLoader.*.dataset.relabel", optional=True, note="read by PaddleClas's datasets"),
     Key("DataLoader.*.sampler.batch_size", whole(1, "32")),
     Key("DataLoader.*.sampler.drop_last", FLAG, optional=True),

@@ -34,7 +34,7 @@ def deploy_config(config, model_dir, batch_size=1):
     postprocess = dict(infer["PostProcess"])
     name = postprocess.pop("name")
     names = class_names(config)
-    if names is not None:  # no class map: the class ids are the names
+    if names is not None and takes_label_list(name):  # no class map: the class ids are the names
         postprocess["label_list"] = names
     deploy = AttrDict(
         {
@@ -52,6 +52,31 @@ def deploy_config(config, model_dir, batch_size=1):
     )
     create_attr_dict(deploy)
     return deploy
+
+
+def takes_label_list(name):
+    """Whether the wheel's deploy post-process `name` (Topk: yes; MultiLabelThreshOutput: no) takes `label_list`."""
+    import inspect
+
+    from paddleclas.deploy.python import postprocess
+
+    process = getattr(postprocess, name, None)
+    return process is not None and "label_list" in inspect.signature(process).parameters
+
+
+def is_multilabel(config):
+    """Whether `config` is multi-label (`Global.use_multilabel: True`): its export ends in a sigmoid per label."""
+    return bool((config.get("Global") or {}).get("use_multilabel"))
+
+
+def raw_scores(predictor, images):
+    """The export's output for decoded RGB `images`, without the post-process: float32 ``[B, C]``, softmax
+    probabilities, or multi-label sigmoids, each in [0, 1]."""
+    postprocess, predictor.postprocess = predictor.postprocess, None
+    try:
+        return predictor.predict(images)
+    finally:
+        predictor.postprocess = postprocess
 
 
 class ExportPredictor(ClsPredictor):
@@ -106,11 +131,7 @@ def infer_images(config):
 def check_class_names(config, predictor, image_path):
     """The export's class count (from one raw prediction) against the label list of
     `Infer.PostProcess.class_id_map_file`; `DataError` in one line if they disagree."""
-    postprocess, predictor.postprocess = predictor.postprocess, None
-    try:
-        classes = predictor.predict([read_rgb(image_path)]).shape[-1]
-    finally:
-        predictor.postprocess = postprocess
+    classes = raw_scores(predictor, [read_rgb(image_path)]).shape[-1]
     names = class_names(config)
     where = "Arch.class_num"
     if names is None:
@@ -144,13 +165,16 @@ def load_config(args):
 
 
 def true_labels(config):
-    """{image path (normalised): label} of the Eval list, or {} when the config has none on disk."""
+    """{image path (normalised): label} of the Eval list (an int, or for a MultiLabelDataset list a tuple of
+    its 0/1/-1 targets), or {} when the config has none on disk."""
     from .data.lists import dataset_lists, parse_list_file
 
     lists = [entry for entry in dataset_lists(config, ["Eval"]) if os.path.isfile(entry[1])]
     if not lists:
         return {}
     paths, labels, _ = parse_list_file(*lists[0])
+    if labels.ndim == 2:
+        return {os.path.normpath(path): tuple(map(int, label)) for path, label in zip(paths, labels)}
     return {os.path.normpath(path): int(label) for path, label in zip(paths, labels)}
 
 
@@ -168,6 +192,49 @@ def prediction_line(path, result, truth=None, names=None):
     if truth is not None:
         line += f"; true label {named(truth, (names or {}).get(truth, truth))}"
     return line
+
+
+def multilabel_line(path, result, scores, truth=None, names=None):
+    """One line for one image of a multi-label export: its path, the labels `result` (MultiLabelThreshOutput's)
+    keeps, the score in [0, 1] of every label (`scores` ``[L]``, the export's sigmoids) and `truth` (the
+    targets, if known: the labels of target 1, and those of -1 as unknown)."""
+
+    def named(label_id):
+        name = (names or {}).get(label_id, label_id)
+        return str(label_id) if str(name) == str(label_id) else f"{label_id} ({name})"
+
+    kept = ", ".join(named(i) for i in result["class_ids"]) or "none"
+    line = f"{path}: labels {kept}; scores " + ", ".join(f"{i}: {score:.3f}" for i, score in enumerate(scores))
+    if truth is not None:
+        line += "; true labels " + (", ".join(named(i) for i, target in enumerate(truth) if target == 1) or "none")
+        unknown = [str(i) for i, target in enumerate(truth) if target < 0]
+        line += f" ({', '.join(unknown)} unknown)" if unknown else ""
+    return line
+
+
+class Tally:
+    """The `--eval-list` accuracy: top-1 over the images with a true label, or, multi-label, the share of the
+    targets of 0 or 1 that the kept labels (MultiLabelThreshOutput's) match."""
+
+    def __init__(self, multilabel):
+        self.multilabel, self.right, self.counted = multilabel, 0, 0
+
+    def add(self, result, truth):
+        if truth is None:
+            return
+        if not self.multilabel:
+            self.right, self.counted = self.right + int(result["class_ids"][0] == truth), self.counted + 1
+            return
+        kept = set(result["class_ids"])
+        known = [(index, target) for index, target in enumerate(truth) if target in (0, 1)]
+        self.right += sum(int((index in kept) == bool(target)) for index, target in known)
+        self.counted += len(known)
+
+    def line(self):
+        share = f"{100 * self.right / self.counted:.1f} %"
+        if self.multilabel:
+            return f"label accuracy: {share} ({self.right} of {self.counted} targets of 0 or 1 matched)"
+        return f"top-1 accuracy: {share} ({self.right} of {self.counted} images with a true label)"
 
 
 def class_map(config):
@@ -221,17 +288,24 @@ def eval_list_images(config):
 
 class PredictionFile:
     """The CSV of `--save`, written whole or not at all: rows go to a temporary file beside it, renamed
-    over it by `close`."""
+    over it by `close`. A row per image: `image,class_id,class_name,score` (top-1), or, multi-label,
+    `image,label_ids,scores` (the kept label ids and every label's score, each space-separated)."""
 
-    def __init__(self, path):
+    def __init__(self, path, multilabel=False):
         import csv
 
-        self.path, self.temporary = path, f"{path}.partial-{os.getpid()}"
+        self.path, self.temporary, self.multilabel = path, f"{path}.partial-{os.getpid()}", multilabel
         self.handle = open(self.temporary, "w", newline="", encoding="utf-8")
         self.writer = csv.writer(self.handle)
-        self.writer.writerow(["image", "class_id", "class_name", "score"])
+        self.writer.writerow(
+            ["image", "label_ids", "scores"] if multilabel else ["image", "class_id", "class_name", "score"]
+        )
 
-    def add(self, path, result):
+    def add(self, path, result, scores):
+        if self.multilabel:
+            ids, values = " ".join(map(str, result["class_ids"])), " ".join(f"{score:.6f}" for score in scores)
+            self.writer.writerow([path, ids, values])
+            return
         name = (result.get("label_names") or result["class_ids"])[0]
         self.writer.writerow([path, result["class_ids"][0], name, f"{result['scores'][0]:.6f}"])
 
@@ -240,9 +314,42 @@ class PredictionFile:
         os.replace(self.temporary, self.path)
 
 
+def predict_images(config, args, predictor, images):
+    """Predict each of `images`, print its line (and `--save` it); returns the paths that could not be read."""
+    import sys
+
+    multilabel, truths, names = is_multilabel(config), true_labels(config), class_map(config)
+    saved = PredictionFile(args.save, multilabel) if args.save else None
+    failed, tally, checked = [], Tally(multilabel), False
+    for path in images:
+        try:
+            image = read_rgb(path)
+        except DataError as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            failed.append(path)
+            continue
+        if not checked:  # on the first image read
+            check_class_names(config, predictor, path)
+            checked = True
+        scores = raw_scores(predictor, [image])
+        result, truth = predictor.postprocess(scores)[0], truths.get(os.path.normpath(path))
+        line = multilabel_line(path, result, scores[0], truth, names) if multilabel else None
+        print(line or prediction_line(path, result, truth, names))
+        if saved:
+            saved.add(path, result, scores[0])
+        tally.add(result, truth)
+    if saved:
+        saved.close()
+        print(f"predictions: {args.save} ({len(images) - len(failed)} images)")
+    if args.eval_list and tally.counted:
+        print(tally.line())
+    return failed
+
+
 def main(argv=None):
     """`tools/predict.py -c CONFIG [-o ...] [--eval-list] [--save FILE]`: predict with the export in
-    `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would, one line per image.
+    `Global.save_inference_dir`, as PaddleClas's deploy/python/predict_cls.py would, one line per image
+    (multi-label: the labels Infer.PostProcess's MultiLabelThreshOutput keeps and every label's score).
     A missing export is named first, then missing images, each in one line; an unreadable image is named
     and skipped, and makes the exit code 1 once the others are predicted."""
     import sys
@@ -256,34 +363,7 @@ def main(argv=None):
             images, skipped = infer_images(config)
         for path, why in skipped:
             print(f"skipped {path}: {why}")
-        truths, names = true_labels(config), class_map(config)
-        saved = PredictionFile(args.save) if args.save else None
-        failed, correct, labelled, checked = [], 0, 0, False
-        for path in images:
-            try:
-                image = read_rgb(path)
-            except DataError as error:
-                print(f"error: {error}", file=sys.stderr, flush=True)
-                failed.append(path)
-                continue
-            if not checked:
-                check_class_names(config, predictor, path)
-                checked = True
-            result = predictor.predict([image])[0]
-            truth = truths.get(os.path.normpath(path))
-            print(prediction_line(path, result, truth, names))
-            if saved:
-                saved.add(path, result)
-            if truth is not None:
-                labelled += 1
-                correct += int(result["class_ids"][0] == truth)
-        if saved:
-            saved.close()
-            print(f"predictions: {args.save} ({len(images) - len(failed)} images)")
-        if args.eval_list and labelled:
-            print(
-                f"top-1 accuracy: {100 * correct / labelled:.1f} % ({correct} of {labelled} images with a true label)"
-            )
+        failed = predict_images(config, args, predictor, images)
         if failed:
             sys.exit(f"error: {unreadable_images(failed, len(images))}")
     except RDropError as error:

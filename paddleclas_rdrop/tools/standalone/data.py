@@ -1,4 +1,5 @@
-"""PaddleClas's ImageNetDataset layout (`relative/path label` list files) and its batch ops."""
+"""PaddleClas's ImageNetDataset (`relative/path label` list files) and MultiLabelDataset
+(`relative/path<TAB>0,1,...`) layouts, and the batch ops."""
 
 import numpy as np
 import paddle
@@ -38,10 +39,22 @@ def build_transforms(ops, path):
 
 
 class ImageListDataset(paddle.io.Dataset):
-    """PaddleClas's ImageNetDataset: decoded by the transforms, then HWC -> CHW as PaddleClas does."""
+    """PaddleClas's ImageNetDataset (`relative/path label`: an int64 label) or, with `multilabel`, its
+    MultiLabelDataset (`relative/path<TAB>0,1,...`: float32 targets ``[L]``, -1 for a label left out; with
+    `label_ratio`, ``[2, L]``: the targets and the list's per-label mean target, as
+    `ppcls/data/dataloader/multilabel_dataset.py` gives them). Decoded by the transforms, then HWC -> CHW
+    as PaddleClas does. A bad list line or image is a `DataError` naming the file and line."""
 
-    def __init__(self, image_root, cls_label_path, transform_ops=None, delimiter=None, path="dataset"):
-        self.images, self.labels, self.line_numbers = read_list_file(image_root, cls_label_path, delimiter or " ")
+    def __init__(
+        self, image_root, cls_label_path, transform_ops=None, delimiter=None, path="dataset", multilabel=False,
+        label_ratio=False,
+    ):  # fmt: skip
+        delimiter = "\t" if multilabel else delimiter or " "  # MultiLabelDataset splits at a tab
+        self.images, self.labels, self.line_numbers = read_list_file(image_root, cls_label_path, delimiter, multilabel)
+        if multilabel:
+            self.labels = self.labels.astype(np.float32)
+        # MultiLabelDataset._load_anno: np.array(labels).mean(0), -1 targets included
+        self.label_ratio = self.labels.mean(0).astype(np.float32) if multilabel and label_ratio else None
         self.list_path = cls_label_path
         self._transform_ops = build_transforms(transform_ops, f"{path}.transform_ops")  # PaddleClas's name
 
@@ -54,7 +67,10 @@ class ImageListDataset(paddle.io.Dataset):
                 image = transform(image)
         except Exception as error:  # the headers of a long list were only sampled at start-up
             raise image_error(self.list_path, self.line_numbers[index], self.images[index], error) from None
-        return image.transpose((2, 0, 1)), self.labels[index]
+        label = self.labels[index]
+        if self.label_ratio is not None:
+            label = np.stack([label, self.label_ratio])
+        return image.transpose((2, 0, 1)), label
 
     def __getitem__(self, index):
         """`read`, except that a `DataError` becomes a `(None, message)` sample: Paddle's DataLoader runs
@@ -107,16 +123,20 @@ BATCH_OPS = {"MixupOperator": MixupOperator, "CutmixOperator": CutmixOperator}
 
 
 class Collate:
-    """Stack a batch; with batch ops, one of them (chosen at random, as PaddleClas does) mixes it."""
+    """Stack a batch: images float32 ``[B, C, H, W]``, labels int64 ``[B, 1]`` or, multi-label, float32
+    ``[B, L]`` (``[B, 2, L]`` with `label_ratio`); with batch ops, one of them (chosen at random, as
+    PaddleClas does) mixes it."""
 
-    def __init__(self, batch_ops):
-        self.batch_ops = batch_ops
+    def __init__(self, batch_ops, multilabel=False):
+        self.batch_ops, self.multilabel = batch_ops, multilabel
 
     def __call__(self, batch):
         failed = next((message for image, message in batch if image is None), None)
         if failed is not None:  # an error batch: no image, the message as bytes
             return np.zeros([1], dtype=np.float32), np.frombuffer(failed.encode(), dtype=np.uint8).copy()
         images = np.stack([image for image, _ in batch]).astype(np.float32)
+        if self.multilabel:
+            return images, np.stack([label for _, label in batch]).astype(np.float32)
         labels = np.asarray([label for _, label in batch], dtype=np.int64)
         if self.batch_ops:
             op = self.batch_ops[np.random.randint(len(self.batch_ops))]
@@ -145,36 +165,60 @@ class CheckedLoader:
         return getattr(self.loader, name)
 
 
-def build_dataloader(section, path, class_num):
-    """A `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval`."""
-    section = take(section, path, {"sampler": {}, "loader": {}}, required=("dataset",))
+DATASETS = {"ImageNetDataset": False, "MultiLabelDataset": True}  # dataset class -> multi-label
+
+
+def build_dataset(dataset_cfg, path, class_num, multilabel=False):
+    """The `ImageListDataset` of `<path>.dataset` (ImageNetDataset or MultiLabelDataset), its labels checked
+    against `class_num`. `multilabel`: `Global.use_multilabel`, which must match the class (`ConfigError`)."""
     dataset_cfg = take(
-        section["dataset"],
+        dataset_cfg,
         f"{path}.dataset",
-        {"transform_ops": None, "batch_transform_ops": None, "delimiter": None},
+        {"transform_ops": None, "batch_transform_ops": None, "delimiter": None, "label_ratio": False},
         required=("name", "image_root", "cls_label_path"),
     )
-    if dataset_cfg["name"] != "ImageNetDataset":
+    name = dataset_cfg["name"]
+    if name not in DATASETS:
         raise ConfigError(
-            f"{path}.dataset.name: {dataset_cfg['name']} is not supported by the standalone "
-            f"engine (it reads ImageNetDataset list files)"
+            f"{path}.dataset.name: {name} is not supported by the standalone engine (it reads {sorted(DATASETS)} "
+            f"list files): run with a PaddleClas source tree (PADDLECLAS_ROOT), whose Engine has it"
         )
+    if DATASETS[name] != multilabel:
+        raise ConfigError(
+            f"{path}.dataset.name: {name} needs Global.use_multilabel: {DATASETS[name]} (it is {multilabel}): set "
+            f"it, or use {'MultiLabelDataset' if multilabel else 'ImageNetDataset'}"
+        )
+    if dataset_cfg["label_ratio"] and not multilabel:
+        raise ConfigError(f"{path}.dataset.label_ratio: only MultiLabelDataset reads it: remove it")
+    if multilabel and dataset_cfg["batch_transform_ops"]:
+        raise ConfigError(f"{path}.dataset.batch_transform_ops: Mixup/Cutmix mix single labels: remove them")
     dataset = ImageListDataset(
-        dataset_cfg["image_root"],
-        dataset_cfg["cls_label_path"],
-        dataset_cfg["transform_ops"],
-        dataset_cfg["delimiter"],
-        f"{path}.dataset",
-    )
+        dataset_cfg["image_root"], dataset_cfg["cls_label_path"], dataset_cfg["transform_ops"],
+        dataset_cfg["delimiter"], f"{path}.dataset", multilabel, dataset_cfg["label_ratio"],
+    )  # fmt: skip
     check_label_range(dataset.labels, class_num, dataset_cfg["cls_label_path"], dataset.line_numbers)
+    return dataset, dataset_cfg["batch_transform_ops"]
+
+
+def build_batch_ops(entries, path, class_num):
+    """The Mixup/Cutmix operators of `<path>.dataset.batch_transform_ops`."""
     batch_ops = []
-    for index, entry in enumerate(dataset_cfg["batch_transform_ops"] or []):
+    for index, entry in enumerate(entries or []):
         name, params = single_entry(entry, f"{path}.dataset.batch_transform_ops.{index}")
         if name not in BATCH_OPS:
             raise ConfigError(
                 f"{path}.dataset.batch_transform_ops.{index}: {name} is not supported (it knows {sorted(BATCH_OPS)})"
             )
         batch_ops.append(BATCH_OPS[name](class_num, **take(params, f"{path}...{name}", {"alpha": 1.0})))
+    return batch_ops
+
+
+def build_dataloader(section, path, class_num, multilabel=False):
+    """A `CheckedLoader` over a `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval` (`path`);
+    `multilabel`: `Global.use_multilabel`. `ConfigError` naming a key it does not take."""
+    section = take(section, path, {"sampler": {}, "loader": {}}, required=("dataset",))
+    dataset, batch_entries = build_dataset(section["dataset"], path, class_num, multilabel)
+    batch_ops = build_batch_ops(batch_entries, path, class_num)
     sampler_cfg = take(
         section["sampler"],
         f"{path}.sampler",
@@ -195,7 +239,7 @@ def build_dataloader(section, path, class_num):
     loader = paddle.io.DataLoader(
         dataset,
         batch_sampler=sampler,
-        collate_fn=Collate(batch_ops),
+        collate_fn=Collate(batch_ops, multilabel),
         num_workers=loader_cfg["num_workers"],
         use_shared_memory=loader_cfg["use_shared_memory"],
         return_list=True,

@@ -1,14 +1,11 @@
 """The standalone engine: PaddleClas's Engine interface (attributes, train/eval/export/infer,
 logs, checkpoints) on Paddle and the pip wheel alone."""
 
-import copy
 import os
 import time
 
-import numpy as np
 import paddle
 import paddle.distributed as dist
-import paddle.nn as nn
 from paddleclas.deploy.python.postprocess import build_postprocess
 from paddleclas.deploy.python.preprocess import create_operators
 from paddleclas.ppcls.arch import build_model
@@ -25,17 +22,16 @@ from ...adapter.sections import section_of
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError
-from ...core.loss import logits_of
-from ...core.models import unwrap
-from ..data.lists import image_files, unreadable_images
 from ..runs.checkpoints import carry_best, keep_of, make_whole, schedule_of
 from ..runs.seeds import seed_all
-from .data import build_dataloader, infer_image
+from .data import build_dataloader
 from .epoch import train_epoch
 from .keys import check_top_level, take
 from .losses import CombinedLoss
 from .metrics import build_metrics
+from .multilabel_checks import check_multilabel
 from .optim import build_optimizer
+from .outputs import export_model, infer_images
 
 
 def _checkpoint_exists(prefix, key):
@@ -58,6 +54,8 @@ class StandaloneEngine:
         self._build_loaders()
         self._build_losses()
         self._build_metrics()
+        if self.multilabel:
+            check_multilabel(config, self._datasets())
         self._build_model(check_model)
         if mode == "train":
             self.optimizer, self.lr_sch = build_optimizer(
@@ -89,6 +87,7 @@ class StandaloneEngine:
         self.is_rec = False
         self.output_dir = self.global_section["output_dir"]
         self.update_freq = self.global_section["update_freq"]
+        self.multilabel = bool(self.global_section["use_multilabel"])
         self.class_num = config["Arch"].get("class_num", self.global_section["class_num"])
         config["Arch"].setdefault("class_num", self.class_num)
         _checkpoint_exists(self.global_section["pretrained_model"], "Global.pretrained_model")
@@ -109,13 +108,17 @@ class StandaloneEngine:
         """DataLoader.Train (train) and DataLoader.Eval (when the run evaluates)."""
         loaders = section_of(self.config, "DataLoader")
         if self.mode == "train":
-            self.train_dataloader = build_dataloader(loaders.get("Train"), "DataLoader.Train", self.class_num)
+            self.train_dataloader = build_dataloader(
+                loaders.get("Train"), "DataLoader.Train", self.class_num, self.multilabel
+            )
             self.iter_per_epoch = len(self.train_dataloader) // self.update_freq * self.update_freq
             if self.iter_per_epoch == 0:
                 raise ConfigError("Global.update_freq is larger than the number of batches per epoch")
         self.evaluates = self.mode == "eval" or (self.mode == "train" and self.global_section["eval_during_train"])
         if self.evaluates:
-            self.eval_dataloader = build_dataloader(loaders.get("Eval"), "DataLoader.Eval", self.class_num)
+            self.eval_dataloader = build_dataloader(
+                loaders.get("Eval"), "DataLoader.Eval", self.class_num, self.multilabel
+            )
 
     def _build_losses(self):
         """Loss.Train (train) and Loss.Eval (when the run evaluates and has one)."""
@@ -139,6 +142,11 @@ class StandaloneEngine:
         elif self.mode == "train":  # as PaddleClas: no train metric on Mixup/Cutmix labels; said once the log is up
             self.removed_metrics = list(metrics.get("Train") or [])
         self.eval_metric_func = build_metrics(metrics.get("Eval"), "Metric.Eval") if self.evaluates else None
+
+    def _datasets(self):
+        """{"Train" / "Eval": the dataset} of the loaders the run built."""
+        loaders = {"Train": getattr(self, "train_dataloader", None), "Eval": getattr(self, "eval_dataloader", None)}
+        return {split: loader.dataset for split, loader in loaders.items() if loader is not None}
 
     def _build_model(self, check_model):
         """Arch, built by the one builder (`adapter.models.build`) and checked by `check_model`."""
@@ -276,7 +284,8 @@ class StandaloneEngine:
 
     @paddle.no_grad()
     def eval(self, epoch_id=0):
-        """Loss.Eval and Metric.Eval over DataLoader.Eval, summed over processes; returns top-1."""
+        """Loss.Eval and Metric.Eval over DataLoader.Eval, summed over processes; returns the value the best
+        model is kept on (`_kept_metric`)."""
         self.model.eval()
         sums, count = {}, 0
         if self.eval_metric_func:
@@ -304,65 +313,39 @@ class StandaloneEngine:
                     )
                 )
             tic = time.time()
+        averages = self._averages(sums, count)
+        if self.eval_metric_func:  # metrics over the whole evaluation (ECE is not a mean over batches)
+            averages.update(self.eval_metric_func.summary(all_reduce=self.distributed))
+        logger.info("[Eval][Epoch {}][Avg]{}".format(epoch_id, ", ".join(f"{k}: {v:.5f}" for k, v in averages.items())))
+        self.model.train()
+        return self._kept_metric(averages)
+
+    def _averages(self, sums, count):
+        """{key: sum / count} of the evaluation's per-batch sums, over every process of a distributed run."""
         if self.distributed:
             totals = paddle.to_tensor([*sums.values(), float(count)], dtype="float64")
             dist.all_reduce(totals)
             *values, count = totals.numpy().tolist()
             sums = dict(zip(sums, values))
-        averages = {key: value / count for key, value in sums.items()}
-        if self.eval_metric_func:  # metrics over the whole evaluation (ECE is not a mean over batches)
-            averages.update(self.eval_metric_func.summary(all_reduce=self.distributed))
-        logger.info("[Eval][Epoch {}][Avg]{}".format(epoch_id, ", ".join(f"{k}: {v:.5f}" for k, v in averages.items())))
-        self.model.train()
+        return {key: value / count for key, value in sums.items()}
+
+    def _kept_metric(self, averages):
+        """The evaluation's value the best model is kept on, as PaddleClas's `classification_eval`: the first
+        metric's (`Metrics.main_key`: AccuracyScore, HammingDistance, ATTRMetric's mA), or top-1; else
+        minus the loss."""
+        main_key = self.eval_metric_func.main_key if self.eval_metric_func else None
+        if main_key in averages:
+            return averages[main_key]
         metric = next((v for k, v in averages.items() if k.startswith("top")), None)
         return metric if metric is not None else -averages.get("loss", 0.0)
 
     def export(self):
-        """`save_inference_dir/inference.{json,pdiparams}` (softmax added), as PaddleClas's export;
-        `tools/export.py` adds `inference.yml` for both engines."""
-        global_section = self.config["Global"]
-        model = copy.deepcopy(unwrap(self.model))
-        model = ExportModel(model, self.config["Arch"].get("infer_add_softmax", True))
-        model.eval()
-        model = paddle.jit.to_static(
-            model,
-            input_spec=[paddle.static.InputSpec(shape=[None] + list(global_section["image_shape"]), dtype="float32")],
-        )
-        save_path = os.path.join(global_section["save_inference_dir"], "inference")
-        paddle.jit.save(model, save_path)
-        logger.info(f'Export succeeded! The inference model exported has been saved in "{save_path}".')
+        """`save_inference_dir/inference.{json,pdiparams}` (`outputs.export_model`)."""
+        export_model(self)
 
-    @paddle.no_grad()
     def infer(self):
-        """Top-k of every image in Infer.infer_imgs, with the eager model. An image that cannot be decoded is
-        named in the log and left out; once the others are predicted, `DataError` names how many."""
-        infer = self.config["Infer"]
-        paths, skipped = image_files(infer["infer_imgs"])
-        for path, why in skipped:
-            logger.warning(f"skipped {path}: {why}")
-        self.model.eval()
-        results, failed = [], []
-        batch_size = infer.get("batch_size", 1)
-        for start in range(0, len(paths), batch_size):
-            batch, batch_paths = [], []
-            for path in paths[start : start + batch_size]:
-                image = infer_image(path, self.preprocess_func)
-                if image is None:
-                    failed.append(path)
-                    continue
-                batch.append(image)
-                batch_paths.append(path)
-            if not batch:
-                continue
-            with self.auto_cast(is_eval=True):
-                out = self.model(paddle.to_tensor(np.stack(batch)))
-            out = nn.functional.softmax(logits_of(out), axis=-1)
-            result = self.postprocess_func(out.numpy(), batch_paths)
-            logger.info(result)
-            results.extend(result)
-        if failed:
-            raise unreadable_images(failed, len(paths))
-        return results
+        """The post-processed predictions of Infer.infer_imgs (`outputs.infer_images`)."""
+        return infer_images(self)
 
 
 def build_standalone_model(config, mode):
@@ -372,16 +355,3 @@ def build_standalone_model(config, mode):
         arch.pop("name")
         return MutualModel(**arch)
     return build_model(config, mode)
-
-
-class ExportModel(nn.Layer):
-    """The trained network in eval mode, with the softmax PaddleClas's exports end with."""
-
-    def __init__(self, base_model, add_softmax=True):
-        super().__init__()
-        self.base_model = base_model
-        self.add_softmax = add_softmax
-
-    def forward(self, x):
-        x = logits_of(self.base_model(x))
-        return nn.functional.softmax(x, axis=-1) if self.add_softmax else x

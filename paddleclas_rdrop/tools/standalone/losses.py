@@ -1,5 +1,5 @@
-"""PaddleClas's `Loss.Train` / `Loss.Eval` lists: CELoss, DistillationGTCELoss, RDropLoss and
-MutualKLLoss, combined as PaddleClas does."""
+"""PaddleClas's `Loss.Train` / `Loss.Eval` lists: CELoss, DistillationGTCELoss, MultiLabelLoss,
+MultiLabelAsymmetricLoss, RDropLoss and MutualKLLoss, combined as PaddleClas does."""
 
 import paddle
 import paddle.nn as nn
@@ -62,6 +62,93 @@ class DistillationGTCELoss(CELoss):
         return losses
 
 
+def ratio2weight(targets, ratio):
+    """PaddleClas's `ratio2weight` (`ppcls/loss/multilabelloss.py`): the weight of each target, float32
+    ``[B, L]``: exp(1 - ratio) for a positive (`targets` 1), exp(ratio) for a negative (0), where `ratio`
+    ``[B, L]`` is the list's share of positives of the label; 0 where a target is above 1 (RAP's 2)."""
+    weights = paddle.exp((1.0 - targets) * ratio + targets * (1.0 - ratio))
+    return weights - weights * (targets > 1).astype(weights.dtype)
+
+
+class MultiLabelLoss(nn.Layer):
+    """PaddleClas's `MultiLabelLoss` (`ppcls/loss/multilabelloss.py`, `MultiLabelLoss._binary_crossentropy`
+    followed line for line): binary cross-entropy with logits per label, in nats.
+
+    Args: `epsilon` (label smoothing, used when in (0, 1)), `size_sum` (sum over the labels, then the mean over
+    the batch; else the mean of all), `weight_ratio` (each target weighted by `ratio2weight` of the list's
+    positive ratio; a target of -1 gets weight 0).
+    Call: ``loss(x, target) -> {"MultiLabelLoss": scalar}``; `x` logits ``[B, L]`` (a dict at "logits");
+    `target` float32 ``[B, L]``, or ``[B, 2, L]`` (targets, ratios) from `label_ratio: True`, which
+    `weight_ratio` needs. Without `weight_ratio` a -1 target is used as it is, as in PaddleClas.
+    """
+
+    def __init__(self, epsilon=None, size_sum=False, weight_ratio=False):
+        super().__init__()
+        self.epsilon = epsilon if epsilon is not None and 0 < epsilon < 1 else None
+        self.size_sum, self.weight_ratio = size_sum, weight_ratio
+
+    def forward(self, x, target):
+        x = x["logits"] if isinstance(x, dict) else x
+        class_num = x.shape[-1]
+        if self.weight_ratio:
+            if target.ndim != 3:
+                raise ConfigError(
+                    "MultiLabelLoss.weight_ratio: needs the targets' ratios: set label_ratio: True on the dataset"
+                )
+            target, label_ratio = target[:, 0, :], target[:, 1, :]
+        elif target.ndim == 3:
+            target = target[:, 0, :]
+        if self.epsilon is not None:
+            if target.ndim == 1 or target.shape[-1] != class_num:
+                target = F.one_hot(target, class_num)
+            target = F.label_smooth(target, epsilon=self.epsilon).reshape([-1, class_num])
+        cost = F.binary_cross_entropy_with_logits(x, target, reduction="none")
+        if self.weight_ratio:
+            weight = ratio2weight((target > 0.5).astype("float32"), label_ratio)
+            cost = cost * weight * (target > -1).astype(weight.dtype)
+        if self.size_sum:
+            cost = cost.sum(1).mean()
+        return {"MultiLabelLoss": cost.mean()}
+
+
+class MultiLabelAsymmetricLoss(nn.Layer):
+    """PaddleClas's `MultiLabelAsymmetricLoss` (`ppcls/loss/multilabelloss.py`; Ben-Baruch et al., "Asymmetric
+    Loss For Multi-Label Classification", arXiv 2009.14119): per label -log(pt) * (1 - pt)^gamma, gamma
+    `gamma_pos` on a positive and `gamma_neg` on a negative, whose probability is shifted by `clip`;
+    `disable_focal_loss_grad`: no gradient through the focusing weight.
+
+    Call: ``loss(x, target) -> {"MultiLabelAsymmetricLoss": tensor}``; `x` logits ``[B, L]`` (a dict at
+    "logits"), `target` 0/1 ``[B, L]``; `reduction` sum (a scalar), mean, or none (``[B, L]``).
+    `ConfigError` for another reduction.
+    """
+
+    def __init__(self, gamma_pos=1, gamma_neg=4, clip=0.05, epsilon=1e-8, disable_focal_loss_grad=True,
+                 reduction="sum"):  # fmt: skip
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ConfigError(f"MultiLabelAsymmetricLoss.reduction must be mean, sum or none, got {reduction!r}")
+        self.gamma_pos, self.gamma_neg, self.clip, self.epsilon = gamma_pos, gamma_neg, clip, epsilon
+        self.disable_focal_loss_grad, self.reduction = disable_focal_loss_grad, reduction
+
+    def forward(self, x, target):
+        x = x["logits"] if isinstance(x, dict) else x
+        pred_sigmoid = F.sigmoid(x)
+        target = target.astype(pred_sigmoid.dtype)
+        negative = 1 - pred_sigmoid
+        if self.clip and self.clip > 0:  # asymmetric clipping of the negatives' probability
+            negative = (negative + self.clip).clip(max=1)
+        pt = negative * (1 - target) + pred_sigmoid * target
+        asymmetric_weight = (1 - pt).pow(self.gamma_pos * target + self.gamma_neg * (1 - target))
+        if self.disable_focal_loss_grad:
+            asymmetric_weight = asymmetric_weight.detach()
+        loss = -paddle.log(pt.clip(min=self.epsilon)) * asymmetric_weight
+        if self.reduction == "mean":
+            loss = loss.mean()
+        elif self.reduction == "sum":
+            loss = loss.sum()
+        return {"MultiLabelAsymmetricLoss": loss}
+
+
 LOSSES = {
     "CELoss": (CELoss, {"reduction": "mean", "epsilon": None}),
     "RDropLoss": (RDropLoss, {"reduction": "batchmean", "distribution": "softmax", "model_name": None}),
@@ -70,6 +157,18 @@ LOSSES = {
         {"model_names": (), "epsilon": None, "key": None, "name": "loss_gt_ce"},
     ),
     "MutualKLLoss": (MutualKLLoss, {"model_name_pairs": None, "reduction": "batchmean"}),
+    "MultiLabelLoss": (MultiLabelLoss, {"epsilon": None, "size_sum": False, "weight_ratio": False}),
+    "MultiLabelAsymmetricLoss": (
+        MultiLabelAsymmetricLoss,
+        {
+            "gamma_pos": 1,
+            "gamma_neg": 4,
+            "clip": 0.05,
+            "epsilon": 1e-8,
+            "disable_focal_loss_grad": True,
+            "reduction": "sum",
+        },  # fmt: skip
+    ),
 }
 
 

@@ -1,9 +1,11 @@
-"""PaddleClas's `TopkAcc` metric: {"top1": ..., "top5": ...}; and `MutualTopkAcc` per network."""
+"""PaddleClas's `TopkAcc` metric: {"top1": ..., "top5": ...}; `MutualTopkAcc` per network; `Calibration`; and
+the multi-label metrics `HammingDistance`, `AccuracyScore`, `ATTRMetric` (`multilabel_metrics`)."""
 
 from ...adapter.mutual import MutualTopkAcc
 from ...core.calibration import Calibration
 from ...core.errors import ConfigError
 from .keys import single_entry, take
+from .multilabel_metrics import AccuracyScore, ATTRMetric, HammingDistance
 
 
 class TopkAcc(MutualTopkAcc):
@@ -17,10 +19,16 @@ METRICS = {
     "TopkAcc": (TopkAcc, {"topk": (1, 5)}),
     "MutualTopkAcc": (MutualTopkAcc, {"topk": (1, 5)}),
     "Calibration": (Calibration, {"bins": 15, "counts_file": None}),
+    "HammingDistance": (HammingDistance, {}),
+    "AccuracyScore": (AccuracyScore, {"base": "label"}),
+    "ATTRMetric": (ATTRMetric, {"threshold": 0.5}),
 }
 
 
 class Metrics:
+    """A `Metric.Train` / `Metric.Eval` list (`path`), called as PaddleClas's CombinedMetrics: the values of
+    every metric in one dict. `ConfigError` naming an entry it does not know."""
+
     def __init__(self, entries, path):
         self.metrics = []
         for index, entry in enumerate(entries or []):
@@ -37,6 +45,12 @@ class Metrics:
         for metric in self.metrics:
             out.update(metric(x, label))
         return out
+
+    @property
+    def main_key(self):
+        """The key of the value PaddleClas's Engine keeps the best model on, when the first metric names one
+        (PaddleClas's `classification_eval` returns the first metric's average, ATTRMetric's mA); else None."""
+        return getattr(self.metrics[0], "main_key", None) if self.metrics else None
 
     def reset(self):
         for metric in self.metrics:
