@@ -1,4 +1,5 @@
-"""PaddleClas's `Loss.Train` / `Loss.Eval` lists: CELoss, DistillationGTCELoss, MultiLabelLoss,
+"""PaddleClas's `Loss.Train` / `Loss.Eval` lists: CELoss, DistillationGTCELoss, DMLLoss and DistillationDMLLoss
+(`distillation_losses`), MultiLabelLoss,
 MultiLabelAsymmetricLoss, RDropLoss and MutualKLLoss, combined as PaddleClas does."""
 
 import paddle
@@ -8,7 +9,9 @@ import paddle.nn.functional as F
 from ...adapter.mutual import MutualKLLoss
 from ...core.errors import ConfigError
 from ...core.loss import RDropLoss
+from .distillation_losses import DistillationDMLLoss, DMLLoss
 from .keys import single_entry, take
+from .ratios import ratio2weight
 
 
 class CELoss(nn.Layer):
@@ -60,14 +63,6 @@ class DistillationGTCELoss(CELoss):
             out = predicts[name] if self.key is None else predicts[name][self.key]
             losses.update({f"{key}_{name}": value for key, value in super().forward(out, label).items()})
         return losses
-
-
-def ratio2weight(targets, ratio):
-    """PaddleClas's `ratio2weight` (`ppcls/loss/multilabelloss.py`): the weight of each target, float32
-    ``[B, L]``: exp(1 - ratio) for a positive (`targets` 1), exp(ratio) for a negative (0), where `ratio`
-    ``[B, L]`` is the list's share of positives of the label; 0 where a target is above 1 (RAP's 2)."""
-    weights = paddle.exp((1.0 - targets) * ratio + targets * (1.0 - ratio))
-    return weights - weights * (targets > 1).astype(weights.dtype)
 
 
 class MultiLabelLoss(nn.Layer):
@@ -156,6 +151,18 @@ LOSSES = {
         DistillationGTCELoss,
         {"model_names": (), "epsilon": None, "key": None, "name": "loss_gt_ce"},
     ),
+    "DMLLoss": (DMLLoss, {"act": "softmax", "sum_across_class_dim": False, "eps": 1e-12}),
+    "DistillationDMLLoss": (
+        DistillationDMLLoss,
+        {
+            "model_name_pairs": (),
+            "act": "softmax",
+            "weight_ratio": False,
+            "sum_across_class_dim": False,
+            "key": None,
+            "name": "loss_dml",
+        },
+    ),
     "MutualKLLoss": (MutualKLLoss, {"model_name_pairs": None, "reduction": "batchmean"}),
     "MultiLabelLoss": (MultiLabelLoss, {"epsilon": None, "size_sum": False, "weight_ratio": False}),
     "MultiLabelAsymmetricLoss": (
@@ -188,7 +195,8 @@ class CombinedLoss(nn.Layer):
             name, params = single_entry(entry, f"{path}.{index}")
             if name not in LOSSES:
                 raise ConfigError(
-                    f"{path}.{index}: {name} is not supported by the standalone engine (it knows {sorted(LOSSES)})"
+                    f"{path}.{index}: {name} is not supported by the standalone engine (it knows {sorted(LOSSES)}): "
+                    f"run with a PaddleClas source tree (PADDLECLAS_ROOT), whose Engine has it"
                 )
             cls, defaults = LOSSES[name]
             params = take(params, f"{path}.{name}", defaults, required=("weight",))

@@ -35,7 +35,8 @@ class Metrics:
             name, params = single_entry(entry, f"{path}.{index}")
             if name not in METRICS:
                 raise ConfigError(
-                    f"{path}.{index}: {name} is not supported by the standalone engine (it knows {sorted(METRICS)})"
+                    f"{path}.{index}: {name} is not supported by the standalone engine (it knows {sorted(METRICS)}): "
+                    f"run with a PaddleClas source tree (PADDLECLAS_ROOT), whose Engine has it"
                 )
             cls, defaults = METRICS[name]
             self.metrics.append(cls(**take(params, f"{path}.{name}", defaults)))
