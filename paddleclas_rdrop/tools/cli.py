@@ -147,38 +147,32 @@ def use_engine(engine, mode, config, settings, on_tree):
 
 def train(engine, config, settings, on_tree):
     """Train the built `engine`: prepared for R-Drop, guarded (`guard_training`), stopped at a safe point by
-    SIGINT and SIGTERM, and on PaddleClas's Engine saving whole checkpoints."""
+    SIGINT and SIGTERM, saving whole checkpoints through the run's one `Checkpointer`, which is closed (every
+    checkpoint whole on disk, or its `SaveError`) before the run's summary or its stop line. An error that
+    ends training is told to the other ranks; `TrainingStopped` leaves with its `line` and `told`, an
+    `RDropError` with its `told`."""
     from ..adapter.train_hook import prepare_engine
     from ..core.errors import RDropError, TrainingStopped, first_line
-    from .runs.checkpoints import keep_of, remove_partial_saves, schedule_of
+    from .runs.checkpoints import Checkpointer, keep_of, schedule_of
     from .runs.guards import guard_training
     from .runs.ranks import StopTogether
     from .runs.signals import StopOnSignals, stopped_line
-    from .runs.weights import log_warning
 
     prepare_engine(engine, settings)
-    for stale in remove_partial_saves(config["Global"]["output_dir"]):
-        log_warning(f"removed {stale}: a save that a killed run left half-written (the checkpoints are whole)")
-    with StopOnSignals() as stop, StopTogether(config["Global"]["output_dir"]) as ranks:
+    output_dir = config["Global"]["output_dir"]
+    checkpoints = Checkpointer(output_dir, schedule_of(config), keep_of(config))
+    with StopOnSignals() as stop, StopTogether(output_dir, checkpoints) as ranks:
         guard_training(engine, stop.requested)
         try:
-            try:
+            with checkpoints:  # leaving it waits for every save; an error that ended training is the one reported
                 if on_tree:
                     from .tree_engine import whole_checkpoints
 
-                    with whole_checkpoints(schedule_of(config), keep_of(config)):
-                        result = engine.train()
-                else:
-                    result = engine.train()
-            except BaseException:
-                finish_saves(raising=False)  # the stop or the error that ended training is the one reported
-                raise
-            finish_saves(raising=True)  # every checkpoint whole on disk before the summary
-            return result
+                    with whole_checkpoints(checkpoints):
+                        return engine.train()
+                return engine.train(checkpoints)
         except TrainingStopped as stopped:
-            stopped.line = stopped_line(
-                stopped, config["Global"]["output_dir"], stop.started, config["Global"].get("checkpoints")
-            )
+            stopped.line = stopped_line(stopped, output_dir, stop.started, config["Global"].get("checkpoints"))
             stopped.told = ranks.tell(stopped.line)
             raise
         except RDropError as error:
@@ -187,21 +181,6 @@ def train(engine, config, settings, on_tree):
         except BaseException as error:  # any other end of one rank ends them all
             ranks.tell(f"error: {type(error).__name__}: {first_line(error)}")
             raise
-
-
-def finish_saves(raising):
-    """Wait for the checkpoint commits under way (`wait_for_saves`); a `SaveError` is raised, or with
-    `raising` False logged as a warning (training already ended with another error)."""
-    from ..core.errors import SaveError
-    from .runs.checkpoints import wait_for_saves
-    from .runs.weights import log_warning
-
-    try:
-        wait_for_saves()
-    except SaveError as error:
-        if raising:
-            raise
-        log_warning(str(error))
 
 
 def main(mode):

@@ -10,16 +10,19 @@ more than another folder name (README, "Your own data")."""
 import glob
 import os
 import tempfile
+from types import MappingProxyType
 
 from ...core.errors import ConfigError
 from ..data.text import shown
 
-WRITTEN_BY_MODE = {  # the Global keys of the folders each tool writes
-    "train": ("output_dir",),
-    "eval": ("output_dir",),
-    "infer": ("output_dir",),
-    "export": ("output_dir", "save_inference_dir"),
-}
+WRITTEN_BY_MODE = MappingProxyType(  # the Global keys of the folders each tool writes (read-only)
+    {
+        "train": ("output_dir",),
+        "eval": ("output_dir",),
+        "infer": ("output_dir",),
+        "export": ("output_dir", "save_inference_dir"),
+    }
+)
 RUN_FILES = ("latest.pdparams", "best_model.pdparams", "epoch_*.pdparams")
 
 

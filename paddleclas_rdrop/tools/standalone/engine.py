@@ -28,7 +28,7 @@ from ...core.errors import ConfigError
 from ...core.loss import logits_of
 from ...core.models import unwrap
 from ..data.lists import image_files, unreadable_images
-from ..runs.checkpoints import carry_best, keep_of, make_whole, schedule_of
+from ..runs.checkpoints import Checkpointer, carry_best, keep_of, schedule_of
 from ..runs.seeds import seed_all
 from .data import build_dataloader, infer_image
 from .epoch import train_epoch
@@ -53,6 +53,7 @@ class StandaloneEngine:
         assert mode in ("train", "eval", "export", "infer"), mode
         check_top_level(config)
         self.mode, self.config = mode, config
+        self.checkpoints = None  # the Checkpointer train() saves through
         self._read_sections(settings)
         self._seed_and_place()
         self._build_loaders()
@@ -215,7 +216,7 @@ class StandaloneEngine:
 
     def _save(self, prefix, metric_info):
         ema = self.model_ema.module if self.ema else None
-        make_whole(save_load.save_model, schedule_of(self.config), keep_of(self.config))(
+        self.checkpoints.make_whole(save_load.save_model)(
             self.model,
             self.optimizer,
             metric_info,
@@ -226,7 +227,18 @@ class StandaloneEngine:
             loss=self.train_loss_func,
         )
 
-    def train(self):
+    def train(self, checkpoints=None):
+        """Train `Global.epochs` epochs (from `Global.checkpoints` on a resume), evaluating and saving as
+        PaddleClas's Engine does. The checkpoints are saved through `checkpoints`, the run's
+        `runs.checkpoints.Checkpointer`, which the caller closes; without one, the engine makes its own for
+        this call and closes it at the end (waiting for every save; raising a `SaveError`)."""
+        if checkpoints is None:
+            with Checkpointer(self.output_dir, schedule_of(self.config), keep_of(self.config)) as own:
+                return self.train(own)
+        self.checkpoints = checkpoints
+        self._train_epochs()
+
+    def _train_epochs(self):
         global_section = self.config["Global"]
         self.output_info, self.global_step = {}, 0
         self.time_info = {
