@@ -185,7 +185,8 @@ def train(engine, config, settings, on_tree):
 
 def main(mode):
     """Entry point of the tools: the process's CPU threads first, then `run`; a user's mistake ends
-    in one line `error: ...` and exit code 1, without a traceback."""
+    in one line `error: ...` and exit code 1, without a traceback; a signal's stop in its `line` and exit
+    code 128 + the signal. A line told to the other ranks already (`told`) is not printed again."""
     threads = share_cores()
     from ..core.errors import RDropError, TrainingStopped
     from .quiet import quiet_after_success
@@ -194,8 +195,8 @@ def main(mode):
         run(mode, threads=threads)
         quiet_after_success()
     except TrainingStopped as stop:
-        if not getattr(stop, "told", False):  # printed already when it was told to the other ranks
-            print(stop.line, file=sys.stderr, flush=True)
+        if not stop.told:  # printed already when it was told to the other ranks
+            print(stop.line or f"stopped by {stop}", file=sys.stderr, flush=True)
         sys.exit(128 + signal.Signals[stop.signal_name].value)
     except RDropError as error:
-        sys.exit(1 if getattr(error, "told", False) else f"error: {error}")
+        sys.exit(1 if error.told else f"error: {error}")
