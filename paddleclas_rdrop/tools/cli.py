@@ -186,10 +186,14 @@ def train(engine, config, settings, on_tree):
 def main(mode):
     """Entry point of the tools: the process's CPU threads first, then `run`; a user's mistake ends
     in one line `error: ...` and exit code 1, without a traceback; a signal's stop in its `line` and exit
-    code 128 + the signal. A line told to the other ranks already (`told`) is not printed again."""
+    code 128 + the signal. A line told to the other ranks already (`told`) is not printed again. A resume
+    refused with nothing left to train first runs its repair step (`outputs.repair_latest`: a `latest` a
+    stop left behind becomes a copy of the refused checkpoint), and its line says so."""
     threads = share_cores()
     from ..core.errors import RDropError, TrainingStopped
     from .quiet import quiet_after_success
+    from .runs.checkpoints import NothingLeftToTrain
+    from .runs.outputs import repair_latest
 
     try:
         run(mode, threads=threads)
@@ -198,5 +202,7 @@ def main(mode):
         if not stop.told:  # printed already when it was told to the other ranks
             print(stop.line or f"stopped by {stop}", file=sys.stderr, flush=True)
         sys.exit(128 + signal.Signals[stop.signal_name].value)
+    except NothingLeftToTrain as refusal:  # raised before training: never told to the other ranks
+        sys.exit(f"error: {repair_latest(refusal)}")
     except RDropError as error:
         sys.exit(1 if error.told else f"error: {error}")

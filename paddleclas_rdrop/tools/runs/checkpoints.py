@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ...adapter.sections import section_of
-from ...core.errors import SaveError
+from ...core.errors import ConfigError, SaveError
 from .log import renaming, rewriting_log
 
 
@@ -60,8 +60,6 @@ KEEP_KEY = "Global.keep_checkpoint_max"
 def keep_of(config):
     """`Global.keep_checkpoint_max` of `config`: None (keep every epoch checkpoint) or an int >= 1.
     Raises `ConfigError` for any other value."""
-    from ...core.errors import ConfigError
-
     keep = section_of(config, "Global").get("keep_checkpoint_max")
     if keep is None:
         return None
@@ -277,12 +275,43 @@ class Checkpointer:
         self._commits.append(self._committer.submit(commit, partial, model_path, prefix, self.keep))
 
 
+class NothingLeftToTrain(ConfigError):
+    """A resume from `checkpoint` (a path without extension) that has trained `done` epochs, in a run of
+    `epochs` (`Global.epochs`, at most `done`): nothing is left to train. `output_dir`: the run's
+    `Global.output_dir`, where a stop may have left `latest` behind `checkpoint` (the repair step,
+    `outputs.repair_latest`); `latest_copied`: whether that step made `latest` a copy of `checkpoint`, and
+    `latest_had`: the epoch `latest` had before (None where it was not whole). The message says it all."""
+
+    def __init__(
+        self,
+        checkpoint: str,
+        done: int,
+        epochs: int,
+        output_dir: str | None = None,
+        latest_copied: bool = False,
+        latest_had: int | None = None,
+    ):
+        self.checkpoint, self.done, self.epochs, self.output_dir = checkpoint, done, epochs, output_dir
+        self.latest_copied, self.latest_had = latest_copied, latest_had
+        folder, name = os.path.split(checkpoint)
+        was = "incomplete" if latest_had is None else f"at epoch {latest_had}"
+        latest = f" ({os.path.join(folder, 'latest')} was {was}, behind it; it is now a copy of {name})"
+        super().__init__(
+            f"Global.checkpoints: {checkpoint} has trained {done} epochs and Global.epochs is {epochs}, so "
+            f"nothing is left to train{latest if latest_copied else ''}: to train on from its weights, start a "
+            f"new schedule with -o Global.pretrained_model={checkpoint} (and no Global.checkpoints)"
+        )
+
+    def with_latest_copied(self, latest_had: int | None) -> "NothingLeftToTrain":
+        """The same refusal, saying that `latest` (which had epoch `latest_had`) is now a copy of the
+        checkpoint."""
+        return NothingLeftToTrain(self.checkpoint, self.done, self.epochs, self.output_dir, True, latest_had)
+
+
 def check_resume(checkpoint, config):
     """Refuse (`ConfigError`) a resume from `checkpoint` whose schedule is not `config`'s: a cosine schedule
     continued over more epochs, or from a finished schedule, trains at learning rate 0."""
     import paddle
-
-    from ...core.errors import ConfigError
 
     state = paddle.load(f"{checkpoint}.pdstates")
     recorded, wanted = state.get("schedule"), schedule_of(config)
