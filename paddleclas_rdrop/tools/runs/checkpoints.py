@@ -211,7 +211,8 @@ class Checkpointer:
     def close(self, raising: bool = True) -> None:
         """Wait for every commit (`wait`) and end the commit thread. The `SaveError` of a failed commit is
         raised, or with `raising` False (training already ended with another error) logged as a warning.
-        A save after `close` raises `RuntimeError`."""
+        A save after `close` raises `RuntimeError`. Commits queued behind a failed one, or left by an
+        interrupted wait (a second Ctrl-C), still run; the interpreter waits for them before it exits."""
         try:
             self.wait()
         except SaveError as error:
@@ -220,7 +221,7 @@ class Checkpointer:
             logging.getLogger("ppcls").warning(str(error))
         finally:
             self._closed = True
-            self._committer.shutdown(wait=True)
+            self._committer.shutdown(wait=False)  # done when wait() returned; else the stop is not held up
 
     def make_whole(self, save_model: Callable) -> Callable:
         """`save_model(net, optimizer, metric_info, model_path, ..., prefix=...)` (PaddleClas's
