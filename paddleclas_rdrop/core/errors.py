@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 
 
 class RDropError(Exception):
-    """Base of the plugin's errors: a message for the user, shown without a traceback."""
+    """Base of the plugin's errors: a message for the user, shown without a traceback.
+
+    `told` (bool, False until set): whether this process has already printed the error's line and told it to
+    the other processes of its run (the tools' multi-process stop), so that it is not printed again."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.told: bool = False
 
 
 class ConfigError(RDropError, ValueError):
@@ -96,11 +103,14 @@ class SaveError(RDropError, OSError):
 
 
 class TrainingStopped(RDropError):
-    """A signal stopped training before a step was applied: `signal_name`, `epoch`, `step`."""
+    """A signal stopped training before a step was applied: `signal_name` (`"SIGINT"`, `"SIGTERM"`), the
+    `epoch` (from 1) and the `step` (of this run) it stopped at. `line`: the one line the tools end the run
+    with (what was saved, how to resume), None until they word it; `told` as `RDropError`'s."""
 
-    def __init__(self, signal_name: str, epoch: int, step: int) -> None:
+    def __init__(self, signal_name: str, epoch: int, step: int, line: Optional[str] = None) -> None:
         super().__init__(f"{signal_name} at epoch {epoch}, step {step}")
         self.signal_name, self.epoch, self.step = signal_name, epoch, step
+        self.line: Optional[str] = line
 
 
 def check_rate(value: Any, key: str, what: str, usual: str) -> float:

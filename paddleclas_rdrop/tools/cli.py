@@ -71,34 +71,29 @@ def use_engine(engine, run):
 
 
 def train(engine, run):
-    """Train the built and prepared `engine`: guarded (`guard_training`), stopped at a safe point by
-    SIGINT and SIGTERM, and on PaddleClas's Engine saving whole checkpoints."""
+    """Train the built and prepared `engine`: guarded (`guard_training`), stopped at a safe point by SIGINT and
+    SIGTERM, saving whole checkpoints through the run's one `Checkpointer`, which is closed (every checkpoint
+    whole on disk, or its `SaveError`) before the run's summary or its stop line. An error that ends training
+    is told to the other ranks; `TrainingStopped` leaves with its `line` and `told`, an `RDropError` with its
+    `told`."""
     from ..core.errors import RDropError, TrainingStopped, first_line
-    from .runs.checkpoints import remove_partial_saves
+    from .runs.checkpoints import Checkpointer
     from .runs.guards import guard_training
     from .runs.ranks import StopTogether
     from .runs.signals import StopOnSignals, stopped_line
-    from .runs.weights import log_warning
 
     config, on_tree = run.config, run.on_tree
-    for stale in remove_partial_saves(run.output_dir):
-        log_warning(f"removed {stale}: a save that a killed run left half-written (the checkpoints are whole)")
-    with StopOnSignals() as stop, StopTogether(run.output_dir) as ranks:
+    checkpoints = Checkpointer(run.output_dir, run.schedule, run.keep)
+    with StopOnSignals() as stop, StopTogether(run.output_dir, checkpoints) as ranks:
         guard_training(engine, stop.requested)
         try:
-            try:
+            with checkpoints:  # leaving it waits for every save; an error that ended training is the one reported
                 if on_tree:
                     from .tree_engine import whole_checkpoints
 
-                    with whole_checkpoints(run.schedule, run.keep):
-                        result = engine.train()
-                else:
-                    result = engine.train()
-            except BaseException:
-                finish_saves(raising=False)  # the stop or the error that ended training is the one reported
-                raise
-            finish_saves(raising=True)  # every checkpoint whole on disk before the summary
-            return result
+                    with whole_checkpoints(checkpoints):
+                        return engine.train()
+                return engine.train(checkpoints)
         except TrainingStopped as stopped:
             stopped.line = stopped_line(stopped, run.output_dir, stop.started, config["Global"].get("checkpoints"))
             stopped.told = ranks.tell(stopped.line)
@@ -111,34 +106,26 @@ def train(engine, run):
             raise
 
 
-def finish_saves(raising):
-    """Wait for the checkpoint commits under way (`wait_for_saves`); a `SaveError` is raised, or with
-    `raising` False logged as a warning (training already ended with another error)."""
-    from ..core.errors import SaveError
-    from .runs.checkpoints import wait_for_saves
-    from .runs.weights import log_warning
-
-    try:
-        wait_for_saves()
-    except SaveError as error:
-        if raising:
-            raise
-        log_warning(str(error))
-
-
 def main(mode):
     """Entry point of the tools: the process's CPU threads first, then `run`; a user's mistake ends
-    in one line `error: ...` and exit code 1, without a traceback."""
+    in one line `error: ...` and exit code 1, without a traceback; a signal's stop in its `line` and exit
+    code 128 + the signal. A line told to the other ranks already (`told`) is not printed again. A resume
+    refused with nothing left to train first runs its repair step (`outputs.repair_latest`: a `latest` a
+    stop left behind becomes a copy of the refused checkpoint), and its line says so."""
     threads = share_cores()
     from ..core.errors import RDropError, TrainingStopped
     from .quiet import quiet_after_success
+    from .runs.checkpoints import NothingLeftToTrain
+    from .runs.outputs import repair_latest
 
     try:
         run(mode, threads=threads)
         quiet_after_success()
     except TrainingStopped as stop:
-        if not getattr(stop, "told", False):  # printed already when it was told to the other ranks
-            print(stop.line, file=sys.stderr, flush=True)
+        if not stop.told:  # printed already when it was told to the other ranks
+            print(stop.line or f"stopped by {stop}", file=sys.stderr, flush=True)
         sys.exit(128 + signal.Signals[stop.signal_name].value)
+    except NothingLeftToTrain as refusal:  # raised before training: never told to the other ranks
+        sys.exit(f"error: {repair_latest(refusal)}")
     except RDropError as error:
-        sys.exit(1 if getattr(error, "told", False) else f"error: {error}")
+        sys.exit(1 if error.told else f"error: {error}")

@@ -71,12 +71,12 @@ def check_batches(config):
 
 def check_epochs_left(config):
     """A resume (`Global.checkpoints`) from a checkpoint with epochs left to train, of this run's schedule
-    (`check_resume`). Where nothing is left, and a stop left `latest` behind that checkpoint, `latest` is
-    first made a copy of it (`outputs.complete_latest`)."""
+    (`check_resume`). Only reads: where nothing is left it raises `NothingLeftToTrain` (a `ConfigError`
+    carrying the checkpoint, its epochs, `Global.epochs` and `Global.output_dir`), whose repair step
+    (`outputs.repair_latest`) the tools' `main` runs before the refusal is printed."""
     import paddle
 
-    from .runs.checkpoints import check_resume
-    from .runs.outputs import complete_latest
+    from .runs.checkpoints import NothingLeftToTrain, check_resume
 
     global_section = section_of(config, "Global")
     checkpoint, epochs = global_section.get("checkpoints"), global_section.get("epochs")
@@ -84,17 +84,7 @@ def check_epochs_left(config):
         return
     done = int(paddle.load(f"{checkpoint}.pdstates").get("epoch", 0))
     if done >= epochs:
-        copied, had = complete_latest(checkpoint, global_section.get("output_dir"))
-        folder, name = os.path.split(checkpoint)
-        was = "incomplete" if had is None else f"at epoch {had}"
-        latest = (
-            f" ({os.path.join(folder, 'latest')} was {was}, behind it; it is now a copy of {name})" if copied else ""
-        )
-        raise ConfigError(
-            f"Global.checkpoints: {checkpoint} has trained {done} epochs and Global.epochs is {epochs}, so "
-            f"nothing is left to train{latest}: to train on from its weights, start a new schedule with "
-            f"-o Global.pretrained_model={checkpoint} (and no Global.checkpoints)"
-        )
+        raise NothingLeftToTrain(checkpoint, done, epochs, global_section.get("output_dir"))
     check_resume(checkpoint, config)
 
 

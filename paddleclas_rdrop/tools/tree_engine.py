@@ -4,8 +4,12 @@ model it builds and the config it prints (`prebuilt`), the images it lists (`lis
 checkpoints it saves (`whole_checkpoints`)."""
 
 import contextlib
+from typing import TYPE_CHECKING
 
 from ..adapter.patch import patched
+
+if TYPE_CHECKING:
+    from .runs.checkpoints import Checkpointer
 
 
 def build_tree_model(config, mode):
@@ -77,22 +81,22 @@ def listing_images():
 
 
 @contextlib.contextmanager
-def whole_checkpoints(schedule=None, keep=None):
+def whole_checkpoints(checkpoints: "Checkpointer"):
     """While PaddleClas's Engine trains in this context, `ppcls.utils.save_load.save_model` (the name its
-    Engine calls) is `make_whole(..., schedule, keep)` of itself (`runs.checkpoints.make_whole`), and
+    Engine calls) is the run's `checkpoints` (a `runs.checkpoints.Checkpointer`) `make_whole` of itself, and
     `ppcls.engine.engine.init_model` returns the run's best metric on a resume (`runs.checkpoints.carry_best`);
-    the originals are put back on leaving."""
+    the originals are put back on leaving. Waiting for the saves is the Checkpointer's (closing it)."""
     import ppcls.engine.engine as engine_module
     from ppcls.utils import save_load
 
-    from .runs.checkpoints import carry_best, make_whole
+    from .runs.checkpoints import carry_best
 
     init_model = engine_module.init_model
 
     def resumed(global_section, *args, **kwargs):
         return carry_best(init_model(global_section, *args, **kwargs), global_section["checkpoints"])
 
-    with patched(save_load, save_model=make_whole(save_load.save_model, schedule, keep)):
+    with patched(save_load, save_model=checkpoints.make_whole(save_load.save_model)):
         with patched(engine_module, init_model=resumed):
             yield
 

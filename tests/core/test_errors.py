@@ -1,6 +1,9 @@
-"""`did_you_mean`: the hint of an unknown-key error names the closest known key, or nothing."""
+"""`did_you_mean`: the hint of an unknown-key error names the closest known key, or nothing. The errors
+carry their data as declared fields, set when they are made."""
 
-from paddleclas_rdrop.core.errors import did_you_mean
+import pickle
+
+from paddleclas_rdrop.core.errors import ConfigError, DataError, SaveError, TrainingStopped, did_you_mean
 
 
 def test_the_closest_known_key_is_named_case_insensitively():
@@ -12,3 +15,15 @@ def test_the_closest_known_key_is_named_case_insensitively():
 def test_a_key_close_to_none_gets_no_hint():
     assert did_you_mean("Arch", ["RDrop"]) == ""
     assert did_you_mean("seed", ["epochs", "device"]) == ""
+
+
+def test_every_error_declares_told_and_a_stop_its_line():
+    for error in (ConfigError("a"), DataError("b"), SaveError("c"), TrainingStopped("SIGTERM", 2, 5)):
+        assert vars(error)["told"] is False  # set in __init__, not read with a default
+    stop = TrainingStopped("SIGTERM", 2, 5)
+    assert (stop.signal_name, stop.epoch, stop.step, stop.line) == ("SIGTERM", 2, 5, None)
+    assert str(stop) == "SIGTERM at epoch 2, step 5"
+    assert TrainingStopped("SIGINT", 1, 0, line="stopped by SIGINT in epoch 1").line == "stopped by SIGINT in epoch 1"
+    assert str(SaveError("the checkpoint x could not be written")) == "the checkpoint x could not be written"
+    copied = pickle.loads(pickle.dumps(ConfigError("a")))  # as a data loader's worker hands an error back
+    assert str(copied) == "a" and copied.told is False

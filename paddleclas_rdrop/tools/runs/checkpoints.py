@@ -3,12 +3,13 @@
 PaddleClas's `save_model` (`ppcls.utils.save_load`, the same in the wheel and the source tree) writes
 `<prefix>.pdparams`, `.pdopt`, `.pdstates` (and `.pdema`, `best_model/model.pdparams`) straight to their
 final names: a kill or a full disk during a save leaves a truncated file that `paddle.load` refuses,
-`latest` included. `make_whole` wraps it: each save runs into a folder beside the output (the same file
-system), flushes every file to disk, then moves each into place with one `os.replace`, the `.pdstates`
-(the epoch a resume starts from) last; a save that fails leaves the checkpoints already written as they were and raises
-`SaveError`. The flush and the moves run in one background thread (`COMMITS`), in the order of the saves, while
-training goes on; the next save, and the end of training (`wait_for_saves`), wait for them and raise the
-`SaveError` of one that failed.
+`latest` included. A `Checkpointer`, one per training run, wraps it (`Checkpointer.make_whole`): each save
+runs into a folder beside the output (the same file system), flushes every file to disk, then moves each into
+place with one `os.replace`, the `.pdstates` (the epoch a resume starts from) last; a save that fails leaves
+the checkpoints already written as they were and raises `SaveError`. The flush and the moves run in the
+Checkpointer's one background thread, in the order of the saves, while training goes on; the next save, and
+the end of the run (leaving the Checkpointer's context), wait for them and raise the `SaveError` of one that
+failed. The module holds no state of its own: everything a run's saves share is its Checkpointer's.
 
 `Global.keep_checkpoint_max: N` (N >= 1) keeps the N newest `epoch_<n>` checkpoints: once a new one is
 whole, the older ones beyond N are deleted. `latest` and `best_model` are never deleted, nor are epochs
@@ -21,10 +22,11 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from ...adapter.sections import section_of
-from ...core.errors import SaveError
+from ...core.errors import ConfigError, SaveError
 from .log import renaming, rewriting_log
 
 
@@ -58,8 +60,6 @@ KEEP_KEY = "Global.keep_checkpoint_max"
 def keep_of(config):
     """`Global.keep_checkpoint_max` of `config`: None (keep every epoch checkpoint) or an int >= 1.
     Raises `ConfigError` for any other value."""
-    from ...core.errors import ConfigError
-
     keep = section_of(config, "Global").get("keep_checkpoint_max")
     if keep is None:
         return None
@@ -110,26 +110,6 @@ def schedule_of(config):
     }
 
 
-COMMITTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rdrop-commit")  # one at a time, in order
-COMMITS = []  # the futures of the commits not yet waited for
-QUEUED_BEST = {}  # output folder -> the metric of the last best_model handed to the committer
-
-
-def wait_for_saves(in_flight=0):
-    """Raise the `SaveError` of the first commit that failed, of those done, and wait until at most
-    `in_flight` commits are under way (0: every commit is done)."""
-    while COMMITS and (COMMITS[0].done() or len(COMMITS) > in_flight):
-        COMMITS.pop(0).result()
-
-
-def let_saves_end(seconds):
-    """For a process about to end: wait at most `seconds` in all for the commits under way; raise nothing
-    (a failed commit leaves the checkpoints before it whole)."""
-    from concurrent.futures import wait
-
-    wait(list(COMMITS), timeout=seconds)
-
-
 def save_error(model_path, prefix, error):
     """The `SaveError` of the checkpoint `prefix` in `model_path` that `error` (an `OSError`) stopped."""
     return SaveError(
@@ -171,32 +151,116 @@ def commit(partial, model_path, prefix, keep):
             logging.getLogger("ppcls").info(f"removed {removed}: {KEEP_KEY} is {keep}")
 
 
-def make_whole(save_model, schedule=None, keep=None):
-    """`save_model(net, optimizer, metric_info, model_path, ..., prefix=...)` made whole-or-nothing; with
-    `schedule` (`schedule_of(config)`), the `.pdstates` also records it as `schedule`, for `check_resume`;
-    with `keep` (`keep_of(config)`), an `epoch_<n>` save then deletes the epoch checkpoints older than
-    the `keep` newest."""
+class Checkpointer:
+    """The checkpoints of one training run, saved whole or not at all (the model of Lightning's
+    `ModelCheckpoint`: one object with its own state). It owns the thread that flushes each save and moves
+    it into place behind training (one at a time, in the order of the saves), the futures of those commits
+    not yet waited for, the metric of the last `best_model` handed to that thread (per folder saved into),
+    what every `.pdstates` records (`schedule`) and how many epoch checkpoints are kept (`keep`).
 
-    @functools.wraps(save_model)
-    def save(net, optimizer, metric_info, model_path, *args, **kwargs):
-        import paddle.distributed as dist
+    Made by the run and closed at its end::
 
+        with Checkpointer(output_dir, schedule_of(config), keep_of(config)) as checkpoints:
+            save = checkpoints.make_whole(save_load.save_model)
+            ...
+
+    Entering it deletes the partial saves a killed run left in `output_dir` (`remove_partial_saves`), each
+    named in a warning; leaving it waits for every commit (`close`). Nothing of it is shared with another
+    `Checkpointer`, in this process or another."""
+
+    def __init__(self, output_dir: str | None = None, schedule: dict | None = None, keep: int | None = None):
+        """`output_dir`: the run's `Global.output_dir` (None: no folder to clean up on entering);
+        `schedule`: `schedule_of(config)`, recorded in every `.pdstates` for `check_resume` (None: not
+        recorded); `keep`: `keep_of(config)`, the number of newest `epoch_<n>` checkpoints kept (None:
+        all)."""
+        self.output_dir, self.schedule, self.keep = output_dir, schedule, keep
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rdrop-commit")  # threads: lazily
+        self._commits = []  # the futures of the commits not yet waited for, oldest first
+        self._queued_best = {}  # folder saved into -> the metric of the last best_model handed to the committer
+        self._closed = False
+
+    def __enter__(self) -> "Checkpointer":
+        for stale in remove_partial_saves(self.output_dir) if self.output_dir else []:
+            logging.getLogger("ppcls").warning(
+                f"removed {stale}: a save that a killed run left half-written (the checkpoints are whole)"
+            )
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        self.close(raising=kind is None)  # the stop or the error that ended training is the one reported
+        return False
+
+    @property
+    def pending(self) -> tuple:
+        """The `concurrent.futures.Future`s of the commits not yet waited for, oldest first."""
+        return tuple(self._commits)
+
+    def wait(self, in_flight: int = 0) -> None:
+        """Raise the `SaveError` of the first commit that failed, of those done, and wait until at most
+        `in_flight` commits are under way (0: every commit is done). A failed commit is raised once."""
+        while self._commits and (self._commits[0].done() or len(self._commits) > in_flight):
+            self._commits.pop(0).result()
+
+    def let_saves_end(self, seconds: float) -> None:
+        """For a process about to end (another thread may call it): wait at most `seconds` in all for the
+        commits under way; raise nothing (a failed commit leaves the checkpoints before it whole)."""
+        from concurrent.futures import wait
+
+        wait(list(self._commits), timeout=seconds)
+
+    def close(self, raising: bool = True) -> None:
+        """Wait for every commit (`wait`) and end the commit thread. The `SaveError` of a failed commit is
+        raised, or with `raising` False (training already ended with another error) logged as a warning.
+        A save after `close` raises `RuntimeError`. Commits queued behind a failed one, or left by an
+        interrupted wait (a second Ctrl-C), still run; the interpreter waits for them before it exits."""
+        try:
+            self.wait()
+        except SaveError as error:
+            if raising:
+                raise
+            logging.getLogger("ppcls").warning(str(error))
+        finally:
+            self._closed = True
+            self._committer.shutdown(wait=False)  # done when wait() returned; else the stop is not held up
+
+    def make_whole(self, save_model: Callable) -> Callable:
+        """`save_model(net, optimizer, metric_info, model_path, ..., prefix=...)` (PaddleClas's
+        `save_load.save_model`) made whole-or-nothing through this object: the save is written into a
+        partial folder in `model_path` and handed to the commit thread; with `schedule`, the `.pdstates`
+        also records it as `schedule`; a save other than `best_model` records the run's best metric as
+        `best_metric`; with `keep`, an `epoch_<n>` save then deletes the epoch checkpoints older than the
+        `keep` newest. The save returns None once queued; it raises `SaveError` for a write that fails
+        (and for a commit before it that failed) and `NonFiniteLossError` for weights that are not finite.
+        Only the first process (rank 0) saves, as PaddleClas does."""
+
+        @functools.wraps(save_model)
+        def save(net, optimizer, metric_info, model_path, *args, **kwargs):
+            import paddle.distributed as dist
+
+            if dist.get_rank() != 0:  # PaddleClas saves on rank 0 only
+                return None
+            self._save(save_model, net, optimizer, metric_info, model_path, *args, **kwargs)
+            return None
+
+        return save
+
+    def _save(self, save_model, net, optimizer, metric_info, model_path, *args, **kwargs):
         from .guards import check_weights_finite
 
-        if dist.get_rank() != 0:  # PaddleClas saves on rank 0 only
-            return None
+        if self._closed:
+            raise RuntimeError(f"{model_path}: a save after the end of its run (this Checkpointer is closed)")
         # a commit that failed is raised here; one may still be under way (the best_model saved just
         # before this latest, say), so that saving never waits for a flush in the common case
-        wait_for_saves(in_flight=1)
+        self.wait(in_flight=1)
         check_weights_finite(
             net, f"at the end of epoch {metric_info.get('epoch')}, before {kwargs.get('prefix')} was saved"
         )
-        if schedule is not None:
-            metric_info = {**metric_info, "schedule": schedule}
+        if self.schedule is not None:
+            metric_info = {**metric_info, "schedule": self.schedule}
         prefix = kwargs.get("prefix", "ppcls")
-        best = QUEUED_BEST[model_path] if model_path in QUEUED_BEST else best_of(model_path)
+        best = self._queued_best[model_path] if model_path in self._queued_best else best_of(model_path)
         if prefix == "best_model":
-            QUEUED_BEST[model_path] = metric_info.get("metric")
+            self._queued_best[model_path] = metric_info.get("metric")
         if prefix != "best_model" and best is not None:  # what a resume carries over
             metric_info = {**metric_info, "best_metric": best}
         os.makedirs(model_path, exist_ok=True)
@@ -209,18 +273,46 @@ def make_whole(save_model, schedule=None, keep=None):
             if isinstance(error, OSError):
                 raise save_error(model_path, prefix, error) from None
             raise
-        COMMITS.append(COMMITTER.submit(commit, partial, model_path, prefix, keep))
-        return None
+        self._commits.append(self._committer.submit(commit, partial, model_path, prefix, self.keep))
 
-    return save
+
+class NothingLeftToTrain(ConfigError):
+    """A resume from `checkpoint` (a path without extension) that has trained `done` epochs, in a run of
+    `epochs` (`Global.epochs`, at most `done`): nothing is left to train. `output_dir`: the run's
+    `Global.output_dir`, where a stop may have left `latest` behind `checkpoint` (the repair step,
+    `outputs.repair_latest`); `latest_copied`: whether that step made `latest` a copy of `checkpoint`, and
+    `latest_had`: the epoch `latest` had before (None where it was not whole). The message says it all."""
+
+    def __init__(
+        self,
+        checkpoint: str,
+        done: int,
+        epochs: int,
+        output_dir: str | None = None,
+        latest_copied: bool = False,
+        latest_had: int | None = None,
+    ):
+        self.checkpoint, self.done, self.epochs, self.output_dir = checkpoint, done, epochs, output_dir
+        self.latest_copied, self.latest_had = latest_copied, latest_had
+        folder, name = os.path.split(checkpoint)
+        was = "incomplete" if latest_had is None else f"at epoch {latest_had}"
+        latest = f" ({os.path.join(folder, 'latest')} was {was}, behind it; it is now a copy of {name})"
+        super().__init__(
+            f"Global.checkpoints: {checkpoint} has trained {done} epochs and Global.epochs is {epochs}, so "
+            f"nothing is left to train{latest if latest_copied else ''}: to train on from its weights, start a "
+            f"new schedule with -o Global.pretrained_model={checkpoint} (and no Global.checkpoints)"
+        )
+
+    def with_latest_copied(self, latest_had: int | None) -> "NothingLeftToTrain":
+        """The same refusal, saying that `latest` (which had epoch `latest_had`) is now a copy of the
+        checkpoint."""
+        return NothingLeftToTrain(self.checkpoint, self.done, self.epochs, self.output_dir, True, latest_had)
 
 
 def check_resume(checkpoint, config):
     """Refuse (`ConfigError`) a resume from `checkpoint` whose schedule is not `config`'s: a cosine schedule
     continued over more epochs, or from a finished schedule, trains at learning rate 0."""
     import paddle
-
-    from ...core.errors import ConfigError
 
     state = paddle.load(f"{checkpoint}.pdstates")
     recorded, wanted = state.get("schedule"), schedule_of(config)

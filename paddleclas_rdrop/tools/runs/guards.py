@@ -1,7 +1,7 @@
 """The guards of every training run of the plugin's tools, on both engines, baseline and R-Drop
 alike: each epoch reseeded from `Global.seed` (a resumed run draws what an uninterrupted one
 draws), and a stop at the first non-finite value: a training loss (before the step that would spread
-it), the weights (every `print_batch_step` steps, and before every save: `runs.checkpoints.whole`), or
+it), the weights (every `print_batch_step` steps, and before every save: `runs.checkpoints.Checkpointer.make_whole`), or
 an evaluation loss (before the epoch's checkpoints are written).
 
 The training loss is checked at every step, where both engines already read it to the host to log it

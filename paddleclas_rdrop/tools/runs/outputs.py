@@ -10,16 +10,23 @@ more than another folder name (README, "Your own data")."""
 import glob
 import os
 import tempfile
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ...core.errors import ConfigError
 from ..data.text import shown
 
-WRITTEN_BY_MODE = {  # the Global keys of the folders each tool writes
-    "train": ("output_dir",),
-    "eval": ("output_dir",),
-    "infer": ("output_dir",),
-    "export": ("output_dir", "save_inference_dir"),
-}
+if TYPE_CHECKING:
+    from .checkpoints import NothingLeftToTrain
+
+WRITTEN_BY_MODE = MappingProxyType(  # the Global keys of the folders each tool writes (read-only)
+    {
+        "train": ("output_dir",),
+        "eval": ("output_dir",),
+        "infer": ("output_dir",),
+        "export": ("output_dir", "save_inference_dir"),
+    }
+)
 RUN_FILES = ("latest.pdparams", "best_model.pdparams", "epoch_*.pdparams")
 
 
@@ -127,6 +134,16 @@ def complete_latest(checkpoint, output_dir):
         if partial:
             shutil.rmtree(partial, ignore_errors=True)
     return True, had
+
+
+def repair_latest(refusal: "NothingLeftToTrain") -> "NothingLeftToTrain":
+    """The repair step of a resume refused because nothing is left to train (`refusal`, a
+    `checkpoints.NothingLeftToTrain`): where a stop cut short the save of `latest` in the run's output folder
+    after the refused `epoch_<n>` was whole, `latest` is made a copy of it (`complete_latest`). Returns the
+    refusal to report: the same one, or one that also says `latest` is now a copy. Writes (on the first
+    process only); raises nothing of its own (a copy that cannot be written is not made)."""
+    copied, had = complete_latest(refusal.checkpoint, refusal.output_dir)
+    return refusal.with_latest_copied(had) if copied else refusal
 
 
 def check_no_other_run(config):

@@ -33,8 +33,12 @@ class StopTogether:
     """While training runs in this context, a daemon thread watches for the stop file of another rank
     (`stop_file`); `tell(line)` writes this rank's. Outside a multi-process run both do nothing."""
 
-    def __init__(self, output_dir):
+    def __init__(self, output_dir, checkpoints=None):
+        """`output_dir`: the run's `Global.output_dir`, where the stop file is; `checkpoints`: the run's
+        `checkpoints.Checkpointer`, whose saves under way a rank told to stop lets end first (None: no
+        saves to wait for)."""
         self.path = stop_file(output_dir)
+        self.checkpoints = checkpoints
         self.rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
         self.started = time.time()
         self.told = False
@@ -64,9 +68,8 @@ class StopTogether:
                 continue  # not yet whole
             if rank == self.rank:
                 continue
-            from .checkpoints import let_saves_end
-
-            let_saves_end(COMMIT_SECONDS)  # rank 0's checkpoint under way is made whole first
+            if self.checkpoints is not None:
+                self.checkpoints.let_saves_end(COMMIT_SECONDS)  # rank 0's checkpoint under way is made whole first
             print(f"error: rank {rank} stopped the run: {line.strip().removeprefix('error: ')}", file=sys.stderr)
             sys.stderr.flush()
             os._exit(1)  # the main thread may wait in a collective that will never end

@@ -22,7 +22,7 @@ from ...adapter.sections import section_of
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError
-from ..runs.checkpoints import carry_best, keep_of, make_whole, schedule_of
+from ..runs.checkpoints import Checkpointer, carry_best, keep_of, schedule_of
 from ..runs.seeds import seed_all
 from .data import build_dataloader
 from .epoch import train_epoch
@@ -49,6 +49,7 @@ class StandaloneEngine:
         assert mode in ("train", "eval", "export", "infer"), mode
         check_top_level(config)
         self.mode, self.config = mode, config
+        self.checkpoints = None  # the Checkpointer train() saves through
         self._read_sections(settings)
         self._seed_and_place()
         self._build_loaders()
@@ -223,7 +224,7 @@ class StandaloneEngine:
 
     def _save(self, prefix, metric_info):
         ema = self.model_ema.module if self.ema else None
-        make_whole(save_load.save_model, schedule_of(self.config), keep_of(self.config))(
+        self.checkpoints.make_whole(save_load.save_model)(
             self.model,
             self.optimizer,
             metric_info,
@@ -234,7 +235,18 @@ class StandaloneEngine:
             loss=self.train_loss_func,
         )
 
-    def train(self):
+    def train(self, checkpoints=None):
+        """Train `Global.epochs` epochs (from `Global.checkpoints` on a resume), evaluating and saving as
+        PaddleClas's Engine does. The checkpoints are saved through `checkpoints`, the run's
+        `runs.checkpoints.Checkpointer`, which the caller closes; without one, the engine makes its own for
+        this call and closes it at the end (waiting for every save; raising a `SaveError`)."""
+        if checkpoints is None:
+            with Checkpointer(self.output_dir, schedule_of(self.config), keep_of(self.config)) as own:
+                return self.train(own)
+        self.checkpoints = checkpoints
+        self._train_epochs()
+
+    def _train_epochs(self):
         global_section = self.config["Global"]
         self.output_info, self.global_step = {}, 0
         self.time_info = {

@@ -13,7 +13,7 @@ import pytest
 from paddleclas.ppcls.utils import save_load
 
 from paddleclas_rdrop.core.errors import ConfigError, SaveError
-from paddleclas_rdrop.tools.runs.checkpoints import keep_of, make_whole, wait_for_saves
+from paddleclas_rdrop.tools.runs.checkpoints import Checkpointer, keep_of
 
 from engine_runs import ENGINES, PROJECT, TINY, digits_workdir, engine_param, overrides, run_tool, tool_environment
 
@@ -38,10 +38,11 @@ def model_and_optimizer():
 
 def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_and_leaves_nothing_partial(tmp_path, monkeypatch):
     net, optimizers = model_and_optimizer()
-    save = make_whole(save_load.save_model)
+    checkpoints = Checkpointer()
+    save = checkpoints.make_whole(save_load.save_model)
     save(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path), prefix="latest")
     save(net, optimizers, {"metric": 0.6, "epoch": 1}, str(tmp_path), prefix="best_model")
-    wait_for_saves()
+    checkpoints.wait()
     assert paddle.load(str(tmp_path / "latest.pdstates"))["epoch"] == 1
     assert (tmp_path / "best_model" / "model.pdparams").exists()  # PaddleClas's extra copy of the best
     before = digest(tmp_path)
@@ -61,13 +62,15 @@ def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_and_leaves_nothi
     assert digest(tmp_path) == before  # nothing replaced, nothing partial left
     state = paddle.load(str(tmp_path / "latest.pdparams"))
     assert sorted(state) == sorted(net.state_dict())
+    checkpoints.close()
 
 
 def test_a_flush_that_fails_behind_training_is_raised_at_the_next_wait_and_keeps_the_previous(tmp_path, monkeypatch):
     net, optimizers = model_and_optimizer()
-    save = make_whole(save_load.save_model)
+    checkpoints = Checkpointer()
+    save = checkpoints.make_whole(save_load.save_model)
     save(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path), prefix="latest")
-    wait_for_saves()
+    checkpoints.wait()
     before = digest(tmp_path)
 
     def disk_full(descriptor):
@@ -76,18 +79,18 @@ def test_a_flush_that_fails_behind_training_is_raised_at_the_next_wait_and_keeps
     monkeypatch.setattr(os, "fsync", disk_full)  # the flush runs in the commit thread
     save(net, optimizers, {"metric": 0.7, "epoch": 2}, str(tmp_path), prefix="latest")  # returns: queued
     with pytest.raises(SaveError, match="could not be written \\(No space left on device\\)"):
-        wait_for_saves()
+        checkpoints.wait()
     assert digest(tmp_path) == before  # latest is epoch 1's, whole, and nothing partial is left
-    wait_for_saves()  # raised once
+    checkpoints.wait()  # raised once
+    checkpoints.close()  # nothing left to raise
 
 
 def test_a_save_does_not_wait_for_the_flush_before_it_and_carries_the_best_it_queued(tmp_path, monkeypatch):
     import threading
 
-    from paddleclas_rdrop.tools.runs import checkpoints
-
     net, optimizers = model_and_optimizer()
-    save = make_whole(save_load.save_model)
+    checkpoints = Checkpointer()
+    save = checkpoints.make_whole(save_load.save_model)
     flushes = threading.Event()
     real_fsync = os.fsync
 
@@ -98,22 +101,66 @@ def test_a_save_does_not_wait_for_the_flush_before_it_and_carries_the_best_it_qu
     monkeypatch.setattr(os, "fsync", held_fsync)
     save(net, optimizers, {"metric": 0.9, "epoch": 1}, str(tmp_path), prefix="best_model")
     save(net, optimizers, {"metric": 0.9, "epoch": 1}, str(tmp_path), prefix="latest")  # returns at once
-    assert len(checkpoints.COMMITS) == 2 and not checkpoints.COMMITS[0].done()
+    assert len(checkpoints.pending) == 2 and not checkpoints.pending[0].done()
     assert not (tmp_path / "best_model.pdstates").exists()  # best_model is still being flushed
     flushes.set()
-    wait_for_saves()
+    checkpoints.close()
     assert paddle.load(str(tmp_path / "latest.pdstates"))["best_metric"] == 0.9  # what a resume carries over
     assert paddle.load(str(tmp_path / "best_model.pdstates"))["metric"] == 0.9
 
 
+def test_two_checkpointers_share_no_queued_best_metric_no_commits_and_no_thread(tmp_path, monkeypatch):
+    import threading
+
+    net, optimizers = model_and_optimizer()
+    first, second = Checkpointer(), Checkpointer()
+    flushes = threading.Event()
+    real_fsync = os.fsync
+
+    def held_fsync(descriptor):
+        flushes.wait(timeout=30)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", held_fsync)
+    save_first, save_second = first.make_whole(save_load.save_model), second.make_whole(save_load.save_model)
+    save_first(net, optimizers, {"metric": 0.9, "epoch": 1}, str(tmp_path), prefix="best_model")
+    save_second(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path / "b"), prefix="latest")
+    assert len(first.pending) == 1 and len(second.pending) == 1 and not first.pending[0].done()
+    save_second(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path), prefix="latest")
+    assert len(first.pending) == 1 and len(second.pending) == 2  # each its own futures
+    flushes.set()
+    second.close()
+    first.close()
+    # the second never saw the first's queued best_model: it read the folder while that was not yet on disk
+    assert "best_metric" not in paddle.load(str(tmp_path / "latest.pdstates"))
+    assert paddle.load(str(tmp_path / "best_model.pdstates"))["metric"] == 0.9
+    with pytest.raises(RuntimeError):  # closed: a run's Checkpointer is not used after its run
+        save_first(net, optimizers, {"metric": 0.1, "epoch": 2}, str(tmp_path), prefix="latest")
+
+
+def test_a_checkpointer_records_the_schedule_and_the_best_it_queued_and_cleans_up_a_killed_runs_partial_save(tmp_path):
+    net, optimizers = model_and_optimizer()
+    stale = tmp_path / ".partial-999999999-x"  # a pid no process has
+    stale.mkdir()
+    (stale / "latest.pdparams").write_bytes(b"half a file")
+    schedule = {"epochs": 3, "learning_rate": 0.1}
+    with Checkpointer(str(tmp_path), schedule, None) as checkpoints:
+        assert not stale.exists()
+        save = checkpoints.make_whole(save_load.save_model)
+        save(net, optimizers, {"metric": 0.7, "epoch": 1}, str(tmp_path), prefix="best_model")
+        save(net, optimizers, {"metric": 0.7, "epoch": 1}, str(tmp_path), prefix="latest")
+    state = paddle.load(str(tmp_path / "latest.pdstates"))  # whole on leaving the context
+    assert state["schedule"] == schedule and state["best_metric"] == 0.7
+
+
 def test_keep_checkpoint_max_deletes_the_older_epoch_checkpoints_once_a_new_one_is_whole(tmp_path):
     net, optimizers = model_and_optimizer()
-    save = make_whole(save_load.save_model, keep=2)
-    for epoch in range(1, 5):
-        save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
-        save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix="latest")
-    save(net, optimizers, {"metric": 0.9, "epoch": 1}, str(tmp_path), prefix="best_model")
-    wait_for_saves()
+    with Checkpointer(keep=2) as checkpoints:
+        save = checkpoints.make_whole(save_load.save_model)
+        for epoch in range(1, 5):
+            save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
+            save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix="latest")
+        save(net, optimizers, {"metric": 0.9, "epoch": 1}, str(tmp_path), prefix="best_model")
     stems = {name.split(".")[0] for name in os.listdir(tmp_path) if name.endswith(".pdparams")}
     assert stems == {"epoch_3", "epoch_4", "latest", "best_model"}
     assert sorted(name for name in os.listdir(tmp_path) if name.startswith("epoch_4")) == [
@@ -138,10 +185,10 @@ def test_keep_checkpoint_max_leaves_later_epochs_of_another_run_and_the_one_just
     net, optimizers = model_and_optimizer()
     for epoch in (98, 99, 100):  # an earlier, longer run in the same folder
         save_load.save_model(net, optimizers, {"metric": 0.1, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
-    save = make_whole(save_load.save_model, keep=1)
-    for epoch in (1, 2, 3):
-        save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
-    wait_for_saves()
+    with Checkpointer(keep=1) as checkpoints:
+        save = checkpoints.make_whole(save_load.save_model)
+        for epoch in (1, 2, 3):
+            save(net, optimizers, {"metric": 0.5, "epoch": epoch}, str(tmp_path), prefix=f"epoch_{epoch}")
     stems = {name.split(".")[0] for name in os.listdir(tmp_path) if name.endswith(".pdparams")}
     assert stems == {"epoch_3", "epoch_98", "epoch_99", "epoch_100"}
 

@@ -9,7 +9,7 @@ import pytest
 
 from paddleclas_rdrop.core.errors import ConfigError
 from paddleclas_rdrop.tools.preflight import check_epochs_left
-from paddleclas_rdrop.tools.runs.outputs import check_no_other_run, resumable
+from paddleclas_rdrop.tools.runs.outputs import check_no_other_run, repair_latest, resumable
 
 from engine_runs import ENGINES, TINY, engine_param, overrides, refusals, run_tool
 
@@ -61,9 +61,26 @@ def stopped_during_the_last_latest(folder, latest_parts=(".pdparams", ".pdopt", 
 
 
 def resume(checkpoint, output_dir):
+    """The line the tools print for a resume with nothing left: the check's refusal after its repair step."""
     with pytest.raises(ConfigError) as refused:
         check_epochs_left({"Global": {"checkpoints": checkpoint, "epochs": 4, "output_dir": output_dir}})
-    return str(refused.value)
+    return str(repair_latest(refused.value))
+
+
+def test_the_check_of_a_resume_with_nothing_left_writes_nothing_and_carries_its_facts(tmp_path):
+    folder = str(tmp_path)
+    stopped_during_the_last_latest(folder)
+    before = {name: os.stat(os.path.join(folder, name)).st_mtime_ns for name in os.listdir(folder)}
+    with pytest.raises(ConfigError) as refused:
+        check_epochs_left({"Global": {"checkpoints": f"{folder}/epoch_4", "epochs": 4, "output_dir": folder}})
+    assert {name: os.stat(os.path.join(folder, name)).st_mtime_ns for name in os.listdir(folder)} == before
+    assert paddle.load(f"{folder}/latest.pdstates")["epoch"] == 3
+    error = refused.value
+    assert (error.checkpoint, error.done, error.epochs, error.output_dir) == (f"{folder}/epoch_4", 4, 4, folder)
+    assert not error.latest_copied and "behind it" not in str(error)
+    repaired = repair_latest(error)  # the repair step, apart from the check
+    assert repaired.latest_copied and repaired.latest_had == 3
+    assert paddle.load(f"{folder}/latest.pdstates")["epoch"] == 4
 
 
 @pytest.mark.parametrize("latest_parts", [(".pdparams", ".pdopt", ".pdstates"), (".pdparams", ".pdstates")])
@@ -79,6 +96,22 @@ def test_a_resume_with_nothing_left_brings_a_latest_a_stop_cut_short_up_to_the_l
             assert a.read() == b.read()
     assert not [name for name in os.listdir(folder) if name.startswith(".partial")]
     assert "behind it" not in resume(f"{folder}/epoch_4", folder)  # now whole: nothing more is written or said
+
+
+def test_the_tool_repairs_latest_on_the_refusal_and_says_so_in_its_one_line(workdir):
+    folder = str(workdir / "stopped_last")
+    os.makedirs(folder)
+    stopped_during_the_last_latest(folder)
+    extra = overrides(workdir, "stopped_last", epochs=4) + TINY + [f"Global.checkpoints={folder}/epoch_4"]
+    result = run_tool("train.py", "rdrop_se_resnet.yaml", extra, cwd=workdir, env=ENGINES["standalone"], check=False)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: Global.checkpoints: {folder}/epoch_4 has trained 4 epochs and Global.epochs is 4, so nothing is "
+        f"left to train ({folder}/latest was at epoch 3, behind it; it is now a copy of epoch_4): to train on from "
+        f"its weights, start a new schedule with -o Global.pretrained_model={folder}/epoch_4 (and no "
+        f"Global.checkpoints)"
+    )
+    assert paddle.load(f"{folder}/latest.pdstates")["epoch"] == 4
 
 
 def test_a_latest_that_is_not_a_stopped_save_of_that_run_is_never_replaced(tmp_path):
