@@ -122,15 +122,16 @@ class Key:
     engine: str = "both"
     optional: bool = False
     note: str = ""
+    off_is_absent: bool = False
 
     @property
     def parts(self) -> List[str]:
         return self.path.split(".")
 
 
-def _global(name, rule=None, default=NO_DEFAULT, engine="both", note=""):
+def _global(name, rule=None, default=NO_DEFAULT, engine="both", note="", off_is_absent=False):
     """A `Global` key: PaddleClas's recipes leave any of them to their defaults."""
-    return Key(f"Global.{name}", rule, default, engine, optional=True, note=note)
+    return Key(f"Global.{name}", rule, default, engine, optional=True, note=note, off_is_absent=off_is_absent)
 
 
 RETRIEVAL = "retrieval only"
@@ -157,7 +158,8 @@ KEYS: List[Key] = [
     _global("image_shape", Rule("shape", example="[3,224,224]"), [3, 224, 224]),
     _global("save_inference_dir", Rule("path", example="output/my_run/inference"), "./inference"),
     _global("train_mode", None, None, note="a train hook's name: the Engine looks it up and names a missing one"),
-    _global("seed", whole(0, "0", off=NONE_OR_FALSE), None),
+    # PaddleClas seeds with `if seed or seed == 0`: False == 0, so `seed: False` would seed with 0
+    _global("seed", whole(0, "0", off=NONE_OR_FALSE), None, off_is_absent=True),
     _global("update_freq", whole(1, "1"), 1),
     _global("log_ranks", None, "0", note="a string of ranks ('0', '0,1')"),
     _global("start_eval_epoch", whole(0, "0"), 0),
@@ -206,7 +208,8 @@ KEYS: List[Key] = [
     Key("Optimizer.**.lr.by_epoch", optional=True, note="read by PaddleClas's schedules"),
     Key("Optimizer.**.lr.last_epoch", optional=True, note="read by PaddleClas's schedules"),
     Key("Optimizer.**.momentum", number(0, "0.9", high=1, high_open=True)),
-    Key("Optimizer.**.clip_norm", number(0, "1.0", low_open=True, off=(None,)), optional=True),
+    # PaddleClas builds ClipGradByNorm(clip_norm) whenever the key is there: float(None) is a TypeError
+    Key("Optimizer.**.clip_norm", number(0, "1.0", low_open=True, off=(None,)), optional=True, off_is_absent=True),
     Key("Optimizer.**.weight_decay", number(0, "0.05", off=(None,))),
     Key("Optimizer.**.regularizer.coeff", number(0, "0.0001")),
     Key("Optimizer.**.no_weight_decay_name", optional=True, note="parameter names, read by the optimizers"),

@@ -5,7 +5,8 @@ The order (`load_run`):
 2. the YAML, read once (`read_checked`), and the `-o` keys checked against it for typos;
 3. the engine selected (PaddleClas's Engine from a source tree, else the standalone one);
 4. the overrides applied as PaddleClas's `get_config` applies them, to the YAML already read (`config_of`);
-5. the values against the schema (`values.check_values`), the mutual-learning and R-Drop contracts (one
+5. the values against the schema (`values.check_values`; a key at an off value that PaddleClas's Engine would
+   read as set is left out: `values.leave_out_off_values`), the mutual-learning and R-Drop contracts (one
    `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`, the one write of it);
 6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training,
    something left to train. None of them writes.
@@ -83,7 +84,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from .preflight import check_device, check_something_to_train
     from .runs.checkpoints import keep_of, schedule_of
     from .runs.outputs import check_outputs
-    from .values import check_values
+    from .values import check_values, leave_out_off_values
 
     assert mode in MODES, mode
     args = parse_args(mode, argv)
@@ -92,6 +93,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
     check_values(config)
+    leave_out_off_values(config)
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)
     sync_alpha(config, settings)

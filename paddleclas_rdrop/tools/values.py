@@ -9,7 +9,7 @@ The keys and their rules are the schema's (`schema.KEYS`); tests/tools/test_valu
 `Global` keys of PaddleClas's Engine source.
 """
 
-from ..adapter.schema import rule_for
+from ..adapter.schema import key_for, rule_for
 from ..core.errors import ConfigError
 
 
@@ -37,3 +37,21 @@ def check_values(config):
             flag_text = rule.kind == "flag" and isinstance(value, str)
             hint = " (PaddleClas's -o reads Python's True and False)" if flag_text else ""
             raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: set -o {key}={rule.example}")
+
+
+def leave_out_off_values(config):
+    """Remove from `config` every key at one of its rule's off values whose schema row says PaddleClas's Engine
+    reads the key's presence (`off_is_absent`: `Optimizer.clip_norm: null`, `Global.seed: False`), so that
+    both engines read it as left out. Returns the dotted keys removed."""
+    removed = []
+    for path, value in list(_nodes(config)):
+        key = key_for(path) if path else None
+        if key is None or not key.off_is_absent or key.rule is None or key.rule.problem(value) is not None:
+            continue
+        if any(value is off or (value == off and type(value) is type(off)) for off in key.rule.off):
+            parent = config
+            for part in path[:-1]:
+                parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+            del parent[path[-1]]
+            removed.append(".".join(path))
+    return removed

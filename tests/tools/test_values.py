@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from paddleclas_rdrop.adapter.schema import KEYS, defaults, rule_for, unchecked
 from paddleclas_rdrop.core.errors import ConfigError
-from paddleclas_rdrop.tools.values import check_values
+from paddleclas_rdrop.tools.values import check_values, leave_out_off_values
 
-from engine_runs import ENGINES, NEEDS_TREE, TINY, engine_param, overrides, refusals
+from engine_runs import ENGINES, NEEDS_TREE, TINY, engine_param, overrides, refusals, run_tool
 
 RECIPE = {
     "Global": {"epochs": 3, "device": "cpu", "image_shape": [3, 32, 32], "output_dir": "out", "seed": 0},
@@ -123,3 +123,31 @@ def test_the_tools_refuse_wrong_values_before_anything_is_written(engine, workdi
     for outcome, words in zip(outcomes, CASES.values()):
         assert outcome.startswith(f"error: {words}"), (outcome, words)
     assert not (workdir / f"values_{engine}").exists()
+
+
+def test_off_values_that_paddleclas_reads_as_set_are_left_out():
+    config = {
+        "Global": {"seed": False, "epochs": 2},
+        "Optimizer": {"clip_norm": None, "momentum": 0.9},
+        "DataLoader": {"Train": {"sampler": {"batch_size": 8}}},
+    }
+    assert sorted(leave_out_off_values(config)) == ["Global.seed", "Optimizer.clip_norm"]
+    assert config == {
+        "Global": {"epochs": 2},
+        "Optimizer": {"momentum": 0.9},
+        "DataLoader": {"Train": {"sampler": {"batch_size": 8}}},
+    }
+    seeded = {"Global": {"seed": 0}, "Optimizer": {"clip_norm": 1.0}}
+    assert leave_out_off_values(seeded) == [] and seeded == {"Global": {"seed": 0}, "Optimizer": {"clip_norm": 1.0}}
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_run_with_clip_norm_none_trains_unclipped(engine, workdir):
+    result = run_tool(
+        "train.py",
+        "rdrop_res2net.yaml",
+        overrides(workdir, f"unclipped_{engine}") + TINY + ["Optimizer.clip_norm=None"],
+        cwd=workdir,
+        env=ENGINES[engine],
+    )
+    assert "Traceback" not in result.stderr and (workdir / f"unclipped_{engine}" / "latest.pdparams").exists()
