@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from ...adapter.schema import optimizer_entries
 from ...adapter.sections import section_of
 from ...core.errors import ConfigError, SaveError
 from .log import renaming, rewriting_log
@@ -88,15 +89,6 @@ def remove_old_epochs(model_path, keep, saved):
             os.remove(os.path.join(model_path, name))
         removed.append(os.path.join(model_path, f"epoch_{epoch}"))
     return removed
-
-
-def optimizer_entries(config):
-    """[(the `-o` path of an optimizer, its mapping)]: one for `Optimizer`, one per entry of PaddleClas's list
-    of optimizers (one per network: `Optimizer.<i>.<name>`)."""
-    optimizer = config.get("Optimizer") or {}
-    if not isinstance(optimizer, list):
-        return [("Optimizer", optimizer)]
-    return [(f"Optimizer.{i}.{name}", params) for i, entry in enumerate(optimizer) for name, params in entry.items()]
 
 
 def schedule_of(config):
