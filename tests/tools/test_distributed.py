@@ -115,3 +115,40 @@ def test_two_processes_match_one_with_the_same_global_batch(distributed_workdir,
         half = train(distributed_workdir, engine, config, f"{config}_half", processes=1, batch_size=GLOBAL_BATCH // 2)
         print(f"{engine} {config} one process, half the batch: {distance(half, one) / moved:.3f}")
         assert distance(half, one) / moved > REJECTED[config]  # the check rejects a run that is wrong
+
+
+def eval_top(workdir, engine, processes):
+    """(top1, top5) that tools/eval.py gives the start weights on the 10 val images, on `processes` processes."""
+    import re
+
+    extra = [
+        *overrides(workdir, f"{engine}_eval_{processes}"),
+        *TINY,
+        f"Global.pretrained_model={workdir}/start",
+        "DataLoader.Eval.sampler.batch_size=2",
+    ]
+    result = run_tool(
+        "eval.py",
+        "rdrop_se_resnet.yaml",
+        extra,
+        cwd=workdir,
+        env=ENGINES[engine],
+        launch_processes=processes if processes > 1 else 0,
+    )
+    log = (workdir / "launch_log" / "workerlog.0").read_text() if processes > 1 else result.stdout + result.stderr
+    found = re.findall(r"\[Eval\](?:\[Epoch \d+\])?\[Avg\].*?top1: ([\d.]+), top5: ([\d.]+)", log)
+    assert found, log[-2000:]
+    return tuple(map(float, found[-1]))
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_an_evaluation_on_three_processes_counts_every_image_once(tmp_path, engine):
+    from paddleclas_rdrop.tools.data.demo import write_digits_dataset
+
+    write_digits_dataset(str(tmp_path / "digits"), size=16, count=50)  # 10 val images: 4, 3 and 3 per process
+    assert len((tmp_path / "digits" / "val_list.txt").read_text().split("\n")) - 1 == 10
+    paddle.save(build(TINY_NAME, seed=3).state_dict(), str(tmp_path / "start.pdparams"))
+    one = eval_top(tmp_path, engine, 1)
+    assert all(round(value * 10, 6).is_integer() for value in one)  # x / 10: no padded image counted
+    assert eval_top(tmp_path, engine, 3) == pytest.approx(one, abs=1e-6)
+    delete_weights(tmp_path)

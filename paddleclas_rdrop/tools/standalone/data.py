@@ -213,6 +213,26 @@ def build_batch_ops(entries, path, class_num):
     return batch_ops
 
 
+class ShardBatchSampler(paddle.io.BatchSampler):
+    """The evaluation's batches: each of the run's processes takes one contiguous share of the `count` samples
+    (`numpy.array_split`: shares differ by at most one), in batches of `batch_size`, without the padding
+    `DistributedBatchSampler` adds to give every process as many: every sample is evaluated once, so the
+    sums over processes are the one-process values (PaddleClas's Engine drops its padding likewise)."""
+
+    def __init__(self, count, batch_size):
+        import paddle.distributed as dist
+
+        share = np.array_split(np.arange(count), max(1, dist.get_world_size()))[dist.get_rank()].tolist()
+        self.batches = [share[start : start + batch_size] for start in range(0, len(share), batch_size)]
+        self.batch_size = batch_size
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self):
+        return len(self.batches)
+
+
 def build_dataloader(section, path, class_num, multilabel=False):
     """A `CheckedLoader` over a `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval` (`path`);
     `multilabel`: `Global.use_multilabel`. `ConfigError` naming a key it does not take."""
@@ -229,12 +249,15 @@ def build_dataloader(section, path, class_num, multilabel=False):
         raise ConfigError(
             f"{path}.sampler.name: {sampler_cfg['name']} is not supported (DistributedBatchSampler or BatchSampler)"
         )
-    sampler = paddle.io.DistributedBatchSampler(
-        dataset,
-        batch_size=sampler_cfg["batch_size"],
-        shuffle=sampler_cfg["shuffle"],
-        drop_last=sampler_cfg["drop_last"],
-    )
+    if path.endswith("Eval") and not sampler_cfg["shuffle"] and not sampler_cfg["drop_last"]:
+        sampler = ShardBatchSampler(len(dataset), sampler_cfg["batch_size"])
+    else:
+        sampler = paddle.io.DistributedBatchSampler(
+            dataset,
+            batch_size=sampler_cfg["batch_size"],
+            shuffle=sampler_cfg["shuffle"],
+            drop_last=sampler_cfg["drop_last"],
+        )
     loader_cfg = take(section["loader"], f"{path}.loader", {"num_workers": 0, "use_shared_memory": True})
     loader = paddle.io.DataLoader(
         dataset,

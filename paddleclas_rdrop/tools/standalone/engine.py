@@ -333,13 +333,16 @@ class StandaloneEngine:
         return self._kept_metric(averages)
 
     def _averages(self, sums, count):
-        """{key: sum / count} of the evaluation's per-batch sums, over every process of a distributed run."""
+        """{key: sum / count} of the evaluation's per-batch sums, over every process of a distributed run (whose
+        shares of the samples may differ by one, and be empty: gathered as objects, not summed as tensors of
+        one shape)."""
         if self.distributed:
-            totals = paddle.to_tensor([*sums.values(), float(count)], dtype="float64")
-            dist.all_reduce(totals)
-            *values, count = totals.numpy().tolist()
-            sums = dict(zip(sums, values))
-        return {key: value / count for key, value in sums.items()}
+            gathered = []
+            dist.all_gather_object(gathered, (sums, count))
+            count = sum(part_count for _, part_count in gathered)
+            keys = dict.fromkeys(key for part, _ in gathered for key in part)  # in the order they were logged
+            sums = {key: sum(part.get(key, 0.0) for part, _ in gathered) for key in keys}
+        return {key: value / count for key, value in sums.items()} if count else {}
 
     def _kept_metric(self, averages):
         """The evaluation's value the best model is kept on, as PaddleClas's `classification_eval`: the first
