@@ -34,42 +34,29 @@ def check_lists(config, mode):
         check_label_range(labels, class_num, list_path, numbers)
 
 
-def check_something_to_train(config):
+def check_something_to_train(config, batches):
     """Refuse, before anything is written, a training run that would train nothing: no batch per epoch
-    (`check_batches`) or a resume from a checkpoint that already has `Global.epochs` epochs
-    (`check_epochs_left`)."""
-    check_batches(config)
-    check_epochs_left(config)
+    (`check_batches`, of `batches`: `data.lists.train_batches`) or a resume from a checkpoint that already has
+    `Global.epochs` epochs (`check_epochs_left`)."""
+    check_batches(config, batches)
+    check_epochs_left(config, batches)
 
 
-def check_batches(config):
-    """At least one batch per epoch, from the images of the train list, `sampler.batch_size`, `drop_last`
-    and the processes."""
-    import math
-
-    import paddle
-
-    from .data.lists import dataset_lists, parse_list_file
-
-    sampler = section_of(config, "DataLoader", "Train", "sampler")
-    batch_size, drop_last = sampler.get("batch_size"), bool(sampler.get("drop_last", False))
-    lists = dataset_lists(config, ["Train"])
-    if not (lists and isinstance(batch_size, int) and batch_size > 0):
+def check_batches(config, batches):
+    """At least one batch per epoch (`batches`: `data.lists.train_batches`, None: not known here)."""
+    if batches is None or batches["steps_per_epoch"] > 0:
         return
-    images = len(parse_list_file(*lists[0])[0])
-    processes = paddle.distributed.get_world_size()
-    per_process = math.ceil(images / processes)
-    batches = per_process // batch_size if drop_last else math.ceil(per_process / batch_size)
-    if batches == 0:
-        raise ConfigError(
-            f"DataLoader.Train: {images} images ({lists[0][1]}) in batches of {batch_size} with drop_last "
-            f"True{f' over {processes} processes' if processes > 1 else ''} give no batch per epoch, so "
-            f"nothing would be trained: set -o DataLoader.Train.sampler.batch_size={max(1, per_process)} "
-            f"(or less), or -o DataLoader.Train.sampler.drop_last=False"
-        )
+    images, processes, batch_size = batches["images"], batches["processes"], batches["batch_size"]
+    list_path = section_of(config, "DataLoader", "Train", "dataset").get("cls_label_path")
+    raise ConfigError(
+        f"DataLoader.Train: {images} images ({list_path}) in batches of {batch_size} with drop_last "
+        f"True{f' over {processes} processes' if processes > 1 else ''} give no batch per epoch, so "
+        f"nothing would be trained: set -o DataLoader.Train.sampler.batch_size={max(1, -(-images // processes))} "
+        f"(or less), or -o DataLoader.Train.sampler.drop_last=False"
+    )
 
 
-def check_epochs_left(config):
+def check_epochs_left(config, batches=None):
     """A resume (`Global.checkpoints`) from a checkpoint with epochs left to train, of this run's schedule
     (`check_resume`). Only reads: where nothing is left it raises `NothingLeftToTrain` (a `ConfigError`
     carrying the checkpoint, its epochs, `Global.epochs` and `Global.output_dir`), whose repair step
@@ -85,7 +72,7 @@ def check_epochs_left(config):
     done = int(paddle.load(f"{checkpoint}.pdstates").get("epoch", 0))
     if done >= epochs:
         raise NothingLeftToTrain(checkpoint, done, epochs, global_section.get("output_dir"))
-    check_resume(checkpoint, config)
+    check_resume(checkpoint, config, batches)
 
 
 def check_warmup_epochs(config):

@@ -8,8 +8,9 @@ The order (`load_run`):
 5. the values against the schema (`values.check_values`; a key at an off value that PaddleClas's Engine would
    read as set is left out: `values.leave_out_off_values`), the mutual-learning and R-Drop contracts (one
    `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`, the one write of it);
-6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training,
-   something left to train. None of them writes.
+6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training, the
+   batches of an epoch (`data.lists.train_batches`, read once), something left to train and a resume whose
+   schedule continues. None of them writes.
 
 The functions downstream take their values from the `Run`, not from the raw dict.
 """
@@ -77,9 +78,12 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     """Read and check the run of the tool of `mode` on `argv` (default: the command line), in the order of
     the module's docstring; `announce` is given the line that says which engine runs, once it is chosen.
     Raises `ConfigError` (or the lists' `DataError`) with the key and the fix."""
+    import paddle
+
     from ..adapter.mutual import check_mutual_contract
     from ..adapter.settings import RDropSettings, sync_alpha
     from .args import parse_args
+    from .data.lists import train_batches
     from .engines import select_engine
     from .preflight import check_device, check_something_to_train
     from .runs.checkpoints import keep_of, schedule_of
@@ -100,14 +104,15 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     check_device(config)
     check_outputs(config, mode)
     keep = keep_of(config)
+    batches = train_batches(config, paddle.distributed.get_world_size()) if mode == "train" else None
     if mode == "train":
-        check_something_to_train(config)
+        check_something_to_train(config, batches)
     return Run(
         mode=mode,
         config=config,
         settings=settings,
         keep=keep,
-        schedule=schedule_of(config),
+        schedule=schedule_of(config, batches),
         output_dir=config["Global"].get("output_dir") or "./output/",
         engine=engine,
         build_engine=build_engine,

@@ -67,3 +67,35 @@ def refused(workdir):
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_a_run_that_would_train_nothing_or_at_lr_0_is_one_line_and_writes_nothing(engine, index, workdir, refused):
     assert_refused(refused(engine)[index], CASES[index][1], workdir / f"nothing_{engine}{index}")
+
+
+def step_rates(log, epoch):
+    """The learning rate of each step of `epoch` in a PaddleClas log."""
+    import re
+
+    step = rf"\[Train\]\[Epoch {epoch}/\d+\]\[Iter: \d+/\d+\]lr\(\w+\): ([\d.e+-]+)"
+    return [float(value) for value in re.findall(step, log)]
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_resume_continues_the_learning_rate_at_every_step_and_refuses_another_batch_size(engine, workdir):
+    from engine_runs import ENGINES, TINY, run_tool
+
+    name = f"resumed_{engine}"
+    keys = overrides(workdir, name, epochs=2, every_epoch=True) + TINY
+    keys += ["Optimizer.lr.warmup_epoch=1", "Global.print_batch_step=1", "DataLoader.Train.sampler.batch_size=8"]
+    straight = run_tool("train.py", "rdrop_res2net.yaml", keys, cwd=workdir, env=ENGINES[engine])
+    rates = step_rates(straight.stdout + straight.stderr, 2)
+    assert len(rates) == 5 and len(set(rates)) > 1  # 38 images in batches of 8; a cosine after the warm-up
+    resume = keys + [f"Global.checkpoints={workdir / name / 'epoch_1'}"]
+    resumed = run_tool("train.py", "rdrop_res2net.yaml", resume, cwd=workdir, env=ENGINES[engine])
+    assert step_rates(resumed.stdout + resumed.stderr, 2) == pytest.approx(rates, rel=1e-6)
+    refused = run_tool(
+        "train.py", "rdrop_res2net.yaml", resume + ["DataLoader.Train.sampler.batch_size=16"], cwd=workdir,
+        env=ENGINES[engine], check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert (
+        "was trained with the steps per epoch=5, DataLoader.Train.sampler.batch_size=8 and this run has 3, 16: "
+        "resume with the same values (-o DataLoader.Train.sampler.batch_size=8)"
+    ) in refused.stderr, refused.stderr[-2000:]

@@ -40,6 +40,30 @@ def dataset_lists(config, splits=("Train", "Eval")):
     return found
 
 
+def train_batches(config, processes):
+    """What makes an epoch's steps on `processes` processes: ``{"images", "batch_size", "processes", "drop_last",
+    "steps_per_epoch"}`` of `DataLoader.Train` (each process takes ceil(images / processes) samples, as
+    `DistributedBatchSampler` pads them), or None where it names no list these tools read or no whole batch
+    size."""
+    import math
+
+    sampler = ((config.get("DataLoader") or {}).get("Train") or {}).get("sampler") or {}
+    batch_size, drop_last = sampler.get("batch_size"), bool(sampler.get("drop_last", False))
+    lists = dataset_lists(config, ["Train"])
+    if not (lists and isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size > 0):
+        return None
+    images = len(parse_list_file(*lists[0])[0])
+    per_process = math.ceil(images / processes)
+    steps = per_process // batch_size if drop_last else math.ceil(per_process / batch_size)
+    return {
+        "images": images,
+        "batch_size": batch_size,
+        "processes": processes,
+        "drop_last": drop_last,
+        "steps_per_epoch": steps,
+    }
+
+
 def read_list_file(image_root, list_path, delimiter=" ", multilabel=False):
     """(image paths, int labels, line numbers) of a list file. A bad line, a missing image, or an
     unreadable header in the sample names file and line; blank lines, skipped, are counted in one

@@ -91,15 +91,32 @@ def remove_old_epochs(model_path, keep, saved):
     return removed
 
 
-def schedule_of(config):
-    """What a resume must share with the run it continues: `Global.epochs` and the learning rate (a list
-    of them for PaddleClas's list of optimizers, one per network)."""
+def schedule_of(config, batches=None):
+    """What a resume must share with the run it continues, for its learning rate to continue the curve it
+    left: `Global.epochs`, the learning rate (a list of them for PaddleClas's list of optimizers, one per
+    network), the rest of each `lr` section (the schedule's name, warm-up and decay points) and, with
+    `batches` (`data.lists.train_batches`), the steps per epoch and what makes them."""
     optimizer = config.get("Optimizer") or {}
-    rates = [section_of(entry, "lr").get("learning_rate") for _, entry in optimizer_entries(config)]
-    return {
+    sections = [dict(section_of(entry, "lr")) for _, entry in optimizer_entries(config)]
+    rates = [section.pop("learning_rate", None) for section in sections]
+    schedule = {
         "epochs": section_of(config, "Global").get("epochs"),
         "learning_rate": rates if isinstance(optimizer, list) else rates[0],
+        "lr": sections if isinstance(optimizer, list) else sections[0],
     }
+    return {**schedule, **(batches or {})}
+
+
+SCHEDULE_KEYS = {  # what a resume must share -> how a user names it
+    "epochs": "Global.epochs",
+    "learning_rate": "Optimizer.lr.learning_rate",
+    "lr": "Optimizer.lr",
+    "steps_per_epoch": "the steps per epoch",
+    "batch_size": "DataLoader.Train.sampler.batch_size",
+    "drop_last": "DataLoader.Train.sampler.drop_last",
+    "processes": "the processes (paddle.distributed.launch --nproc_per_node)",
+    "images": "the images of DataLoader.Train's list",
+}
 
 
 def save_error(model_path, prefix, error):
@@ -301,23 +318,27 @@ class NothingLeftToTrain(ConfigError):
         return NothingLeftToTrain(self.checkpoint, self.done, self.epochs, self.output_dir, True, latest_had)
 
 
-def check_resume(checkpoint, config):
-    """Refuse (`ConfigError`) a resume from `checkpoint` whose schedule is not `config`'s: a cosine schedule
-    continued over more epochs, or from a finished schedule, trains at learning rate 0."""
+def check_resume(checkpoint, config, batches=None):
+    """Refuse (`ConfigError`) a resume from `checkpoint` whose schedule (`schedule_of(config, batches)`) is not
+    the one it recorded, in any key both know: another batch size, process count, list or `drop_last` changes
+    the steps per epoch, and with them where the warm-up and the decay fall; a cosine schedule continued over
+    more epochs, or from a finished schedule, trains at learning rate 0. The learning rate is not rebuilt."""
     import paddle
 
     state = paddle.load(f"{checkpoint}.pdstates")
-    recorded, wanted = state.get("schedule"), schedule_of(config)
+    recorded, wanted = state.get("schedule"), schedule_of(config, batches)
     new_schedule = f"to train on from its weights, start a new schedule with -o Global.pretrained_model={checkpoint}"
-    if recorded and recorded != wanted:
-        keys = {"epochs": "Global.epochs", "learning_rate": "Optimizer.lr.learning_rate"}
-        differ = [key for key in keys if recorded.get(key) != wanted.get(key)]
+    differ = [key for key in SCHEDULE_KEYS if recorded and key in recorded and key in wanted]
+    differ = [key for key in differ if recorded[key] != wanted[key]]
+    if differ:
+        settable = [key for key in differ if SCHEDULE_KEYS[key].startswith(("Global.", "Optimizer.", "DataLoader."))]
+        fix = f"-o {SCHEDULE_KEYS[settable[0]]}={recorded[settable[0]]}" if settable else "the same data and processes"
         raise ConfigError(
             f"Global.checkpoints: {checkpoint} was trained with "
-            + ", ".join(f"{keys[k]}={recorded.get(k)}" for k in differ)
+            + ", ".join(f"{SCHEDULE_KEYS[k]}={recorded[k]}" for k in differ)
             + " and this run has "
-            + ", ".join(f"{wanted.get(k)}" for k in differ)
-            + f": resume with the same values (-o {keys[differ[0]]}={recorded.get(differ[0])}), or {new_schedule}"
+            + ", ".join(f"{wanted[k]}" for k in differ)
+            + f": resume with the same values ({fix}), or {new_schedule}"
         )
     if not recorded and os.path.exists(f"{checkpoint}.pdopt"):
         optimizers = paddle.load(f"{checkpoint}.pdopt")
