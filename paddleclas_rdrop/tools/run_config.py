@@ -79,6 +79,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from ..adapter.mutual import check_mutual_contract
     from ..adapter.settings import RDropSettings, sync_alpha
     from .args import parse_args
+    from .data.paths import resolve_paths
     from .engines import select_engine
     from .preflight import check_device, check_something_to_train
     from .runs.checkpoints import keep_of, schedule_of
@@ -91,6 +92,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     engine, build_engine, config_module, engine_line = select_engine()
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
+    resolve_paths(config)
     check_values(config)
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)
