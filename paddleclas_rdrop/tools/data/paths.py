@@ -19,7 +19,7 @@ import os
 import re
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ...adapter.schema import key_for
+from ...adapter.schema import Key, key_for
 from ...core.errors import ConfigError
 
 VARIABLE = re.compile(r"\$(?:\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -162,15 +162,15 @@ def check_url(key: str, url: str, timeout: float = URL_TIMEOUT) -> None:
     )
 
 
-def path_values(config: Any, path: Tuple[str, ...] = ()) -> Iterator[Tuple[Tuple[str, ...], Any, Any]]:
-    """(key parts, parent, key in parent) of every value under `config` that a `path` row of the schema
+def path_values(config: Any, path: Tuple[str, ...] = ()) -> Iterator[Tuple[Tuple[str, ...], Any, Any, Key]]:
+    """(key parts, parent, key in parent, schema row) of every value under `config` that a `path` row of the schema
     declares (mappings and lists walked; list indices as strings in the parts)."""
     items = config.items() if isinstance(config, dict) else enumerate(config) if isinstance(config, list) else ()
     for leaf, value in items:
         parts = path + (str(leaf),)
         row = key_for(parts)
         if row is not None and row.rule is not None and row.rule.kind == "path":
-            yield parts, config, leaf
+            yield parts, config, leaf, row
         else:
             yield from path_values(value, parts)
 
@@ -183,12 +183,12 @@ def resolve_paths(
     non-empty string is left to the value check (`values.check_values`). Raises `ConfigError`."""
     arch = config.get("Arch")
     arch_name = arch.get("name") if isinstance(arch, dict) else None
-    for parts, parent, leaf in list(path_values(config)):
+    for parts, parent, leaf, row in list(path_values(config)):
         value, key = parent[leaf], ".".join(parts)
         if not isinstance(value, str) or not value:
             continue
         value = expand(key, value, environ)
-        if check and key_for(parts).checkpoint:
+        if check and row.checkpoint:
             value = checkpoint_path(key, value, arch_name)
         parent[leaf] = value
     return config
