@@ -107,3 +107,33 @@ def test_a_tilde_output_folder_lands_under_home(engine, workdir, tmp_path):
     # the summary names the folder the run wrote (its commands repeat the -o as given, which the tools expand)
     assert f"best model:  {home}/tilde_{engine}/best_model.pdparams" in result.stdout
     assert f"Global.pretrained_model={home}/tilde_{engine}/best_model" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def served(workdir):
+    """The weights of a 1-epoch run, served over HTTP from this process: `http://127.0.0.1:<port>/`."""
+    import functools
+    import http.server
+    import threading
+
+    run_tool("train.py", "rdrop_se_resnet.yaml", overrides(workdir, "served") + TINY, cwd=workdir)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(workdir / "served"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("engine", BOTH)
+def test_a_url_that_answers_is_downloaded_and_evaluated(engine, workdir, served, tmp_path):
+    url = served + "best_model.pdparams"
+    result = run_tool(
+        "eval.py",
+        "rdrop_se_resnet.yaml",
+        overrides(workdir, f"url_{engine}") + TINY + [f"Global.pretrained_model={url}"],
+        cwd=workdir,
+        env={**ENGINES[engine], "HOME": str(tmp_path)},  # PaddleClas's download folder: ~/.paddleclas/weights
+        fresh=True,  # a new interpreter, whose PaddleClas reads this HOME
+    )
+    assert (tmp_path / ".paddleclas" / "weights" / "best_model.pdparams").is_file()
+    assert "Traceback" not in result.stderr and "[Eval][Avg]" in result.stdout
