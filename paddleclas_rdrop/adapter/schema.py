@@ -9,6 +9,9 @@ Everything else that knows keys reads this table:
   in its refusal;
 - `optimizer_entries`: the two shapes of PaddleClas's `Optimizer` section.
 
+The rows of rule kind `path` are the paths a config names: `tools/data/paths.resolve_paths` expands each
+once (`~`, environment variables) and resolves the `checkpoint` ones (a checkpoint prefix or a URL of weights).
+
 Adding a key PaddleClas reads is one row. A row's `path` is a pattern of key parts: `*` is one key or list
 index, `**` any number of them (`Optimizer.**.momentum` is `Optimizer.momentum` and, in PaddleClas's list of
 optimizers, `Optimizer.0.Momentum.momentum`).
@@ -104,6 +107,7 @@ def number(
 
 FLAG = Rule("flag", example="True")
 PATH = Rule("path", off=(None,), example="output/my_run")
+WEIGHTS = Rule("path", off=(None,), example="output/my_run/best_model")
 NONE_OR_FALSE = (None, False)
 
 
@@ -114,7 +118,10 @@ class Key:
     `rule`: its type rule (None: not checked here, `note` says why); `default`: the standalone engine's
     value when the config leaves it out (`NO_DEFAULT`: none); `engine`: `both`, or `paddleclas` for a
     key only PaddleClas's Engine reads; `optional`: a recipe may leave it out, so an `-o` that adds it is
-    PaddleClas's to read, not a typo."""
+    PaddleClas's to read, not a typo; `checkpoint`: a `path` key naming weights, a checkpoint's path without
+    `.pdparams` or a URL (`tools/data/paths.resolve_paths` resolves a folder, a `.pdparams` file and a URL);
+    `off_is_absent`: PaddleClas's Engine reads whether the key is there, so at one of its rule's off values the
+    key is left out of the config (`values.leave_out_off_values`)."""
 
     path: str
     rule: Optional[Rule] = None
@@ -123,6 +130,7 @@ class Key:
     optional: bool = False
     note: str = ""
     off_is_absent: bool = False
+    checkpoint: bool = False
 
     @property
     def parts(self) -> List[str]:
@@ -141,8 +149,8 @@ KEYS: List[Key] = [
     Key("EMA", note="the standalone engine's EMA (decay)"),
     Key("RDrop", note="R-Drop's section: adapter.settings checks it"),
     # Global: the keys of both engines, with the standalone engine's defaults
-    _global("checkpoints", PATH, None),
-    _global("pretrained_model", PATH, None),
+    Key("Global.checkpoints", WEIGHTS, None, optional=True, checkpoint=True),
+    Key("Global.pretrained_model", WEIGHTS, None, optional=True, checkpoint=True),
     _global("output_dir", Rule("path", example="output/my_run"), "./output/"),
     _global(
         "device",
@@ -185,6 +193,9 @@ KEYS: List[Key] = [
     _global("use_dali", FLAG, engine="paddleclas"),
     _global("warmup_iter", whole(0, "0", off=(None,)), engine="paddleclas"),
     Key("Arch.class_num", whole(1, "10")),
+    # a backbone's `pretrained`: True or False (its own weights or none), or the path of weights (PaddleClas's
+    # `_load_pretrained`); `**` for the networks of a distillation `Arch.models` list
+    Key("Arch.**.pretrained", Rule("path", off=(None, True, False), example="False"), optional=True, checkpoint=True),
     Key("AMP.use_amp", FLAG, False),
     Key("AMP.use_fp16_test", FLAG, False),
     Key("AMP.scale_loss", number(0, "128.0", low_open=True), 1.0),
@@ -195,6 +206,8 @@ KEYS: List[Key] = [
     Key("DataLoader.*.dataset.batch_transform_ops", optional=True, note="Mixup/Cutmix, checked by their classes"),
     Key("DataLoader.*.dataset.delimiter", optional=True, note="the list files' delimiter"),
     Key("DataLoader.*.dataset.label_ratio", FLAG, optional=True),
+    Key("DataLoader.*.dataset.image_root", Rule("path", off=(None, ""), example="./dataset/my_data/")),
+    Key("DataLoader.*.dataset.cls_label_path", Rule("path", off=(None,), example="./dataset/my_data/train_list.txt")),
     Key("DataLoader.*.dataset.relabel", optional=True, note="read by PaddleClas's datasets"),
     Key("DataLoader.*.sampler.batch_size", whole(1, "32")),
     Key("DataLoader.*.sampler.drop_last", FLAG, optional=True),
@@ -216,6 +229,12 @@ KEYS: List[Key] = [
     Key("Optimizer.**.one_dim_param_no_weight_decay", optional=True, note="a flag of PaddleClas's AdamW"),
     Key("Optimizer.**.multi_precision", optional=True, note="a flag of PaddleClas's optimizers"),
     Key("Infer.batch_size", whole(1, "10")),
+    Key("Infer.infer_imgs", Rule("path", off=(None,), example="./dataset/my_data/images/")),
+    Key(
+        "Infer.PostProcess.class_id_map_file",
+        Rule("path", off=(None,), example="./dataset/my_data/label_list.txt"),
+        optional=True,
+    ),
     Key("Infer.PostProcess.topk", whole(1, "5")),
 ]
 

@@ -156,12 +156,16 @@ def parse_config(prog, description, argv=None):
 
 
 def load_config(args):
-    """The config of parsed `-c`/`-o` arguments, a typo'd `-o` key refused (`ConfigError`)."""
+    """The config of parsed `-c`/`-o` arguments, a typo'd `-o` key refused (`ConfigError`), its paths expanded
+    as the tools expand them (`paths.resolve_paths`; the weights keys are not checked: prediction reads an
+    export)."""
     from paddleclas.ppcls.utils import config as ppcls_config
 
+    from .data.paths import resolve_paths
     from .run_config import config_of, read_checked
 
-    return config_of(ppcls_config, read_checked(args.config, args.override), args.override)
+    config = config_of(ppcls_config, read_checked(args.config, args.override), args.override)
+    return resolve_paths(config, check=False)
 
 
 def true_labels(config):

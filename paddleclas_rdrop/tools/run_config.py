@@ -6,7 +6,9 @@ The order (`load_run`):
 3. the engine selected (PaddleClas's Engine from a source tree, else the standalone one);
 4. the overrides applied as PaddleClas's `get_config` applies them, to the YAML already read (`config_of`);
 5. the values against the schema (`values.check_values`; a key at an off value that PaddleClas's Engine would
-   read as set is left out: `values.leave_out_off_values`), the mutual-learning and R-Drop contracts (one
+   read as set is left out: `values.leave_out_off_values`), the paths it names resolved once
+   (`data.paths.resolve_paths`: `~` and variables expanded, a folder or URL given as weights named), the
+   mutual-learning and R-Drop contracts (one
    `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`, the one write of it);
 6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training, the
    batches of an epoch (`data.lists.train_batches`, read once), something left to train and a resume whose
@@ -25,7 +27,7 @@ from .args import MODES
 class Run:
     """One tool run, checked: `config` is the dict PaddleClas's Engine reads (`AttrDict`, overrides applied),
     `settings` the `RDropSettings`, `keep` `Global.keep_checkpoint_max` (None: every epoch checkpoint
-    kept), `schedule` what a resume must share (`epochs`, `learning_rate`), `output_dir`
+    kept), `schedule` what a resume must share (`runs.checkpoints.schedule_of`), `output_dir`
     `Global.output_dir`, `engine` `"paddleclas"` or `"standalone"`, `build_engine` the function that
     builds it, `engine_line` the line that says which engine runs, and the arguments."""
 
@@ -84,6 +86,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from ..adapter.settings import RDropSettings, sync_alpha
     from .args import parse_args
     from .data.lists import train_batches
+    from .data.paths import resolve_paths
     from .engines import select_engine
     from .preflight import check_device, check_something_to_train
     from .runs.checkpoints import keep_of, schedule_of
@@ -98,6 +101,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     config = config_of(config_module, yaml_config, args.override)
     check_values(config)
     leave_out_off_values(config)
+    resolve_paths(config)
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)
     sync_alpha(config, settings)

@@ -108,9 +108,11 @@ def write_configs(args, config):
 
 
 def load(args):
-    """The recipe with its -o overrides, parsed as the tools parse it."""
+    """The recipe with its -o overrides, parsed as the tools parse it, its paths expanded (`paths.resolve_paths`;
+    the weights are checked by each run's train.py: a `{seed}` in Global.pretrained_model is filled in there)."""
     from paddleclas.ppcls.utils import config as config_module
 
+    from ..data.paths import resolve_paths
     from ..run_config import config_of, read_checked
 
     yaml_config = read_checked(args.config, args.override)
@@ -120,7 +122,7 @@ def load(args):
             print(f"[compare] -o {key} is not used: compare gives each run its own {key.split('.')[1]}", flush=True)
     from ..values import check_values
 
-    config = config_of(config_module, yaml_config, args.override)
+    config = resolve_paths(config_of(config_module, yaml_config, args.override), check=False)
     check_values(config)
     return config
 

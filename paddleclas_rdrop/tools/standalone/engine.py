@@ -35,7 +35,9 @@ from .outputs import export_model, infer_images
 
 
 def _checkpoint_exists(prefix, key):
-    if prefix and not os.path.exists(prefix + ".pdparams"):
+    """Raise `ConfigError` if the weights `prefix` of `key` (a path without .pdparams) are not on disk; a URL is
+    the downloader's (the tools check that it answers first: `tools/data/paths.check_url`)."""
+    if prefix and not prefix.startswith(("http://", "https://")) and not os.path.exists(prefix + ".pdparams"):
         raise ConfigError(f"{key}: {prefix}.pdparams not found (give the path without .pdparams)")
 
 
