@@ -22,6 +22,7 @@ from ...adapter.sections import section_of
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError
+from ..data.class_map import reading_class_maps
 from ..runs.checkpoints import carry_best, keep_of, make_whole, schedule_of
 from ..runs.seeds import seed_all
 from .data import build_dataloader
@@ -166,7 +167,8 @@ class StandaloneEngine:
         self.preprocess_func = create_operators(infer["transforms"])
         post = dict(infer["PostProcess"] or {"name": "Topk", "topk": 1})
         name = post.pop("name")
-        self.postprocess_func = build_postprocess({"main_indicator": name, name: post})
+        with reading_class_maps():  # the class map read by the plugin's reader
+            self.postprocess_func = build_postprocess({"main_indicator": name, name: post})
 
     def _start_run(self):
         """The run's log, the printed config (train), the pretrained weights, AMP, EMA, VisualDL, the
