@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ...core.errors import ConfigError, DataError
+from .lists import MAX_IMAGE_PIXELS  # noqa: F401  (PIL's limit for large images, the tools' one policy)
 from .text import read_lines, read_text, shown
 
 
@@ -41,7 +42,7 @@ def read_rows(csv_path, image_root, image_column="image", label_column="label"):
         try:
             with Image.open(path) as image:
                 image.verify()
-        except (OSError, SyntaxError) as error:
+        except (OSError, SyntaxError, Image.DecompressionBombError) as error:
             raise DataError(f"{where}: image {path} cannot be opened ({error})") from None
         rows.append((name, label, reader.line_num))
     if not rows:
