@@ -53,6 +53,9 @@ def write_deploy_config(config, path):
 def export_whole(engine):
     """Run `engine.export()` into a folder beside `Global.save_inference_dir`, complete it with
     `inference.yml`, then move the files into place (one `os.replace` each)."""
+    from .data.class_map import config_class_map
+
+    config_class_map(engine.config)  # a class map PaddleClas's export cannot read is named before anything is written
     global_section = engine.config["Global"]
     final = os.path.abspath(global_section["save_inference_dir"])
     os.makedirs(os.path.dirname(final), exist_ok=True)

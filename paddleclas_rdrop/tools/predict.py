@@ -22,8 +22,9 @@ from paddleclas.deploy.python.predict_cls import ClsPredictor  # noqa: E402
 from paddleclas.deploy.utils.config import AttrDict, create_attr_dict  # noqa: E402
 
 from ..core.errors import DataError, RDropError  # noqa: E402
+from .data.class_map import config_class_map, reading_class_maps  # noqa: E402
 from .data.lists import decode, unreadable_images  # noqa: E402
-from .data.text import read_lines, shown  # noqa: E402
+from .data.text import shown  # noqa: E402
 from .export import MODEL_FILES, class_names  # noqa: E402
 
 
@@ -104,7 +105,10 @@ def export_predictor(config, model_dir):
         if os.path.getsize(path) == 0:
             raise DataError(f"{path} is empty: the export is incomplete; export the model again")
     try:
-        return ExportPredictor(deploy_config(config, model_dir))
+        with reading_class_maps():  # its post-process reads the class map with the plugin's reader
+            return ExportPredictor(deploy_config(config, model_dir))
+    except RDropError:
+        raise
     except Exception as error:  # paddle's loader raises RuntimeError/ValueError/OSError variants
         raise DataError(
             f"the export in {model_dir} cannot be loaded ({type(error).__name__}: "
@@ -136,9 +140,9 @@ def check_class_names(config, predictor, image_path):
     where = "Arch.class_num"
     if names is None:
         where = config["Infer"]["PostProcess"]["class_id_map_file"]
-        if not os.path.isfile(where):  # PaddleClas's Topk then names classes by id: nothing to compare
+        names = config_class_map(config)
+        if not names:  # no class map file: PaddleClas's Topk then names classes by id, nothing to compare
             return
-        names = [line for _, line in read_lines(where, "class map") if line.strip()]
     if len(names) != classes:
         raise DataError(
             f"the export in {config['Global']['save_inference_dir']} gives {classes} classes but {where} names "
@@ -241,23 +245,6 @@ class Tally:
         return f"top-1 accuracy: {share} ({self.right} of {self.counted} images with a true label)"
 
 
-def class_map(config):
-    """{class id: name} of `Infer.PostProcess.class_id_map_file` (empty when there is none); a line that
-    is not `id name` is a `DataError` naming the file and the line."""
-    path = ((config.get("Infer") or {}).get("PostProcess") or {}).get("class_id_map_file")
-    if not path or not os.path.isfile(path):
-        return {}
-    names = {}
-    for number, line in read_lines(path, "class map", "Infer.PostProcess.class_id_map_file"):
-        pair = line.split(maxsplit=1)
-        if not pair:
-            continue
-        if not pair[0].isdigit():
-            raise DataError(f"{shown(path)}:{number}: expected `class_id name`, got {line.strip()!r}")
-        names[int(pair[0])] = pair[1].strip() if len(pair) > 1 else pair[0]
-    return names
-
-
 DESCRIPTION = (
     "Predict the images of Infer.infer_imgs (a file or a folder), or with --eval-list those of "
     "DataLoader.Eval's list, with the export in Global.save_inference_dir, through PaddleClas's deploy "
@@ -322,7 +309,7 @@ def predict_images(config, args, predictor, images):
     """Predict each of `images`, print its line (and `--save` it); returns the paths that could not be read."""
     import sys
 
-    multilabel, truths, names = is_multilabel(config), true_labels(config), class_map(config)
+    multilabel, truths, names = is_multilabel(config), true_labels(config), config_class_map(config)
     saved = PredictionFile(args.save, multilabel) if args.save else None
     failed, tally, checked = [], Tally(multilabel), False
     for path in images:

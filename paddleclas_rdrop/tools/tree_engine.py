@@ -106,6 +106,7 @@ def tree_engine(config, mode, check, profiler_options=None):
     from ppcls.engine.engine import Engine
 
     from .broken_images import name_broken_images
+    from .data.class_map import reading_class_maps
     from .preflight import check_lists, check_warmup_epochs
     from .tree_lists import reading_lists
 
@@ -116,5 +117,5 @@ def tree_engine(config, mode, check, profiler_options=None):
     check(model)
     name_broken_images(config)
     config.profiler_options = profiler_options  # what PaddleClas's tools/train.py sets from -p
-    with prebuilt(model, show_config=mode == "train"), reading_lists():  # one config print
+    with prebuilt(model, show_config=mode == "train"), reading_lists(), reading_class_maps():  # one config print
         return Engine(config, mode=mode)

@@ -3,12 +3,14 @@
 import csv
 import io
 import os
+import sys
 from collections import Counter
 
 import numpy as np
 from PIL import Image
 
 from ...core.errors import ConfigError, DataError
+from .lists import MAX_IMAGE_PIXELS  # noqa: F401  (PIL's limit for large images, the tools' one policy)
 from .text import read_lines, read_text, shown
 
 
@@ -40,12 +42,40 @@ def read_rows(csv_path, image_root, image_column="image", label_column="label"):
         try:
             with Image.open(path) as image:
                 image.verify()
-        except (OSError, SyntaxError) as error:
+        except (OSError, SyntaxError, Image.DecompressionBombError) as error:
             raise DataError(f"{where}: image {path} cannot be opened ({error})") from None
         rows.append((name, label, reader.line_num))
     if not rows:
         raise DataError(f"{csv_path} has no rows")
-    return rows
+    return once_each(rows, csv_path)
+
+
+def once_each(rows, csv_path):
+    """`rows` with each image once: paths that differ only in form (`a/b.png`, `./a/b.png`, `a//b.png`) are one
+    image. Listed again with the same label, the later row is left out with one warning line on stderr; with
+    another label, a `DataError` naming both CSV lines and the fix."""
+    first, kept, repeated = {}, [], []
+    for name, label, line in rows:
+        key = os.path.normpath(name)
+        if key not in first:
+            first[key] = (name, label, line)
+            kept.append((name, label, line))
+            continue
+        _, first_label, first_line = first[key]
+        if label != first_label:
+            raise DataError(
+                f"{shown(csv_path)}:{line}: image {name} is listed with label {label!r}, but line {first_line} lists "
+                f"it with label {first_label!r}: keep the row with its right label and remove the other"
+            )
+        repeated.append(line)
+    if repeated:
+        listed = ", ".join(map(str, repeated[:5])) + (", ..." if len(repeated) > 5 else "")
+        print(
+            f"warning: {shown(csv_path)}: {len(repeated)} row(s) list an image already listed with the same label "
+            f"(lines {listed}): each image is written once",
+            file=sys.stderr,
+        )
+    return kept
 
 
 def class_ids(labels):

@@ -11,6 +11,7 @@ in training, where `image_error` names an unreadable one with the same file and 
 
 import logging
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -24,6 +25,18 @@ LISTING_THREADS = 16  # folder listings at a time: the latency of a network file
 
 
 LIST_FORMATS = {"ImageNetDataset": False, "MultiLabelDataset": True}  # dataset class -> whether multi-label
+
+# Very large images, one policy at train, eval and predict on both engines: they are decoded, up to the 2**30
+# pixels (1.07 G) that cv2 decodes (its CV_IO_MAX_IMAGE_PIXELS). The images are decoded by cv2 everywhere
+# (`decode`, PaddleClas's DecodeImage in both engines); PIL, which opens the headers here and in csv_to_lists
+# (and decodes for PaddleClas's `DecodeImage: {backend: pil}`), refused 179 M pixels and more (twice its
+# MAX_IMAGE_PIXELS) as a `DecompressionBombError` traceback. Its limit is raised to cv2's, deliberately: such an
+# image costs 3 bytes a pixel decoded (546 MB at 182 M pixels, 3 GiB at 2**30), about twice that while cv2
+# decodes a PNG, in each process that decodes it. An image over 2**30 pixels is refused in one line naming the
+# list file and the line (`image_error`), at start-up for the headers opened, in training for the others.
+MAX_IMAGE_PIXELS = 2**30
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS // 2  # PIL refuses above twice this, as cv2 above 2**30
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # decoded on purpose, above
 
 
 def dataset_lists(config, splits=("Train", "Eval")):
@@ -155,12 +168,17 @@ def _check_sampled_headers(paths, numbers, list_path):
         try:
             with Image.open(paths[index]):
                 pass
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
             raise image_error(list_path, numbers[index], paths[index], error) from None
 
 
 def image_error(list_path, number, path, error):
     """The one error for an image that cannot be read, at start-up and in training alike."""
+    if isinstance(error, Image.DecompressionBombError) or "CV_IO_MAX_IMAGE_PIXELS" in str(error):
+        return DataError(
+            f"{list_path}:{number}: image {path} has more than the {MAX_IMAGE_PIXELS} pixels cv2 decodes: "
+            f"downscale it (at most 32768 x 32768) or remove its line"
+        )
     return DataError(
         f"{list_path}:{number}: image {path} cannot be read ({type(error).__name__}: "
         f"{error}); replace it or remove its line"

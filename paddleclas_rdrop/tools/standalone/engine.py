@@ -21,7 +21,8 @@ from ...adapter.schema import defaults
 from ...adapter.sections import section_of
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, DataError
+from ..data.class_map import reading_class_maps
 from ..runs.checkpoints import Checkpointer, carry_best, keep_of, schedule_of
 from ..runs.seeds import seed_all
 from .data import build_dataloader
@@ -169,7 +170,8 @@ class StandaloneEngine:
         self.preprocess_func = create_operators(infer["transforms"])
         post = dict(infer["PostProcess"] or {"name": "Topk", "topk": 1})
         name = post.pop("name")
-        self.postprocess_func = build_postprocess({"main_indicator": name, name: post})
+        with reading_class_maps():  # the class map read by the plugin's reader
+            self.postprocess_func = build_postprocess({"main_indicator": name, name: post})
 
     def _start_run(self):
         """The run's log, the printed config (train), the pretrained weights, AMP, EMA, VisualDL, the
@@ -275,7 +277,7 @@ class StandaloneEngine:
                 and epoch_id % global_section["eval_interval"] == 0
                 and epoch_id > global_section["start_eval_epoch"] - 1
             ):
-                acc = self.eval(epoch_id)
+                acc = self._eval_keeping_the_epoch(epoch_id)
                 if acc >= best["metric"]:
                     best = {"metric": acc, "epoch": epoch_id}
                 logger.info(f"[Eval][Epoch {epoch_id}][best metric: {best['metric']}]")
@@ -295,6 +297,24 @@ class StandaloneEngine:
             self._save("latest", {"metric": acc, "epoch": epoch_id})
         if self.vdl_writer is not None:
             self.vdl_writer.close()
+
+    def _eval_keeping_the_epoch(self, epoch_id):
+        """`self.eval(epoch_id)` in training; an image of the evaluation that cannot be read (`DataError`) stops
+        the run once the epoch trained is saved (`latest`, and `epoch_<n>` on `Global.save_interval`), the error
+        naming the checkpoint to resume from."""
+        try:
+            return self.eval(epoch_id)
+        except DataError as error:
+            self.model.train()
+            interval = self.global_section["save_interval"]
+            if interval > 0 and epoch_id % interval == 0:
+                self._save(f"epoch_{epoch_id}", {"metric": 0.0, "epoch": epoch_id})
+            self._save("latest", {"metric": 0.0, "epoch": epoch_id})
+            latest = os.path.join(self.output_dir, "latest")
+            raise DataError(
+                f"{error}; epoch {epoch_id} was trained and saved in {latest}, not evaluated: once the image is "
+                f"fixed, resume with -o Global.checkpoints={latest}"
+            ) from None
 
     @paddle.no_grad()
     def eval(self, epoch_id=0):

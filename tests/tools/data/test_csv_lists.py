@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -157,3 +159,36 @@ def test_no_val_split_gives_overrides_that_train_without_eval(folder):
     assert "Global.eval_during_train=False" in keys
     first_train = read(folder / "lists" / "train_list.txt")[0][0]
     assert f"Infer.infer_imgs={folder / 'images'}/{first_train}" in keys
+
+
+def test_an_image_listed_twice_with_two_labels_is_refused_with_both_lines(folder):
+    with open(folder / "train.csv", "a") as handle:
+        handle.write("./d0.png,2\n")  # line 62: d0.png is line 2's, another form of its path
+    first = (folder / "train.csv").read_text().splitlines()[1]
+    assert first.startswith("d0.png,") and not first.endswith(",2")
+    with pytest.raises(DataError) as refused:
+        write_lists(str(folder / "train.csv"), str(folder / "images"), str(folder / "lists"))
+    message = str(refused.value)
+    assert "train.csv:62: image ./d0.png is listed with label '2', but line 2 lists it with label" in message
+    assert "keep the row with its right label and remove the other" in message and "\n" not in message
+    assert not (folder / "lists").exists()
+    tool = os.path.join(os.path.dirname(__file__), "..", "..", "..", "tools", "csv_to_lists.py")
+    result = subprocess.run(
+        [sys.executable, tool, "--csv", str(folder / "train.csv"), "--image-root", str(folder / "images")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1 and result.stderr == f"error: {message}\n", result.stderr
+    assert not any(name.endswith(".txt") for name in os.listdir(folder / "images"))  # no list written
+
+
+def test_an_image_listed_twice_with_one_label_is_written_once_with_a_warning(folder, capsys):
+    label = (folder / "train.csv").read_text().splitlines()[1].split(",")[1]
+    with open(folder / "train.csv", "a") as handle:
+        handle.write(f"./d0.png,{label}\n.//d0.png,{label}\n")
+    write_lists(str(folder / "train.csv"), str(folder / "images"), str(folder / "lists"), val_ratio=0.1, seed=3)
+    listed = [path for path, _ in read(folder / "lists" / "train_list.txt") + read(folder / "lists" / "val_list.txt")]
+    assert len(listed) == 60 and sum(os.path.normpath(path) == "d0.png" for path in listed) == 1
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "2 row(s)" in warnings[0] and "lines 62, 63" in warnings[0], warnings

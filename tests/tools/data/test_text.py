@@ -127,13 +127,13 @@ def test_a_gbk_list_is_one_error_on_both_engines(engine, workdir):
 
 
 def test_a_class_map_with_a_bom_names_the_classes(tmp_path):
-    from paddleclas_rdrop.tools.predict import class_map
+    from paddleclas_rdrop.tools.data.class_map import config_class_map
 
     path = write(tmp_path / "labels.txt", "0 cat\r\n1 dog\r\n", bom=True)
-    assert class_map({"Infer": {"PostProcess": {"class_id_map_file": path}}}) == {0: "cat", 1: "dog"}
+    assert config_class_map({"Infer": {"PostProcess": {"class_id_map_file": path}}}) == {0: "cat", 1: "dog"}
     bad = write(tmp_path / "bad.txt", "cat 0\n")
-    with pytest.raises(DataError, match=f"{bad}:1: expected `class_id name`"):
-        class_map({"Infer": {"PostProcess": {"class_id_map_file": bad}}})
+    with pytest.raises(DataError, match=f"{bad}:1: expected `<id> <name>`"):
+        config_class_map({"Infer": {"PostProcess": {"class_id_map_file": bad}}})
 
 
 LINE = st.tuples(
