@@ -1,13 +1,14 @@
 """The `Metric.Train` / `Metric.Eval` lists of the standalone engine: PaddleClas's `TopkAcc` {"top1": ..., "top5": ...},
 `DistillationTopkAcc`, `GoogLeNetTopkAcc` and `TprAtFpr` (`classification_metrics`); `MutualTopkAcc` per network;
-`Calibration`; and the multi-label metrics `HammingDistance`, `AccuracyScore`, `ATTRMetric` (`multilabel_metrics`)."""
+`Calibration`; and the multi-label metrics `HammingDistance`, `AccuracyScore`, `ATTRMetric`, `MultiLabelMAP`
+(`multilabel_metrics`)."""
 
 from ...adapter.mutual import MutualTopkAcc
 from ...core.calibration import Calibration
 from ...core.errors import ConfigError
 from .classification_metrics import DistillationTopkAcc, GoogLeNetTopkAcc, TopkAcc, TprAtFpr
 from .keys import single_entry, take
-from .multilabel_metrics import AccuracyScore, ATTRMetric, HammingDistance
+from .multilabel_metrics import AccuracyScore, ATTRMetric, HammingDistance, MultiLabelMAP
 
 METRICS = {  # name: (class, its keys' defaults[, its required keys])
     "TopkAcc": (TopkAcc, {"topk": (1, 5)}),
@@ -19,6 +20,7 @@ METRICS = {  # name: (class, its keys' defaults[, its required keys])
     "HammingDistance": (HammingDistance, {}),
     "AccuracyScore": (AccuracyScore, {"base": "label"}),
     "ATTRMetric": (ATTRMetric, {"threshold": 0.5}),
+    "MultiLabelMAP": (MultiLabelMAP, {"map_type": "integral"}),
 }
 
 
@@ -47,8 +49,8 @@ class Metrics:
     @property
     def main_key(self):
         """The key of the value PaddleClas's Engine keeps the best model on, when the first metric names one
-        (PaddleClas's `classification_eval` returns the first metric's average: ATTRMetric's mA, TprAtFpr's TPR); else
-        None (top-1 then, `StandaloneEngine._kept_metric`)."""
+        (PaddleClas's `classification_eval` returns the first metric's average: ATTRMetric's mA, TprAtFpr's TPR,
+        MultiLabelMAP's mAP); else None (top-1 then, `StandaloneEngine._kept_metric`)."""
         return getattr(self.metrics[0], "main_key", None) if self.metrics else None
 
     def reset(self):
