@@ -1,7 +1,8 @@
 """The standalone engine's single-label metrics of PULC's and ImageNet's configs against PaddleClas's own classes,
 imported from its source tree, on the same batches of one evaluation: DistillationTopkAcc and GoogLeNetTopkAcc on
 digits at 32 px, TprAtFpr on digits and on seeded two-class logits; the value the best model is kept on; the
-output PaddleClas's evaluation hands its metrics; and every Metric entry of the tree's PULC and ImageNet configs."""
+output PaddleClas's evaluation hands its metrics; and every Metric entry of the tree's PULC, ImageNet and
+MultiLabelCOCO configs."""
 
 import glob
 import os
@@ -220,16 +221,16 @@ def test_tpr_at_fpr_with_one_class_only_is_paddleclas_own(theirs, kept):
 
 
 @pytest.mark.skipif(not ROOT, reason=NEEDS_TREE)
-def test_every_metric_of_the_trees_pulc_and_imagenet_configs_builds():
+def test_every_metric_of_the_trees_pulc_imagenet_and_multilabel_coco_configs_builds():
     from paddleclas_rdrop.tools.standalone.metrics import Metrics
 
     names = set()
     for path in sorted(glob.glob(os.path.join(ROOT, "ppcls", "configs", "*", "**", "*.yaml"), recursive=True)):
-        if os.path.relpath(path, ROOT).split(os.sep)[2] not in ("PULC", "ImageNet"):
+        if os.path.relpath(path, ROOT).split(os.sep)[2] not in ("PULC", "ImageNet", "MultiLabelCOCO"):
             continue
         with open(path) as file:
             config = yaml.safe_load(file)
         for mode, entries in (config.get("Metric") or {}).items():
             Metrics(entries, f"{os.path.basename(path)}: Metric.{mode}")
             names.update(name for entry in entries or [] for name in entry)
-    assert names == {"TopkAcc", "DistillationTopkAcc", "GoogLeNetTopkAcc", "TprAtFpr", "ATTRMetric"}
+    assert names == {"TopkAcc", "DistillationTopkAcc", "GoogLeNetTopkAcc", "TprAtFpr", "ATTRMetric", "MultiLabelMAP"}
