@@ -25,6 +25,7 @@ from ...core.errors import ConfigError, DataError
 from ..data.class_map import reading_class_maps
 from ..runs.checkpoints import Checkpointer, carry_best, keep_of, schedule_of
 from ..runs.seeds import seed_all
+from .classification_metrics import evaluated_output
 from .data import build_dataloader
 from .epoch import train_epoch
 from .keys import check_top_level, take
@@ -328,7 +329,7 @@ class StandaloneEngine:
         tic = time.time()
         for iter_id, (images, labels) in enumerate(self.eval_dataloader):
             with self.auto_cast(is_eval=True):
-                out = self.model(images)
+                out = evaluated_output(self.model(images))  # a DistillationModel's student, as PaddleClas's
             values = dict(self.eval_loss_func(out, labels)) if self.eval_loss_func else {}
             if self.eval_metric_func:
                 values.update(self.eval_metric_func(out, labels))
@@ -368,7 +369,7 @@ class StandaloneEngine:
 
     def _kept_metric(self, averages):
         """The evaluation's value the best model is kept on, as PaddleClas's `classification_eval`: the first
-        metric's (`Metrics.main_key`: AccuracyScore, HammingDistance, ATTRMetric's mA), or top-1; else
+        metric's (`Metrics.main_key`: AccuracyScore, HammingDistance, ATTRMetric's mA, TprAtFpr's TPR), or top-1; else
         minus the loss."""
         main_key = self.eval_metric_func.main_key if self.eval_metric_func else None
         if main_key in averages:

@@ -1,27 +1,26 @@
-"""PaddleClas's `TopkAcc` metric: {"top1": ..., "top5": ...}; `MutualTopkAcc` per network; `Calibration`; and
-the multi-label metrics `HammingDistance`, `AccuracyScore`, `ATTRMetric` (`multilabel_metrics`)."""
+"""The `Metric.Train` / `Metric.Eval` lists of the standalone engine: PaddleClas's `TopkAcc` {"top1": ..., "top5": ...},
+`DistillationTopkAcc`, `GoogLeNetTopkAcc` and `TprAtFpr` (`classification_metrics`); `MutualTopkAcc` per network;
+`Calibration`; and the multi-label metrics `HammingDistance`, `AccuracyScore`, `ATTRMetric`, `MultiLabelMAP`
+(`multilabel_metrics`)."""
 
 from ...adapter.mutual import MutualTopkAcc
 from ...core.calibration import Calibration
 from ...core.errors import ConfigError
+from .classification_metrics import DistillationTopkAcc, GoogLeNetTopkAcc, TopkAcc, TprAtFpr
 from .keys import single_entry, take
-from .multilabel_metrics import AccuracyScore, ATTRMetric, HammingDistance
+from .multilabel_metrics import AccuracyScore, ATTRMetric, HammingDistance, MultiLabelMAP
 
-
-class TopkAcc(MutualTopkAcc):
-    """PaddleClas's TopkAcc: top-k of one output (a dict output is read at "logits")."""
-
-    def forward(self, x, label):
-        return super().forward(x["logits"] if isinstance(x, dict) else x, label)
-
-
-METRICS = {
+METRICS = {  # name: (class, its keys' defaults[, its required keys])
     "TopkAcc": (TopkAcc, {"topk": (1, 5)}),
+    "DistillationTopkAcc": (DistillationTopkAcc, {"feature_key": None, "topk": (1, 5)}, ("model_key",)),
+    "GoogLeNetTopkAcc": (GoogLeNetTopkAcc, {"topk": (1, 5)}),
+    "TprAtFpr": (TprAtFpr, {"max_fpr": 1 / 1000.0}),
     "MutualTopkAcc": (MutualTopkAcc, {"topk": (1, 5)}),
     "Calibration": (Calibration, {"bins": 15, "counts_file": None}),
     "HammingDistance": (HammingDistance, {}),
     "AccuracyScore": (AccuracyScore, {"base": "label"}),
     "ATTRMetric": (ATTRMetric, {"threshold": 0.5}),
+    "MultiLabelMAP": (MultiLabelMAP, {"map_type": "integral"}),
 }
 
 
@@ -38,8 +37,8 @@ class Metrics:
                     f"{path}.{index}: {name} is not supported by the standalone engine (it knows {sorted(METRICS)}): "
                     f"run with a PaddleClas source tree (PADDLECLAS_ROOT), whose Engine has it"
                 )
-            cls, defaults = METRICS[name]
-            self.metrics.append(cls(**take(params, f"{path}.{name}", defaults)))
+            cls, defaults, *required = METRICS[name]
+            self.metrics.append(cls(**take(params, f"{path}.{name}", defaults, *required)))
 
     def __call__(self, x, label):
         out = {}
@@ -50,7 +49,8 @@ class Metrics:
     @property
     def main_key(self):
         """The key of the value PaddleClas's Engine keeps the best model on, when the first metric names one
-        (PaddleClas's `classification_eval` returns the first metric's average, ATTRMetric's mA); else None."""
+        (PaddleClas's `classification_eval` returns the first metric's average: ATTRMetric's mA, TprAtFpr's TPR,
+        MultiLabelMAP's mAP); else None (top-1 then, `StandaloneEngine._kept_metric`)."""
         return getattr(self.metrics[0], "main_key", None) if self.metrics else None
 
     def reset(self):
@@ -59,8 +59,8 @@ class Metrics:
                 metric.reset()
 
     def summary(self, all_reduce=False):
-        """The values of the metrics that accumulate over an evaluation (`Calibration`), over every
-        process with `all_reduce`."""
+        """The values of the metrics that accumulate over an evaluation (`Calibration`, ATTRMetric, TprAtFpr), over
+        every process with `all_reduce`."""
         values = {}
         for metric in self.metrics:
             if hasattr(metric, "summary"):

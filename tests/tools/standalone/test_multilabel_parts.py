@@ -141,3 +141,25 @@ def test_dataset_targets_are_paddleclas_multilabel_datasets(ppcls, tmp_path, lab
     np.testing.assert_array_equal(labels.numpy(), expected)
     np.testing.assert_array_equal(images.numpy()[0], theirs[0][0])
     assert (labels.numpy() == -1).any()
+
+
+@pytest.mark.parametrize("map_type", ["integral", "11point"])
+@pytest.mark.parametrize("scale", [1, 400])  # 400: many sigmoids saturate at exactly 0 or 1, whose ties rank as there
+@pytest.mark.parametrize("which", ["targets", "unknown"])
+def test_multilabel_map_is_paddleclas_own_over_an_evaluation(ppcls, batch, map_type, scale, which):
+    from paddleclas_rdrop.tools.standalone.metrics import Metrics
+
+    logits, targets, unknown, ratios = batch
+    target = targets if which == "targets" else unknown  # PaddleClas counts a -1 target as a negative
+    ours, theirs = Metrics([{"MultiLabelMAP": {"map_type": map_type}}], "Metric.Eval"), ppcls[1].MultiLabelMAP(map_type)
+    labelled = Metrics([{"MultiLabelMAP": {"map_type": map_type}}], "Metric.Eval")  # on label_ratio's [B, 2, L]
+    for part in np.split(np.arange(len(logits)), [5, 14]):
+        x, y = paddle.to_tensor(logits[part] * scale), paddle.to_tensor(target[part])
+        assert ours(x, y) == {} and theirs(x, y) == {}
+        labelled(x, paddle.to_tensor(np.stack([target[part], ratios[part]], axis=1)))
+    key = f"MultiLabelMAP({map_type})"  # the name PaddleClas logs it under
+    assert ours.main_key == key and list(ours.summary()) == [key]
+    assert ours.summary()[key] == pytest.approx(theirs.avg, rel=1e-12) and 0 < theirs.avg < 1
+    assert labelled.summary() == ours.summary()
+    ours.reset()
+    assert ours.summary() == {key: 0.0}
