@@ -47,11 +47,20 @@ class ExportModel(nn.Layer):
         return activate(logits_of(self.base_model(x)), self.activation)
 
 
+def exported_network(engine):
+    """The network `engine` exports and infers with: its model, or the network `Arch.infer_model_name` of a
+    `DistillationModel` (PaddleClas's `ExportModel` reads that one network's output)."""
+    from ...adapter.distillation import student_of
+
+    net, name = unwrap(engine.model), (engine.config.get("Arch") or {}).get("infer_model_name")
+    return student_of(net, name) if name is not None and hasattr(net, "model_name_list") else net
+
+
 def export_model(engine):
-    """`save_inference_dir/inference.{json,pdiparams}` of `engine`'s model with its activation, as
-    PaddleClas's export; `tools/export.py` adds `inference.yml` for both engines."""
+    """`save_inference_dir/inference.{json,pdiparams}` of `engine`'s model (`exported_network`) with its
+    activation, as PaddleClas's export; `tools/export.py` adds `inference.yml` for both engines."""
     global_section = engine.config["Global"]
-    model = ExportModel(copy.deepcopy(unwrap(engine.model)), activation_of(engine.config))
+    model = ExportModel(copy.deepcopy(exported_network(engine)), activation_of(engine.config))
     model.eval()
     model = paddle.jit.to_static(
         model,
@@ -72,6 +81,7 @@ def infer_images(engine):
     for path, why in skipped:
         logger.warning(f"skipped {path}: {why}")
     engine.model.eval()
+    network = exported_network(engine)
     results, failed = [], []
     activation = "sigmoid" if activation_of(engine.config) == "sigmoid" else "softmax"  # Topk takes probabilities
     batch_size = infer.get("batch_size", 1)
@@ -85,7 +95,7 @@ def infer_images(engine):
         if not batch:
             continue
         with engine.auto_cast(is_eval=True):
-            out = engine.model(paddle.to_tensor(np.stack(batch)))
+            out = network(paddle.to_tensor(np.stack(batch)))
         result = engine.postprocess_func(activate(logits_of(out), activation).numpy(), batch_paths)
         logger.info(result)
         results.extend(result)
