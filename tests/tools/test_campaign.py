@@ -18,9 +18,7 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from test_values import bad_values, concrete
-
-from paddleclas_rdrop.tools.values import TABLE
+from test_values import TABLE, bad_values, concrete
 
 from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, tool_environment
 
