@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from ..core.errors import ConfigError
 
 DISTILLATION_ARCHES = ("DistillationModel",)
+CHAINED_ARCHES = ("AttentionModel",)  # DistillationModels whose networks feed each other: no pass is one network's
 
 
 def network_names(arch: Mapping[str, Any]) -> List[str]:
@@ -19,11 +20,19 @@ def network_names(arch: Mapping[str, Any]) -> List[str]:
     return [name for entry in arch.get("models") or [] if isinstance(entry, dict) for name in entry]
 
 
-def check_model_name(arch: Mapping[str, Any], model_name: Optional[str]) -> Optional[str]:
+def check_model_name(
+    arch: Mapping[str, Any], model_name: Optional[str], augment_per_pass: bool = False
+) -> Optional[str]:
     """The network R-Drop regularises: `model_name` (the `RDropLoss` entry's), which a `DistillationModel`
     `arch` needs and any other `arch` refuses; it must be a network of the model that trains (not frozen).
-    Raises `ConfigError` naming the choices."""
+    A chained model (`CHAINED_ARCHES`), and a view per pass (`augment_per_pass`: the teacher sees one view),
+    are refused. Raises `ConfigError` naming the choices."""
     key = "Loss.Train.RDropLoss.model_name"
+    if arch.get("name") in CHAINED_ARCHES:
+        raise ConfigError(
+            f"Arch.name: {arch.get('name')} feeds each network's output to the next, so no network runs alone and "
+            f"R-Drop has no pass of one network to repeat: use DistillationModel, or remove R-Drop's entries"
+        )
     if arch.get("name") not in DISTILLATION_ARCHES:
         if model_name is not None:
             raise ConfigError(
@@ -40,11 +49,19 @@ def check_model_name(arch: Mapping[str, Any], model_name: Optional[str]) -> Opti
             f"that trains: set model_name: {trained[0] if trained else names[-1]} in the RDropLoss entry"
             + (f" ({', '.join(n for n in names if n not in trained)} is frozen)" if len(trained) < len(names) else "")
         )
+    if augment_per_pass:
+        raise ConfigError(
+            "RDrop.augment_per_pass gives each pass its own view, but the teacher of a DistillationModel runs once "
+            "on one view: set RDrop.augment_per_pass: false for a DistillationModel"
+        )
     return model_name
 
 
 def student_of(net, model_name: str):
-    """The network `model_name` of the `DistillationModel` `net`."""
+    """The network `model_name` of the `DistillationModel` `net`; `ConfigError` naming its networks if it has
+    none of that name."""
+    if model_name not in net.model_name_list:
+        raise ConfigError(f"{model_name!r} is not a network of this DistillationModel ({net.model_name_list})")
     return net.model_list[net.model_name_list.index(model_name)]
 
 

@@ -20,6 +20,7 @@ The table is read at each call, never copied at import, so that a row added at r
 everywhere (tests/adapter/test_schema.py adds one).
 """
 
+import copy
 import dataclasses
 import math
 import numbers
@@ -42,9 +43,13 @@ class Rule:
     choices: Tuple = ()
     example: str = ""
 
+    def is_off(self, value: Any) -> bool:
+        """Whether `value` is one of the rule's off values (of the same type: False is not 0)."""
+        return any(value is off or (value == off and type(value) is type(off)) for off in self.off)
+
     def problem(self, value: Any) -> Optional[str]:
         """What is wrong with `value` (a phrase: "a whole number >= 1"), or None when it is right."""
-        if any(value is off or (value == off and type(value) is type(off)) for off in self.off):
+        if self.is_off(value):
             return None
         wanted = self.describe()
         if self.kind == "flag":
@@ -279,7 +284,7 @@ def defaults(section: str) -> Dict[str, Any]:
     """{key: default} of the keys of both engines directly under `section` (`Global`, `AMP`, `EMA`) that
     have a default: what the standalone engine fills in."""
     return {
-        key.parts[-1]: key.default
+        key.parts[-1]: copy.deepcopy(key.default)  # a fresh list each run: a row's default is never changed
         for key in _rows_under(section)
         if key.engine == "both" and key.default is not NO_DEFAULT
     }

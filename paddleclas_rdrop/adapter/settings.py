@@ -104,7 +104,9 @@ class RDropSettings:
             alpha_from_section=section["alpha"] is not None,
             reduction=None if entry is None else entry.get("reduction", "batchmean"),
             distribution=distribution_of(config, entry),
-            model_name=None if entry is None else check_model_name(section_of(config, "Arch"), entry.get("model_name")),
+            model_name=None
+            if entry is None
+            else check_model_name(section_of(config, "Arch"), entry.get("model_name"), section["augment_per_pass"]),
         )
 
     @property

@@ -295,7 +295,9 @@ class _KPassModel:
     def __call__(self, images):
         if self._model_name is None:
             return self._rdrop(images)
-        return k_pass_networks(unwrap(self._model), self._model_name, self._rdrop, images)
+        net = unwrap(self._model)  # called through the engine's model, so that DataParallel syncs the gradients
+        with patched(net, forward=lambda x: k_pass_networks(net, self._model_name, self._rdrop, x)):
+            return self._model(images)
 
     def __getattr__(self, name):  # state_dict() for EMA, train()/eval(), ...
         return getattr(self._model, name)

@@ -99,8 +99,8 @@ def compute_bernoulli_kl_loss(
             the same shape.
         pad_mask: optional bool tensor, broadcastable to ``p`` or of the shape of its leading axes
             (``[B]``: whole samples); True marks a label to ignore: it adds 0 to the value and its
-            logits get a zero gradient. The labels MultiLabelLoss gives weight 0 (a target of -1, with
-            its ``weight_ratio``): ``pad_mask = target == -1``.
+            logits get a zero gradient. A multi-label target of -1 is a label left out (PaddleClas's
+            MultiLabelLoss weighs it 0 with ``weight_ratio``): ``pad_mask = target < 0``, as `RDropLoss` does.
         reduction: ``sum`` (both directions summed over batch and labels, then halved), ``batchmean``
             (that sum divided by ``p.shape[0]``) or ``mean`` (divided by the number of elements of
             ``p``). As in `compute_kl_loss`, masked labels stay in both divisors (they count as zeros),

@@ -309,7 +309,7 @@ class RDrop:
         (``[k * B, ...]``): a stock CE on the stack is then the mean CE over the passes."""
         return self.repeat_outputs(labels)
 
-    def repeat_outputs(self, output):
+    def repeat_outputs(self, output: Any) -> Any:
         """An output of one pass (a tensor ``[B, ...]``, or a dict, list or tuple of them) repeated for the k
         stacked passes (``[k * B, ...]``): what a network that runs once gives beside the k passes."""
         if isinstance(output, dict):
@@ -318,14 +318,14 @@ class RDrop:
             return type(output)(self.repeat_outputs(value) for value in output)
         return paddle.concat([output] * self.passes, axis=0)
 
-    def split_passes(self, output: ModelOutput) -> Sequence[ModelOutput]:
-        """The stacked output ``[k * B, C]`` (or a dict, list or tuple of them) as a list of k outputs
-        ``[B, C]`` (dicts, lists or tuples of them)."""
+    def split_passes(self, output: Any) -> Sequence[Any]:
+        """The stacked output ``[k * B, C]`` (or a dict, list or tuple of them, nested: a DistillationModel's
+        networks' outputs) as a list of k outputs ``[B, C]`` (dicts, lists or tuples of them)."""
         if isinstance(output, dict):
-            parts = {key: value.split(self.passes, axis=0) for key, value in output.items()}
+            parts = {key: self.split_passes(value) for key, value in output.items()}
             return [{key: parts[key][i] for key in parts} for i in range(self.passes)]
         if isinstance(output, (list, tuple)):
-            columns = [value.split(self.passes, axis=0) for value in output]
+            columns = [self.split_passes(value) for value in output]
             return [type(output)(column[i] for column in columns) for i in range(self.passes)]
         return output.split(self.passes, axis=0)
 

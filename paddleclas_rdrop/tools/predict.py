@@ -165,11 +165,9 @@ def load_config(args):
     export)."""
     from paddleclas.ppcls.utils import config as ppcls_config
 
-    from .data.paths import resolve_paths
     from .run_config import config_of, read_checked
 
-    config = config_of(ppcls_config, read_checked(args.config, args.override), args.override)
-    return resolve_paths(config, check=False)
+    return config_of(ppcls_config, read_checked(args.config, args.override), args.override, check_weights=False)
 
 
 def true_labels(config):

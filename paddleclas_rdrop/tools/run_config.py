@@ -4,12 +4,12 @@ The order (`load_run`):
 1. the arguments (`-h` and a missing `-c` before anything else);
 2. the YAML, read once (`read_checked`), and the `-o` keys checked against it for typos;
 3. the engine selected (PaddleClas's Engine from a source tree, else the standalone one);
-4. the overrides applied as PaddleClas's `get_config` applies them, to the YAML already read (`config_of`);
-5. the values against the schema (`values.check_values`; a key at an off value that PaddleClas's Engine would
-   read as set is left out: `values.leave_out_off_values`), the paths it names resolved once
-   (`data.paths.resolve_paths`: `~` and variables expanded, a folder or URL given as weights named), the
-   mutual-learning and R-Drop contracts (one
-   `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`, the one write of it);
+4. `config_of`: the overrides applied as PaddleClas's `get_config` applies them, to the YAML already read; the
+   paths it names resolved once (`data.paths.resolve_paths`: `~` and variables expanded, a folder or URL given
+   as weights named); the values against the schema (`values.check_values`; a key at an off value that
+   PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`);
+5. the mutual-learning and R-Drop contracts (one
+   `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`);
 6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training, the
    batches of an epoch (`data.lists.train_batches`, read once), something left to train and a resume whose
    schedule continues. None of them writes.
@@ -61,18 +61,28 @@ def read_checked(config_path: str, overrides: List[str]) -> Dict[str, Any]:
     return yaml_config
 
 
-def config_of(config_module, yaml_config: Dict[str, Any], overrides: List[str]) -> Dict[str, Any]:
+def config_of(
+    config_module, yaml_config: Dict[str, Any], overrides: List[str], check_weights: bool = True
+) -> Dict[str, Any]:
     """The config PaddleClas's `get_config` makes of the YAML already read (`yaml_config`, not changed) and
-    `overrides`: an `AttrDict`, strings read as Python literals, the overrides applied, without its "A new
-    field" lines. `config_module`: PaddleClas's `ppcls.utils.config`, the tree's or the wheel's."""
+    `overrides`: an `AttrDict`, strings read as Python literals, the overrides applied (without its "A new
+    field" lines); then its paths resolved (`data.paths.resolve_paths`; with `check_weights`, the weights and
+    checkpoints it names found), every value checked against the schema (`values.check_values`), and the keys
+    at an off value that PaddleClas's Engine would read as set left out (`values.leave_out_off_values`).
+    `config_module`: PaddleClas's `ppcls.utils.config`, the tree's or the wheel's. Raises `ConfigError`."""
     import copy
 
+    from .data.paths import resolve_paths
     from .quiet import dropping_lines
+    from .values import check_values, leave_out_off_values
 
     config = config_module.AttrDict(copy.deepcopy(yaml_config))
     config_module.create_attr_dict(config)
     with dropping_lines("stdout", ("A new field (", "A new Series field (")):
         config_module.override_config(config, overrides)
+    resolve_paths(config, check=check_weights)
+    check_values(config)
+    leave_out_off_values(config)
     return config
 
 
@@ -86,12 +96,10 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from ..adapter.settings import RDropSettings, sync_alpha
     from .args import parse_args
     from .data.lists import train_batches
-    from .data.paths import resolve_paths
     from .engines import select_engine
     from .preflight import check_device, check_something_to_train
     from .runs.checkpoints import keep_of, schedule_of
     from .runs.outputs import check_outputs
-    from .values import check_values, leave_out_off_values
 
     assert mode in MODES, mode
     args = parse_args(mode, argv)
@@ -99,15 +107,12 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     engine, build_engine, config_module, engine_line = select_engine()
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
-    check_values(config)
-    leave_out_off_values(config)
-    resolve_paths(config)
     check_mutual_contract(config)
     settings = RDropSettings.from_config(config)
     sync_alpha(config, settings)
     check_device(config)
     check_outputs(config, mode)
-    keep = keep_of(config)
+    keep = keep_of(config) if mode == "train" else None
     batches = train_batches(config, paddle.distributed.get_world_size()) if mode == "train" else None
     if mode == "train":
         check_something_to_train(config, batches)

@@ -46,9 +46,7 @@ def leave_out_off_values(config):
     removed = []
     for path, value in list(_nodes(config)):
         key = key_for(path) if path else None
-        if key is None or not key.off_is_absent or key.rule is None or key.rule.problem(value) is not None:
-            continue
-        if any(value is off or (value == off and type(value) is type(off)) for off in key.rule.off):
+        if key is not None and key.off_is_absent and key.rule is not None and key.rule.is_off(value):
             parent = config
             for part in path[:-1]:
                 parent = parent[int(part)] if isinstance(parent, list) else parent[part]

@@ -112,7 +112,6 @@ def load(args):
     the weights are checked by each run's train.py: a `{seed}` in Global.pretrained_model is filled in there)."""
     from paddleclas.ppcls.utils import config as config_module
 
-    from ..data.paths import resolve_paths
     from ..run_config import config_of, read_checked
 
     yaml_config = read_checked(args.config, args.override)
@@ -120,11 +119,7 @@ def load(args):
         key = override.split("=", 1)[0]
         if key in SET_PER_RUN:
             print(f"[compare] -o {key} is not used: compare gives each run its own {key.split('.')[1]}", flush=True)
-    from ..values import check_values
-
-    config = resolve_paths(config_of(config_module, yaml_config, args.override), check=False)
-    check_values(config)
-    return config
+    return config_of(config_module, yaml_config, args.override, check_weights=False)
 
 
 def publish(rows, args):

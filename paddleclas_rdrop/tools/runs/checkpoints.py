@@ -99,8 +99,11 @@ def schedule_of(config, batches=None):
     optimizer = config.get("Optimizer") or {}
     sections = [dict(section_of(entry, "lr")) for _, entry in optimizer_entries(config)]
     rates = [section.pop("learning_rate", None) for section in sections]
+    global_section = section_of(config, "Global")
     schedule = {
-        "epochs": section_of(config, "Global").get("epochs"),
+        "epochs": global_section.get("epochs"),
+        "update_freq": global_section.get("update_freq", 1),  # steps per optimizer step
+        "iter_per_epoch": global_section.get("iter_per_epoch"),  # PaddleClas's Engine's cut of an epoch
         "learning_rate": rates if isinstance(optimizer, list) else rates[0],
         "lr": sections if isinstance(optimizer, list) else sections[0],
     }
@@ -111,6 +114,8 @@ SCHEDULE_KEYS = {  # what a resume must share -> how a user names it
     "epochs": "Global.epochs",
     "learning_rate": "Optimizer.lr.learning_rate",
     "lr": "Optimizer.lr",
+    "update_freq": "Global.update_freq",
+    "iter_per_epoch": "Global.iter_per_epoch",
     "steps_per_epoch": "the steps per epoch",
     "batch_size": "DataLoader.Train.sampler.batch_size",
     "drop_last": "DataLoader.Train.sampler.drop_last",

@@ -6,7 +6,7 @@ import paddle
 from paddleclas.deploy.python.preprocess import create_operators
 
 from ...core.errors import ConfigError, DataError
-from ..data.lists import check_label_range, image_error, read_list_file
+from ..data.lists import LIST_FORMATS, check_label_range, image_error, read_list_file
 from .keys import single_entry, take
 
 TRANSFORMS = (
@@ -165,7 +165,7 @@ class CheckedLoader:
         return getattr(self.loader, name)
 
 
-DATASETS = {"ImageNetDataset": False, "MultiLabelDataset": True}  # dataset class -> multi-label
+DATASETS = LIST_FORMATS  # the dataset classes it reads: dataset class -> multi-label
 
 
 def build_dataset(dataset_cfg, path, class_num, multilabel=False):
@@ -222,6 +222,7 @@ class ShardBatchSampler(paddle.io.BatchSampler):
     def __init__(self, count, batch_size):
         import paddle.distributed as dist
 
+        self.sampler, self.drop_last = None, False  # what Paddle's DataLoader reads of a batch sampler
         share = np.array_split(np.arange(count), max(1, dist.get_world_size()))[dist.get_rank()].tolist()
         self.batches = [share[start : start + batch_size] for start in range(0, len(share), batch_size)]
         self.batch_size = batch_size
@@ -233,9 +234,11 @@ class ShardBatchSampler(paddle.io.BatchSampler):
         return len(self.batches)
 
 
-def build_dataloader(section, path, class_num, multilabel=False):
+def build_dataloader(section, path, class_num, multilabel=False, evaluation=False):
     """A `CheckedLoader` over a `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval` (`path`);
-    `multilabel`: `Global.use_multilabel`. `ConfigError` naming a key it does not take."""
+    `multilabel`: `Global.use_multilabel`; `evaluation`: every sample once over the processes, in order
+    (`ShardBatchSampler`, unless the config asks for a shuffle or drop_last). `ConfigError` naming a key it does
+    not take."""
     section = take(section, path, {"sampler": {}, "loader": {}}, required=("dataset",))
     dataset, batch_entries = build_dataset(section["dataset"], path, class_num, multilabel)
     batch_ops = build_batch_ops(batch_entries, path, class_num)
@@ -249,7 +252,7 @@ def build_dataloader(section, path, class_num, multilabel=False):
         raise ConfigError(
             f"{path}.sampler.name: {sampler_cfg['name']} is not supported (DistributedBatchSampler or BatchSampler)"
         )
-    if path.endswith("Eval") and not sampler_cfg["shuffle"] and not sampler_cfg["drop_last"]:
+    if evaluation and not sampler_cfg["shuffle"] and not sampler_cfg["drop_last"]:
         sampler = ShardBatchSampler(len(dataset), sampler_cfg["batch_size"])
     else:
         sampler = paddle.io.DistributedBatchSampler(

@@ -23,6 +23,7 @@ from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError, DataError
 from ..data.class_map import reading_class_maps
+from ..data.paths import URLS
 from ..runs.checkpoints import Checkpointer, carry_best, keep_of, schedule_of
 from ..runs.seeds import seed_all
 from .classification_metrics import evaluated_output
@@ -39,7 +40,7 @@ from .outputs import export_model, infer_images
 def _checkpoint_exists(prefix, key):
     """Raise `ConfigError` if the weights `prefix` of `key` (a path without .pdparams) are not on disk; a URL is
     the downloader's (the tools check that it answers first: `tools/data/paths.check_url`)."""
-    if prefix and not prefix.startswith(("http://", "https://")) and not os.path.exists(prefix + ".pdparams"):
+    if prefix and not prefix.startswith(URLS) and not os.path.exists(prefix + ".pdparams"):
         raise ConfigError(f"{key}: {prefix}.pdparams not found (give the path without .pdparams)")
 
 
@@ -122,7 +123,7 @@ class StandaloneEngine:
         self.evaluates = self.mode == "eval" or (self.mode == "train" and self.global_section["eval_during_train"])
         if self.evaluates:
             self.eval_dataloader = build_dataloader(
-                loaders.get("Eval"), "DataLoader.Eval", self.class_num, self.multilabel
+                loaders.get("Eval"), "DataLoader.Eval", self.class_num, self.multilabel, evaluation=True
             )
 
     def _build_losses(self):

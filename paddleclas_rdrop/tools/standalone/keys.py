@@ -1,4 +1,4 @@
-"""Which config keys the standalone engine honours (the schema's, `tools.schema`, and the arguments of the
+"""Which config keys the standalone engine honours (the schema's, `adapter.schema`, and the arguments of the
 losses, metrics and optimizers it builds): any other key is an error that names it."""
 
 from ...adapter.schema import paddleclas_only, sections
