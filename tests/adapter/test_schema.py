@@ -99,3 +99,9 @@ def test_each_key_has_one_row_and_every_unchecked_key_says_why():
 def test_the_typo_check_reads_which_keys_a_recipe_may_leave_out_from_the_schema(path, optional):
     *parents, leaf = path.split(".")
     assert schema.optional(parents, leaf) is optional
+
+
+def test_each_run_gets_its_own_copy_of_a_default():
+    first = schema.defaults("Global")
+    first["image_shape"][0] = 1
+    assert schema.defaults("Global")["image_shape"] == [3, 224, 224]

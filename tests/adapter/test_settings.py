@@ -153,3 +153,36 @@ def test_a_distribution_the_task_contradicts_is_one_line(use_multilabel, named):
     with pytest.raises(ConfigError, match=r"^Loss\.Train\.RDropLoss\.distribution") as error:
         RDropSettings.from_config(config)
     assert "\n" not in str(error.value)
+
+
+def distilled(arch_name="DistillationModel", model_name="Student", **rdrop):
+    config = copy.deepcopy(GOOD)
+    config["Arch"] = {
+        "name": arch_name,
+        "freeze_params_list": [True, False],
+        "models": [{"Teacher": {"name": "ResNet18"}}, {"Student": {"name": "MobileNetV1_x0_25"}}],
+    }
+    if model_name is not None:
+        config["Loss"]["Train"][1]["RDropLoss"]["model_name"] = model_name
+    config["RDrop"].update(rdrop)
+    return config
+
+
+def test_r_drop_on_a_distillation_model_regularises_the_network_it_names():
+    assert RDropSettings.from_config(distilled()).model_name == "Student"
+
+
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        (distilled(model_name=None), "has none: Arch is a DistillationModel of the networks ['Teacher', 'Student']"),
+        (distilled(model_name="Teacher"), "set model_name: Student in the RDropLoss entry (Teacher is frozen)"),
+        (distilled(augment_per_pass=True), "RDrop.augment_per_pass gives each pass its own view"),
+        (distilled("AttentionModel"), "Arch.name: AttentionModel feeds each network's output to the next"),
+        (edited(lambda c: c["Loss"]["Train"][1]["RDropLoss"].update(model_name="Student")), "remove model_name"),
+    ],
+)
+def test_a_network_r_drop_cannot_regularise_alone_is_one_line(config, words):
+    with pytest.raises(ConfigError) as error:
+        RDropSettings.from_config(config)
+    assert words in str(error.value) and "\n" not in str(error.value)
