@@ -51,13 +51,11 @@ def _parse(class_id_map_file, delimiter=None):
 
 @contextlib.contextmanager
 def reading_class_maps():
-    """Within the context, the wheel's deploy `parse_class_id_map` (its `Topk` and `MultiLabelThreshOutput`, which
-    `predict.py` and the standalone engine's infer build) and, when a PaddleClas source tree is imported, its
-    `Topk` and `MultiLabelThreshOutput` methods (PaddleClas's Engine's infer) are `read_class_map`; the originals
-    are put back on leaving."""
+    """Within the context, the wheel's deploy `parse_class_id_map` (its `Topk` and `MultiLabelThreshOutput`,
+    which `predict.py` and the standalone engine's infer build, where that module is loaded) and, when a
+    PaddleClas source tree is imported, its `Topk` and `MultiLabelThreshOutput` methods (PaddleClas's Engine's
+    infer) are `read_class_map`; the originals are put back on leaving."""
     import sys
-
-    from paddleclas.deploy.python import postprocess
 
     from ...adapter.patch import patched
 
@@ -65,7 +63,11 @@ def reading_class_maps():
         return _parse(class_id_map_file, getattr(self, "delimiter", None))
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(patched(postprocess, parse_class_id_map=_parse))
+        # the wheel's deploy module only where it is loaded: importing it would put the wheel's console handler
+        # back on the `ppcls` logger of a PaddleClas's Engine run (`quiet.leave_logger_to_tree`), every line twice
+        postprocess = sys.modules.get("paddleclas.deploy.python.postprocess")
+        if postprocess is not None:
+            stack.enter_context(patched(postprocess, parse_class_id_map=_parse))
         if "ppcls" in sys.modules:  # PaddleClas's Engine, from a source tree
             from ppcls.data.postprocess.threshoutput import MultiLabelThreshOutput
             from ppcls.data.postprocess.topk import Topk
