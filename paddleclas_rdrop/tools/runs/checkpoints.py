@@ -120,11 +120,19 @@ SCHEDULE_KEYS = {  # what a resume must share -> how a user names it
 
 
 def save_error(model_path, prefix, error):
-    """The `SaveError` of the checkpoint `prefix` in `model_path` that `error` (an `OSError`) stopped."""
+    """The `SaveError` of the checkpoint `prefix` in `model_path` that `error` (an `OSError`) stopped. It names
+    the newest whole checkpoint in `model_path` to resume from (`outputs.resumable`), or says none was written."""
+    from .outputs import resumable
+
+    newest = resumable(model_path) if os.path.isdir(model_path) else None
+    then = (
+        f"then resume with -o Global.checkpoints={newest}"
+        if newest
+        else "then run again: no whole checkpoint was written before it"
+    )
     return SaveError(
         f"the checkpoint {os.path.join(model_path, prefix)} could not be written ({error.strerror or error}); "
-        f"the checkpoints written before it are intact. Make {model_path} writable with room to spare, "
-        f"then resume with -o Global.checkpoints={os.path.join(model_path, 'latest')}"
+        f"the checkpoints written before it are intact. Make {model_path} writable with room to spare, {then}"
     )
 
 
