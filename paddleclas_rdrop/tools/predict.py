@@ -162,20 +162,13 @@ def parse_config(prog, description, argv=None):
 def load_config(args):
     """The config of parsed `-c`/`-o` arguments, a typo'd `-o` key refused (`ConfigError`), its paths expanded
     as the tools expand them (`paths.resolve_paths`; the weights keys are not checked: prediction reads an
-    export), and an `Infer.PostProcess.topk` at or above the class count lowered, with one warning line
-    (`data.topk.settle_topk`, as `infer.py`'s)."""
-    import sys
-
+    export)."""
     from paddleclas.ppcls.utils import config as ppcls_config
 
     from .data.paths import resolve_paths
-    from .data.topk import settle_topk
     from .run_config import config_of, read_checked
 
     config = config_of(ppcls_config, read_checked(args.config, args.override), args.override)
-    warning = settle_topk(config, "infer")
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr, flush=True)
     return resolve_paths(config, check=False)
 
 

@@ -1,14 +1,13 @@
 """A top-k at or above the class count (always 1.0) is left out of a run on both engines, with one warning line
-naming the key, the class count and why; the end-of-run summary and predict.py show no such top-k."""
-
-import os
+naming the key, the class count and why; the end-of-run summary names the first top-k kept. (`predict.py` scores
+top-1 only and lists at most every class: `test_own_data.py`, 4 classes at `Infer.PostProcess.topk` 5.)"""
 
 import pytest
 
 from paddleclas_rdrop.tools.data.topk import settle_topk
 from paddleclas_rdrop.tools.runs.summary import metric_name
 
-from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, run_tool
+from engine_runs import ENGINES, TINY, engine_param, overrides, run_tool
 
 WARNING = (
     "Metric.Eval.0.TopkAcc.topk: top-5 left out: the model has 3 classes (Arch.class_num), so a top-k with k >= 3 "
@@ -69,15 +68,5 @@ def test_the_summary_names_the_first_top_k_left():
     config = {"Arch": {"class_num": 10}, "Metric": {"Eval": [{"TopkAcc": {"topk": [1, 5]}}]}}
     assert settle_topk(config, "train") is None and metric_name(config) == "val top-1"
     assert settle_topk(config, "export") is None
-
-
-def test_predict_shows_fewer_classes_than_the_model_has_with_one_warning(capsys):
-    from paddleclas_rdrop.tools.predict import parse_config
-
-    config_path = os.path.join(PROJECT, "configs", "rdrop_res2net.yaml")
-    config = parse_config("predict.py", "", ["-c", config_path, "-o", "Arch.class_num=3"])
-    assert config["Infer"]["PostProcess"]["topk"] == 2
-    assert capsys.readouterr().err == (
-        "warning: Infer.PostProcess.topk: top-5 left out: the model has 3 classes (Arch.class_num), so a top-k with "
-        "k >= 3 would always be 1.0; Infer.PostProcess.topk is now 2\n"
-    )
+    config = {"Arch": {"class_num": 3}, "Infer": {"PostProcess": {"name": "Topk", "topk": 5}}}
+    assert settle_topk(config, "infer") is None and config["Infer"]["PostProcess"]["topk"] == 5  # a class list

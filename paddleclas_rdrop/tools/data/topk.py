@@ -1,13 +1,16 @@
 """Top-k where k is at or above the class count, settled once for a run (`settle_topk`, a step of
-`run_config.load_run`, and of `predict.load_config`).
+`run_config.load_run`).
 
 A top-k accuracy with k >= the model's class count is always 1.0: every class is among the k best. PaddleClas's
 `TopkAcc` reports it as 1 with a warning (`ppcls/metric/metrics.py`, for k above the output dims); the standalone
 engine reported it without a word. Both engines now get a config without it: such a k is dropped from the `topk`
 of every `*TopkAcc` entry of `Metric.Train` and `Metric.Eval` before the engine is built (an entry left with no k
-keeps top-1, the accuracy there is), and `Infer.PostProcess.topk` at or above the class count is lowered to one
-below it (the last class's score is what the others leave). One warning line names the keys, the class count and
-that such a top-k would always be 1.0. A model of one class is left as it is.
+keeps top-1, the accuracy there is). One warning line names the keys, the class count and that such a top-k would
+always be 1.0. A model of one class is left as it is.
+
+`Infer.PostProcess.topk` is not a metric: `infer.py` and `predict.py` list the k most likely classes with their
+scores, every class where k is at or above the class count (PaddleClas's `Topk`), and `predict.py --eval-list`
+scores top-1 only.
 """
 
 from typing import Any, Dict, List, Optional, Tuple
@@ -58,33 +61,18 @@ def _drop_from_metrics(config: Dict[str, Any], classes: int) -> Tuple[List[str],
     return keys, dropped
 
 
-def _lower_shown(config: Dict[str, Any], classes: int) -> Optional[int]:
-    """Lower `Infer.PostProcess.topk` at or above `classes` to `classes - 1`; returns the value it had, or None."""
-    post = (config.get("Infer") or {}).get("PostProcess") or {}
-    shown = post.get("topk")
-    if not isinstance(shown, int) or isinstance(shown, bool) or shown < classes:
-        return None
-    post["topk"] = classes - 1
-    return shown
-
-
 def settle_topk(config: Dict[str, Any], mode: str) -> Optional[str]:
     """Leave out of `config` (changed in place) every top-k at or above the class count that the tool of `mode`
-    reads, as the module says: the metrics' in training and evaluation, `Infer.PostProcess.topk` in inference
-    ("infer", also `predict.py`'s); returns the one warning line that names what changed, or None."""
+    scores with (training and evaluation), as the module says; returns the one warning line that names what
+    changed, or None."""
     classes = class_count(config)
-    if classes is None or classes < 2:
+    if mode not in ("train", "eval") or classes is None or classes < 2:
         return None
-    keys, dropped = _drop_from_metrics(config, classes) if mode in ("train", "eval") else ([], [])
-    shown = _lower_shown(config, classes) if mode == "infer" else None
-    if shown is not None:
-        keys.append("Infer.PostProcess.topk")
-        dropped += [shown]
+    keys, dropped = _drop_from_metrics(config, classes)
     if not keys:
         return None
     tops = ", ".join(f"top-{k}" for k in sorted(dropped))
-    lowered = f"; Infer.PostProcess.topk is now {classes - 1}" if shown is not None else ""
     return (
         f"{', '.join(keys)}: {tops} left out: the model has {classes} classes (Arch.class_num), so a top-k with "
-        f"k >= {classes} would always be 1.0{lowered}"
+        f"k >= {classes} would always be 1.0"
     )
