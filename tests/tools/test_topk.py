@@ -70,3 +70,18 @@ def test_the_summary_names_the_first_top_k_left():
     assert settle_topk(config, "export") is None
     config = {"Arch": {"class_num": 3}, "Infer": {"PostProcess": {"name": "Topk", "topk": 5}}}
     assert settle_topk(config, "infer") is None and config["Infer"]["PostProcess"]["topk"] == 5  # a class list
+
+
+def test_the_standalone_topk_acc_warns_once_as_paddleclas_where_the_tools_do_not_leave_k_out(monkeypatch):
+    import paddle
+
+    from paddleclas_rdrop.tools.standalone import classification_metrics
+
+    said = []
+    monkeypatch.setattr(classification_metrics.logger, "warning", said.append)
+    metric = classification_metrics.TopkAcc(topk=[1, 5])
+    logits, label = paddle.to_tensor([[0.1, 0.7, 0.2], [0.8, 0.1, 0.1]]), paddle.to_tensor([[1], [2]])
+    for _ in range(2):
+        values = metric(logits, label)
+    assert float(values["top1"]) == 0.5 and float(values["top5"]) == 1.0
+    assert said == ["The output dims(3) is less than k(5), so the Top-5 metric is meaningless."]
