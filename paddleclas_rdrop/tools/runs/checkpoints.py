@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from types import MappingProxyType
 
 from ...adapter.schema import optimizer_entries
 from ...adapter.sections import section_of
@@ -107,16 +108,18 @@ def schedule_of(config, batches=None):
     return {**schedule, **(batches or {})}
 
 
-SCHEDULE_KEYS = {  # what a resume must share -> how a user names it
-    "epochs": "Global.epochs",
-    "learning_rate": "Optimizer.lr.learning_rate",
-    "lr": "Optimizer.lr",
-    "steps_per_epoch": "the steps per epoch",
-    "batch_size": "DataLoader.Train.sampler.batch_size",
-    "drop_last": "DataLoader.Train.sampler.drop_last",
-    "processes": "the processes (paddle.distributed.launch --nproc_per_node)",
-    "images": "the images of DataLoader.Train's list",
-}
+SCHEDULE_KEYS = MappingProxyType(  # what a resume must share -> how a user names it (read-only)
+    {
+        "epochs": "Global.epochs",
+        "learning_rate": "Optimizer.lr.learning_rate",
+        "lr": "Optimizer.lr",
+        "steps_per_epoch": "the steps per epoch",
+        "batch_size": "DataLoader.Train.sampler.batch_size",
+        "drop_last": "DataLoader.Train.sampler.drop_last",
+        "processes": "the processes (paddle.distributed.launch --nproc_per_node)",
+        "images": "the images of DataLoader.Train's list",
+    }
+)
 
 
 def save_error(model_path, prefix, error):
