@@ -68,6 +68,9 @@ def test_the_summary_names_the_first_top_k_left():
     config = {"Arch": {"class_num": 10}, "Metric": {"Eval": [{"TopkAcc": {"topk": [1, 5]}}]}}
     assert settle_topk(config, "train") is None and metric_name(config) == "val top-1"
     assert settle_topk(config, "export") is None
+    for odd in ("five", [1, "5"], [True], None):  # left to the engine's metric to refuse
+        config = {"Arch": {"class_num": 3}, "Metric": {"Eval": [{"TopkAcc": {"topk": odd}}]}}
+        assert settle_topk(config, "train") is None and config["Metric"]["Eval"][0]["TopkAcc"]["topk"] == odd
     config = {"Arch": {"class_num": 3}, "Infer": {"PostProcess": {"name": "Topk", "topk": 5}}}
     assert settle_topk(config, "infer") is None and config["Infer"]["PostProcess"]["topk"] == 5  # a class list
 

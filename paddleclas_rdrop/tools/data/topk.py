@@ -49,7 +49,9 @@ def _drop_from_metrics(config: Dict[str, Any], classes: int) -> Tuple[List[str],
         name = path.rsplit(".", 1)[-1]
         params = entry[name] if isinstance(entry[name], dict) else {}
         topk = params.get("topk", DEFAULT_TOPK)
-        topk = [topk] if isinstance(topk, int) else list(topk)
+        topk = [topk] if isinstance(topk, int) else list(topk) if isinstance(topk, (list, tuple)) else []
+        if not topk or not all(isinstance(k, int) and not isinstance(k, bool) for k in topk):
+            continue  # not a list of whole numbers: the engine's metric names it
         kept = [k for k in topk if k < classes] or [1]
         if kept != topk:
             if isinstance(entry[name], dict):

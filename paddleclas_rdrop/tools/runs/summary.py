@@ -26,7 +26,8 @@ def metric_name(config):
     if name not in TOPK_METRICS:
         return f"val {name}"
     topk = (entries[0][name] or {}).get("topk", DEFAULT_TOPK)
-    return f"val top-{topk if isinstance(topk, int) else topk[0]}"
+    first = topk if isinstance(topk, int) else topk[0] if isinstance(topk, (list, tuple)) and topk else None
+    return f"val top-{first}" if isinstance(first, int) else f"val {name}"
 
 
 def minutes(seconds):
