@@ -40,12 +40,12 @@ def select_engine() -> Tuple[str, Callable, object, str]:
 
 def build_engine(run):
     """The engine of `run` (a `run_config.Run`), its model checked (`model_check`) before it writes anything;
-    the warnings of the check are logged once the engine is built, and a training run's engine is prepared
-    for R-Drop (`prepare_engine`) with the model the check prepared."""
+    the run's warnings and those of the check are logged once the engine is built, and a training run's engine
+    is prepared for R-Drop (`prepare_engine`) with the model the check prepared."""
     from ..adapter.train_hook import prepare_engine
     from .runs.weights import log_warning
 
-    warnings: List[str] = []
+    warnings: List[str] = list(run.warnings)
     prepared: List = []
     check = model_check(run, warnings, prepared)
     if run.on_tree:

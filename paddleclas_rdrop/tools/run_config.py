@@ -9,7 +9,9 @@ The order (`load_run`):
    as weights named); the values against the schema (`values.check_values`; a key at an off value that
    PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`);
 5. the mutual-learning and R-Drop contracts (one
-   `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`);
+   `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`); every top-k at or above
+   the class count left out, with one warning (`data.topk.settle_topk`: a top-k that is always 1.0 is not
+   printed as a metric, on either engine);
 6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training, the
    batches of an epoch (`data.lists.train_batches`, read once), something left to train and a resume whose
    schedule continues. None of them writes.
@@ -18,7 +20,7 @@ The functions downstream take their values from the `Run`, not from the raw dict
 """
 
 import dataclasses
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .args import MODES
 
@@ -29,7 +31,8 @@ class Run:
     `settings` the `RDropSettings`, `keep` `Global.keep_checkpoint_max` (None: every epoch checkpoint
     kept), `schedule` what a resume must share (`runs.checkpoints.schedule_of`), `output_dir`
     `Global.output_dir`, `engine` `"paddleclas"` or `"standalone"`, `build_engine` the function that
-    builds it, `engine_line` the line that says which engine runs, and the arguments."""
+    builds it, `engine_line` the line that says which engine runs, the arguments, and `warnings`, the lines
+    the settled config gives, logged once the engine is built."""
 
     mode: str
     config: Dict[str, Any]
@@ -43,6 +46,7 @@ class Run:
     config_path: str
     overrides: List[str]
     profiler_options: Optional[str] = None
+    warnings: Tuple[str, ...] = ()
 
     @property
     def on_tree(self) -> bool:
@@ -96,6 +100,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from ..adapter.settings import RDropSettings, sync_alpha
     from .args import parse_args
     from .data.lists import train_batches
+    from .data.topk import settle_topk
     from .engines import select_engine
     from .preflight import check_device, check_something_to_train
     from .runs.checkpoints import keep_of, schedule_of
@@ -108,6 +113,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
     check_mutual_contract(config)
+    topk_warning = settle_topk(config, mode)
     settings = RDropSettings.from_config(config)
     sync_alpha(config, settings)
     check_device(config)
@@ -129,4 +135,5 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
         config_path=args.config,
         overrides=list(args.override),
         profiler_options=args.profiler_options,
+        warnings=(topk_warning,) if topk_warning else (),
     )

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from types import MappingProxyType
 
 from ...adapter.schema import optimizer_entries
 from ...adapter.sections import section_of
@@ -110,26 +111,36 @@ def schedule_of(config, batches=None):
     return {**schedule, **(batches or {})}
 
 
-SCHEDULE_KEYS = {  # what a resume must share -> how a user names it
-    "epochs": "Global.epochs",
-    "learning_rate": "Optimizer.lr.learning_rate",
-    "lr": "Optimizer.lr",
-    "update_freq": "Global.update_freq",
-    "iter_per_epoch": "Global.iter_per_epoch",
-    "steps_per_epoch": "the steps per epoch",
-    "batch_size": "DataLoader.Train.sampler.batch_size",
-    "drop_last": "DataLoader.Train.sampler.drop_last",
-    "processes": "the processes (paddle.distributed.launch --nproc_per_node)",
-    "images": "the images of DataLoader.Train's list",
-}
+SCHEDULE_KEYS = MappingProxyType(  # what a resume must share -> how a user names it (read-only)
+    {
+        "epochs": "Global.epochs",
+        "learning_rate": "Optimizer.lr.learning_rate",
+        "lr": "Optimizer.lr",
+        "update_freq": "Global.update_freq",
+        "iter_per_epoch": "Global.iter_per_epoch",
+        "steps_per_epoch": "the steps per epoch",
+        "batch_size": "DataLoader.Train.sampler.batch_size",
+        "drop_last": "DataLoader.Train.sampler.drop_last",
+        "processes": "the processes (paddle.distributed.launch --nproc_per_node)",
+        "images": "the images of DataLoader.Train's list",
+    }
+)
 
 
 def save_error(model_path, prefix, error):
-    """The `SaveError` of the checkpoint `prefix` in `model_path` that `error` (an `OSError`) stopped."""
+    """The `SaveError` of the checkpoint `prefix` in `model_path` that `error` (an `OSError`) stopped. It names
+    the newest whole checkpoint in `model_path` to resume from (`outputs.resumable`), or says none was written."""
+    from .outputs import resumable
+
+    newest = resumable(model_path) if os.path.isdir(model_path) else None
+    then = (
+        f"then resume with -o Global.checkpoints={newest}"
+        if newest
+        else "then run again: no whole checkpoint was written before it"
+    )
     return SaveError(
         f"the checkpoint {os.path.join(model_path, prefix)} could not be written ({error.strerror or error}); "
-        f"the checkpoints written before it are intact. Make {model_path} writable with room to spare, "
-        f"then resume with -o Global.checkpoints={os.path.join(model_path, 'latest')}"
+        f"the checkpoints written before it are intact. Make {model_path} writable with room to spare, {then}"
     )
 
 

@@ -190,21 +190,71 @@ def check_outputs(config, mode):
         check_no_other_run(config)
 
 
-def check_room(model, config, copies=6):
-    """Refuse (`ConfigError`) a training run whose `Global.output_dir` has less free space than `copies` x the
-    model's weights (latest, best_model with its model.pdparams, an epoch checkpoint, and the optimizer state
-    beside them)."""
+OPTIMIZER_SLOTS = MappingProxyType(  # the state an optimizer keeps per weight, in copies of the weight
+    {"SGD": 0, "Momentum": 1, "Adam": 2, "AdamW": 2, "AdamWDL": 2, "Lamb": 2, "RMSProp": 3}
+)
+
+
+def optimizer_slots(config):
+    """The copies of the weights the `.pdopt` holds: Momentum's velocity, Adam's and AdamW's two moments, of the
+    optimizer `Optimizer.name` names (the largest of PaddleClas's list of optimizers); 2 for a name not known."""
+    from ...adapter.schema import optimizer_entries
+
+    names = [params.get("name") or path.rsplit(".", 1)[-1] for path, params in optimizer_entries(config)]
+    return max(OPTIMIZER_SLOTS.get(name, 2) for name in names)
+
+
+def epochs_kept(config):
+    """How many `epoch_<n>` checkpoints a run keeps at once: one every `Global.save_interval` of
+    `Global.epochs`, at most `Global.keep_checkpoint_max`."""
+    glob_section = config.get("Global") or {}
+    epochs, interval = glob_section.get("epochs") or 1, glob_section.get("save_interval") or 1
+    saved = epochs // interval if interval > 0 else 0
+    keep = glob_section.get("keep_checkpoint_max")
+    return min(saved, keep) if isinstance(keep, int) and not isinstance(keep, bool) and keep >= 1 else saved
+
+
+TENSOR_BYTES = 128  # what paddle.save writes per tensor besides its values (its name, shape, dtype: about 100)
+FILE_BYTES = 4096  # a checkpoint's `.pdstates` and the optimizer's learning-rate state
+
+
+def checkpoint_bytes(model, config):
+    """The bytes a training run of `model` writes into `Global.output_dir` at most, and what they are: `latest`,
+    `best_model` (with its `best_model/model.pdparams` copy), the epoch checkpoints kept (`epochs_kept`) and one
+    save in flight (written into a partial folder before it replaces the old one: a `best_model`, the largest).
+    Each is a `.pdparams` (every tensor of the state dict, `TENSOR_BYTES` each besides its values), a `.pdopt`
+    (`optimizer_slots` copies of the trainable weights), a `.pdema` with `EMA`, and `FILE_BYTES`."""
+    state = model.state_dict().values()
+    trainable = [p for p in model.parameters() if not p.stop_gradient]
+    weights = sum(int(value.numel()) * value.element_size() + TENSOR_BYTES for value in state)
+    trained = sum(int(p.numel()) * p.element_size() + TENSOR_BYTES for p in trainable)
+    slots = optimizer_slots(config)
+    one = weights * (2 if config.get("EMA") else 1) + slots * trained + FILE_BYTES
+    epochs = epochs_kept(config)
+    total = (epochs + 3) * one + 2 * weights
+    parts = [f"{weights / 2**20:.1f} MB of weights", "as much of EMA weights" if config.get("EMA") else ""]
+    parts.append(f"{slots} times the trained ones in the optimizer state" if slots else "")
+    what = (
+        f"latest, best_model, {epochs} epoch checkpoint{'s' * (epochs != 1)} and a save in flight, each "
+        f"{one / 2**20:.1f} MB: {', '.join(filter(None, parts))}"
+    )
+    return total, what
+
+
+def check_room(model, config):
+    """Refuse (`ConfigError`) a training run whose `Global.output_dir` has less free space than the
+    checkpoints of `model` take (`checkpoint_bytes`)."""
     import shutil
 
     out = (config.get("Global") or {}).get("output_dir") or "."
     existing = out
     while existing and not os.path.exists(existing):
         existing = os.path.dirname(existing.rstrip("/"))
-    weights = sum(int(parameter.numel()) * parameter.element_size() for parameter in model.parameters())
+    need, what = checkpoint_bytes(model, config)
     free = shutil.disk_usage(existing or ".").free
-    if free < copies * weights:
+    if free < need:
         raise ConfigError(
             f"Global.output_dir {shown(out)}: {free / 2**20:.0f} MB free, but this model's checkpoints take about "
-            f"{copies * weights / 2**20:.0f} MB ({weights / 2**20:.0f} MB of weights, {copies} copies): free some "
-            f"space or give a folder on another disk"
+            f"{need / 2**20:.0f} MB ({what}): free some space, give a folder on another disk, or keep fewer "
+            f"epoch checkpoints (-o Global.keep_checkpoint_max=1)"
         )

@@ -16,11 +16,18 @@ def _state(folder, prefix):
 
 
 def metric_name(config):
-    """What the best metric is: "val top-1" when the first Metric.Eval entry is TopkAcc (PaddleClas keeps the
-    best model by the first metric), else the first metric's name."""
+    """What the best metric is: "val top-<k>" when the first Metric.Eval entry is a top-k accuracy (PaddleClas keeps
+    the best model by the first metric's first value: its first `topk`, with every k at or above the class count
+    already left out by `data.topk.settle_topk`), else the first metric's name."""
+    from ..data.topk import DEFAULT_TOPK, TOPK_METRICS
+
     entries = (config.get("Metric") or {}).get("Eval") or [{}]
     name = next(iter(entries[0]), "metric")
-    return "val top-1" if name == "TopkAcc" else f"val {name}"
+    if name not in TOPK_METRICS:
+        return f"val {name}"
+    topk = (entries[0][name] or {}).get("topk", DEFAULT_TOPK)
+    first = topk if isinstance(topk, int) else topk[0] if isinstance(topk, (list, tuple)) and topk else None
+    return f"val top-{first}" if isinstance(first, int) else f"val {name}"
 
 
 def minutes(seconds):
@@ -33,10 +40,10 @@ def best_lines(config):
     best, latest, what = _state(out, "best_model"), _state(out, "latest"), metric_name(config)
     if best is None:
         return [f"best model:  none: no evaluation ran (Global.eval_during_train); the last weights are {out}/latest"]
-    shown = f"{100 * best['metric']:.1f} %" if what == "val top-1" else f"{best['metric']:.4g}"
+    shown = f"{100 * best['metric']:.1f} %" if what.startswith("val top-") else f"{best['metric']:.4g}"
     lines = [f"best model:  {os.path.join(out, 'best_model')}.pdparams ({what} {shown} at epoch {best['epoch']})"]
     if latest is not None and latest.get("epoch") != best["epoch"] and latest.get("metric"):
-        last = f"{100 * latest['metric']:.1f} %" if what == "val top-1" else f"{latest['metric']:.4g}"
+        last = f"{100 * latest['metric']:.1f} %" if what.startswith("val top-") else f"{latest['metric']:.4g}"
         lines.append(f"last epoch:  {latest['epoch']}, {what} {last}")
     return lines
 

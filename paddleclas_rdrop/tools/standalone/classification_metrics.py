@@ -17,10 +17,19 @@ THRESHOLDS = np.arange(10000) / 10000.0  # TprAtFpr's thresholds, PaddleClas's `
 
 class TopkAcc(MutualTopkAcc):
     """PaddleClas's TopkAcc: top-k of one output (a dict output is read at "logits"):
-    ``{"top1": ..., "top<k>": ...}`` per batch; a `k` above the class count gives 1, as PaddleClas's."""
+    ``{"top1": ..., "top<k>": ...}`` per batch; a `k` above the class count gives 1 with PaddleClas's warning,
+    once (the tools leave such a `k` out before: `tools/data/topk.settle_topk`)."""
+
+    warned = False
 
     def forward(self, x, label):
-        return super().forward(x["logits"] if isinstance(x, dict) else x, label)
+        x = x["logits"] if isinstance(x, dict) else x
+        above = [k for k in self.topk if k > x.shape[-1]]
+        if above and not self.warned:
+            k = above[0]
+            logger.warning(f"The output dims({x.shape[-1]}) is less than k({k}), so the Top-{k} metric is meaningless.")
+            self.warned = True
+        return super().forward(x, label)
 
 
 class DistillationTopkAcc(TopkAcc):

@@ -65,6 +65,28 @@ def test_a_save_that_fails_midway_keeps_the_previous_checkpoint_and_leaves_nothi
     checkpoints.close()
 
 
+def test_a_failed_save_names_the_newest_whole_checkpoint_on_disk_or_says_there_is_none(tmp_path, monkeypatch):
+    net, optimizers = model_and_optimizer()
+    checkpoints = Checkpointer()
+    save = checkpoints.make_whole(save_load.save_model)
+    real_save = paddle.save
+
+    def disk_full_at_latest(obj, path, *args, **kwargs):
+        if os.path.basename(path).startswith("latest."):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(paddle, "save", disk_full_at_latest)
+    with pytest.raises(SaveError, match=r"then run again: no whole checkpoint was written before it$"):
+        save(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path / "run"), prefix="latest")
+    save(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path / "run"), prefix="epoch_1")
+    checkpoints.wait()
+    with pytest.raises(SaveError) as raised:  # latest was never written: epoch_1 is the one to resume from
+        save(net, optimizers, {"metric": 0.5, "epoch": 1}, str(tmp_path / "run"), prefix="latest")
+    assert str(raised.value).endswith(f"then resume with -o Global.checkpoints={tmp_path / 'run' / 'epoch_1'}")
+    checkpoints.close()
+
+
 def test_a_flush_that_fails_behind_training_is_raised_at_the_next_wait_and_keeps_the_previous(tmp_path, monkeypatch):
     net, optimizers = model_and_optimizer()
     checkpoints = Checkpointer()
@@ -233,3 +255,4 @@ def test_a_last_save_that_fails_behind_training_ends_the_run_with_its_error(engi
     assert last.startswith(f"error: the checkpoint {workdir / 'run' / 'latest'} could not be written (No space"), last
     assert "== paddleclas-rdrop: the run ended ==" not in result.stdout  # no summary of a run that lost its latest
     assert not os.path.exists(workdir / "run" / "latest.pdstates")
+    assert last.endswith(f"resume with -o Global.checkpoints={workdir / 'run' / 'best_model'}"), last  # on disk

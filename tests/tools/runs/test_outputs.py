@@ -215,12 +215,45 @@ def test_an_output_dir_that_is_a_file_is_one_line(engine, workdir):
 def test_a_disk_without_room_for_the_checkpoints_is_one_line(tmp_path, monkeypatch):
     from paddleclas_rdrop.tools.runs.outputs import check_room
 
-    model = paddle.nn.Linear(1000, 1000)  # 4 MB of weights
-    check_room(model, {"Global": {"output_dir": str(tmp_path / "run")}})
+    model = paddle.nn.Linear(1000, 1000)  # 3.8 MB of weights
+    config = {"Global": {"output_dir": str(tmp_path / "run"), "epochs": 4}, "Optimizer": {"name": "AdamW"}}
+    check_room(model, config)
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=10 * 2**20))
-    with pytest.raises(ConfigError, match=r"10 MB free, but this model's checkpoints take about 23 MB"):
-        check_room(model, {"Global": {"output_dir": str(tmp_path / "run")}})
+    with pytest.raises(ConfigError) as refused:  # (4 epochs + latest, best_model, in flight) x 3 copies + 2 copies
+        check_room(model, config)
+    assert str(refused.value).startswith(
+        f"Global.output_dir {tmp_path / 'run'}: 10 MB free, but this model's checkpoints take about 88 MB (latest, "
+        "best_model, 4 epoch checkpoints and a save in flight, each 11.5 MB: 3.8 MB of weights, 2 times the trained "
+        "ones in the optimizer state): free some space"
+    )
+    config["Global"].update(keep_checkpoint_max=1, save_interval=2)  # one epoch checkpoint kept, Momentum, EMA
+    config.update(Optimizer={"name": "Momentum"}, EMA={"decay": 0.999})
+    with pytest.raises(ConfigError, match=r"take about 53 MB \(latest, best_model, 1 epoch checkpoint and .* 11.5 MB"):
+        check_room(model, config)
+
+
+def bytes_under(folder):
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(folder) for name in names)
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_the_room_check_counts_what_a_run_writes_within_ten_percent(engine, workdir):
+    from paddleclas.ppcls.arch.backbone import MobileNetV1_x0_25
+
+    from paddleclas_rdrop.tools.runs.outputs import checkpoint_bytes
+
+    out = workdir / f"room_{engine}"
+    keys = overrides(workdir, out.name, epochs=2, every_epoch=True) + TINY
+    run_tool("train.py", "rdrop_res2net.yaml", keys, cwd=workdir, env=ENGINES[engine])
+    model = MobileNetV1_x0_25(class_num=10)
+    assert sorted(model.state_dict()) == sorted(paddle.load(str(out / "latest.pdparams")))
+    best = bytes_under(out / "best_model") + sum(os.path.getsize(p) for p in out.glob("best_model.*"))
+    written = bytes_under(out) - sum(os.path.getsize(p) for p in out.glob("*.log")) + best  # + the save in flight
+    config = {"Global": {"epochs": 2, "save_interval": 1}, "Optimizer": {"name": "Momentum"}}
+    estimate = checkpoint_bytes(model, config)[0]
+    sizes = {p.name: p.stat().st_size for p in out.rglob("*.pd*")}
+    assert written <= estimate <= 1.1 * written, (estimate, written, sizes)
 
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
