@@ -1,7 +1,8 @@
 """tools/compare.py on a multi-label recipe (the overrides csv_to_lists.py writes for a CSV of digits with five
-attributes): a tiny comparison, 2 seeds of 1 epoch on the standalone engine, reports mAP, mA, mean BCE and the
-per-label ECE; each results row is checked against the scores its evaluation wrote (scikit-learn's AP, the
-binary cross-entropy, each label's ECE), and the report's numbers against the results file."""
+attributes): a tiny comparison, 2 seeds of 1 epoch, on the standalone engine (and on PaddleClas's Engine when
+PADDLECLAS_ROOT is set), reports mAP, mA, mean BCE and the per-label ECE; each results row is checked against
+the scores its evaluation wrote (scikit-learn's AP, the binary cross-entropy, each label's ECE), and the
+report's numbers against the results file."""
 
 import csv
 import json
@@ -10,11 +11,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 from sklearn.metrics import average_precision_score
 from test_compare import RECIPE, TOOLS, check_interval, table
 
-from engine_runs import DIGIT_ATTRIBUTES, ENGINES, TINY, digit_targets, run_overrides, tool_environment
+from engine_runs import DIGIT_ATTRIBUTES, ENGINES, TINY, digit_targets, engine_param, run_overrides, tool_environment
 
 
 def write_lists(folder):
@@ -66,13 +68,14 @@ def check_row(row, run):
     return label_ece(scores, targets)
 
 
-def test_a_tiny_multilabel_comparison_reports_map_bce_and_the_per_label_ece(tmp_path):
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_a_tiny_multilabel_comparison_reports_map_bce_and_the_per_label_ece(engine, tmp_path):
     run = run_overrides(batch_size=16, epochs=1, output_dir=str(tmp_path / "unused"))
     extra = run + TINY + ["Optimizer.lr.warmup_epoch=0"]
     overrides = write_lists(tmp_path) + [arg for key in extra for arg in ("-o", key)]
     out = tmp_path / "compare"
     command = [sys.executable, os.path.join(TOOLS, "compare.py"), "-c", RECIPE, "--seeds", "2", "--out", str(out)]
-    env = tool_environment(ENGINES["standalone"])
+    env = tool_environment(ENGINES[engine])
     result = subprocess.run(command + overrides, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
