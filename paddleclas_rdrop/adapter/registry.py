@@ -8,6 +8,7 @@ from typing import Any
 
 from ..core.calibration import Calibration
 from ..core.errors import ConfigError
+from ..core.label_calibration import LabelCalibration
 from ..core.loss import RDropLoss
 from .mutual import MutualKLLoss, MutualModel, MutualTopkAcc
 from .train_hook import rdrop_epoch
@@ -61,6 +62,7 @@ def register() -> str:
     _install(loss_module, "MutualKLLoss", MutualKLLoss)
     _install(importlib.import_module("ppcls.metric"), "MutualTopkAcc", MutualTopkAcc)
     _install(importlib.import_module("ppcls.metric"), "Calibration", Calibration)
+    _install(importlib.import_module("ppcls.metric"), "LabelCalibration", LabelCalibration)
     host_mutual_model = getattr(arch_module, "MutualModel", None)
     if not _is_ours(host_mutual_model, MutualModel):
         host_mutual_model = type("MutualModel", (MutualModel,), {"arch_module": "ppcls.arch"})

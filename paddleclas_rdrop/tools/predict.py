@@ -258,7 +258,11 @@ def parse_args(argv=None):
 
     parser = tool_parser("tools/predict.py", DESCRIPTION, profiler=False)
     parser.add_argument("--eval-list", action="store_true", help="predict the images of DataLoader.Eval's list")
-    parser.add_argument("--save", help="also write the predictions to this CSV (image,class_id,class_name,score)")
+    parser.add_argument(
+        "--save",
+        help="also write the predictions to this CSV: image,class_id,class_name,score, or multi-label image, a score "
+        "column per label, predicted and (--eval-list) true, the labels joined by |",
+    )
     args = parse_tool_args(parser, argv)
     if args.save and os.path.exists(args.save):
         raise DataError(f"--save {args.save} exists: remove it, or give another file (predictions are not overwritten)")
@@ -278,25 +282,36 @@ def eval_list_images(config):
 class PredictionFile:
     """The CSV of `--save`, written whole or not at all: rows go to a temporary file beside it, renamed
     over it by `close`. A row per image: `image,class_id,class_name,score` (top-1), or, multi-label,
-    `image,label_ids,scores` (the kept label ids and every label's score, each space-separated)."""
+    `image`, one score column per label (the header: the label names of `names`, {id: name}, or the ids),
+    `predicted` (the labels MultiLabelThreshOutput keeps, joined by `|`) and, with `truths`, `true` (the
+    labels of target 1; a label of target -1, unknown, is left out)."""
 
-    def __init__(self, path, multilabel=False):
+    def __init__(self, path, multilabel=False, names=None, truths=False):
         import csv
 
         self.path, self.temporary, self.multilabel = path, f"{path}.partial-{os.getpid()}", multilabel
+        self.names, self.truths, self.started = names or {}, truths, not multilabel
         self.handle = open(self.temporary, "w", newline="", encoding="utf-8")
         self.writer = csv.writer(self.handle)
-        self.writer.writerow(
-            ["image", "label_ids", "scores"] if multilabel else ["image", "class_id", "class_name", "score"]
-        )
+        if not multilabel:
+            self.writer.writerow(["image", "class_id", "class_name", "score"])
 
-    def add(self, path, result, scores):
-        if self.multilabel:
-            ids, values = " ".join(map(str, result["class_ids"])), " ".join(f"{score:.6f}" for score in scores)
-            self.writer.writerow([path, ids, values])
+    def label(self, index):
+        return str(self.names.get(index, index))
+
+    def add(self, path, result, scores, truth=None):
+        if not self.multilabel:
+            name = (result.get("label_names") or result["class_ids"])[0]
+            self.writer.writerow([path, result["class_ids"][0], name, f"{result['scores'][0]:.6f}"])
             return
-        name = (result.get("label_names") or result["class_ids"])[0]
-        self.writer.writerow([path, result["class_ids"][0], name, f"{result['scores'][0]:.6f}"])
+        if not self.started:  # the header, once the label count is known
+            labels = [self.label(index) for index in range(len(scores))]
+            self.writer.writerow(["image", *labels, "predicted"] + (["true"] if self.truths else []))
+            self.started = True
+        row = [path, *(f"{score:.6f}" for score in scores), "|".join(map(self.label, result["class_ids"]))]
+        if self.truths:
+            row.append("|".join(self.label(i) for i, target in enumerate(truth or ()) if target == 1))
+        self.writer.writerow(row)
 
     def close(self):
         self.handle.close()
@@ -308,7 +323,7 @@ def predict_images(config, args, predictor, images):
     import sys
 
     multilabel, truths, names = is_multilabel(config), true_labels(config), config_class_map(config)
-    saved = PredictionFile(args.save, multilabel) if args.save else None
+    saved = PredictionFile(args.save, multilabel, names, args.eval_list) if args.save else None
     failed, tally, checked = [], Tally(multilabel), False
     for path in images:
         try:
@@ -325,7 +340,7 @@ def predict_images(config, args, predictor, images):
         line = multilabel_line(path, result, scores[0], truth, names) if multilabel else None
         print(line or prediction_line(path, result, truth, names))
         if saved:
-            saved.add(path, result, scores[0])
+            saved.add(path, result, scores[0], truth)
         tally.add(result, truth)
     if saved:
         saved.close()

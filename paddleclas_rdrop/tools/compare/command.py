@@ -20,6 +20,12 @@ from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E4
 from .report import plot, report_lines, verdict_lines  # noqa: E402
 from .runs import check_setup, read_results, run_all  # noqa: E402
 
+
+def is_multilabel(config):
+    """Whether the compared recipe is multi-label (`Global.use_multilabel`)."""
+    return bool((config.get("Global") or {}).get("use_multilabel"))
+
+
 SET_PER_RUN = ("Global.output_dir", "Global.seed")  # compare sets these itself
 
 
@@ -29,7 +35,8 @@ def parser():
     parser = tool_parser(
         "tools/compare.py",
         "Does R-Drop help on my data? Train the R-Drop recipe (-c, -o as tools/train.py takes them) and its "
-        "baseline twin over paired seeds, evaluate each run's final weights (top-1, NLL, ECE), and report the "
+        "baseline twin over paired seeds, evaluate each run's final weights (top-1, NLL, ECE; multi-label: mAP, mA, "
+        "mean BCE, per-label ECE), and report the "
         "paired differences with 95 % intervals. Arms:\n  "
         + "\n  ".join(f"{name}: {text}" for name, text in ARMS.items())
         + "\nA Global.pretrained_model with {seed} in it gives each seed its own start weights.",
@@ -61,10 +68,13 @@ def parse(argv=None):
 
 
 def eval_config(config, test_list, test_root):
-    """The evaluation config of an arm: its config with Metric.Eval TopkAcc top-1 + Calibration, on
+    """The evaluation config of an arm: its config with Metric.Eval TopkAcc top-1 + Calibration (multi-label,
+    `Global.use_multilabel`: LabelCalibration, whose scores give mAP, mA, BCE and the per-label ECE), on
     `test_list` (under `test_root`) when given."""
     config = plain(config)
     metrics = [{"TopkAcc": {"topk": [1]}}, {"Calibration": {"bins": 15}}]
+    if is_multilabel(config):
+        metrics = [{"LabelCalibration": {"bins": 15}}]
     config["Metric"] = {**(config.get("Metric") or {}), "Eval": metrics}
     if test_list:
         dataset = config["DataLoader"]["Eval"]["dataset"]
@@ -97,6 +107,7 @@ def write_configs(args, config):
     for arm, kinds in texts.items():
         start = (config.get("Global") or {}).get("pretrained_model")
         paths[arm] = {
+            "multilabel": is_multilabel(config),
             "runs": os.path.abspath(os.path.join(args.out, "runs")),
             "start": start if isinstance(start, str) and "{seed}" in start else None,
         }

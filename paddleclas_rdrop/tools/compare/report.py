@@ -1,12 +1,15 @@
 """The report of a comparison, computed from its results file alone: a table per arm, the paired
 differences against the baseline with 95 % t intervals over the seeds, one verdict line per arm, a
-Markdown file and a PNG plot (per-seed differences and a reliability diagram per arm)."""
+Markdown file and a PNG plot (per-seed differences and a reliability diagram per arm). Single-label runs
+are compared on top-1, NLL and ECE (`METRICS`), multi-label ones on mAP, mA, mean BCE and the per-label ECE
+(`MULTILABEL_METRICS`); the paired statistics are the same for both."""
 
 import statistics
 
 import numpy as np
 
 from ...core.calibration import expected_calibration_error
+from ...core.label_calibration import mean_label_ece
 from .arms import ARMS
 from .stats import paired_interval
 
@@ -15,12 +18,33 @@ METRICS = {  # name: (title, unit, scale, the better direction)
     "nll": ("NLL", "nats", 1, -1),
     "ece": ("ECE", "points", 100, -1),
 }
+MULTILABEL_METRICS = {
+    "map": ("mAP", "points", 100, +1),
+    "ma": ("mA", "points", 100, +1),
+    "nll": ("BCE", "nats", 1, -1),
+    "ece": ("label ECE", "points", 100, -1),
+}
+SCALES = {**METRICS, **MULTILABEL_METRICS}  # a key's scale and direction, the same in both
 EXTRA_PAIRS = (("rdrop", "baseline_long"), ("views_kl", "views_ce"))  # besides each arm - baseline
 
 
+def metrics_of(rows):
+    """The metrics the report compares: `MULTILABEL_METRICS` for multi-label runs (their rows have `map`)."""
+    return MULTILABEL_METRICS if any("map" in row for row in rows) else METRICS
+
+
 def value(row, metric):
-    """`metric` of a results row (ECE from its per-bin counts)."""
-    return expected_calibration_error(*np.asarray(row["counts"])) if metric == "ece" else row[metric]
+    """`metric` of a results row (ECE from its per-bin counts; multi-label, the mean of each label's ECE)."""
+    if metric != "ece":
+        return row[metric]
+    if "label_counts" in row:
+        return mean_label_ece(row["label_counts"])
+    return expected_calibration_error(*np.asarray(row["counts"]))
+
+
+def pooled_counts(row):
+    """The per-bin counts of a row's reliability diagram: its top-1 counts, or its labels' summed."""
+    return np.asarray(row["label_counts"]).sum(axis=0) if "label_counts" in row else np.asarray(row["counts"])
 
 
 def by_arm(rows):
@@ -34,7 +58,7 @@ def paired(rows, a, b, metric):
     """(mean, half-width, n) of the paired differences a - b in `metric` (in its report unit) over the
     seeds both arms have; None under 2 seeds."""
     arms = by_arm(rows)
-    scale = METRICS[metric][2]
+    scale = SCALES[metric][2]
     seeds = sorted(set(arms.get(a, {})) & set(arms.get(b, {})))
     return paired_interval((value(arms[a][s], metric) - value(arms[b][s], metric)) * scale for s in seeds)
 
@@ -44,7 +68,7 @@ def verdict(metric, cell):
     mean, half, _ = cell
     if abs(mean) <= half:
         return "within the noise"
-    return "better" if mean * METRICS[metric][3] > 0 else "worse"
+    return "better" if mean * SCALES[metric][3] > 0 else "worse"
 
 
 def interval(metric, cell):
@@ -73,36 +97,39 @@ def time_ratio(rows, a, b):
 
 
 def arm_lines(rows):
-    key = cost_key(rows)
+    key, metrics = cost_key(rows), metrics_of(rows)
     seconds = "train CPU s" if key == "train_cpu_seconds" else "train s"
+    titles = [title + (" %" if scale == 100 else "") for title, _, scale, _ in metrics.values()]
     lines = [
-        f"| arm | seeds | top-1 % | NLL | ECE % | {seconds} | peak RSS MB | epochs |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| arm | seeds | {' | '.join(titles)} | {seconds} | peak RSS MB | epochs |",
+        "|---|---|" + "---|" * len(metrics) + "---|---|---|",
     ]
     for arm, seeds in by_arm(rows).items():
         runs = list(seeds.values())
-        mean = lambda metric: statistics.mean(value(r, metric) for r in runs) * METRICS[metric][2]  # noqa: E731
+        mean = lambda metric: statistics.mean(value(r, metric) for r in runs) * metrics[metric][2]  # noqa: E731
         epochs = sorted({r["epochs"] for r in runs if r["epochs"]})
         epochs = f"{epochs[0]}-{epochs[-1]}" if epochs else "as set"
+        cells = " | ".join(f"{mean(m):.{4 if m == 'nll' else 2}f}" for m in metrics)
         lines.append(
-            f"| {arm} | {len(runs)} | {mean('top1'):.2f} | {mean('nll'):.4f} | {mean('ece'):.2f} | "
-            f"{statistics.mean(r[key] for r in runs):.0f} | "
+            f"| {arm} | {len(runs)} | {cells} | {statistics.mean(r[key] for r in runs):.0f} | "
             f"{max(r['peak_rss_mb'] for r in runs):.0f} | {epochs} |"
         )
     return lines
 
 
 def pair_lines(rows):
+    metrics = metrics_of(rows)
     lines = [
-        "| a - b | seeds | top-1 (points) | NLL (nats) | ECE (points) | train time a / b |",
-        "|---|---|---|---|---|---|",
-    ]
+        "| a - b | seeds | " + " | ".join(f"{title} ({unit})" for title, unit, _, _ in metrics.values())
+        + " | train time a / b |",
+        "|---|---|" + "---|" * len(metrics) + "---|",
+    ]  # fmt: skip
     for a, b in pairs(rows):
-        cells = {metric: paired(rows, a, b, metric) for metric in METRICS}
+        cells = {metric: paired(rows, a, b, metric) for metric in metrics}
         if all(cells.values()):
             lines.append(
-                f"| {a} - {b} | {cells['top1'][2]} | "
-                + " | ".join(interval(m, cells[m]) for m in METRICS)
+                f"| {a} - {b} | {next(iter(cells.values()))[2]} | "
+                + " | ".join(interval(m, cells[m]) for m in metrics)
                 + f" | {time_ratio(rows, a, b):.2f}x |"
             )
     return lines
@@ -110,16 +137,27 @@ def pair_lines(rows):
 
 def verdict_lines(rows):
     """One line per pair: each metric's difference, interval and verdict, and the time ratio."""
-    lines = []
+    lines, metrics = [], metrics_of(rows)
     for a, b in pairs(rows):
-        cells = {metric: paired(rows, a, b, metric) for metric in METRICS}
+        cells = {metric: paired(rows, a, b, metric) for metric in metrics}
         if not all(cells.values()):
             lines.append(f"{a} vs {b}: fewer than 2 common seeds, no interval yet")
             continue
-        parts = [f"{METRICS[m][0]} {interval(m, cells[m])} {verdict(m, cells[m])}" for m in METRICS]
-        ratio = time_ratio(rows, a, b)
-        lines.append(f"{a} vs {b} ({cells['top1'][2]} seeds): {'; '.join(parts)}; {ratio:.2f}x the training time")
+        parts = [f"{metrics[m][0]} {interval(m, cells[m])} {verdict(m, cells[m])}" for m in metrics]
+        ratio, seeds = time_ratio(rows, a, b), next(iter(cells.values()))[2]
+        lines.append(f"{a} vs {b} ({seeds} seeds): {'; '.join(parts)}; {ratio:.2f}x the training time")
     return lines
+
+
+def units_sentence(rows):
+    """The report's line on the units and directions of its metrics."""
+    if metrics_of(rows) is MULTILABEL_METRICS:
+        return (
+            "mAP, mA (ATTRMetric's mean accuracy, a label kept at a score above 0.5) and the per-label ECE (the "
+            "mean over labels of each label's binary ECE) in points, BCE (mean binary cross-entropy per target) in "
+            "nats; better is a higher mAP and mA and a lower BCE and ECE:"
+        )
+    return "top-1 and ECE in points, NLL in nats; better is a higher top-1 and a lower NLL and ECE:"
 
 
 def report_lines(rows, title):
@@ -132,8 +170,7 @@ def report_lines(rows, title):
         "",
         *arm_lines(rows),
         "",
-        "Paired differences a - b over the seeds both arms have, mean [95 % t interval]; top-1 and ECE in "
-        "points, NLL in nats; better is a higher top-1 and a lower NLL and ECE:",
+        "Paired differences a - b over the seeds both arms have, mean [95 % t interval]; " + units_sentence(rows),
         "",
         *pair_lines(rows),
         "",
@@ -144,18 +181,19 @@ def report_lines(rows, title):
 
 
 def plot(rows, path):
-    """Per-seed paired differences against the baseline (top-1, NLL, ECE) and a reliability diagram per
-    arm (the bins summed over seeds), as a PNG at `path`."""
+    """Per-seed paired differences against the baseline (each metric of `metrics_of`) and a reliability
+    diagram per arm (the bins summed over seeds; multi-label, over labels too), as a PNG at `path`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    arms = by_arm(rows)
+    arms, metrics = by_arm(rows), metrics_of(rows)
     compared = pairs(rows)
-    fig, axes = plt.subplots(2, max(3, len(arms)), figsize=(4 * max(3, len(arms)), 7.5), squeeze=False)
-    for ax, metric in zip(axes[0], METRICS):
-        title, unit, scale, _ = METRICS[metric]
+    columns = max(len(metrics), len(arms))
+    fig, axes = plt.subplots(2, columns, figsize=(4 * columns, 7.5), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        title, unit, scale, _ = metrics[metric]
         for row_index, (a, b) in enumerate(compared):
             seeds = sorted(set(arms[a]) & set(arms[b]))
             diffs = [(value(arms[a][s], metric) - value(arms[b][s], metric)) * scale for s in seeds]
@@ -166,23 +204,34 @@ def plot(rows, path):
         ax.axvline(0, color="gray", linewidth=0.8)
         ax.set_yticks(range(len(compared)), [f"{a}\n- {b}" for a, b in compared], fontsize=8)
         ax.set_xlabel(f"{title} difference ({unit}): seeds, mean and 95 % CI")
-    for ax in axes[0][3:]:
+    for ax in axes[0][len(metrics) :]:
         ax.axis("off")
     for ax, (arm, seeds) in zip(axes[1], arms.items()):
-        count, confidence, correct = np.sum([np.asarray(r["counts"]) for r in seeds.values()], axis=0)
-        bins = len(count)
-        edges = np.linspace(0, 1, bins + 1)
-        seen = count > 0
-        accuracy = correct[seen] / count[seen]
-        ax.bar(edges[:-1][seen], accuracy, width=1 / bins, align="edge", edgecolor="black", label="accuracy")
-        ax.plot(confidence[seen] / count[seen], accuracy, "r.", label="mean confidence")
-        ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
-        ax.set_title(f"{arm}: ECE {100 * expected_calibration_error(count, confidence, correct):.2f} %", fontsize=9)
-        ax.set_xlabel("top-1 confidence")
-        ax.set_ylabel("accuracy")
-        ax.legend(fontsize=7, loc="upper left")
+        reliability(ax, arm, list(seeds.values()))
     for ax in axes[1][len(arms) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def reliability(ax, arm, runs):
+    """The reliability diagram of one arm's `runs` (their bins summed) on `ax`, its ECE in the title."""
+    count, confidence, correct = np.sum([pooled_counts(r) for r in runs], axis=0)
+    multilabel = "label_counts" in runs[0]
+    if multilabel:  # the mean of each label's ECE, each from its bins summed over seeds
+        ece = mean_label_ece(np.sum([np.asarray(r["label_counts"]) for r in runs], axis=0))
+    else:
+        ece = expected_calibration_error(count, confidence, correct)
+    bins = len(count)
+    edges = np.linspace(0, 1, bins + 1)
+    seen = count > 0
+    accuracy = correct[seen] / count[seen]
+    label = "share of positives" if multilabel else "accuracy"
+    ax.bar(edges[:-1][seen], accuracy, width=1 / bins, align="edge", edgecolor="black", label=label)
+    ax.plot(confidence[seen] / count[seen], accuracy, "r.", label="mean score" if multilabel else "mean confidence")
+    ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+    ax.set_title(f"{arm}: {'label ECE' if multilabel else 'ECE'} {100 * ece:.2f} %", fontsize=9)
+    ax.set_xlabel("label score (every label)" if multilabel else "top-1 confidence")
+    ax.set_ylabel(label)
+    ax.legend(fontsize=7, loc="upper left")

@@ -1,6 +1,6 @@
 """The runs of a comparison: each arm and seed trained by `tools/train.py` into its own folder, then
-evaluated by `tools/eval.py` (TopkAcc + Calibration); one JSON line per finished run in the results
-file, which a restart resumes from."""
+evaluated by `tools/eval.py` (TopkAcc + Calibration, or multi-label LabelCalibration); one JSON line per
+finished run in the results file, which a restart resumes from."""
 
 import json
 import os
@@ -11,6 +11,7 @@ import time
 
 from ...core.calibration import read_counts
 from ...core.errors import ConfigError, RDropError
+from ...core.label_calibration import label_summary, read_scores
 from .report import cost_key
 
 RESULTS, SETUP = "results.jsonl", "setup.json"
@@ -95,8 +96,8 @@ def failure(name, tool, code, log_path):
 
 def run_one(arm, seed, paths, tools_dir, epochs=None):
     """Train and evaluate one arm and seed; its results row. `paths`: {"train": YAML, "eval": YAML,
-    "runs": folder, "start": `Global.pretrained_model` with `{seed}` in it, or None}; `epochs`: a
-    `Global.epochs` override (baseline_long). Raises `RunFailed`."""
+    "runs": folder, "start": `Global.pretrained_model` with `{seed}` in it, or None, "multilabel": bool};
+    `epochs`: a `Global.epochs` override (baseline_long). Raises `RunFailed`."""
     folder = os.path.join(paths["runs"], f"{arm}_seed{seed}")
     if os.path.exists(folder):  # a run that a stop cut short: it is not in the results file
         shutil.rmtree(folder)
@@ -111,17 +112,7 @@ def run_one(arm, seed, paths, tools_dir, epochs=None):
     code, train_seconds, peak_mb, train_cpu = run_tool(train, os.path.join(folder, "train.out"))
     if code != 0:
         raise failure(name, "tools/train.py", code, os.path.join(folder, "train.out"))
-    counts_file = os.path.join(folder, "calibration.json")
-    evaluate = [
-        sys.executable, os.path.join(tools_dir, "eval.py"), "-c", paths["eval"], *common,
-        "-o", f"Global.pretrained_model={os.path.join(folder, 'latest')}",
-        "-o", f"Metric.Eval.1.Calibration.counts_file={counts_file}",
-    ]  # fmt: skip
-    code, eval_seconds, _, _ = run_tool(evaluate, os.path.join(folder, "eval.out"))
-    if code != 0 or not os.path.exists(counts_file):
-        raise failure(name, "tools/eval.py", code, os.path.join(folder, "eval.out"))
-    counts, nll_sum = read_counts(counts_file)
-    total = counts[0].sum()
+    values, eval_seconds = evaluate(name, folder, paths, tools_dir, common)
     return {
         "arm": arm,
         "seed": seed,
@@ -130,12 +121,32 @@ def run_one(arm, seed, paths, tools_dir, epochs=None):
         "train_cpu_seconds": train_cpu,
         "eval_seconds": eval_seconds,
         "peak_rss_mb": peak_mb,
-        "images": int(total),
-        "top1": float(counts[2].sum() / total),
-        "nll": nll_sum / total,
-        "counts": counts.tolist(),
+        **values,
         "folder": folder,
     }
+
+
+def evaluate(name, folder, paths, tools_dir, common):
+    """(the run's metric values, eval seconds) of `tools/eval.py` on the run's `latest` weights: from the
+    Calibration counts (`images`, `top1`, `nll`, `counts`) or, multi-label, from LabelCalibration's scores
+    (`images`, `map`, `ma`, `nll` the mean BCE, `label_counts`: `label_summary`). Raises `RunFailed`."""
+    multilabel = paths.get("multilabel")
+    written = os.path.join(folder, "scores.npz" if multilabel else "calibration.json")
+    key = "Metric.Eval.0.LabelCalibration.scores_file" if multilabel else "Metric.Eval.1.Calibration.counts_file"
+    command = [
+        sys.executable, os.path.join(tools_dir, "eval.py"), "-c", paths["eval"], *common,
+        "-o", f"Global.pretrained_model={os.path.join(folder, 'latest')}", "-o", f"{key}={written}",
+    ]  # fmt: skip
+    code, eval_seconds, _, _ = run_tool(command, os.path.join(folder, "eval.out"))
+    if code != 0 or not os.path.exists(written):
+        raise failure(name, "tools/eval.py", code, os.path.join(folder, "eval.out"))
+    if multilabel:
+        scores, targets = read_scores(written)
+        return {"images": len(scores), **label_summary(scores, targets)}, eval_seconds
+    counts, nll_sum = read_counts(written)
+    total = counts[0].sum()
+    values = {"images": int(total), "top1": float(counts[2].sum() / total), "nll": nll_sum / total}
+    return {**values, "counts": counts.tolist()}, eval_seconds
 
 
 def time_left(todo, done):
@@ -166,8 +177,9 @@ def run_all(arms, seeds, out, paths, tools_dir, epochs, say=print):
         with open(os.path.join(out, RESULTS), "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
         done.append(row)
+        headline = f"mAP {100 * row['map']:.2f} %, BCE" if "map" in row else f"top-1 {100 * row['top1']:.2f} %, NLL"
         say(
-            f"[compare] {arm} seed {seed}: top-1 {100 * row['top1']:.2f} %, NLL {row['nll']:.4f}, "
+            f"[compare] {arm} seed {seed}: {headline} {row['nll']:.4f}, "
             f"{row['train_seconds']:.0f} s of training" + (f" ({extra} epochs)" if extra else "")
         )
     return done

@@ -14,13 +14,12 @@ from .lists import MAX_IMAGE_PIXELS  # noqa: F401  (PIL's limit for large images
 from .text import read_lines, read_text, shown
 
 
-def read_rows(csv_path, image_root, image_column="image", label_column="label"):
-    """[(relative image path, raw label, CSV line)] after checking every image exists and opens; the CSV is
-    read by `text.read_text` (UTF-8, a byte-order mark dropped)."""
-    rows = []
+def csv_reader(csv_path, columns):
+    """A `csv.DictReader` of `csv_path` (read by `text.read_text`: UTF-8, a byte-order mark dropped) after
+    checking it has `columns` ({column: the flag that names it}); `DataError` naming the flag otherwise."""
     reader = csv.DictReader(io.StringIO(read_text(csv_path, "CSV file"), newline=""))
     names = reader.fieldnames or []
-    for column, flag in ((image_column, "--image-column"), (label_column, "--label-column")):
+    for column, flag in columns.items():
         if column not in names:
             like = next(
                 (name for name in names if name.strip().lower() == column.lower()), names[0] if names else column
@@ -29,22 +28,34 @@ def read_rows(csv_path, image_root, image_column="image", label_column="label"):
                 f"{shown(csv_path)}: no column {column!r} (columns: {names}): name yours with {flag}, "
                 f"e.g. {flag} {like}"
             )
+    return reader
+
+
+def checked_image(name, image_root, where):
+    """`name` (a CSV cell) once it is a path without spaces to an image under `image_root` that opens."""
+    if any(c.isspace() for c in name):
+        raise DataError(
+            f"{where}: image path {name!r} has a space, which PaddleClas list files cannot hold: rename the file"
+        )
+    path = os.path.join(image_root, name)
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:
+        raise DataError(f"{where}: image {path} cannot be opened ({error})") from None
+    return name
+
+
+def read_rows(csv_path, image_root, image_column="image", label_column="label"):
+    """[(relative image path, raw label, CSV line)] after checking every image exists and opens."""
+    rows = []
+    reader = csv_reader(csv_path, {image_column: "--image-column", label_column: "--label-column"})
     for row in reader:
         where = f"{csv_path}:{reader.line_num}"
         name, label = (row[image_column] or "").strip(), (row[label_column] or "").strip()
         if not name or not label:
             raise DataError(f"{where}: empty image or label")
-        if any(c.isspace() for c in name):
-            raise DataError(
-                f"{where}: image path {name!r} has a space, which PaddleClas list files cannot hold: rename the file"
-            )
-        path = os.path.join(image_root, name)
-        try:
-            with Image.open(path) as image:
-                image.verify()
-        except (OSError, SyntaxError, Image.DecompressionBombError) as error:
-            raise DataError(f"{where}: image {path} cannot be opened ({error})") from None
-        rows.append((name, label, reader.line_num))
+        rows.append((checked_image(name, image_root, where), label, reader.line_num))
     if not rows:
         raise DataError(f"{csv_path} has no rows")
     return once_each(rows, csv_path)

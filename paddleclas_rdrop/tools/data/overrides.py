@@ -86,3 +86,25 @@ def small_data_overrides(train_images, max_batch=64):
     if train_images < WORKERS_BELOW:
         keys += [f"DataLoader.{split}.loader.num_workers=0" for split in ("Train", "Eval")]
     return keys
+
+
+def multilabel_overrides(lists_dir):
+    """The `-o` keys that switch a project recipe (CELoss first in `Loss.Train` and `Loss.Eval`, TopkAcc,
+    Topk) to multi-label, given after `data_overrides` (the later key wins): `Global.use_multilabel`,
+    `MultiLabelDataset` lists, `MultiLabelLoss` in CELoss's place (R-Drop's KL then compares a Bernoulli per
+    label), MultiLabelMAP (the best model's metric) and HammingDistance in TopkAcc's, `MultiLabelThreshOutput`
+    for prediction, and no Mixup (`MultiLabelDataset` takes no batch ops). PaddleClas's `-o` parser reads a
+    value as a Python literal, so one key replaces a whole list entry or section; no value holds a space, so
+    the keys survive `$(cat overrides.txt)`."""
+    label_list = f"{_root(lists_dir)}label_list.txt"
+    loss = "{'MultiLabelLoss':{'weight':1.0}}"
+    return [
+        "Global.use_multilabel=True",
+        "DataLoader.Train.dataset.name=MultiLabelDataset",
+        "DataLoader.Eval.dataset.name=MultiLabelDataset",
+        f"Loss.Train.0={loss}",
+        f"Loss.Eval.0={loss}",
+        "Metric.Eval=[{'MultiLabelMAP':{}},{'HammingDistance':{}}]",
+        f"Infer.PostProcess={{'name':'MultiLabelThreshOutput','threshold':0.5,'class_id_map_file':{label_list!r}}}",
+        "DataLoader.Train.dataset.batch_transform_ops=None",
+    ]

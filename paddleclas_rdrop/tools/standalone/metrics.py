@@ -1,11 +1,12 @@
 """The `Metric.Train` / `Metric.Eval` lists of the standalone engine: PaddleClas's `TopkAcc` {"top1": ..., "top5": ...},
 `DistillationTopkAcc`, `GoogLeNetTopkAcc` and `TprAtFpr` (`classification_metrics`); `MutualTopkAcc` per network;
-`Calibration`; and the multi-label metrics `HammingDistance`, `AccuracyScore`, `ATTRMetric`, `MultiLabelMAP`
-(`multilabel_metrics`)."""
+`Calibration`; `LabelCalibration`; and the multi-label metrics `HammingDistance`, `AccuracyScore`, `ATTRMetric`,
+`MultiLabelMAP` (`multilabel_metrics`)."""
 
 from ...adapter.mutual import MutualTopkAcc
 from ...core.calibration import Calibration
 from ...core.errors import ConfigError
+from ...core.label_calibration import LabelCalibration
 from .classification_metrics import DistillationTopkAcc, GoogLeNetTopkAcc, TopkAcc, TprAtFpr
 from .keys import single_entry, take
 from .multilabel_metrics import AccuracyScore, ATTRMetric, HammingDistance, MultiLabelMAP
@@ -17,6 +18,7 @@ METRICS = {  # name: (class, its keys' defaults[, its required keys])
     "TprAtFpr": (TprAtFpr, {"max_fpr": 1 / 1000.0}),
     "MutualTopkAcc": (MutualTopkAcc, {"topk": (1, 5)}),
     "Calibration": (Calibration, {"bins": 15, "counts_file": None}),
+    "LabelCalibration": (LabelCalibration, {"bins": 15, "scores_file": None}),
     "HammingDistance": (HammingDistance, {}),
     "AccuracyScore": (AccuracyScore, {"base": "label"}),
     "ATTRMetric": (ATTRMetric, {"threshold": 0.5}),
