@@ -1,7 +1,9 @@
 """The README's own-data lines on a multi-label CSV, as the README says: the same commands with
 `--label-delimiter "|"` on both `csv_to_lists.py` lines, on scikit-learn's digits with five attributes as
 labels (`engine_runs.DIGIT_ATTRIBUTES`: even, >= 5, closed loop, prime, round; a `1` has none), 240 training
-and 60 held-out test images, on the standalone engine (a pip-only user's).
+and 60 held-out test images, on the standalone engine (a pip-only user's), with SE_ResNet18_vd (`SMALLER`) in
+place of the recipe's SE_ResNet50_vd on the tool lines that build the model, to keep the suite's time
+(tests/tools/test_own_data.py runs the lines as written).
 
 The threshold: `predict.py --eval-list`'s label accuracy on the 300 held-out targets beats the
 majority-per-label baseline (each label predicted as its majority value in the training CSV) by 10 points.
@@ -20,6 +22,7 @@ from test_own_data import readme_commands
 from engine_runs import DIGIT_ATTRIBUTES, ENGINES, PROJECT, digit_targets, tool_environment
 
 MARGIN = 0.10
+SMALLER = ["Arch.name=SE_ResNet18_vd"]
 NAMES = list(DIGIT_ATTRIBUTES)
 
 
@@ -71,6 +74,8 @@ def test_the_readme_own_data_lines_learn_a_multilabel_csv(tmp_path):
     commands = readme_commands()
     for index in (0, 2):  # the two csv_to_lists.py lines: the README's one flag that differs
         commands[index] += ' --label-delimiter "|"'
+    for index in (1, 3, 4, 5):  # train, eval, export, predict: the small model
+        commands[index] += "".join(f" -o {key}" for key in SMALLER)
     outputs = run(commands, tmp_path)
     listed = (tmp_path / "my_lists" / "overrides.txt").read_text()
     assert "-o Arch.class_num=5" in listed and "-o Global.use_multilabel=True" in listed
