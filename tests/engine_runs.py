@@ -212,12 +212,30 @@ def engine_param(name):
     return pytest.param(name, marks=pytest.mark.skipif(skip, reason=NEEDS_TREE))
 
 
+def infer_batch(config, image_paths):
+    """The images at `image_paths` through `config`'s Infer transforms (decoded as RGB, as `predict.py` does),
+    one float32 tensor ``[N, C, H, W]``."""
+    import numpy as np
+    import paddle
+    from paddleclas.deploy.python.preprocess import create_operators
+
+    from paddleclas_rdrop.tools.predict import read_rgb
+
+    transforms = create_operators([op for op in config["Infer"]["transforms"] if "DecodeImage" not in op])
+    batch = []
+    for path in image_paths:
+        image = read_rgb(path)
+        for op in transforms:
+            image = op(image)
+        batch.append(image)
+    return paddle.to_tensor(np.stack(batch))
+
+
 def assert_export_matches_eager(config_path, overrides, export_dir, params_path, arch, image_paths):
     """The export, in PaddleClas's deploy predictor, gives the softmax of the stock network `arch`
     with the weights `params_path` (eval mode)."""
     import numpy as np
     import paddle
-    from paddleclas.deploy.python.preprocess import create_operators
     from paddleclas.ppcls.utils import config as ppcls_config
 
     from paddleclas_rdrop.tools.predict import export_predictor, read_rgb
@@ -228,15 +246,8 @@ def assert_export_matches_eager(config_path, overrides, export_dir, params_path,
     eager = build(arch)
     eager.set_state_dict(paddle.load(params_path))
     eager.eval()
-    transforms = create_operators([op for op in config["Infer"]["transforms"] if "DecodeImage" not in op])
     exported = np.concatenate([predictor.predict([read_rgb(p)]) for p in image_paths])
-    batch = []
-    for path in image_paths:
-        image = read_rgb(path)
-        for op in transforms:
-            image = op(image)
-        batch.append(image)
-    expected = paddle.nn.functional.softmax(eager(paddle.to_tensor(np.stack(batch)))).numpy()
+    expected = paddle.nn.functional.softmax(eager(infer_batch(config, image_paths))).numpy()
     np.testing.assert_allclose(exported, expected, atol=1e-5)
     return expected
 

@@ -6,7 +6,7 @@ PaddleClas metric that gathers the scores of an evaluation (`Metric.Eval: - Labe
 
 A target of -1 (unknown, as `MultiLabelDataset` lists allow) counts in none of them."""
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import paddle
@@ -61,8 +61,8 @@ def average_precision(score: np.ndarray, target: np.ndarray) -> Optional[float]:
 
 def mean_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
     """mAP: the mean of `average_precision` over the labels with a positive."""
-    aps = [average_precision(scores[:, label], targets[:, label]) for label in range(scores.shape[1])]
-    aps = [ap for ap in aps if ap is not None]
+    found = [average_precision(scores[:, label], targets[:, label]) for label in range(scores.shape[1])]
+    aps = [ap for ap in found if ap is not None]
     return float(np.mean(aps)) if aps else 0.0
 
 
@@ -106,7 +106,9 @@ class LabelCalibration(nn.Layer):
         self.reset()
 
     def reset(self) -> None:
-        self.scores, self.targets = [], []
+        """Forget the batches seen: a new evaluation starts."""
+        self.scores: List[np.ndarray] = []
+        self.targets: List[np.ndarray] = []
 
     def forward(self, x, label: paddle.Tensor) -> Dict[str, paddle.Tensor]:
         logits = x["logits"] if isinstance(x, dict) else x

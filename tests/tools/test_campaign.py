@@ -24,20 +24,21 @@ from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, tool_en
 
 EXAMPLES = int(os.environ.get("RDROP_CAMPAIGN_EXAMPLES", "1"))
 CASES_PER_EXAMPLE = 12
-CAMPAIGN = r"""
-import json, signal, sys, traceback
+# what a batch process prints of each case: `outcome: "ran" | "error: <line>" | "hang" | "traceback: <line>"`
+OUTCOME = r"""
+import json, os, signal, sys, traceback
 from paddleclas_rdrop.core.errors import RDropError
 from paddleclas_rdrop.tools.cli import run
-config, cases = json.loads(sys.argv[1])
 
 def hang(signum, frame):
     raise TimeoutError("no answer in 300 s")
 
 signal.signal(signal.SIGALRM, hang)
-for overrides in cases:
+
+def report(call):
     signal.alarm(300)
     try:
-        run("train", ["-c", config] + [arg for override in overrides for arg in ("-o", override)])
+        call()
         outcome = "ran"
     except RDropError as error:
         outcome = f"error: {error}"
@@ -48,6 +49,14 @@ for overrides in cases:
     signal.alarm(0)
     print("outcome:", json.dumps(outcome), flush=True)
 """
+CAMPAIGN = (
+    OUTCOME
+    + r"""
+config, cases = json.loads(sys.argv[1])
+for overrides in cases:
+    report(lambda: run("train", ["-c", config] + [arg for override in overrides for arg in ("-o", override)]))
+"""
+)
 # PaddleClas keys of the recipe that a typo can hit, and the list-file defects
 TYPO_KEYS = ["Global.epochs", "Global.eval_interval", "Global.save_interval", "Global.print_batch_step",
              "Arch.class_num", "DataLoader.Train.sampler.batch_size", "Optimizer.lr.learning_rate",

@@ -29,7 +29,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from test_campaign import snapshot
+from test_campaign import OUTCOME, snapshot
 
 from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, tool_command, tool_environment
 
@@ -42,33 +42,17 @@ BATCH = dict(
 BOTH = [engine_param("standalone"), engine_param("paddleclas")]
 CONFIG = os.path.join(PROJECT, "configs", "rdrop_res2net.yaml")
 SMALL = ["Global.save_interval=1000", "DataLoader.Eval.sampler.batch_size=4"]
-RUNNER = r"""
-import json, os, signal, sys, traceback
-from paddleclas_rdrop.core.errors import RDropError
-from paddleclas_rdrop.tools.cli import run
+RUNNER = (
+    OUTCOME
+    + r"""
 base = dict(os.environ)
-
-def hang(signum, frame):
-    raise TimeoutError("no answer in 300 s")
-
-signal.signal(signal.SIGALRM, hang)
 for case in json.loads(sys.argv[1]):
     os.chdir(case["cwd"])
     os.environ.clear()
     os.environ.update({**base, **case["env"]})
-    signal.alarm(300)
-    try:
-        run(case["mode"], case["argv"])
-        outcome = "ran"
-    except RDropError as error:
-        outcome = f"error: {error}"
-    except TimeoutError:
-        outcome = "hang"
-    except BaseException as error:
-        outcome = "traceback: " + "".join(traceback.format_exception_only(type(error), error)).strip()
-    signal.alarm(0)
-    print("outcome:", json.dumps(outcome), flush=True)
+    report(lambda: run(case["mode"], case["argv"]))
 """
+)
 
 
 # -- config_text: the faults, each a function of the recipe's lines -------------------------------------------

@@ -18,6 +18,7 @@ import forks
 from engine_runs import (
     ENGINES,
     assert_refused,
+    infer_batch,
     refusals,
     run_tool,
     step_losses,
@@ -76,24 +77,15 @@ def test_the_standalone_engine_trains_it_with_the_bernoulli_kl(run):
 def eager_sigmoids(config_path, params, image_paths):
     """The sigmoids ``[N, 5]`` of the stock network of `config_path` with the weights `params` (eval mode) on
     `image_paths` through the Infer transforms."""
-    from paddleclas.deploy.python.preprocess import create_operators
     from paddleclas.ppcls.utils import config as ppcls_config
 
-    from paddleclas_rdrop.tools.predict import read_rgb
     from paddleclas_rdrop.tools.standalone.engine import build_standalone_model
 
     config = ppcls_config.get_config(config_path, show=False)
     model = build_standalone_model(config, "eval")
     model.set_state_dict(paddle.load(params))
     model.eval()
-    transforms = create_operators([op for op in config["Infer"]["transforms"] if "DecodeImage" not in op])
-    batch = []
-    for path in image_paths:
-        image = read_rgb(path)
-        for op in transforms:
-            image = op(image)
-        batch.append(image)
-    return paddle.nn.functional.sigmoid(model(paddle.to_tensor(np.stack(batch)))).numpy()
+    return paddle.nn.functional.sigmoid(model(infer_batch(config, image_paths))).numpy()
 
 
 def per_label_scores(line):
