@@ -145,7 +145,7 @@ class TprAtFpr:
         return "threshold: {}, fpr: {}, tpr: {:.5f}".format(*found) if found else ""
 
     def summary(self):
-        """``{"threshold": float, "fpr": float, "tpr": float}`` over everything since `reset()`, or
-        ``{"tpr": 0.0}``."""
+        """``{"threshold": float, "fpr": float, "tpr": float}`` over everything since `reset()`, or ``{}`` where no
+        threshold has a TPR above 0 (PaddleClas's log then shows nothing of it; the best model is kept on 0.0)."""
         found = self.best()
-        return dict(zip(("threshold", "fpr", "tpr"), map(float, found))) if found else {"tpr": 0.0}
+        return dict(zip(("threshold", "fpr", "tpr"), map(float, found))) if found else {}

@@ -370,11 +370,11 @@ class StandaloneEngine:
 
     def _kept_metric(self, averages):
         """The evaluation's value the best model is kept on, as PaddleClas's `classification_eval`: the first
-        metric's (`Metrics.main_key`: AccuracyScore, HammingDistance, ATTRMetric's mA, TprAtFpr's TPR), or top-1; else
-        minus the loss."""
+        metric's (`Metrics.main_key`: AccuracyScore, HammingDistance, ATTRMetric's mA, TprAtFpr's TPR, 0.0 where
+        it found none), or top-1; else minus the loss."""
         main_key = self.eval_metric_func.main_key if self.eval_metric_func else None
-        if main_key in averages:
-            return averages[main_key]
+        if main_key is not None:
+            return averages.get(main_key, 0.0)
         metric = next((v for k, v in averages.items() if k.startswith("top")), None)
         return metric if metric is not None else -averages.get("loss", 0.0)
 

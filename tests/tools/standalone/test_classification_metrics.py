@@ -188,16 +188,16 @@ def test_tpr_at_fpr_is_paddleclas_own_over_an_evaluation(theirs, two_class, data
     ours, summary, info, avg = tpr_at_fpr_over_batches(theirs, logits, labels, options)
     metric = ours.metrics[0]
     assert metric.avg_info == info and metric.avg == avg
-    assert ours.main_key == "tpr" and summary["tpr"] == avg  # the value both engines keep the best model on
+    assert ours.main_key == "tpr" and summary.get("tpr", 0.0) == avg  # the value both engines keep the best model on
     if info:
         threshold, fpr, tpr = (float(part.split(": ")[1]) for part in info.split(", "))
         assert summary == {"threshold": threshold, "fpr": fpr, "tpr": pytest.approx(tpr, abs=5e-6)}
         assert fpr <= metric.max_fpr
     else:
-        assert summary == {"tpr": 0.0}
+        assert summary == {}  # PaddleClas's log shows nothing of it
     assert ours.summary() == summary  # summarising twice gives the same values
     ours.reset()
-    assert ours.summary() == {"tpr": 0.0}
+    assert ours.summary() == {}
 
 
 @pytest.mark.parametrize("data, max_fpr", [("digits", 0.1), ("seeded", 0.01)])
@@ -213,11 +213,11 @@ def test_tpr_at_fpr_with_one_class_only_is_paddleclas_own(theirs, kept):
     rows = (labels[:, 0] == 1) if kept == "positives" else (labels[:, 0] == 0)
     with np.errstate(invalid="ignore"):  # PaddleClas divides 0 negatives by 0
         ours, summary, info, avg = tpr_at_fpr_over_batches(theirs, logits[rows], labels[rows], {})
-    assert ours.metrics[0].avg_info == info and summary["tpr"] == avg
+    assert ours.metrics[0].avg_info == info and summary.get("tpr", 0.0) == avg
     if kept == "positives":  # PaddleClas warns and reports FPR 0.0 at the lowest threshold
         assert info.startswith("threshold: 0.0, fpr: 0.0, tpr: 1.00000") and summary["fpr"] == 0.0
     else:
-        assert info == "" and summary == {"tpr": 0.0}
+        assert info == "" and summary == {}
 
 
 @pytest.mark.skipif(not ROOT, reason=NEEDS_TREE)
