@@ -43,7 +43,10 @@ def log_of(workdir):
             extra = [o for o in overrides(workdir, engine) if not o.startswith("Arch.")]
             extra += ["Global.print_batch_step=1", "Global.seed=0"]
             config = pulc_like_config(workdir)
-            logs[engine] = run_tool("train.py", config, extra, cwd=workdir, env=ENGINES[engine]).stdout
+            # two threads whatever the test runner's share: the seeded run's scores, and so whether TprAtFpr finds a
+            # threshold, depend on the threads' reduction order
+            env = {**ENGINES[engine], "OMP_NUM_THREADS": "2"}
+            logs[engine] = run_tool("train.py", config, extra, cwd=workdir, env=env).stdout
         return logs[engine]
 
     return run
@@ -65,7 +68,7 @@ def test_a_distillation_run_logs_pulc_metrics_and_keeps_the_best_model_on_tpr(wo
     if "threshold" in values:
         assert 0 <= values["threshold"] < 1 and values["fpr"] <= 0.5
     else:  # no threshold has a TPR above 0 at FPR <= 0.5: PaddleClas logs an empty text, TPR 0
-        assert engine == "paddleclas" or values["tpr"] == 0.0
+        assert "tpr" not in values
     assert abs(best - values.get("tpr", 0.0)) < 5e-6  # kept on TprAtFpr's TPR
     assert (workdir / engine / "best_model.pdparams").exists()
 
