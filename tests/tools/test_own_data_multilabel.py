@@ -2,7 +2,7 @@
 `--label-delimiter "|"` on both `csv_to_lists.py` lines, on scikit-learn's digits with five attributes as
 labels (`engine_runs.DIGIT_ATTRIBUTES`: even, >= 5, closed loop, prime, round; a `1` has none), 240 training
 and 60 held-out test images, on the standalone engine (a pip-only user's), with SE_ResNet18_vd (`SMALLER`) in
-place of the recipe's SE_ResNet50_vd on the tool lines that build the model, to keep the suite's time
+place of the recipe's SE_ResNet50_vd on the tool lines that build the model and 8 epochs, to keep the suite's time
 (tests/tools/test_own_data.py runs the lines as written).
 
 The threshold: `predict.py --eval-list`'s label accuracy on the 300 held-out targets beats the
@@ -23,6 +23,7 @@ from engine_runs import DIGIT_ATTRIBUTES, ENGINES, PROJECT, digit_targets, tool_
 
 MARGIN = 0.10
 SMALLER = ["Arch.name=SE_ResNet18_vd"]
+EPOCHS = "Global.epochs=8"  # of the overrides' 17 (about 200 steps): the suite's time
 NAMES = list(DIGIT_ATTRIBUTES)
 
 
@@ -76,6 +77,7 @@ def test_the_readme_own_data_lines_learn_a_multilabel_csv(tmp_path):
         commands[index] += ' --label-delimiter "|"'
     for index in (1, 3, 4, 5):  # train, eval, export, predict: the small model
         commands[index] += "".join(f" -o {key}" for key in SMALLER)
+    commands[1] += f" -o {EPOCHS}"
     outputs = run(commands, tmp_path)
     listed = (tmp_path / "my_lists" / "overrides.txt").read_text()
     assert "-o Arch.class_num=5" in listed and "-o Global.use_multilabel=True" in listed

@@ -68,7 +68,8 @@ def check_row(row, run):
     return label_ece(scores, targets)
 
 
-@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+# on the standalone engine: the report reads the runs' scores files, which both engines' LabelCalibration writes
+@pytest.mark.parametrize("engine", [engine_param("standalone")])
 def test_a_tiny_multilabel_comparison_reports_map_bce_and_the_per_label_ece(engine, tmp_path):
     run = run_overrides(batch_size=16, epochs=1, output_dir=str(tmp_path / "unused"))
     extra = run + TINY + ["Optimizer.lr.warmup_epoch=0"]
