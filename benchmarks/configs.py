@@ -867,19 +867,48 @@ def summary_rows(records, kinds):
     return [header, "|" + "---|" * (4 + len(results)), *rows]
 
 
+BUGS = ("traceback", "crash", "timeout", "no_kl", "wrong_kl", "sweep_error")
+
+
 def bug_clusters(records):
-    """The tracebacks, crashes and timeouts grouped by engine and line, with one config each."""
+    """The tracebacks, crashes, timeouts and runs without a right KL grouped by line and the innermost frame
+    (of the plugin, when it has one), with one config each."""
     clusters = defaultdict(list)
     for (rel, engine), record in records.items():
-        if record["result"] in ("traceback", "crash", "timeout", "no_kl", "wrong_kl", "sweep_error"):
-            key = (record["result"], record.get("detail", ""), record.get("plugin") or record.get("innermost") or "")
+        if record["result"] in BUGS:
+            line = re.sub(r"\[[-\d., e]+\]", "[...]", record.get("detail", ""))  # the logged values of no_kl
+            key = (record["result"], line, record.get("plugin") or record.get("innermost") or "")
             clusters[key].append((rel, engine))
-    lines = ["| result | line | where | runs | engines | e.g. |", "|---|---|---|---|---|---|"]
+    return cluster_table(clusters, "where")
+
+
+def cluster_table(clusters, third):
+    """A table of `clusters` {(result, line, `third` column): [(config, engine)]}, the largest first."""
+    lines = [f"| result | line | {third} | runs | engines | e.g. |", "|---|---|---|---|---|---|"]
     for (result, line, where), runs in sorted(clusters.items(), key=lambda item: -len(item[1])):
         engines = ", ".join(sorted({engine for _, engine in runs}))
         text = line.replace("|", "/")[:250]
         lines.append(f"| {result} | {text} | {where} | {len(runs)} | {engines} | {runs[0][0]} |")
     return lines
+
+
+def plugin_only_clusters(records):
+    """The configs that fail the same way without R-Drop through the plugin's tools, grouped by line (quoted
+    values elided), with what PaddleClas's own `tools/train.py` makes of the config without R-Drop."""
+    clusters = defaultdict(list)
+    own = {
+        rel: record.get("paddleclas_own") or f"not run (PaddleClas's Engine with R-Drop: {record['result']})"
+        for (rel, engine), record in records.items()
+        if engine == "paddleclas"
+    }
+    for (rel, engine), record in records.items():
+        if record["result"] == "unrelated":
+            line = re.sub(r"'[^']*'", "'...'", record.get("detail", ""))
+            words = own.get(rel) or "not run"
+            clusters[
+                (f"unrelated ({record.get('rdrop_result')})", line, "trains" if words == "trains" else words)
+            ].append((rel, engine))
+    return cluster_table(clusters, "PaddleClas's own tools/train.py")
 
 
 def report():
@@ -915,15 +944,15 @@ def report():
         "",
         f"{len(records)} of {2 * len(paths)} runs done: "
         + ", ".join(f"{result} {count}" for result, count in by_result.most_common())
-        + ".",
+        + f"; tracebacks and other bugs: {sum(by_result[result] for result in BUGS)}.",
         "",
         "- *trains*: exit 0 with an `RDropLoss` > 0 in the step log, on the distribution the config needs "
         "(`bernoulli` with `Global.use_multilabel`, else `softmax`), as the tool's `R-Drop KL: <name>` token "
         "says; a run without the token counts as softmax, so an undeclared multi-label run is *wrong_kl*.",
         "- *refused*: one line `error: ...`, exit 1, that the config without R-Drop's entries does not get.",
         "- *unrelated*: the same shrunk config without R-Drop's entries fails the same way.",
-        "- *traceback*, *crash* (a signal), *timeout*, *no_kl* (exit 0 without an `RDropLoss` > 0), "
-        "*wrong_kl*: bugs; the goal is none.",
+        "- *traceback*, *crash* (a signal), *timeout*, *no_kl* (exit 0 without an `RDropLoss` > 0; the step "
+        "log prints 5 decimals, so a KL below 5e-6 reads 0), *wrong_kl*: bugs; the goal is none.",
         "- Kind, from the YAML: `Global.use_multilabel`, `Arch.name: DistillationModel` or Distillation losses, "
         "hashing losses, AdaFace, person datasets (reid), metric-learning losses, retrieval eval or RecModel, "
         "fixmatch / unlabelled data (ssl); no DataLoader or Arch: not a training config.",
@@ -934,7 +963,20 @@ def report():
         "",
         "## Tracebacks and other bugs, grouped",
         "",
+        "To reproduce a row: `python benchmarks/configs.py --derive <config> /tmp/c` writes the shrunk YAMLs "
+        "and data, then `python tools/train.py -c /tmp/c/rdrop/config.yaml` (`/tmp/c/baseline/config.yaml`: "
+        "without R-Drop; `PADDLECLAS_RDROP_TRACEBACK=1` shows a refusal's traceback).",
+        "",
         *bug_clusters(records),
+        "",
+        "## Failing without R-Drop too, grouped",
+        "",
+        "The same shrunk config without R-Drop's entries fails the same way through the plugin's "
+        "`tools/train.py`. The third column is what PaddleClas's own `tools/train.py` makes of it (run "
+        "once per config, with PaddleClas's Engine): `trains` there means the plugin's tools refuse or break a "
+        "config that PaddleClas trains, whatever R-Drop does.",
+        "",
+        *plugin_only_clusters(records),
         "",
         "## Configs",
         "",
