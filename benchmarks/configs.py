@@ -1,14 +1,17 @@
 """R-Drop on every YAML of PaddleClas's config tree: each config with the three R-Drop entries added
 (`Global.train_mode: rdrop`, an `RDrop` section with its defaults, an `RDropLoss` entry, alpha 3,
-batchmean), shrunk (4 generated images in the format of its dataset class, batch 4, a low resolution,
-1 epoch, no pretrained weights, CPU, no data-loader workers) and trained for one step by the project's
-`tools/train.py`, on PaddleClas's Engine and on the standalone engine.
+batchmean), shrunk (generated images in the format of its dataset class: 4 per training loader, 12 per
+eval loader; batch 4; every size of the data pipeline scaled to the px `benchmarks/backbones.py` ran its
+backbone at; 1 epoch; no pretrained weights; CPU; no data-loader workers) and trained for one step by the
+project's `tools/train.py`, on PaddleClas's Engine and on the standalone engine.
 
-    export PADDLECLAS_ROOT=/work/shared/PaddleClas   # the tree whose configs are swept (and its Engine)
+    export PADDLECLAS_ROOT=/work/shared/PaddleClas   # the tree whose configs are swept (develop d178931)
     nohup nice -n 10 env OMP_NUM_THREADS=1 python benchmarks/configs.py --run > configs.log 2>&1 &
-    python benchmarks/configs.py --run --only multi-label,distillation   # a kind again (or a glob of paths)
-    python benchmarks/configs.py --run --only 'ImageNet/ResNet/*' --limit 4
+    python benchmarks/configs.py --run --only multi-label,distillation   # kinds again (or globs of paths)
+    python benchmarks/configs.py --run --only 'ImageNet/ResNet/*' --limit 4 --results /tmp/trial.jsonl
     python benchmarks/configs.py --report                                 # docs/configs.md
+    python benchmarks/configs.py --derive PULC/car_exists/PPLCNet_x1_0_distillation.yaml /tmp/c   # one row's
+    python tools/train.py -c /tmp/c/rdrop/config.yaml    # YAMLs and data (/tmp/c/baseline: without R-Drop)
 
 Each (config, engine) gets one record in benchmarks/results/configs.jsonl, written as soon as it is known
 (the last record of a key wins; `--run` skips the keys it holds, `--only` runs its configs again):
@@ -16,7 +19,9 @@ Each (config, engine) gets one record in benchmarks/results/configs.jsonl, writt
   with `Global.use_multilabel`, else `softmax`), read from the tool's `R-Drop KL: <name>` token; a run that
   does not declare it counts as softmax, so a multi-label run without it is `wrong_kl`.
 - `refused`: one line `error: ...`, exit 1, no traceback, which the same config without R-Drop does not get.
-- `unrelated`: the same shrunk config without R-Drop's entries fails the same way.
+- `unrelated`: the same shrunk config without R-Drop's entries fails the same way through the plugin's
+  `tools/train.py`; on PaddleClas's Engine the record also says what PaddleClas's own `tools/train.py`
+  makes of that config (`paddleclas_own`).
 - anything else: `traceback` (its type and first line), `timeout`, `crash` (killed by a signal), `no_kl`
   (exit 0 without an `RDropLoss` > 0), `wrong_kl`. The project's goal is none of them.
 
@@ -619,6 +624,7 @@ def run_tool(yaml_path, engine, root, timeout):
 
 STEP = re.compile(r"\[Train\]\[Epoch \d+/\d+\]\[Iter: \d+/\d+\].*?RDropLoss: ([-\d.eE+naif]+)")
 KL_TOKEN = re.compile(r"R-Drop KL: (softmax|bernoulli)")
+KL_SHARE = re.compile(r"\[R-Drop\] alpha x KL is ([\d.]+%) of the training loss")
 FRAME = re.compile(r'^  File "(.*)", line (\d+), in (.*)$')
 
 
@@ -681,8 +687,16 @@ def outcome(code, out, err, expected):
     declared = KL_TOKEN.findall(text)
     kl = declared[-1] if declared else "undeclared"
     record = {"rdrop_loss": losses[0] if losses else None, "kl": kl, "expected_kl": expected}
+    shares = KL_SHARE.findall(text)
+    if shares:
+        record["kl_share"] = shares[-1]
     if not losses or not any(v > 0 for v in losses):
-        return {**record, "result": "no_kl", "detail": f"exit 0; RDropLoss in the step lines: {losses or 'none'}"}
+        share = f"; the tool's epoch line: alpha x KL is {shares[-1]} of the loss" if shares else ""
+        return {
+            **record,
+            "result": "no_kl",
+            "detail": f"exit 0; RDropLoss in the step lines: {losses or 'none'}{share}",
+        }
     used = kl if kl != "undeclared" else "softmax"
     if used != expected:
         return {**record, "result": "wrong_kl", "detail": f"KL {kl} (counted as {used}), expected {expected}"}
