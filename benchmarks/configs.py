@@ -756,11 +756,17 @@ def baseline_verdict(config, run, engine, root, timeout, record):
     result, line, _ = failure(code, out, err)
     line = normalized(line, run)
     fields = {"baseline": f"{result}: {line}", "baseline_seconds": seconds}
-    if line == record["detail"]:
+    if same_failure(line, record["detail"]):
         fields.update(result="unrelated", rdrop_result=record["result"])
         if engine == "paddleclas":
             fields["paddleclas_own"] = paddleclas_own(base, run, root, timeout)
     return fields
+
+
+def same_failure(baseline, rdrop):
+    """Whether two failure lines say the same: equal, or one quotes the other (the tools' one-line error that
+    names a model's exception, `(NameError: ...)`, and that exception's traceback without R-Drop)."""
+    return baseline == rdrop or (len(baseline) > 20 and baseline in rdrop) or (len(rdrop) > 20 and rdrop in baseline)
 
 
 def paddleclas_own(config, run, root, timeout):
@@ -910,14 +916,11 @@ def plugin_only_clusters(records):
     """The configs that fail the same way without R-Drop through the plugin's tools, grouped by line (quoted
     values elided), with what PaddleClas's own `tools/train.py` makes of the config without R-Drop."""
     clusters = defaultdict(list)
-    own = {
-        rel: record.get("paddleclas_own") or f"not run (PaddleClas's Engine with R-Drop: {record['result']})"
-        for (rel, engine), record in records.items()
-        if engine == "paddleclas"
-    }
+    own = {rel: record.get("paddleclas_own") for (rel, engine), record in records.items() if engine == "paddleclas"}
     for (rel, engine), record in records.items():
         if record["result"] == "unrelated":
             line = re.sub(r"'[^']*'", "'...'", record.get("detail", ""))
+            line = re.sub(r"\.\d+([.:])", r".N\1", line)  # transform_ops.3 and .2 in one row
             words = own.get(rel) or "not run"
             clusters[
                 (f"unrelated ({record.get('rdrop_result')})", line, "trains" if words == "trains" else words)
