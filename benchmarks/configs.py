@@ -593,8 +593,23 @@ def with_rdrop(config):
     loss = derived.setdefault("Loss", {}) or {}
     derived["Loss"] = loss
     train = loss.get("Train") or []
-    loss["Train"] = train + [{"RDropLoss": {"weight": ALPHA, "reduction": "batchmean"}}]
+    entry = {"weight": ALPHA, "reduction": "batchmean"}
+    student = trained_network(derived.get("Arch") or {})
+    if student is not None:  # a DistillationModel: R-Drop names the network it regularises, as a user must
+        entry["model_name"] = student
+    loss["Train"] = train + [{"RDropLoss": entry}]
     return derived
+
+
+def trained_network(arch):
+    """The network of a `DistillationModel` `arch` that trains: its `infer_model_name`, else the first one
+    `freeze_params_list` leaves trainable; None for any other model."""
+    if arch.get("name") != "DistillationModel":
+        return None
+    names = [name for entry in arch.get("models") or [] if isinstance(entry, dict) for name in entry]
+    frozen = list(arch.get("freeze_params_list") or [])
+    trained = [name for i, name in enumerate(names) if not (i < len(frozen) and frozen[i])]
+    return arch.get("infer_model_name") or (trained[0] if trained else None)
 
 
 def write_yaml(config, path):
@@ -946,7 +961,8 @@ def report():
         "",
         f"Every YAML under `ppcls/configs` of the PaddleClas source tree ({len(paths)}), with R-Drop's three "
         "entries added (`Global.train_mode: rdrop`; `RDrop: {passes: 2, strategy: auto}`, no layer added; "
-        f"`RDropLoss` weight {ALPHA:g}, batchmean, after `Loss.Train`), shrunk and trained for one step by "
+        f"`RDropLoss` weight {ALPHA:g}, batchmean, after `Loss.Train`, with `model_name` the network that trains "
+        "for a DistillationModel), shrunk and trained for one step by "
         "`tools/train.py` on PaddleClas's Engine (`PADDLECLAS_ROOT` set) and on the standalone engine. Shrunk: "
         f"{IMAGES} generated random images (2 classes x 2) per loader in the format of its dataset class, "
         f"batch {BATCH}, 1 epoch, no pretrained weights, CPU, one thread, no loader workers, every size of the "
