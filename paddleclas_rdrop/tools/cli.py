@@ -74,11 +74,12 @@ def train(engine, run):
     """Train the built and prepared `engine`: guarded (`guard_training`), stopped at a safe point by SIGINT and
     SIGTERM, saving whole checkpoints through the run's one `Checkpointer`, which is closed (every checkpoint
     whole on disk, or its `SaveError`) before the run's summary or its stop line. An error that ends training
-    is told to the other ranks; `TrainingStopped` leaves with its `line` and `told`, an `RDropError` with its
-    `told`."""
+    is told to the other ranks; `TrainingStopped` leaves with its `line` (also written to the run's log file)
+    and `told`, an `RDropError` with its `told`."""
     from ..core.errors import RDropError, TrainingStopped, first_line
     from .runs.checkpoints import Checkpointer
     from .runs.guards import guard_training
+    from .runs.log import to_log_files
     from .runs.ranks import StopTogether
     from .runs.signals import StopOnSignals, stopped_line
 
@@ -96,6 +97,7 @@ def train(engine, run):
                 return engine.train(checkpoints)
         except TrainingStopped as stopped:
             stopped.line = stopped_line(stopped, run.output_dir, stop.started, config["Global"].get("checkpoints"))
+            to_log_files(stopped.line)
             stopped.told = ranks.tell(stopped.line)
             raise
         except RDropError as error:

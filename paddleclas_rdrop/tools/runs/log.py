@@ -1,5 +1,5 @@
 """Log lines of PaddleClas's `ppcls` logger in other words: a filter that rewrites each record's message,
-and the name a log line gives a learning-rate schedule."""
+the name a log line gives a learning-rate schedule, and a line written to the run's log file alone."""
 
 import contextlib
 import logging
@@ -31,6 +31,17 @@ def rewriting_log(rewrite, logger_name="ppcls"):
         yield
     finally:
         logger.removeFilter(rewriter)
+
+
+def to_log_files(line, logger_name="ppcls"):
+    """Write `line` as an INFO record to the file handlers of the `logger_name` logger alone (the run's
+    `train.log`): a line the tools print themselves (a stop line on stderr) is then in the log too, and
+    printed once. Nothing happens where the logger has no file handler."""
+    logger = logging.getLogger(logger_name)
+    record = logger.makeRecord(logger.name, logging.INFO, __file__, 0, line, None, None)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def renaming(partial, final):

@@ -1,5 +1,12 @@
 """SIGINT (Ctrl-C) and SIGTERM (a pre-empted machine) stop a training run of the tools at a safe point,
-with one line that says what was saved and how to resume."""
+with one line that says what was saved and how to resume.
+
+A terminal's Ctrl-C signals the whole process group, the data loader's worker processes
+(`DataLoader.*.loader.num_workers` > 0) too. They are forked while training runs, so they inherit the handler
+that only records the signal, and go on until the process that stopped ends; Python's `multiprocessing` then
+terminates them at exit (SIGTERM), and Paddle's SIGCHLD handler (`paddle/io/multiprocess_utils.py`,
+`_set_SIGCHLD_handler`) would raise `SystemError: (Fatal) DataLoader process ... killed by signal: Terminated`
+from within that exit. A stopped run puts SIGCHLD back to its default first (`StopOnSignals.__exit__`)."""
 
 import os
 import signal
@@ -12,7 +19,9 @@ class StopOnSignals:
     """While training runs in this context, the first SIGINT or SIGTERM is only recorded (`requested()`
     returns its name until then None), and the guards stop training before the next step is applied;
     a second one acts as usual (Python's KeyboardInterrupt, or termination). This is the tools' one
-    change to the process's signal handlers; the previous handlers are put back on leaving."""
+    change to the process's signal handlers; the previous handlers are put back on leaving, and when a signal
+    was recorded, SIGCHLD is left at its default for the rest of the process (the module's docstring says
+    why)."""
 
     def __init__(self):
         self.received, self.previous = None, {}
@@ -34,6 +43,8 @@ class StopOnSignals:
     def __exit__(self, *exc):
         for number, handler in self.previous.items():
             signal.signal(number, handler)
+        if self.received is not None:  # the loader's workers end with this process, as a stop expects
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         return False
 
 
