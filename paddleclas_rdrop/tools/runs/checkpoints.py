@@ -319,13 +319,15 @@ class NothingLeftToTrain(ConfigError):
     ):
         self.checkpoint, self.done, self.epochs, self.output_dir = checkpoint, done, epochs, output_dir
         self.latest_copied, self.latest_had = latest_copied, latest_had
+        from .outputs import new_schedule
+
         folder, name = os.path.split(checkpoint)
         was = "incomplete" if latest_had is None else f"at epoch {latest_had}"
         latest = f" ({os.path.join(folder, 'latest')} was {was}, behind it; it is now a copy of {name})"
         super().__init__(
             f"Global.checkpoints: {checkpoint} has trained {done} epochs and Global.epochs is {epochs}, so "
-            f"nothing is left to train{latest if latest_copied else ''}: to train on from its weights, start a "
-            f"new schedule with -o Global.pretrained_model={checkpoint} (and no Global.checkpoints)"
+            f"nothing is left to train{latest if latest_copied else ''}: {new_schedule(checkpoint, output_dir)} "
+            "(and no Global.checkpoints)"
         )
 
     def with_latest_copied(self, latest_had: int | None) -> "NothingLeftToTrain":
@@ -338,23 +340,28 @@ def check_resume(checkpoint, config, batches=None):
     """Refuse (`ConfigError`) a resume from `checkpoint` whose schedule (`schedule_of(config, batches)`) is not
     the one it recorded, in any key both know: another batch size, process count, list or `drop_last` changes
     the steps per epoch, and with them where the warm-up and the decay fall; a cosine schedule continued over
-    more epochs, or from a finished schedule, trains at learning rate 0. The learning rate is not rebuilt."""
+    more epochs, or from a finished schedule, trains at learning rate 0. The learning rate is not rebuilt. The
+    line offers a resume with the recorded values unless the checkpoint finished its schedule."""
     import paddle
+
+    from .outputs import new_schedule as fresh
 
     state = paddle.load(f"{checkpoint}.pdstates")
     recorded, wanted = state.get("schedule"), schedule_of(config, batches)
-    new_schedule = f"to train on from its weights, start a new schedule with -o Global.pretrained_model={checkpoint}"
+    new_schedule = fresh(checkpoint, section_of(config, "Global").get("output_dir"))
     differ = [key for key in SCHEDULE_KEYS if recorded and key in recorded and key in wanted]
     differ = [key for key in differ if recorded[key] != wanted[key]]
     if differ:
         settable = [key for key in differ if SCHEDULE_KEYS[key].startswith(("Global.", "Optimizer.", "DataLoader."))]
         fix = f"-o {SCHEDULE_KEYS[settable[0]]}={recorded[settable[0]]}" if settable else "the same data and processes"
+        finished = isinstance(recorded.get("epochs"), int) and state.get("epoch", 0) >= recorded["epochs"]
+        same = "" if finished else f"resume with the same values ({fix}), or "  # a finished one: nothing to resume
         raise ConfigError(
             f"Global.checkpoints: {checkpoint} was trained with "
             + ", ".join(f"{SCHEDULE_KEYS[k]}={recorded[k]}" for k in differ)
             + " and this run has "
             + ", ".join(f"{wanted[k]}" for k in differ)
-            + f": resume with the same values ({fix}), or {new_schedule}"
+            + f": {same}{new_schedule}"
         )
     if not recorded and os.path.exists(f"{checkpoint}.pdopt"):
         optimizers = paddle.load(f"{checkpoint}.pdopt")

@@ -146,9 +146,42 @@ def repair_latest(refusal: "NothingLeftToTrain") -> "NothingLeftToTrain":
     return refusal.with_latest_copied(had) if copied else refusal
 
 
+def new_schedule(checkpoint, output_dir=None):
+    """The way to train on from the weights of `checkpoint` (a path without extension) on a new schedule:
+    `-o Global.pretrained_model=<checkpoint>`, and another `Global.output_dir` where `checkpoint` is in
+    `output_dir` (a run's folder is not written over)."""
+    fix = f"to train on from its weights, start a new schedule with -o Global.pretrained_model={checkpoint}"
+    if output_dir and os.path.abspath(os.path.dirname(checkpoint) or ".") == os.path.abspath(output_dir):
+        fix += f" -o Global.output_dir={output_dir.rstrip('/')}_2"
+    return fix
+
+
+def go_on(checkpoint, config):
+    """What a new run of `config` can do with the run whose newest whole checkpoint is `checkpoint` in its
+    `Global.output_dir`: resume it, where a resume with this run's values trains something and `check_resume`
+    takes them; where the run has trained its epochs, train on from its weights (`new_schedule`); else what
+    `check_resume` says."""
+    import paddle
+
+    from .checkpoints import check_resume
+
+    glob_section = config.get("Global") or {}
+    epochs, out = glob_section.get("epochs"), glob_section.get("output_dir")
+    state = paddle.load(checkpoint + ".pdstates")
+    done, planned = int(state.get("epoch") or 0), (state.get("schedule") or {}).get("epochs")
+    if any(isinstance(n, int) and done >= n for n in (epochs, planned)):
+        return f"it has trained all {done} epochs of its schedule; {new_schedule(checkpoint, out)}"
+    try:
+        check_resume(checkpoint, config)
+    except ConfigError as refused:  # its own line says what a resume needs, or that only a new schedule trains
+        return f"a resume from {checkpoint} with this run's values is refused ({str(refused).split(': ', 1)[1]})"
+    return f"to go on with it, resume with -o Global.checkpoints={checkpoint}"
+
+
 def check_no_other_run(config):
     """Refuse (`ConfigError`) a training run into a `Global.output_dir` that holds a run it does not resume.
-    The line names the checkpoint to resume from (`resumable`), or says there is none."""
+    The line says what can be done with that run (`go_on`: resume it, or train on from its weights where it is
+    finished), or that it holds no whole checkpoint."""
     import paddle
 
     glob_section = config.get("Global") or {}
@@ -168,13 +201,9 @@ def check_no_other_run(config):
         held = f" (best_model: metric {state.get('metric', 0):.4f} at epoch {state.get('epoch')})"
     base = out.rstrip("/")
     resume = resumable(out)
-    go_on = (
-        f"to go on with it, resume with -o Global.checkpoints={resume}"
-        if resume
-        else "it holds no whole checkpoint to resume from"
-    )
+    offer = go_on(resume, config) if resume else "it holds no whole checkpoint to resume from"
     raise ConfigError(
-        f"Global.output_dir {shown(out)} holds a run{held}, which this run would replace: {go_on}; to start "
+        f"Global.output_dir {shown(out)} holds a run{held}, which this run would replace: {offer}; to start "
         f"anew, give another folder (-o Global.output_dir={base}_2) or remove {shown(out)} first"
     )
 

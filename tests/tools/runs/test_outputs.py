@@ -108,8 +108,8 @@ def test_the_tool_repairs_latest_on_the_refusal_and_says_so_in_its_one_line(work
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: Global.checkpoints: {folder}/epoch_4 has trained 4 epochs and Global.epochs is 4, so nothing is "
         f"left to train ({folder}/latest was at epoch 3, behind it; it is now a copy of epoch_4): to train on from "
-        f"its weights, start a new schedule with -o Global.pretrained_model={folder}/epoch_4 (and no "
-        f"Global.checkpoints)"
+        f"its weights, start a new schedule with -o Global.pretrained_model={folder}/epoch_4 -o "
+        f"Global.output_dir={folder}_2 (and no Global.checkpoints)"
     )
     assert paddle.load(f"{folder}/latest.pdstates")["epoch"] == 4
 
@@ -162,6 +162,42 @@ def test_a_folder_with_no_whole_checkpoint_says_so_and_offers_the_new_folder(tmp
     )
 
 
+@pytest.mark.parametrize(
+    "done, planned, epochs, offer",
+    [
+        (3, 10, 10, "to go on with it, resume with -o Global.checkpoints={out}/latest"),
+        (
+            3,
+            10,
+            20,
+            "a resume from {out}/latest with this run's values is refused ({out}/latest was trained with Global.epochs"
+            "=10 and this run has 20: resume with the same values (-o Global.epochs=10), or to train on from its "
+            "weights, start a new schedule with -o Global.pretrained_model={out}/latest -o Global.output_dir={out}_2)",
+        ),
+        (
+            10,
+            10,
+            20,
+            "it has trained all 10 epochs of its schedule; to train on from its weights, start a new schedule with "
+            "-o Global.pretrained_model={out}/latest -o Global.output_dir={out}_2",
+        ),
+    ],
+)
+def test_the_refusal_of_a_second_run_offers_only_what_works_with_the_run_in_the_folder(
+    tmp_path, done, planned, epochs, offer
+):
+    out = tmp_path / "run"
+    fake_run(str(out), epoch=done)
+    paddle.save({"metric": 0.5, "epoch": done, "schedule": {"epochs": planned}}, str(out / "latest.pdstates"))
+    config = {
+        "Global": {"output_dir": str(out), "epochs": epochs},
+        "Optimizer": {"name": "Momentum", "lr": {"name": "Cosine", "learning_rate": 0.1}},
+    }
+    with pytest.raises(ConfigError) as refused:
+        check_no_other_run(config)
+    assert f"which this run would replace: {offer.format(out=out)}; to start anew" in str(refused.value)
+
+
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_a_second_run_into_a_finished_runs_folder_is_refused_before_anything_is_written(engine, workdir):
     out = workdir / f"finished_{engine}"
@@ -170,9 +206,10 @@ def test_a_second_run_into_a_finished_runs_folder_is_refused_before_anything_is_
     (outcome,) = refusals(
         "train", "rdrop_res2net.yaml", [overrides(workdir, out.name) + TINY], cwd=workdir, env=ENGINES[engine]
     )
-    assert outcome == (
+    assert outcome == (  # 7 epochs, Global.epochs 1: no resume trains anything
         f"error: Global.output_dir {out} holds a run (best_model: metric 0.9420 at epoch 7), which this run would "
-        f"replace: to go on with it, resume with -o Global.checkpoints={out}/latest; to start anew, give another "
+        f"replace: it has trained all 7 epochs of its schedule; to train on from its weights, start a new schedule "
+        f"with -o Global.pretrained_model={out}/latest -o Global.output_dir={out}_2; to start anew, give another "
         f"folder (-o Global.output_dir={out}_2) or remove {out} first"
     )
     assert {name: os.path.getmtime(out / name) for name in os.listdir(out)} == before
