@@ -124,14 +124,21 @@ def check_rate(value: Any, key: str, what: str, usual: str) -> float:
     return float(value)
 
 
-def did_you_mean(word: object, known: Iterable[object]) -> str:
-    """`" (did you mean `X`?)"` for the entry `X` of `known` closest to `word` (difflib's ratio >= 0.6,
-    case-insensitive), else `""`: the hint of an unknown-key error."""
+def closest(word: object, known: Iterable[object]) -> Optional[object]:
+    """The entry of `known` closest to `word` by difflib's `get_close_matches` (ratio >= 0.6, case-insensitive),
+    or None."""
     import difflib
 
     by_lower = {str(name).lower(): name for name in known}
     close = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1)
-    return f" (did you mean `{by_lower[close[0]]}`?)" if close else ""
+    return by_lower[close[0]] if close else None
+
+
+def did_you_mean(word: object, known: Iterable[object]) -> str:
+    """`" (did you mean `X`?)"` for the entry `X` of `known` closest to `word` (`closest`), else `""`: the hint
+    of an unknown-key error."""
+    close = closest(word, known)
+    return f" (did you mean `{close}`?)" if close is not None else ""
 
 
 def first_line(error: BaseException) -> str:

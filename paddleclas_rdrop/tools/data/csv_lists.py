@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 from PIL import Image
 
-from ...core.errors import ConfigError, DataError
+from ...core.errors import ConfigError, DataError, closest
 from .lists import MAX_IMAGE_PIXELS  # noqa: F401  (PIL's limit for large images, the tools' one policy)
 from .text import read_lines, read_text, shown
 
@@ -20,10 +20,8 @@ def csv_reader(csv_path, columns):
     reader = csv.DictReader(io.StringIO(read_text(csv_path, "CSV file"), newline=""))
     names = reader.fieldnames or []
     for column, flag in columns.items():
-        if column not in names:
-            like = next(
-                (name for name in names if name.strip().lower() == column.lower()), names[0] if names else column
-            )
+        if column not in names:  # the header's closest name, else its first that no other flag names
+            like = closest(column.strip(), names) or next((name for name in names if name not in columns), column)
             raise DataError(
                 f"{shown(csv_path)}: no column {column!r} (columns: {names}): name yours with {flag}, "
                 f"e.g. {flag} {like}"

@@ -130,6 +130,20 @@ def test_a_header_of_another_case_names_the_column_flags(folder):
     assert counts["named"] and counts["classes"] == 3  # the BOM and the CRLF endings are read
 
 
+@pytest.mark.parametrize(
+    "header, flags, suggested",
+    [
+        ("file,condition", {"image_column": "file", "label_column": "conditon"}, "--label-column condition"),
+        ("file,condition", {"label_column": "condition"}, "--image-column file"),  # no close name: the free one
+        ("image,Label ", {"label_column": "lable"}, "--label-column Label "),
+    ],
+)
+def test_a_misspelt_column_is_offered_the_headers_closest_name(tmp_path, header, flags, suggested):
+    (tmp_path / "rows.csv").write_text(f"{header}\n")
+    with pytest.raises(DataError, match=f"name yours with {suggested.split()[0]}, e.g. {suggested}$"):
+        write_lists(str(tmp_path / "rows.csv"), str(tmp_path), str(tmp_path / "lists"), **flags)
+
+
 def test_a_test_csv_is_numbered_by_the_training_label_list(folder):
     from paddleclas_rdrop.tools.data.csv_lists import write_test_list
 
