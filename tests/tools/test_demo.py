@@ -1,5 +1,6 @@
 """The README's quick start, `bash tools/demo.sh`, as on a fresh machine (no PaddleClas tree), shortened
-to one epoch: it ends with its summary, and its log says nothing a user cannot act on."""
+to one epoch and into another folder (`-o Global.output_dir`, which every step follows): it ends with its
+summary, and its log says nothing a user cannot act on."""
 
 import os
 import re
@@ -24,7 +25,7 @@ def test_the_demo_ends_with_its_summary_and_prints_no_noise(tmp_path):
     for name in ("tools", "configs"):
         os.symlink(os.path.join(PROJECT, name), tmp_path / name)
     result = subprocess.run(
-        ["bash", "tools/demo.sh", "-o", "Global.epochs=1"],
+        ["bash", "tools/demo.sh", "-o", "Global.epochs=1", "-o", "Global.output_dir=output/elsewhere/"],
         cwd=tmp_path,
         env=tool_environment({"PADDLECLAS_ROOT": ""}),
         capture_output=True,
@@ -35,10 +36,15 @@ def test_the_demo_ends_with_its_summary_and_prints_no_noise(tmp_path):
     assert result.returncode == 0, log[-3000:]
     trained = log.split("== paddleclas-rdrop: the run ended ==", 1)[1].strip().splitlines()[:4]
     assert [line.split(":")[0] for line in trained] == ["best model", "run time", "evaluate", "export"]
-    assert "python tools/eval.py -c configs/demo_digits.yaml -o Global.epochs=1 -o Global.pretrained_model=" in log
+    assert (
+        "python tools/eval.py -c configs/demo_digits.yaml -o Global.epochs=1 -o Global.output_dir=output/elsewhere/ "
+        "-o Global.pretrained_model=output/elsewhere/best_model\n" in log
+    )
     summary = log.split("== paddleclas-rdrop: the demo ended ==", 1)[1].strip().splitlines()
     assert [line.split(":")[0] for line in summary] == ["best model", "export", "prediction"]
     assert summary[0] == trained[0]  # the demo's summary starts with the training run's
+    assert summary[1] == "export:      output/elsewhere/inference/ (inference.json, inference.pdiparams, inference.yml)"
+    assert not (tmp_path / "output" / "demo").exists()  # nothing read from or written into the config's folder
     for noise in NOISE:
         assert noise not in log, noise
     assert log.count("ppcls INFO: Global : ") == 1  # the config, printed by train.py only
