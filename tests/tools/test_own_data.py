@@ -62,8 +62,11 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(engine, 
     train_log = outputs[1]
     ended = train_log.split("== paddleclas-rdrop: the run ended ==", 1)[1]  # the run's summary, at its end
     assert re.search(r"best model:  output/my_run/best_model\.pdparams \(val top-1 [\d.]+ % at epoch \d+\)", ended)
-    assert "evaluate:    python tools/eval.py -c configs/rdrop_se_resnet.yaml -o Arch.class_num=4" in ended
-    assert "-o Global.pretrained_model=output/my_run/best_model" in ended and "run time:    " in ended
+    typed = "$(cat my_lists/overrides.txt) -o Global.device=cpu -o Global.output_dir=output/my_run"  # as typed
+    typed += "" if whole else " -o Global.epochs=2"
+    weights = "-o Global.pretrained_model=output/my_run/best_model"
+    assert f"evaluate:    python tools/eval.py -c configs/rdrop_se_resnet.yaml {typed} {weights}\n" in ended
+    assert "run time:    " in ended
     assert step_losses(train_log, "RDropLoss")
     assert "paddleclas-rdrop: " + ("standalone engine" if whole else "PaddleClas's Engine") in train_log
     if whole:

@@ -50,10 +50,14 @@ def best_lines(config):
 
 def run_summary(config, config_path, overrides, seconds):
     """The end-of-run lines of a training run of `config` (read from `config_path` with the `-o` `overrides`)
-    that took `seconds`."""
+    that took `seconds`; its commands give the overrides as typed (`data.override_files.as_typed`: an overrides
+    file as `$(cat <file>)`, each key once), with the weights to evaluate and export instead of the run's own
+    `Global.pretrained_model` and `Global.checkpoints`."""
+    from ..data.override_files import as_typed
+
     out = config["Global"]["output_dir"]
     weights = os.path.join(out, "best_model" if _state(out, "best_model") else "latest")
-    given = " ".join(f"-o {shlex.quote(o)}" for o in overrides if not o.startswith("Global.pretrained_model="))
+    given = as_typed(overrides, leave_out=("Global.pretrained_model", "Global.checkpoints"))
     command = f"-c {shlex.quote(config_path)}" + (f" {given}" if given else "")
     return [
         "",
