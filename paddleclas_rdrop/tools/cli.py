@@ -77,6 +77,7 @@ def train(engine, run):
     is told to the other ranks; `TrainingStopped` leaves with its `line` (also written to the run's log file)
     and `told`, an `RDropError` with its `told`."""
     from ..core.errors import RDropError, TrainingStopped, first_line
+    from .quiet import resuming_quietly
     from .runs.checkpoints import Checkpointer
     from .runs.guards import guard_training
     from .runs.log import to_log_files
@@ -85,7 +86,7 @@ def train(engine, run):
 
     config, on_tree = run.config, run.on_tree
     checkpoints = Checkpointer(run.output_dir, run.schedule, run.keep)
-    with StopOnSignals() as stop, StopTogether(run.output_dir, checkpoints) as ranks:
+    with StopOnSignals() as stop, StopTogether(run.output_dir, checkpoints) as ranks, resuming_quietly():
         guard_training(engine, stop.requested)
         try:
             with checkpoints:  # leaving it waits for every save; an error that ended training is the one reported

@@ -14,6 +14,10 @@
 - The config, printed by every tool's engine: only `tools/train.py` prints it (`prebuilt`).
 - Paddle's "DataLoader N workers exit unexpectedly" once a tool's work is done: the loader's workers
   end with the process, which is expected then.
+- Paddle's "There are some unused values in state_dict ... 'LearningRateDecay'" at a resume of a warmed-up
+  schedule: `LinearWarmup.state_dict` saves its wrapped schedule's state under `LinearWarmup_LR`, and the base
+  `LRScheduler.set_state_dict` it calls first warns about that key before `LinearWarmup` loads it itself
+  (`paddle/optimizer/lr.py`). Only that case is silent (`resuming_quietly`); any other unused key still warns.
 
 And what the tools print in other words (`runs.log.RewriteLog`):
 - `lr(LinearWarmup)` once the warm-up is over: the name of the schedule it wraps (`lr_name`).
@@ -151,3 +155,43 @@ def quiet_after_success():
     """Once a tool's work is done: drop Paddle's "DataLoader N workers exit unexpectedly" warning
     (the root logger's), which the loader's workers give when they end with the process."""
     logging.getLogger().addFilter(_FinishedLoaderWorkers())
+
+
+UNUSED_LR_STATE = "There are some unused values in state_dict"  # paddle/optimizer/lr.py, LRScheduler.set_state_dict
+WARMUP_STATE_KEY = "LinearWarmup_LR"  # where paddle's LinearWarmup saves the state of the schedule it wraps
+
+
+def expected_lr_state(schedule, state):
+    """Whether loading `state` into the learning-rate `schedule` gives Paddle's unused-values warning for
+    nothing but `LinearWarmup`'s own `LinearWarmup_LR` key (at this level and in the schedule it wraps)."""
+    from paddle.optimizer.lr import LinearWarmup, LRScheduler
+
+    if not isinstance(schedule, LRScheduler) or not isinstance(state, dict):
+        return False
+    schedule.state_keys()
+    extra = set(state) - set(schedule.keys)
+    if not isinstance(schedule, LinearWarmup):
+        return not extra
+    inner = schedule.learning_rate
+    inner_state = state.get(WARMUP_STATE_KEY)
+    return extra == {WARMUP_STATE_KEY} and (not isinstance(inner, LRScheduler) or expected_lr_state(inner, inner_state))
+
+
+@contextlib.contextmanager
+def resuming_quietly():
+    """Within the context (a training run, whose resume loads the schedule's state), Paddle's
+    `LinearWarmup.set_state_dict` loads a state without the unused-values warning where that warning is only
+    about its own wrapped schedule's key (`expected_lr_state`); the method is put back on leaving."""
+    from paddle.optimizer.lr import LinearWarmup
+
+    load = LinearWarmup.set_state_dict
+
+    def set_state_dict(self, state_dict):
+        if not expected_lr_state(self, state_dict):
+            return load(self, state_dict)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=UNUSED_LR_STATE, category=UserWarning)
+            return load(self, state_dict)
+
+    with patched(LinearWarmup, set_state_dict=set_state_dict):
+        yield
