@@ -19,6 +19,7 @@ from ...core.errors import ConfigError, RDropError  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import plot, report_lines, verdict_lines  # noqa: E402
 from .runs import check_setup, read_results, run_all  # noqa: E402
+from .stats import few_seeds_warning  # noqa: E402
 
 
 def is_multilabel(config):
@@ -60,6 +61,8 @@ def parse(argv=None):
     args = parse_tool_args(parser(), argv)
     if args.seeds < 2:
         raise ConfigError(f"--seeds {args.seeds}: the intervals need at least 2 paired seeds (3 or more is better)")
+    if few_seeds_warning(args.seeds) and not args.report:
+        print(few_seeds_warning(args.seeds), file=sys.stderr, flush=True)
     args.arms = parse_arms(args.arms)
     if args.test_list and not os.path.isfile(args.test_list):
         raise ConfigError(f"--test-list {args.test_list}: no such file (relative paths are to {os.getcwd()})")

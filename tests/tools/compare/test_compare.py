@@ -128,6 +128,18 @@ def test_a_bad_argument_is_one_line(extra, words, tmp_path):
     assert "\n" not in str(stop.value.code) and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("seeds", [2, 4, 5])
+def test_fewer_than_five_seeds_are_warned_of_with_the_width_of_their_intervals(seeds, capsys, tmp_path):
+    from paddleclas_rdrop.tools.compare.command import parse
+
+    parse(["-c", RECIPE, "--out", str(tmp_path / "out"), "--seeds", str(seeds)])
+    said = capsys.readouterr().err
+    half = stats.t.ppf(0.975, seeds - 1) / math.sqrt(seeds)  # the interval's half-width in sd of the differences
+    expected = f"t({seeds - 1} df) x sd / sqrt({seeds}) = {half:.2f} standard deviations"
+    assert (said.startswith(f"warning: --seeds {seeds}: ") and expected in said) == (seeds < 5), said
+    assert ("give --seeds 5 or more" in said) == (seeds < 5)
+
+
 def test_a_config_without_r_drop_has_no_twin(tmp_path):
     from paddleclas_rdrop.tools.compare.command import main
 
