@@ -23,6 +23,7 @@ from paddleclas_rdrop.tools.data.multilabel_csv import (
     write_multilabel_test_list,
 )
 from paddleclas_rdrop.tools.data.overrides import data_overrides, multilabel_overrides, small_data_overrides
+from paddleclas_rdrop.tools.runs.clock import PLANNING
 
 
 def label_spec(args):
@@ -72,6 +73,7 @@ def multilabel_lists(args, out, spec):
     switch = multilabel_overrides(out)  # its Infer.PostProcess replaces the class map key
     keys = [key for key in keys if key not in switch and not key.startswith("Infer.PostProcess.")] + switch
     write_overrides(out, "overrides.txt", keys, "tools/train.py, eval.py, export_model.py, predict.py and compare.py")
+    print(f"\n{PLANNING}")
 
 
 def test_keys(args, out):
@@ -148,3 +150,4 @@ if __name__ == "__main__":
         f"\nOverrides for tools/train.py, eval.py, export_model.py and predict.py (paths relative to "
         f"this folder), also in {os.path.join(out, 'overrides.txt')}:\n  " + " \\\n  ".join(overrides)
     )
+    print(f"\n{PLANNING}")

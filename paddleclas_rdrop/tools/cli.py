@@ -30,7 +30,7 @@ def run(mode, argv=None, threads=None):
     loaded = load_run(mode, argv, announce=lambda which: say(f"{which}; {threads} CPU threads per process{chosen}"))
     engine = build_engine(loaded)
     with rewriting_log(engine_log_words(engine, mode)):
-        result = use_engine(engine, loaded)
+        result = use_engine(engine, loaded, started)
     summarise(loaded, time.time() - started)
     return result
 
@@ -50,8 +50,9 @@ def summarise(run, seconds):
         print("\n".join(run_summary(run.config, run.config_path, run.overrides, seconds)), flush=True)
 
 
-def use_engine(engine, run):
-    """What the tool of `run.mode` does with the built `engine`."""
+def use_engine(engine, run, started=None):
+    """What the tool of `run.mode` does with the built `engine`; `started`: the tool's start (`time.time()`, default
+    now), which a training run's expected run time counts from."""
     from .export import export_whole
 
     if run.mode == "export":
@@ -67,18 +68,20 @@ def use_engine(engine, run):
         return results
     if run.mode != "train":
         return getattr(engine, run.mode)()
-    return train(engine, run)
+    return train(engine, run, started or time.time())
 
 
-def train(engine, run):
+def train(engine, run, started):
     """Train the built and prepared `engine`: guarded (`guard_training`), stopped at a safe point by SIGINT and
     SIGTERM, saving whole checkpoints through the run's one `Checkpointer`, which is closed (every checkpoint
     whole on disk, or its `SaveError`) before the run's summary or its stop line. An error that ends training
     is told to the other ranks; `TrainingStopped` leaves with its `line` (also written to the run's log file)
-    and `told`, an `RDropError` with its `told`."""
+    and `told`, an `RDropError` with its `told`. Its expected run time, counted from `started` (the tool's start),
+    is printed within its first minute and after its first epoch (`runs.clock.time_training`)."""
     from ..core.errors import RDropError, TrainingStopped, first_line
     from .quiet import resuming_quietly
     from .runs.checkpoints import Checkpointer
+    from .runs.clock import time_training
     from .runs.guards import guard_training
     from .runs.log import to_log_files
     from .runs.ranks import StopTogether
@@ -88,6 +91,7 @@ def train(engine, run):
     checkpoints = Checkpointer(run.output_dir, run.schedule, run.keep)
     with StopOnSignals() as stop, StopTogether(run.output_dir, checkpoints) as ranks, resuming_quietly():
         guard_training(engine, stop.requested)
+        time_training(engine, run, started)
         try:
             with checkpoints:  # leaving it waits for every save; an error that ended training is the one reported
                 if on_tree:

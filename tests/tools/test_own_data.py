@@ -67,6 +67,8 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(engine, 
     weights = "-o Global.pretrained_model=output/my_run/best_model"
     assert f"evaluate:    python tools/eval.py -c configs/rdrop_se_resnet.yaml {typed} {weights}\n" in ended
     assert "run time:    " in ended
+    assert "Time: tools/train.py prints the run's expected run time" in outputs[0]
+    assert "[Train][Time] expected run time " in train_log and "[Train][Time] after epoch 1: " in train_log
     assert step_losses(train_log, "RDropLoss")
     assert "paddleclas-rdrop: " + ("standalone engine" if whole else "PaddleClas's Engine") in train_log
     if whole:

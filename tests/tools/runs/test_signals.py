@@ -1,6 +1,7 @@
 """SIGINT (Ctrl-C) and SIGTERM (a pre-empted machine) stop training at a safe point, on both engines: one
 line names the last whole checkpoint and the override that resumes, in the terminal and in train.log, with no
-traceback, the data loader's workers signalled too; the resume finishes quietly."""
+traceback, the data loader's workers signalled too; the resume finishes quietly, and says its expected run
+time."""
 
 import os
 import re
@@ -68,3 +69,7 @@ def test_ctrl_c_to_the_process_group_stops_at_a_safe_point_in_one_line_and_the_c
     log = resumed.stdout + resumed.stderr
     assert "[Train][Epoch 2/3]" in log and "[Train][Epoch 3/3]" in log and "[Train][Epoch 1/3]" not in log
     assert "unused values in state_dict" not in log
+    # the expected run time, once in epoch 2 (from its steps but the first two) and once it has ended
+    first = re.findall(r"\[Train\]\[Time\] expected run time .* 3 steps left at .*, measured over 1 step, ", log)
+    assert len(first) == 1 and log.index(first[0]) < log.index("[Train][Epoch 2/3][Avg]")
+    assert re.search(r"\[Train\]\[Time\] after epoch 2: .* 1 epoch left at .* as measured in epoch 2\)", log)
