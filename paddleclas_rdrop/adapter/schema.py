@@ -4,6 +4,8 @@ default, which engine reads it, and whether a recipe may leave it out.
 Everything else that knows keys reads this table:
 - `values.check_values`: the type and range of every value (`rule_for`), before anything is built;
 - `typos.check_overrides`: a new `-o` key that is `optional` here is PaddleClas's to read, not a typo;
+- `adapter.settings`: the keys of the `RDrop` section, their defaults and help (`defaults`, `key_help`);
+- `runs.outputs.check_outputs`: the folders each tool writes (`written`);
 - the standalone engine: the defaults of `Global`, `AMP` and `EMA` (`defaults`), the top-level sections it
   knows (`sections`), and the `Global` keys only PaddleClas's Engine reads (`paddleclas_only`), which it names
   in its refusal;
@@ -25,6 +27,8 @@ import dataclasses
 import math
 import numbers
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from ..core.drop_path import STAGES
 
 ENGINES = ("both", "paddleclas")  # who reads a key: both engines, or PaddleClas's Engine only
 NO_DEFAULT = object()  # a key without a default of the standalone engine's
@@ -126,7 +130,8 @@ class Key:
     PaddleClas's to read, not a typo; `checkpoint`: a `path` key naming weights, a checkpoint's path without
     `.pdparams` or a URL (`tools/data/paths.resolve_paths` resolves a folder, a `.pdparams` file and a URL);
     `off_is_absent`: PaddleClas's Engine reads whether the key is there, so at one of its rule's off values the
-    key is left out of the config (`values.leave_out_off_values`)."""
+    key is left out of the config (`values.leave_out_off_values`); `written_by`: the tools (modes) that write
+    into the folder a `path` key names (`written`); `help`: what the tools' -h says of it."""
 
     path: str
     rule: Optional[Rule] = None
@@ -136,15 +141,34 @@ class Key:
     note: str = ""
     off_is_absent: bool = False
     checkpoint: bool = False
+    written_by: Tuple[str, ...] = ()
+    help: str = ""
 
     @property
     def parts(self) -> List[str]:
         return self.path.split(".")
 
 
-def _global(name, rule=None, default=NO_DEFAULT, engine="both", note="", off_is_absent=False):
+def _global(name, rule=None, default=NO_DEFAULT, engine="both", note="", off_is_absent=False, written_by=()):
     """A `Global` key: PaddleClas's recipes leave any of them to their defaults."""
-    return Key(f"Global.{name}", rule, default, engine, optional=True, note=note, off_is_absent=off_is_absent)
+    return Key(
+        f"Global.{name}",
+        rule,
+        default,
+        engine,
+        optional=True,
+        note=note,
+        off_is_absent=off_is_absent,
+        written_by=written_by,
+    )
+
+
+def _rdrop(name, default, help):
+    """A key of the `RDrop` section: `adapter.settings.parse_section` checks it with the core's checks."""
+    return Key(f"RDrop.{name}", None, default, optional=True, note="checked by adapter.settings", help=help)
+
+
+ALL_TOOLS = ("train", "eval", "infer", "export")
 
 
 RETRIEVAL = "retrieval only"
@@ -156,7 +180,7 @@ KEYS: List[Key] = [
     # Global: the keys of both engines, with the standalone engine's defaults
     Key("Global.checkpoints", WEIGHTS, None, optional=True, checkpoint=True),
     Key("Global.pretrained_model", WEIGHTS, None, optional=True, checkpoint=True),
-    _global("output_dir", Rule("path", example="output/my_run"), "./output/"),
+    _global("output_dir", Rule("path", example="output/my_run"), "./output/", written_by=ALL_TOOLS),
     _global(
         "device",
         Rule("choice", choices=("cpu", "gpu", "xpu", "npu", "mlu", "ascend", "intel_gpu", "mps"), example="cpu"),
@@ -169,7 +193,9 @@ KEYS: List[Key] = [
     _global("print_batch_step", whole(1, "10"), 10),
     _global("use_visualdl", FLAG, False),
     _global("image_shape", Rule("shape", example="[3,224,224]"), [3, 224, 224]),
-    _global("save_inference_dir", Rule("path", example="output/my_run/inference"), "./inference"),
+    _global(
+        "save_inference_dir", Rule("path", example="output/my_run/inference"), "./inference", written_by=("export",)
+    ),
     _global("train_mode", None, None, note="a train hook's name: the Engine looks it up and names a missing one"),
     # PaddleClas seeds with `if seed or seed == 0`: False == 0, so `seed: False` would seed with 0
     _global("seed", whole(0, "0", off=NONE_OR_FALSE), None, off_is_absent=True),
@@ -178,7 +204,7 @@ KEYS: List[Key] = [
     _global("start_eval_epoch", whole(0, "0"), 0),
     _global("class_num", whole(1, "10", off=(None,)), None),
     _global("use_multilabel", FLAG, False),
-    _global("keep_checkpoint_max", None, None, note="checked by runs.checkpoints.keep_of, with its own message"),
+    _global("keep_checkpoint_max", whole(1, "2", off=(None,)), None),  # None: every epoch checkpoint is kept
     # Global: the keys only PaddleClas's Engine reads (`grep -rhoE '\["Global"\](\.get\(|\[)"[a-z_]+' ppcls`
     # in PaddleClas develop d178931)
     _global("distributed", FLAG, engine="paddleclas"),
@@ -241,6 +267,26 @@ KEYS: List[Key] = [
         optional=True,
     ),
     Key("Infer.PostProcess.topk", whole(1, "5")),
+    # RDrop: the plugin's section (its keys' rules are the core's, in adapter.settings)
+    _rdrop("passes", 2, "k, the passes of every sample"),
+    _rdrop(
+        "strategy",
+        "auto",
+        "auto | concat | shared_trunk | separate: how the k passes run (auto: the cheapest exact one)",
+    ),
+    _rdrop("head_dropout", 0.0, "dropout rate added before the classifier"),
+    _rdrop("head_layer", None, "the classifier's sublayer name (default: the model's last Linear layer)"),
+    _rdrop("drop_path", 0.0, "stochastic depth rate of the last residual block (linear from 0), training only"),
+    _rdrop("drop_path_stages", list(STAGES), "the stages (1-4) that get drop path"),
+    _rdrop(
+        "augment_per_pass", False, "each pass its own draw of the train transform_ops (a baseline: k views, CE only)"
+    ),
+    _rdrop("alpha_warmup_epochs", 0, "alpha rises linearly from 0 over these epochs (0: from the first step)"),
+    _rdrop(
+        "alpha",
+        None,
+        "the weight of the KL term; given, it sets the RDropLoss entry's weight (the one value trained with)",
+    ),
 ]
 
 
@@ -288,6 +334,16 @@ def defaults(section: str) -> Dict[str, Any]:
         for key in _rows_under(section)
         if key.engine == "both" and key.default is not NO_DEFAULT
     }
+
+
+def key_help(section: str) -> Dict[str, str]:
+    """{key: what the tools' -h says of it} of the keys directly under `section` that have a help text."""
+    return {key.parts[-1]: key.help for key in _rows_under(section) if key.help}
+
+
+def written(mode: str) -> List[str]:
+    """The `Global` keys of the folders the tool of `mode` (train, eval, infer, export) writes."""
+    return [key.parts[-1] for key in _rows_under("Global") if mode in key.written_by]
 
 
 def paddleclas_only(section: str = "Global") -> List[str]:

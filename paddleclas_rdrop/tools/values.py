@@ -28,15 +28,20 @@ def check_values(config):
     """Check every value of `config` that the schema has a rule for; raises `ConfigError` for the first wrong one:
     `<key> must be <what>, got <value>: set -o <key>=<example>`."""
     for path, value in _nodes(config):
-        rule = rule_for(path) if path else None
-        if rule is None:
-            continue
-        problem = rule.problem(value)
-        if problem:
-            key = ".".join(path)
-            flag_text = rule.kind == "flag" and isinstance(value, str)
-            hint = " (PaddleClas's -o reads Python's True and False)" if flag_text else ""
-            raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: set -o {key}={rule.example}")
+        if path:
+            check_value(path, value)
+
+
+def check_value(path, value):
+    """Check `value` of the key at `path` (key parts) by the schema's rule, if it has one; raises `ConfigError`:
+    `<key> must be <what>, got <value>: set -o <key>=<example>`."""
+    rule = rule_for(path)
+    problem = rule.problem(value) if rule is not None else None
+    if problem:
+        key = ".".join(path)
+        flag_text = rule.kind == "flag" and isinstance(value, str)
+        hint = " (PaddleClas's -o reads Python's True and False)" if flag_text else ""
+        raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: set -o {key}={rule.example}")
 
 
 def leave_out_off_values(config):
