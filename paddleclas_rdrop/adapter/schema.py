@@ -36,7 +36,8 @@ NO_DEFAULT = object()  # a key without a default of the standalone engine's
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """A value's kind (`whole`, `number`, `flag`, `choice`, `path`, `shape`), its range and its off values."""
+    """A value's kind (`whole`, `number`, `flag`, `choice`, `path`, `shape`, `weights`: one of `choices` or a list
+    of weights), its range and its off values."""
 
     kind: str
     low: Optional[float] = None
@@ -65,6 +66,8 @@ class Rule:
         if self.kind == "shape":
             good = isinstance(value, (list, tuple)) and len(value) == 3
             return None if good and all(_whole(v) and v >= 1 for v in value) else wanted
+        if self.kind == "weights":
+            return None if value in self.choices or _weights(value) else wanted
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             return wanted
         if self.kind == "whole" and not _whole(value):
@@ -86,6 +89,8 @@ class Rule:
             return "a path"
         if self.kind == "shape":
             return "[channels, height, width], three whole numbers >= 1"
+        if self.kind == "weights":
+            return f"{' or '.join(self.choices)} or a list of one number >= 0 per class, not all 0"
         bounds = []
         if self.low is not None:
             bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
@@ -97,6 +102,14 @@ class Rule:
 
 def _whole(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _weights(value):
+    """Whether `value` is a non-empty list of finite numbers >= 0, not all 0."""
+    numbers_only = isinstance(value, (list, tuple)) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in value
+    )
+    return numbers_only and any(v > 0 for v in value)
 
 
 def whole(low: float, example: str, off: Tuple = ()) -> Rule:
@@ -171,6 +184,18 @@ def _rdrop(name, default, help):
 ALL_TOOLS = ("train", "eval", "infer", "export")
 
 
+SAMPLERS = (
+    "DistributedBatchSampler",
+    "BatchSampler",
+    "ClassBalancedSampler",
+    "DistributedRandomIdentitySampler",
+    "PKSampler",
+    "MixSampler",
+    "MultiScaleSampler",
+    "RASampler",
+    "DomainShuffleBatchSampler",
+    "NaiveIdentityBatchSampler",
+)
 RETRIEVAL = "retrieval only"
 KEYS: List[Key] = [
     # the top-level sections
@@ -241,10 +266,22 @@ KEYS: List[Key] = [
     Key("DataLoader.*.dataset.cls_label_path", Rule("path", off=(None,), example="./dataset/my_data/train_list.txt")),
     Key("DataLoader.*.dataset.relabel", optional=True, note="read by PaddleClas's datasets"),
     Key("DataLoader.*.sampler.batch_size", whole(1, "32")),
+    # the samplers PaddleClas's build_dataloader finds (ppcls/data/__init__.py in d178931) and the plugin's; the
+    # seed of ClassBalancedSampler's draw (tools/data/imbalance.py: Global.seed when left out)
+    Key("DataLoader.*.sampler.name", Rule("choice", choices=SAMPLERS, example="ClassBalancedSampler"), optional=True),
+    Key("DataLoader.*.sampler.seed", whole(0, "0", off=(None,)), optional=True, off_is_absent=True),
     Key("DataLoader.*.sampler.drop_last", FLAG, optional=True),
     Key("DataLoader.*.sampler.shuffle", FLAG, optional=True),
     Key("DataLoader.*.loader.num_workers", whole(0, "0"), optional=True),
     Key("DataLoader.*.loader.use_shared_memory", FLAG, optional=True),
+    # the loss for imbalanced classes (core.class_weighted_ce); tools/data/imbalance.py checks the entry as a whole
+    Key("Loss.*.*.ClassWeightedCELoss.class_weights", Rule("weights", choices=("balanced",), example="balanced")),
+    Key("Loss.*.*.ClassWeightedCELoss.epsilon", number(0, "0.1", high=1, high_open=True, off=(None,)), optional=True),
+    Key(
+        "Loss.*.*.ClassWeightedCELoss.reduction",
+        Rule("choice", choices=("mean", "sum", "none"), example="mean"),
+        optional=True,
+    ),
     Key("Optimizer.**.lr.learning_rate", number(0, "0.1", low_open=True)),
     Key("Optimizer.**.lr.warmup_epoch", number(0, "5"), optional=True),
     Key("Optimizer.**.lr.warmup_start_lr", number(0, "0.0"), optional=True),

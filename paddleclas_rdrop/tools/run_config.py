@@ -9,7 +9,9 @@ The order (`load_run`):
    as weights named); the values against the schema (`values.check_values`; a key at an off value that
    PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`);
 5. the mutual-learning and R-Drop contracts (one
-   `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`); every top-k at or above
+   `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`); the keys for imbalanced
+   classes (`data.imbalance.settle_imbalance`: `ClassWeightedCELoss`'s `class_weights: balanced` made one weight
+   per class from the train list, `ClassBalancedSampler`'s seed from `Global.seed`); every top-k at or above
    the class count left out, with one warning (`data.topk.settle_topk`: a top-k that is always 1.0 is not
    printed as a metric, on either engine);
 6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training, the
@@ -99,6 +101,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from ..adapter.mutual import check_mutual_contract
     from ..adapter.settings import RDropSettings, sync_alpha
     from .args import parse_args
+    from .data.imbalance import settle_imbalance
     from .data.lists import train_batches
     from .data.topk import settle_topk
     from .engines import select_engine
@@ -113,6 +116,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
     check_mutual_contract(config)
+    settle_imbalance(config, mode)
     topk_warning = settle_topk(config, mode)
     settings = RDropSettings.from_config(config)
     sync_alpha(config, settings)
