@@ -9,8 +9,7 @@ The keys and their rules are the schema's (`schema.KEYS`); tests/tools/test_valu
 `Global` keys of PaddleClas's Engine source.
 """
 
-from ..adapter.schema import key_for, rule_for
-from ..core.errors import ConfigError
+from ..adapter.schema import check, key_for
 
 
 def _nodes(node, path=()):
@@ -29,19 +28,7 @@ def check_values(config):
     `<key> must be <what>, got <value>: set -o <key>=<example>`."""
     for path, value in _nodes(config):
         if path:
-            check_value(path, value)
-
-
-def check_value(path, value):
-    """Check `value` of the key at `path` (key parts) by the schema's rule, if it has one; raises `ConfigError`:
-    `<key> must be <what>, got <value>: set -o <key>=<example>`."""
-    rule = rule_for(path)
-    problem = rule.problem(value) if rule is not None else None
-    if problem:
-        key = ".".join(path)
-        flag_text = rule.kind == "flag" and isinstance(value, str)
-        hint = " (PaddleClas's -o reads Python's True and False)" if flag_text else ""
-        raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: set -o {key}={rule.example}")
+            check(path, value)
 
 
 def leave_out_off_values(config):

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 
-from ...adapter.schema import optimizer_entries
+from ...adapter.schema import check, optimizer_entries
 from ...adapter.sections import section_of
 from ...core.errors import ConfigError, SaveError
 from .log import renaming, rewriting_log
@@ -62,10 +62,8 @@ KEEP_KEY = "Global.keep_checkpoint_max"
 def keep_of(config):
     """`Global.keep_checkpoint_max` of `config`: None (keep every epoch checkpoint) or an int >= 1, by the
     schema's rule. Raises `ConfigError` for any other value."""
-    from ..values import check_value
-
     keep = section_of(config, "Global").get("keep_checkpoint_max")
-    check_value(("Global", "keep_checkpoint_max"), keep)
+    check(("Global", "keep_checkpoint_max"), keep)
     return keep
 
 
