@@ -99,7 +99,9 @@ def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engin
     for cell, metric, scale in ((pair[1], "top1", 100), (pair[2], "nll", 1), (pair[3], "ece", 100)):
         value = (lambda r: ece(r["counts"])) if metric == "ece" else (lambda r, m=metric: r[m])
         check_interval(cell, [scale * (value(by[("rdrop", s)]) - value(by[("baseline", s)])) for s in (0, 1)])
-    assert re.search(r"^rdrop vs baseline \(2 seeds\): top-1 .*(within the noise|better|worse)", result.stdout, re.M)
+    assert re.search(
+        r"^rdrop vs baseline \(2 seeds, 95 % intervals\): top-1 .*(within the noise|better|worse)", result.stdout, re.M
+    )
     assert (out / "report.png").stat().st_size > 10_000
 
     before = (out / "results.jsonl").read_text()
