@@ -1,4 +1,5 @@
-"""The README's first screen is what `benchmarks/first_screen.py` recomputes from the studies' result files."""
+"""The README's first screen is what `benchmarks/first_screen.py` recomputes from the studies' result files,
+and the README stays at most 1,500 words (the rest is in docs/)."""
 
 import itertools
 import os
@@ -8,6 +9,7 @@ import first_screen
 from engine_runs import PROJECT
 
 MARKER = "<!-- first-screen: benchmarks/first_screen.py -->"
+MAX_WORDS = 1500
 
 
 def readme():
@@ -18,3 +20,8 @@ def readme():
 def test_the_readme_table_is_what_the_result_files_give():
     after = readme().split(MARKER, 1)[1].lstrip("\n").splitlines()
     assert list(itertools.takewhile(lambda line: line.startswith("|"), after)) == first_screen.table()
+
+
+def test_the_readme_is_at_most_1500_words():
+    words = len(readme().split())  # as `wc -w README.md` counts them
+    assert words <= MAX_WORDS, f"README.md has {words} words; move the rest to docs/"
