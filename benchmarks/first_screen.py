@@ -16,6 +16,7 @@ A cell whose verdict (better, worse, within the noise) differs in a repeat of th
 """
 
 import glob
+import json
 import os
 import statistics
 import sys
@@ -130,8 +131,6 @@ class Study:
 
 def read_setup(path):
     """{arm: config} of a compare folder's setup.json."""
-    import json
-
     with open(path) as handle:
         return {arm: yaml.safe_load(text) for arm, text in json.load(handle)["configs"].items()}
 
