@@ -11,7 +11,8 @@ The order (`load_run`):
 5. the mutual-learning and R-Drop contracts (one
    `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`); every top-k at or above
    the class count left out, with one warning (`data.topk.settle_topk`: a top-k that is always 1.0 is not
-   printed as a metric, on either engine);
+   printed as a metric, on either engine); with `tools/eval.py --corruptions`, the Eval list checked and its
+   metric added (`corrupted_eval.prepare`);
 6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training, the
    batches of an epoch (`data.lists.train_batches`, read once), something left to train and a resume whose
    schedule continues. None of them writes.
@@ -47,6 +48,7 @@ class Run:
     overrides: List[str]
     profiler_options: Optional[str] = None
     warnings: Tuple[str, ...] = ()
+    corruptions: Optional[str] = None  # tools/eval.py --corruptions: the copies' folder ("": the default one)
 
     @property
     def on_tree(self) -> bool:
@@ -118,6 +120,11 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     sync_alpha(config, settings)
     check_device(config)
     check_outputs(config, mode)
+    corruptions = getattr(args, "corruptions", None)
+    if corruptions is not None:
+        from .corrupted_eval import prepare
+
+        prepare(config, corruptions, paddle.distributed.get_world_size())
     keep = keep_of(config) if mode == "train" else None
     batches = train_batches(config, paddle.distributed.get_world_size()) if mode == "train" else None
     if mode == "train":
@@ -136,4 +143,5 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
         overrides=list(args.override),
         profiler_options=args.profiler_options,
         warnings=(topk_warning,) if topk_warning else (),
+        corruptions=corruptions,
     )
