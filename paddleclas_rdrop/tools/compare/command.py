@@ -174,11 +174,12 @@ def publish(rows, args):
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     plot(rows, os.path.join(args.out, "report.png"))
-    verdicts = verdict_lines(rows)
+    verdicts, plots = verdict_lines(rows), [os.path.join(args.out, "report.png")]
     if robustness.robust_rows(rows):
-        robustness.plot(rows, os.path.join(args.out, "robustness.png"))
+        plots.append(os.path.join(args.out, "robustness.png"))
+        robustness.plot(rows, plots[-1])
         verdicts += robustness.verdict_lines(robustness.robust_rows(rows))
-    print("\n".join(["", *verdicts, "", f"report: {path} and {os.path.join(args.out, 'report.png')}"]))
+    print("\n".join(["", *verdicts, "", f"report: {path} and {' and '.join(plots)}"]))
 
 
 def main(tools_dir, argv=None):
