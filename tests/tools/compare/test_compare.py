@@ -137,6 +137,7 @@ def check_robustness(out, rows, report, stdout):
             row["images"]
         }
         printed = (out / "runs" / f"{row['arm']}_seed{row['seed']}" / "eval.out").read_text()
+        assert f"[corruptions] reused the copies in {out / 'corruptions'}" in printed  # made once, by compare
         assert f"[corruptions] mean over {len(names)} corruptions x 5 severities: top-1 " in printed
         assert f"top-1 {100 * corrupted(row, 'top1'):.2f} %, ECE {100 * corrupted(row, 'ece'):.2f} %" in printed
 
