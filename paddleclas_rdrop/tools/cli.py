@@ -75,6 +75,10 @@ def use_engine(engine, run):
         if found["undecodable"]:
             raise unreadable_images(found["undecodable"], len(found["listed"]))
         return results
+    if run.corruptions is not None:
+        from .corrupted_eval import evaluate_corrupted
+
+        return evaluate_corrupted(engine, run)
     if run.mode != "train":
         return getattr(engine, run.mode)()
     return train(engine, run)

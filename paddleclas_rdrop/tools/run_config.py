@@ -13,7 +13,8 @@ The order (`load_run`):
    classes (`data.imbalance.settle_imbalance`: `ClassWeightedCELoss`'s `class_weights: balanced` made one weight
    per class from the train list, `ClassBalancedSampler`'s seed from `Global.seed`); every top-k at or above
    the class count left out, with one warning (`data.topk.settle_topk`: a top-k that is always 1.0 is not
-   printed as a metric, on either engine);
+   printed as a metric, on either engine); with `tools/eval.py --corruptions`, the Eval list checked and its
+   metric added (`corrupted_eval.prepare`);
 6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training, the
    batches of an epoch (`data.lists.train_batches`, read once), something left to train and a resume whose
    schedule continues. None of them writes.
@@ -49,6 +50,7 @@ class Run:
     overrides: List[str]
     profiler_options: Optional[str] = None
     warnings: Tuple[str, ...] = ()
+    corruptions: Optional[str] = None  # tools/eval.py --corruptions: the copies' folder ("": the default one)
 
     @property
     def on_tree(self) -> bool:
@@ -122,6 +124,11 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     sync_alpha(config, settings)
     check_device(config)
     check_outputs(config, mode)
+    corruptions = getattr(args, "corruptions", None)
+    if corruptions is not None:
+        from .corrupted_eval import prepare
+
+        prepare(config, corruptions, paddle.distributed.get_world_size())
     keep = keep_of(config) if mode == "train" else None
     batches = train_batches(config, paddle.distributed.get_world_size()) if mode == "train" else None
     if mode == "train":
@@ -140,4 +147,5 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
         overrides=list(args.override),
         profiler_options=args.profiler_options,
         warnings=(topk_warning,) if topk_warning else (),
+        corruptions=corruptions,
     )
