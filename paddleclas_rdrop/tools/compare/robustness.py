@@ -120,7 +120,7 @@ def verdict_lines(rows):
         cell = paired_corrupted(rows, a, b, key)
         if cell:
             lines.append(
-                f"{a} vs {b} under corruption ({cell[2]} seeds): {title} {interval('top1', cell)} "
+                f"{a} vs {b} under corruption ({cell[2]} seeds, 95 % intervals): {title} {interval('top1', cell)} "
                 f"{verdict('top1', cell)}"
             )
     return lines

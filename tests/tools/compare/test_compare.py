@@ -162,7 +162,7 @@ def check_robustness(out, rows, report, stdout):
     check_interval(
         pair[1], [100 * (corrupted(by[("rdrop", s)], "top1") - corrupted(by[("baseline", s)], "top1")) for s in (0, 1)]
     )
-    assert re.search(r"^rdrop vs baseline under corruption \(2 seeds\): top-1 ", stdout, re.M)
+    assert re.search(r"^rdrop vs baseline under corruption \(2 seeds, 95 % intervals\): top-1 ", stdout, re.M)
     assert (out / "robustness.png").stat().st_size > 10_000
     return stamps(out / "corruptions")
 

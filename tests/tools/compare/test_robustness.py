@@ -57,7 +57,8 @@ def test_the_paired_family_differences_are_the_t_intervals_over_seeds():
     check_interval(cells["all"], [100 * (0.725 - 0.75), 100 * (0.715 - 0.75)])
     check_interval(cells["noise"], [100 * (0.75 - 0.70), 100 * (0.73 - 0.70)])
     assert cells["weather"] == "-10.00 [-10.00, -10.00]" and cells["ece"] == "+0.00 [+0.00, +0.00]"
-    assert "- rdrop vs baseline under corruption (2 seeds): top-1 -3.00 [-9.35, +3.35] within the noise" in report
+    verdict = "under corruption (2 seeds, 95 % intervals): top-1 -3.00 [-9.35, +3.35] within the noise"
+    assert f"- rdrop vs baseline {verdict}" in report
     assert math.isclose(float(cells["all"].split()[0]), -3.0)
 
 
