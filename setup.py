@@ -46,7 +46,9 @@ setup(
     python_requires=">=3.9",
     # Paddle is an extra: `.[cpu]` installs the CPU build (paddlepaddle); for a GPU, install Paddle's CUDA
     # build (paddlepaddle-gpu, from Paddle's own package index: README) first, then `.` without it.
-    install_requires=["paddleclas", "pyyaml", "pillow", "numpy"],
+    # scikit-learn: per-class results and class weights; imagecorruptions: ImageNet-C's corruptions for
+    # --corruptions (tools/compare.py, tools/eval.py)
+    install_requires=["paddleclas", "pyyaml", "pillow", "numpy", "scikit-learn", "imagecorruptions"],
     extras_require={
         "cpu": ["paddlepaddle"],
         # xdist: the tools run on both cores; ruff: style; mypy: the core's and adapter's type hints;

@@ -2,7 +2,8 @@
 the KL loss, the k-pass forward and the stochastic layers (`core`, paddle only), their PaddleClas
 adapter (`adapter`: the YAML contract, the train hook, registration) and the tools (`tools`: the
 command line, the standalone engine, export, predict, data); and the article's two-network variant,
-deep mutual learning (`MutualModel`, `MutualKLLoss`).
+deep mutual learning (`MutualModel`, `MutualKLLoss`); for imbalanced classes, `ClassWeightedCELoss` and
+`ClassBalancedSampler`.
 
 The names below are imported on first use, so that importing a light module of the package
 (`paddleclas_rdrop.tools.threads`) does not import paddle. `RDrop`, `add_drop_path` and
@@ -20,6 +21,8 @@ _HOMES = {
     "compute_kl_loss": ".core.kl",
     "compute_bernoulli_kl_loss": ".core.kl",
     "RDropLoss": ".core.loss",
+    "ClassWeightedCELoss": ".core.class_weighted_ce",
+    "ClassBalancedSampler": ".adapter.balanced_sampler",
     "MutualKLLoss": ".adapter.mutual",
     "MutualTopkAcc": ".adapter.mutual",
     "MutualModel": ".adapter.mutual",

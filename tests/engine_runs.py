@@ -185,6 +185,23 @@ def assert_refused(error, message, output):
     assert not output.exists()
 
 
+def case_refusals(config, cases, run_overrides, workdir):
+    """`refusals_by_engine` of `cases`, a list of (extra -o overrides, message): case i runs `config` with
+    `run_overrides(f"bad_{engine}{i}")` (the -o overrides of a run writing to that folder of `workdir`) and its
+    extras. `assert_case_refused` checks one case."""
+    return refusals_by_engine(
+        config,
+        lambda engine: [run_overrides(f"bad_{engine}{index}") + extra for index, (extra, _) in enumerate(cases)],
+        workdir,
+    )
+
+
+def assert_case_refused(errors, engine, cases, case, workdir):
+    """`assert_refused` for `case` of `cases` on `engine`, `errors` being their `case_refusals`."""
+    index = cases.index(case)
+    assert_refused(errors(engine)[index], case[1], workdir / f"bad_{engine}{index}")
+
+
 STARTUP_NOISE = ("No ccache found", "faiss", "PLEASE USE OMP_NUM_THREADS WISELY", "A new field (")
 
 

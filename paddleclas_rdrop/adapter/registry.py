@@ -1,5 +1,6 @@
-"""Registration into a PaddleClas source tree: `RDropLoss` and the `rdrop` train mode, and the
-mutual-learning `MutualModel` / `MutualKLLoss` / `MutualTopkAcc`; finding that tree."""
+"""Registration into a PaddleClas source tree: `RDropLoss` and the `rdrop` train mode, the mutual-learning
+`MutualModel` / `MutualKLLoss` / `MutualTopkAcc`, and for imbalanced classes `ClassWeightedCELoss` and
+`ClassBalancedSampler`; finding that tree."""
 
 import importlib
 import os
@@ -7,9 +8,11 @@ import sys
 from typing import Any
 
 from ..core.calibration import Calibration
+from ..core.class_weighted_ce import ClassWeightedCELoss
 from ..core.errors import ConfigError
 from ..core.label_calibration import LabelCalibration
 from ..core.loss import RDropLoss
+from .balanced_sampler import ClassBalancedSampler
 from .mutual import MutualKLLoss, MutualModel, MutualTopkAcc
 from .train_hook import rdrop_epoch
 
@@ -47,8 +50,9 @@ def find_source_tree() -> str:
 
 
 def register() -> str:
-    """Install `RDropLoss` and `MutualKLLoss` into `ppcls.loss`, `MutualTopkAcc` into `ppcls.metric`,
-    `MutualModel` (building its networks from `ppcls.arch`) into `ppcls.arch`, and
+    """Install `RDropLoss`, `MutualKLLoss` and `ClassWeightedCELoss` into `ppcls.loss`, `MutualTopkAcc` into
+    `ppcls.metric`, `MutualModel` (building its networks from `ppcls.arch`) into `ppcls.arch`,
+    `ClassBalancedSampler` into `ppcls.data` (whose `build_dataloader` finds a sampler by its name there), and
     `train_epoch_rdrop` into `ppcls.engine.train`.
 
     Idempotent; changes no PaddleClas file; refuses to replace a name that another object
@@ -60,6 +64,8 @@ def register() -> str:
     arch_module = importlib.import_module("ppcls.arch")
     _install(loss_module, "RDropLoss", RDropLoss)
     _install(loss_module, "MutualKLLoss", MutualKLLoss)
+    _install(loss_module, "ClassWeightedCELoss", ClassWeightedCELoss)
+    _install(importlib.import_module("ppcls.data"), "ClassBalancedSampler", ClassBalancedSampler)
     _install(importlib.import_module("ppcls.metric"), "MutualTopkAcc", MutualTopkAcc)
     _install(importlib.import_module("ppcls.metric"), "Calibration", Calibration)
     _install(importlib.import_module("ppcls.metric"), "LabelCalibration", LabelCalibration)

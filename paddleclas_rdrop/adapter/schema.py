@@ -4,6 +4,8 @@ default, which engine reads it, and whether a recipe may leave it out.
 Everything else that knows keys reads this table:
 - `values.check_values`: the type and range of every value (`rule_for`), before anything is built;
 - `typos.check_overrides`: a new `-o` key that is `optional` here is PaddleClas's to read, not a typo;
+- `adapter.settings`: the keys of the `RDrop` section, their defaults and help (`defaults`, `key_help`);
+- `runs.outputs.check_outputs`: the folders each tool writes (`written`);
 - the standalone engine: the defaults of `Global`, `AMP` and `EMA` (`defaults`), the top-level sections it
   knows (`sections`), and the `Global` keys only PaddleClas's Engine reads (`paddleclas_only`), which it names
   in its refusal;
@@ -22,98 +24,14 @@ everywhere (tests/adapter/test_schema.py adds one).
 
 import copy
 import dataclasses
-import math
-import numbers
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from ..core.drop_path import STAGES
+from ..core.errors import ConfigError
+from .rules import FLAG, NONE_OR_FALSE, PATH, WEIGHTS, Rule, number, whole  # noqa: F401 (also schema.Rule, schema.whole)
 
 ENGINES = ("both", "paddleclas")  # who reads a key: both engines, or PaddleClas's Engine only
 NO_DEFAULT = object()  # a key without a default of the standalone engine's
-
-
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """A value's kind (`whole`, `number`, `flag`, `choice`, `path`, `shape`), its range and its off values."""
-
-    kind: str
-    low: Optional[float] = None
-    high: Optional[float] = None
-    low_open: bool = False  # low itself is refused
-    high_open: bool = False
-    off: Tuple = ()
-    choices: Tuple = ()
-    example: str = ""
-
-    def is_off(self, value: Any) -> bool:
-        """Whether `value` is one of the rule's off values (of the same type: False is not 0)."""
-        return any(value is off or (value == off and type(value) is type(off)) for off in self.off)
-
-    def problem(self, value: Any) -> Optional[str]:
-        """What is wrong with `value` (a phrase: "a whole number >= 1"), or None when it is right."""
-        if self.is_off(value):
-            return None
-        wanted = self.describe()
-        if self.kind == "flag":
-            return None if isinstance(value, bool) else wanted
-        if self.kind == "choice":
-            return None if value in self.choices else wanted
-        if self.kind == "path":
-            return None if isinstance(value, str) and value.strip() else wanted
-        if self.kind == "shape":
-            good = isinstance(value, (list, tuple)) and len(value) == 3
-            return None if good and all(_whole(v) and v >= 1 for v in value) else wanted
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            return wanted
-        if self.kind == "whole" and not _whole(value):
-            return wanted
-        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
-            return wanted
-        # typeshed's numbers.Real declares < and <= only
-        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):  # type: ignore[operator]
-            return wanted
-        return None
-
-    def describe(self) -> str:
-        """The values the rule takes, as a phrase."""
-        if self.kind == "flag":
-            return "True or False"
-        if self.kind == "choice":
-            return f"one of {', '.join(map(str, self.choices))}"
-        if self.kind == "path":
-            return "a path"
-        if self.kind == "shape":
-            return "[channels, height, width], three whole numbers >= 1"
-        bounds = []
-        if self.low is not None:
-            bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
-        if self.high is not None:
-            bounds.append(f"{'<' if self.high_open else '<='} {self.high:g}")
-        what = "a whole number" if self.kind == "whole" else "a number"
-        return " ".join([what, " and ".join(bounds)]).strip()
-
-
-def _whole(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def whole(low: float, example: str, off: Tuple = ()) -> Rule:
-    return Rule("whole", low=low, off=off, example=example)
-
-
-def number(
-    low: float,
-    example: str,
-    low_open: bool = False,
-    high: Optional[float] = None,
-    high_open: bool = False,
-    off: Tuple = (),
-) -> Rule:
-    return Rule("number", low=low, high=high, low_open=low_open, high_open=high_open, off=off, example=example)
-
-
-FLAG = Rule("flag", example="True")
-PATH = Rule("path", off=(None,), example="output/my_run")
-WEIGHTS = Rule("path", off=(None,), example="output/my_run/best_model")
-NONE_OR_FALSE = (None, False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +44,8 @@ class Key:
     PaddleClas's to read, not a typo; `checkpoint`: a `path` key naming weights, a checkpoint's path without
     `.pdparams` or a URL (`tools/data/paths.resolve_paths` resolves a folder, a `.pdparams` file and a URL);
     `off_is_absent`: PaddleClas's Engine reads whether the key is there, so at one of its rule's off values the
-    key is left out of the config (`values.leave_out_off_values`)."""
+    key is left out of the config (`values.leave_out_off_values`); `written_by`: the tools (modes) that write
+    into the folder a `path` key names (`written`); `help`: what the tools' -h says of it."""
 
     path: str
     rule: Optional[Rule] = None
@@ -136,17 +55,48 @@ class Key:
     note: str = ""
     off_is_absent: bool = False
     checkpoint: bool = False
+    written_by: Tuple[str, ...] = ()
+    help: str = ""
 
     @property
     def parts(self) -> List[str]:
         return self.path.split(".")
 
 
-def _global(name, rule=None, default=NO_DEFAULT, engine="both", note="", off_is_absent=False):
+def _global(name, rule=None, default=NO_DEFAULT, engine="both", note="", off_is_absent=False, written_by=()):
     """A `Global` key: PaddleClas's recipes leave any of them to their defaults."""
-    return Key(f"Global.{name}", rule, default, engine, optional=True, note=note, off_is_absent=off_is_absent)
+    return Key(
+        f"Global.{name}",
+        rule,
+        default,
+        engine,
+        optional=True,
+        note=note,
+        off_is_absent=off_is_absent,
+        written_by=written_by,
+    )
 
 
+def _rdrop(name, default, help):
+    """A key of the `RDrop` section: `adapter.settings.parse_section` checks it with the core's checks."""
+    return Key(f"RDrop.{name}", None, default, optional=True, note="checked by adapter.settings", help=help)
+
+
+ALL_TOOLS = ("train", "eval", "infer", "export")
+
+
+SAMPLERS = (
+    "DistributedBatchSampler",
+    "BatchSampler",
+    "ClassBalancedSampler",
+    "DistributedRandomIdentitySampler",
+    "PKSampler",
+    "MixSampler",
+    "MultiScaleSampler",
+    "RASampler",
+    "DomainShuffleBatchSampler",
+    "NaiveIdentityBatchSampler",
+)
 RETRIEVAL = "retrieval only"
 KEYS: List[Key] = [
     # the top-level sections
@@ -156,7 +106,7 @@ KEYS: List[Key] = [
     # Global: the keys of both engines, with the standalone engine's defaults
     Key("Global.checkpoints", WEIGHTS, None, optional=True, checkpoint=True),
     Key("Global.pretrained_model", WEIGHTS, None, optional=True, checkpoint=True),
-    _global("output_dir", Rule("path", example="output/my_run"), "./output/"),
+    _global("output_dir", Rule("path", example="output/my_run"), "./output/", written_by=ALL_TOOLS),
     _global(
         "device",
         Rule("choice", choices=("cpu", "gpu", "xpu", "npu", "mlu", "ascend", "intel_gpu", "mps"), example="cpu"),
@@ -169,7 +119,9 @@ KEYS: List[Key] = [
     _global("print_batch_step", whole(1, "10"), 10),
     _global("use_visualdl", FLAG, False),
     _global("image_shape", Rule("shape", example="[3,224,224]"), [3, 224, 224]),
-    _global("save_inference_dir", Rule("path", example="output/my_run/inference"), "./inference"),
+    _global(
+        "save_inference_dir", Rule("path", example="output/my_run/inference"), "./inference", written_by=("export",)
+    ),
     _global("train_mode", None, None, note="a train hook's name: the Engine looks it up and names a missing one"),
     # PaddleClas seeds with `if seed or seed == 0`: False == 0, so `seed: False` would seed with 0
     _global("seed", whole(0, "0", off=NONE_OR_FALSE), None, off_is_absent=True),
@@ -178,7 +130,7 @@ KEYS: List[Key] = [
     _global("start_eval_epoch", whole(0, "0"), 0),
     _global("class_num", whole(1, "10", off=(None,)), None),
     _global("use_multilabel", FLAG, False),
-    _global("keep_checkpoint_max", None, None, note="checked by runs.checkpoints.keep_of, with its own message"),
+    _global("keep_checkpoint_max", whole(1, "2", off=(None,)), None),  # None: every epoch checkpoint is kept
     # Global: the keys only PaddleClas's Engine reads (`grep -rhoE '\["Global"\](\.get\(|\[)"[a-z_]+' ppcls`
     # in PaddleClas develop d178931)
     _global("distributed", FLAG, engine="paddleclas"),
@@ -215,10 +167,22 @@ KEYS: List[Key] = [
     Key("DataLoader.*.dataset.cls_label_path", Rule("path", off=(None,), example="./dataset/my_data/train_list.txt")),
     Key("DataLoader.*.dataset.relabel", optional=True, note="read by PaddleClas's datasets"),
     Key("DataLoader.*.sampler.batch_size", whole(1, "32")),
+    # the samplers PaddleClas's build_dataloader finds (ppcls/data/__init__.py in d178931) and the plugin's; the
+    # seed of ClassBalancedSampler's draw (tools/data/imbalance.py: Global.seed when left out)
+    Key("DataLoader.*.sampler.name", Rule("choice", choices=SAMPLERS, example="ClassBalancedSampler"), optional=True),
+    Key("DataLoader.*.sampler.seed", whole(0, "0", off=(None,)), optional=True, off_is_absent=True),
     Key("DataLoader.*.sampler.drop_last", FLAG, optional=True),
     Key("DataLoader.*.sampler.shuffle", FLAG, optional=True),
     Key("DataLoader.*.loader.num_workers", whole(0, "0"), optional=True),
     Key("DataLoader.*.loader.use_shared_memory", FLAG, optional=True),
+    # the loss for imbalanced classes (core.class_weighted_ce); tools/data/imbalance.py checks the entry as a whole
+    Key("Loss.*.*.ClassWeightedCELoss.class_weights", Rule("weights", choices=("balanced",), example="balanced")),
+    Key("Loss.*.*.ClassWeightedCELoss.epsilon", number(0, "0.1", high=1, high_open=True, off=(None,)), optional=True),
+    Key(
+        "Loss.*.*.ClassWeightedCELoss.reduction",
+        Rule("choice", choices=("mean", "sum", "none"), example="mean"),
+        optional=True,
+    ),
     Key("Optimizer.**.lr.learning_rate", number(0, "0.1", low_open=True)),
     Key("Optimizer.**.lr.warmup_epoch", number(0, "5"), optional=True),
     Key("Optimizer.**.lr.warmup_start_lr", number(0, "0.0"), optional=True),
@@ -241,6 +205,26 @@ KEYS: List[Key] = [
         optional=True,
     ),
     Key("Infer.PostProcess.topk", whole(1, "5")),
+    # RDrop: the plugin's section (its keys' rules are the core's, in adapter.settings)
+    _rdrop("passes", 2, "k, the passes of every sample"),
+    _rdrop(
+        "strategy",
+        "auto",
+        "auto | concat | shared_trunk | separate: how the k passes run (auto: the cheapest exact one)",
+    ),
+    _rdrop("head_dropout", 0.0, "dropout rate added before the classifier"),
+    _rdrop("head_layer", None, "the classifier's sublayer name (default: the model's last Linear layer)"),
+    _rdrop("drop_path", 0.0, "stochastic depth rate of the last residual block (linear from 0), training only"),
+    _rdrop("drop_path_stages", list(STAGES), "the stages (1-4) that get drop path"),
+    _rdrop(
+        "augment_per_pass", False, "each pass its own draw of the train transform_ops (a baseline: k views, CE only)"
+    ),
+    _rdrop("alpha_warmup_epochs", 0, "alpha rises linearly from 0 over these epochs (0: from the first step)"),
+    _rdrop(
+        "alpha",
+        None,
+        "the weight of the KL term; given, it sets the RDropLoss entry's weight (the one value trained with)",
+    ),
 ]
 
 
@@ -256,6 +240,18 @@ def matches(pattern: Sequence[str], path: Sequence[str]) -> bool:
 def key_for(path: Sequence[str]) -> Optional[Key]:
     """The row of the key at `path` (a sequence of key parts, list indices as strings), or None."""
     return next((key for key in KEYS if matches(key.parts, list(path))), None)
+
+
+def check(path: Sequence[str], value: Any) -> None:
+    """Check `value` of the key at `path` (key parts) by its row's rule, if it has one; raises `ConfigError`:
+    `<key> must be <what>, got <value>: set -o <key>=<example>`."""
+    rule = rule_for(path)
+    problem = rule.problem(value) if rule is not None else None
+    if rule is not None and problem:
+        key = ".".join(path)
+        flag_text = rule.kind == "flag" and isinstance(value, str)
+        hint = " (PaddleClas's -o reads Python's True and False)" if flag_text else ""
+        raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: set -o {key}={rule.example}")
 
 
 def rule_for(path: Sequence[str]) -> Optional[Rule]:
@@ -288,6 +284,16 @@ def defaults(section: str) -> Dict[str, Any]:
         for key in _rows_under(section)
         if key.engine == "both" and key.default is not NO_DEFAULT
     }
+
+
+def key_help(section: str) -> Dict[str, str]:
+    """{key: what the tools' -h says of it} of the keys directly under `section` that have a help text."""
+    return {key.parts[-1]: key.help for key in _rows_under(section) if key.help}
+
+
+def written(mode: str) -> List[str]:
+    """The `Global` keys of the folders the tool of `mode` (train, eval, infer, export) writes."""
+    return [key.parts[-1] for key in _rows_under("Global") if mode in key.written_by]
 
 
 def paddleclas_only(section: str = "Global") -> List[str]:

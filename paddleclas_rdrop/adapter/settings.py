@@ -16,38 +16,18 @@ from ..core.head_dropout import check_head_dropout
 from ..core.kl import check_distribution, check_reduction
 from ..core.loss import check_passes
 from ..core.runner import check_strategy
+from . import schema
 from .distillation import check_model_name
 from .sections import section_of
 
-RDROP_DEFAULTS = {
-    "passes": 2,
-    "strategy": "auto",
-    "head_dropout": 0.0,
-    "head_layer": None,
-    "drop_path": 0.0,
-    "drop_path_stages": list(STAGES),
-    "augment_per_pass": False,
-    "alpha_warmup_epochs": 0,
-    "alpha": None,
-}
-RDROP_KEY_HELP = {  # what the tools' -h says of each key
-    "passes": "k, the passes of every sample",
-    "strategy": "auto | concat | shared_trunk | separate: how the k passes run (auto: the cheapest exact one)",
-    "head_dropout": "dropout rate added before the classifier",
-    "head_layer": "the classifier's sublayer name (default: the model's last Linear layer)",
-    "drop_path": "stochastic depth rate of the last residual block (linear from 0), training only",
-    "drop_path_stages": "the stages (1-4) that get drop path",
-    "augment_per_pass": "each pass its own draw of the train transform_ops (a baseline: k views, CE only)",
-    "alpha_warmup_epochs": "alpha rises linearly from 0 over these epochs (0: from the first step)",
-    "alpha": "the weight of the KL term; given, it sets the RDropLoss entry's weight (the one value trained with)",
-}
 LAYER_KEYS = ("head_dropout", "head_layer", "drop_path", "drop_path_stages")  # a baseline twin's keys too
 
 
 def keys_help() -> List[str]:
     """The R-Drop keys of a PaddleClas YAML, one line each, for the tools' -h."""
     lines = ["Global.train_mode: rdrop  k passes and the KL term (anything else: one pass)"]
-    lines += [f"RDrop.{key}: {RDROP_DEFAULTS[key]}  {text}" for key, text in RDROP_KEY_HELP.items()]
+    rdrop_defaults = schema.defaults("RDrop")
+    lines += [f"RDrop.{key}: {rdrop_defaults[key]}  {text}" for key, text in schema.key_help("RDrop").items()]
     lines += ["Loss.Train: - RDropLoss: {weight: alpha, reduction: batchmean}  the KL term (sum: alpha per batch)"]
     return lines
 
@@ -157,15 +137,16 @@ def distribution_of(config: Mapping[str, Any], entry: Optional[Mapping[str, Any]
 def parse_section(section: Any) -> Dict[str, Any]:
     """The `RDrop` mapping with defaults filled in and checked; an unknown key is an error naming it."""
     section = section or {}
+    rdrop_defaults = schema.defaults("RDrop")
     if not isinstance(section, dict):
-        raise ConfigError(f"RDrop must be a mapping of {sorted(RDROP_DEFAULTS)}, got {section!r}")
-    unknown = sorted(set(section) - set(RDROP_DEFAULTS))
+        raise ConfigError(f"RDrop must be a mapping of {sorted(rdrop_defaults)}, got {section!r}")
+    unknown = sorted(set(section) - set(rdrop_defaults))
     if unknown:
         raise ConfigError(
-            f"RDrop.{unknown[0]} is not an R-Drop setting{did_you_mean(unknown[0], RDROP_DEFAULTS)}; "
-            f"the settings are {sorted(RDROP_DEFAULTS)}"
+            f"RDrop.{unknown[0]} is not an R-Drop setting{did_you_mean(unknown[0], rdrop_defaults)}; "
+            f"the settings are {sorted(rdrop_defaults)}"
         )
-    settings = {**RDROP_DEFAULTS, **section}
+    settings = {**rdrop_defaults, **section}
     check_passes(settings["passes"])
     check_strategy(settings["strategy"])
     settings["head_dropout"] = check_head_dropout(settings["head_dropout"])

@@ -11,6 +11,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import paddle
 import paddle.nn as nn
+from sklearn.metrics import average_precision_score
 
 from .calibration import expected_calibration_error
 from .errors import ConfigError
@@ -45,18 +46,12 @@ def mean_bce(scores: np.ndarray, targets: np.ndarray) -> float:
 
 
 def average_precision(score: np.ndarray, target: np.ndarray) -> Optional[float]:
-    """One label's AP (scikit-learn's `average_precision_score`: precision at each distinct score, weighted by
-    the recall it adds); None without a positive."""
+    """One label's AP, scikit-learn's `average_precision_score` (precision at each distinct score, weighted by
+    the recall it adds) over the known targets; None without a positive."""
     known = target >= 0
-    score, target = score[known], target[known]
-    if not (target == 1).any():
+    if not (target[known] == 1).any():
         return None
-    order = np.argsort(-score, kind="stable")
-    score, target = score[order], (target[order] == 1).astype(np.float64)
-    last = np.r_[np.nonzero(np.diff(score))[0], len(score) - 1]  # the last index of each distinct score
-    positives = np.cumsum(target)[last]
-    precision, recall = positives / (last + 1), positives / positives[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(average_precision_score(target[known] == 1, score[known]))
 
 
 def mean_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:

@@ -60,4 +60,13 @@ def parse_args(mode, argv=None):
         f"{MODES[mode]} paddleclas-rdrop runs PaddleClas's Engine when PADDLECLAS_ROOT names a "
         f"PaddleClas checkout, else its standalone engine.",
     )
+    if mode == "eval":
+        parser.add_argument(
+            "--corruptions",
+            nargs="?",
+            const="",
+            metavar="FOLDER",
+            help="also evaluate on corrupted copies of the eval list (ImageNet-C's corruptions at severities 1-5), "
+            "made once into FOLDER (default Global.output_dir/corruptions) and reused",
+        )
     return parse_tool_args(parser, argv)

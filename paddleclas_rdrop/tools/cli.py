@@ -28,11 +28,21 @@ def run(mode, argv=None, threads=None):
 
     chosen = " (OMP_NUM_THREADS)" if user_threads else ""
     loaded = load_run(mode, argv, announce=lambda which: say(f"{which}; {threads} CPU threads per process{chosen}"))
-    engine = build_engine(loaded)
-    with rewriting_log(engine_log_words(engine, mode)):
-        result = use_engine(engine, loaded, started)
+    with fresh_names():
+        engine = build_engine(loaded)
+        with rewriting_log(engine_log_words(engine, mode)):
+            result = use_engine(engine, loaded, started)
     summarise(loaded, time.time() - started)
     return result
+
+
+def fresh_names():
+    """Paddle's names of the run's tensors (parameters, an optimizer's accumulators such as
+    `conv2d_0.w_0_velocity_0`) counted from 0, as in a fresh process: the checkpoint of a second run in one
+    Python process resumes in another, and a resume after other runs in a process finds the names it saved."""
+    import paddle
+
+    return paddle.utils.unique_name.guard()
 
 
 def say(line):
@@ -66,6 +76,10 @@ def use_engine(engine, run, started=None):
         if found["undecodable"]:
             raise unreadable_images(found["undecodable"], len(found["listed"]))
         return results
+    if run.corruptions is not None:
+        from .corrupted_eval import evaluate_corrupted
+
+        return evaluate_corrupted(engine, run)
     if run.mode != "train":
         return getattr(engine, run.mode)()
     return train(engine, run, started or time.time())

@@ -9,9 +9,12 @@ The order (`load_run`):
    as weights named); the values against the schema (`values.check_values`; a key at an off value that
    PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`);
 5. the mutual-learning and R-Drop contracts (one
-   `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`); every top-k at or above
+   `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`); the keys for imbalanced
+   classes (`data.imbalance.settle_imbalance`: `ClassWeightedCELoss`'s `class_weights: balanced` made one weight
+   per class from the train list, `ClassBalancedSampler`'s seed from `Global.seed`); every top-k at or above
    the class count left out, with one warning (`data.topk.settle_topk`: a top-k that is always 1.0 is not
-   printed as a metric, on either engine);
+   printed as a metric, on either engine); with `tools/eval.py --corruptions`, the Eval list checked and its
+   metric added (`corrupted_eval.prepare`);
 6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training, the
    batches of an epoch (`data.lists.train_batches`, read once), something left to train and a resume whose
    schedule continues. None of them writes.
@@ -47,6 +50,7 @@ class Run:
     overrides: List[str]
     profiler_options: Optional[str] = None
     warnings: Tuple[str, ...] = ()
+    corruptions: Optional[str] = None  # tools/eval.py --corruptions: the copies' folder ("": the default one)
 
     @property
     def on_tree(self) -> bool:
@@ -99,6 +103,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from ..adapter.mutual import check_mutual_contract
     from ..adapter.settings import RDropSettings, sync_alpha
     from .args import parse_args
+    from .data.imbalance import settle_imbalance
     from .data.lists import train_batches
     from .data.topk import settle_topk
     from .engines import select_engine
@@ -113,11 +118,17 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
     check_mutual_contract(config)
+    settle_imbalance(config, mode)
     topk_warning = settle_topk(config, mode)
     settings = RDropSettings.from_config(config)
     sync_alpha(config, settings)
     check_device(config)
     check_outputs(config, mode)
+    corruptions = getattr(args, "corruptions", None)
+    if corruptions is not None:
+        from .corrupted_eval import prepare
+
+        prepare(config, corruptions, paddle.distributed.get_world_size())
     keep = keep_of(config) if mode == "train" else None
     batches = train_batches(config, paddle.distributed.get_world_size()) if mode == "train" else None
     if mode == "train":
@@ -136,4 +147,5 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
         overrides=list(args.override),
         profiler_options=args.profiler_options,
         warnings=(topk_warning,) if topk_warning else (),
+        corruptions=corruptions,
     )

@@ -9,8 +9,7 @@ The keys and their rules are the schema's (`schema.KEYS`); tests/tools/test_valu
 `Global` keys of PaddleClas's Engine source.
 """
 
-from ..adapter.schema import key_for, rule_for
-from ..core.errors import ConfigError
+from ..adapter.schema import check, key_for
 
 
 def _nodes(node, path=()):
@@ -28,15 +27,8 @@ def check_values(config):
     """Check every value of `config` that the schema has a rule for; raises `ConfigError` for the first wrong one:
     `<key> must be <what>, got <value>: set -o <key>=<example>`."""
     for path, value in _nodes(config):
-        rule = rule_for(path) if path else None
-        if rule is None:
-            continue
-        problem = rule.problem(value)
-        if problem:
-            key = ".".join(path)
-            flag_text = rule.kind == "flag" and isinstance(value, str)
-            hint = " (PaddleClas's -o reads Python's True and False)" if flag_text else ""
-            raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: set -o {key}={rule.example}")
+        if path:
+            check(path, value)
 
 
 def leave_out_off_values(config):

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from paddleclas_rdrop.adapter import schema
+from paddleclas_rdrop.core.errors import ConfigError
 from paddleclas_rdrop.tools.standalone.keys import take
 
 from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, tool_environment
@@ -16,6 +17,7 @@ from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, tool_en
 RUN_WITH_A_NEW_ROW = """
 import sys
 from paddleclas_rdrop.adapter import schema
+from paddleclas_rdrop.core.errors import ConfigError
 from paddleclas_rdrop.core.errors import RDropError
 argv = sys.argv[1:]
 if argv[0] == "--row":
@@ -105,3 +107,22 @@ def test_each_run_gets_its_own_copy_of_a_default():
     first = schema.defaults("Global")
     first["image_shape"][0] = 1
     assert schema.defaults("Global")["image_shape"] == [3, 224, 224]
+
+
+def test_the_rdrop_section_its_defaults_and_help_are_the_schemas_rows():
+    from paddleclas_rdrop.adapter.settings import keys_help, parse_section
+
+    assert parse_section({})["passes"] == 2 and parse_section({})["drop_path_stages"] == [1, 2, 3, 4]
+    schema.KEYS.append(schema._rdrop("kl_temperature", 1.0, "a row added in a test"))
+    try:
+        assert parse_section({"kl_temperature": 2.0})["kl_temperature"] == 2.0
+        assert "RDrop.kl_temperature: 1.0  a row added in a test" in keys_help()
+    finally:
+        schema.KEYS.pop()
+    with pytest.raises(ConfigError, match=r"RDrop.kl_temperature is not an R-Drop setting"):
+        parse_section({"kl_temperature": 2.0})
+
+
+def test_the_folders_each_tool_writes_are_the_schemas_rows():
+    assert schema.written("train") == ["output_dir"] and schema.written("eval") == ["output_dir"]
+    assert schema.written("export") == ["output_dir", "save_inference_dir"]

@@ -277,16 +277,6 @@ def run_batch(engine, workdir, runs):
     return found
 
 
-def run_planned(engine, workdir, runs):
-    """`run_batch` of `runs`, those marked `alone` (a resume) each in a process of its own: Paddle names an
-    optimizer's accumulators by how many it made in the process (`conv2d_0.w_0_velocity_5`), so a checkpoint
-    saved by a process's first training does not load after other trainings (a traceback this campaign found,
-    seed 1000, not what a user's one run per process meets)."""
-    shared = [run for run in runs if not run.get("alone")]
-    found = iter(run_batch(engine, workdir, shared) if shared else [])
-    return [run_batch(engine, workdir, [run])[0] if run.get("alone") else next(found) for run in runs]
-
-
 def argv(config, keys):
     return ["-c", config] + [arg for key in keys for arg in ("-o", key)]
 
@@ -317,9 +307,7 @@ def path_runs(engine, workdir, cases):
     for index, case in enumerate(cases):
         case["port"] = port
         keys, cwd, env, output, words = path_expectation(case, workdir, engine, index)
-        run = one_run(CONFIG, keys, cwd, env)
-        run["alone"] = case["key"] == "Global.checkpoints" and output is not None  # see `run_planned`
-        planned.append((run, functools.partial(judge_path, output=output, words=words)))
+        planned.append((one_run(CONFIG, keys, cwd, env), functools.partial(judge_path, output=output, words=words)))
     return planned
 
 
@@ -461,7 +449,7 @@ def run_cases(engine, workdir, batch, references):
     in one process of the tools (`cli.run`), then each launched evaluation (`cli.main`)."""
     planned = text_runs(engine, workdir, batch["config_text"]) + path_runs(engine, workdir, batch["path"])
     planned += reference_runs(workdir, batch["val_size"], references)
-    found = run_planned(engine, workdir, [run for run, _ in planned])
+    found = run_batch(engine, workdir, [run for run, _ in planned])
     outcomes = [judge(outcome, printed) for (_, judge), (outcome, printed) in zip(planned, found)]
     cases = batch["config_text"] + batch["path"]
     return cases + batch["val_size"], outcomes[: len(cases)] + val_outcomes(

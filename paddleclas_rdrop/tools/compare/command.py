@@ -1,6 +1,7 @@
-"""`tools/compare.py -c RECIPE [-o key=value ...] [--seeds N] [--arms ...] [--test-list FILE]`: the R-Drop
-recipe against its baseline twin (and the optional arms of `arms.ARMS`) over N paired seeds, each run
-trained and evaluated by the project's own tools on the engine they select, then the report.
+"""`tools/compare.py -c RECIPE [-o key=value ...] [--seeds N] [--arms ...] [--test-list FILE] [--corruptions]`:
+the R-Drop recipe against its baseline twin (and the optional arms of `arms.ARMS`) over N paired seeds, each run
+trained and evaluated by the project's own tools on the engine they select (with --corruptions, on corrupted
+copies of the evaluation list too: `robustness`), then the report.
 
 Importing this module imports paddle quietly (`quiet.import_paddle_quietly`): only `tools/compare.py`
 imports it, as its first step.
@@ -16,6 +17,8 @@ from ..quiet import import_paddle_quietly
 import_paddle_quietly()
 
 from ...core.errors import ConfigError, RDropError  # noqa: E402
+from ..data.corruptions import make_copies, source_key  # noqa: E402
+from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import plot, report_lines, verdict_lines  # noqa: E402
 from .runs import check_setup, read_results, run_all  # noqa: E402
@@ -51,6 +54,12 @@ def parser():
     parser.add_argument("--test-list", help="evaluate on this list file instead of DataLoader.Eval's (val) list")
     parser.add_argument("--test-root", help="the test list's image_root (default: DataLoader.Eval's)")
     parser.add_argument("--out", help="the comparison's folder (default output/compare/<config name>)")
+    parser.add_argument(
+        "--corruptions",
+        action="store_true",
+        help="also evaluate every run on corrupted copies of the evaluation list (ImageNet-C's corruptions at "
+        "severities 1-5, made once into OUT/corruptions) and report robustness: top-1, ECE, mCE",
+    )
     parser.add_argument("--report", action="store_true", help="only the report, from the results file")
     return parser
 
@@ -87,6 +96,26 @@ def eval_config(config, test_list, test_root):
     return config
 
 
+def evaluated_list(config, args):
+    """(image_root, list file, delimiter, multilabel) of the list the runs are evaluated on."""
+    from ..data.lists import dataset_lists
+
+    found = dataset_lists(eval_config(config, args.test_list, args.test_root), ["Eval"])
+    if not found:
+        raise ConfigError("--corruptions copies an ImageNetDataset or MultiLabelDataset list: DataLoader.Eval has none")
+    return found[0]
+
+
+def make_copies_for(args, config, paths):
+    """The corrupted copies of the evaluated list in `args.out/corruptions`, made or reused; each arm's
+    evaluation is told where they are (`paths[arm]["corruptions"]`)."""
+    folder = os.path.abspath(os.path.join(args.out, "corruptions"))
+    image_root, list_path, delimiter, multilabel = evaluated_list(config, args)
+    make_copies(image_root, list_path, folder, delimiter, multilabel, say=print)
+    for arm_paths in paths.values():
+        arm_paths["corruptions"] = folder
+
+
 def write_configs(args, config):
     """Each arm's train and eval YAML under `args.out/configs`, once `out`'s recorded setup agrees
     (`runs.check_setup`); {arm: {"train", "eval", "runs"}}."""
@@ -103,7 +132,10 @@ def write_configs(args, config):
             "eval": yaml.safe_dump(eval_config(arm_config, args.test_list, args.test_root), sort_keys=False),
         }
     eval_list = os.path.abspath(args.test_list) if args.test_list else "DataLoader.Eval"
-    check_setup(args.out, {"configs": {arm: text["train"] for arm, text in texts.items()}, "eval_list": eval_list})
+    setup = {"configs": {arm: text["train"] for arm, text in texts.items()}, "eval_list": eval_list}
+    if args.corruptions:  # the copies' key: another list or other images is another setup
+        setup["corruptions"] = source_key(*evaluated_list(config, args))
+    check_setup(args.out, setup)
     folder = os.path.join(args.out, "configs")
     os.makedirs(folder, exist_ok=True)
     paths = {}
@@ -140,12 +172,17 @@ def publish(rows, args):
     title = f"R-Drop on {args.config}: {', '.join(sorted({r['arm'] for r in rows}))}, evaluated on " + (
         args.test_list or "the val list (DataLoader.Eval)"
     )
-    lines = report_lines(rows, title)
+    lines = report_lines(rows, title) + robustness.report_lines(rows)
     path = os.path.join(args.out, "report.md")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     plot(rows, os.path.join(args.out, "report.png"))
-    print("\n".join(["", *verdict_lines(rows), "", f"report: {path} and {os.path.join(args.out, 'report.png')}"]))
+    verdicts, plots = verdict_lines(rows), [os.path.join(args.out, "report.png")]
+    if robustness.robust_rows(rows):
+        plots.append(os.path.join(args.out, "robustness.png"))
+        robustness.plot(rows, plots[-1])
+        verdicts += robustness.verdict_lines(robustness.robust_rows(rows))
+    print("\n".join(["", *verdicts, "", f"report: {path} and {' and '.join(plots)}"]))
 
 
 def main(tools_dir, argv=None):
@@ -156,6 +193,8 @@ def main(tools_dir, argv=None):
         if not args.report:
             config = load(args)
             paths = write_configs(args, config)
+            if args.corruptions:
+                make_copies_for(args, config, paths)
             epochs = int(config["Global"]["epochs"])
             run_all(args.arms, range(args.first_seed, args.first_seed + args.seeds), args.out, paths, tools_dir, epochs)
         rows = read_results(args.out)

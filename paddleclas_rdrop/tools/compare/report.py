@@ -145,7 +145,7 @@ def verdict_lines(rows):
             continue
         parts = [f"{metrics[m][0]} {interval(m, cells[m])} {verdict(m, cells[m])}" for m in metrics]
         ratio, seeds = time_ratio(rows, a, b), next(iter(cells.values()))[2]
-        lines.append(f"{a} vs {b} ({seeds} seeds): {'; '.join(parts)}; {ratio:.2f}x the training time")
+        lines.append(f"{a} vs {b} ({seeds} seeds, 95 % intervals): {'; '.join(parts)}; {ratio:.2f}x the training time")
     return lines
 
 

@@ -1,6 +1,6 @@
 """The runs of a comparison: each arm and seed trained by `tools/train.py` into its own folder, then
-evaluated by `tools/eval.py` (TopkAcc + Calibration, or multi-label LabelCalibration); one JSON line per
-finished run in the results file, which a restart resumes from."""
+evaluated by `tools/eval.py` (TopkAcc + Calibration, or multi-label LabelCalibration; with `--corruptions`, on
+the corrupted copies too); one JSON line per finished run in the results file, which a restart resumes from."""
 
 import json
 import os
@@ -42,6 +42,8 @@ def check_setup(out, setup):
         changed = [arm for arm in configs if recorded["configs"].get(arm, configs[arm]) != configs[arm]]
         if recorded["eval_list"] != setup["eval_list"]:
             changed.insert(0, f"the evaluation list ({recorded['eval_list']} then)")
+        if recorded.get("corruptions") != setup.get("corruptions"):
+            changed.append("--corruptions (given or not, or the list's images)")
         if changed:
             raise ConfigError(
                 f"--out {out} holds a comparison of another setup ({', '.join(changed)} differ): give another "
@@ -137,16 +139,28 @@ def evaluate(name, folder, paths, tools_dir, common):
         sys.executable, os.path.join(tools_dir, "eval.py"), "-c", paths["eval"], *common,
         "-o", f"Global.pretrained_model={os.path.join(folder, 'latest')}", "-o", f"{key}={written}",
     ]  # fmt: skip
+    if paths.get("corruptions"):  # and on the corrupted copies (tools/eval.py --corruptions)
+        command += ["--corruptions", paths["corruptions"]]
     code, eval_seconds, _, _ = run_tool(command, os.path.join(folder, "eval.out"))
     if code != 0 or not os.path.exists(written):
         raise failure(name, "tools/eval.py", code, os.path.join(folder, "eval.out"))
+    corrupted = corrupted_values(folder) if paths.get("corruptions") else {}
     if multilabel:
         scores, targets = read_scores(written)
-        return {"images": len(scores), **label_summary(scores, targets)}, eval_seconds
+        return {"images": len(scores), **label_summary(scores, targets), **corrupted}, eval_seconds
     counts, nll_sum = read_counts(written)
     total = counts[0].sum()
     values = {"images": int(total), "top1": float(counts[2].sum() / total), "nll": nll_sum / total}
-    return {**values, "counts": counts.tolist()}, eval_seconds
+    return {**values, "counts": counts.tolist(), **corrupted}, eval_seconds
+
+
+def corrupted_values(folder):
+    """A run's values on the corrupted copies, as `tools/eval.py --corruptions` wrote them in `folder`:
+    {"corruptions": {"<name>/<severity>": values}, "corruptions_left_out": {name: why}}."""
+    from ..corrupted_eval import read_results as read_corrupted
+
+    found = read_corrupted(folder)
+    return {"corruptions": found["lists"], "corruptions_left_out": found["left_out"]}
 
 
 def time_left(todo, done):

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 
-from ...adapter.schema import optimizer_entries
+from ...adapter.schema import check, optimizer_entries
 from ...adapter.sections import section_of
 from ...core.errors import ConfigError, SaveError
 from .log import renaming, rewriting_log
@@ -60,16 +60,10 @@ KEEP_KEY = "Global.keep_checkpoint_max"
 
 
 def keep_of(config):
-    """`Global.keep_checkpoint_max` of `config`: None (keep every epoch checkpoint) or an int >= 1.
-    Raises `ConfigError` for any other value."""
+    """`Global.keep_checkpoint_max` of `config`: None (keep every epoch checkpoint) or an int >= 1, by the
+    schema's rule. Raises `ConfigError` for any other value."""
     keep = section_of(config, "Global").get("keep_checkpoint_max")
-    if keep is None:
-        return None
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-        raise ConfigError(
-            f"{KEEP_KEY} is {keep!r}: give how many epoch checkpoints to keep, an integer >= 1 "
-            f"(e.g. -o {KEEP_KEY}=2), or leave it unset to keep them all"
-        )
+    check(("Global", "keep_checkpoint_max"), keep)
     return keep
 
 

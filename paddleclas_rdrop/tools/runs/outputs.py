@@ -13,20 +13,13 @@ import tempfile
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from ...adapter.schema import written
 from ...core.errors import ConfigError
 from ..data.text import shown
 
 if TYPE_CHECKING:
     from .checkpoints import NothingLeftToTrain
 
-WRITTEN_BY_MODE = MappingProxyType(  # the Global keys of the folders each tool writes (read-only)
-    {
-        "train": ("output_dir",),
-        "eval": ("output_dir",),
-        "infer": ("output_dir",),
-        "export": ("output_dir", "save_inference_dir"),
-    }
-)
 RUN_FILES = ("latest.pdparams", "best_model.pdparams", "epoch_*.pdparams")
 
 
@@ -212,7 +205,7 @@ def check_outputs(config, mode):
     """Before anything is built: the folders the tool of `mode` writes are writable, and a training run does
     not write over another run. Raises `ConfigError`."""
     glob_section = config.get("Global") or {}
-    for key in WRITTEN_BY_MODE[mode]:
+    for key in written(mode):
         if glob_section.get(key):
             check_writable(key, glob_section[key])
     if mode == "train":

@@ -5,6 +5,7 @@ import numpy as np
 import paddle
 from paddleclas.deploy.python.preprocess import create_operators
 
+from ...adapter.balanced_sampler import ClassBalancedSampler
 from ...core.errors import ConfigError, DataError
 from ..data.lists import LIST_FORMATS, check_label_range, image_error, read_list_file
 from .keys import single_entry, take
@@ -213,6 +214,9 @@ def build_batch_ops(entries, path, class_num):
     return batch_ops
 
 
+SAMPLERS = ("DistributedBatchSampler", "BatchSampler", "ClassBalancedSampler")  # DataLoader.<split>.sampler.name
+
+
 class ShardBatchSampler(paddle.io.BatchSampler):
     """The evaluation's batches: each of the run's processes takes one contiguous share of the `count` samples
     (`numpy.array_split`: shares differ by at most one), in batches of `batch_size`, without the padding
@@ -235,7 +239,8 @@ class ShardBatchSampler(paddle.io.BatchSampler):
 
 
 def build_dataloader(section, path, class_num, multilabel=False, evaluation=False):
-    """A `CheckedLoader` over a `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval` (`path`);
+    """A `CheckedLoader` over a `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval` (`path`),
+    with the sampler `<path>.sampler.name` (`SAMPLERS`; `ClassBalancedSampler`: every class equally often);
     `multilabel`: `Global.use_multilabel`; `evaluation`: every sample once over the processes, in order
     (`ShardBatchSampler`, unless the config asks for a shuffle or drop_last). `ConfigError` naming a key it does
     not take."""
@@ -245,14 +250,22 @@ def build_dataloader(section, path, class_num, multilabel=False, evaluation=Fals
     sampler_cfg = take(
         section["sampler"],
         f"{path}.sampler",
-        {"name": "DistributedBatchSampler", "drop_last": False, "shuffle": False},
+        {"name": "DistributedBatchSampler", "drop_last": False, "shuffle": False, "seed": None},
         required=("batch_size",),
     )
-    if sampler_cfg["name"] not in ("DistributedBatchSampler", "BatchSampler"):
-        raise ConfigError(
-            f"{path}.sampler.name: {sampler_cfg['name']} is not supported (DistributedBatchSampler or BatchSampler)"
+    if sampler_cfg["name"] not in SAMPLERS:
+        raise ConfigError(f"{path}.sampler.name: {sampler_cfg['name']} is not supported ({', '.join(SAMPLERS)})")
+    if sampler_cfg["seed"] is not None and sampler_cfg["name"] != "ClassBalancedSampler":
+        raise ConfigError(f"{path}.sampler.seed: only ClassBalancedSampler reads it: remove it")
+    if sampler_cfg["name"] == "ClassBalancedSampler":
+        sampler = ClassBalancedSampler(
+            dataset,
+            batch_size=sampler_cfg["batch_size"],
+            shuffle=sampler_cfg["shuffle"],
+            drop_last=sampler_cfg["drop_last"],
+            seed=sampler_cfg["seed"] or 0,
         )
-    if evaluation and not sampler_cfg["shuffle"] and not sampler_cfg["drop_last"]:
+    elif evaluation and not sampler_cfg["shuffle"] and not sampler_cfg["drop_last"]:
         sampler = ShardBatchSampler(len(dataset), sampler_cfg["batch_size"])
     else:
         sampler = paddle.io.DistributedBatchSampler(

@@ -1,12 +1,13 @@
 """PaddleClas's `Loss.Train` / `Loss.Eval` lists: CELoss, DistillationGTCELoss, DMLLoss and DistillationDMLLoss
 (`distillation_losses`), MultiLabelLoss,
-MultiLabelAsymmetricLoss, RDropLoss and MutualKLLoss, combined as PaddleClas does."""
+MultiLabelAsymmetricLoss, RDropLoss, MutualKLLoss and ClassWeightedCELoss, combined as PaddleClas does."""
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ...adapter.mutual import MutualKLLoss
+from ...core.class_weighted_ce import ClassWeightedCELoss
 from ...core.errors import ConfigError
 from ...core.loss import RDropLoss
 from .distillation_losses import DistillationDMLLoss, DMLLoss
@@ -146,6 +147,7 @@ class MultiLabelAsymmetricLoss(nn.Layer):
 
 LOSSES = {
     "CELoss": (CELoss, {"reduction": "mean", "epsilon": None}),
+    "ClassWeightedCELoss": (ClassWeightedCELoss, {"class_weights": None, "epsilon": None, "reduction": "mean"}),
     "RDropLoss": (RDropLoss, {"reduction": "batchmean", "distribution": "softmax", "model_name": None}),
     "DistillationGTCELoss": (
         DistillationGTCELoss,

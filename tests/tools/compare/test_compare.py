@@ -1,5 +1,6 @@
-"""tools/compare.py: a tiny comparison end to end on both engines (the report's numbers against the
-results file, a resume that runs nothing again), the twin it derives, and one line per bad input."""
+"""tools/compare.py: a tiny comparison end to end on both engines, with --corruptions (the report's numbers,
+robustness's too, against the results file, a resume that runs nothing again and reuses the corrupted copies,
+which copies made anew match pixel for pixel), the twin it derives, and one line per bad input."""
 
 import glob
 import json
@@ -13,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
 from scipy import stats
 
 from engine_runs import ENGINES, NEEDS_TREE, PROJECT, TINY, overrides, tool_environment
@@ -64,7 +66,7 @@ def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engin
     if engine == "paddleclas" and not ENGINES[engine]["PADDLECLAS_ROOT"]:
         pytest.skip(NEEDS_TREE)
     out = workdir / f"compare_{engine}"
-    command = compare_command(workdir, out)
+    command = compare_command(workdir, out, "--corruptions")
     env = tool_environment(ENGINES[engine])
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -99,15 +101,86 @@ def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engin
     for cell, metric, scale in ((pair[1], "top1", 100), (pair[2], "nll", 1), (pair[3], "ece", 100)):
         value = (lambda r: ece(r["counts"])) if metric == "ece" else (lambda r, m=metric: r[m])
         check_interval(cell, [scale * (value(by[("rdrop", s)]) - value(by[("baseline", s)])) for s in (0, 1)])
-    assert re.search(r"^rdrop vs baseline \(2 seeds\): top-1 .*(within the noise|better|worse)", result.stdout, re.M)
+    assert re.search(
+        r"^rdrop vs baseline \(2 seeds, 95 % intervals\): top-1 .*(within the noise|better|worse)", result.stdout, re.M
+    )
     assert (out / "report.png").stat().st_size > 10_000
+    copies = check_robustness(out, rows, report, result.stdout)
 
     before = (out / "results.jsonl").read_text()
     again = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "[compare] run" not in again.stdout, again.stdout + again.stderr
     assert (out / "results.jsonl").read_text() == before
+    assert f"[corruptions] reused the copies in {out / 'corruptions'}" in again.stdout
+    assert stamps(out / "corruptions") == copies  # the second call made nothing anew
+    check_same_pixels(workdir, out / "corruptions")
     for weights in glob.glob(str(out / "runs" / "*" / "*.pd*")):
         os.remove(weights)
+
+
+def stamps(folder):
+    """{path: modification time} of every file under `folder`."""
+    return {path: os.stat(path).st_mtime_ns for path in glob.glob(str(folder / "**" / "*"), recursive=True)}
+
+
+def check_robustness(out, rows, report, stdout):
+    """The --corruptions part of a tiny comparison: every run evaluated on every copy, the robustness table's
+    numbers against the results file (mCE computed here from the errors), the printed lines of each run's
+    tools/eval.py --corruptions, and the plot; the copies' modification times."""
+    manifest = json.loads((out / "corruptions" / "manifest.json").read_text())
+    names = list(manifest["lists"])
+    assert len(names) >= 12 and f"made {len(names)} corruptions x 5 severities of {rows[0]['images']} images" in stdout
+    for name, why in manifest["left_out"].items():
+        assert f"[corruptions] {name} left out: {why}" in stdout
+    copies = {f"{name}/{severity}" for name in names for severity in range(1, 6)}
+    corrupted = lambda r, key: np.mean([r["corruptions"][c][key] for c in copies])  # noqa: E731
+    for row in rows:
+        assert set(row["corruptions"]) == copies and {v["images"] for v in row["corruptions"].values()} == {
+            row["images"]
+        }
+        printed = (out / "runs" / f"{row['arm']}_seed{row['seed']}" / "eval.out").read_text()
+        assert f"[corruptions] reused the copies in {out / 'corruptions'}" in printed  # made once, by compare
+        assert f"[corruptions] mean over {len(names)} corruptions x 5 severities: top-1 " in printed
+        assert f"top-1 {100 * corrupted(row, 'top1'):.2f} %, ECE {100 * corrupted(row, 'ece'):.2f} %" in printed
+
+    def errors(arm, name):  # the top-1 error summed over severities, averaged over the arm's seeds
+        return np.mean(
+            [[1 - r["corruptions"][f"{name}/{s}"]["top1"] for s in range(1, 6)] for r in rows if r["arm"] == arm],
+            axis=0,
+        ).sum()
+
+    arms = table(report.split("## Robustness", 1)[1], "| arm |")
+    for arm in ("baseline", "rdrop"):
+        mine = [r for r in rows if r["arm"] == arm]
+        clean, top1, clean_ece, ece_shown, mce = arms[arm][1:6]
+        assert abs(float(clean) - 100 * np.mean([r["top1"] for r in mine])) < 0.006
+        assert abs(float(top1) - 100 * np.mean([corrupted(r, "top1") for r in mine])) < 0.006
+        assert abs(float(ece_shown) - 100 * np.mean([corrupted(r, "ece") for r in mine])) < 0.006
+        assert abs(float(mce) - 100 * np.mean([errors(arm, n) / errors("baseline", n) for n in names])) < 0.006
+    by = {(r["arm"], r["seed"]): r for r in rows}
+    pair = table(report.split("## Robustness", 1)[1], "| a - b |")["rdrop - baseline"]
+    check_interval(
+        pair[1], [100 * (corrupted(by[("rdrop", s)], "top1") - corrupted(by[("baseline", s)], "top1")) for s in (0, 1)]
+    )
+    assert re.search(r"^rdrop vs baseline under corruption \(2 seeds, 95 % intervals\): top-1 ", stdout, re.M)
+    assert (out / "robustness.png").stat().st_size > 10_000
+    return stamps(out / "corruptions")
+
+
+def check_same_pixels(workdir, copies):
+    """Copies made anew from the same list, in another folder, have the pixels of `copies`."""
+    from paddleclas_rdrop.tools.data.corruptions import make_copies
+
+    fresh = workdir / "fresh_copies"
+    digits = workdir / "digits"
+    manifest = make_copies(str(digits), str(digits / "val_list.txt"), str(fresh), say=lambda line: None)
+    assert manifest["key"] == json.loads((copies / "manifest.json").read_text())["key"]
+    made = sorted(glob.glob(str(copies / "*" / "*" / "*.png")))
+    assert len(made) == 5 * len(manifest["lists"]) * manifest["images"]
+    for path in made:
+        again = fresh / os.path.relpath(path, copies)
+        assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(again))), path
+    shutil.rmtree(fresh)
 
 
 @pytest.mark.parametrize(
@@ -172,6 +245,8 @@ def test_a_results_folder_of_another_setup_is_refused(tmp_path):
         check_setup(str(tmp_path), {"configs": {"rdrop": "a: 2\n"}, "eval_list": "DataLoader.Eval"})
     with pytest.raises(ConfigError, match="the evaluation list"):
         check_setup(str(tmp_path), {"configs": {"rdrop": "a: 1\n"}, "eval_list": "/test.txt"})
+    with pytest.raises(ConfigError, match=r"--corruptions \(given or not, or the list's images\) differ"):
+        check_setup(str(tmp_path), {"configs": {"rdrop": "a: 1\n"}, "eval_list": "DataLoader.Eval", "corruptions": "k"})
     shutil.rmtree(tmp_path)
 
 

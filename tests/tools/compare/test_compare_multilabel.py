@@ -98,5 +98,5 @@ def test_a_tiny_multilabel_comparison_reports_map_bce_and_the_per_label_ece(engi
     for cell, metric, scale in ((pair[1], "map", 100), (pair[2], "ma", 100), (pair[3], "nll", 1)):
         check_interval(cell, [scale * (by[("rdrop", s)][metric] - by[("baseline", s)][metric]) for s in (0, 1)])
     check_interval(pair[4], [100 * (eces[("rdrop", s)] - eces[("baseline", s)]) for s in (0, 1)])
-    assert "rdrop vs baseline (2 seeds): mAP " in result.stdout and "; BCE " in result.stdout
+    assert "rdrop vs baseline (2 seeds, 95 % intervals): mAP " in result.stdout and "; BCE " in result.stdout
     assert (out / "report.png").stat().st_size > 10_000

@@ -239,7 +239,7 @@ BAD_CONFIGS = [
     (["Loss.Train.1.RDropLoss.wieght=1.0"], "Loss.Train.RDropLoss.wieght is not a key of RDropLoss (did you mean"),
     (["Optimizer.lr=0.1=2"], "-o Optimizer.lr=0.1=2: give one key=value"),
     (["Loss.Train.5.CELoss.weight=1"], "Loss.Train is a list of 2 in"),
-    (["Global.keep_checkpoint_max=-1"], "Global.keep_checkpoint_max is -1: give how many epoch checkpoints to keep"),
+    (["Global.keep_checkpoint_max=-1"], "Global.keep_checkpoint_max must be a whole number >= 1, got -1"),
     (["DataLoader.Train.dataset.cls_label_path=missing.txt"], "list file missing.txt not found"),
     (["Arch.class_num=5"], "but Arch.class_num is 5: set -o Arch.class_num=10"),
     (["RDrop.passes=1"], "RDrop.passes must be an integer >= 2"),

@@ -166,3 +166,20 @@ def test_image_files_match_extensions_whatever_their_case_and_name_what_they_ski
         image_files(str(tmp_path / "notes.txt"))
     with pytest.raises(DataError, match="Infer.infer_imgs: no image \\(jpg, jpeg, png, bmp\\) at"):
         image_files(str(tmp_path / "missing"))
+
+
+def test_the_train_loader_draws_with_the_class_balanced_sampler_its_seed_names(tmp_path):
+    from paddleclas_rdrop import ClassBalancedSampler
+    from paddleclas_rdrop.tools.data.demo import write_digits_dataset
+    from paddleclas_rdrop.tools.standalone.data import build_dataloader
+
+    root = write_digits_dataset(str(tmp_path / "digits"), size=8, count=20)
+    section = {
+        "dataset": {"name": "ImageNetDataset", "image_root": root, "cls_label_path": f"{root}/train_list.txt"},
+        "sampler": {"name": "ClassBalancedSampler", "batch_size": 4, "seed": 2},
+    }
+    sampler = build_dataloader(section, "DataLoader.Train", 10).batch_sampler
+    assert isinstance(sampler, ClassBalancedSampler) and sampler.seed == 2
+    section["sampler"]["name"] = "DistributedBatchSampler"
+    with pytest.raises(ConfigError, match="DataLoader.Train.sampler.seed: only ClassBalancedSampler reads it"):
+        build_dataloader(section, "DataLoader.Train", 10)

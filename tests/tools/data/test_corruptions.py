@@ -1,0 +1,95 @@
+"""The corrupted copies of an evaluation list (`paddleclas_rdrop.tools.data.corruptions`): ImageNet-C's
+families as imagecorruptions names them; copies of 28 px grayscale and RGB images in the source's size, mode,
+list format and labels; made once and reused, made anew when an image changes; a corruption that fails at the
+images' resolution left out in one line; a folder of other files refused."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from paddleclas_rdrop.core.errors import ConfigError
+from paddleclas_rdrop.tools.data.corruptions import CORRUPTIONS, FAMILIES, SEVERITIES, make_copies
+
+
+def write_list(folder, size, modes, multilabel=False):
+    """One `size` px image per mode of `modes` in `folder/imgs` (seeded noise) and its list `folder/list.txt`:
+    `imgs/<i>.png <i>`, or with `multilabel` `imgs/<i>.png<TAB>targets`; the list's label texts."""
+    rng = np.random.default_rng(0)
+    (folder / "imgs").mkdir(parents=True)
+    labels = []
+    for index, mode in enumerate(modes):
+        shape = (size, size) if mode == "L" else (size, size, 3)
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(folder / "imgs" / f"{index}.png")
+        labels.append(f"{index % 2},1,0" if multilabel else str(index))
+    separator = "\t" if multilabel else " "
+    (folder / "list.txt").write_text("".join(f"imgs/{i}.png{separator}{t}\n" for i, t in enumerate(labels)))
+    return labels
+
+
+def test_the_families_are_imagecorruptions_own():
+    from imagecorruptions import get_corruption_names
+
+    assert {family: list(names) for family, names in FAMILIES.items()} == {
+        family: get_corruption_names(family) for family in FAMILIES
+    }
+    assert list(CORRUPTIONS) == get_corruption_names("common")
+
+
+def test_copies_keep_size_mode_and_labels_are_made_once_and_anew_when_an_image_changes(tmp_path):
+    labels = write_list(tmp_path, 28, ["L", "RGB", "L"])
+    said = []
+    out = str(tmp_path / "copies")
+    manifest = make_copies(str(tmp_path), str(tmp_path / "list.txt"), out, say=said.append)
+    assert manifest["images"] == 3 and set(manifest["lists"]) | set(manifest["left_out"]) == set(CORRUPTIONS)
+    assert len(manifest["lists"]) >= 12, manifest["left_out"]  # at most glass_blur and one other fail at 28 px
+    for name, lists in manifest["lists"].items():
+        assert sorted(lists) == [str(s) for s in SEVERITIES]
+        for severity, relative in lists.items():
+            lines = (tmp_path / "copies" / relative).read_text().splitlines()
+            assert [line.split(" ")[1] for line in lines] == labels
+            for index, line in enumerate(lines):
+                with Image.open(tmp_path / "copies" / line.split(" ")[0]) as copy:
+                    assert copy.size == (28, 28) and copy.mode == ("RGB" if index == 1 else "L"), (name, severity)
+    severe = np.asarray(Image.open(tmp_path / "copies" / "gaussian_noise" / "5" / "0.png"), np.int64)
+    assert np.abs(severe - np.asarray(Image.open(tmp_path / "imgs" / "0.png"), np.int64)).mean() > 10
+    assert said[-1].startswith("[corruptions] made ") and all("\n" not in line for line in said)
+
+    stamp = os.stat(tmp_path / "copies" / "fog" / "3" / "1.png").st_mtime_ns
+    said.clear()
+    assert make_copies(str(tmp_path), str(tmp_path / "list.txt"), out, say=said.append) == manifest
+    assert said == [f"[corruptions] reused the copies in {out} ({len(manifest['lists'])} corruptions x 5 severities)"]
+    assert os.stat(tmp_path / "copies" / "fog" / "3" / "1.png").st_mtime_ns == stamp
+
+    Image.new("L", (28, 28), 7).save(tmp_path / "imgs" / "2.png")  # the same list, one image changed
+    again = make_copies(str(tmp_path), str(tmp_path / "list.txt"), out, say=said.append)
+    assert again["key"] != manifest["key"] and said[-1].startswith("[corruptions] made ")
+    assert not [name for name in os.listdir(tmp_path) if ".partial-" in name]
+
+
+def test_a_multilabel_list_keeps_its_tab_and_targets(tmp_path):
+    targets = write_list(tmp_path, 32, ["RGB", "RGB"], multilabel=True)
+    manifest = make_copies(str(tmp_path), str(tmp_path / "list.txt"), str(tmp_path / "c"), "\t", True, say=print)
+    lines = (tmp_path / "c" / manifest["lists"]["contrast"]["2"]).read_text().splitlines()
+    assert [line.split("\t")[1] for line in lines] == targets
+
+
+def test_a_corruption_that_fails_at_the_resolution_is_left_out_in_one_line(tmp_path):
+    write_list(tmp_path, 2, ["RGB"])  # pixelate resizes a 2 px image to 1.2 px: 0 after rounding
+    said = []
+    manifest = make_copies(str(tmp_path), str(tmp_path / "list.txt"), str(tmp_path / "c"), say=said.append)
+    assert manifest["left_out"]["pixelate"] == "ValueError: height and width must be > 0"
+    assert "pixelate" not in manifest["lists"] and not (tmp_path / "c" / "pixelate").exists()
+    lines = [line for line in said if " left out: " in line]
+    assert len(lines) == len(manifest["left_out"]) and all("\n" not in line for line in lines)
+    assert any(line.startswith("[corruptions] pixelate left out: ValueError: height and width") for line in lines)
+
+
+def test_a_folder_of_other_files_is_refused_and_kept(tmp_path):
+    write_list(tmp_path, 28, ["L"])
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="the folder holds other files; give a new or empty folder"):
+        make_copies(str(tmp_path), str(tmp_path / "list.txt"), str(tmp_path / "mine"), say=print)
+    assert os.listdir(tmp_path / "mine") == ["notes.txt"]

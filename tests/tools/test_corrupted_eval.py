@@ -1,0 +1,82 @@
+"""`tools/eval.py --corruptions` (`paddleclas_rdrop.tools.corrupted_eval`), its parts without a run: the values read
+off the Calibration and LabelCalibration metrics after an evaluation against the same numbers computed
+directly, the metric added to Metric.Eval, the refusals before anything is built, and the printed lines.
+Its runs on both engines are those of tools/compare.py --corruptions (tests/tools/compare/test_compare.py)."""
+
+import numpy as np
+import paddle
+import pytest
+
+from paddleclas_rdrop.core.calibration import Calibration
+from paddleclas_rdrop.core.errors import ConfigError
+from paddleclas_rdrop.core.label_calibration import LabelCalibration, label_summary, mean_label_ece
+from paddleclas_rdrop.tools.corrupted_eval import prepare, report_lines, values_of
+
+
+def test_the_values_are_the_calibration_metrics_own_over_the_whole_evaluation():
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(2, 8, 4)).astype("float32"), rng.integers(0, 4, (2, 8, 1))
+    metric = Calibration(bins=15)
+    for batch_logits, batch_labels in zip(logits, labels):
+        metric(paddle.to_tensor(batch_logits), paddle.to_tensor(batch_labels))
+    flat, truth = logits.reshape(16, 4).astype(np.float64), labels.reshape(16)
+    log_p = flat - np.log(np.exp(flat).sum(1, keepdims=True))
+    found = values_of(metric)
+    assert found["images"] == 16 and found["top1"] == pytest.approx((flat.argmax(1) == truth).mean())
+    assert found["nll"] == pytest.approx(-log_p[np.arange(16), truth].mean(), abs=1e-6)
+    assert found["ece"] == pytest.approx(metric.summary()["ECE"])
+
+
+def test_the_multilabel_values_are_the_label_calibrations_own():
+    rng = np.random.default_rng(1)
+    logits, targets = rng.normal(size=(12, 3)).astype("float32"), rng.integers(0, 2, (12, 3))
+    metric = LabelCalibration(bins=15)
+    metric(paddle.to_tensor(logits), paddle.to_tensor(targets))
+    found = values_of(metric)
+    expected = label_summary(1 / (1 + np.exp(-logits.astype(np.float64))), targets)
+    assert found["images"] == 12 and "top1" not in found
+    assert found["map"] == pytest.approx(expected["map"]) and found["ma"] == pytest.approx(expected["ma"])
+    assert found["ece"] == pytest.approx(mean_label_ece(expected["label_counts"]), abs=1e-6)
+
+
+def config(tmp_path, dataset="ImageNetDataset", metrics=None, multilabel=False):
+    eval_dataset = {"name": dataset, "image_root": str(tmp_path), "cls_label_path": str(tmp_path / "val.txt")}
+    found = {"Global": {"output_dir": str(tmp_path / "out"), "use_multilabel": multilabel}}
+    found["DataLoader"] = {"Eval": {"dataset": eval_dataset}}
+    if metrics is not None:
+        found["Metric"] = {"Eval": metrics}
+    return found
+
+
+def test_the_metric_is_added_where_missing_and_the_refusals_come_before_anything_is_built(tmp_path):
+    given = config(tmp_path, metrics=[{"TopkAcc": {"topk": [1, 5]}}])
+    prepare(given, "")
+    assert given["Metric"]["Eval"] == [{"TopkAcc": {"topk": [1, 5]}}, {"Calibration": {"bins": 15}}]
+    kept = config(tmp_path, metrics=[{"Calibration": {"bins": 10, "counts_file": "c.json"}}])
+    prepare(kept, "")
+    assert kept["Metric"]["Eval"] == [{"Calibration": {"bins": 10, "counts_file": "c.json"}}]
+    multilabel = config(tmp_path, "MultiLabelDataset", multilabel=True)
+    prepare(multilabel, "")
+    assert multilabel["Metric"]["Eval"] == [{"LabelCalibration": {"bins": 15}}]
+
+    with pytest.raises(ConfigError, match="DataLoader.Eval.dataset is 'ICartoonDataset'"):
+        prepare(config(tmp_path, "ICartoonDataset"), "")
+    with pytest.raises(ConfigError, match="--corruptions evaluates in one process"):
+        prepare(config(tmp_path), "", processes=2)
+    (tmp_path / "out" / "corruptions").mkdir(parents=True)
+    (tmp_path / "out" / "corruptions" / "mine.png").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"--corruptions .*/out/corruptions: the folder holds other files"):
+        prepare(config(tmp_path), "")
+
+
+def test_the_printed_lines_give_each_severity_and_the_means():
+    lists = {f"fog/{s}": {"top1": 1 - s / 10, "ece": 0.1} for s in range(1, 6)}
+    lists.update({f"contrast/{s}": {"top1": 0.5, "ece": 0.3} for s in range(1, 6)})
+    results = {"clean": {"top1": 0.95, "ece": 0.05}, "lists": lists, "left_out": {"frost": "ValueError: small"}}
+    assert report_lines(results) == [
+        "clean: top-1 95.00 %, ECE 5.00 %",
+        "fog: top-1 at severity 1-5 90.00, 80.00, 70.00, 60.00, 50.00 %, mean 70.00 %",
+        "contrast: top-1 at severity 1-5 50.00, 50.00, 50.00, 50.00, 50.00 %, mean 50.00 %",
+        "frost: left out (ValueError: small)",
+        "mean over 2 corruptions x 5 severities: top-1 60.00 %, ECE 20.00 %",
+    ]
