@@ -128,14 +128,20 @@ def train(engine, run, started):
 
 
 def main(mode):
-    """Entry point of the tools: the process's CPU threads first, then `run`; a user's mistake ends
+    """Entry point of the tools: the process's CPU threads first, paddle imported quietly (`import_paddle_quietly`)
+    before anything else imports it, then `run`; a user's mistake ends
     in one line `error: ...` and exit code 1, without a traceback; a signal's stop in its `line` and exit
     code 128 + the signal. A line told to the other ranks already (`told`) is not printed again. A resume
     refused with nothing left to train first runs its repair step (`outputs.repair_latest`: a `latest` a
     stop left behind becomes a copy of the refused checkpoint), and its line says so."""
     threads = share_cores()
     from ..core.errors import RDropError, TrainingStopped
-    from .quiet import quiet_after_success
+    from .quiet import import_paddle_quietly, quiet_after_success
+
+    try:  # before any module that imports paddle (runs.checkpoints does, through adapter.schema)
+        import_paddle_quietly()
+    except RDropError as error:
+        sys.exit(f"error: {error}")
     from .runs.checkpoints import NothingLeftToTrain
     from .runs.outputs import repair_latest
 
