@@ -24,15 +24,16 @@ def run(mode, argv=None, threads=None):
     started = time.time()
     import_paddle_quietly()
     from .engines import build_engine
+    from .evaluations import recording_evaluations
     from .run_config import load_run
 
     chosen = " (OMP_NUM_THREADS)" if user_threads else ""
     loaded = load_run(mode, argv, announce=lambda which: say(f"{which}; {threads} CPU threads per process{chosen}"))
     with fresh_names():
         engine = build_engine(loaded)
-        with rewriting_log(engine_log_words(engine, mode)):
+        with rewriting_log(engine_log_words(engine, mode)), recording_evaluations(engine, loaded, say) as evaluations:
             result = use_engine(engine, loaded)
-    summarise(loaded, time.time() - started)
+    summarise(loaded, time.time() - started, evaluations)
     return result
 
 
@@ -50,14 +51,16 @@ def say(line):
     print(f"paddleclas-rdrop: {line}", flush=True)
 
 
-def summarise(run, seconds):
-    """After a training run, on the first process: the summary (`run_summary`) of `run`, which took `seconds`."""
+def summarise(run, seconds, evaluations=None):
+    """After a training run, on the first process: the summary (`run_summary`) of `run`, which took `seconds`,
+    with the balanced accuracy of its `evaluations` (an `evaluations.Evaluations`, or None)."""
     import paddle
 
     from .runs.summary import run_summary
 
     if run.mode == "train" and paddle.distributed.get_rank() == 0:
-        print("\n".join(run_summary(run.config, run.config_path, run.overrides, seconds)), flush=True)
+        balanced = evaluations.balanced_accuracy if evaluations else None
+        print("\n".join(run_summary(run.config, run.config_path, run.overrides, seconds, balanced)), flush=True)
 
 
 def use_engine(engine, run):
