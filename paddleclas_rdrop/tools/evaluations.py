@@ -7,7 +7,9 @@ runs in `recording_evaluations`, that name is a `Recorder`, which keeps each ima
 of the output) and label and calls the metrics as before. After each evaluation:
 
 - `tools/eval.py`, which first names the list it reads and its image count, prints the per-class table (on
-  stdout, and into `eval.log`) and writes it to `Global.output_dir/eval_per_class.json` (`PER_CLASS_FILE`);
+  stdout, and into `eval.log`) and writes it to `Global.output_dir/eval_per_class.json` (`PER_CLASS_FILE`), of
+  its first evaluation only: DataLoader.Eval's list (`--corruptions` then evaluates the corrupted copies, which
+  `corrupted_eval` reports);
 - training logs the balanced accuracy beside the epoch's metrics and keeps each epoch's per-class results for
   the end-of-run summary (`Evaluations.balanced_accuracy`), the first evaluation of an epoch (the model's own;
   with EMA, PaddleClas's Engine evaluates the averaged weights after it).
@@ -30,7 +32,7 @@ class Recorder:
     [B]; every other attribute is the metrics'."""
 
     def __init__(self, metrics):
-        self.metrics, self.labels, self.predicted = metrics, [], []
+        self._metrics, self.labels, self.predicted = metrics, [], []
 
     def __call__(self, preds, labels):
         logits = preds[0] if isinstance(preds, (list, tuple)) else preds
@@ -38,10 +40,10 @@ class Recorder:
         if logits is not None and len(logits.shape) == 2:
             self.predicted.append(logits.argmax(axis=-1).numpy().reshape(-1))
             self.labels.append(labels.numpy().reshape(-1))
-        return self.metrics(preds, labels)
+        return self._metrics(preds, labels)
 
-    def __getattr__(self, name):
-        return getattr(self.metrics, name)
+    def __getattr__(self, name):  # called for the names this object does not have
+        return getattr(self._metrics, name)
 
     def gathered(self, across_processes):
         """(labels [N], predicted [N]) of every call, with `across_processes` those of every process of a
@@ -71,6 +73,7 @@ class Evaluations:
         self.engine, self.run, self.say = engine, run, say
         self.original = engine.eval
         self.by_epoch = {}  # epoch -> PerClass, the first evaluation of each epoch
+        self.evaluated = False  # whether an evaluation was recorded
 
     def balanced_accuracy(self, epoch):
         """The balanced accuracy of `epoch`'s evaluation in this run, or None where it had none."""
@@ -79,8 +82,9 @@ class Evaluations:
 
     def eval(self, epoch_id=0):
         metrics = self.engine.eval_metric_func
-        if metrics is None:
+        if metrics is None or (self.run.mode == "eval" and self.evaluated):
             return self.original(epoch_id)
+        self.evaluated = True
         if self.run.mode == "eval":
             dataset = getattr(getattr(self.engine, "eval_dataloader", None), "dataset", None)
             count = f": {len(dataset)} images" if dataset is not None else ""
