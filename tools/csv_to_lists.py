@@ -15,7 +15,8 @@ import os
 import sys
 
 from paddleclas_rdrop.core.errors import RDropError
-from paddleclas_rdrop.tools.data.csv_lists import write_lists, write_test_list
+from paddleclas_rdrop.tools.data.class_balance import imbalance_warning
+from paddleclas_rdrop.tools.data.csv_lists import label_ids, write_lists, write_test_list
 from paddleclas_rdrop.tools.data.multilabel_csv import (
     EVERY_COLUMN,
     LabelSpec,
@@ -76,6 +77,13 @@ def multilabel_lists(args, out, spec):
     print(f"\n{PLANNING}")
 
 
+def warn(line):
+    """`line` (a warning, or None) on stderr, after what stdout holds, a blank line before it."""
+    if line:
+        sys.stdout.flush()
+        print(f"\n{line}", file=sys.stderr, flush=True)
+
+
 def test_keys(args, out):
     return [
         f"DataLoader.Eval.dataset.image_root={args.image_root.rstrip('/')}/",
@@ -129,6 +137,8 @@ if __name__ == "__main__":
             f"Overrides for tools/eval.py (after the training lists' overrides), also in "
             f"{os.path.join(out, 'test_overrides.txt')}:\n  " + " \\\n  ".join(keys)
         )
+        names = {class_id: name for name, class_id in label_ids(args.label_list).items()}
+        warn(imbalance_warning(counts, names, "the test CSV"))
         sys.exit(0)
     try:
         counts = write_lists(
@@ -151,3 +161,4 @@ if __name__ == "__main__":
         f"this folder), also in {os.path.join(out, 'overrides.txt')}:\n  " + " \\\n  ".join(overrides)
     )
     print(f"\n{PLANNING}")
+    warn(imbalance_warning(counts["train"] + counts["val"], counts["names"], "the CSV"))

@@ -26,7 +26,6 @@ import copy
 import dataclasses
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ..core.drop_path import STAGES
 from ..core.errors import ConfigError
 from .rules import FLAG, NONE_OR_FALSE, PATH, WEIGHTS, Rule, number, whole  # noqa: F401 (also schema.Rule, schema.whole)
 
@@ -215,7 +214,11 @@ KEYS: List[Key] = [
     _rdrop("head_dropout", 0.0, "dropout rate added before the classifier"),
     _rdrop("head_layer", None, "the classifier's sublayer name (default: the model's last Linear layer)"),
     _rdrop("drop_path", 0.0, "stochastic depth rate of the last residual block (linear from 0), training only"),
-    _rdrop("drop_path_stages", list(STAGES), "the stages (1-4) that get drop path"),
+    _rdrop(
+        "drop_path_stages",
+        [1, 2, 3, 4],  # core.drop_path.STAGES (this table imports no paddle)
+        "the stages (1-4) that get drop path",
+    ),
     _rdrop(
         "augment_per_pass", False, "each pass its own draw of the train transform_ops (a baseline: k views, CE only)"
     ),

@@ -24,15 +24,16 @@ def run(mode, argv=None, threads=None):
     started = time.time()
     import_paddle_quietly()
     from .engines import build_engine
+    from .evaluations import recording_evaluations
     from .run_config import load_run
 
     chosen = " (OMP_NUM_THREADS)" if user_threads else ""
     loaded = load_run(mode, argv, announce=lambda which: say(f"{which}; {threads} CPU threads per process{chosen}"))
     with fresh_names():
         engine = build_engine(loaded)
-        with rewriting_log(engine_log_words(engine, mode)):
+        with rewriting_log(engine_log_words(engine, mode)), recording_evaluations(engine, loaded, say) as evaluations:
             result = use_engine(engine, loaded, started)
-    summarise(loaded, time.time() - started)
+    summarise(loaded, time.time() - started, evaluations)
     return result
 
 
@@ -50,14 +51,16 @@ def say(line):
     print(f"paddleclas-rdrop: {line}", flush=True)
 
 
-def summarise(run, seconds):
-    """After a training run, on the first process: the summary (`run_summary`) of `run`, which took `seconds`."""
+def summarise(run, seconds, evaluations=None):
+    """After a training run, on the first process: the summary (`run_summary`) of `run`, which took `seconds`,
+    with the balanced accuracy of its `evaluations` (an `evaluations.Evaluations`, or None)."""
     import paddle
 
     from .runs.summary import run_summary
 
     if run.mode == "train" and paddle.distributed.get_rank() == 0:
-        print("\n".join(run_summary(run.config, run.config_path, run.overrides, seconds)), flush=True)
+        balanced = evaluations.balanced_accuracy if evaluations else None
+        print("\n".join(run_summary(run.config, run.config_path, run.overrides, seconds, balanced)), flush=True)
 
 
 def use_engine(engine, run, started=None):
@@ -128,20 +131,14 @@ def train(engine, run, started):
 
 
 def main(mode):
-    """Entry point of the tools: the process's CPU threads first, paddle imported quietly (`import_paddle_quietly`)
-    before anything else imports it, then `run`; a user's mistake ends
+    """Entry point of the tools: the process's CPU threads first, then `run`; a user's mistake ends
     in one line `error: ...` and exit code 1, without a traceback; a signal's stop in its `line` and exit
     code 128 + the signal. A line told to the other ranks already (`told`) is not printed again. A resume
     refused with nothing left to train first runs its repair step (`outputs.repair_latest`: a `latest` a
     stop left behind becomes a copy of the refused checkpoint), and its line says so."""
     threads = share_cores()
     from ..core.errors import RDropError, TrainingStopped
-    from .quiet import import_paddle_quietly, quiet_after_success
-
-    try:  # before any module that imports paddle (runs.checkpoints does, through adapter.schema)
-        import_paddle_quietly()
-    except RDropError as error:
-        sys.exit(f"error: {error}")
+    from .quiet import quiet_after_success
     from .runs.checkpoints import NothingLeftToTrain
     from .runs.outputs import repair_latest
 

@@ -25,7 +25,9 @@ from ..core.errors import DataError, RDropError  # noqa: E402
 from .data.class_map import config_class_map, reading_class_maps  # noqa: E402
 from .data.lists import decode, unreadable_images  # noqa: E402
 from .data.text import shown  # noqa: E402
+from .evaluations import eval_list  # noqa: E402
 from .export import MODEL_FILES, class_names  # noqa: E402
+from .tally import Tally  # noqa: E402
 
 
 def deploy_config(config, model_dir, batch_size=1):
@@ -218,36 +220,12 @@ def multilabel_line(path, result, scores, truth=None, names=None):
     return line
 
 
-class Tally:
-    """The `--eval-list` accuracy: top-1 over the images with a true label, or, multi-label, the share of the
-    targets of 0 or 1 that the kept labels (MultiLabelThreshOutput's) match."""
-
-    def __init__(self, multilabel):
-        self.multilabel, self.right, self.counted = multilabel, 0, 0
-
-    def add(self, result, truth):
-        if truth is None:
-            return
-        if not self.multilabel:
-            self.right, self.counted = self.right + int(result["class_ids"][0] == truth), self.counted + 1
-            return
-        kept = set(result["class_ids"])
-        known = [(index, target) for index, target in enumerate(truth) if target in (0, 1)]
-        self.right += sum(int((index in kept) == bool(target)) for index, target in known)
-        self.counted += len(known)
-
-    def line(self):
-        share = f"{100 * self.right / self.counted:.1f} %"
-        if self.multilabel:
-            return f"label accuracy: {share} ({self.right} of {self.counted} targets of 0 or 1 matched)"
-        return f"top-1 accuracy: {share} ({self.right} of {self.counted} images with a true label)"
-
-
 DESCRIPTION = (
     "Predict the images of Infer.infer_imgs (a file or a folder), or with --eval-list those of "
     "DataLoader.Eval's list, with the export in Global.save_inference_dir, through PaddleClas's deploy "
     "predictor. One line per image: the file, the top-k classes (Infer.PostProcess.topk) with their scores, "
-    "and the true label when the image is in the Eval list; with true labels, the top-1 accuracy at the end. "
+    "and the true label when the image is in the Eval list; with true labels, the top-1 accuracy and the per-class "
+    "results (precision, recall, support, balanced accuracy, confusion matrix) at the end. "
     "An image that cannot be read is named, the others are predicted, and the exit code is 1."
 )
 
@@ -260,8 +238,9 @@ def parse_args(argv=None):
     parser.add_argument("--eval-list", action="store_true", help="predict the images of DataLoader.Eval's list")
     parser.add_argument(
         "--save",
-        help="also write the predictions to this CSV: image,class_id,class_name,score, or multi-label image, a score "
-        "column per label, predicted and (--eval-list) true, the labels joined by |",
+        help="also write the predictions to this CSV: image,class_id,class_name,score (--eval-list: and "
+        "true_class_id,true_class_name), or multi-label image, a score column per label, predicted and (--eval-list) "
+        "true, the labels joined by |",
     )
     args = parse_tool_args(parser, argv)
     if args.save and os.path.exists(args.save):
@@ -281,7 +260,8 @@ def eval_list_images(config):
 
 class PredictionFile:
     """The CSV of `--save`, written whole or not at all: rows go to a temporary file beside it, renamed
-    over it by `close`. A row per image: `image,class_id,class_name,score` (top-1), or, multi-label,
+    over it by `close`. A row per image: `image,class_id,class_name,score` (top-1; with `truths` also
+    `true_class_id,true_class_name`), or, multi-label,
     `image`, one score column per label (the header: the label names of `names`, {id: name}, or the ids),
     `predicted` (the labels MultiLabelThreshOutput keeps, joined by `|`) and, with `truths`, `true` (the
     labels of target 1; a label of target -1, unknown, is left out)."""
@@ -294,7 +274,8 @@ class PredictionFile:
         self.handle = open(self.temporary, "w", newline="", encoding="utf-8")
         self.writer = csv.writer(self.handle)
         if not multilabel:
-            self.writer.writerow(["image", "class_id", "class_name", "score"])
+            truth_columns = ["true_class_id", "true_class_name"] if truths else []
+            self.writer.writerow(["image", "class_id", "class_name", "score", *truth_columns])
 
     def label(self, index):
         return str(self.names.get(index, index))
@@ -302,7 +283,10 @@ class PredictionFile:
     def add(self, path, result, scores, truth=None):
         if not self.multilabel:
             name = (result.get("label_names") or result["class_ids"])[0]
-            self.writer.writerow([path, result["class_ids"][0], name, f"{result['scores'][0]:.6f}"])
+            row = [path, result["class_ids"][0], name, f"{result['scores'][0]:.6f}"]
+            if self.truths:
+                row += ["", ""] if truth is None else [truth, self.label(truth)]
+            self.writer.writerow(row)
             return
         if not self.started:  # the header, once the label count is known
             labels = [self.label(index) for index in range(len(scores))]
@@ -341,12 +325,13 @@ def predict_images(config, args, predictor, images):
         print(line or prediction_line(path, result, truth, names))
         if saved:
             saved.add(path, result, scores[0], truth)
-        tally.add(result, truth)
+        tally.add(result, truth, scores.shape[-1])
     if saved:
         saved.close()
         print(f"predictions: {args.save} ({len(images) - len(failed)} images)")
     if args.eval_list and tally.counted:
         print(tally.line())
+        print("\n".join(tally.per_class_lines(eval_list(config), names)))
     return failed
 
 

@@ -126,3 +126,14 @@ def test_the_rdrop_section_its_defaults_and_help_are_the_schemas_rows():
 def test_the_folders_each_tool_writes_are_the_schemas_rows():
     assert schema.written("train") == ["output_dir"] and schema.written("eval") == ["output_dir"]
     assert schema.written("export") == ["output_dir", "save_inference_dir"]
+
+
+def test_the_schema_imports_no_paddle_and_its_drop_path_stages_are_the_cores():
+    code = (
+        "import sys, paddleclas_rdrop.adapter.schema as s; "
+        "print('paddle' in sys.modules, s.defaults('RDrop')['drop_path_stages'])"
+    )
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    from paddleclas_rdrop.core.drop_path import STAGES
+
+    assert printed.split(" ", 1) == ["False", f"{list(STAGES)}\n"]

@@ -59,9 +59,11 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(engine, 
     listed = (tmp_path / "my_lists" / "overrides.txt").read_text()
     assert "-o Arch.class_num=4" in listed and "-o DataLoader.Train.dataset.batch_transform_ops=None" in listed
     assert "-o Arch.class_num=4" in outputs[0]  # printed too
+    assert "warning" not in outputs[0] + outputs[2]  # 20 images of each shape: balanced
     train_log = outputs[1]
     ended = train_log.split("== paddleclas-rdrop: the run ended ==", 1)[1]  # the run's summary, at its end
-    assert re.search(r"best model:  output/my_run/best_model\.pdparams \(val top-1 [\d.]+ % at epoch \d+\)", ended)
+    scores = r"\(val top-1 [\d.]+ %, balanced accuracy [\d.]+ % at epoch \d+\)"
+    assert re.search(r"best model:  output/my_run/best_model\.pdparams " + scores, ended)
     typed = "$(cat my_lists/overrides.txt) -o Global.device=cpu -o Global.output_dir=output/my_run"  # as typed
     typed += "" if whole else " -o Global.epochs=2"
     weights = "-o Global.pretrained_model=output/my_run/best_model"
@@ -79,13 +81,20 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(engine, 
     labels = dict(line.split() for line in (tmp_path / "my_lists" / "label_list.txt").read_text().splitlines())
     assert len(test_list) == 20 and {labels[line.split()[1]] for line in test_list} == set(SHAPES)
     assert re.search(r"\[Eval\]\[Avg\].*?top1: ([\d.]+)", outputs[3])  # the held-out test set, scored
+    assert "paddleclas-rdrop: evaluating my_test_lists/test_list.txt: 20 images" in outputs[3]  # named, counted
+    for printed in outputs[3], outputs[5]:  # eval.py's and predict.py's per-class results, a row per shape
+        start = printed.index("per-class results on my_test_lists/test_list.txt (20 images")
+        rows = [line.split() for line in printed[start:].splitlines()[2:6]]
+        assert [row[1] for row in rows] == [labels[str(c)] for c in range(4)] and {row[-1] for row in rows} == {"5"}
+        assert "balanced accuracy: " in printed[start:] and "confusion matrix" in printed[start:]
     lines = outputs[5].splitlines()
     predicted = [re.fullmatch(r"(\S+): (.*); true label \d+ \((\w+)\)", line) for line in lines[:20]]
     assert all(predicted), outputs[5]  # a line per image: its top classes with scores, its true label
     top = re.findall(r"\d+ \((\w+)\) [\d.]+ %", predicted[0].group(2))
     assert len(top) == 4 and set(top) == set(SHAPES) and predicted[0].group(3) in SHAPES
     rows = (run / "test_predictions.csv").read_text().splitlines()
-    assert rows[0] == "image,class_id,class_name,score" and len(rows) == 21
+    assert rows[0] == "image,class_id,class_name,score,true_class_id,true_class_name" and len(rows) == 21
+    assert [row.split(",")[5] for row in rows[1:]] == [match.group(3) for match in predicted]  # the true labels
     right = sum(row.split(",")[2] == match.group(3) for row, match in zip(rows[1:], predicted))
     assert f"top-1 accuracy: {100 * right / 20:.1f} % ({right} of 20 images with a true label)" in lines
 

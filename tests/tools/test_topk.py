@@ -1,7 +1,14 @@
 """A top-k at or above the class count (always 1.0) is left out of a run on both engines, with one warning line
 naming the key, the class count and why; the end-of-run summary names the first top-k kept. (`predict.py` scores
-top-1 only and lists at most every class: `test_own_data.py`, 4 classes at `Infer.PostProcess.topk` 5.)"""
+top-1 only and lists at most every class: `test_own_data.py`, 4 classes at `Infer.PostProcess.topk` 5.) The same
+3-class runs show what eval.py says of its list on both engines: the list and its image count, and the per-class
+results (`paddleclas_rdrop/tools/evaluations.py`), consistent with the confusion matrix it prints; and the
+end-of-run summary's balanced accuracy."""
 
+import json
+import re
+
+import numpy as np
 import pytest
 
 from paddleclas_rdrop.tools.data.topk import settle_topk
@@ -47,11 +54,40 @@ def test_a_top_k_at_the_class_count_is_left_out_with_one_warning_on_both_engines
     assert (out / "train.log").read_text().count(WARNING) == 1
     assert "top5" not in printed and "meaningless" not in printed, printed[-3000:]
     assert "top1" in printed
-    assert f"best model:  {out / 'best_model'}.pdparams (val top-1 " in trained.stdout
+    logged = (out / "train.log").read_text()
+    balanced = re.findall(
+        r"\[Eval\]\[Epoch 1\]\[balanced accuracy: ([\d.]+), the mean of the per-class recalls\]", logged
+    )
+    assert len(balanced) == 1 and f"balanced accuracy: {balanced[0]}" in printed, logged[-3000:]
+    best = f"best model:  {out / 'best_model'}.pdparams (val top-1 "
+    assert f"balanced accuracy {100 * float(balanced[0]):.1f} % at epoch 1)" in trained.stdout.split(best, 1)[1]
     weights = f"Global.pretrained_model={out / 'best_model'}"
     evaluated = run_tool("eval.py", "rdrop_res2net.yaml", keys + [weights], cwd=workdir, env=ENGINES[engine])
     printed = evaluated.stdout + evaluated.stderr
     assert len(warned(printed)) == 1 and "top5" not in printed and "top1" in printed, printed[-3000:]
+    check_per_class(evaluated.stdout, workdir / "digits" / "three_val_list.txt", out)
+
+
+def check_per_class(printed, listed, out):
+    """eval.py's output names `listed` and its image count, and prints a row per class (precision, recall, support)
+    and a balanced accuracy and top-1 that its confusion matrix gives; the JSON in `out` holds the same matrix."""
+    labels = [int(line.split()[1]) for line in listed.read_text().splitlines() if line.strip()]
+    assert f"paddleclas-rdrop: evaluating {listed}: {len(labels)} images" in printed, printed[-3000:]
+    lines = printed.splitlines()
+    start = next(i for i, line in enumerate(lines) if f"per-class results on {listed} ({len(labels)} images)" in line)
+    assert lines[start + 1].split() == ["class", "precision", "recall", "support"]
+    rows = [lines[start + 2 + c].split() for c in range(3)]
+    assert [row[:2] for row in rows] == [["0", "zero"], ["1", "one"], ["2", "two"]]
+    header = lines.index("confusion matrix (rows: the true class, columns: the predicted class id):", start)
+    confusion = np.array([[int(n) for n in lines[header + 2 + c].split()[2:]] for c in range(3)])
+    support = confusion.sum(axis=1)
+    assert support.tolist() == [labels.count(c) for c in range(3)] == [int(row[4]) for row in rows]
+    recall = np.diag(confusion) / support
+    assert [row[3] for row in rows] == [f"{r:.3f}" for r in recall]
+    top1 = float(re.search(r"\[Eval\]\[Avg\].*?top1: ([\d.]+)", printed).group(1))
+    assert f"balanced accuracy: {recall.mean():.5f} (the mean of the per-class recalls), top-1: {top1:.5f}" in lines
+    assert abs(top1 - np.trace(confusion) / len(labels)) < 1e-6
+    assert json.loads((out / "eval_per_class.json").read_text())["confusion_matrix"] == confusion.tolist()
 
 
 def test_the_summary_names_the_first_top_k_left():

@@ -17,10 +17,11 @@ from ..quiet import import_paddle_quietly
 import_paddle_quietly()
 
 from ...core.errors import ConfigError, RDropError  # noqa: E402
+from ..data.class_balance import RATIO  # noqa: E402
 from ..data.corruptions import make_copies, source_key  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
-from .report import plot, report_lines, verdict_lines  # noqa: E402
+from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
 from .runs import check_setup, read_results, run_all  # noqa: E402
 from .stats import few_seeds_warning  # noqa: E402
 
@@ -39,8 +40,9 @@ def parser():
     parser = tool_parser(
         "tools/compare.py",
         "Does R-Drop help on my data? Train the R-Drop recipe (-c, -o as tools/train.py takes them) and its "
-        "baseline twin over paired seeds, evaluate each run's final weights (top-1, NLL, ECE; multi-label: mAP, mA, "
-        "mean BCE, per-label ECE), and report the "
+        "baseline twin over paired seeds, evaluate each run's final weights (top-1, NLL, ECE; balanced accuracy in "
+        f"top-1's place when the evaluation list's largest class has more than {RATIO}x the images of its smallest; "
+        "multi-label: mAP, mA, mean BCE, per-label ECE), and report the "
         "paired differences with 95 % intervals. Arms:\n  "
         + "\n  ".join(f"{name}: {text}" for name, text in ARMS.items())
         + "\nA Global.pretrained_model with {seed} in it gives each seed its own start weights.",
@@ -61,6 +63,14 @@ def parser():
         "severities 1-5, made once into OUT/corruptions) and report robustness: top-1, ECE, mCE",
     )
     parser.add_argument("--report", action="store_true", help="only the report, from the results file")
+    parser.add_argument(
+        "--keep-weights",
+        nargs="?",
+        const="all",
+        choices=("best", "all"),
+        help="keep the checkpoints of every run (--keep-weights), or of the best run by the verdict's accuracy "
+        "(--keep-weights best); by default a run's checkpoints are deleted once its results are recorded",
+    )
     return parser
 
 
@@ -182,7 +192,10 @@ def publish(rows, args):
         plots.append(os.path.join(args.out, "robustness.png"))
         robustness.plot(rows, plots[-1])
         verdicts += robustness.verdict_lines(robustness.robust_rows(rows))
-    print("\n".join(["", *verdicts, "", f"report: {path} and {' and '.join(plots)}"]))
+    note = balance_line(rows)
+    print("\n".join(["", *([note] if note else []), *verdicts, "", f"report: {path} and {' and '.join(plots)}"]))
+    if args.keep_weights == "best" and not args.report:
+        print(f"weights kept: {best_run(rows)['folder']} (the best run; the others' were deleted)")
 
 
 def main(tools_dir, argv=None):
@@ -196,7 +209,8 @@ def main(tools_dir, argv=None):
             if args.corruptions:
                 make_copies_for(args, config, paths)
             epochs = int(config["Global"]["epochs"])
-            run_all(args.arms, range(args.first_seed, args.first_seed + args.seeds), args.out, paths, tools_dir, epochs)
+            seeds = range(args.first_seed, args.first_seed + args.seeds)
+            run_all(args.arms, seeds, args.out, paths, tools_dir, epochs, keep=args.keep_weights)
         rows = read_results(args.out)
         if not rows:
             raise ConfigError(f"--report: {args.out} has no results yet: run the comparison first")

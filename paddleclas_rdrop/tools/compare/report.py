@@ -1,8 +1,10 @@
 """The report of a comparison, computed from its results file alone: a table per arm, the paired
 differences against the baseline with 95 % t intervals over the seeds, one verdict line per arm, a
 Markdown file and a PNG plot (per-seed differences and a reliability diagram per arm). Single-label runs
-are compared on top-1, NLL and ECE (`METRICS`), multi-label ones on mAP, mA, mean BCE and the per-label ECE
-(`MULTILABEL_METRICS`); the paired statistics are the same for both."""
+are compared on top-1, NLL and ECE (`METRICS`), or on balanced accuracy in top-1's place when the evaluation list is
+imbalanced (`BALANCED_METRICS`: the rule of `data.class_balance`, on the list's class counts each run recorded),
+multi-label ones on mAP, mA, mean BCE and the per-label ECE (`MULTILABEL_METRICS`); the paired statistics are the
+same for all."""
 
 import statistics
 
@@ -10,11 +12,17 @@ import numpy as np
 
 from ...core.calibration import expected_calibration_error
 from ...core.label_calibration import mean_label_ece
+from ..data.class_balance import RATIO, imbalance
 from .arms import ARMS
 from .stats import paired_interval
 
 METRICS = {  # name: (title, unit, scale, the better direction)
     "top1": ("top-1", "points", 100, +1),
+    "nll": ("NLL", "nats", 1, -1),
+    "ece": ("ECE", "points", 100, -1),
+}
+BALANCED_METRICS = {
+    "balanced_accuracy": ("balanced accuracy", "points", 100, +1),
     "nll": ("NLL", "nats", 1, -1),
     "ece": ("ECE", "points", 100, -1),
 }
@@ -24,13 +32,42 @@ MULTILABEL_METRICS = {
     "nll": ("BCE", "nats", 1, -1),
     "ece": ("label ECE", "points", 100, -1),
 }
-SCALES = {**METRICS, **MULTILABEL_METRICS}  # a key's scale and direction, the same in both
+SCALES = {**METRICS, **BALANCED_METRICS, **MULTILABEL_METRICS}  # a key's scale and direction, the same in both
 EXTRA_PAIRS = (("rdrop", "baseline_long"), ("views_kl", "views_ce"))  # besides each arm - baseline
 
 
 def metrics_of(rows):
-    """The metrics the report compares: `MULTILABEL_METRICS` for multi-label runs (their rows have `map`)."""
-    return MULTILABEL_METRICS if any("map" in row for row in rows) else METRICS
+    """The metrics the report compares: `MULTILABEL_METRICS` for multi-label runs (their rows have `map`),
+    `BALANCED_METRICS` on an imbalanced evaluation list (`list_imbalance`), else `METRICS`."""
+    if any("map" in row for row in rows):
+        return MULTILABEL_METRICS
+    return BALANCED_METRICS if list_imbalance(rows) else METRICS
+
+
+def list_imbalance(rows):
+    """The evaluation list's largest class / its smallest (`data.class_balance.imbalance`, from the class counts each
+    run recorded, `support`) where it is imbalanced and every run has its balanced accuracy; else None."""
+    if not rows or not all("balanced_accuracy" in row and "support" in row for row in rows):
+        return None
+    return imbalance(dict(enumerate(rows[0]["support"])))
+
+
+def balance_line(rows):
+    """The sentence that says the comparison reads balanced accuracy for top-1, or None where it does not."""
+    ratio = list_imbalance(rows) if metrics_of(rows) is BALANCED_METRICS else None
+    if ratio is None:
+        return None
+    return (
+        f"The evaluation list is imbalanced (its largest class has {ratio:.1f}x the images of its smallest, above "
+        f"{RATIO}x), so the verdicts read balanced accuracy (the mean of the per-class recalls) in top-1's place; "
+        "each run's top-1 is in results.jsonl."
+    )
+
+
+def best_run(rows):
+    """The row of the best run of `rows` by the report's first metric (top-1, balanced accuracy or mAP)."""
+    metric = next(iter(metrics_of(rows)))
+    return max(rows, key=lambda row: value(row, metric)) if rows else None
 
 
 def value(row, metric):
@@ -157,13 +194,16 @@ def units_sentence(rows):
             "mean over labels of each label's binary ECE) in points, BCE (mean binary cross-entropy per target) in "
             "nats; better is a higher mAP and mA and a lower BCE and ECE:"
         )
-    return "top-1 and ECE in points, NLL in nats; better is a higher top-1 and a lower NLL and ECE:"
+    first = next(iter(metrics_of(rows).values()))[0]
+    return f"{first} and ECE in points, NLL in nats; better is a higher {first} and a lower NLL and ECE:"
 
 
 def report_lines(rows, title):
+    note = balance_line(rows)
     return [
         f"# {title}",
         "",
+        *([note, ""] if note else []),
         "Per arm, mean over seeds (train CPU s: user + system seconds of tools/train.py, which a pause does "
         "not lengthen, or its wall seconds, train s, where a run did not record them; peak RSS: the largest "
         "of the train processes, as the OS counts it):",

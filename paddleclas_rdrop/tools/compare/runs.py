@@ -1,6 +1,8 @@
 """The runs of a comparison: each arm and seed trained by `tools/train.py` into its own folder, then
-evaluated by `tools/eval.py` (TopkAcc + Calibration, or multi-label LabelCalibration; with `--corruptions`, on
-the corrupted copies too); one JSON line per finished run in the results file, which a restart resumes from."""
+evaluated by `tools/eval.py` (TopkAcc + Calibration and its per-class results, or multi-label LabelCalibration;
+with `--corruptions`, on the corrupted copies too); one JSON line per finished run in the results file, which a
+restart resumes from. Once a run's line is written, its weights are deleted (`keep_weights`: the best run's, or
+every run's, may be kept)."""
 
 import json
 import os
@@ -12,7 +14,9 @@ import time
 from ...core.calibration import read_counts
 from ...core.errors import ConfigError, RDropError
 from ...core.label_calibration import label_summary, read_scores
-from .report import cost_key
+from ..evaluations import PER_CLASS_FILE
+from ..per_class import read_per_class
+from .report import best_run, cost_key
 
 RESULTS, SETUP = "results.jsonl", "setup.json"
 
@@ -131,7 +135,9 @@ def run_one(arm, seed, paths, tools_dir, epochs=None):
 def evaluate(name, folder, paths, tools_dir, common):
     """(the run's metric values, eval seconds) of `tools/eval.py` on the run's `latest` weights: from the
     Calibration counts (`images`, `top1`, `nll`, `counts`) or, multi-label, from LabelCalibration's scores
-    (`images`, `map`, `ma`, `nll` the mean BCE, `label_counts`: `label_summary`). Raises `RunFailed`."""
+    (`images`, `map`, `ma`, `nll` the mean BCE, `label_counts`: `label_summary`); single-label, with the
+    balanced accuracy and the class counts of the list (`balanced_accuracy`, `support`) of the per-class results
+    eval.py wrote. Raises `RunFailed`."""
     multilabel = paths.get("multilabel")
     written = os.path.join(folder, "scores.npz" if multilabel else "calibration.json")
     key = "Metric.Eval.0.LabelCalibration.scores_file" if multilabel else "Metric.Eval.1.Calibration.counts_file"
@@ -151,6 +157,10 @@ def evaluate(name, folder, paths, tools_dir, common):
     counts, nll_sum = read_counts(written)
     total = counts[0].sum()
     values = {"images": int(total), "top1": float(counts[2].sum() / total), "nll": nll_sum / total}
+    per_class = os.path.join(folder, PER_CLASS_FILE)
+    if os.path.exists(per_class):  # a model whose output is not one [B, C] tensor has none
+        recorded = read_per_class(per_class)
+        values.update(balanced_accuracy=recorded["balanced_accuracy"], support=recorded["support"])
     return {**values, "counts": counts.tolist(), **corrupted}, eval_seconds
 
 
@@ -178,8 +188,40 @@ def minutes(seconds):
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def run_all(arms, seeds, out, paths, tools_dir, epochs, say=print):
-    """Every (arm, seed) not in `out`'s results file, appended to it as each ends; the results rows."""
+WEIGHT_FILES = (".pdparams", ".pdopt", ".pdstates", ".pdema")  # a checkpoint's files (best_model/ holds one too)
+
+
+def remove_weights(folder):
+    """Delete the checkpoint files (`WEIGHT_FILES`) under a run's `folder`; its logs and results stay."""
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if name.endswith(WEIGHT_FILES):
+                os.remove(os.path.join(root, name))
+
+
+def keep_weights(done, keep):
+    """Delete the weights of the runs `done` (results rows) but those `keep` keeps: None, none; "best", the best
+    run's (`report.best_run`); "all", every run's. Returns the row of the run whose weights are kept by "best"."""
+    if keep == "all":
+        return None
+    best = best_run(done) if keep == "best" else None
+    for row in done:
+        if row is not best:
+            remove_weights(row["folder"])
+    return best
+
+
+def headline(row):
+    """The numbers of a finished run that its progress line gives."""
+    if "map" in row:
+        return f"mAP {100 * row['map']:.2f} %, BCE {row['nll']:.4f}"
+    balanced = f", balanced accuracy {100 * row['balanced_accuracy']:.2f} %" if "balanced_accuracy" in row else ""
+    return f"top-1 {100 * row['top1']:.2f} %{balanced}, NLL {row['nll']:.4f}"
+
+
+def run_all(arms, seeds, out, paths, tools_dir, epochs, say=print, keep=None):
+    """Every (arm, seed) not in `out`'s results file, appended to it as each ends, each run's weights then deleted
+    but those `keep` keeps (`keep_weights`); the results rows."""
     done = read_results(out)
     todo = plan(arms, seeds, done)
     total = len(todo)
@@ -191,9 +233,9 @@ def run_all(arms, seeds, out, paths, tools_dir, epochs, say=print):
         with open(os.path.join(out, RESULTS), "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
         done.append(row)
-        headline = f"mAP {100 * row['map']:.2f} %, BCE" if "map" in row else f"top-1 {100 * row['top1']:.2f} %, NLL"
+        keep_weights(done, keep)
         say(
-            f"[compare] {arm} seed {seed}: {headline} {row['nll']:.4f}, "
-            f"{row['train_seconds']:.0f} s of training" + (f" ({extra} epochs)" if extra else "")
+            f"[compare] {arm} seed {seed}: {headline(row)}, {row['train_seconds']:.0f} s of training"
+            + (f" ({extra} epochs)" if extra else "")
         )
     return done

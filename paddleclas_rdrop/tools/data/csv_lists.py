@@ -117,7 +117,8 @@ def stratified_split(ids, val_ratio, seed):
 def write_lists(
     csv_path, image_root, out_dir, val_ratio=0.1, seed=0, force=False, image_column="image", label_column="label"
 ):
-    """Write train_list.txt, val_list.txt (and label_list.txt) in `out_dir`; returns class counts."""
+    """Write train_list.txt, val_list.txt (and label_list.txt) in `out_dir`; returns {"train", "val": {class id:
+    images}, "classes": the class count, "named": whether string labels were numbered, "names": {id: name}}."""
     if not 0 <= val_ratio < 1:
         raise ConfigError(f"the validation ratio must be in [0, 1), got {val_ratio}")
     outputs = {name: os.path.join(out_dir, name) for name in ("train_list.txt", "val_list.txt", "label_list.txt")}
@@ -142,6 +143,7 @@ def write_lists(
         "val": Counter(ids[i] for i in val),
         "classes": max(ids) + 1,
         "named": named,
+        "names": names,
     }
 
 

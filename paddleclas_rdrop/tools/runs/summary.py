@@ -1,6 +1,7 @@
 """The lines a training run of the plugin's tools ends with, on both engines: the best val metric and its
-epoch, the last epoch's, where the best model is, the run's time, and the eval and export commands to run
-next with this run's config, overrides and paths. The demo's summary starts with the same lines."""
+epoch, the last epoch's (each with its balanced accuracy where this run evaluated that epoch), where the best
+model is, the run's time, and the eval and export commands to run next with this run's config, overrides and
+paths. The demo's summary starts with the same lines."""
 
 import os
 import shlex
@@ -34,25 +35,32 @@ def minutes(seconds):
     return f"{int(seconds // 60)} min {int(seconds % 60)} s" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def best_lines(config):
-    """The best model's line (and the last epoch's), from the checkpoints in `Global.output_dir`."""
+def best_lines(config, balanced=None):
+    """The best model's line (and the last epoch's), from the checkpoints in `Global.output_dir`; with `balanced`
+    (epoch -> its evaluation's balanced accuracy or None: `evaluations.Evaluations.balanced_accuracy`), each
+    with the balanced accuracy of its epoch where this run evaluated it."""
     out = config["Global"]["output_dir"]
     best, latest, what = _state(out, "best_model"), _state(out, "latest"), metric_name(config)
     if best is None:
         return [f"best model:  none: no evaluation ran (Global.eval_during_train); the last weights are {out}/latest"]
-    shown = f"{100 * best['metric']:.1f} %" if what.startswith("val top-") else f"{best['metric']:.4g}"
-    lines = [f"best model:  {os.path.join(out, 'best_model')}.pdparams ({what} {shown} at epoch {best['epoch']})"]
+
+    def scored(metric, epoch):
+        shown = f"{100 * metric:.1f} %" if what.startswith("val top-") else f"{metric:.4g}"
+        beside = balanced(epoch) if balanced else None
+        return f"{what} {shown}" + ("" if beside is None else f", balanced accuracy {100 * beside:.1f} %")
+
+    where = f"{os.path.join(out, 'best_model')}.pdparams"
+    lines = [f"best model:  {where} ({scored(best['metric'], best['epoch'])} at epoch {best['epoch']})"]
     if latest is not None and latest.get("epoch") != best["epoch"] and latest.get("metric"):
-        last = f"{100 * latest['metric']:.1f} %" if what.startswith("val top-") else f"{latest['metric']:.4g}"
-        lines.append(f"last epoch:  {latest['epoch']}, {what} {last}")
+        lines.append(f"last epoch:  {latest['epoch']}, {scored(latest['metric'], latest['epoch'])}")
     return lines
 
 
-def run_summary(config, config_path, overrides, seconds):
+def run_summary(config, config_path, overrides, seconds, balanced=None):
     """The end-of-run lines of a training run of `config` (read from `config_path` with the `-o` `overrides`)
-    that took `seconds`; its commands give the overrides as typed (`data.override_files.as_typed`: an overrides
-    file as `$(cat <file>)`, each key once), with the weights to evaluate and export instead of the run's own
-    `Global.pretrained_model` and `Global.checkpoints`."""
+    that took `seconds`; `balanced` as `best_lines` takes it. Its commands give the overrides as typed
+    (`data.override_files.as_typed`: an overrides file as `$(cat <file>)`, each key once), with the weights to
+    evaluate and export instead of the run's own `Global.pretrained_model` and `Global.checkpoints`."""
     from ..data.override_files import as_typed
 
     out = config["Global"]["output_dir"]
@@ -62,7 +70,7 @@ def run_summary(config, config_path, overrides, seconds):
     return [
         "",
         TITLE,
-        *best_lines(config),
+        *best_lines(config, balanced),
         f"run time:    {minutes(seconds)}",
         f"evaluate:    python tools/eval.py {command} -o Global.pretrained_model={weights}",
         f"export:      python tools/export_model.py {command} -o Global.pretrained_model={weights}",

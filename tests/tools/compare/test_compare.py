@@ -1,6 +1,7 @@
 """tools/compare.py: a tiny comparison end to end on both engines, with --corruptions (the report's numbers,
-robustness's too, against the results file, a resume that runs nothing again and reuses the corrupted copies,
-which copies made anew match pixel for pixel), the twin it derives, and one line per bad input."""
+robustness's too, against the results file, balanced accuracy in top-1's place on the imbalanced val list, only
+the best run's weights kept, a resume that runs nothing again and reuses the corrupted copies, which copies made
+anew match pixel for pixel), the twin it derives, and one line per bad input."""
 
 import glob
 import json
@@ -66,7 +67,7 @@ def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engin
     if engine == "paddleclas" and not ENGINES[engine]["PADDLECLAS_ROOT"]:
         pytest.skip(NEEDS_TREE)
     out = workdir / f"compare_{engine}"
-    command = compare_command(workdir, out, "--corruptions")
+    command = compare_command(workdir, out, "--corruptions", "--keep-weights", "best")
     env = tool_environment(ENGINES[engine])
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -78,32 +79,35 @@ def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engin
 
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted((r["arm"], r["seed"]) for r in rows) == [("baseline", 0), ("baseline", 1), ("rdrop", 0), ("rdrop", 1)]
+    best = max(rows, key=lambda r: r["balanced_accuracy"])
     for row in rows:
         run = out / "runs" / f"{row['arm']}_seed{row['seed']}"
-        assert (run / "train.log").exists() and (run / "latest.pdparams").exists()
+        assert (run / "train.log").exists() and (run / "latest.pdparams").exists() == (row is best)
         assert row["images"] == len((workdir / "digits" / "val_list.txt").read_text().split("\n")) - 1
         assert row["train_seconds"] > 0 and row["peak_rss_mb"] > 100 and 0 < row["train_cpu_seconds"]
+        check_per_class(row, json.loads((run / "eval_per_class.json").read_text()))
+    assert f"weights kept: {best['folder']} (the best run" in result.stdout
     twin = yaml.safe_load((out / "configs" / "baseline.train.yaml").read_text())
     assert "train_mode" not in twin["Global"] and all("RDropLoss" not in e for e in twin["Loss"]["Train"])
 
     report = (out / "report.md").read_text()
+    assert IMBALANCED in report and IMBALANCED in result.stdout  # the val list's 3 images of a 1 and 1 of a 0
     arms = table(report, "| arm |")
     for arm in ("baseline", "rdrop"):
         mine = [r for r in rows if r["arm"] == arm]
-        seeds, top1, nll, ece_shown = arms[arm][:4]
+        seeds, balanced, nll, ece_shown = arms[arm][:4]
         assert int(seeds) == 2
-        assert abs(float(top1) - 100 * np.mean([r["top1"] for r in mine])) < 0.006
+        assert abs(float(balanced) - 100 * np.mean([r["balanced_accuracy"] for r in mine])) < 0.006
         assert abs(float(nll) - np.mean([r["nll"] for r in mine])) < 0.00006
         assert abs(float(ece_shown) - 100 * np.mean([ece(r["counts"]) for r in mine])) < 0.006
     by = {(r["arm"], r["seed"]): r for r in rows}
     pair = table(report, "| a - b |")["rdrop - baseline"]
     assert pair[0] == "2"
-    for cell, metric, scale in ((pair[1], "top1", 100), (pair[2], "nll", 1), (pair[3], "ece", 100)):
+    for cell, metric, scale in ((pair[1], "balanced_accuracy", 100), (pair[2], "nll", 1), (pair[3], "ece", 100)):
         value = (lambda r: ece(r["counts"])) if metric == "ece" else (lambda r, m=metric: r[m])
         check_interval(cell, [scale * (value(by[("rdrop", s)]) - value(by[("baseline", s)])) for s in (0, 1)])
-    assert re.search(
-        r"^rdrop vs baseline \(2 seeds, 95 % intervals\): top-1 .*(within the noise|better|worse)", result.stdout, re.M
-    )
+    verdict = r"^rdrop vs baseline \(2 seeds, 95 % intervals\): balanced accuracy .*(within the noise|better|worse)"
+    assert re.search(verdict, result.stdout, re.M)
     assert (out / "report.png").stat().st_size > 10_000
     copies = check_robustness(out, rows, report, result.stdout)
 
@@ -181,6 +185,20 @@ def check_same_pixels(workdir, copies):
         again = fresh / os.path.relpath(path, copies)
         assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(again))), path
     shutil.rmtree(fresh)
+
+
+IMBALANCED = "The evaluation list is imbalanced (its largest class has 3.0x the images of its smallest, above 1.5x)"
+
+
+def check_per_class(row, recorded):
+    """A results row's balanced accuracy and class counts against the per-class results eval.py wrote, and those
+    against the Calibration metric's top-1 of the same evaluation."""
+    confusion = np.asarray(recorded["confusion_matrix"])
+    support = confusion.sum(axis=1)
+    assert row["support"] == support.tolist() == recorded["support"] and support.sum() == row["images"]
+    recalls = np.diag(confusion)[support > 0] / support[support > 0]
+    assert abs(row["balanced_accuracy"] - recalls.mean()) < 1e-12
+    assert abs(row["top1"] - np.trace(confusion) / support.sum()) < 1e-9  # one evaluation, seen by both
 
 
 @pytest.mark.parametrize(
@@ -286,3 +304,59 @@ def test_the_report_compares_cpu_time_where_recorded_so_a_paused_run_does_not_sk
     extra = {"top1": 0.5, "nll": 1.0, "counts": [[10], [6], [5]], "peak_rss_mb": 500, "epochs": None}
     rows = [{**row, **extra} for row in paused]
     assert "| train CPU s |" in arm_lines(rows)[0] and "| 200 |" in arm_lines(rows)[2]
+
+
+def rows_of(support, balanced):
+    """Results rows of baseline and rdrop over seeds 0 and 1 on a list of class counts `support`: rdrop 2 points
+    better in top-1 and `balanced` (a list of 4 values: baseline 0, rdrop 0, baseline 1, rdrop 1) in balanced
+    accuracy."""
+    rows = []
+    for index, (seed, arm) in enumerate([(0, "baseline"), (0, "rdrop"), (1, "baseline"), (1, "rdrop")]):
+        top1 = 0.80 + 0.02 * (arm == "rdrop") + 0.001 * seed
+        row = {"arm": arm, "seed": seed, "top1": top1, "nll": 0.5, "counts": [[10], [8], [8]], "epochs": None}
+        row.update(train_seconds=10.0, peak_rss_mb=500, folder=f"runs/{arm}_seed{seed}")
+        if support is not None:
+            row.update(support=support, balanced_accuracy=balanced[index])
+        rows.append(row)
+    return rows
+
+
+def test_the_verdict_reads_balanced_accuracy_on_an_imbalanced_list_and_top1_otherwise():
+    from paddleclas_rdrop.tools.compare.report import balance_line, best_run, report_lines, verdict_lines
+
+    balanced = [0.60, 0.50, 0.61, 0.52]  # rdrop finds more of the majority class and less of the rare one
+    for support in (None, [5, 5], [6, 4]):  # no per-class results recorded; balanced; 1.5x, still balanced
+        rows = rows_of(support, balanced)
+        assert verdict_lines(rows)[0].startswith("rdrop vs baseline (2 seeds, 95 % intervals): top-1 +2.00 [")
+        assert balance_line(rows) is None and best_run(rows)["folder"] == "runs/rdrop_seed1"
+    rows = rows_of([8, 2], balanced)
+    verdict = verdict_lines(rows)[0]
+    assert (
+        verdict.startswith("rdrop vs baseline (2 seeds, 95 % intervals): balanced accuracy -9.50 [")
+        and "top-1" not in verdict
+    )
+    assert "worse" in verdict.split(";")[0]
+    note = balance_line(rows)
+    assert note.startswith("The evaluation list is imbalanced (its largest class has 4.0x the images of its smallest")
+    assert note in report_lines(rows, "title") and best_run(rows)["folder"] == "runs/baseline_seed1"
+
+
+def test_only_the_numbers_stay_unless_weights_are_kept(tmp_path):
+    from paddleclas_rdrop.tools.compare.runs import keep_weights
+
+    rows = rows_of([5, 5], [0.5] * 4)
+    for row in rows:
+        row["folder"] = str(tmp_path / os.path.basename(row["folder"]))
+        os.makedirs(os.path.join(row["folder"], "best_model"))
+        for name in ("latest.pdparams", "latest.pdopt", "latest.pdstates", "best_model/model.pdparams", "train.log"):
+            open(os.path.join(row["folder"], name), "w").close()
+    files = lambda row: sorted(glob.glob("**/*.*", root_dir=row["folder"], recursive=True))  # noqa: E731
+    keep_weights(rows, "all")
+    assert all(len(files(row)) == 5 for row in rows)
+    assert keep_weights(rows, "best") is rows[3]  # the best top-1
+    weights = ["best_model/model.pdparams", "latest.pdopt", "latest.pdparams", "latest.pdstates"]
+    assert files(rows[3]) == weights + ["train.log"]
+    assert all(files(row) == ["train.log"] for row in rows[:3])
+    keep_weights(rows, None)
+    assert all(files(row) == ["train.log"] for row in rows)
+    shutil.rmtree(tmp_path)
