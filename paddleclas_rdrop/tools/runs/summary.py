@@ -4,6 +4,7 @@ model is, the run's time, and the eval and export commands to run next with this
 paths. The demo's summary starts with the same lines."""
 
 import os
+import re
 import shlex
 
 TITLE = "== paddleclas-rdrop: the run ended =="
@@ -31,22 +32,42 @@ def metric_name(config):
     return f"val top-{first}" if isinstance(first, int) else f"val {name}"
 
 
+BALANCED_LINE = re.compile(r"\[Eval\]\[Epoch (\d+)\]\[balanced accuracy: ([\d.]+)")
+
+
 def minutes(seconds):
     return f"{int(seconds // 60)} min {int(seconds % 60)} s" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+def logged_balanced(out):
+    """epoch -> the balanced accuracy `train.log` in the folder `out` logged for it (the newest line of an
+    epoch, a resume's included), or None: what a process that did not train reads."""
+    found = {}
+    try:
+        with open(os.path.join(out, "train.log"), encoding="utf-8", errors="replace") as log:
+            for line in log:
+                match = BALANCED_LINE.search(line)
+                if match:
+                    found[int(match.group(1))] = float(match.group(2))
+    except OSError:
+        pass
+    return found.get
+
+
 def best_lines(config, balanced=None):
-    """The best model's line (and the last epoch's), from the checkpoints in `Global.output_dir`; with `balanced`
-    (epoch -> its evaluation's balanced accuracy or None: `evaluations.Evaluations.balanced_accuracy`), each
-    with the balanced accuracy of its epoch where this run evaluated it."""
+    """The best model's line (and the last epoch's), from the checkpoints in `Global.output_dir`; each with the
+    balanced accuracy of its epoch where it is known: from `balanced` (epoch -> its evaluation's balanced
+    accuracy or None: `evaluations.Evaluations.balanced_accuracy`), else from `train.log` (`logged_balanced`)."""
     out = config["Global"]["output_dir"]
     best, latest, what = _state(out, "best_model"), _state(out, "latest"), metric_name(config)
+    logged = logged_balanced(out)
     if best is None:
         return [f"best model:  none: no evaluation ran (Global.eval_during_train); the last weights are {out}/latest"]
 
     def scored(metric, epoch):
         shown = f"{100 * metric:.1f} %" if what.startswith("val top-") else f"{metric:.4g}"
         beside = balanced(epoch) if balanced else None
+        beside = logged(epoch) if beside is None else beside
         return f"{what} {shown}" + ("" if beside is None else f", balanced accuracy {100 * beside:.1f} %")
 
     where = f"{os.path.join(out, 'best_model')}.pdparams"
