@@ -163,7 +163,11 @@ def go_on(checkpoint, config):
     state = paddle.load(checkpoint + ".pdstates")
     done, planned = int(state.get("epoch") or 0), (state.get("schedule") or {}).get("epochs")
     if any(isinstance(n, int) and done >= n for n in (epochs, planned)):
-        return f"it has trained all {done} epochs of its schedule; {new_schedule(checkpoint, out)}"
+        finished = f"it has trained all {done} epochs of its schedule; {new_schedule(checkpoint, out)}"
+        if out and os.path.abspath(checkpoint) != os.path.abspath(os.path.join(out, "latest")):
+            # a stop cut the save of `latest` short: the resume's repair step makes it a copy (`repair_latest`)
+            finished += f"; its latest is behind: resume with -o Global.checkpoints={checkpoint}; that makes it a copy"
+        return finished
     try:
         check_resume(checkpoint, config)
     except ConfigError as refused:  # its own line says what a resume needs, or that only a new schedule trains

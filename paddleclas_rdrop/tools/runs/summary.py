@@ -32,9 +32,6 @@ def metric_name(config):
     return f"val top-{first}" if isinstance(first, int) else f"val {name}"
 
 
-BALANCED_LINE = re.compile(r"\[Eval\]\[Epoch (\d+)\]\[balanced accuracy: ([\d.]+)")
-
-
 def minutes(seconds):
     return f"{int(seconds // 60)} min {int(seconds % 60)} s" if seconds >= 60 else f"{seconds:.0f} s"
 
@@ -46,7 +43,7 @@ def logged_balanced(out):
     try:
         with open(os.path.join(out, "train.log"), encoding="utf-8", errors="replace") as log:
             for line in log:
-                match = BALANCED_LINE.search(line)
+                match = re.search(r"\[Eval\]\[Epoch (\d+)\]\[balanced accuracy: ([\d.]+)", line)
                 if match:
                     found[int(match.group(1))] = float(match.group(2))
     except OSError:
