@@ -183,6 +183,24 @@ def start_checkpoints(args, weights, seeds):
     return os.path.abspath(os.path.join(args.work, "start_{seed}"))
 
 
+def finetune_config(args, start, alpha, warmup):
+    """The fine-tuning recipe as a dict: configs/rdrop_vit.yaml on the study's data and schedule (15 epochs, 2
+    with --quick; batch 50; Momentum 0.9, gradient norm clipped at 1, cosine lr 0.01 after 1 warm-up epoch),
+    each seed starting from `start` (a path with {seed}), RDropLoss weight `alpha`, `warmup` epochs of alpha
+    warm-up (benchmarks/robustness_study.py builds its DeiT regime with it too)."""
+    momentum = {
+        "name": "Momentum",
+        "momentum": 0.9,
+        "clip_norm": 1.0,
+        "lr": {"name": "Cosine", "learning_rate": 0.01, "warmup_epoch": 1},
+    }
+    config = recipe(args, "rdrop_vit.yaml", "fit_list.txt", 2 if args.quick else 15, 50, momentum)
+    config["Global"]["pretrained_model"] = start
+    config["Loss"]["Train"][1]["RDropLoss"]["weight"] = alpha
+    config["RDrop"]["alpha_warmup_epochs"] = warmup
+    return config
+
+
 def compare(args, finetune_yaml, out, arms, seeds, extra):
     """`tools/compare.py` on the fine-tuning recipe; its results stay in `out`."""
     command = [sys.executable, os.path.join(PROJECT, "tools", "compare.py"), "-c", finetune_yaml, "--out", out]
@@ -224,19 +242,9 @@ def main():
     weights = pretrain(args)
     check_pretrained(weights + ".pdparams", args.results)
     start = start_checkpoints(args, weights, [*range(SELECT_SEEDS[0], sum(SELECT_SEEDS)), *range(*TEST_SEEDS)])
-    momentum = {
-        "name": "Momentum",
-        "momentum": 0.9,
-        "clip_norm": 1.0,
-        "lr": {"name": "Cosine", "learning_rate": 0.01, "warmup_epoch": 1},
-    }
-    epochs = 2 if args.quick else 15
-    config = recipe(args, "rdrop_vit.yaml", "fit_list.txt", epochs, 50, momentum)
-    config["Global"]["pretrained_model"] = start
     report = ["--report"] if args.report else []
     for alpha, warmup in itertools.product(ALPHAS, WARMUPS):
-        config["Loss"]["Train"][1]["RDropLoss"]["weight"] = alpha
-        config["RDrop"]["alpha_warmup_epochs"] = warmup
+        config = finetune_config(args, start, alpha, warmup)
         path = write_yaml(config, os.path.join(args.work, f"finetune_alpha{alpha:g}_warmup{warmup}.yaml"))
         compare(args, path, selection_out(args, alpha, warmup), "rdrop", SELECT_SEEDS, report)
     chosen = choose(args)
