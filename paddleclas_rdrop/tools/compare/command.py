@@ -179,6 +179,8 @@ def load(args):
 
 
 def publish(rows, args):
+    """report.md, report.png (and robustness.png) in `args.out` from the results `rows`, and the verdicts printed;
+    `args` needs `config`, `out` and `test_list` (a study's report passes its own)."""
     title = f"R-Drop on {args.config}: {', '.join(sorted({r['arm'] for r in rows}))}, evaluated on " + (
         args.test_list or "the val list (DataLoader.Eval)"
     )
@@ -194,8 +196,6 @@ def publish(rows, args):
         verdicts += robustness.verdict_lines(robustness.robust_rows(rows))
     note = balance_line(rows)
     print("\n".join(["", *([note] if note else []), *verdicts, "", f"report: {path} and {' and '.join(plots)}"]))
-    if args.keep_weights == "best" and not args.report:
-        print(f"weights kept: {best_run(rows)['folder']} (the best run; the others' were deleted)")
 
 
 def main(tools_dir, argv=None):
@@ -215,6 +215,8 @@ def main(tools_dir, argv=None):
         if not rows:
             raise ConfigError(f"--report: {args.out} has no results yet: run the comparison first")
         publish(rows, args)
+        if args.keep_weights == "best" and not args.report:
+            print(f"weights kept: {best_run(rows)['folder']} (the best run; the others' were deleted)")
     except RDropError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
