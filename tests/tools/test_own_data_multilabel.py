@@ -3,7 +3,7 @@
 labels (`engine_runs.DIGIT_ATTRIBUTES`: even, >= 5, closed loop, prime, round; a `1` has none), 240 training
 and 60 held-out test images, on the standalone engine (a pip-only user's), with SE_ResNet18_vd (`SMALLER`) in
 place of the recipe's SE_ResNet50_vd on the tool lines that build the model and 8 epochs, to keep the suite's time
-(tests/tools/test_own_data.py runs the lines as written).
+(tests/tools/test_own_data.py runs the lines as written, on PaddleClas's Engine).
 
 The threshold: `predict.py --eval-list`'s label accuracy on the 300 held-out targets beats the
 majority-per-label baseline (each label predicted as its majority value in the training CSV) by 10 points.
@@ -17,12 +17,11 @@ import re
 import subprocess
 
 import numpy as np
-from test_own_data import readme_commands
+from test_own_data import SMALLER, readme_commands
 
 from engine_runs import DIGIT_ATTRIBUTES, ENGINES, PROJECT, digit_targets, tool_environment
 
 MARGIN = 0.10
-SMALLER = ["Arch.name=SE_ResNet18_vd"]
 EPOCHS = "Global.epochs=8"  # of the overrides' 17 (about 200 steps): the suite's time
 NAMES = list(DIGIT_ATTRIBUTES)
 
