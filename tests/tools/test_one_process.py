@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from engine_runs import ENGINES, PROJECT, engine_param, overrides, run_tool, tool_environment
+from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, run_tool, tool_environment
 
 TRAININGS = r"""
 import json, sys
@@ -27,10 +27,12 @@ def argv(keys):
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_checkpoints_of_one_process_trainings_resume_in_it_and_in_a_fresh_one(engine, workdir):
-    first, second = (overrides(workdir, f"{name}_{engine}", epochs=2, every_epoch=True) for name in ("first", "second"))
+    first, second = (
+        overrides(workdir, f"{name}_{engine}", epochs=2, every_epoch=True) + TINY for name in ("first", "second")
+    )
 
     def resume(name):
-        return overrides(workdir, f"{name}_resumed", epochs=2) + [f"Global.checkpoints={workdir / name / 'epoch_1'}"]
+        return overrides(workdir, f"{name}_resumed", epochs=2) + TINY + [f"Global.checkpoints={workdir / name / 'epoch_1'}"]
 
     # one process: two trainings, then a resume of the first's checkpoint (its optimizer the process's third)
     command = [
