@@ -32,7 +32,8 @@ def test_checkpoints_of_one_process_trainings_resume_in_it_and_in_a_fresh_one(en
     )
 
     def resume(name):
-        return overrides(workdir, f"{name}_resumed", epochs=2) + TINY + [f"Global.checkpoints={workdir / name / 'epoch_1'}"]
+        checkpoint = workdir / name / "epoch_1"
+        return overrides(workdir, f"{name}_resumed", epochs=2) + TINY + [f"Global.checkpoints={checkpoint}"]
 
     # one process: two trainings, then a resume of the first's checkpoint (its optimizer the process's third)
     command = [

@@ -2,8 +2,8 @@
 `--label-delimiter "|"` on both `csv_to_lists.py` lines, on scikit-learn's digits with five attributes as
 labels (`engine_runs.DIGIT_ATTRIBUTES`: even, >= 5, closed loop, prime, round; a `1` has none), 240 training
 and 60 held-out test images, on the standalone engine (a pip-only user's), with SE_ResNet18_vd (`SMALLER`) in
-place of the recipe's SE_ResNet50_vd on the tool lines that build the model, 16 px and 8 epochs, to keep the suite's time
-(tests/tools/test_own_data.py runs the lines as written, on PaddleClas's Engine).
+place of the recipe's SE_ResNet50_vd on the tool lines that build the model, 16 px and 8 epochs, to keep the
+suite's time (tests/tools/test_own_data.py runs the lines as written, on PaddleClas's Engine).
 
 The threshold: `predict.py --eval-list`'s label accuracy on the 300 held-out targets beats the
 majority-per-label baseline (each label predicted as its majority value in the training CSV) by 10 points.
