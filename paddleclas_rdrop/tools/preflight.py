@@ -6,6 +6,7 @@ import os
 
 from ..adapter.sections import section_of
 from ..core.errors import ConfigError
+from .data.lists import RA_MULTIPLE
 
 
 def check_device(config):
@@ -48,10 +49,18 @@ def check_batches(config, batches):
         return
     images, processes, batch_size = batches["images"], batches["processes"], batches["batch_size"]
     list_path = section_of(config, "DataLoader", "Train", "dataset").get("cls_label_path")
+    over = f" over {processes} processes" if processes > 1 else ""
+    if batches.get("sampler") == "RASampler" and images // RA_MULTIPLE * RA_MULTIPLE // processes == 0:
+        raise ConfigError(
+            f"DataLoader.Train.sampler: RASampler takes a multiple of {RA_MULTIPLE} images an epoch, so the "
+            f"{images} images of {list_path}{over} give no batch and nothing would be trained: set "
+            f"-o DataLoader.Train.sampler.name=DistributedBatchSampler, or list at least {RA_MULTIPLE * processes} "
+            f"images"
+        )
     raise ConfigError(
         f"DataLoader.Train: {images} images ({list_path}) in batches of {batch_size} with drop_last "
-        f"True{f' over {processes} processes' if processes > 1 else ''} give no batch per epoch, so "
-        f"nothing would be trained: set -o DataLoader.Train.sampler.batch_size={max(1, -(-images // processes))} "
+        f"True{over} give no batch per epoch, so nothing would be trained: set "
+        f"-o DataLoader.Train.sampler.batch_size={max(1, -(-images // processes))} "
         f"(or less), or -o DataLoader.Train.sampler.drop_last=False"
     )
 

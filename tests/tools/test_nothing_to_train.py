@@ -12,6 +12,10 @@ CASES = [
         "in batches of 64 with drop_last True give no batch per epoch, so nothing would be trained: set "
         "-o DataLoader.Train.sampler.batch_size=",
     ),
+    (  # PaddleClas's RASampler takes floor(images / 256) * 256 of them an epoch: none of 38
+        ["DataLoader.Train.sampler.name=RASampler"],
+        "DataLoader.Train.sampler: RASampler takes a multiple of 256 images an epoch, so the 38 images of ",
+    ),
     (
         ["Global.epochs=3", "Global.checkpoints={done}"],
         "has trained 3 epochs and Global.epochs is 3, so nothing is left to train: to train on from its weights, "
@@ -99,3 +103,16 @@ def test_a_resume_continues_the_learning_rate_at_every_step_and_refuses_another_
         "was trained with the steps per epoch=5, DataLoader.Train.sampler.batch_size=8 and this run has 3, 16: "
         "resume with the same values (-o DataLoader.Train.sampler.batch_size=8)"
     ) in refused.stderr, refused.stderr[-2000:]
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_an_update_freq_over_the_batches_of_an_epoch_is_set_to_1_with_a_warning(engine, workdir):
+    from engine_runs import ENGINES, TINY, run_tool, step_losses
+
+    keys = overrides(workdir, f"update_freq_{engine}") + TINY + ["Global.update_freq=8", "Global.print_batch_step=1"]
+    result = run_tool("train.py", "rdrop_se_resnet.yaml", keys, cwd=workdir, env=ENGINES[engine])
+    log = result.stdout + result.stderr
+    assert "Global.update_freq greater than iter_per_epoch and has been set to 1" in log or (
+        "Global.update_freq is 8, more than the 3 batches of an epoch: it is set to 1" in log
+    )
+    assert len(step_losses(log, "RDropLoss")) == 3  # 38 images in batches of 16: every batch trained

@@ -53,26 +53,39 @@ def dataset_lists(config, splits=("Train", "Eval")):
     return found
 
 
+# The samplers whose epoch is DistributedBatchSampler's: ceil(images / processes) samples per process.
+PADDED_SAMPLERS = ("DistributedBatchSampler", "BatchSampler", "ClassBalancedSampler")
+RA_MULTIPLE = 256  # PaddleClas's RASampler takes floor(images / 256) * 256 images an epoch (ra_sampler.py)
+
+
 def train_batches(config, processes):
     """What makes an epoch's steps on `processes` processes: ``{"images", "batch_size", "processes", "drop_last",
-    "steps_per_epoch"}`` of `DataLoader.Train` (each process takes ceil(images / processes) samples, as
-    `DistributedBatchSampler` pads them), or None where it names no list these tools read or no whole batch
-    size."""
+    "sampler", "steps_per_epoch"}`` of `DataLoader.Train`, as the sampler counts them: each process takes
+    ceil(images / processes) samples where `DistributedBatchSampler` pads them (`PADDED_SAMPLERS`), and
+    floor(images / 256) * 256 / processes under PaddleClas's `RASampler`. None where it names no list these
+    tools read, no whole batch size, or a sampler whose count is not known here (the retrieval samplers)."""
     import math
 
     sampler = ((config.get("DataLoader") or {}).get("Train") or {}).get("sampler") or {}
     batch_size, drop_last = sampler.get("batch_size"), bool(sampler.get("drop_last", False))
+    name = sampler.get("name", "DistributedBatchSampler")
     lists = dataset_lists(config, ["Train"])
     if not (lists and isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size > 0):
         return None
+    if name not in (*PADDED_SAMPLERS, "RASampler"):
+        return None
     images = len(parse_list_file(*lists[0])[0])
-    per_process = math.ceil(images / processes)
+    if name == "RASampler":
+        per_process = images // RA_MULTIPLE * RA_MULTIPLE // processes
+    else:
+        per_process = math.ceil(images / processes)
     steps = per_process // batch_size if drop_last else math.ceil(per_process / batch_size)
     return {
         "images": images,
         "batch_size": batch_size,
         "processes": processes,
         "drop_last": drop_last,
+        "sampler": name,
         "steps_per_epoch": steps,
     }
 

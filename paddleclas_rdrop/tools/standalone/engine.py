@@ -117,9 +117,14 @@ class StandaloneEngine:
             self.train_dataloader = build_dataloader(
                 loaders.get("Train"), "DataLoader.Train", self.class_num, self.multilabel
             )
-            self.iter_per_epoch = len(self.train_dataloader) // self.update_freq * self.update_freq
-            if self.iter_per_epoch == 0:
-                raise ConfigError("Global.update_freq is larger than the number of batches per epoch")
+            batches = len(self.train_dataloader)
+            if batches < self.update_freq:  # as PaddleClas's Engine (engine.py): accumulate nothing, say so
+                logger.warning(
+                    f"Global.update_freq is {self.update_freq}, more than the {batches} batches of an epoch: it "
+                    f"is set to 1 (no gradient accumulation), as PaddleClas's Engine sets it"
+                )
+                self.update_freq = 1
+            self.iter_per_epoch = batches // self.update_freq * self.update_freq
         self.evaluates = self.mode == "eval" or (self.mode == "train" and self.global_section["eval_during_train"])
         if self.evaluates:
             self.eval_dataloader = build_dataloader(
