@@ -84,9 +84,9 @@ def delete_weights_at_the_end(tmp_path_factory):
     delete_weights(tmp_path_factory.getbasetemp())
 
 
-# The files that take longest (a learned run, the quick start): first, because with `-n 2 --dist loadfile`
-# a file runs whole on one worker, and one started last keeps the suite waiting on a single core.
-LONGEST_FIRST = ("tests/tools/test_own_data.py", "tests/tools/test_demo.py")
+# The files that take longest (a learned run, a comparison, the quick start): first, because with
+# `--dist loadfile` a file runs whole on one worker, and one started last keeps the suite waiting on it.
+LONGEST_FIRST = ("tests/tools/test_own_data.py", "tests/tools/compare/test_compare.py", "tests/tools/test_demo.py")
 
 
 def pytest_collection_modifyitems(items):
