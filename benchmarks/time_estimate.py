@@ -36,6 +36,8 @@ SOURCE_SIZE = 128  # the side of the PNG files the lists point at (the training 
 FIRST = re.compile(r"\[Train\]\[Time\] expected run time ([^,]+), ending about \S+ \(([^;]+) so far")
 AFTER = re.compile(r"\[Train\]\[Time\] after epoch \d+: expected run time ([^,]+),")
 RUN_TIME = re.compile(r"^run time:\s+(.+)$", re.M)
+THREADS = re.compile(r"(\d+) CPU threads per process")
+USER_THREADS = os.environ.get("OMP_NUM_THREADS")  # before `import paddle` (in `machine`) sets it to 1 here
 
 
 def seconds_of(text):
@@ -86,8 +88,10 @@ def run(size, extra=()):
     command = [sys.executable, "tools/train.py", "-c", CONFIG, *overrides]
     command += ["-o", "Global.device=cpu", "-o", f"Global.output_dir={out}"]
     command += [arg for key in extra for arg in ("-o", key)]
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    env.update({"OMP_NUM_THREADS": USER_THREADS} if USER_THREADS else {})  # unset: the tool takes the cores
     began = time.perf_counter()
-    result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - began
     log = result.stdout + result.stderr
     if result.returncode != 0:
@@ -108,7 +112,7 @@ def run(size, extra=()):
         "wall_s": round(wall, 1),
         "first_error": round(seconds_of(first.group(1)) / actual - 1, 4),
         "first_line": first.group(0),
-        "machine": machine(),
+        "machine": machine().rsplit(", threads", 1)[0] + f", {THREADS.search(log).group(1)} CPU threads (the tool's)",
         "command": " ".join(command[1:]),
     }
 
