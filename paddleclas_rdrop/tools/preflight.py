@@ -44,24 +44,25 @@ def check_something_to_train(config, batches):
 
 
 def check_batches(config, batches):
-    """At least one batch per epoch (`batches`: `data.lists.train_batches`, None: not known here)."""
-    if batches is None or batches["steps_per_epoch"] > 0:
+    """At least one batch per epoch (`batches`: `data.lists.train_batches`; None, or steps of None: not
+    counted here)."""
+    if batches is None or batches["steps_per_epoch"] is None or batches["steps_per_epoch"] > 0:
         return
-    images, processes, batch_size = batches["images"], batches["processes"], batches["batch_size"]
+    images, processes, per_process = batches["images"], batches["processes"], batches["samples_per_process"]
     list_path = section_of(config, "DataLoader", "Train", "dataset").get("cls_label_path")
     over = f" over {processes} processes" if processes > 1 else ""
-    if batches.get("sampler") == "RASampler" and images // RA_MULTIPLE * RA_MULTIPLE // processes == 0:
+    if per_process == 0:  # RASampler, under 256 images
         raise ConfigError(
             f"DataLoader.Train.sampler: RASampler takes a multiple of {RA_MULTIPLE} images an epoch, so the "
             f"{images} images of {list_path}{over} give no batch and nothing would be trained: set "
-            f"-o DataLoader.Train.sampler.name=DistributedBatchSampler, or list at least {RA_MULTIPLE * processes} "
-            f"images"
+            f"-o DataLoader.Train.sampler.name=DistributedBatchSampler, or list at least {RA_MULTIPLE} images"
         )
+    each = f", {per_process} on each," if per_process != images else ""
     raise ConfigError(
-        f"DataLoader.Train: {images} images ({list_path}) in batches of {batch_size} with drop_last "
-        f"True{over} give no batch per epoch, so nothing would be trained: set "
-        f"-o DataLoader.Train.sampler.batch_size={max(1, -(-images // processes))} "
-        f"(or less), or -o DataLoader.Train.sampler.drop_last=False"
+        f"DataLoader.Train: {images} images ({list_path}){over}{each} in batches of {batches['batch_size']} with "
+        f"drop_last True give no batch per epoch, so nothing would be trained: set "
+        f"-o DataLoader.Train.sampler.batch_size={per_process} (or less), or "
+        f"-o DataLoader.Train.sampler.drop_last=False"
     )
 
 

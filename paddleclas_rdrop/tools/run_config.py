@@ -130,7 +130,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
 
         prepare(config, corruptions, paddle.distributed.get_world_size())
     keep = keep_of(config) if mode == "train" else None
-    batches = train_batches(config, paddle.distributed.get_world_size()) if mode == "train" else None
+    batches = train_batches(config, paddle.distributed.get_world_size(), engine) if mode == "train" else None
     if mode == "train":
         check_something_to_train(config, batches)
     return Run(

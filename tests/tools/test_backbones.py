@@ -15,7 +15,7 @@ RESULTS = os.path.join(PROJECT, "benchmarks", "results", "backbones.jsonl")
 # A family whose quickest backbone took longer than this (seconds, in the sweep's record) to check is left to
 # the sweep (`python benchmarks/backbones.py`), whose records the first test reads: 26 of the 81 families, among
 # them the 7 that build a 224 px model (VGG, VGG with sigmoid, ViT, TNT, CSWin, CLIP, PCPVT; 17-48 s each
-# here), and 19 at 2.0-3.8 s (36 s of the suite's time on 2 workers); the suite checks the 55 below it.
+# here), and 19 at 2.0-3.8 s (36 s of test time, summed); the suite checks the 55 below it.
 QUICK_SECONDS = 2.0
 
 

@@ -3,7 +3,7 @@
 labels (`engine_runs.DIGIT_ATTRIBUTES`: even, >= 5, closed loop, prime, round; a `1` has none), 240 training
 and 60 held-out test images, on the standalone engine (a pip-only user's), with SE_ResNet18_vd (`SMALLER`) in
 place of the recipe's SE_ResNet50_vd on the tool lines that build the model, 16 px and 8 epochs, to keep the
-suite's time (tests/tools/test_own_data.py runs the lines as written, on PaddleClas's Engine).
+suite's time (tests/tools/test_own_data.py runs the lines as written on PaddleClas's Engine, for 2 epochs).
 
 The threshold: `predict.py --eval-list`'s label accuracy on the 300 held-out targets beats the
 majority-per-label baseline (each label predicted as its majority value in the training CSV) by 10 points.
@@ -74,6 +74,7 @@ def test_the_readme_own_data_lines_learn_a_multilabel_csv(tmp_path):
     commands = readme_commands()
     for index in (0, 2):  # the two csv_to_lists.py lines: the README's one flag that differs
         commands[index] += ' --label-delimiter "|"'
+    assert "--size 32" in commands[0]
     commands[0] = commands[0].replace("--size 32", "--size 16")  # digits are 8x8: 16 px holds all there is
     for index in (1, 3, 4, 5):  # train, eval, export, predict: the small model
         commands[index] += "".join(f" -o {key}" for key in SMALLER)

@@ -53,39 +53,47 @@ def dataset_lists(config, splits=("Train", "Eval")):
     return found
 
 
-# The samplers whose epoch is DistributedBatchSampler's: ceil(images / processes) samples per process.
-PADDED_SAMPLERS = ("DistributedBatchSampler", "BatchSampler", "ClassBalancedSampler")
+# The samplers whose epoch is DistributedBatchSampler's, ceil(images / processes) samples per process (the
+# standalone engine builds a DistributedBatchSampler for a section without a name and for BatchSampler too).
+SPLIT_SAMPLERS = (None, "DistributedBatchSampler", "BatchSampler", "ClassBalancedSampler")
 RA_MULTIPLE = 256  # PaddleClas's RASampler takes floor(images / 256) * 256 images an epoch (ra_sampler.py)
 
 
-def train_batches(config, processes):
-    """What makes an epoch's steps on `processes` processes: ``{"images", "batch_size", "processes", "drop_last",
-    "sampler", "steps_per_epoch"}`` of `DataLoader.Train`, as the sampler counts them: each process takes
-    ceil(images / processes) samples where `DistributedBatchSampler` pads them (`PADDED_SAMPLERS`), and
-    floor(images / 256) * 256 / processes under PaddleClas's `RASampler`. None where it names no list these
-    tools read, no whole batch size, or a sampler whose count is not known here (the retrieval samplers)."""
+def train_batches(config, processes, engine="standalone"):
+    """What makes an epoch's steps on `processes` processes of `engine` ("standalone" or "paddleclas"):
+    ``{"images", "batch_size", "processes", "drop_last", "sampler", "samples_per_process", "steps_per_epoch"}``
+    of `DataLoader.Train`, as the engine's sampler counts them: ceil(images / processes) samples per process
+    under the `SPLIT_SAMPLERS`, all the images on each process under PaddleClas's Engine for a sampler section
+    without a name or with `BatchSampler` (its `build_dataloader` splits nothing there), and floor(images / 256)
+    * 256 / processes under PaddleClas's `RASampler`. For another sampler (the retrieval ones) the samples and
+    steps are None: not counted here. None where it names no list these tools read or no whole batch size."""
     import math
 
     sampler = ((config.get("DataLoader") or {}).get("Train") or {}).get("sampler") or {}
     batch_size, drop_last = sampler.get("batch_size"), bool(sampler.get("drop_last", False))
-    name = sampler.get("name", "DistributedBatchSampler")
+    name = sampler.get("name")
     lists = dataset_lists(config, ["Train"])
     if not (lists and isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size > 0):
         return None
-    if name not in (*PADDED_SAMPLERS, "RASampler"):
-        return None
     images = len(parse_list_file(*lists[0])[0])
-    if name == "RASampler":
+    if engine == "paddleclas" and name in (None, "BatchSampler"):
+        per_process = images
+    elif name in SPLIT_SAMPLERS:
+        per_process = math.ceil(images / processes)
+    elif name == "RASampler":
         per_process = images // RA_MULTIPLE * RA_MULTIPLE // processes
     else:
-        per_process = math.ceil(images / processes)
-    steps = per_process // batch_size if drop_last else math.ceil(per_process / batch_size)
+        per_process = None
+    steps = None
+    if per_process is not None:
+        steps = per_process // batch_size if drop_last else math.ceil(per_process / batch_size)
     return {
         "images": images,
         "batch_size": batch_size,
         "processes": processes,
         "drop_last": drop_last,
-        "sampler": name,
+        "sampler": name or "DistributedBatchSampler",
+        "samples_per_process": per_process,
         "steps_per_epoch": steps,
     }
 

@@ -113,6 +113,7 @@ SCHEDULE_KEYS = MappingProxyType(  # what a resume must share -> how a user name
         "update_freq": "Global.update_freq",
         "iter_per_epoch": "Global.iter_per_epoch",
         "steps_per_epoch": "the steps per epoch",
+        "sampler": "DataLoader.Train.sampler.name",
         "batch_size": "DataLoader.Train.sampler.batch_size",
         "drop_last": "DataLoader.Train.sampler.drop_last",
         "processes": "the processes (paddle.distributed.launch --nproc_per_node)",
