@@ -154,6 +154,14 @@ def test_no_file_over_400_lines_and_no_function_over_60():
     assert not long, long
 
 
+def test_the_command_line_reads_as_its_steps():
+    """`tools/cli.py`, what every tool runs: `run` (load, build, use) within 20 lines, no function over 40."""
+    path = os.path.join(PACKAGE, "tools", "cli.py")
+    functions = [node for node in ast.walk(ast.parse(open(path).read())) if isinstance(node, ast.FunctionDef)]
+    lengths = {node.name: node.end_lineno - node.lineno + 1 for node in functions}
+    assert lengths["run"] <= 20 and max(lengths.values()) <= 40, lengths
+
+
 def test_the_tools_import_nothing_until_they_run():
     loaded = python_modules_after("import paddleclas_rdrop.tools.cli")
     assert "'paddle'" not in loaded and "standalone" not in loaded

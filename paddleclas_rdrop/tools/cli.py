@@ -14,9 +14,8 @@ from .threads import share_cores
 
 
 def run(mode, argv=None, threads=None):
-    """Run the tool of `mode` on PaddleClas's `-c/-o/-p` arguments (`argv`, default the command line): load
-    and check the run (`load_run`), build its engine (`build_engine`), use it. `threads`: what `share_cores`
-    chose (chosen here if not given)."""
+    """Run the tool of `mode` on PaddleClas's `-c/-o/-p` arguments (`argv`, default the command line): load and
+    check the run (`load_run`), build its engine, use it. `threads`: `share_cores`'s choice (made here if None)."""
     from .quiet import engine_log_words, import_paddle_quietly
     from .runs.log import rewriting_log
 
@@ -27,14 +26,18 @@ def run(mode, argv=None, threads=None):
     from .evaluations import recording_evaluations
     from .run_config import load_run
 
-    chosen = " (OMP_NUM_THREADS)" if user_threads else ""
-    loaded = load_run(mode, argv, announce=lambda which: say(f"{which}; {threads} CPU threads per process{chosen}"))
+    loaded = load_run(mode, argv, announce=lambda which: say(f"{which}; {threads_line(threads, user_threads)}"))
     with fresh_names():
         engine = build_engine(loaded)
         with rewriting_log(engine_log_words(engine, mode)), recording_evaluations(engine, loaded, say) as evaluations:
             result = use_engine(engine, loaded, started)
     summarise(loaded, time.time() - started, evaluations)
     return result
+
+
+def threads_line(threads, user_threads):
+    """How many CPU threads each process uses, and whether OMP_NUM_THREADS chose them."""
+    return f"{threads} CPU threads per process" + (" (OMP_NUM_THREADS)" if user_threads else "")
 
 
 def fresh_names():

@@ -26,6 +26,7 @@ from ..data.class_map import reading_class_maps
 from ..data.paths import URLS
 from ..runs.checkpoints import Checkpointer, carry_best, keep_of, schedule_of
 from ..runs.seeds import seed_all
+from .accumulation import accumulated_steps
 from .classification_metrics import evaluated_output
 from .data import build_dataloader
 from .epoch import train_epoch
@@ -117,14 +118,7 @@ class StandaloneEngine:
             self.train_dataloader = build_dataloader(
                 loaders.get("Train"), "DataLoader.Train", self.class_num, self.multilabel
             )
-            batches = len(self.train_dataloader)
-            if batches < self.update_freq:  # as PaddleClas's Engine (engine.py): accumulate nothing, say so
-                logger.warning(
-                    f"Global.update_freq is {self.update_freq}, more than the {batches} batches of an epoch: it "
-                    f"is set to 1 (no gradient accumulation), as PaddleClas's Engine sets it"
-                )
-                self.update_freq = 1
-            self.iter_per_epoch = batches // self.update_freq * self.update_freq
+            self.iter_per_epoch, self.update_freq = accumulated_steps(len(self.train_dataloader), self.update_freq)
         self.evaluates = self.mode == "eval" or (self.mode == "train" and self.global_section["eval_during_train"])
         if self.evaluates:
             self.eval_dataloader = build_dataloader(
