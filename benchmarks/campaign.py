@@ -5,6 +5,7 @@ tools on both engines, counted.
     python benchmarks/campaign.py --report             # the counts from the log
     python benchmarks/campaign.py --inputs --target 500  # tests/tools/test_campaign_inputs.py's kinds (config
                                                          # text, path forms, val sizes on 1-3 processes)
+    python benchmarks/campaign.py --inputs --report      # their counts (results/campaign_inputs.jsonl)
 
 `--inputs` runs rounds of `--examples` batches per engine (each 12 text, 8 path and 2 val cases), one Hypothesis
 seed a round, until the log holds `--target` cases of those kinds: stopped and started again, it goes on with the
@@ -20,6 +21,7 @@ import sys
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOG = os.path.join(PROJECT, "benchmarks", "results", "campaign.jsonl")
+INPUTS_LOG = os.path.join(PROJECT, "benchmarks", "results", "campaign_inputs.jsonl")  # the --inputs campaign's
 FIRST_SEED = 1000  # the long campaign's first Hypothesis seed (CI's is 8)
 
 
@@ -77,11 +79,14 @@ def run_inputs(args, env):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=21, help="batches of 12 cases per engine")
-    parser.add_argument("--log", default=LOG)
+    parser.add_argument(
+        "--log", help="the results file (default: results/campaign.jsonl, with --inputs results/campaign_inputs.jsonl)"
+    )
     parser.add_argument("--report", action="store_true")
     parser.add_argument("--inputs", action="store_true", help="the kinds of test_campaign_inputs.py, in rounds")
     parser.add_argument("--target", type=int, default=500, help="with --inputs: cases to reach in the log")
     args = parser.parse_args()
+    args.log = args.log or (INPUTS_LOG if args.inputs else LOG)
     env = {**os.environ, "RDROP_CAMPAIGN_EXAMPLES": str(args.examples), "RDROP_CAMPAIGN_LOG": os.path.abspath(args.log)}
     if args.inputs and not args.report:
         run_inputs(args, env)
