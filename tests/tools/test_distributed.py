@@ -117,7 +117,7 @@ def test_two_processes_match_one_with_the_same_global_batch(distributed_workdir,
         assert distance(half, one) / moved > REJECTED[config]  # the check rejects a run that is wrong
 
 
-def eval_top(workdir, engine, processes):
+def eval_top(workdir, engine, processes, *keys):
     """(top1, top5) that tools/eval.py gives the start weights on the 10 val images, on `processes` processes."""
     import re
 
@@ -126,6 +126,7 @@ def eval_top(workdir, engine, processes):
         *TINY,
         f"Global.pretrained_model={workdir}/start",
         "DataLoader.Eval.sampler.batch_size=2",
+        *keys,
     ]
     result = run_tool(
         "eval.py",
@@ -151,4 +152,6 @@ def test_an_evaluation_on_three_processes_counts_every_image_once(tmp_path, engi
     one = eval_top(tmp_path, engine, 1)
     assert all(round(value * 10, 6).is_integer() for value in one)  # x / 10: no padded image counted
     assert eval_top(tmp_path, engine, 3) == pytest.approx(one, abs=1e-6)
+    if engine == "standalone":  # a shuffled val set: the same images once each, in another order
+        assert eval_top(tmp_path, engine, 3, "DataLoader.Eval.sampler.shuffle=True") == pytest.approx(one, abs=1e-6)
     delete_weights(tmp_path)

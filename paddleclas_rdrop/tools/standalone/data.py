@@ -242,8 +242,8 @@ def build_dataloader(section, path, class_num, multilabel=False, evaluation=Fals
     """A `CheckedLoader` over a `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval` (`path`),
     with the sampler `<path>.sampler.name` (`SAMPLERS`; `ClassBalancedSampler`: every class equally often);
     `multilabel`: `Global.use_multilabel`; `evaluation`: every sample once over the processes, in order
-    (`ShardBatchSampler`, unless the config asks for a shuffle or drop_last). `ConfigError` naming a key it does
-    not take."""
+    (`ShardBatchSampler`, whatever `shuffle` says, which changes no metric; unless the config asks for
+    drop_last). `ConfigError` naming a key it does not take."""
     section = take(section, path, {"sampler": {}, "loader": {}}, required=("dataset",))
     dataset, batch_entries = build_dataset(section["dataset"], path, class_num, multilabel)
     batch_ops = build_batch_ops(batch_entries, path, class_num)
@@ -265,7 +265,7 @@ def build_dataloader(section, path, class_num, multilabel=False, evaluation=Fals
             drop_last=sampler_cfg["drop_last"],
             seed=sampler_cfg["seed"] or 0,
         )
-    elif evaluation and not sampler_cfg["shuffle"] and not sampler_cfg["drop_last"]:
+    elif evaluation and not sampler_cfg["drop_last"]:
         sampler = ShardBatchSampler(len(dataset), sampler_cfg["batch_size"])
     else:
         sampler = paddle.io.DistributedBatchSampler(
