@@ -20,8 +20,9 @@ def build(name, class_num=10, seed=0):
         return getattr(backbone, name)(class_num=class_num)
 
 
-def machine():
-    """One line describing the machine, for the reports."""
+def machine(threads=None):
+    """One line describing the machine, for the reports; `threads`: the words for the math threads (default:
+    this process's OMP_NUM_THREADS)."""
     import paddle
 
     cpu = "unknown CPU"
@@ -32,7 +33,7 @@ def machine():
         pass
     return (
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"paddlepaddle {paddle.__version__}, threads {os.environ.get('OMP_NUM_THREADS', 'default')}"
+        f"paddlepaddle {paddle.__version__}, {threads or 'threads ' + os.environ.get('OMP_NUM_THREADS', 'default')}"
     )
 
 

@@ -65,13 +65,6 @@ START, END = "<!-- robustness_study --report: start -->", "<!-- robustness_study
 CLEAN = "clean_test.jsonl"  # per regime: each run's values on the full test split, clean
 
 
-def read_jsonl(path):
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
 def write_subset(test_list, path, per_class, seed):
     """The seeded class-stratified subset of the list file `test_list` (`per_class` lines of each label, in
     list order; `accuracy.per_class`) written to `path`; its path."""
@@ -227,7 +220,7 @@ def run_study(args):
     for name, arm, seed in order:
         out = os.path.join(args.results, name)
         rows = {(r["arm"], r["seed"]): r for r in runs.read_results(out)}
-        cleans = {(r["arm"], r["seed"]): r for r in read_jsonl(os.path.join(out, CLEAN))}
+        cleans = {(r["arm"], r["seed"]): r for r in accuracy.read_results(os.path.join(out, CLEAN))}
         if (arm, seed) in rows and (arm, seed) in cleans:
             row, clean = rows[(arm, seed)], cleans[(arm, seed)]
             took[(name, arm, seed)] = row["train_seconds"] + row["eval_seconds"] + clean["eval_seconds"]
@@ -275,7 +268,7 @@ def reference_lines(name, clean_rows):
     """How the clean runs compare with the same arm and seed of the study the regime repeats (baseline_long's
     epochs follow each run's measured time, so they may differ)."""
     folder, _ = REFERENCES[name]
-    old = {(r["arm"], r["seed"]): r for r in read_jsonl(os.path.join(RESULTS, folder, "results.jsonl"))}
+    old = {(r["arm"], r["seed"]): r for r in accuracy.read_results(os.path.join(RESULTS, folder, "results.jsonl"))}
     found = [(r, old[(r["arm"], r["seed"])]) for r in clean_rows if (r["arm"], r["seed"]) in old]
     if not found:
         return []
@@ -324,7 +317,7 @@ def regime_lines(args, name, docs_prefix):
         return lines + [f"No seed has all {len(args.arms)} arms yet ({len(rows)} runs done)."]
     title = types.SimpleNamespace(config=f"{name} (benchmarks/robustness_study.py)", out=out, test_list="the subset")
     command.publish(whole, title)
-    cleans = {(r["arm"], r["seed"]): r for r in read_jsonl(os.path.join(out, CLEAN))}
+    cleans = {(r["arm"], r["seed"]): r for r in accuracy.read_results(os.path.join(out, CLEAN))}
     clean_rows = [
         {**row, **{k: cleans[(row["arm"], row["seed"])][k] for k in ("images", "top1", "nll", "counts")}}
         for row in whole

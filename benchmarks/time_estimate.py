@@ -112,7 +112,7 @@ def run(size, extra=()):
         "wall_s": round(wall, 1),
         "first_error": round(seconds_of(first.group(1)) / actual - 1, 4),
         "first_line": first.group(0),
-        "machine": machine().rsplit(", threads", 1)[0] + f", {THREADS.search(log).group(1)} CPU threads (the tool's)",
+        "machine": machine(f"{THREADS.search(log).group(1)} CPU threads (the tool's)"),
         "command": " ".join(command[1:]),
     }
 
