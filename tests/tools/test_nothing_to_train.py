@@ -112,7 +112,9 @@ def test_an_update_freq_over_the_batches_of_an_epoch_is_set_to_1_with_a_warning(
     keys = overrides(workdir, f"update_freq_{engine}") + TINY + ["Global.update_freq=8", "Global.print_batch_step=1"]
     result = run_tool("train.py", "rdrop_se_resnet.yaml", keys, cwd=workdir, env=ENGINES[engine])
     log = result.stdout + result.stderr
-    assert "Global.update_freq greater than iter_per_epoch and has been set to 1" in log or (
-        "Global.update_freq is 8, more than the 3 batches of an epoch: it is set to 1" in log
-    )
+    warning = {  # each engine's own words
+        "paddleclas": "Global.update_freq greater than iter_per_epoch and has been set to 1",
+        "standalone": "Global.update_freq is 8, more than the 3 batches of an epoch: it is set to 1",
+    }
+    assert warning[engine] in log, log[-2000:]
     assert len(step_losses(log, "RDropLoss")) == 3  # 38 images in batches of 16: every batch trained
