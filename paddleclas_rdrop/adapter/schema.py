@@ -6,10 +6,10 @@ Everything else that knows keys reads this table:
 - `typos.check_overrides`: a new `-o` key that is `optional` here is PaddleClas's to read, not a typo;
 - `adapter.settings`: the keys of the `RDrop` section, their defaults and help (`defaults`, `key_help`);
 - `runs.outputs.check_outputs`: the folders each tool writes (`written`);
-- the standalone engine: the defaults of `Global`, `AMP` and `EMA` (`defaults`), the top-level sections it
-  knows (`sections`), and the `Global` keys only PaddleClas's Engine reads (`paddleclas_only`), which it names
-  in its refusal;
-- `optimizer_entries`: the two shapes of PaddleClas's `Optimizer` section.
+- the standalone engine: the keys it takes in each section and their defaults (`taken`), the top-level
+  sections it knows (`sections`), and the `Global` keys only PaddleClas's Engine reads (`paddleclas_only`),
+  which it names in its refusal;
+- `runs.checkpoints.check_resume`: the names of a checkpoint's schedule record (`schedule_names`).
 
 The rows of rule kind `path` are the paths a config names: `tools/data/paths.resolve_paths` expands each
 once (`~`, environment variables) and resolves the `checkpoint` ones (a checkpoint prefix or a URL of weights).
@@ -44,7 +44,10 @@ class Key:
     `.pdparams` or a URL (`tools/data/paths.resolve_paths` resolves a folder, a `.pdparams` file and a URL);
     `off_is_absent`: PaddleClas's Engine reads whether the key is there, so at one of its rule's off values the
     key is left out of the config (`values.leave_out_off_values`); `written_by`: the tools (modes) that write
-    into the folder a `path` key names (`written`); `help`: what the tools' -h says of it."""
+    into the folder a `path` key names (`written`); `help`: what the tools' -h says of it; `required`: the
+    standalone engine refuses its section without it; `of`: the values of the section's `name` whose component
+    reads the key (empty: every one); `schedule`: its name in a checkpoint's schedule record
+    (`runs.checkpoints.schedule_of`), which a resume must share."""
 
     path: str
     rule: Optional[Rule] = None
@@ -56,24 +59,18 @@ class Key:
     checkpoint: bool = False
     written_by: Tuple[str, ...] = ()
     help: str = ""
+    required: bool = False
+    of: Tuple[str, ...] = ()
+    schedule: str = ""
 
     @property
     def parts(self) -> List[str]:
         return self.path.split(".")
 
 
-def _global(name, rule=None, default=NO_DEFAULT, engine="both", note="", off_is_absent=False, written_by=()):
+def _global(name, rule=None, default=NO_DEFAULT, engine="both", **fields):
     """A `Global` key: PaddleClas's recipes leave any of them to their defaults."""
-    return Key(
-        f"Global.{name}",
-        rule,
-        default,
-        engine,
-        optional=True,
-        note=note,
-        off_is_absent=off_is_absent,
-        written_by=written_by,
-    )
+    return Key(f"Global.{name}", rule, default, engine, optional=True, **fields)
 
 
 def _rdrop(name, default, help):
@@ -114,7 +111,7 @@ KEYS: List[Key] = [
     _global("save_interval", whole(1, "1"), 1),
     _global("eval_during_train", FLAG, True),
     _global("eval_interval", whole(1, "1"), 1),
-    _global("epochs", whole(1, "3"), 1),
+    _global("epochs", whole(1, "3"), 1, schedule="epochs"),
     _global("print_batch_step", whole(1, "10"), 10),
     _global("use_visualdl", FLAG, False),
     _global("image_shape", Rule("shape", example="[3,224,224]"), [3, 224, 224]),
@@ -124,7 +121,7 @@ KEYS: List[Key] = [
     _global("train_mode", None, None, note="a train hook's name: the Engine looks it up and names a missing one"),
     # PaddleClas seeds with `if seed or seed == 0`: False == 0, so `seed: False` would seed with 0
     _global("seed", whole(0, "0", off=NONE_OR_FALSE), None, off_is_absent=True),
-    _global("update_freq", whole(1, "1"), 1),
+    _global("update_freq", whole(1, "1"), 1, schedule="update_freq"),
     _global("log_ranks", None, "0", note="a string of ranks ('0', '0,1')"),
     _global("start_eval_epoch", whole(0, "0"), 0),
     _global("class_num", whole(1, "10", off=(None,)), None),
@@ -138,7 +135,7 @@ KEYS: List[Key] = [
     _global("feature_binarize", engine="paddleclas", note=RETRIEVAL),
     _global("feature_normalize", engine="paddleclas", note=RETRIEVAL),
     _global("hpi_config_path", engine="paddleclas", note="PaddleX's high-performance inference config"),
-    _global("iter_per_epoch", whole(1, "100", off=(None,)), engine="paddleclas"),
+    _global("iter_per_epoch", whole(1, "100", off=(None,)), engine="paddleclas", schedule="iter_per_epoch"),
     _global("pdx_model_name", engine="paddleclas", note="PaddleX's model name"),
     _global("print_mem_info", FLAG, engine="paddleclas"),
     _global("re_ranking", engine="paddleclas", note=RETRIEVAL),
@@ -159,21 +156,43 @@ KEYS: List[Key] = [
     Key("AMP.use_promote", FLAG, False),
     Key("AMP.level", Rule("choice", choices=("O0", "O1", "O2"), example="O1"), "O1"),
     Key("EMA.decay", None, 0.9999, note="the standalone engine's EMA decay"),
-    Key("DataLoader.*.dataset.batch_transform_ops", optional=True, note="Mixup/Cutmix, checked by their classes"),
-    Key("DataLoader.*.dataset.delimiter", optional=True, note="the list files' delimiter"),
-    Key("DataLoader.*.dataset.label_ratio", FLAG, optional=True),
-    Key("DataLoader.*.dataset.image_root", Rule("path", off=(None, ""), example="./dataset/my_data/")),
-    Key("DataLoader.*.dataset.cls_label_path", Rule("path", off=(None,), example="./dataset/my_data/train_list.txt")),
+    # DataLoader: the standalone engine reads the keys with a default or `required`
+    Key("DataLoader.*.dataset", required=True, note="a section"),
+    Key("DataLoader.*.sampler", None, {}, note="a section"),
+    Key("DataLoader.*.loader", None, {}, note="a section"),
+    Key("DataLoader.*.dataset.name", required=True, note="a dataset class, named by the engine that lacks it"),
+    Key("DataLoader.*.dataset.transform_ops", None, None, note="operators, checked by their classes"),
+    Key(
+        "DataLoader.*.dataset.batch_transform_ops",
+        None,
+        None,
+        optional=True,
+        note="Mixup/Cutmix, checked by their classes",
+    ),
+    Key("DataLoader.*.dataset.delimiter", None, None, optional=True, note="the list files' delimiter"),
+    Key("DataLoader.*.dataset.label_ratio", FLAG, False, optional=True),
+    Key("DataLoader.*.dataset.image_root", Rule("path", off=(None, ""), example="./dataset/my_data/"), required=True),
+    Key(
+        "DataLoader.*.dataset.cls_label_path",
+        Rule("path", off=(None,), example="./dataset/my_data/train_list.txt"),
+        required=True,
+    ),
     Key("DataLoader.*.dataset.relabel", optional=True, note="read by PaddleClas's datasets"),
-    Key("DataLoader.*.sampler.batch_size", whole(1, "32")),
+    Key("DataLoader.*.sampler.batch_size", whole(1, "32"), required=True, schedule="batch_size"),
     # the samplers PaddleClas's build_dataloader finds (ppcls/data/__init__.py in d178931) and the plugin's; the
     # seed of ClassBalancedSampler's draw (tools/data/imbalance.py: Global.seed when left out)
-    Key("DataLoader.*.sampler.name", Rule("choice", choices=SAMPLERS, example="ClassBalancedSampler"), optional=True),
-    Key("DataLoader.*.sampler.seed", whole(0, "0", off=(None,)), optional=True, off_is_absent=True),
-    Key("DataLoader.*.sampler.drop_last", FLAG, optional=True),
-    Key("DataLoader.*.sampler.shuffle", FLAG, optional=True),
-    Key("DataLoader.*.loader.num_workers", whole(0, "0"), optional=True),
-    Key("DataLoader.*.loader.use_shared_memory", FLAG, optional=True),
+    Key(
+        "DataLoader.*.sampler.name",
+        Rule("choice", choices=SAMPLERS, example="ClassBalancedSampler"),
+        "DistributedBatchSampler",
+        optional=True,
+        schedule="sampler",
+    ),
+    Key("DataLoader.*.sampler.seed", whole(0, "0", off=(None,)), None, optional=True, off_is_absent=True),
+    Key("DataLoader.*.sampler.drop_last", FLAG, False, optional=True, schedule="drop_last"),
+    Key("DataLoader.*.sampler.shuffle", FLAG, False, optional=True),
+    Key("DataLoader.*.loader.num_workers", whole(0, "0"), 0, optional=True),
+    Key("DataLoader.*.loader.use_shared_memory", FLAG, True, optional=True),
     # the loss for imbalanced classes (core.class_weighted_ce); tools/data/imbalance.py checks the entry as a whole
     Key("Loss.*.*.ClassWeightedCELoss.class_weights", Rule("weights", choices=("balanced",), example="balanced")),
     Key("Loss.*.*.ClassWeightedCELoss.epsilon", number(0, "0.1", high=1, high_open=True, off=(None,)), optional=True),
@@ -182,22 +201,45 @@ KEYS: List[Key] = [
         Rule("choice", choices=("mean", "sum", "none"), example="mean"),
         optional=True,
     ),
-    Key("Optimizer.**.lr.learning_rate", number(0, "0.1", low_open=True)),
-    Key("Optimizer.**.lr.warmup_epoch", number(0, "5"), optional=True),
-    Key("Optimizer.**.lr.warmup_start_lr", number(0, "0.0"), optional=True),
-    Key("Optimizer.**.lr.eta_min", number(0, "0.0"), optional=True),
-    Key("Optimizer.**.lr.by_epoch", optional=True, note="read by PaddleClas's schedules"),
+    # Optimizer: an optimizer (`Optimizer`, or `Optimizer.<i>.<name>` in PaddleClas's list) and its `lr` schedule;
+    # `of` names the optimizers and schedules of the standalone engine's (tools/standalone/optim.py) that read a key
+    Key("Optimizer.**.name", required=True, note="an optimizer's name, named by the engine that lacks it"),
+    Key("Optimizer.**.lr", required=True, note="a number or a schedule's section", schedule="lr"),
+    Key("Optimizer.**.lr.name", required=True, note="a schedule's name, named by the engine that lacks it"),
+    Key("Optimizer.**.lr.learning_rate", number(0, "0.1", low_open=True), required=True, schedule="learning_rate"),
+    Key("Optimizer.**.lr.warmup_epoch", number(0, "5"), 0, optional=True),
+    Key("Optimizer.**.lr.warmup_start_lr", number(0, "0.0"), 0.0, optional=True),
+    Key("Optimizer.**.lr.eta_min", number(0, "0.0"), 0.0, optional=True, of=("Cosine",)),
+    Key(
+        "Optimizer.**.lr.decay_epochs",
+        None,
+        None,
+        note="Piecewise's epochs, checked with its values",
+        of=("Piecewise",),
+    ),
+    Key("Optimizer.**.lr.values", None, None, note="Piecewise's rates, checked with its epochs", of=("Piecewise",)),
+    Key("Optimizer.**.lr.by_epoch", None, False, optional=True, note="read by PaddleClas's schedules"),
     Key("Optimizer.**.lr.last_epoch", optional=True, note="read by PaddleClas's schedules"),
-    Key("Optimizer.**.momentum", number(0, "0.9", high=1, high_open=True)),
+    Key("Optimizer.**.momentum", number(0, "0.9", high=1, high_open=True), 0.9, of=("Momentum",)),
+    Key("Optimizer.**.use_nesterov", FLAG, False, optional=True, of=("Momentum",)),
+    Key("Optimizer.**.beta1", number(0, "0.9", high=1, high_open=True), 0.9, optional=True, of=("Adam", "AdamW")),
+    Key("Optimizer.**.beta2", number(0, "0.999", high=1, high_open=True), 0.999, optional=True, of=("Adam", "AdamW")),
+    Key("Optimizer.**.epsilon", number(0, "1e-8", low_open=True), 1e-8, optional=True, of=("Adam", "AdamW")),
     # PaddleClas builds ClipGradByNorm(clip_norm) whenever the key is there: float(None) is a TypeError
-    Key("Optimizer.**.clip_norm", number(0, "1.0", low_open=True, off=(None,)), optional=True, off_is_absent=True),
-    Key("Optimizer.**.weight_decay", number(0, "0.05", off=(None,))),
-    Key("Optimizer.**.regularizer.coeff", number(0, "0.0001")),
+    Key(
+        "Optimizer.**.clip_norm", number(0, "1.0", low_open=True, off=(None,)), None, optional=True, off_is_absent=True
+    ),
+    Key("Optimizer.**.weight_decay", number(0, "0.05", off=(None,)), 0.01, of=("AdamW",)),
+    Key("Optimizer.**.regularizer", None, None, note="a section"),
+    Key("Optimizer.**.regularizer.name", required=True, note="L2 on the standalone engine, named there"),
+    Key("Optimizer.**.regularizer.coeff", number(0, "0.0001"), required=True),
     Key("Optimizer.**.no_weight_decay_name", optional=True, note="parameter names, read by the optimizers"),
     Key("Optimizer.**.one_dim_param_no_weight_decay", optional=True, note="a flag of PaddleClas's AdamW"),
     Key("Optimizer.**.multi_precision", optional=True, note="a flag of PaddleClas's optimizers"),
-    Key("Infer.batch_size", whole(1, "10")),
-    Key("Infer.infer_imgs", Rule("path", off=(None,), example="./dataset/my_data/images/")),
+    Key("Infer.batch_size", whole(1, "10"), 1),
+    Key("Infer.infer_imgs", Rule("path", off=(None,), example="./dataset/my_data/images/"), required=True),
+    Key("Infer.transforms", required=True, note="operators, checked by their classes"),
+    Key("Infer.PostProcess", None, None, note="a section (Topk with topk 1 when left out)"),
     Key(
         "Infer.PostProcess.class_id_map_file",
         Rule("path", off=(None,), example="./dataset/my_data/label_list.txt"),
@@ -279,14 +321,55 @@ def _rows_under(section: str) -> Iterator[Key]:
     return (key for key in KEYS if key.path.startswith(section + ".") and len(key.parts) == depth + 1)
 
 
+def taken(path: str, name: Optional[str] = None) -> Tuple[Dict[str, Any], List[str]]:
+    """`({key: default}, [required key])`: the keys the standalone engine reads in the section at the dotted
+    `path` (`Global`, `DataLoader.Train.sampler`, `Optimizer.0.Momentum.lr`), whose `name` is `name`: the rows
+    of both engines directly under it with a default or `required`. Where several patterns fit the path, the
+    one with the most named parts wins (`Optimizer.**.lr` over `Optimizer.**` for `Optimizer.lr`)."""
+    parts = path.split(".")
+    rows = [
+        key
+        for key in KEYS
+        if len(key.parts) > 1 and matches(key.parts[:-1], parts) and key.engine == "both" and name_fits(key, name)
+    ]
+    named = max((_named_parts(key) for key in rows), default=0)
+    rows = [key for key in rows if _named_parts(key) == named]
+    # a fresh copy of each default per call: a row's default (a list, a mapping) is never changed
+    defaults = {key.parts[-1]: copy.deepcopy(key.default) for key in rows if key.default is not NO_DEFAULT}
+    return defaults, [key.parts[-1] for key in rows if key.required]
+
+
+def name_fits(key: Key, name: Optional[str]) -> bool:
+    """Whether the component `name` of a section reads `key` (a key without `of` is read by every one)."""
+    return not key.of or name in key.of
+
+
+def _named_parts(key: Key) -> int:
+    return sum(part not in ("*", "**") for part in key.parts[:-1])
+
+
 def defaults(section: str) -> Dict[str, Any]:
-    """{key: default} of the keys of both engines directly under `section` (`Global`, `AMP`, `EMA`) that
-    have a default: what the standalone engine fills in."""
-    return {
-        key.parts[-1]: copy.deepcopy(key.default)  # a fresh list each run: a row's default is never changed
-        for key in _rows_under(section)
-        if key.engine == "both" and key.default is not NO_DEFAULT
-    }
+    """{key: default} of the keys of both engines directly under `section` (`Global`, `AMP`, `EMA`, `RDrop`)
+    that have a default: what the standalone engine fills in."""
+    return taken(section)[0]
+
+
+# what a checkpoint's schedule record holds beyond keys: {its name: how a user names it}
+STEPS = {"steps_per_epoch": "the steps per epoch"}
+SCHEDULE_FACTS = {
+    "processes": "the processes (paddle.distributed.launch --nproc_per_node)",
+    "images": "the images of DataLoader.Train's list",
+}
+
+
+def schedule_names() -> Dict[str, str]:
+    """{name in a checkpoint's schedule record: how a user names it (as the train sections spell it:
+    `Optimizer.lr`, `DataLoader.Train.sampler.name`)}, in the order a resume's refusal names them: the
+    schedule's rows, the steps per epoch (`STEPS`), then what makes them: the data's rows, `SCHEDULE_FACTS`."""
+    rows = [key for key in KEYS if key.schedule]
+    data = {key.schedule: key.path.replace("*", "Train") for key in rows if key.path.startswith("DataLoader.")}
+    schedule = {key.schedule: key.path.replace("**.", "") for key in rows if key.schedule not in data}
+    return {**schedule, **STEPS, **data, **SCHEDULE_FACTS}
 
 
 def key_help(section: str) -> Dict[str, str]:
@@ -307,12 +390,3 @@ def paddleclas_only(section: str = "Global") -> List[str]:
 def unchecked() -> Dict[str, str]:
     """{path: why} of the keys whose value is not checked here."""
     return {key.path: key.note for key in KEYS if key.rule is None and len(key.parts) > 1}
-
-
-def optimizer_entries(config: dict) -> List[Tuple[str, dict]]:
-    """[(the `-o` path of an optimizer, its mapping)]: one for `Optimizer`, one per entry of PaddleClas's list
-    of optimizers (one per network: `Optimizer.<i>.<name>`)."""
-    optimizer = config.get("Optimizer") or {}
-    if not isinstance(optimizer, list):
-        return [("Optimizer", optimizer)]
-    return [(f"Optimizer.{i}.{name}", params) for i, entry in enumerate(optimizer) for name, params in entry.items()]

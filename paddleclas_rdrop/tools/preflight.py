@@ -88,7 +88,7 @@ def check_epochs_left(config, batches=None):
 def check_warmup_epochs(config):
     """PaddleClas's learning-rate schedules take `warmup_epoch` as whole epochs (its Cosine fails with a
     TypeError on a fraction); the standalone engine takes fractions. Raises `ConfigError` for a fraction."""
-    from ..adapter.schema import optimizer_entries
+    from ..adapter.sections import optimizer_entries
 
     for path, entry in optimizer_entries(config):
         warmup = section_of(entry, "lr").get("warmup_epoch")

@@ -66,7 +66,7 @@ def test_the_standalone_engine_takes_a_key_from_its_schema_row_alone(workdir):
 
 
 def test_the_standalone_engine_fills_in_the_schemas_defaults():
-    filled = take({"epochs": 3}, "Global", schema.defaults("Global"))
+    filled = take({"epochs": 3}, "Global")
     assert filled["epochs"] == 3 and filled["output_dir"] == "./output/" and filled["seed"] is None
     assert set(schema.defaults("AMP")) == {
         "use_amp",

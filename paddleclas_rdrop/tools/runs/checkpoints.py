@@ -24,10 +24,9 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from types import MappingProxyType
 
-from ...adapter.schema import check, optimizer_entries
-from ...adapter.sections import section_of
+from ...adapter.schema import check, schedule_names
+from ...adapter.sections import optimizer_entries, section_of
 from ...core.errors import ConfigError, SaveError
 from .log import renaming, rewriting_log
 
@@ -103,23 +102,6 @@ def schedule_of(config, batches=None):
         "lr": sections if isinstance(optimizer, list) else sections[0],
     }
     return {**schedule, **(batches or {})}
-
-
-SCHEDULE_KEYS = MappingProxyType(  # what a resume must share -> how a user names it (read-only)
-    {
-        "epochs": "Global.epochs",
-        "learning_rate": "Optimizer.lr.learning_rate",
-        "lr": "Optimizer.lr",
-        "update_freq": "Global.update_freq",
-        "iter_per_epoch": "Global.iter_per_epoch",
-        "steps_per_epoch": "the steps per epoch",
-        "sampler": "DataLoader.Train.sampler.name",
-        "batch_size": "DataLoader.Train.sampler.batch_size",
-        "drop_last": "DataLoader.Train.sampler.drop_last",
-        "processes": "the processes (paddle.distributed.launch --nproc_per_node)",
-        "images": "the images of DataLoader.Train's list",
-    }
-)
 
 
 def save_error(model_path, prefix, error):
@@ -344,16 +326,17 @@ def check_resume(checkpoint, config, batches=None):
     state = paddle.load(f"{checkpoint}.pdstates")
     recorded, wanted = state.get("schedule"), schedule_of(config, batches)
     new_schedule = fresh(checkpoint, section_of(config, "Global").get("output_dir"))
-    differ = [key for key in SCHEDULE_KEYS if recorded and key in recorded and key in wanted]
+    names = schedule_names()  # {a schedule record's name: how a user names it}
+    differ = [key for key in names if recorded and key in recorded and key in wanted]
     differ = [key for key in differ if recorded[key] != wanted[key]]
     if differ:
-        settable = [key for key in differ if SCHEDULE_KEYS[key].startswith(("Global.", "Optimizer.", "DataLoader."))]
-        fix = f"-o {SCHEDULE_KEYS[settable[0]]}={recorded[settable[0]]}" if settable else "the same data and processes"
+        settable = [key for key in differ if names[key].startswith(("Global.", "Optimizer.", "DataLoader."))]
+        fix = f"-o {names[settable[0]]}={recorded[settable[0]]}" if settable else "the same data and processes"
         finished = isinstance(recorded.get("epochs"), int) and state.get("epoch", 0) >= recorded["epochs"]
         same = "" if finished else f"resume with the same values ({fix}), or "  # a finished one: nothing to resume
         raise ConfigError(
             f"Global.checkpoints: {checkpoint} was trained with "
-            + ", ".join(f"{SCHEDULE_KEYS[k]}={recorded[k]}" for k in differ)
+            + ", ".join(f"{names[k]}={recorded[k]}" for k in differ)
             + " and this run has "
             + ", ".join(f"{wanted[k]}" for k in differ)
             + f": {same}{new_schedule}"

@@ -224,7 +224,7 @@ OPTIMIZER_SLOTS = MappingProxyType(  # the state an optimizer keeps per weight, 
 def optimizer_slots(config):
     """The copies of the weights the `.pdopt` holds: Momentum's velocity, Adam's and AdamW's two moments, of the
     optimizer `Optimizer.name` names (the largest of PaddleClas's list of optimizers); 2 for a name not known."""
-    from ...adapter.schema import optimizer_entries
+    from ...adapter.sections import optimizer_entries
 
     names = [params.get("name") or path.rsplit(".", 1)[-1] for path, params in optimizer_entries(config)]
     return max(OPTIMIZER_SLOTS.get(name, 2) for name in names)

@@ -8,7 +8,7 @@ from paddleclas.deploy.python.preprocess import create_operators
 from ...adapter.balanced_sampler import ClassBalancedSampler
 from ...core.errors import ConfigError, DataError
 from ..data.lists import LIST_FORMATS, check_label_range, image_error, read_list_file
-from .keys import single_entry, take
+from .keys import arguments, single_entry, take
 
 TRANSFORMS = (
     "DecodeImage",
@@ -172,12 +172,7 @@ DATASETS = LIST_FORMATS  # the dataset classes it reads: dataset class -> multi-
 def build_dataset(dataset_cfg, path, class_num, multilabel=False):
     """The `ImageListDataset` of `<path>.dataset` (ImageNetDataset or MultiLabelDataset), its labels checked
     against `class_num`. `multilabel`: `Global.use_multilabel`, which must match the class (`ConfigError`)."""
-    dataset_cfg = take(
-        dataset_cfg,
-        f"{path}.dataset",
-        {"transform_ops": None, "batch_transform_ops": None, "delimiter": None, "label_ratio": False},
-        required=("name", "image_root", "cls_label_path"),
-    )
+    dataset_cfg = take(dataset_cfg, f"{path}.dataset")
     name = dataset_cfg["name"]
     if name not in DATASETS:
         raise ConfigError(
@@ -210,7 +205,8 @@ def build_batch_ops(entries, path, class_num):
             raise ConfigError(
                 f"{path}.dataset.batch_transform_ops.{index}: {name} is not supported (it knows {sorted(BATCH_OPS)})"
             )
-        batch_ops.append(BATCH_OPS[name](class_num, **take(params, f"{path}...{name}", {"alpha": 1.0})))
+        operator = BATCH_OPS[name]
+        batch_ops.append(operator(class_num, **take(params, f"{path}...{name}", arguments(operator, ("class_num",)))))
     return batch_ops
 
 
@@ -244,15 +240,10 @@ def build_dataloader(section, path, class_num, multilabel=False, evaluation=Fals
     `multilabel`: `Global.use_multilabel`; `evaluation`: every sample once over the processes, in order
     (`ShardBatchSampler`, whatever `shuffle` says, which changes no metric; unless the config asks for
     drop_last). `ConfigError` naming a key it does not take."""
-    section = take(section, path, {"sampler": {}, "loader": {}}, required=("dataset",))
+    section = take(section, path)
     dataset, batch_entries = build_dataset(section["dataset"], path, class_num, multilabel)
     batch_ops = build_batch_ops(batch_entries, path, class_num)
-    sampler_cfg = take(
-        section["sampler"],
-        f"{path}.sampler",
-        {"name": "DistributedBatchSampler", "drop_last": False, "shuffle": False, "seed": None},
-        required=("batch_size",),
-    )
+    sampler_cfg = take(section["sampler"], f"{path}.sampler")
     if sampler_cfg["name"] not in SAMPLERS:
         raise ConfigError(f"{path}.sampler.name: {sampler_cfg['name']} is not supported ({', '.join(SAMPLERS)})")
     if sampler_cfg["seed"] is not None and sampler_cfg["name"] != "ClassBalancedSampler":
@@ -274,7 +265,7 @@ def build_dataloader(section, path, class_num, multilabel=False, evaluation=Fals
             shuffle=sampler_cfg["shuffle"],
             drop_last=sampler_cfg["drop_last"],
         )
-    loader_cfg = take(section["loader"], f"{path}.loader", {"num_workers": 0, "use_shared_memory": True})
+    loader_cfg = take(section["loader"], f"{path}.loader")
     loader = paddle.io.DataLoader(
         dataset,
         batch_sampler=sampler,

@@ -17,7 +17,6 @@ from paddleclas.ppcls.utils.misc import AverageMeter
 
 from ...adapter.models import build
 from ...adapter.mutual import MutualModel
-from ...adapter.schema import defaults
 from ...adapter.sections import section_of
 from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
@@ -78,7 +77,7 @@ class StandaloneEngine:
     def _read_sections(self, settings):
         """Global (every key checked, defaults filled in), AMP, EMA and the R-Drop settings."""
         config = self.config
-        config["Global"] = type(config)(take(config.get("Global"), "Global", defaults("Global")))
+        config["Global"] = type(config)(take(config.get("Global"), "Global"))
         self.global_section = config["Global"]
         self.settings = settings or RDropSettings.from_config(config)
         self.train_mode = self.global_section["train_mode"]
@@ -88,9 +87,9 @@ class StandaloneEngine:
                 f"standalone engine (rdrop, or none for a plain pass)"
             )
         if "AMP" in config:
-            config["AMP"] = take(config["AMP"], "AMP", defaults("AMP"))
+            config["AMP"] = take(config["AMP"], "AMP")
         if "EMA" in config:
-            config["EMA"] = take(config["EMA"], "EMA", defaults("EMA"))
+            config["EMA"] = take(config["EMA"], "EMA")
         self.is_rec = False
         self.output_dir = self.global_section["output_dir"]
         self.update_freq = self.global_section["update_freq"]
@@ -162,12 +161,7 @@ class StandaloneEngine:
 
     def _build_infer_ops(self):
         """Infer's transforms and PostProcess (Topk by default)."""
-        infer = take(
-            self.config.get("Infer"),
-            "Infer",
-            {"batch_size": 1, "PostProcess": None},
-            required=("infer_imgs", "transforms"),
-        )
+        infer = take(self.config.get("Infer"), "Infer")
         self.preprocess_func = create_operators(infer["transforms"])
         post = dict(infer["PostProcess"] or {"name": "Topk", "topk": 1})
         name = post.pop("name")

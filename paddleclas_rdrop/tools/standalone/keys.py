@@ -1,7 +1,9 @@
 """Which config keys the standalone engine honours (the schema's, `adapter.schema`, and the arguments of the
 losses, metrics and optimizers it builds): any other key is an error that names it."""
 
-from ...adapter.schema import paddleclas_only, sections
+import inspect
+
+from ...adapter.schema import paddleclas_only, sections, taken
 from ...core.errors import ConfigError, did_you_mean
 
 
@@ -23,13 +25,33 @@ def unknown_key(key, known, what):
     )
 
 
-def take(section, path, defaults, required=()):
-    """`section` with `defaults` filled in; an unknown or missing key is a `ConfigError` (a `Global` key of
-    PaddleClas's Engine at a false value, such as `to_static: False`, is left out: it asks for nothing)."""
+def arguments(component, supplied=()):
+    """`({parameter: default}, [required parameter])` of the constructor of `component` (a class), less the
+    `supplied` parameters the engine passes itself: the keys a config entry of the component may hold."""
+    defaults, required = {}, []
+    for name, parameter in inspect.signature(component).parameters.items():
+        if name in supplied or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.default is parameter.empty:
+            required.append(name)
+        else:
+            defaults[name] = parameter.default
+    return defaults, required
+
+
+def take(section, path, component=None):
+    """`section` (the mapping at the dotted `path`) with its defaults filled in. Its keys: the schema's for the
+    section and its `name` (`schema.taken`), and a component's (`arguments`: `(defaults, required)`), if given.
+    An unknown or missing key is a `ConfigError` (a `Global` key of PaddleClas's Engine at a false value, such
+    as `to_static: False`, is left out: it asks for nothing)."""
     section = dict(section or {})
     if path == "Global":  # a PaddleClas Engine key turned off (to_static: False, ...) asks for nothing
         engine_only = paddleclas_only("Global")
         section = {key: value for key, value in section.items() if key not in engine_only or value}
+    name = section.get("name") if isinstance(section.get("name"), str) else None
+    defaults, required = taken(path, name)
+    if component is not None:
+        defaults, required = {**defaults, **component[0]}, [*required, *component[1]]
     unknown = sorted(set(section) - set(defaults) - set(required))
     if unknown:
         raise ConfigError(unknown_key(f"{path}.{unknown[0]}", {*defaults, *required}, "a key"))

@@ -11,7 +11,7 @@ from ...core.class_weighted_ce import ClassWeightedCELoss
 from ...core.errors import ConfigError
 from ...core.loss import RDropLoss
 from .distillation_losses import DistillationDMLLoss, DMLLoss
-from .keys import single_entry, take
+from .keys import arguments, single_entry, take
 from .ratios import ratio2weight
 
 
@@ -145,39 +145,16 @@ class MultiLabelAsymmetricLoss(nn.Layer):
         return {"MultiLabelAsymmetricLoss": loss}
 
 
-LOSSES = {
-    "CELoss": (CELoss, {"reduction": "mean", "epsilon": None}),
-    "ClassWeightedCELoss": (ClassWeightedCELoss, {"class_weights": None, "epsilon": None, "reduction": "mean"}),
-    "RDropLoss": (RDropLoss, {"reduction": "batchmean", "distribution": "softmax", "model_name": None}),
-    "DistillationGTCELoss": (
-        DistillationGTCELoss,
-        {"model_names": (), "epsilon": None, "key": None, "name": "loss_gt_ce"},
-    ),
-    "DMLLoss": (DMLLoss, {"act": "softmax", "sum_across_class_dim": False, "eps": 1e-12}),
-    "DistillationDMLLoss": (
-        DistillationDMLLoss,
-        {
-            "model_name_pairs": (),
-            "act": "softmax",
-            "weight_ratio": False,
-            "sum_across_class_dim": False,
-            "key": None,
-            "name": "loss_dml",
-        },
-    ),
-    "MutualKLLoss": (MutualKLLoss, {"model_name_pairs": None, "reduction": "batchmean"}),
-    "MultiLabelLoss": (MultiLabelLoss, {"epsilon": None, "size_sum": False, "weight_ratio": False}),
-    "MultiLabelAsymmetricLoss": (
-        MultiLabelAsymmetricLoss,
-        {
-            "gamma_pos": 1,
-            "gamma_neg": 4,
-            "clip": 0.05,
-            "epsilon": 1e-8,
-            "disable_focal_loss_grad": True,
-            "reduction": "sum",
-        },  # fmt: skip
-    ),
+LOSSES = {  # name: class; the keys of an entry are its constructor's arguments (keys.arguments)
+    "CELoss": CELoss,
+    "ClassWeightedCELoss": ClassWeightedCELoss,
+    "RDropLoss": RDropLoss,
+    "DistillationGTCELoss": DistillationGTCELoss,
+    "DMLLoss": DMLLoss,
+    "DistillationDMLLoss": DistillationDMLLoss,
+    "MutualKLLoss": MutualKLLoss,
+    "MultiLabelLoss": MultiLabelLoss,
+    "MultiLabelAsymmetricLoss": MultiLabelAsymmetricLoss,
 }
 
 
@@ -200,8 +177,9 @@ class CombinedLoss(nn.Layer):
                     f"{path}.{index}: {name} is not supported by the standalone engine (it knows {sorted(LOSSES)}): "
                     f"run with a PaddleClas source tree (PADDLECLAS_ROOT), whose Engine has it"
                 )
-            cls, defaults = LOSSES[name]
-            params = take(params, f"{path}.{name}", defaults, required=("weight",))
+            cls = LOSSES[name]
+            defaults, required = arguments(cls)
+            params = take(params, f"{path}.{name}", (defaults, [*required, "weight"]))
             self.loss_weight.append(params.pop("weight"))
             try:
                 layers.append(cls(**params))

@@ -8,21 +8,21 @@ from ...core.calibration import Calibration
 from ...core.errors import ConfigError
 from ...core.label_calibration import LabelCalibration
 from .classification_metrics import DistillationTopkAcc, GoogLeNetTopkAcc, TopkAcc, TprAtFpr
-from .keys import single_entry, take
+from .keys import arguments, single_entry, take
 from .multilabel_metrics import AccuracyScore, ATTRMetric, HammingDistance, MultiLabelMAP
 
-METRICS = {  # name: (class, its keys' defaults[, its required keys])
-    "TopkAcc": (TopkAcc, {"topk": (1, 5)}),
-    "DistillationTopkAcc": (DistillationTopkAcc, {"feature_key": None, "topk": (1, 5)}, ("model_key",)),
-    "GoogLeNetTopkAcc": (GoogLeNetTopkAcc, {"topk": (1, 5)}),
-    "TprAtFpr": (TprAtFpr, {"max_fpr": 1 / 1000.0}),
-    "MutualTopkAcc": (MutualTopkAcc, {"topk": (1, 5)}),
-    "Calibration": (Calibration, {"bins": 15, "counts_file": None}),
-    "LabelCalibration": (LabelCalibration, {"bins": 15, "scores_file": None}),
-    "HammingDistance": (HammingDistance, {}),
-    "AccuracyScore": (AccuracyScore, {"base": "label"}),
-    "ATTRMetric": (ATTRMetric, {"threshold": 0.5}),
-    "MultiLabelMAP": (MultiLabelMAP, {"map_type": "integral"}),
+METRICS = {  # name: class; the keys of an entry are its constructor's arguments (keys.arguments)
+    "TopkAcc": TopkAcc,
+    "DistillationTopkAcc": DistillationTopkAcc,
+    "GoogLeNetTopkAcc": GoogLeNetTopkAcc,
+    "TprAtFpr": TprAtFpr,
+    "MutualTopkAcc": MutualTopkAcc,
+    "Calibration": Calibration,
+    "LabelCalibration": LabelCalibration,
+    "HammingDistance": HammingDistance,
+    "AccuracyScore": AccuracyScore,
+    "ATTRMetric": ATTRMetric,
+    "MultiLabelMAP": MultiLabelMAP,
 }
 
 
@@ -39,8 +39,8 @@ class Metrics:
                     f"{path}.{index}: {name} is not supported by the standalone engine (it knows {sorted(METRICS)}): "
                     f"run with a PaddleClas source tree (PADDLECLAS_ROOT), whose Engine has it"
                 )
-            cls, defaults, *required = METRICS[name]
-            self.metrics.append(cls(**take(params, f"{path}.{name}", defaults, *required)))
+            cls = METRICS[name]
+            self.metrics.append(cls(**take(params, f"{path}.{name}", arguments(cls))))
 
     def __call__(self, x, label):
         out = {}

@@ -6,13 +6,14 @@ import paddle
 from ...core.errors import ConfigError
 from .keys import single_entry, take
 
+# the optimizers and schedules by `name`; the keys each reads are the schema's rows (adapter.schema, `of`)
 OPTIMIZERS = {
-    "Momentum": (paddle.optimizer.Momentum, {"momentum": 0.9, "use_nesterov": False}),
-    "SGD": (paddle.optimizer.SGD, {}),
-    "Adam": (paddle.optimizer.Adam, {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}),
-    "AdamW": (paddle.optimizer.AdamW, {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.01}),
+    "Momentum": paddle.optimizer.Momentum,
+    "SGD": paddle.optimizer.SGD,
+    "Adam": paddle.optimizer.Adam,
+    "AdamW": paddle.optimizer.AdamW,
 }
-SCHEDULES = {"Cosine": {"eta_min": 0.0}, "Piecewise": {"decay_epochs": None, "values": None}, "Constant": {}}
+SCHEDULES = ("Cosine", "Piecewise", "Constant")
 
 
 def build_lr(section, epochs, steps_per_epoch, path="Optimizer.lr"):
@@ -24,12 +25,7 @@ def build_lr(section, epochs, steps_per_epoch, path="Optimizer.lr"):
         raise ConfigError(
             f"{path}.name: {name!r} is not supported by the standalone engine (it knows {sorted(SCHEDULES)})"
         )
-    cfg = take(
-        section,
-        path,
-        {**SCHEDULES[name], "warmup_epoch": 0, "warmup_start_lr": 0.0, "by_epoch": False},
-        required=("name", "learning_rate"),
-    )
+    cfg = take(section, path)
     unit = 1 if cfg["by_epoch"] else steps_per_epoch
     warmup = int(round(cfg["warmup_epoch"] * unit))
     base = cfg["learning_rate"]
@@ -89,13 +85,13 @@ def _build_one(section, epochs, steps_per_epoch, parameters, path):
         raise ConfigError(
             f"{path}.name: {name!r} is not supported by the standalone engine (it knows {sorted(OPTIMIZERS)})"
         )
-    cls, defaults = OPTIMIZERS[name]
-    cfg = take(section, path, {**defaults, "regularizer": None, "clip_norm": None}, required=("name", "lr"))
+    cls = OPTIMIZERS[name]
+    cfg = take(section, path)
     lr = build_lr(cfg.pop("lr"), epochs, steps_per_epoch, f"{path}.lr")
     regularizer = cfg.pop("regularizer")
     cfg.pop("name")
     if regularizer is not None:
-        reg = take(regularizer, f"{path}.regularizer", {}, required=("name", "coeff"))
+        reg = take(regularizer, f"{path}.regularizer")
         if reg["name"] not in ("L2", "L2Decay"):
             raise ConfigError(f"{path}.regularizer.name: {reg['name']} is not supported (L2)")
         if name == "AdamW":
