@@ -107,6 +107,7 @@ def tree_engine(config, mode, check, profiler_options=None):
 
     from .broken_images import name_broken_images
     from .data.class_map import reading_class_maps
+    from .failed_samples import bound_retries
     from .preflight import check_lists, check_warmup_epochs
     from .tree_lists import reading_lists
 
@@ -118,4 +119,6 @@ def tree_engine(config, mode, check, profiler_options=None):
     name_broken_images(config)
     config.profiler_options = profiler_options  # what PaddleClas's tools/train.py sets from -p
     with prebuilt(model, show_config=mode == "train"), reading_lists(), reading_class_maps():  # one config print
-        return Engine(config, mode=mode)
+        engine = Engine(config, mode=mode)
+    bound_retries(engine)
+    return engine

@@ -1,0 +1,96 @@
+"""PaddleClas's datasets replace a sample that fails to load or transform by a random other one, without a
+bound (`CommonDataset.__getitem__` and its relatives in `ppcls/data/dataloader/`). When every sample fails (a
+transform that fails on every image, such as PaddleClas's `Cutout` at its default `fill_value`), the retries
+recurse until a RecursionError, and in Paddle's single-process loader that error ends the reader thread
+while the main thread waits for ever on its queue (`paddle/io/dataloader/dataloader_iter.py`, `_thread_loop`).
+
+`bound_retries(engine)` gives the Engine's datasets a bound: `RETRIES` failures in a row raise one
+`SamplesFailed` line naming the split, the last image and its error. It ends in a loader thread of the
+main process (the single-process loader's reader, whose queue is stopped first as Paddle's loader stops it on
+its own errors; or the multi-process loader's, which re-raises a worker's error), so the Engine's `train` and
+`eval` take it from that thread (`threading.excepthook`, for their duration) and raise it in its place of
+the loader's own error."""
+
+import functools
+import sys
+import threading
+
+from ..adapter.patch import patched
+from ..core.errors import DataError
+
+RETRIES = 16  # failures in a row: PaddleClas's retry of one broken image fails again with probability 1/len
+
+
+class SamplesFailed(DataError):
+    """`RETRIES` samples in a row failed in PaddleClas's dataset of one split."""
+
+
+def bound_retries(engine):
+    """Bound the retries of the datasets of `engine` (PaddleClas's Engine: its `train_dataloader` and
+    `eval_dataloader`), and end its `train` and `eval` with the `SamplesFailed` of a loader thread."""
+    for split, attribute in (("Train", "train_dataloader"), ("Eval", "eval_dataloader")):
+        dataset = getattr(getattr(engine, attribute, None), "dataset", None)
+        if dataset is not None and hasattr(type(dataset), "__getitem__"):
+            dataset.__class__ = _bounded(type(dataset), split)
+    for method in ("train", "eval"):
+        setattr(engine, method, _raising_failed_samples(getattr(engine, method)))
+
+
+def _bounded(cls, split):
+    """A subclass of the dataset class `cls` whose `__getitem__` counts the failures in a row of the calls
+    nested in one thread (each retry is a call from the failed one's `except` block)."""
+    depth = threading.local()
+
+    def __getitem__(self, index):
+        depth.calls = getattr(depth, "calls", 0) + 1
+        try:
+            if depth.calls > RETRIES:
+                _stop_reader_queue()
+                raise SamplesFailed(_line(self, split, index, sys.exc_info()[1]))
+            return cls.__getitem__(self, index)
+        finally:
+            depth.calls -= 1
+
+    return type(cls.__name__, (cls,), {"__getitem__": __getitem__, "__module__": cls.__module__})
+
+
+def _line(dataset, split, index, error):
+    images = getattr(dataset, "images", None)
+    image = f" {images[index]}" if isinstance(images, list) and index < len(images) else ""
+    why = f"{type(error).__name__}: {error}" if error is not None else "its error is in the log"
+    return (
+        f"DataLoader.{split}: {RETRIES} images in a row failed to load or transform in PaddleClas's dataset, which "
+        f"would retry without end (the last,{image}: {why}): fix DataLoader.{split}.dataset.transform_ops or "
+        "the images"
+    )
+
+
+def _stop_reader_queue():
+    """In the reader thread of Paddle's single-process loader, stop the queue the main thread waits on (the
+    loader's `_thread_loop` stops it on its own errors, not on the dataset's); elsewhere do nothing."""
+    loop = getattr(threading.current_thread(), "_target", None)  # the loader's `_thread_loop`
+    stop = getattr(getattr(loop, "__self__", None), "_exit_thread_unexpectedly", None)
+    if stop is not None:
+        stop()
+
+
+def _raising_failed_samples(method):
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        failed, others = [], threading.excepthook
+
+        def hook(args):
+            if isinstance(args.exc_value, SamplesFailed):
+                failed.append(args.exc_value)
+            else:
+                others(args)
+
+        try:
+            with patched(threading, excepthook=hook):
+                return method(*args, **kwargs)
+        except Exception:
+            if failed:  # from a worker, Paddle's loader put the worker's traceback before the line
+                raise SamplesFailed(str(failed[0]).rstrip().splitlines()[-1].split("SamplesFailed: ", 1)[-1]) from None
+            raise
+
+    return run
