@@ -194,6 +194,7 @@ KEYS: List[Key] = [
     Key("DataLoader.*.loader.num_workers", whole(0, "0"), 0, optional=True),
     Key("DataLoader.*.loader.use_shared_memory", FLAG, True, optional=True),
     # the loss for imbalanced classes (core.class_weighted_ce); tools/data/imbalance.py checks the entry as a whole
+    Key("Loss.*.*.ClassWeightedCELoss.weight", number(0, "1.0")),
     Key("Loss.*.*.ClassWeightedCELoss.class_weights", Rule("weights", choices=("balanced",), example="balanced")),
     Key("Loss.*.*.ClassWeightedCELoss.epsilon", number(0, "0.1", high=1, high_open=True, off=(None,)), optional=True),
     Key(
@@ -324,19 +325,20 @@ def _rows_under(section: str) -> Iterator[Key]:
 def taken(path: str, name: Optional[str] = None) -> Tuple[Dict[str, Any], List[str]]:
     """`({key: default}, [required key])`: the keys the standalone engine reads in the section at the dotted
     `path` (`Global`, `DataLoader.Train.sampler`, `Optimizer.0.Momentum.lr`), whose `name` is `name`: the rows
-    of both engines directly under it with a default or `required`. Where several patterns fit the path, the
-    one with the most named parts wins (`Optimizer.**.lr` over `Optimizer.**` for `Optimizer.lr`)."""
-    parts = path.split(".")
-    rows = [
-        key
-        for key in KEYS
-        if len(key.parts) > 1 and matches(key.parts[:-1], parts) and key.engine == "both" and name_fits(key, name)
-    ]
-    named = max((_named_parts(key) for key in rows), default=0)
-    rows = [key for key in rows if _named_parts(key) == named]
+    of both engines directly under it (`rows_under`) with a default or `required`."""
+    rows = [key for key in rows_under(path) if key.engine == "both" and name_fits(key, name)]
     # a fresh copy of each default per call: a row's default (a list, a mapping) is never changed
     defaults = {key.parts[-1]: copy.deepcopy(key.default) for key in rows if key.default is not NO_DEFAULT}
     return defaults, [key.parts[-1] for key in rows if key.required]
+
+
+def rows_under(path: str) -> List[Key]:
+    """The rows of the keys directly under the section at the dotted `path`. Where several patterns fit the
+    path, the one with the most named parts wins (`Optimizer.**.lr` over `Optimizer.**` for `Optimizer.lr`)."""
+    parts = path.split(".")
+    rows = [key for key in KEYS if len(key.parts) > 1 and matches(key.parts[:-1], parts)]
+    named = max((_named_parts(key) for key in rows), default=0)
+    return [key for key in rows if _named_parts(key) == named]
 
 
 def name_fits(key: Key, name: Optional[str]) -> bool:

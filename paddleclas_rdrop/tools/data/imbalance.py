@@ -16,6 +16,7 @@ The value of each key (its type, range, the string ``balanced``) is the schema's
 
 from typing import Any, Dict, List, Tuple
 
+from ...adapter.schema import rows_under
 from ...adapter.sections import section_of
 from ...core.errors import ConfigError, DataError, did_you_mean
 from .lists import check_label_range, dataset_lists, parse_list_file
@@ -23,7 +24,6 @@ from .text import shown
 from .topk import class_count
 
 LOSS = "ClassWeightedCELoss"
-LOSS_KEYS = ("weight", "class_weights", "epsilon", "reduction")
 SAMPLER = "ClassBalancedSampler"
 
 
@@ -59,11 +59,11 @@ def _check_entry(path: str, params: Dict[str, Any], multilabel: bool) -> None:
             f"{path}: {LOSS} weighs the classes of a single-label list, but Global.use_multilabel is True: use "
             f"MultiLabelLoss with weight_ratio: True, which weighs each label by its share of positives"
         )
-    unknown = sorted(set(params) - set(LOSS_KEYS))
+    keys = [key.parts[-1] for key in rows_under(path)]  # the schema's rows
+    unknown = sorted(set(params) - set(keys))
     if unknown:
         raise ConfigError(
-            f"{path}.{unknown[0]} is not a key of {LOSS}{did_you_mean(unknown[0], LOSS_KEYS)}; its keys are "
-            f"{list(LOSS_KEYS)}"
+            f"{path}.{unknown[0]} is not a key of {LOSS}{did_you_mean(unknown[0], keys)}; its keys are {keys}"
         )
     if params.get("class_weights") is None:
         raise ConfigError(
