@@ -47,7 +47,8 @@ class Key:
     into the folder a `path` key names (`written`); `help`: what the tools' -h says of it; `required`: the
     standalone engine refuses its section without it; `of`: the values of the section's `name` whose component
     reads the key (empty: every one); `schedule`: its name in a checkpoint's schedule record
-    (`runs.checkpoints.schedule_of`), which a resume must share."""
+    (`runs.checkpoints.schedule_of`), which a resume must share; `layer`: an `RDrop` key that adds or places a
+    stochastic layer (`layer_keys`)."""
 
     path: str
     rule: Optional[Rule] = None
@@ -62,6 +63,7 @@ class Key:
     required: bool = False
     of: Tuple[str, ...] = ()
     schedule: str = ""
+    layer: bool = False
 
     @property
     def parts(self) -> List[str]:
@@ -73,9 +75,12 @@ def _global(name, rule=None, default=NO_DEFAULT, engine="both", **fields):
     return Key(f"Global.{name}", rule, default, engine, optional=True, **fields)
 
 
-def _rdrop(name, default, help):
-    """A key of the `RDrop` section: `adapter.settings.parse_section` checks it with the core's checks."""
-    return Key(f"RDrop.{name}", None, default, optional=True, note="checked by adapter.settings", help=help)
+def _rdrop(name, default, help, layer=False):
+    """A key of the `RDrop` section: `adapter.settings.parse_section` checks it with the core's checks.
+    `layer`: it adds or places a stochastic layer, which a baseline twin keeps (`layer_keys`)."""
+    return Key(
+        f"RDrop.{name}", None, default, optional=True, note="checked by adapter.settings", help=help, layer=layer
+    )
 
 
 ALL_TOOLS = ("train", "eval", "infer", "export")
@@ -249,19 +254,11 @@ KEYS: List[Key] = [
     Key("Infer.PostProcess.topk", whole(1, "5")),
     # RDrop: the plugin's section (its keys' rules are the core's, in adapter.settings)
     _rdrop("passes", 2, "k, the passes of every sample"),
-    _rdrop(
-        "strategy",
-        "auto",
-        "auto | concat | shared_trunk | separate: how the k passes run (auto: the cheapest exact one)",
-    ),
-    _rdrop("head_dropout", 0.0, "dropout rate added before the classifier"),
-    _rdrop("head_layer", None, "the classifier's sublayer name (default: the model's last Linear layer)"),
-    _rdrop("drop_path", 0.0, "stochastic depth rate of the last residual block (linear from 0), training only"),
-    _rdrop(
-        "drop_path_stages",
-        [1, 2, 3, 4],  # core.drop_path.STAGES (this table imports no paddle)
-        "the stages (1-4) that get drop path",
-    ),
+    _rdrop("strategy", "auto", "auto | concat | shared_trunk | separate: how the k passes run (auto: cheapest exact)"),
+    _rdrop("head_dropout", 0.0, "dropout rate added before the classifier", layer=True),
+    _rdrop("head_layer", None, "the classifier's sublayer name (default: the model's last Linear layer)", layer=True),
+    _rdrop("drop_path", 0.0, "stochastic depth rate of the last residual block (linear from 0), training only", True),
+    _rdrop("drop_path_stages", [1, 2, 3, 4], "the stages (1-4) that get drop path", True),  # core.drop_path.STAGES
     _rdrop(
         "augment_per_pass", False, "each pass its own draw of the train transform_ops (a baseline: k views, CE only)"
     ),
@@ -372,6 +369,12 @@ def schedule_names() -> Dict[str, str]:
     data = {key.schedule: key.path.replace("*", "Train") for key in rows if key.path.startswith("DataLoader.")}
     schedule = {key.schedule: key.path.replace("**.", "") for key in rows if key.schedule not in data}
     return {**schedule, **STEPS, **data, **SCHEDULE_FACTS}
+
+
+def layer_keys() -> List[str]:
+    """The `RDrop` keys that add or place a stochastic layer: a baseline twin's keys too (one pass, the same
+    layers)."""
+    return [key.parts[-1] for key in _rows_under("RDrop") if key.layer]
 
 
 def key_help(section: str) -> Dict[str, str]:

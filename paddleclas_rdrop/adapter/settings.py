@@ -20,8 +20,6 @@ from . import schema
 from .distillation import check_model_name
 from .sections import section_of
 
-LAYER_KEYS = ("head_dropout", "head_layer", "drop_path", "drop_path_stages")  # a baseline twin's keys too
-
 
 def keys_help() -> List[str]:
     """The R-Drop keys of a PaddleClas YAML, one line each, for the tools' -h."""

@@ -137,3 +137,19 @@ def test_the_schema_imports_no_paddle_and_its_drop_path_stages_are_the_cores():
     from paddleclas_rdrop.core.drop_path import STAGES
 
     assert printed.split(" ", 1) == ["False", f"{list(STAGES)}\n"]
+
+
+def test_a_baseline_twin_keeps_the_rdrop_rows_of_layers():
+    from paddleclas_rdrop.tools.compare.arms import baseline_twin
+
+    config = {
+        "Global": {"train_mode": "rdrop"},
+        "Loss": {"Train": [{"CELoss": {"weight": 1.0}}, {"RDropLoss": {"weight": 1.0}}]},
+        "RDrop": {"head_dropout": 0.1, "alpha_warmup_epochs": 2, "noise": 0.2},
+    }
+    assert baseline_twin(config, "cfg.yaml")["RDrop"] == {"head_dropout": 0.1}
+    schema.KEYS.append(schema._rdrop("noise", 0.0, "a row added in a test", layer=True))
+    try:
+        assert baseline_twin(config, "cfg.yaml")["RDrop"] == {"head_dropout": 0.1, "noise": 0.2}
+    finally:
+        schema.KEYS.pop()

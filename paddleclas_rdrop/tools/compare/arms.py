@@ -7,7 +7,7 @@ pass, CE only. The shipped `configs/baseline_*.yaml` are exactly that (tests/too
 
 import copy
 
-from ...adapter.settings import LAYER_KEYS
+from ...adapter.schema import layer_keys
 from ...core.errors import ConfigError, did_you_mean
 
 ARMS = {  # name: what it trains
@@ -52,7 +52,7 @@ def baseline_twin(config, source):
         )
     glob.pop("train_mode")
     twin["Loss"]["Train"] = [entry for entry in twin["Loss"]["Train"] if "RDropLoss" not in entry]
-    layers = {key: value for key, value in (twin.pop("RDrop", None) or {}).items() if key in LAYER_KEYS}
+    layers = {key: value for key, value in (twin.pop("RDrop", None) or {}).items() if key in layer_keys()}
     if layers:
         twin["RDrop"] = layers
     return twin
