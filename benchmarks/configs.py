@@ -639,7 +639,7 @@ def run_tool(yaml_path, engine, root, timeout):
 
 STEP = re.compile(r"\[Train\]\[Epoch \d+/\d+\]\[Iter: \d+/\d+\].*?RDropLoss: ([-\d.eE+naif]+)")
 KL_TOKEN = re.compile(r"R-Drop KL: (softmax|bernoulli)")
-KL_SHARE = re.compile(r"\[R-Drop\] alpha x KL is ([\d.]+%) of the training loss")
+KL_SHARE = re.compile(r"\[R-Drop\] alpha x KL is ([\d.eE+-]+%) of the training loss")
 FRAME = re.compile(r'^  File "(.*)", line (\d+), in (.*)$')
 
 
@@ -689,6 +689,11 @@ def normalized(line, run):
     return line
 
 
+def used_kl(kl):
+    """The KL a run used, from its `R-Drop KL:` token (`undeclared`: softmax)."""
+    return kl if kl != "undeclared" else "softmax"
+
+
 def outcome(code, out, err, expected):
     """A finished R-Drop run's record fields (without the baseline)."""
     text = out + "\n" + err
@@ -705,6 +710,13 @@ def outcome(code, out, err, expected):
     shares = KL_SHARE.findall(text)
     if shares:
         record["kl_share"] = shares[-1]
+    shown = bool(shares) and float(shares[-1].rstrip("%")) > 0  # the epoch line shows a KL below 5 decimals
+    if losses and not any(v > 0 for v in losses) and shown and used_kl(kl) == expected:
+        return {
+            **record,
+            "result": "trains",
+            "detail": f"RDropLoss below 5 decimals, {shares[-1]} of the loss, KL {kl}",
+        }
     if not losses or not any(v > 0 for v in losses):
         share = f"; the tool's epoch line: alpha x KL is {shares[-1]} of the loss" if shares else ""
         return {
@@ -712,7 +724,7 @@ def outcome(code, out, err, expected):
             "result": "no_kl",
             "detail": f"exit 0; RDropLoss in the step lines: {losses or 'none'}{share}",
         }
-    used = kl if kl != "undeclared" else "softmax"
+    used = used_kl(kl)
     if used != expected:
         return {**record, "result": "wrong_kl", "detail": f"KL {kl} (counted as {used}), expected {expected}"}
     return {**record, "result": "trains", "detail": f"RDropLoss {losses[0]:.4g}, KL {kl}"}
@@ -979,13 +991,14 @@ def report():
         + ", ".join(f"{result} {count}" for result, count in by_result.most_common())
         + f"; tracebacks and other bugs: {sum(by_result[result] for result in BUGS)}.",
         "",
-        "- *trains*: exit 0 with an `RDropLoss` > 0 in the step log, on the distribution the config needs "
+        "- *trains*: exit 0 with an `RDropLoss` > 0 in the step log (or, below its 5 decimals, a share of the "
+        "loss > 0 in the tool's epoch line), on the distribution the config needs "
         "(`bernoulli` with `Global.use_multilabel`, else `softmax`), as the tool's `R-Drop KL: <name>` token "
         "says; a run without the token counts as softmax, so an undeclared multi-label run is *wrong_kl*.",
         "- *refused*: one line `error: ...`, exit 1, that the config without R-Drop's entries does not get.",
         "- *unrelated*: the same shrunk config without R-Drop's entries fails the same way.",
-        "- *traceback*, *crash* (a signal), *timeout*, *no_kl* (exit 0 without an `RDropLoss` > 0; the step "
-        "log prints 5 decimals, so a KL below 5e-6 reads 0), *wrong_kl*: bugs; the goal is none.",
+        "- *traceback*, *crash* (a signal), *timeout*, *no_kl* (exit 0 without a KL > 0 in the step or epoch "
+        "lines), *wrong_kl*: bugs; the goal is none.",
         "- Kind, from the YAML: `Global.use_multilabel`, `Arch.name: DistillationModel` or Distillation losses, "
         "hashing losses, AdaFace, person datasets (reid), metric-learning losses, retrieval eval or RecModel, "
         "fixmatch / unlabelled data (ssl); no DataLoader or Arch: not a training config.",

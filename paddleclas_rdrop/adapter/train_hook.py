@@ -40,6 +40,12 @@ KL_OF = {  # the line each training run logs, `R-Drop KL: <distribution> (...)`
 BARELY_ACTING = 0.01  # alpha x KL below this share of the loss for a whole epoch: warn
 
 
+def percent(share: float) -> str:
+    """`share` (a fraction) as a percentage with two decimals, or two significant digits below 0.01 %, so that a
+    KL term below the step log's 5 decimals still shows (`3.2e-07%`)."""
+    return f"{share:.2%}" if share == 0 or abs(share) >= 1e-4 else f"{share * 100:.2g}%"
+
+
 class KLShare:
     """The share of the training loss that R-Drop's KL term is (alpha x KL / loss), per epoch.
 
@@ -78,8 +84,8 @@ class KLShare:
             f"alpha {warmup.value:.4g} of {warmup.alpha:g} (warm-up over {warmup.epochs:g} epochs); " if warmup else ""
         )
         logger.info(
-            f"[Train][Epoch {epoch_id}][R-Drop] {ramp}alpha x KL is {mean:.2%} of the training loss "
-            f"(mean over the epoch; largest step {largest:.2%})"
+            f"[Train][Epoch {epoch_id}][R-Drop] {ramp}alpha x KL is {percent(mean)} of the training loss "
+            f"(mean over the epoch; largest step {percent(largest)})"
         )
         warming = warmup is not None and warmup.value < warmup.alpha
         if largest < BARELY_ACTING and not self.warned and not warming:
