@@ -3,6 +3,7 @@
 `ClassBalancedSampler`; finding that tree."""
 
 import importlib
+import logging
 import os
 import sys
 from typing import Any
@@ -60,6 +61,7 @@ def register() -> str:
     """
     root = find_source_tree()
     _default_cpu_device_id()
+    _import_wheel_quietly()
     loss_module = importlib.import_module("ppcls.loss")
     arch_module = importlib.import_module("ppcls.arch")
     _install(loss_module, "RDropLoss", RDropLoss)
@@ -122,6 +124,18 @@ def _install(module, name, ours):
             f"PaddleClas without the plugin, set PADDLECLAS_RDROP_AUTOLOAD=0)"
         )
     setattr(module, name, ours)
+
+
+def _import_wheel_quietly():
+    """Import the `paddleclas` wheel (its backbones answer the plugin's questions about a model) and take off
+    the console handler its import adds to the `ppcls` logger, which the tree's logger prints to: imported
+    later, at the first question, it printed every log line after it twice."""
+    logger = logging.getLogger("ppcls")
+    before = list(logger.handlers)
+    import paddleclas  # noqa: F401
+
+    for handler in [handler for handler in logger.handlers if handler not in before]:
+        logger.removeHandler(handler)
 
 
 def _default_cpu_device_id():
