@@ -45,10 +45,9 @@ class Key:
     `off_is_absent`: PaddleClas's Engine reads whether the key is there, so at one of its rule's off values the
     key is left out of the config (`values.leave_out_off_values`); `written_by`: the tools (modes) that write
     into the folder a `path` key names (`written`); `help`: what the tools' -h says of it; `required`: the
-    standalone engine refuses its section without it; `of`: the values of the section's `name` whose component
-    reads the key (empty: every one); `schedule`: its name in a checkpoint's schedule record
-    (`runs.checkpoints.schedule_of`), which a resume must share; `layer`: an `RDrop` key that adds or places a
-    stochastic layer (`layer_keys`)."""
+    standalone engine refuses its section without it (True, or the section `name`s that need it); `of`: the
+    section `name`s whose component reads it (empty: every one); `schedule`: its name in a checkpoint's
+    schedule record, which a resume must share; `layer`: an `RDrop` key of a stochastic layer."""
 
     path: str
     rule: Optional[Rule] = None
@@ -60,7 +59,7 @@ class Key:
     checkpoint: bool = False
     written_by: Tuple[str, ...] = ()
     help: str = ""
-    required: bool = False
+    required: Any = False
     of: Tuple[str, ...] = ()
     schedule: str = ""
     layer: bool = False
@@ -87,17 +86,9 @@ ALL_TOOLS = ("train", "eval", "infer", "export")
 
 
 SAMPLERS = (
-    "DistributedBatchSampler",
-    "BatchSampler",
-    "ClassBalancedSampler",
-    "DistributedRandomIdentitySampler",
-    "PKSampler",
-    "MixSampler",
-    "MultiScaleSampler",
-    "RASampler",
-    "DomainShuffleBatchSampler",
-    "NaiveIdentityBatchSampler",
-)
+    "DistributedBatchSampler", "BatchSampler", "ClassBalancedSampler", "DistributedRandomIdentitySampler", "PKSampler",
+    "MixSampler", "MultiScaleSampler", "RASampler", "DomainShuffleBatchSampler", "NaiveIdentityBatchSampler",
+)  # fmt: skip
 RETRIEVAL = "retrieval only"
 KEYS: List[Key] = [
     # the top-level sections
@@ -212,18 +203,19 @@ KEYS: List[Key] = [
     Key("Optimizer.**.name", required=True, note="an optimizer's name, named by the engine that lacks it"),
     Key("Optimizer.**.lr", required=True, note="a number or a schedule's section", schedule="lr"),
     Key("Optimizer.**.lr.name", required=True, note="a schedule's name, named by the engine that lacks it"),
-    Key("Optimizer.**.lr.learning_rate", number(0, "0.1", low_open=True), required=True, schedule="learning_rate"),
+    # Piecewise's learning rate may be left out: its values, or from it 10 times lower every 30 epochs
+    Key(
+        "Optimizer.**.lr.learning_rate",
+        number(0, "0.1", low_open=True, off=(None,)),
+        None,
+        required=("Cosine", "Constant"),
+        schedule="learning_rate",
+    ),
     Key("Optimizer.**.lr.warmup_epoch", number(0, "5"), 0, optional=True),
     Key("Optimizer.**.lr.warmup_start_lr", number(0, "0.0"), 0.0, optional=True),
     Key("Optimizer.**.lr.eta_min", number(0, "0.0"), 0.0, optional=True, of=("Cosine",)),
-    Key(
-        "Optimizer.**.lr.decay_epochs",
-        None,
-        None,
-        note="Piecewise's epochs, checked with its values",
-        of=("Piecewise",),
-    ),
-    Key("Optimizer.**.lr.values", None, None, note="Piecewise's rates, checked with its epochs", of=("Piecewise",)),
+    Key("Optimizer.**.lr.decay_epochs", required=("Piecewise",), note="Piecewise's epochs", of=("Piecewise",)),
+    Key("Optimizer.**.lr.values", required=("Piecewise",), note="Piecewise's rates", of=("Piecewise",)),
     Key("Optimizer.**.lr.by_epoch", None, False, optional=True, note="read by PaddleClas's schedules"),
     Key("Optimizer.**.lr.last_epoch", optional=True, note="read by PaddleClas's schedules"),
     Key("Optimizer.**.momentum", number(0, "0.9", high=1, high_open=True), 0.9, of=("Momentum",)),
@@ -326,7 +318,7 @@ def taken(path: str, name: Optional[str] = None) -> Tuple[Dict[str, Any], List[s
     rows = [key for key in rows_under(path) if key.engine == "both" and name_fits(key, name)]
     # a fresh copy of each default per call: a row's default (a list, a mapping) is never changed
     defaults = {key.parts[-1]: copy.deepcopy(key.default) for key in rows if key.default is not NO_DEFAULT}
-    return defaults, [key.parts[-1] for key in rows if key.required]
+    return defaults, [key.parts[-1] for key in rows if key.required is True or name in (key.required or ())]
 
 
 def rows_under(path: str) -> List[Key]:

@@ -1,6 +1,8 @@
 """PaddleClas's `Optimizer` section: Momentum/SGD/Adam/AdamW, Cosine/Piecewise/Constant, warmup, L2,
 clip_norm; one optimizer, or a list of them each with the `scope` (sub-network) it trains."""
 
+import logging
+
 import paddle
 
 from ...core.errors import ConfigError
@@ -29,14 +31,15 @@ def build_lr(section, epochs, steps_per_epoch, path="Optimizer.lr"):
     unit = 1 if cfg["by_epoch"] else steps_per_epoch
     warmup = int(round(cfg["warmup_epoch"] * unit))
     base = cfg["learning_rate"]
+    if name == "Piecewise":
+        decay_epochs, values = piecewise(cfg, epochs, path)
+        base = values[0]
     if name == "Cosine":
         schedule = paddle.optimizer.lr.CosineAnnealingDecay(
             base, T_max=max(1, epochs * unit - warmup), eta_min=cfg["eta_min"]
         )
     elif name == "Piecewise":
-        if not cfg["decay_epochs"] or not cfg["values"] or len(cfg["values"]) != len(cfg["decay_epochs"]) + 1:
-            raise ConfigError(f"{path}: Piecewise needs decay_epochs and one more value than them")
-        schedule = paddle.optimizer.lr.PiecewiseDecay([int(e * unit) for e in cfg["decay_epochs"]], cfg["values"])
+        schedule = paddle.optimizer.lr.PiecewiseDecay([int(e * unit) for e in decay_epochs], values)
     else:
         schedule = paddle.optimizer.lr.PiecewiseDecay([0], [base, base])
     if warmup > 0:
@@ -76,6 +79,24 @@ def _scope_parameters(model, scope, path):
             f"{path}: the model has no sublayer {scope!r} to optimize; use all or one of {sorted(sublayers)}"
         )
     return sublayers[scope].parameters()
+
+
+def piecewise(cfg, epochs, path):
+    """`(decay_epochs, values)` of the Piecewise section `cfg` (at `path`), as PaddleClas's `Piecewise` takes them
+    (ppcls/optimizer/learning_rate.py): with a `learning_rate`, 10 times lower every 30 epochs, whatever
+    `decay_epochs` and `values` say (with a warning, as PaddleClas's); else `decay_epochs` and one more value."""
+    if cfg["learning_rate"]:
+        decay_epochs = list(range(0, epochs, 30))
+        values = [cfg["learning_rate"] * 0.1**i for i in range(len(decay_epochs))]
+        decay_epochs, values = ([epochs], values * 2) if len(decay_epochs) == 1 else (decay_epochs[1:], values)
+        logging.getLogger("ppcls").warning(
+            f"{path}.learning_rate is set, so Piecewise lowers it 10 times every 30 epochs, as PaddleClas's does: "
+            f"decay_epochs {decay_epochs} and values {values}"
+        )
+        return decay_epochs, values
+    if not cfg["decay_epochs"] or not cfg["values"] or len(cfg["values"]) != len(cfg["decay_epochs"]) + 1:
+        raise ConfigError(f"{path}: Piecewise needs decay_epochs and one more value than them")
+    return cfg["decay_epochs"], cfg["values"]
 
 
 def _build_one(section, epochs, steps_per_epoch, parameters, path):

@@ -183,3 +183,33 @@ def test_the_train_loader_draws_with_the_class_balanced_sampler_its_seed_names(t
     section["sampler"]["name"] = "DistributedBatchSampler"
     with pytest.raises(ConfigError, match="DataLoader.Train.sampler.seed: only ClassBalancedSampler reads it"):
         build_dataloader(section, "DataLoader.Train", 10)
+
+
+@pytest.mark.skipif(not os.environ.get("PADDLECLAS_ROOT"), reason="compares with the tree's Piecewise")
+@pytest.mark.parametrize(
+    "lr, epochs",
+    [
+        ({"decay_epochs": [1, 2], "values": [0.1, 0.01, 0.001]}, 3),
+        ({"learning_rate": 0.1, "decay_epochs": [1], "values": [0.5, 0.05]}, 70),  # the rate's rule wins
+        ({"learning_rate": 0.2, "decay_epochs": [1], "values": [1, 1], "warmup_epoch": 1}, 3),  # < 30 epochs
+    ],
+)
+def test_piecewise_follows_paddleclas_own_step_by_step(lr, epochs):
+    import sys
+
+    if os.environ["PADDLECLAS_ROOT"] not in sys.path:
+        sys.path.append(os.environ["PADDLECLAS_ROOT"])
+    from ppcls.optimizer.learning_rate import Piecewise
+    from ppcls.utils import logger
+
+    logger.init_logger()  # its Piecewise warns that the rate's rule wins
+
+    steps = 2
+    _, (ours,) = build_optimizer(
+        {"name": "SGD", "lr": {"name": "Piecewise", **lr}}, epochs, steps, paddle.nn.Linear(2, 2)
+    )
+    theirs = Piecewise(epochs=epochs, step_each_epoch=steps, **lr)()
+    for _ in range(epochs * steps):
+        assert ours.get_lr() == pytest.approx(theirs.get_lr(), rel=1e-9)
+        ours.step()
+        theirs.step()
