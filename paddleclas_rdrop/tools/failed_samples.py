@@ -18,7 +18,9 @@ import threading
 from ..adapter.patch import patched
 from ..core.errors import DataError
 
-RETRIES = 16  # failures in a row: PaddleClas's retry of one broken image fails again with probability 1/len
+# Failures in a row. PaddleClas's own retries end at Python's recursion limit (about 480 in a row), so a list
+# that trains there trains here too, short of a chance of 0.9 ** 200 per image with 90 % of its images broken.
+RETRIES = 200
 
 
 class SamplesFailed(DataError):
@@ -33,23 +35,24 @@ def bound_retries(engine):
         if dataset is not None and hasattr(type(dataset), "__getitem__"):
             dataset.__class__ = _bounded(type(dataset), split)
     for method in ("train", "eval"):
-        setattr(engine, method, _raising_failed_samples(getattr(engine, method)))
+        setattr(engine, method, _raising_failed_samples(engine, getattr(engine, method)))
 
 
 def _bounded(cls, split):
     """A subclass of the dataset class `cls` whose `__getitem__` counts the failures in a row of the calls
     nested in one thread (each retry is a call from the failed one's `except` block)."""
-    depth = threading.local()
+    tried = threading.local()  # the indices of the calls under way in this thread, the failed ones before the last
 
     def __getitem__(self, index):
-        depth.calls = getattr(depth, "calls", 0) + 1
+        tried.indices = getattr(tried, "indices", [])
+        tried.indices.append(index)
         try:
-            if depth.calls > RETRIES:
+            if len(tried.indices) > RETRIES:  # the one before this call failed last, with the error being handled
                 _stop_reader_queue()
-                raise SamplesFailed(_line(self, split, index, sys.exc_info()[1]))
+                raise SamplesFailed(_line(self, split, tried.indices[-2], sys.exc_info()[1]))
             return cls.__getitem__(self, index)
         finally:
-            depth.calls -= 1
+            tried.indices.pop()
 
     return type(cls.__name__, (cls,), {"__getitem__": __getitem__, "__module__": cls.__module__})
 
@@ -74,14 +77,14 @@ def _stop_reader_queue():
         stop()
 
 
-def _raising_failed_samples(method):
+def _raising_failed_samples(engine, method):
     @functools.wraps(method)
     def run(*args, **kwargs):
         failed, others = [], threading.excepthook
 
         def hook(args):
             if isinstance(args.exc_value, SamplesFailed):
-                failed.append(args.exc_value)
+                failed.append(str(args.exc_value))  # its text: the error would keep the loader's thread alive
             else:
                 others(args)
 
@@ -89,8 +92,20 @@ def _raising_failed_samples(method):
             with patched(threading, excepthook=hook):
                 return method(*args, **kwargs)
         except Exception:
-            if failed:  # from a worker, Paddle's loader put the worker's traceback before the line
-                raise SamplesFailed(str(failed[0]).rstrip().splitlines()[-1].split("SamplesFailed: ", 1)[-1]) from None
-            raise
+            if not failed:
+                raise
+        # the last failure (PaddleClas retries an epoch once); from a worker, after the worker's traceback
+        line = failed[-1].rstrip().splitlines()[-1].split("SamplesFailed: ", 1)[-1]
+        _shut_down_loader(engine)
+        raise SamplesFailed(line)
 
     return run
+
+
+def _shut_down_loader(engine):
+    """Shut down the train loader PaddleClas's Engine keeps between epochs (`train_dataloader_iter`) now: at
+    the interpreter's exit, a worker it never fed would wait for ever for a thread to start."""
+    iterator = engine.__dict__.pop("train_dataloader_iter", None)
+    shut_down = getattr(iterator, "_try_shutdown_all", None)
+    if shut_down is not None:
+        shut_down()

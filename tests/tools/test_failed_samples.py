@@ -4,9 +4,12 @@ line naming the split, the last image and its error, in the reader thread (no wo
 waits for ever) and in a worker process, and nothing is trained or written."""
 
 import os
+import re
 
 import pytest
 import yaml
+
+from paddleclas_rdrop.tools.failed_samples import RETRIES
 
 from engine_runs import NEEDS_TREE, PROJECT, TINY, overrides, run_tool
 
@@ -14,21 +17,43 @@ needs_tree = pytest.mark.skipif(not os.environ.get("PADDLECLAS_ROOT"), reason=NE
 
 
 @needs_tree
-@pytest.mark.parametrize("workers", [0, 1])
-def test_a_transform_that_fails_on_every_image_ends_the_run_in_one_line(workers, workdir):
+@pytest.mark.parametrize(
+    "split, workers",
+    [("Train", 0), ("Train", 1), ("Eval", 2)],  # Eval: 10 images, so a worker that is never fed
+)
+def test_a_transform_that_fails_on_every_image_ends_the_run_in_one_line(split, workers, workdir):
     with open(os.path.join(PROJECT, "configs", "rdrop_res2net.yaml")) as f:
         config = yaml.safe_load(f)
-    config["DataLoader"]["Train"]["dataset"]["transform_ops"].append({"Cutout": {"n_holes": 1, "length": 4}})
-    path = workdir / f"cutout_{workers}.yaml"
+    config["DataLoader"][split]["dataset"]["transform_ops"].append({"Cutout": {"n_holes": 1, "length": 4}})
+    name = f"cutout_{split}_{workers}"
+    path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
-    name = f"cutout_{workers}"
-    extra = overrides(workdir, name) + TINY + [f"DataLoader.Train.loader.num_workers={workers}"]
+    extra = overrides(workdir, name) + TINY + [f"DataLoader.{split}.loader.num_workers={workers}"]
     result = run_tool("train.py", str(path), extra, cwd=workdir, check=False)
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 1 and len(lines) == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert lines[0].startswith("error: DataLoader.Train: 16 images in a row failed to load or transform"), lines
-    assert "AttributeError: 'Cutout' object has no attribute 'fill_value'" in lines[0], lines
-    assert lines[0].endswith("fix DataLoader.Train.dataset.transform_ops or the images"), lines
+    assert lines[0].startswith(f"error: DataLoader.{split}: {RETRIES} images in a row failed to load or transform")
+    tried = re.findall(r"Exception occured when parse line: (\S+) with msg", result.stdout)
+    named = re.search(r"\(the last, (\S+): AttributeError: 'Cutout' object has no attribute 'fill_value'\)", lines[0])
+    assert named and named.group(1) in tried, lines  # an image PaddleClas's dataset tried and logged
+    assert lines[0].endswith(f"fix DataLoader.{split}.dataset.transform_ops or the images"), lines
     assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
-    assert not (workdir / name / "latest.pdparams").exists()
     path.unlink()
+
+
+@needs_tree
+def test_a_list_with_most_images_broken_trains_as_under_paddleclas_own_retries(workdir):
+    """3 of 4 images fail to decode: PaddleClas's dataset trains on the others, which the bound leaves be."""
+    digits = workdir / "digits"
+    lines = (digits / "train_list.txt").read_text().splitlines()
+    for line in lines[: 3 * len(lines) // 4]:
+        image = digits / line.split()[0]
+        image.with_name(f"cut_{image.name}").write_bytes(image.read_bytes()[:60])
+    cut = [f"{os.path.dirname(line.split()[0])}/cut_{os.path.basename(line.split()[0])} {line.split()[1]}"
+           for line in lines[: 3 * len(lines) // 4]] + lines[3 * len(lines) // 4 :]  # fmt: skip
+    cut_list = digits / "train_list_most_cut.txt"
+    cut_list.write_text("\n".join(cut) + "\n")
+    extra = overrides(workdir, "most_cut", epochs=3) + TINY + [f"DataLoader.Train.dataset.cls_label_path={cut_list}"]
+    result = run_tool("train.py", "rdrop_res2net.yaml", extra, cwd=workdir)
+    assert "Exception occured when parse line" in result.stdout
+    assert not [line for line in result.stderr.splitlines() if line.startswith("error:")]
