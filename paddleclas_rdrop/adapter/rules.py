@@ -10,7 +10,8 @@ from typing import Any, Optional, Tuple
 @dataclasses.dataclass(frozen=True)
 class Rule:
     """A value's kind (`whole`, `number`, `flag`, `choice`, `path`, `shape`, `weights`: one of `choices` or a list
-    of weights), its range and its off values."""
+    of weights; `section`: a mapping of keys; `sections`: one, or a list of one-key mappings; `rate`: a number
+    in the range or a section), its range and its off values."""
 
     kind: str
     low: Optional[float] = None
@@ -41,6 +42,11 @@ class Rule:
             return None if good and all(_whole(v) and v >= 1 for v in value) else wanted
         if self.kind == "weights":
             return None if value in self.choices or _weights(value) else wanted
+        if self.kind in ("section", "sections", "rate") and isinstance(value, dict):
+            return None
+        if self.kind in ("section", "sections"):
+            listed = self.kind == "sections" and isinstance(value, list)
+            return None if listed and all(isinstance(v, dict) and len(v) == 1 for v in value) else wanted
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             return wanted
         if self.kind == "whole" and not _whole(value):
@@ -64,13 +70,18 @@ class Rule:
             return "[channels, height, width], three whole numbers >= 1"
         if self.kind == "weights":
             return f"{' or '.join(self.choices)} or a list of one number >= 0 per class, not all 0"
+        if self.kind == "section":
+            return "a section of keys (key: value lines below it)"
+        if self.kind == "sections":
+            return "a section of keys, or a list of one-key sections (- Name: {...})"
         bounds = []
         if self.low is not None:
             bounds.append(f"{'>' if self.low_open else '>='} {self.low:g}")
         if self.high is not None:
             bounds.append(f"{'<' if self.high_open else '<='} {self.high:g}")
         what = "a whole number" if self.kind == "whole" else "a number"
-        return " ".join([what, " and ".join(bounds)]).strip()
+        phrase = " ".join([what, " and ".join(bounds)]).strip()
+        return f"{phrase} or a schedule's section (name: Cosine, ...)" if self.kind == "rate" else phrase
 
 
 def _whole(value):
@@ -104,3 +115,5 @@ FLAG = Rule("flag", example="True")
 PATH = Rule("path", off=(None,), example="output/my_run")
 WEIGHTS = Rule("path", off=(None,), example="output/my_run/best_model")
 NONE_OR_FALSE = (None, False)
+
+SECTION = Rule("section", off=(None,), example="{}")

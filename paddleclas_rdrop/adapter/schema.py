@@ -9,7 +9,9 @@ Everything else that knows keys reads this table:
 - the standalone engine: the keys it takes in each section and their defaults (`taken`), the top-level
   sections it knows (`sections`), and the `Global` keys only PaddleClas's Engine reads (`paddleclas_only`),
   which it names in its refusal;
-- `runs.checkpoints.check_resume`: the names of a checkpoint's schedule record (`schedule_names`).
+- `runs.checkpoints.check_resume`: the names of a checkpoint's schedule record (`schedule_names`);
+- `compare.arms`: the `RDrop` keys a baseline twin keeps (`layer_keys`); `data.imbalance`: the keys of a
+  `ClassWeightedCELoss` entry (`rows_under`).
 
 The rows of rule kind `path` are the paths a config names: `tools/data/paths.resolve_paths` expands each
 once (`~`, environment variables) and resolves the `checkpoint` ones (a checkpoint prefix or a URL of weights).
@@ -27,7 +29,7 @@ import dataclasses
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..core.errors import ConfigError
-from .rules import FLAG, NONE_OR_FALSE, PATH, WEIGHTS, Rule, number, whole  # noqa: F401 (also schema.Rule, schema.whole)
+from .rules import FLAG, NONE_OR_FALSE, PATH, SECTION, WEIGHTS, Rule, number, whole  # noqa: F401 (also schema.Rule, schema.whole)
 
 ENGINES = ("both", "paddleclas")  # who reads a key: both engines, or PaddleClas's Engine only
 NO_DEFAULT = object()  # a key without a default of the standalone engine's
@@ -92,9 +94,11 @@ SAMPLERS = (
 RETRIEVAL = "retrieval only"
 KEYS: List[Key] = [
     # the top-level sections
-    *(Key(name) for name in ("Global", "AMP", "Arch", "Loss", "Optimizer", "DataLoader", "Infer", "Metric")),
-    Key("EMA", note="the standalone engine's EMA (decay)"),
-    Key("RDrop", note="R-Drop's section: adapter.settings checks it"),
+    *(
+        Key(name, SECTION)
+        for name in ("Global", "AMP", "Arch", "Loss", "DataLoader", "Infer", "Metric", "EMA", "RDrop")
+    ),
+    Key("Optimizer", Rule("sections", off=(None,), example="{}")),  # one optimizer, or one per network
     # Global: the keys of both engines, with the standalone engine's defaults
     Key("Global.checkpoints", WEIGHTS, None, optional=True, checkpoint=True),
     Key("Global.pretrained_model", WEIGHTS, None, optional=True, checkpoint=True),
@@ -153,9 +157,9 @@ KEYS: List[Key] = [
     Key("AMP.level", Rule("choice", choices=("O0", "O1", "O2"), example="O1"), "O1"),
     Key("EMA.decay", None, 0.9999, note="the standalone engine's EMA decay"),
     # DataLoader: the standalone engine reads the keys with a default or `required`
-    Key("DataLoader.*.dataset", required=True, note="a section"),
-    Key("DataLoader.*.sampler", None, {}, note="a section"),
-    Key("DataLoader.*.loader", None, {}, note="a section"),
+    Key("DataLoader.*.dataset", SECTION, required=True),
+    Key("DataLoader.*.sampler", SECTION, {}),
+    Key("DataLoader.*.loader", SECTION, {}),
     Key("DataLoader.*.dataset.name", required=True, note="a dataset class, named by the engine that lacks it"),
     Key("DataLoader.*.dataset.transform_ops", None, None, note="operators, checked by their classes"),
     Key(
@@ -174,7 +178,6 @@ KEYS: List[Key] = [
         required=True,
     ),
     Key("DataLoader.*.dataset.relabel", optional=True, note="read by PaddleClas's datasets"),
-    Key("DataLoader.*.sampler.batch_size", whole(1, "32"), required=True, schedule="batch_size"),
     # the samplers PaddleClas's build_dataloader finds (ppcls/data/__init__.py in d178931) and the plugin's; the
     # seed of ClassBalancedSampler's draw (tools/data/imbalance.py: Global.seed when left out)
     Key(
@@ -184,6 +187,7 @@ KEYS: List[Key] = [
         optional=True,
         schedule="sampler",
     ),
+    Key("DataLoader.*.sampler.batch_size", whole(1, "32"), required=True, schedule="batch_size"),
     Key("DataLoader.*.sampler.seed", whole(0, "0", off=(None,)), None, optional=True, off_is_absent=True),
     Key("DataLoader.*.sampler.drop_last", FLAG, False, optional=True, schedule="drop_last"),
     Key("DataLoader.*.sampler.shuffle", FLAG, False, optional=True),
@@ -201,7 +205,6 @@ KEYS: List[Key] = [
     # Optimizer: an optimizer (`Optimizer`, or `Optimizer.<i>.<name>` in PaddleClas's list) and its `lr` schedule;
     # `of` names the optimizers and schedules of the standalone engine's (tools/standalone/optim.py) that read a key
     Key("Optimizer.**.name", required=True, note="an optimizer's name, named by the engine that lacks it"),
-    Key("Optimizer.**.lr", required=True, note="a number or a schedule's section", schedule="lr"),
     Key("Optimizer.**.lr.name", required=True, note="a schedule's name, named by the engine that lacks it"),
     # Piecewise's learning rate may be left out: its values, or from it 10 times lower every 30 epochs
     Key(
@@ -211,6 +214,7 @@ KEYS: List[Key] = [
         required=("Cosine", "Constant"),
         schedule="learning_rate",
     ),
+    Key("Optimizer.**.lr", Rule("rate", low=0, low_open=True, example="0.1"), required=True, schedule="lr"),
     Key("Optimizer.**.lr.warmup_epoch", number(0, "5"), 0, optional=True),
     Key("Optimizer.**.lr.warmup_start_lr", number(0, "0.0"), 0.0, optional=True),
     Key("Optimizer.**.lr.eta_min", number(0, "0.0"), 0.0, optional=True, of=("Cosine",)),
@@ -222,13 +226,13 @@ KEYS: List[Key] = [
     Key("Optimizer.**.use_nesterov", FLAG, False, optional=True, of=("Momentum",)),
     Key("Optimizer.**.beta1", number(0, "0.9", high=1, high_open=True), 0.9, optional=True, of=("Adam", "AdamW")),
     Key("Optimizer.**.beta2", number(0, "0.999", high=1, high_open=True), 0.999, optional=True, of=("Adam", "AdamW")),
-    Key("Optimizer.**.epsilon", number(0, "1e-8", low_open=True), 1e-8, optional=True, of=("Adam", "AdamW")),
+    Key("Optimizer.**.epsilon", number(0, "1e-8"), 1e-8, optional=True, of=("Adam", "AdamW")),
     # PaddleClas builds ClipGradByNorm(clip_norm) whenever the key is there: float(None) is a TypeError
     Key(
         "Optimizer.**.clip_norm", number(0, "1.0", low_open=True, off=(None,)), None, optional=True, off_is_absent=True
     ),
     Key("Optimizer.**.weight_decay", number(0, "0.05", off=(None,)), 0.01, of=("AdamW",)),
-    Key("Optimizer.**.regularizer", None, None, note="a section"),
+    Key("Optimizer.**.regularizer", SECTION, None),
     Key("Optimizer.**.regularizer.name", required=True, note="L2 on the standalone engine, named there"),
     Key("Optimizer.**.regularizer.coeff", number(0, "0.0001"), required=True),
     Key("Optimizer.**.no_weight_decay_name", optional=True, note="parameter names, read by the optimizers"),
@@ -237,7 +241,7 @@ KEYS: List[Key] = [
     Key("Infer.batch_size", whole(1, "10"), 1),
     Key("Infer.infer_imgs", Rule("path", off=(None,), example="./dataset/my_data/images/"), required=True),
     Key("Infer.transforms", required=True, note="operators, checked by their classes"),
-    Key("Infer.PostProcess", None, None, note="a section (Topk with topk 1 when left out)"),
+    Key("Infer.PostProcess", SECTION, None),  # Topk with topk 1 when left out
     Key(
         "Infer.PostProcess.class_id_map_file",
         Rule("path", off=(None,), example="./dataset/my_data/label_list.txt"),
@@ -286,7 +290,8 @@ def check(path: Sequence[str], value: Any) -> None:
         key = ".".join(path)
         flag_text = rule.kind == "flag" and isinstance(value, str)
         hint = " (PaddleClas's -o reads Python's True and False)" if flag_text else ""
-        raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: set -o {key}={rule.example}")
+        fix = "write its keys below it" if rule.kind in ("section", "sections") else f"set -o {key}={rule.example}"
+        raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: {fix}")
 
 
 def rule_for(path: Sequence[str]) -> Optional[Rule]:
@@ -306,7 +311,8 @@ def sections() -> List[str]:
     return [key.path for key in KEYS if len(key.parts) == 1]
 
 
-def _rows_under(section: str) -> Iterator[Key]:
+def _leaves_of(section: str) -> Iterator[Key]:
+    """The rows one part under the section path `section`, spelled as it is (no pattern: `Global`, `RDrop`)."""
     depth = len(section.split("."))
     return (key for key in KEYS if key.path.startswith(section + ".") and len(key.parts) == depth + 1)
 
@@ -366,22 +372,22 @@ def schedule_names() -> Dict[str, str]:
 def layer_keys() -> List[str]:
     """The `RDrop` keys that add or place a stochastic layer: a baseline twin's keys too (one pass, the same
     layers)."""
-    return [key.parts[-1] for key in _rows_under("RDrop") if key.layer]
+    return [key.parts[-1] for key in _leaves_of("RDrop") if key.layer]
 
 
 def key_help(section: str) -> Dict[str, str]:
     """{key: what the tools' -h says of it} of the keys directly under `section` that have a help text."""
-    return {key.parts[-1]: key.help for key in _rows_under(section) if key.help}
+    return {key.parts[-1]: key.help for key in _leaves_of(section) if key.help}
 
 
 def written(mode: str) -> List[str]:
     """The `Global` keys of the folders the tool of `mode` (train, eval, infer, export) writes."""
-    return [key.parts[-1] for key in _rows_under("Global") if mode in key.written_by]
+    return [key.parts[-1] for key in _leaves_of("Global") if mode in key.written_by]
 
 
 def paddleclas_only(section: str = "Global") -> List[str]:
     """The keys directly under `section` that only PaddleClas's Engine reads."""
-    return [key.parts[-1] for key in _rows_under(section) if key.engine == "paddleclas"]
+    return [key.parts[-1] for key in _leaves_of(section) if key.engine == "paddleclas"]
 
 
 def unchecked() -> Dict[str, str]:

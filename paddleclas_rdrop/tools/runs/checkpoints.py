@@ -91,7 +91,9 @@ def schedule_of(config, batches=None):
     network), the rest of each `lr` section (the schedule's name, warm-up and decay points) and, with
     `batches` (`data.lists.train_batches`), the steps per epoch and what makes them."""
     optimizer = config.get("Optimizer") or {}
-    sections = [dict(section_of(entry, "lr")) for _, entry in optimizer_entries(config)]
+    rates_or_sections = [entry.get("lr") if isinstance(entry, dict) else None for _, entry in optimizer_entries(config)]
+    # a plain number is a constant rate: a section of its learning rate alone
+    sections = [dict(lr) if isinstance(lr, dict) else {"learning_rate": lr} for lr in rates_or_sections]
     rates = [section.pop("learning_rate", None) for section in sections]
     global_section = section_of(config, "Global")
     schedule = {
@@ -313,6 +315,21 @@ class NothingLeftToTrain(ConfigError):
         return NothingLeftToTrain(self.checkpoint, self.done, self.epochs, self.output_dir, True, latest_had)
 
 
+SETTABLE = ("Global.", "Optimizer.", "DataLoader.")  # the keys a resume's refusal offers to set with -o
+
+
+def _leaves_that_differ(name, was, now):
+    """How to make `now` at `name` what it `was`, one fix per key: `-o <key>=<value it was>`, or `without <key>`
+    for a key of a section that it did not have; nothing for a list (one value per network has no -o key)."""
+    if isinstance(was, list):
+        return []
+    if not isinstance(was, dict):
+        return [f"-o {name}={was}"]
+    now = now if isinstance(now, dict) else {}
+    fixes = [f"-o {name}.{key}={value}" for key, value in was.items() if now.get(key) != value]
+    return fixes + [f"without {name}.{key}" for key in now if key not in was]
+
+
 def check_resume(checkpoint, config, batches=None):
     """Refuse (`ConfigError`) a resume from `checkpoint` whose schedule (`schedule_of(config, batches)`) is not
     the one it recorded, in any key both know: another batch size, process count, list or `drop_last` changes
@@ -330,8 +347,10 @@ def check_resume(checkpoint, config, batches=None):
     differ = [key for key in names if recorded and key in recorded and key in wanted]
     differ = [key for key in differ if recorded[key] != wanted[key]]
     if differ:
-        settable = [key for key in differ if names[key].startswith(("Global.", "Optimizer.", "DataLoader."))]
-        fix = f"-o {names[settable[0]]}={recorded[settable[0]]}" if settable else "the same data and processes"
+        fixes = [(names[key], recorded[key], wanted[key]) for key in differ if names[key].startswith(SETTABLE)]
+        # a section that differs (an `lr`), by its keys that differ
+        fixes = [fix for name, was, now in fixes for fix in _leaves_that_differ(name, was, now)]
+        fix = fixes[0] if fixes else "the same data and processes"
         finished = isinstance(recorded.get("epochs"), int) and state.get("epoch", 0) >= recorded["epochs"]
         same = "" if finished else f"resume with the same values ({fix}), or "  # a finished one: nothing to resume
         raise ConfigError(

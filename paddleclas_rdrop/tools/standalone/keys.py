@@ -1,9 +1,10 @@
-"""Which config keys the standalone engine honours (the schema's, `adapter.schema`, and the arguments of the
-losses, metrics and optimizers it builds): any other key is an error that names it."""
+"""Which config keys the standalone engine honours (the schema's rows for a section, `adapter.schema.taken`, and
+the constructor's arguments of the losses, metrics and batch operators it builds): any other key is an error
+that names it."""
 
 import inspect
 
-from ...adapter.schema import paddleclas_only, sections, taken
+from ...adapter.schema import paddleclas_only, rows_under, rule_for, sections, taken
 from ...core.errors import ConfigError, did_you_mean
 
 
@@ -54,10 +55,15 @@ def take(section, path, component=None):
         defaults, required = {**defaults, **component[0]}, [*required, *component[1]]
     unknown = sorted(set(section) - set(defaults) - set(required))
     if unknown:
+        readers = [key.of for key in rows_under(path) if key.parts[-1] == unknown[0] and key.of]
+        if readers and name:  # the key of another optimizer or schedule
+            raise ConfigError(f"{path}.{unknown[0]} is read by {' and '.join(readers[0])}, not {name}: remove it")
         raise ConfigError(unknown_key(f"{path}.{unknown[0]}", {*defaults, *required}, "a key"))
     missing = [key for key in required if section.get(key) is None]
     if missing:
-        raise ConfigError(f"{path}.{missing[0]} is required")
+        rule = rule_for([*path.split("."), missing[0]])
+        example = f": set -o {path}.{missing[0]}={rule.example}" if rule is not None and rule.example else ""
+        raise ConfigError(f"{path}.{missing[0]} is required{example}")
     return {**defaults, **section}
 
 

@@ -256,3 +256,18 @@ def test_a_last_save_that_fails_behind_training_ends_the_run_with_its_error(engi
     assert "== paddleclas-rdrop: the run ended ==" not in result.stdout  # no summary of a run that lost its latest
     assert not os.path.exists(workdir / "run" / "latest.pdstates")
     assert last.endswith(f"resume with -o Global.checkpoints={workdir / 'run' / 'best_model'}"), last  # on disk
+
+
+def test_a_schedule_of_a_plain_rate_and_a_refusal_offers_the_key_that_differs(tmp_path):
+    from paddleclas_rdrop.tools.runs.checkpoints import check_resume, schedule_of
+
+    plain = schedule_of({"Global": {"epochs": 2}, "Optimizer": {"name": "SGD", "lr": 0.01}})
+    assert plain["learning_rate"] == 0.01 and plain["lr"] == {}
+    cosine = {"Global": {"epochs": 2}, "Optimizer": {"name": "SGD", "lr": {"name": "Cosine", "learning_rate": 0.1}}}
+    paddle.save({"epoch": 1, "schedule": schedule_of(cosine)}, str(tmp_path / "epoch_1.pdstates"))
+    cosine["Optimizer"]["lr"].update(learning_rate=0.2, warmup_epoch=1)
+    with pytest.raises(ConfigError, match=r"resume with the same values \(-o Optimizer.lr.learning_rate=0.1\)"):
+        check_resume(str(tmp_path / "epoch_1"), cosine)
+    cosine["Optimizer"]["lr"]["learning_rate"] = 0.1  # the warm-up alone differs: the lr section's key
+    with pytest.raises(ConfigError, match=r"resume with the same values \(without Optimizer.lr.warmup_epoch\)"):
+        check_resume(str(tmp_path / "epoch_1"), cosine)

@@ -36,12 +36,31 @@ def test_a_required_row_is_required(added_row):
     added_row(schema.Key("DataLoader.*.sampler.quota", required=True, note="a test's row"))
     with pytest.raises(ConfigError, match=r"^DataLoader.Train.sampler.quota is required$"):
         take({"batch_size": 8}, "DataLoader.Train.sampler")
+    with pytest.raises(
+        ConfigError, match=r"^Optimizer.lr.learning_rate is required: set -o Optimizer.lr.learning_rate=0.1"
+    ):
+        take({"name": "Cosine"}, "Optimizer.lr")
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (["Optimizer", "regularizer"], "L2", "Optimizer.regularizer must be a section of keys"),
+        (["DataLoader", "Eval", "loader"], 4, "DataLoader.Eval.loader must be a section of keys"),
+        (["Optimizer"], "Momentum", "Optimizer must be a section of keys, or a list of one-key sections"),
+        (["Optimizer", "lr"], "abc", "Optimizer.lr must be a number > 0 or a schedule's section"),
+    ],
+)
+def test_a_value_where_a_section_belongs_is_one_line(path, value, message):
+    with pytest.raises(ConfigError, match=rf"^{message}.*, got {value!r}: "):
+        schema.check(path, value)
+    schema.check(path, {"name": "L2"})  # a section passes
 
 
 def test_a_key_of_one_schedule_is_refused_on_another():
     cosine = take({"name": "Cosine", "learning_rate": 0.1, "eta_min": 0.01}, "Optimizer.lr")
     assert cosine["eta_min"] == 0.01 and cosine["warmup_epoch"] == 0
-    with pytest.raises(ConfigError, match=r"Optimizer.lr.eta_min is not a key the standalone engine knows"):
+    with pytest.raises(ConfigError, match=r"^Optimizer.lr.eta_min is read by Cosine, not Constant: remove it$"):
         take({"name": "Constant", "learning_rate": 0.1, "eta_min": 0.01}, "Optimizer.lr")
 
 
@@ -52,7 +71,7 @@ def test_an_optimizer_takes_its_own_keys_and_not_its_schedules(path):
     assert "warmup_epoch" not in adamw  # a key of the `lr` section below it
     momentum = take({"name": "Momentum", "lr": 0.1}, path)
     assert momentum["momentum"] == 0.9 and "weight_decay" not in momentum
-    with pytest.raises(ConfigError, match=rf"{path}.beta1 is not a key"):
+    with pytest.raises(ConfigError, match=rf"^{path}.beta1 is read by Adam and AdamW, not Momentum: remove it$"):
         take({"name": "Momentum", "lr": 0.1, "beta1": 0.9}, path)
     lr = take({"name": "Cosine", "learning_rate": 0.1}, f"{path}.lr")
     assert "momentum" not in lr and lr["by_epoch"] is False
