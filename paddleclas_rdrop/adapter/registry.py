@@ -132,8 +132,10 @@ def _import_wheel_quietly():
     later, at the first question, it printed every log line after it twice."""
     logger = logging.getLogger("ppcls")
     before = list(logger.handlers)
-    import paddleclas  # noqa: F401
-
+    try:
+        import paddleclas  # noqa: F401
+    except ImportError:  # run from a tree's root, `paddleclas` is the tree's paddleclas.py, not the wheel
+        return
     for handler in [handler for handler in logger.handlers if handler not in before]:
         logger.removeHandler(handler)
 

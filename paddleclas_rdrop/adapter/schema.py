@@ -232,7 +232,7 @@ KEYS: List[Key] = [
         "Optimizer.**.clip_norm", number(0, "1.0", low_open=True, off=(None,)), None, optional=True, off_is_absent=True
     ),
     Key("Optimizer.**.weight_decay", number(0, "0.05", off=(None,)), 0.01, of=("AdamW",)),
-    Key("Optimizer.**.regularizer", SECTION, None),
+    Key("Optimizer.**.regularizer", Rule("section", off=(None,), example="{'name': 'L2', 'coeff': 0.0001}"), None),
     Key("Optimizer.**.regularizer.name", required=True, note="L2 on the standalone engine, named there"),
     Key("Optimizer.**.regularizer.coeff", number(0, "0.0001"), required=True),
     Key("Optimizer.**.no_weight_decay_name", optional=True, note="parameter names, read by the optimizers"),
@@ -290,8 +290,7 @@ def check(path: Sequence[str], value: Any) -> None:
         key = ".".join(path)
         flag_text = rule.kind == "flag" and isinstance(value, str)
         hint = " (PaddleClas's -o reads Python's True and False)" if flag_text else ""
-        fix = "write its keys below it" if rule.kind in ("section", "sections") else f"set -o {key}={rule.example}"
-        raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: {fix}")
+        raise ConfigError(f"{key} must be {problem}, got {value!r}{hint}: set -o {key}={rule.example}")
 
 
 def rule_for(path: Sequence[str]) -> Optional[Rule]:
