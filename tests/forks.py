@@ -42,7 +42,9 @@ try:
     try:
         registry.find_source_tree()
     except registry.SourceTreeNotFound:
-        import paddleclas.ppcls.utils.config  # noqa: F401  (the wheel, which the standalone engine reads)
+        pass
+    # the wheel: the standalone engine reads it, and the registration into a tree imports it
+    import paddleclas.ppcls.utils.config  # noqa: F401
     import paddleclas_rdrop.tools.cli  # noqa: F401
 except BaseException:  # what the tool itself will meet and report (a wrong PADDLECLAS_ROOT): no forks
     channel.write(json.dumps({"ready": False}) + "\n")

@@ -124,7 +124,7 @@ def test_tools_infer_prints_the_labels_multilabel_thresh_output_keeps(run):
 REFUSED = [
     (["Global.use_multilabel=False"], "DataLoader.Train.dataset.name: MultiLabelDataset needs Global.use_multilabel"),
     (["Loss.Train.0.MultiLabelLoss.weight_ratio=True"], "set DataLoader.Train.dataset.label_ratio: True"),
-    (["DataLoader.Eval.dataset.cls_label_path={folder}/train.txt"], "Metric.Eval.AccuracyScore: "),
+    (["DataLoader.Eval.dataset.cls_label_path={folder}/train.txt"], "Metric.Eval.0.AccuracyScore: "),
     (["Arch.class_num=4"], "has 5 targets per line but Arch.class_num is 4"),
 ]
 

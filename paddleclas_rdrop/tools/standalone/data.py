@@ -206,7 +206,8 @@ def build_batch_ops(entries, path, class_num):
                 f"{path}.dataset.batch_transform_ops.{index}: {name} is not supported (it knows {sorted(BATCH_OPS)})"
             )
         operator = BATCH_OPS[name]
-        batch_ops.append(operator(class_num, **take(params, f"{path}...{name}", arguments(operator, ("class_num",)))))
+        where = f"{path}.dataset.batch_transform_ops.{index}.{name}"
+        batch_ops.append(operator(class_num, **take(params, where, arguments(operator, ("class_num",)))))
     return batch_ops
 
 

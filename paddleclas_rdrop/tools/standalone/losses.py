@@ -179,12 +179,12 @@ class CombinedLoss(nn.Layer):
                 )
             cls = LOSSES[name]
             defaults, required = arguments(cls)
-            params = take(params, f"{path}.{name}", (defaults, [*required, "weight"]))
+            params = take(params, f"{path}.{index}.{name}", (defaults, [*required, "weight"]))
             self.loss_weight.append(params.pop("weight"))
             try:
                 layers.append(cls(**params))
             except ValueError as error:
-                raise ConfigError(f"{path}.{name}: {error}") from None
+                raise ConfigError(f"{path}.{index}.{name}: {error}") from None
         self.loss_func = nn.LayerList(layers)
 
     def __call__(self, x, label):

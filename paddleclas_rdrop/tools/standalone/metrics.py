@@ -40,7 +40,7 @@ class Metrics:
                     f"run with a PaddleClas source tree (PADDLECLAS_ROOT), whose Engine has it"
                 )
             cls = METRICS[name]
-            self.metrics.append(cls(**take(params, f"{path}.{name}", arguments(cls))))
+            self.metrics.append(cls(**take(params, f"{path}.{index}.{name}", arguments(cls))))
 
     def __call__(self, x, label):
         out = {}

@@ -29,7 +29,7 @@ def check_multilabel(config, datasets):
             name, _ = single_entry(entry, f"Metric.{split}.{index}")
             if name in SKLEARN_METRICS and unknown:
                 raise ConfigError(
-                    f"Metric.{split}.{name}: {shown(dataset.list_path)} has targets of -1, which {name} "
+                    f"Metric.{split}.{index}.{name}: {shown(dataset.list_path)} has targets of -1, which {name} "
                     f"(scikit-learn's, as in PaddleClas) cannot score: remove it from Metric.{split}, use "
                     f"ATTRMetric (which leaves -1 out), or give every target 0 or 1"
                 )

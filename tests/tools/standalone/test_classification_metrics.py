@@ -126,7 +126,7 @@ def test_distillation_topk_acc_entries_are_checked():
     from paddleclas_rdrop.core.errors import ConfigError
     from paddleclas_rdrop.tools.standalone.metrics import Metrics
 
-    with pytest.raises(ConfigError, match=r"Metric.Train.DistillationTopkAcc.model_key is required"):
+    with pytest.raises(ConfigError, match=r"Metric.Train.0.DistillationTopkAcc.model_key is required"):
         Metrics([{"DistillationTopkAcc": {"topk": [1, 5]}}], "Metric.Train")
     with pytest.raises(ConfigError, match=r"model_key 'Pupil' is none of the networks \['Teacher', 'Student'\]"):
         metric = Metrics([{"DistillationTopkAcc": {"model_key": "Pupil"}}], "Metric.Train")
