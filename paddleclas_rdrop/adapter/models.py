@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Mapping, Option
 from ..core.drop_path import residual_blocks
 from ..core.errors import ConfigError, RDropError, did_you_mean, first_line
 from ..core.models import stochastic_layers, unwrap
+from .wheel import wheel_module
 
 if TYPE_CHECKING:
     import ast
@@ -81,7 +82,7 @@ def build_backbone(name: str, **arguments: Any) -> "paddle.nn.Layer":
     download; UniFormer's constructors default to them); `ConfigError` when it cannot be built."""
     import inspect
 
-    from paddleclas.ppcls.arch import backbone
+    backbone = wheel_module("ppcls.arch.backbone")
 
     constructor = getattr(backbone, name)
     if "pretrained" in inspect.signature(constructor).parameters:
@@ -96,7 +97,7 @@ def builds_with(arch: Mapping[str, Any]) -> Callable[[str, Any], bool]:
     LeViT's drops them). True for a name that is not a backbone (RecModel, the plugin's MutualModel)."""
 
     def builds(key: str, value: Any) -> bool:
-        from paddleclas.ppcls.arch import backbone
+        backbone = wheel_module("ppcls.arch.backbone")
 
         if not callable(getattr(backbone, str(arch.get("name")), None)):
             return True

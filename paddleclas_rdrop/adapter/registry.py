@@ -3,7 +3,6 @@
 `ClassBalancedSampler`; finding that tree."""
 
 import importlib
-import logging
 import os
 import sys
 from typing import Any
@@ -61,7 +60,6 @@ def register() -> str:
     """
     root = find_source_tree()
     _default_cpu_device_id()
-    _import_wheel_quietly()
     loss_module = importlib.import_module("ppcls.loss")
     arch_module = importlib.import_module("ppcls.arch")
     _install(loss_module, "RDropLoss", RDropLoss)
@@ -124,20 +122,6 @@ def _install(module, name, ours):
             f"PaddleClas without the plugin, set PADDLECLAS_RDROP_AUTOLOAD=0)"
         )
     setattr(module, name, ours)
-
-
-def _import_wheel_quietly():
-    """Import the `paddleclas` wheel (its backbones answer the plugin's questions about a model) and take off
-    the console handler its import adds to the `ppcls` logger, which the tree's logger prints to: imported
-    later, at the first question, it printed every log line after it twice."""
-    logger = logging.getLogger("ppcls")
-    before = list(logger.handlers)
-    try:
-        import paddleclas  # noqa: F401
-    except ImportError:  # run from a tree's root, `paddleclas` is the tree's paddleclas.py, not the wheel
-        return
-    for handler in [handler for handler in logger.handlers if handler not in before]:
-        logger.removeHandler(handler)
 
 
 def _default_cpu_device_id():

@@ -28,7 +28,9 @@ def class_names(config):
 def write_deploy_config(config, path):
     """PaddleClas's `dump_infer_config` (the wheel's), which needs a class map file: without one,
     a map of class ids to themselves is written beside `path` for it and removed again."""
-    from paddleclas.ppcls.utils.config import dump_infer_config
+    from ..adapter.wheel import wheel_module
+
+    dump_infer_config = wheel_module("ppcls.utils.config").dump_infer_config
 
     names = class_names(config)
     if names is None:

@@ -1,6 +1,6 @@
-"""Registering the plugin into a PaddleClas source tree leaves the tree's logger as the only one that prints:
-the `paddleclas` wheel, which the plugin asks about a model (`adapter.models`), adds a console handler of its
-own to the `ppcls` logger when it is imported."""
+"""In a run of a PaddleClas source tree, the tree's logger stays the only one that prints: the `paddleclas`
+wheel, which the plugin asks about a model (`adapter.models`), adds a console handler of its own to the `ppcls`
+logger when it is first imported, and `adapter.wheel.wheel_module` takes it off."""
 
 import os
 import subprocess
