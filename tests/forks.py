@@ -43,7 +43,7 @@ try:
         registry.find_source_tree()
     except registry.SourceTreeNotFound:
         pass
-    # the wheel: the standalone engine reads it, and a tree run imports it when the plugin asks its backbones about a model
+    # the wheel: the standalone engine reads it; a tree run imports it to ask its backbones about a model
     import paddleclas.ppcls.utils.config  # noqa: F401
     import paddleclas_rdrop.tools.cli  # noqa: F401
 except BaseException:  # what the tool itself will meet and report (a wrong PADDLECLAS_ROOT): no forks
