@@ -25,7 +25,7 @@ RECIPE = os.path.join(PROJECT, "configs", "rdrop_se_resnet.yaml")
 
 
 def compare_command(workdir, out, *extra):
-    keys = overrides(workdir, "unused", epochs=2) + TINY
+    keys = overrides(workdir, "unused", epochs=1) + TINY
     command = [sys.executable, os.path.join(TOOLS, "compare.py"), "-c", RECIPE, "--seeds", "2", "--out", str(out)]
     return command + [arg for key in keys for arg in ("-o", key)] + list(extra)
 
