@@ -18,7 +18,7 @@ def node_at(config, path, key, config_path):
     node = config
     for depth, part in enumerate(path):
         if isinstance(node, list):
-            if not (part.isdigit() and int(part) < len(node)):
+            if not (part.isdecimal() and int(part) < len(node)):
                 raise ConfigError(
                     f"-o {key}: {'.'.join(path[:depth])} is a list of {len(node)} in {config_path}, so the key "
                     f"after it is an index from 0 to {len(node) - 1}, not {part!r}"

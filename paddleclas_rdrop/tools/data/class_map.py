@@ -23,7 +23,7 @@ def read_class_map(path, delimiter=None):
         if not line.strip():
             continue
         head, _, name = line.strip().partition(delimiter or " ")
-        if not head.strip().isdigit():
+        if not head.strip().isdecimal():
             raise DataError(
                 f"{shown(path)}:{number}: expected `<id> <name>` (a class id from 0, a space, its name), got "
                 f"{line.strip()!r}: fix that line of the class map ({KEY})"

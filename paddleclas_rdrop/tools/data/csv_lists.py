@@ -90,7 +90,7 @@ def once_each(rows, csv_path):
 def class_ids(labels):
     """{raw label: class id}: integer labels keep their value; other labels are numbered in
     sorted order (and then need the label map file)."""
-    if all(label.lstrip("-").isdigit() for label in labels):
+    if all(label.lstrip("-").isdecimal() for label in labels):
         ids = {label: int(label) for label in labels}
         if min(ids.values()) < 0:
             raise DataError("integer labels must be >= 0")
@@ -154,7 +154,7 @@ def label_ids(label_list):
         fields = line.split(maxsplit=1)
         if not fields:
             continue
-        if not fields[0].isdigit():
+        if not fields[0].isdecimal():
             raise DataError(f"{shown(label_list)}:{number}: expected `id name`, got {line.strip()!r}")
         ids[fields[1].strip() if len(fields) > 1 else fields[0]] = int(fields[0])
     if not ids:

@@ -149,7 +149,7 @@ def _label(fields, multilabel):
     if len(fields) != 2:
         return None
     targets = fields[1].split(",") if multilabel else [fields[1]]
-    if not all(target.strip().lstrip("-").isdigit() for target in targets):
+    if not all(target.strip().lstrip("-").isdecimal() for target in targets):  # what int() takes
         return None
     return [int(target) for target in targets] if multilabel else int(targets[0])
 

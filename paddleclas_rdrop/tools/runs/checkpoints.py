@@ -39,7 +39,7 @@ def remove_partial_saves(output_dir):
     stale = []
     for folder in sorted(glob.glob(os.path.join(output_dir, ".partial-*-*"))):
         pid = os.path.basename(folder).split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdecimal() and not _alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             stale.append(folder)
     return stale
@@ -150,7 +150,7 @@ def commit(partial, model_path, prefix, keep):
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     epoch = prefix.removeprefix("epoch_")
-    if keep is not None and prefix != epoch and epoch.isdigit():
+    if keep is not None and prefix != epoch and epoch.isdecimal():
         for removed in remove_old_epochs(model_path, keep, int(epoch)):
             logging.getLogger("ppcls").info(f"removed {removed}: {KEEP_KEY} is {keep}")
 
