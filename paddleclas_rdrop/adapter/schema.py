@@ -26,7 +26,7 @@ everywhere (tests/adapter/test_schema.py adds one).
 
 import copy
 import dataclasses
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.errors import ConfigError
 from .rules import FLAG, NONE_OR_FALSE, PATH, SECTION, WEIGHTS, Rule, number, whole  # noqa: F401 (also schema.Rule, schema.whole)
@@ -310,12 +310,6 @@ def sections() -> List[str]:
     return [key.path for key in KEYS if len(key.parts) == 1]
 
 
-def _leaves_of(section: str) -> Iterator[Key]:
-    """The rows one part under the section path `section`, spelled as it is (no pattern: `Global`, `RDrop`)."""
-    depth = len(section.split("."))
-    return (key for key in KEYS if key.path.startswith(section + ".") and len(key.parts) == depth + 1)
-
-
 def taken(path: str, name: Optional[str] = None) -> Tuple[Dict[str, Any], List[str]]:
     """`({key: default}, [required key])`: the keys the standalone engine reads in the section at the dotted
     `path` (`Global`, `DataLoader.Train.sampler`, `Optimizer.0.Momentum.lr`), whose `name` is `name`: the rows
@@ -371,22 +365,22 @@ def schedule_names() -> Dict[str, str]:
 def layer_keys() -> List[str]:
     """The `RDrop` keys that add or place a stochastic layer: a baseline twin's keys too (one pass, the same
     layers)."""
-    return [key.parts[-1] for key in _leaves_of("RDrop") if key.layer]
+    return [key.parts[-1] for key in rows_under("RDrop") if key.layer]
 
 
 def key_help(section: str) -> Dict[str, str]:
     """{key: what the tools' -h says of it} of the keys directly under `section` that have a help text."""
-    return {key.parts[-1]: key.help for key in _leaves_of(section) if key.help}
+    return {key.parts[-1]: key.help for key in rows_under(section) if key.help}
 
 
 def written(mode: str) -> List[str]:
     """The `Global` keys of the folders the tool of `mode` (train, eval, infer, export) writes."""
-    return [key.parts[-1] for key in _leaves_of("Global") if mode in key.written_by]
+    return [key.parts[-1] for key in rows_under("Global") if mode in key.written_by]
 
 
 def paddleclas_only(section: str = "Global") -> List[str]:
     """The keys directly under `section` that only PaddleClas's Engine reads."""
-    return [key.parts[-1] for key in _leaves_of(section) if key.engine == "paddleclas"]
+    return [key.parts[-1] for key in rows_under(section) if key.engine == "paddleclas"]
 
 
 def unchecked() -> Dict[str, str]:
