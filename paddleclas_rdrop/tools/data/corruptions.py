@@ -12,8 +12,9 @@ reuses them, another key makes them anew.
 
 `imagecorruptions.corrupt` refuses images under 32 px; its corruption functions are called directly, so 28 px
 images are corrupted too, and a corruption that fails (raises, or returns another shape) on any image at any
-severity is left out whole, with one line saying why (with scikit-image 0.26, glass_blur raises a TypeError:
-it passes skimage's removed `multichannel` argument).
+severity is left out whole, with one line saying why. imagecorruptions 1.1.2 passes scikit-image's
+`gaussian(multichannel=True)`, which scikit-image 0.21 removed for `channel_axis=-1` (the same filter): the call
+is given the new argument (`gaussian`), so glass_blur runs.
 """
 
 import contextlib
@@ -43,7 +44,7 @@ CORRUPTIONS = tuple(name for names in FAMILIES.values() for name in names)
 FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
 SEVERITIES = (1, 2, 3, 4, 5)
 MANIFEST = "manifest.json"
-FORMAT = 1  # the layout of a copies folder; a change makes the copies anew
+FORMAT = 2  # the layout and making of a copies folder; a change makes the copies anew (2: glass_blur runs)
 
 
 def library_versions():
@@ -86,6 +87,16 @@ def read_image(path):
     return (np.repeat(pixels[..., None], 3, axis=2) if gray else pixels), gray
 
 
+def gaussian(image, *args, multichannel=False, **kwargs):
+    """`skimage.filters.gaussian` taking the `multichannel` flag of scikit-image < 0.21, as imagecorruptions'
+    blurs pass it: `multichannel=True` is `channel_axis=-1` (the last axis is colour, not blurred across)."""
+    import skimage.filters
+
+    if multichannel:
+        kwargs["channel_axis"] = -1
+    return skimage.filters.gaussian(image, *args, **kwargs)
+
+
 def corrupt(pixels, name, severity, seed):
     """`pixels` (uint8 `[H, W, 3]`) with corruption `name` (of `CORRUPTIONS`) at `severity` (1-5), NumPy's
     global generator seeded with `seed` for the call and put back after (imagecorruptions draws from it), and
@@ -96,11 +107,12 @@ def corrupt(pixels, name, severity, seed):
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # its own prints, warnings
             warnings.simplefilter("ignore")
+            import imagecorruptions.corruptions
             import skimage.util
             from imagecorruptions import corruption_dict
 
             noise = functools.partial(skimage.util.random_noise, rng=seed)  # impulse_noise's, else unseeded
-            with patched(skimage.util, random_noise=noise):
+            with patched(skimage.util, random_noise=noise), patched(imagecorruptions.corruptions, gaussian=gaussian):
                 out = np.uint8(corruption_dict[name](Image.fromarray(pixels), severity))
     finally:
         np.random.set_state(state)
@@ -168,7 +180,9 @@ def make_copies(image_root, list_path, folder, delimiter=" ", multilabel=False, 
     key = cache_key(paths, list_path, seed)
     manifest = read_manifest(folder)
     if manifest is not None and manifest["key"] == key:
-        say(f"[corruptions] reused the copies in {folder} ({len(manifest['lists'])} corruptions x 5 severities)")
+        made = f"{len(manifest['lists'])} corruptions x 5 severities"
+        left_out = "".join(f"; {name} left out: {why}" for name, why in sorted(manifest["left_out"].items()))
+        say(f"[corruptions] reused the copies in {folder} ({made}{left_out})")
         return manifest
     check_folder(folder)
     started, partial = time.time(), f"{folder.rstrip(os.sep)}.partial-{os.getpid()}"

@@ -43,7 +43,7 @@ def test_copies_keep_size_mode_and_labels_are_made_once_and_anew_when_an_image_c
     out = str(tmp_path / "copies")
     manifest = make_copies(str(tmp_path), str(tmp_path / "list.txt"), out, say=said.append)
     assert manifest["images"] == 3 and set(manifest["lists"]) | set(manifest["left_out"]) == set(CORRUPTIONS)
-    assert len(manifest["lists"]) >= 12, manifest["left_out"]  # at most glass_blur and one other fail at 28 px
+    assert manifest["left_out"] == {}  # all 15 run at 28 px, glass_blur with scikit-image's channel_axis
     for name, lists in manifest["lists"].items():
         assert sorted(lists) == [str(s) for s in SEVERITIES]
         for severity, relative in lists.items():
@@ -52,8 +52,9 @@ def test_copies_keep_size_mode_and_labels_are_made_once_and_anew_when_an_image_c
             for index, line in enumerate(lines):
                 with Image.open(tmp_path / "copies" / line.split(" ")[0]) as copy:
                     assert copy.size == (28, 28) and copy.mode == ("RGB" if index == 1 else "L"), (name, severity)
-    severe = np.asarray(Image.open(tmp_path / "copies" / "gaussian_noise" / "5" / "0.png"), np.int64)
-    assert np.abs(severe - np.asarray(Image.open(tmp_path / "imgs" / "0.png"), np.int64)).mean() > 10
+    for name in ("gaussian_noise", "glass_blur"):
+        severe = np.asarray(Image.open(tmp_path / "copies" / name / "5" / "0.png"), np.int64)
+        assert np.abs(severe - np.asarray(Image.open(tmp_path / "imgs" / "0.png"), np.int64)).mean() > 10, name
     assert said[-1].startswith("[corruptions] made ") and all("\n" not in line for line in said)
 
     stamp = os.stat(tmp_path / "copies" / "fog" / "3" / "1.png").st_mtime_ns
@@ -84,6 +85,9 @@ def test_a_corruption_that_fails_at_the_resolution_is_left_out_in_one_line(tmp_p
     lines = [line for line in said if " left out: " in line]
     assert len(lines) == len(manifest["left_out"]) and all("\n" not in line for line in lines)
     assert any(line.startswith("[corruptions] pixelate left out: ValueError: height and width") for line in lines)
+    said.clear()  # reused: the line says again what is left out
+    make_copies(str(tmp_path), str(tmp_path / "list.txt"), str(tmp_path / "c"), say=said.append)
+    assert len(said) == 1 and "; pixelate left out: ValueError: height and width must be > 0" in said[0]
 
 
 def test_a_folder_of_other_files_is_refused_and_kept(tmp_path):
