@@ -8,6 +8,9 @@ Each row is one comparison of a study in docs/benchmarks.md, read from the file 
   warm-up come from the rdrop arm's config in `setup.json`;
 - `views_study_runs.jsonl` (its test phase) and `views_product_runs.jsonl` are read with the studies' own
   `views_study.paired`; alpha and warm-up are in each run's line.
+- `robustness_study/<regime>/results.jsonl` (`benchmarks/robustness_study.py`, a repeat of rows 1, 2 and 4's
+  regimes evaluated on ImageNet-C's corruptions of the test subset): the top-1 over every corrupted copy,
+  paired as compare's report pairs it (`robustness.paired_corrupted`), over the seeds run so far.
 Every interval is the 95 % t interval of the paired differences over the seeds both arms have (a bound that
 rounds to 0.00 is shown to 3 decimals, so that its sign shows). Every time is the median over those seeds of
 the per-seed ratio of training CPU seconds; where a results file holds wall seconds only, the cell says so.
@@ -27,9 +30,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [HERE, PROJECT]
+import robustness_study  # noqa: E402  (its declared seeds and arms)
 import views_study  # noqa: E402  (the paired intervals of phases 1 and 2)
 
-from paddleclas_rdrop.tools.compare import report  # noqa: E402
+from paddleclas_rdrop.tools.compare import report, robustness  # noqa: E402
 
 from accuracy import read_results  # noqa: E402
 
@@ -50,6 +54,7 @@ ROWS = [
         "arm": "rdrop",
         "control": "baseline",
         "long": "baseline_long",
+        "robust": "deit_tiny",
         "regime": "DeiT-tiny, dropout in every block: the paper's kind of regime at toy scale, {alpha}",
         "against": "its twin: the same dropout, one pass",
     },
@@ -59,6 +64,7 @@ ROWS = [
         "control": "baseline",
         "long": "baseline_long",
         "repeat": ("phase2", "rdrop", "stochastic"),
+        "robust": "se_resnet18",
         "regime": "SE_ResNet18_vd trained whole, the recipes' head dropout and drop path, {alpha}",
         "against": "its twin: the same layers, one pass",
     },
@@ -74,6 +80,8 @@ ROWS = [
         "arm": "views_kl",
         "control": "views_ce",
         "one_pass": ("stochastic", "baseline"),
+        "robust": "se_resnet18",
+        "robust_control": "views_ce",
         "regime": "SE_ResNet18_vd trained whole, each pass its own augmented view, {alpha}",
         "against": "two views, CE only",
     },
@@ -88,7 +96,8 @@ ROWS = [
 ]
 HEADER = (
     "| model and regime (seeds) | R-Drop against | top-1 (points) | ECE (points) | R-Drop's training time "
-    "(median over seeds of its CPU s / the control's) | top-1 against the control trained as long |"
+    "(median over seeds of its CPU s / the control's) | top-1 against the control trained as long | "
+    "top-1 under ImageNet-C corruption (points; seeds so far) |"
 )
 
 
@@ -182,18 +191,34 @@ def time_cell(row, study):
     return text
 
 
+def robust_cell(row):
+    """The arm's top-1 over every corrupted copy against its control's, paired over the robustness study's seeds
+    that have all its arms, as its report pairs them ("not measured" for a regime the study does not repeat)."""
+    if "robust" not in row:
+        return "not measured"
+    rows = read_results(os.path.join(RESULTS, "robustness_study", row["robust"], "results.jsonl"))
+    whole = robustness_study.complete(rows, robustness_study.ARMS)
+    declared = robustness_study.SEEDS[row["robust"]]
+    control = row.get("robust_control", "baseline")
+    cell = robustness.paired_corrupted(whole, row["arm"], control, "top1") if whole else None
+    if cell is None:
+        return f"{len({r['seed'] for r in whole})} of {declared} seeds run"
+    return f"{interval(cell)}, {cell[2]} of {declared} seeds"
+
+
 def line(row):
     study = Study(row["source"])
     top1, seeds = metric_cell(row, study, "top1")
     ece, _ = metric_cell(row, study, "ece")
     regime = row["regime"].format(alpha=alpha_words(*study.alpha(row["arm"])))
     longer = interval(study.paired(row["arm"], row["long"], "top1")) if row.get("long") else "not measured"
-    return f"| {regime} ({seeds}) | {row['against']} | {top1} | {ece} | {time_cell(row, study)} | {longer} |"
+    cells = [f"{regime} ({seeds})", row["against"], top1, ece, time_cell(row, study), longer, robust_cell(row)]
+    return "| " + " | ".join(cells) + " |"
 
 
 def table():
     """The first-screen table, as markdown lines."""
-    return [HEADER, "|---|---|---|---|---|---|", *map(line, ROWS)]
+    return [HEADER, "|---" * 7 + "|", *map(line, ROWS)]
 
 
 if __name__ == "__main__":
