@@ -96,7 +96,7 @@ def evaluate_corrupted(engine, run, say=print):
     """The engine's evaluation on DataLoader.Eval, then on each corrupted copy (made or reused in
     `run.corruptions`, or `<output_dir>/corruptions`); writes `RESULTS` and prints the lines of `report_lines`.
     Returns the clean evaluation's value, as `engine.eval()`."""
-    from .data.corruptions import make_copies
+    from .data.corruptions import decode_backend, make_copies
 
     kept = engine.eval()
     name = metric_name(run.config)
@@ -104,7 +104,8 @@ def evaluate_corrupted(engine, run, say=print):
     results = {"clean": values_of(metric), "lists": {}}
     image_root, list_path, delimiter, multilabel = dataset_lists(run.config, ["Eval"])[0]
     folder = copies_folder(run.output_dir, run.corruptions)
-    manifest = make_copies(image_root, list_path, folder, delimiter, multilabel, say=say)
+    backend = decode_backend(run.config)
+    manifest = make_copies(image_root, list_path, folder, delimiter, multilabel, say=say, backend=backend)
     written = {"counts_file": None} if name == "Calibration" else {"scores_file": None}  # the clean one's stays
     base = copy.deepcopy(dict(run.config["DataLoader"]["Eval"]))
     with patched(metric, **written), patched(logging.getLogger("ppcls"), disabled=True):

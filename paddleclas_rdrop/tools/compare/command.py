@@ -18,7 +18,7 @@ import_paddle_quietly()
 
 from ...core.errors import ConfigError, RDropError  # noqa: E402
 from ..data.class_balance import RATIO  # noqa: E402
-from ..data.corruptions import make_copies, source_key  # noqa: E402
+from ..data.corruptions import decode_backend, make_copies, source_key  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
@@ -121,7 +121,7 @@ def make_copies_for(args, config, paths):
     evaluation is told where they are (`paths[arm]["corruptions"]`)."""
     folder = os.path.abspath(os.path.join(args.out, "corruptions"))
     image_root, list_path, delimiter, multilabel = evaluated_list(config, args)
-    make_copies(image_root, list_path, folder, delimiter, multilabel, say=print)
+    make_copies(image_root, list_path, folder, delimiter, multilabel, say=print, backend=decode_backend(config))
     for arm_paths in paths.values():
         arm_paths["corruptions"] = folder
 
@@ -144,7 +144,7 @@ def write_configs(args, config):
     eval_list = os.path.abspath(args.test_list) if args.test_list else "DataLoader.Eval"
     setup = {"configs": {arm: text["train"] for arm, text in texts.items()}, "eval_list": eval_list}
     if args.corruptions:  # the copies' key: another list or other images is another setup
-        setup["corruptions"] = source_key(*evaluated_list(config, args))
+        setup["corruptions"] = source_key(*evaluated_list(config, args), backend=decode_backend(config))
     check_setup(args.out, setup)
     folder = os.path.join(args.out, "configs")
     os.makedirs(folder, exist_ok=True)

@@ -47,7 +47,7 @@ def check_setup(out, setup):
         if recorded["eval_list"] != setup["eval_list"]:
             changed.insert(0, f"the evaluation list ({recorded['eval_list']} then)")
         if recorded.get("corruptions") != setup.get("corruptions"):
-            changed.append("--corruptions (given or not, or the list's images)")
+            changed.append("--corruptions (given or not, the list's images, how they decode, or how copies are made)")
         if changed:
             raise ConfigError(
                 f"--out {out} holds a comparison of another setup ({', '.join(changed)} differ): give another "

@@ -31,8 +31,8 @@ import numpy as np
 from PIL import Image
 
 from ...adapter.patch import patched
-from ...core.errors import ConfigError
-from .lists import parse_list_file
+from ...core.errors import ConfigError, DataError
+from .lists import decode, parse_list_file
 
 FAMILIES = {  # ImageNet-C's 15 corruptions by family (imagecorruptions.get_corruption_names(family))
     "noise": ("gaussian_noise", "shot_noise", "impulse_noise"),
@@ -44,7 +44,7 @@ CORRUPTIONS = tuple(name for names in FAMILIES.values() for name in names)
 FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
 SEVERITIES = (1, 2, 3, 4, 5)
 MANIFEST = "manifest.json"
-FORMAT = 2  # the layout and making of a copies folder; a change makes the copies anew (2: glass_blur runs)
+FORMAT = 3  # how a copies folder is laid out and made; a change makes the copies anew
 
 
 def library_versions():
@@ -60,10 +60,10 @@ def library_versions():
         ) from None
 
 
-def cache_key(paths, list_path, seed):
+def cache_key(paths, list_path, seed, backend="cv2"):
     """SHA-256 (hex) of the list file's bytes, each listed image's bytes in list order (`paths`), `seed`,
-    `FORMAT` and `library_versions()`: the same key, the same copies."""
-    digest = hashlib.sha256(f"{FORMAT}\n{seed}\n{library_versions()}\n".encode())
+    the decoding `backend`, `FORMAT` and `library_versions()`: the same key, the same copies."""
+    digest = hashlib.sha256(f"{FORMAT}\n{seed}\n{backend}\n{library_versions()}\n".encode())
     with open(list_path, "rb") as handle:
         digest.update(handle.read())
     for path in paths:
@@ -72,19 +72,40 @@ def cache_key(paths, list_path, seed):
     return digest.hexdigest()
 
 
-def source_key(image_root, list_path, delimiter=" ", multilabel=False, seed=0):
+def source_key(image_root, list_path, delimiter=" ", multilabel=False, seed=0, backend="cv2"):
     """The `cache_key` of the copies of a list (read as `make_copies` reads it), without making them."""
     paths, _, _ = parse_list_file(image_root, list_path, delimiter, multilabel)
-    return cache_key(paths, list_path, seed)
+    return cache_key(paths, list_path, seed, backend)
 
 
-def read_image(path):
-    """(uint8 `[H, W, 3]`, whether the image is grayscale): a grayscale image (PIL mode 1, L, LA, I, I;16) as
-    three equal channels, any other as RGB."""
-    with Image.open(path) as image:
-        gray = image.mode in ("1", "L", "LA", "I", "I;16")
-        pixels = np.asarray(image.convert("L" if gray else "RGB"))
-    return (np.repeat(pixels[..., None], 3, axis=2) if gray else pixels), gray
+def decode_backend(config):
+    """How DataLoader.Eval decodes its images: "pil" where its DecodeImage says `backend: pil` (PaddleClas's
+    DecodeImage, a source tree's Engine), else "cv2" (`cv2.imdecode`, both engines' default)."""
+    dataset = ((config.get("DataLoader") or {}).get("Eval") or {}).get("dataset") or {}
+    for entry in dataset.get("transform_ops") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("DecodeImage"), dict):
+            return "pil" if str(entry["DecodeImage"].get("backend", "cv2")).lower() == "pil" else "cv2"
+    return "cv2"
+
+
+def read_image(path, backend="cv2"):
+    """(RGB uint8 `[H, W, 3]`, whether its three channels are equal), decoded as PaddleClas's DecodeImage
+    decodes it with `backend`: "cv2" (`cv2.imdecode`, which turns a photo by its EXIF orientation and scales a
+    16-bit image to 8 bits) or "pil" (`Image.convert("RGB")`), so that a copy is of the image the model sees.
+    Raises `DataError` naming `path` where it does not decode."""
+    if backend == "pil":
+        try:
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("RGB"))
+        except (OSError, ValueError) as error:
+            raise DataError(f"{path}: the image does not decode ({error})") from None
+    else:
+        bgr = decode(path)
+        if bgr is None:
+            raise DataError(f"{path}: the image does not decode (cv2.imdecode, as DecodeImage reads it)")
+        pixels = np.ascontiguousarray(bgr[..., ::-1])
+    gray = bool((pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all())
+    return pixels, gray
 
 
 def gaussian(image, *args, multichannel=False, **kwargs):
@@ -133,14 +154,15 @@ def list_line(relative, label, delimiter):
     return f"{relative}{delimiter}{text}\n"
 
 
-def make_corruption(name, paths, labels, delimiter, folder, seed):
-    """Write `name` at every severity of the images at `paths` into `folder` (each image read once); {severity:
-    list path}. Raises what a corruption raises (the caller leaves the corruption out)."""
+def make_corruption(name, paths, labels, delimiter, folder, seed, backend="cv2"):
+    """Write `name` at every severity of the images at `paths` (decoded by `backend`, `read_image`) into
+    `folder` (each image read once); {severity: list path}. Raises `DataError` for an image that does not
+    decode, and what a corruption raises (the caller leaves the corruption out)."""
     lines = {severity: [] for severity in SEVERITIES}
     for severity in SEVERITIES:
         os.makedirs(os.path.join(folder, name, str(severity)))
     for index, (path, label) in enumerate(zip(paths, labels)):
-        pixels, gray = read_image(path)
+        pixels, gray = read_image(path, backend)
         for severity in SEVERITIES:
             out = corrupt(pixels, name, severity, image_seed(seed, name, severity, index))
             relative = f"{name}/{severity}/{index}.png"
@@ -169,15 +191,16 @@ def check_folder(folder):
         raise ConfigError(f"--corruptions {folder}: the folder holds other files; give a new or empty folder")
 
 
-def make_copies(image_root, list_path, folder, delimiter=" ", multilabel=False, seed=0, say=print):
+def make_copies(image_root, list_path, folder, delimiter=" ", multilabel=False, seed=0, say=print, backend="cv2"):
     """The corrupted copies of the list `list_path` (images under `image_root`; `delimiter`, `multilabel` as
-    the dataset reads it) in `folder`, made, or reused when its manifest has this `cache_key`. Returns the
-    manifest: {"key", "seed", "library", "source", "images", "lists": {name: {severity: list path relative
-    to `folder`}}, "left_out": {name: why}}; `say` gets one line per corruption left out and one on what was
-    done. Made whole or not at all (in a temporary folder renamed into place). Raises `ConfigError` where
-    `folder` holds other files, `DataError` for a bad list."""
+    the dataset reads it, decoded as `backend`: `decode_backend`) in `folder`, made, or reused when its manifest
+    has this `cache_key`. Returns the manifest: {"key", "seed", "backend", "library", "source", "images",
+    "lists": {name: {severity: list path relative to `folder`}}, "left_out": {name: why}}; `say` gets one line
+    per corruption left out and one on what was done. Made whole or not at all (in a temporary folder renamed
+    into place). Raises `ConfigError` where `folder` holds other files, `DataError` for a bad list or an image
+    that does not decode."""
     paths, labels, _ = parse_list_file(image_root, list_path, delimiter, multilabel)
-    key = cache_key(paths, list_path, seed)
+    key = cache_key(paths, list_path, seed, backend)
     manifest = read_manifest(folder)
     if manifest is not None and manifest["key"] == key:
         made = f"{len(manifest['lists'])} corruptions x 5 severities"
@@ -191,7 +214,9 @@ def make_copies(image_root, list_path, folder, delimiter=" ", multilabel=False, 
         os.makedirs(partial)
         for name in CORRUPTIONS:
             try:
-                lists[name] = make_corruption(name, paths, labels, delimiter, partial, seed)
+                lists[name] = make_corruption(name, paths, labels, delimiter, partial, seed, backend)
+            except DataError:
+                raise  # an image, not the corruption
             except Exception as error:  # any failure: the corruption is left out, said in one line
                 shutil.rmtree(os.path.join(partial, name), ignore_errors=True)
                 left_out[name] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
@@ -201,8 +226,8 @@ def make_copies(image_root, list_path, folder, delimiter=" ", multilabel=False, 
                 f"--corruptions: no corruption ran on the images of {list_path} ({next(iter(left_out.values()))})"
             )
         manifest = {
-            "key": key, "seed": seed, "library": library_versions(), "source": os.path.abspath(list_path),
-            "images": len(paths), "lists": lists, "left_out": left_out,
+            "key": key, "seed": seed, "backend": backend, "library": library_versions(),
+            "source": os.path.abspath(list_path), "images": len(paths), "lists": lists, "left_out": left_out,
         }  # fmt: skip
         with open(os.path.join(partial, MANIFEST), "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=1)

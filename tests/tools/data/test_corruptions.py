@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from paddleclas_rdrop.core.errors import ConfigError
-from paddleclas_rdrop.tools.data.corruptions import CORRUPTIONS, FAMILIES, SEVERITIES, make_copies
+from paddleclas_rdrop.core.errors import ConfigError, DataError
+from paddleclas_rdrop.tools.data.corruptions import (
+    CORRUPTIONS,
+    FAMILIES,
+    SEVERITIES,
+    decode_backend,
+    make_copies,
+    read_image,
+)
+from paddleclas_rdrop.tools.data.lists import decode
 
 
 def write_list(folder, size, modes, multilabel=False):
@@ -97,3 +105,38 @@ def test_a_folder_of_other_files_is_refused_and_kept(tmp_path):
     with pytest.raises(ConfigError, match="the folder holds other files; give a new or empty folder"):
         make_copies(str(tmp_path), str(tmp_path / "list.txt"), str(tmp_path / "mine"), say=print)
     assert os.listdir(tmp_path / "mine") == ["notes.txt"]
+
+
+def test_a_copy_is_of_the_image_the_engines_decode_a_turned_photo_and_a_16_bit_scan(tmp_path):
+    """cv2.imdecode (DecodeImage's default) turns a JPEG by its EXIF orientation and scales 16 bits to 8; PIL
+    does neither. The copies start from what the model sees clean: the same shape, and at brightness 1 close
+    to the source's pixels as decoded (not PIL's unturned or clipped ones)."""
+    (tmp_path / "imgs").mkdir()
+    photo = np.zeros((20, 40, 3), np.uint8)
+    photo[:, :20] = 200
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees clockwise when shown
+    Image.fromarray(photo).save(tmp_path / "imgs" / "photo.jpg", exif=exif)
+    scan = (np.arange(24 * 24).reshape(24, 24) * 100).astype(np.uint16)  # up to 57,500 of 65,535
+    Image.fromarray(scan).save(tmp_path / "imgs" / "scan.png")
+    (tmp_path / "list.txt").write_text("imgs/photo.jpg 0\nimgs/scan.png 1\n")
+    manifest = make_copies(str(tmp_path), str(tmp_path / "list.txt"), str(tmp_path / "c"), say=print)
+    for index, name in enumerate(("photo.jpg", "scan.png")):
+        source = decode(str(tmp_path / "imgs" / name)).astype(np.int64)
+        copy = decode(str(tmp_path / "c" / "brightness" / "1" / f"{index}.png")).astype(np.int64)
+        assert copy.shape == source.shape, name  # (40, 20, 3) for the photo: turned as cv2 turns it
+        assert np.abs(copy - source).mean() < 40, name  # brightness 1 adds 0.1 in HSV value: about 25 levels
+    assert manifest["backend"] == "cv2"
+    assert read_image(str(tmp_path / "imgs" / "photo.jpg"), "pil")[0].shape == (20, 40, 3)  # DecodeImage's pil
+
+
+def test_the_backend_is_eval_decodeimages_and_an_image_that_does_not_decode_is_one_error(tmp_path):
+    ops = [{"DecodeImage": {"to_rgb": True, "backend": "PIL"}}, {"ResizeImage": {"size": 32}}]
+    assert decode_backend({"DataLoader": {"Eval": {"dataset": {"transform_ops": ops}}}}) == "pil"
+    assert decode_backend({"DataLoader": {"Eval": {"dataset": {"transform_ops": ops[1:]}}}}) == "cv2"
+    assert decode_backend({}) == "cv2"
+    write_list(tmp_path, 28, ["L", "L"])
+    (tmp_path / "imgs" / "1.png").write_text("not an image")
+    with pytest.raises(DataError, match=r"imgs/1.png: the image does not decode"):
+        make_copies(str(tmp_path), str(tmp_path / "list.txt"), str(tmp_path / "c"), say=print)
+    assert sorted(os.listdir(tmp_path)) == ["imgs", "list.txt"]  # no copies folder, no partial one
