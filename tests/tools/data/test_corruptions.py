@@ -4,9 +4,13 @@ list format and labels; made once and reused, made anew when an image changes; a
 images' resolution left out in one line; a folder of other files refused."""
 
 import os
+import pathlib
+import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from paddleclas_rdrop.core.errors import ConfigError, DataError
@@ -140,3 +144,46 @@ def test_the_backend_is_eval_decodeimages_and_an_image_that_does_not_decode_is_o
     with pytest.raises(DataError, match=r"imgs/1.png: the image does not decode"):
         make_copies(str(tmp_path), str(tmp_path / "list.txt"), str(tmp_path / "c"), say=print)
     assert sorted(os.listdir(tmp_path)) == ["imgs", "list.txt"]  # no copies folder, no partial one
+
+
+MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK")
+
+
+def write_image(path, mode, width, height, seed):
+    """A `width` x `height` image of PIL `mode` with seeded noise; CMYK as a JPEG, the others as PNG."""
+    rng = np.random.default_rng(seed)
+    if mode == "I;16":
+        image = Image.fromarray(rng.integers(0, 65536, (height, width), dtype=np.uint16))
+    else:
+        image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "RGB").convert(mode)
+    image.save(path.with_suffix(".jpg" if mode == "CMYK" else ".png"))
+    return path.with_suffix(".jpg" if mode == "CMYK" else ".png").name
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(MODES), st.integers(1, 40), st.integers(1, 40), st.integers(0, 9)),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_any_mode_and_size_gives_copies_the_engines_decode_as_the_source_or_one_line_left_out(images):
+    """Whatever the images' modes and sizes: every copy made decodes (as DecodeImage does) to its source's
+    decoded shape and keeps its label, and every corruption not made is left out with a one-line reason."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = pathlib.Path(folder)
+        (root / "imgs").mkdir()
+        names = [write_image(root / "imgs" / str(i), *image) for i, image in enumerate(images)]
+        (root / "list.txt").write_text("".join(f"imgs/{name} {i % 3}\n" for i, name in enumerate(names)))
+        said = []
+        manifest = make_copies(folder, str(root / "list.txt"), str(root / "c"), say=said.append)
+        assert set(manifest["lists"]) | set(manifest["left_out"]) == set(CORRUPTIONS)
+        assert all("\n" not in why for why in manifest["left_out"].values())
+        shapes = [decode(str(root / "imgs" / name)).shape for name in names]
+        for lists in manifest["lists"].values():
+            for relative in lists.values():
+                lines = (root / "c" / relative).read_text().splitlines()
+                assert [line.split(" ")[1] for line in lines] == [str(i % 3) for i in range(len(names))]
+                for line, shape in zip(lines, shapes):
+                    assert decode(str(root / "c" / line.split(" ")[0])).shape == shape, line
