@@ -149,7 +149,6 @@ def prepare(args, name):
         config = command.load(compare_args)
         paths.update(command.write_configs(compare_args, config))
         first = first or (compare_args, config)
-    command.make_copies_for(*first, paths)
     for arm, arm_paths in paths.items():  # its evaluation config on the full test split, clean
         with open(arm_paths["eval"], encoding="utf-8") as handle:
             config = yaml.safe_load(handle)

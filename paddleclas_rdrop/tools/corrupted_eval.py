@@ -1,7 +1,8 @@
 """`tools/eval.py --corruptions [FOLDER]`: one model evaluated on DataLoader.Eval's list, then on each of its
-corrupted copies (`data.corruptions`: ImageNet-C's corruptions at severities 1-5, made once into FOLDER,
-default `<Global.output_dir>/corruptions`, and reused). The engine is built once; each copy is evaluated by the
-engine's own `eval()` on a loader built from DataLoader.Eval with the copy's list and folder, on either engine.
+corrupted copies (`data.corrupted_copies` of `data.corruptions`: ImageNet-C's corruptions at severities 1-5, made
+once into FOLDER, default `<Global.output_dir>/corruptions`, and reused). The engine is built once; each copy is
+evaluated by the engine's own `eval()` on a loader built from DataLoader.Eval with the copy's list and folder, on
+either engine.
 
 Single-label runs are read from the `Calibration` metric (added to Metric.Eval when it is not there): top-1
 and ECE (Guo et al. 2017) in [0, 1], NLL in nats. Multi-label runs from `LabelCalibration`: mAP, mA, mean BCE
@@ -37,10 +38,11 @@ def prepare(config, corruptions, processes=1):
     """Check that `config` can be evaluated on corrupted copies in `copies_folder` and add `metric_name`'s
     metric to Metric.Eval where it is not there. Raises `ConfigError`: several processes, an Eval dataset whose
     list the copies cannot be made of (not an ImageNetDataset or MultiLabelDataset list), or a folder that
-    holds other files (`data.corruptions.check_folder`)."""
-    from .data.corruptions import check_folder
+    cannot take the copies (`data.corrupted_copies.check_folder`). Nothing is written."""
+    from .data.corrupted_copies import check_folder
 
-    check_folder(copies_folder(config["Global"].get("output_dir") or "./output/", corruptions))
+    output_dir = config["Global"].get("output_dir") or "./output/"
+    check_folder(copies_folder(output_dir, corruptions), output_dir)
     if processes > 1:
         raise ConfigError("--corruptions evaluates in one process: run tools/eval.py without paddle.distributed")
     if not dataset_lists(config, ["Eval"]):
@@ -95,17 +97,49 @@ def eval_loader(engine, run, section):
 def evaluate_corrupted(engine, run, say=print):
     """The engine's evaluation on DataLoader.Eval, then on each corrupted copy (made or reused in
     `run.corruptions`, or `<output_dir>/corruptions`); writes `RESULTS` and prints the lines of `report_lines`.
-    Returns the clean evaluation's value, as `engine.eval()`."""
-    from .data.corruptions import decode_backend, make_copies
+    Returns the clean evaluation's value, as `engine.eval()`. The copies are read under a shared lock
+    (`corrupted_copies.locked`): no other process remakes them meanwhile."""
+    from .data.corrupted_copies import locked, read_manifest
 
+    folder = copies_folder(run.output_dir, run.corruptions)
+    manifest = copies_of(run.config, folder, say)
+    with locked(folder, exclusive=False):
+        if (read_manifest(folder) or {}).get("key") != manifest["key"]:
+            raise ConfigError(
+                f"--corruptions {folder}: another process made copies of another list there meanwhile: give each "
+                f"list its own folder"
+            )
+        return evaluate_copies(engine, run, folder, manifest, say)
+
+
+def copies_of(config, folder, say=print):
+    """The corrupted copies of `config`'s DataLoader.Eval list in `folder` (`corrupted_copies.make_copies`), a
+    SIGINT or SIGTERM while they are made or just after ending the tool in one line (`TrainingStopped`)."""
+    from ..core.errors import TrainingStopped
+    from .data.corrupted_copies import make_copies
+    from .data.corruptions import decode_backend
+    from .runs.signals import StopOnSignals
+
+    image_root, list_path, delimiter, multilabel = dataset_lists(config, ["Eval"])[0]
+    backend = decode_backend(config)
+    with StopOnSignals() as stop:
+        manifest = make_copies(
+            image_root, list_path, folder, delimiter, multilabel, say=say, backend=backend, stopped=stop.requested
+        )
+    if stop.requested():
+        name = stop.requested()
+        raise TrainingStopped(
+            name, 0, 0, f"stopped by {name} once the copies were made in {folder} (the same command reuses them)"
+        )
+    return manifest
+
+
+def evaluate_copies(engine, run, folder, manifest, say):
+    """`evaluate_corrupted`'s evaluations, the copies in `folder` made (`manifest`)."""
     kept = engine.eval()
     name = metric_name(run.config)
     metric = metric_object(engine, name)
     results = {"clean": values_of(metric), "lists": {}}
-    image_root, list_path, delimiter, multilabel = dataset_lists(run.config, ["Eval"])[0]
-    folder = copies_folder(run.output_dir, run.corruptions)
-    backend = decode_backend(run.config)
-    manifest = make_copies(image_root, list_path, folder, delimiter, multilabel, say=say, backend=backend)
     written = {"counts_file": None} if name == "Calibration" else {"scores_file": None}  # the clean one's stays
     base = copy.deepcopy(dict(run.config["DataLoader"]["Eval"]))
     with patched(metric, **written), patched(logging.getLogger("ppcls"), disabled=True):

@@ -8,6 +8,7 @@ imports it, as its first step.
 """
 
 import os
+import signal
 import sys
 
 import yaml
@@ -16,9 +17,10 @@ from ..quiet import import_paddle_quietly
 
 import_paddle_quietly()
 
-from ...core.errors import ConfigError, RDropError  # noqa: E402
+from ...core.errors import ConfigError, RDropError, TrainingStopped  # noqa: E402
 from ..data.class_balance import RATIO  # noqa: E402
-from ..data.corruptions import decode_backend, make_copies, source_key  # noqa: E402
+from ..data.corrupted_copies import source_key  # noqa: E402
+from ..data.corruptions import decode_backend  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
@@ -116,14 +118,14 @@ def evaluated_list(config, args):
     return found[0]
 
 
-def make_copies_for(args, config, paths):
-    """The corrupted copies of the evaluated list in `args.out/corruptions`, made or reused; each arm's
-    evaluation is told where they are (`paths[arm]["corruptions"]`)."""
+def make_copies_for(args, config):
+    """The corrupted copies of the evaluated list in `args.out/corruptions`, made or reused
+    (`corrupted_eval.copies_of`); the folder."""
+    from ..corrupted_eval import copies_of
+
     folder = os.path.abspath(os.path.join(args.out, "corruptions"))
-    image_root, list_path, delimiter, multilabel = evaluated_list(config, args)
-    make_copies(image_root, list_path, folder, delimiter, multilabel, say=print, backend=decode_backend(config))
-    for arm_paths in paths.values():
-        arm_paths["corruptions"] = folder
+    copies_of(eval_config(config, args.test_list, args.test_root), folder)
+    return folder
 
 
 def write_configs(args, config):
@@ -145,6 +147,8 @@ def write_configs(args, config):
     setup = {"configs": {arm: text["train"] for arm, text in texts.items()}, "eval_list": eval_list}
     if args.corruptions:  # the copies' key: another list or other images is another setup
         setup["corruptions"] = source_key(*evaluated_list(config, args), backend=decode_backend(config))
+    check_setup(args.out, setup, record=False)
+    copies = make_copies_for(args, config) if args.corruptions else None  # a bad image: before anything is written
     check_setup(args.out, setup)
     folder = os.path.join(args.out, "configs")
     os.makedirs(folder, exist_ok=True)
@@ -155,6 +159,7 @@ def write_configs(args, config):
             "multilabel": is_multilabel(config),
             "runs": os.path.abspath(os.path.join(args.out, "runs")),
             "start": start if isinstance(start, str) and "{seed}" in start else None,
+            "corruptions": copies,
         }
         for kind, text in kinds.items():
             paths[arm][kind] = os.path.abspath(os.path.join(folder, f"{arm}.{kind}.yaml"))
@@ -206,8 +211,6 @@ def main(tools_dir, argv=None):
         if not args.report:
             config = load(args)
             paths = write_configs(args, config)
-            if args.corruptions:
-                make_copies_for(args, config, paths)
             epochs = int(config["Global"]["epochs"])
             seeds = range(args.first_seed, args.first_seed + args.seeds)
             run_all(args.arms, seeds, args.out, paths, tools_dir, epochs, keep=args.keep_weights)
@@ -217,6 +220,9 @@ def main(tools_dir, argv=None):
         publish(rows, args)
         if args.keep_weights == "best" and not args.report:
             print(f"weights kept: {best_run(rows)['folder']} (the best run; the others' were deleted)")
+    except TrainingStopped as stop:  # while the corrupted copies were made
+        print(stop.line, file=sys.stderr, flush=True)
+        sys.exit(128 + signal.Signals[stop.signal_name].value)
     except RDropError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:

@@ -60,6 +60,16 @@ def mce(runs, baseline_runs, corruptions):
     return float(np.mean(ces))
 
 
+def mce_note(rows):
+    """Why the mCE column reads "-": the corruptions the baseline made no error on at any severity (the divisor
+    of their corruption error is 0); [] where it has a value."""
+    baseline = list(by_arm(rows).get("baseline", {}).values())
+    if metric_of(rows)[0] != "top1" or not baseline:
+        return []
+    perfect = [name for name in corruptions_of(rows) if sum(mean_errors(baseline, name)) == 0]
+    return [f"mCE -: the baseline made no error on {', '.join(perfect)} at any severity (0 divides)"] if perfect else []
+
+
 def arm_lines(rows):
     """The per-arm table: clean and corrupted top-1 (mAP) and ECE, mean over seeds, and mCE."""
     key, title = metric_of(rows)
@@ -150,6 +160,7 @@ def report_lines(rows):
         f"copy; {mce_words}:",
         "",
         *arm_lines(rows),
+        *[f"\n{line}" for line in mce_note(rows)],
         "",
         f"Paired differences a - b of the {title} under corruption (points; the mean over all copies, then over "
         "each family's) and of the ECE over all copies, mean [95 % t interval] over the seeds:",

@@ -34,10 +34,10 @@ def read_results(out):
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def check_setup(out, setup):
-    """Record `setup` ({"configs": {arm: YAML text}, "eval_list": ...}) in `out`, or check it against the
-    one recorded: the arms run before keep their configs and the evaluation its list, so results of
-    another setup are never mixed in. Seeds and arms may be added. Raises `ConfigError`."""
+def check_setup(out, setup, record=True):
+    """Record `setup` ({"configs": {arm: YAML text}, "eval_list": ...}) in `out` (with `record`), or check it
+    against the one recorded: the arms run before keep their configs and the evaluation its list, so results
+    of another setup are never mixed in. Seeds and arms may be added. Raises `ConfigError`."""
     path = os.path.join(out, SETUP)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
@@ -54,6 +54,8 @@ def check_setup(out, setup):
                 f"--out, or remove {out} to start this one anew"
             )
         setup = {**setup, "configs": {**recorded["configs"], **setup["configs"]}}
+    if not record:
+        return
     os.makedirs(out, exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(setup, handle, indent=1)

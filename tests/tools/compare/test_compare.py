@@ -173,7 +173,7 @@ def check_robustness(out, rows, report, stdout):
 
 def check_same_pixels(workdir, copies):
     """Copies made anew from the same list, in another folder, have the pixels of `copies`."""
-    from paddleclas_rdrop.tools.data.corruptions import make_copies
+    from paddleclas_rdrop.tools.data.corrupted_copies import make_copies
 
     fresh = workdir / "fresh_copies"
     digits = workdir / "digits"

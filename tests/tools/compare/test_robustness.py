@@ -69,3 +69,11 @@ def test_a_multilabel_comparison_is_reported_on_map_without_top1_or_mce():
     assert "no mCE: it is an error rate of top-1" in report and "mCE %" not in report
     assert "top-1" not in report.replace("an error rate of top-1", "")
     assert table(report, "| arm |")["baseline"][1:3] == ["90.00", "75.00"]
+
+
+def test_an_mce_the_baseline_cannot_divide_says_why():
+    perfect = [row(arm, seed, NOISE, [1.0] * 5) for arm, seed in (("baseline", 0), ("baseline", 1), ("rdrop", 0))]
+    report = "\n".join(report_lines(perfect))
+    assert table(report, "| arm |")["rdrop"][-1] == "-"
+    assert "mCE -: the baseline made no error on fog at any severity (0 divides)" in report
+    assert "mCE -" not in "\n".join(report_lines(ROWS))

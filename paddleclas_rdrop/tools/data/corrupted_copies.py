@@ -1,0 +1,278 @@
+"""The folder of corrupted copies an evaluation reads: every image of a PaddleClas list under each of ImageNet-C's
+corruptions (`corruptions`) at severities 1-5, made once, seeded per image, corruption and severity.
+
+Layout: `<name>/<severity>/<n>.png` (PNG: lossless, so JPEG compression's artefacts stay as made) and one
+PaddleClas list per corruption and severity, `<name>/<severity>.txt` (the source list's format and labels; the
+folder is its image_root), so both engines evaluate a copy as an ordinary eval list. `manifest.json`, written
+last, holds the key the copies were made for (`cache_key`: the list, its images, how they decode, the seed and
+the libraries' versions): a call with the same key reuses them, another key makes them anew.
+
+The folder is the tool's alone: a folder holding anything else (a file of the user's, a manifest it did not
+write) is refused, never emptied. The copies are made in `<folder>.partial-<pid>` and renamed into place, so
+they are whole or absent; a SIGINT or SIGTERM stops the making between two images (`stopped`) and removes the
+partial folder, and a partial folder left by a killed process is removed, with a line, by the next call. Copy
+making takes an exclusive lock and evaluation a shared one (`locked`, on the parent folder), so one process
+never remakes copies another is reading. A copy that is missing on reuse makes them anew; a copy edited in
+place is not noticed (the key covers the source images, not the copies).
+
+A corruption that fails (raises, or returns another shape) on any image at any severity is left out whole, with
+one line saying why; an image that does not decode is a `DataError` naming it.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image
+
+from ...core.errors import ConfigError, DataError, RDropError, TrainingStopped
+from .corruptions import CORRUPTIONS, SEVERITIES, corrupt, image_seed, library_versions, read_image
+from .lists import read_list_file
+
+MANIFEST = "manifest.json"
+MAKING = ".making"  # in a partial folder from its start: the tool's own, removable once its process is gone
+FORMAT = 3  # how a copies folder is laid out and made; a change makes the copies anew
+SLOW = 30  # seconds: a making that takes longer says how far it is after each corruption
+
+
+def cache_key(paths, list_path, seed, backend="cv2"):
+    """SHA-256 (hex) of the list file's bytes, each listed image's bytes in list order (`paths`), `seed`,
+    the decoding `backend`, `FORMAT` and `library_versions()`: the same key, the same copies."""
+    digest = hashlib.sha256(f"{FORMAT}\n{seed}\n{backend}\n{library_versions()}\n".encode())
+    with open(list_path, "rb") as handle:
+        digest.update(handle.read())
+    for path in paths:
+        with open(path, "rb") as handle:
+            digest.update(hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()
+
+
+def source_key(image_root, list_path, delimiter=" ", multilabel=False, seed=0, backend="cv2"):
+    """The `cache_key` of the copies of a list (read as `make_copies` reads it), without making them. Raises
+    `DataError` naming the list's line of a missing image."""
+    paths, _, _ = read_list_file(image_root, list_path, delimiter, multilabel)
+    return cache_key(paths, list_path, seed, backend)
+
+
+def list_line(relative, label, delimiter):
+    """A list line for the copy at `relative` with the source's `label` (int, or int targets: multi-label)."""
+    text = ",".join(str(int(t)) for t in label) if np.ndim(label) else str(int(label))
+    return f"{relative}{delimiter}{text}\n"
+
+
+def make_corruption(name, paths, labels, delimiter, folder, seed, backend="cv2", stopped=lambda: None, where=None):
+    """Write `name` at every severity of the images at `paths` (decoded by `backend`, `read_image`) into
+    `folder` (each image read once); {severity: list path}. Raises `DataError` for an image that does not
+    decode (named by its list line in `where`, one per image, when given), `TrainingStopped` once `stopped()`
+    names a signal, and what a corruption raises (the caller leaves the corruption out)."""
+    lines = {severity: [] for severity in SEVERITIES}
+    for severity in SEVERITIES:
+        os.makedirs(os.path.join(folder, name, str(severity)))
+    for index, (path, label) in enumerate(zip(paths, labels)):
+        if stopped():
+            raise TrainingStopped(stopped(), 0, 0)
+        try:
+            pixels, gray = read_image(path, backend)
+        except DataError as error:
+            raise DataError(
+                f"{where[index]}: {error}; replace it or remove its line" if where else str(error)
+            ) from None
+        for severity in SEVERITIES:
+            out = corrupt(pixels, name, severity, image_seed(seed, name, severity, index))
+            relative = f"{name}/{severity}/{index}.png"
+            Image.fromarray(out[..., 0] if gray else out).save(os.path.join(folder, relative), compress_level=1)
+            lines[severity].append(list_line(relative, label, delimiter))
+    lists = {}
+    for severity in SEVERITIES:
+        lists[str(severity)] = f"{name}/{severity}.txt"
+        with open(os.path.join(folder, lists[str(severity)]), "w", encoding="utf-8") as handle:
+            handle.writelines(lines[severity])
+    return lists
+
+
+def read_manifest(folder):
+    """The manifest of the copies in `folder`; None where there is none, or where `manifest.json` is not one
+    this tool writes (not JSON, or without its key, lists and left-out corruptions)."""
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("key"), str):
+        return None
+    if not all(isinstance(manifest.get(name), dict) for name in ("lists", "left_out")):
+        return None
+    return manifest
+
+
+def missing_copy(folder, manifest):
+    """The first copy or list of `manifest` that is not in `folder` (relative path), or None."""
+    expected = {f"{index}.png" for index in range(manifest.get("images", 0))}
+    for name, severities in manifest["lists"].items():
+        for severity, relative in severities.items():
+            if not os.path.isfile(os.path.join(folder, relative)):
+                return relative
+            found = set(os.listdir(os.path.join(folder, name, severity)))
+            if expected - found:
+                return f"{name}/{severity}/{min(expected - found)}"
+    return None
+
+
+def check_folder(folder, output_dir=None):
+    """`ConfigError` unless `folder` can take the copies: a new folder, an empty one, or one of copies with
+    nothing else in it, beside which a partial folder can be made; not `output_dir` (where the tool writes its
+    log) nor a folder around it. Nothing is written."""
+    folder = os.path.realpath(folder)
+    where = f"--corruptions {folder}"
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ConfigError(f"{where} is a file: give a folder (new, empty, or of copies)")
+    if output_dir and os.path.join(os.path.realpath(output_dir), "").startswith(os.path.join(folder, "")):
+        raise ConfigError(f"{where} holds Global.output_dir, where the tool writes its log: give another folder")
+    if os.path.isdir(folder) and os.listdir(folder):
+        if read_manifest(folder) is None:
+            raise ConfigError(f"{where}: the folder holds other files; give a new or empty folder")
+        others = sorted(set(os.listdir(folder)) - {MANIFEST, *CORRUPTIONS})
+        if others:
+            raise ConfigError(f"{where} holds {others[0]}, which is not a copy: move it out, or give another folder")
+    parent = os.path.dirname(folder)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigError(f"{where} is under a file, {parent}: give a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".corruptions-check-", dir=parent))  # the partial folder goes there
+    except OSError as error:
+        raise ConfigError(f"{where}: cannot write in {parent} ({error.strerror})") from None
+
+
+@contextlib.contextmanager
+def locked(folder, exclusive):
+    """Within the context, a lock on `folder`'s parent folder: `exclusive` while copies are made, shared while
+    they are read (POSIX `flock`: a process waits for the other's lock to go)."""
+    parent = os.path.dirname(os.path.realpath(folder))
+    os.makedirs(parent, exist_ok=True)
+    handle = os.open(parent, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(handle)
+
+
+def remove_stale_partials(folder, say):
+    """Remove the partial folders of `folder` that a process killed while making them left (its `MAKING`
+    marker inside, its process gone), one line each."""
+    parent, base = os.path.split(folder)
+    for name in os.listdir(parent):
+        found = re.fullmatch(re.escape(base) + r"\.partial-(\d+)", name)
+        path = os.path.join(parent, name)
+        if found and os.path.exists(os.path.join(path, MAKING)) and not process_alive(int(found.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            say(f"[corruptions] removed {path}: copies a stopped process had not finished")
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reused(folder, key, say):
+    """The manifest of the copies in `folder` when they were made for `key` and none is missing, else None
+    (a missing copy is said)."""
+    manifest = read_manifest(folder)
+    if manifest is None or manifest["key"] != key:
+        return None
+    missing = missing_copy(folder, manifest)
+    if missing:
+        say(f"[corruptions] the copies in {folder} lack {missing}: making them anew")
+        return None
+    made = f"{len(manifest['lists'])} corruptions x 5 severities"
+    left_out = "".join(f"; {name} left out: {why}" for name, why in sorted(manifest["left_out"].items()))
+    say(f"[corruptions] reused the copies in {folder} ({made}{left_out})")
+    return manifest
+
+
+def make_all(paths, labels, delimiter, partial, seed, backend, say, stopped, where):
+    """Every corruption of the images into `partial`: ({name: lists}, {name: why left out})."""
+    lists, left_out, started = {}, {}, time.time()
+    for number, name in enumerate(CORRUPTIONS, 1):
+        try:
+            lists[name] = make_corruption(name, paths, labels, delimiter, partial, seed, backend, stopped, where)
+        except RDropError:
+            raise  # an image that does not decode, or a signal: not the corruption's
+        except Exception as error:  # any failure of the corruption: it is left out, said in one line
+            shutil.rmtree(os.path.join(partial, name), ignore_errors=True)
+            left_out[name] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            say(f"[corruptions] {name} left out: {left_out[name]} ({library_versions()})")
+        seconds = time.time() - started
+        if seconds > SLOW and number < len(CORRUPTIONS):
+            left = seconds / number * (len(CORRUPTIONS) - number)
+            when = f"{left:.0f} s" if left < 90 else f"{left / 60:.0f} min"
+            say(f"[corruptions] {number} of {len(CORRUPTIONS)} corruptions made, about {when} left")
+    return lists, left_out
+
+
+def make_copies(
+    image_root, list_path, folder, delimiter=" ", multilabel=False, seed=0, say=print, backend="cv2",
+    stopped=lambda: None,
+):  # fmt: skip
+    """The corrupted copies of the list `list_path` (images under `image_root`; `delimiter`, `multilabel` as
+    the dataset reads it, decoded as `backend`: `decode_backend`) in `folder`, made, or reused when its manifest
+    has this `cache_key` and every copy. Returns the manifest: {"key", "seed", "backend", "library", "source",
+    "images", "lists": {name: {severity: list path relative to `folder`}}, "left_out": {name: why}}; `say` gets
+    one line per corruption left out and one on what was done. Made whole or not at all. Raises `ConfigError`
+    where `folder` cannot take them (`check_folder`), `DataError` for a bad list or an image that does not
+    decode, `TrainingStopped` when `stopped()` names a signal."""
+    folder = os.path.realpath(folder)
+    paths, labels, numbers = read_list_file(image_root, list_path, delimiter, multilabel)
+    where = [f"{list_path}:{number}" for number in numbers]
+    key = cache_key(paths, list_path, seed, backend)
+    with locked(folder, exclusive=True):
+        manifest = reused(folder, key, say)
+        if manifest is not None:
+            return manifest
+        check_folder(folder)
+        remove_stale_partials(folder, say)
+        started, partial = time.time(), f"{folder}.partial-{os.getpid()}"
+        try:
+            os.makedirs(partial)
+            open(os.path.join(partial, MAKING), "w").close()
+            lists, left_out = make_all(paths, labels, delimiter, partial, seed, backend, say, stopped, where)
+            if not lists:
+                why = next(iter(left_out.values()))
+                raise ConfigError(f"--corruptions: no corruption ran on the images of {list_path} ({why})")
+            manifest = {
+                "key": key, "seed": seed, "backend": backend, "library": library_versions(),
+                "source": os.path.abspath(list_path), "images": len(paths), "lists": lists, "left_out": left_out,
+            }  # fmt: skip
+            with open(os.path.join(partial, MANIFEST), "w", encoding="utf-8") as handle:
+                json.dump(manifest, handle, indent=1)
+            os.remove(os.path.join(partial, MAKING))
+            if os.path.isdir(folder):
+                shutil.rmtree(folder)  # copies made for another key, or incomplete: nothing else (check_folder)
+            os.replace(partial, folder)
+        except TrainingStopped as stop:
+            stop.line = (
+                f"stopped by {stop.signal_name} while making the corrupted copies of {list_path}: none kept, "
+                f"{folder} as it was; the same command makes them"
+            )
+            raise
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    say(
+        f"[corruptions] made {len(lists)} corruptions x 5 severities of {len(paths)} images in {folder} "
+        f"({time.time() - started:.0f} s)"
+    )
+    return manifest
