@@ -1,16 +1,21 @@
 """`tools/eval.py --corruptions` (`paddleclas_rdrop.tools.corrupted_eval`), its parts without a run: the values read
 off the Calibration and LabelCalibration metrics after an evaluation against the same numbers computed
-directly, the metric added to Metric.Eval, the refusals before anything is built, and the printed lines.
-Its runs on both engines are those of tools/compare.py --corruptions (tests/tools/compare/test_compare.py)."""
+directly, the metric added to Metric.Eval, the refusals before anything is built, the printed lines, and a
+signal while the copies are made. Its runs on both engines are those of tools/compare.py --corruptions
+(tests/tools/compare/test_compare.py)."""
+
+import os
+import signal
+import threading
 
 import numpy as np
 import paddle
 import pytest
 
 from paddleclas_rdrop.core.calibration import Calibration
-from paddleclas_rdrop.core.errors import ConfigError
+from paddleclas_rdrop.core.errors import ConfigError, TrainingStopped
 from paddleclas_rdrop.core.label_calibration import LabelCalibration, label_summary, mean_label_ece
-from paddleclas_rdrop.tools.corrupted_eval import prepare, report_lines, values_of
+from paddleclas_rdrop.tools.corrupted_eval import copies_of, prepare, report_lines, values_of
 
 
 def test_the_values_are_the_calibration_metrics_own_over_the_whole_evaluation():
@@ -80,3 +85,22 @@ def test_the_printed_lines_give_each_severity_and_the_means():
         "frost: left out (ValueError: small)",
         "mean over 2 corruptions x 5 severities: top-1 60.00 %, ECE 20.00 %",
     ]
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_copies_are_made_stops_in_one_line_with_nothing_kept(tmp_path, signal_name):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index in range(60):  # seconds of copies to make: the signal comes while they are made
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(tmp_path / f"{index}.png")
+    (tmp_path / "val.txt").write_text("".join(f"{index}.png {index % 3}\n" for index in range(60)))
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), getattr(signal, signal_name)))
+    timer.start()
+    with pytest.raises(TrainingStopped) as stop:
+        copies_of(config(tmp_path), str(tmp_path / "copies"), say=print)
+    timer.join()
+    assert stop.value.signal_name == signal_name
+    assert stop.value.line.startswith(f"stopped by {signal_name} while making the corrupted copies of ")
+    assert not [name for name in os.listdir(tmp_path) if name.startswith("copies")]  # none, not even partial
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers put back

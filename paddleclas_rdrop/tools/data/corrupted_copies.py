@@ -28,6 +28,7 @@ import re
 import shutil
 import tempfile
 import time
+from typing import List, NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -61,34 +62,50 @@ def source_key(image_root, list_path, delimiter=" ", multilabel=False, seed=0, b
     return cache_key(paths, list_path, seed, backend)
 
 
+class Source(NamedTuple):
+    """The list the copies are made of: its image `paths`, `labels` (int ``[N]``, or ``[N, L]`` targets), the
+    list's `delimiter`, its path and each image's `where` (`<list>:<line>`)."""
+
+    paths: List[str]
+    labels: np.ndarray
+    delimiter: str
+    list_path: str
+    where: List[str]
+
+
+def read_source(image_root, list_path, delimiter, multilabel):
+    """The `Source` of a list, read as the dataset reads it (`read_list_file`: a missing image is one
+    `DataError` naming its line)."""
+    paths, labels, numbers = read_list_file(image_root, list_path, delimiter, multilabel)
+    return Source(paths, labels, delimiter, list_path, [f"{list_path}:{number}" for number in numbers])
+
+
 def list_line(relative, label, delimiter):
     """A list line for the copy at `relative` with the source's `label` (int, or int targets: multi-label)."""
     text = ",".join(str(int(t)) for t in label) if np.ndim(label) else str(int(label))
     return f"{relative}{delimiter}{text}\n"
 
 
-def make_corruption(name, paths, labels, delimiter, folder, seed, backend="cv2", stopped=lambda: None, where=None):
-    """Write `name` at every severity of the images at `paths` (decoded by `backend`, `read_image`) into
-    `folder` (each image read once); {severity: list path}. Raises `DataError` for an image that does not
-    decode (named by its list line in `where`, one per image, when given), `TrainingStopped` once `stopped()`
-    names a signal, and what a corruption raises (the caller leaves the corruption out)."""
+def make_corruption(name, source, folder, seed, backend="cv2", stopped=lambda: None):
+    """Write `name` at every severity of the images of `source` (decoded by `backend`, `read_image`) into
+    `folder` (each image read once); {severity: list path}. Raises `DataError` naming the list line of an image
+    that does not decode, `TrainingStopped` once `stopped()` names a signal, and what a corruption raises (the
+    caller leaves the corruption out)."""
     lines = {severity: [] for severity in SEVERITIES}
     for severity in SEVERITIES:
         os.makedirs(os.path.join(folder, name, str(severity)))
-    for index, (path, label) in enumerate(zip(paths, labels)):
+    for index, (path, label) in enumerate(zip(source.paths, source.labels)):
         if stopped():
             raise TrainingStopped(stopped(), 0, 0)
         try:
             pixels, gray = read_image(path, backend)
         except DataError as error:
-            raise DataError(
-                f"{where[index]}: {error}; replace it or remove its line" if where else str(error)
-            ) from None
+            raise DataError(f"{source.where[index]}: {error}; replace it or remove its line") from None
         for severity in SEVERITIES:
             out = corrupt(pixels, name, severity, image_seed(seed, name, severity, index))
             relative = f"{name}/{severity}/{index}.png"
             Image.fromarray(out[..., 0] if gray else out).save(os.path.join(folder, relative), compress_level=1)
-            lines[severity].append(list_line(relative, label, delimiter))
+            lines[severity].append(list_line(relative, label, source.delimiter))
     lists = {}
     for severity in SEVERITIES:
         lists[str(severity)] = f"{name}/{severity}.txt"
@@ -204,12 +221,12 @@ def reused(folder, key, say):
     return manifest
 
 
-def make_all(paths, labels, delimiter, partial, seed, backend, say, stopped, where):
+def make_all(source, partial, seed, backend, say, stopped):
     """Every corruption of the images into `partial`: ({name: lists}, {name: why left out})."""
     lists, left_out, started = {}, {}, time.time()
     for number, name in enumerate(CORRUPTIONS, 1):
         try:
-            lists[name] = make_corruption(name, paths, labels, delimiter, partial, seed, backend, stopped, where)
+            lists[name] = make_corruption(name, source, partial, seed, backend, stopped)
         except RDropError:
             raise  # an image that does not decode, or a signal: not the corruption's
         except Exception as error:  # any failure of the corruption: it is left out, said in one line
@@ -236,9 +253,20 @@ def make_copies(
     where `folder` cannot take them (`check_folder`), `DataError` for a bad list or an image that does not
     decode, `TrainingStopped` when `stopped()` names a signal."""
     folder = os.path.realpath(folder)
-    paths, labels, numbers = read_list_file(image_root, list_path, delimiter, multilabel)
-    where = [f"{list_path}:{number}" for number in numbers]
-    key = cache_key(paths, list_path, seed, backend)
+    source = read_source(image_root, list_path, delimiter, multilabel)
+    key = cache_key(source.paths, list_path, seed, backend)
+    parent = os.path.dirname(folder)
+    made_parent = not os.path.exists(parent)
+    try:
+        return make_locked(folder, key, source, seed, say, backend, stopped)
+    except BaseException:
+        if made_parent and os.path.isdir(parent) and not os.listdir(parent):
+            os.rmdir(parent)  # the folder it made for the copies: nothing of a failed call stays
+        raise
+
+
+def make_locked(folder, key, source, seed, say, backend, stopped):
+    """`make_copies` once its list is read, under the exclusive lock."""
     with locked(folder, exclusive=True):
         manifest = reused(folder, key, say)
         if manifest is not None:
@@ -249,13 +277,14 @@ def make_copies(
         try:
             os.makedirs(partial)
             open(os.path.join(partial, MAKING), "w").close()
-            lists, left_out = make_all(paths, labels, delimiter, partial, seed, backend, say, stopped, where)
+            lists, left_out = make_all(source, partial, seed, backend, say, stopped)
             if not lists:
                 why = next(iter(left_out.values()))
-                raise ConfigError(f"--corruptions: no corruption ran on the images of {list_path} ({why})")
+                raise ConfigError(f"--corruptions: no corruption ran on the images of {source.list_path} ({why})")
             manifest = {
                 "key": key, "seed": seed, "backend": backend, "library": library_versions(),
-                "source": os.path.abspath(list_path), "images": len(paths), "lists": lists, "left_out": left_out,
+                "source": os.path.abspath(source.list_path), "images": len(source.paths), "lists": lists,
+                "left_out": left_out,
             }  # fmt: skip
             with open(os.path.join(partial, MANIFEST), "w", encoding="utf-8") as handle:
                 json.dump(manifest, handle, indent=1)
@@ -265,14 +294,14 @@ def make_copies(
             os.replace(partial, folder)
         except TrainingStopped as stop:
             stop.line = (
-                f"stopped by {stop.signal_name} while making the corrupted copies of {list_path}: none kept, "
-                f"{folder} as it was; the same command makes them"
+                f"stopped by {stop.signal_name} while making the corrupted copies of {source.list_path}: none kept, "
+                f"{folder} untouched; the same command makes them"
             )
             raise
         finally:
             shutil.rmtree(partial, ignore_errors=True)
     say(
-        f"[corruptions] made {len(lists)} corruptions x 5 severities of {len(paths)} images in {folder} "
+        f"[corruptions] made {len(lists)} corruptions x 5 severities of {len(source.paths)} images in {folder} "
         f"({time.time() - started:.0f} s)"
     )
     return manifest
