@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from ..adapter.patch import patched
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, DataError, first_line
 from .data.lists import dataset_lists
 
 RESULTS = "corruptions.json"
@@ -42,7 +42,10 @@ def prepare(config, corruptions, processes=1):
     from .data.corrupted_copies import check_folder
 
     output_dir = config["Global"].get("output_dir") or "./output/"
-    check_folder(copies_folder(output_dir, corruptions), output_dir)
+    folder = copies_folder(output_dir, corruptions)
+    if folder == os.path.abspath(os.path.join(output_dir, RESULTS)):
+        raise ConfigError(f"--corruptions {folder} is the file tools/eval.py writes its values to: give a folder")
+    check_folder(folder, output_dir)
     if processes > 1:
         raise ConfigError("--corruptions evaluates in one process: run tools/eval.py without paddle.distributed")
     if not dataset_lists(config, ["Eval"]):
@@ -84,11 +87,17 @@ def values_of(metric):
 
 
 def eval_loader(engine, run, section):
-    """The engine's eval loader on `section` (a DataLoader.Eval section), built by that engine's own code."""
+    """The engine's eval loader on `section` (a DataLoader.Eval section of copies), built by that engine's own
+    code; on PaddleClas's Engine its dataset fails at a copy that does not load (`failed_samples.strict`)
+    instead of reading a random other one."""
     if run.on_tree:
         from ppcls.data import build_dataloader
 
-        return build_dataloader({"Eval": section}, "Eval", engine.device, engine.use_dali)
+        from .failed_samples import strict
+
+        loader = build_dataloader({"Eval": section}, "Eval", engine.device, engine.use_dali)
+        strict(loader.dataset, "Eval")
+        return loader
     from .standalone.data import build_dataloader as standalone_loader
 
     return standalone_loader(section, "DataLoader.Eval", engine.class_num, engine.multilabel, evaluation=True)
@@ -98,12 +107,13 @@ def evaluate_corrupted(engine, run, say=print):
     """The engine's evaluation on DataLoader.Eval, then on each corrupted copy (made or reused in
     `run.corruptions`, or `<output_dir>/corruptions`); writes `RESULTS` and prints the lines of `report_lines`.
     Returns the clean evaluation's value, as `engine.eval()`. The copies are read under a shared lock
-    (`corrupted_copies.locked`): no other process remakes them meanwhile."""
-    from .data.corrupted_copies import locked, read_manifest
+    (`owned_folder.lock`): no other process remakes them meanwhile."""
+    from .data.corrupted_copies import read_manifest
+    from .data.owned_folder import lock
 
     folder = copies_folder(run.output_dir, run.corruptions)
     manifest = copies_of(run.config, folder, say)
-    with locked(folder, exclusive=False):
+    with lock(folder, exclusive=False, say=lambda line: say(f"[corruptions] {line}")):
         if (read_manifest(folder) or {}).get("key") != manifest["key"]:
             raise ConfigError(
                 f"--corruptions {folder}: another process made copies of another list there meanwhile: give each "
@@ -148,8 +158,14 @@ def evaluate_copies(engine, run, folder, manifest, say):
                 section = copy.deepcopy(base)
                 section["dataset"] = {**section["dataset"], "image_root": folder}
                 section["dataset"]["cls_label_path"] = os.path.join(folder, relative)
-                with patched(engine, eval_dataloader=eval_loader(engine, run, section)):
-                    engine.eval()
+                try:
+                    with patched(engine, eval_dataloader=eval_loader(engine, run, section)):
+                        engine.eval()
+                except DataError as error:
+                    raise DataError(
+                        f"--corruptions {folder}: a copy does not load ({first_line(error)}): the copies are "
+                        f"damaged; remove the folder and run again to make them anew"
+                    ) from None
                 results["lists"][f"{corruption}/{severity}"] = values_of(metric)
     results.update(copies=folder, key=manifest["key"], left_out=manifest["left_out"])
     path = write_results(run.output_dir, results)

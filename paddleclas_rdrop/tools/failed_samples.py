@@ -38,18 +38,25 @@ def bound_retries(engine):
         setattr(engine, method, _raising_failed_samples(engine, getattr(engine, method)))
 
 
-def _bounded(cls, split):
+def strict(dataset, split):
+    """`dataset` (a PaddleClas dataset of `split`) raising `SamplesFailed` at its first sample that fails, in
+    the place of a random other one (a corrupted copy must be the copy it is)."""
+    dataset.__class__ = _bounded(type(dataset), split, retries=1, line=_first_line)
+
+
+def _bounded(cls, split, retries=RETRIES, line=None):
     """A subclass of the dataset class `cls` whose `__getitem__` counts the failures in a row of the calls
-    nested in one thread (each retry is a call from the failed one's `except` block)."""
+    nested in one thread (each retry is a call from the failed one's `except` block), and raises
+    `SamplesFailed` with `line(dataset, split, index, error)` (`_line`) past `retries`."""
     tried = threading.local()  # the indices of the calls under way in this thread, the failed ones before the last
 
     def __getitem__(self, index):
         tried.indices = getattr(tried, "indices", [])
         tried.indices.append(index)
         try:
-            if len(tried.indices) > RETRIES:  # the one before this call failed last, with the error being handled
+            if len(tried.indices) > retries:  # the one before this call failed last, with the error being handled
                 _stop_reader_queue()
-                raise SamplesFailed(_line(self, split, tried.indices[-2], sys.exc_info()[1]))
+                raise SamplesFailed((line or _line)(self, split, tried.indices[-2], sys.exc_info()[1]))
             return cls.__getitem__(self, index)
         finally:
             tried.indices.pop()
@@ -66,6 +73,12 @@ def _line(dataset, split, index, error):
         f"would retry without end (the last,{image}: {why}): fix DataLoader.{split}.dataset.transform_ops or "
         "the images"
     )
+
+
+def _first_line(dataset, split, index, error):
+    images = getattr(dataset, "images", None)
+    image = images[index] if isinstance(images, list) and index < len(images) else f"sample {index}"
+    return f"DataLoader.{split}: {image} failed to load or transform ({type(error).__name__}: {error})"
 
 
 def _stop_reader_queue():

@@ -70,7 +70,7 @@ def test_the_metric_is_added_where_missing_and_the_refusals_come_before_anything
         prepare(config(tmp_path), "", processes=2)
     (tmp_path / "out" / "corruptions").mkdir(parents=True)
     (tmp_path / "out" / "corruptions" / "mine.png").write_bytes(b"")
-    with pytest.raises(ConfigError, match=r"--corruptions .*/out/corruptions: the folder holds other files"):
+    with pytest.raises(ConfigError, match=r"--corruptions .*/out/corruptions holds mine.png, which is not a copy"):
         prepare(config(tmp_path), "")
 
 

@@ -57,3 +57,46 @@ def test_a_list_with_most_images_broken_trains_as_under_paddleclas_own_retries(w
     result = run_tool("train.py", "rdrop_res2net.yaml", extra, cwd=workdir)
     assert "Exception occured when parse line" in result.stdout
     assert not [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+@needs_tree
+def test_a_strict_dataset_fails_at_its_first_image_that_does_not_load(workdir, monkeypatch):
+    """A corrupted copy is read as itself or not at all: PaddleClas's dataset would read a random other one."""
+    import logging
+
+    import paddle
+
+    from paddleclas_rdrop.adapter.registry import register
+    from paddleclas_rdrop.tools.failed_samples import SamplesFailed, strict
+
+    register()  # PaddleClas's tree on the path, as its Engine runs
+    from ppcls.data import build_dataloader
+    from ppcls.utils import logger
+
+    ppcls_logger = logging.getLogger("ppcls")  # PaddleClas's dataset logs the failure: its logger, for this test
+    monkeypatch.setattr(ppcls_logger, "handlers", list(ppcls_logger.handlers))
+    monkeypatch.setattr(ppcls_logger, "level", ppcls_logger.level)
+    monkeypatch.setattr(logger, "_logger", None)
+    logger.init_logger(log_level=logging.ERROR)
+    digits = workdir / "digits"
+    lines = (digits / "val_list.txt").read_text().splitlines()[:2]
+    broken = digits / lines[1].split()[0]
+    (workdir / "strict_list.txt").write_text("\n".join(lines) + "\n")
+    section = {
+        "dataset": {
+            "name": "ImageNetDataset", "image_root": str(digits), "cls_label_path": str(workdir / "strict_list.txt"),
+            "transform_ops": [{"DecodeImage": {"to_rgb": True, "channel_first": False}}],
+        },
+        "sampler": {"name": "DistributedBatchSampler", "batch_size": 2, "drop_last": False, "shuffle": False},
+        "loader": {"num_workers": 0, "use_shared_memory": False},
+    }  # fmt: skip
+    loader = build_dataloader({"Eval": section}, "Eval", paddle.CPUPlace())
+    strict(loader.dataset, "Eval")
+    loader.dataset[0]
+    kept = broken.read_bytes()
+    broken.write_bytes(kept[:60])  # truncated: PaddleClas's dataset would return image 0 in its place
+    try:
+        with pytest.raises(SamplesFailed, match=rf"DataLoader.Eval: {broken} failed to load or transform"):
+            loader.dataset[1]
+    finally:
+        broken.write_bytes(kept)

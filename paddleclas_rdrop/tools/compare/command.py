@@ -88,6 +88,11 @@ def parse(argv=None):
     if args.test_list and not os.path.isfile(args.test_list):
         raise ConfigError(f"--test-list {args.test_list}: no such file (relative paths are to {os.getcwd()})")
     args.out = args.out or os.path.join("output", "compare", os.path.splitext(os.path.basename(args.config))[0])
+    found = os.path.abspath(args.out)
+    while not os.path.exists(found):
+        found = os.path.dirname(found)
+    if not os.path.isdir(found):
+        raise ConfigError(f"--out {args.out}: {found} is a file; give a folder (new, or of this comparison)")
     return args
 
 

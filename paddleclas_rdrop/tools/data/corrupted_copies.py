@@ -7,20 +7,19 @@ folder is its image_root), so both engines evaluate a copy as an ordinary eval l
 last, holds the key the copies were made for (`cache_key`: the list, its images, how they decode, the seed and
 the libraries' versions): a call with the same key reuses them, another key makes them anew.
 
-The folder is the tool's alone: a folder holding anything else (a file of the user's, a manifest it did not
-write) is refused, never emptied. The copies are made in `<folder>.partial-<pid>` and renamed into place, so
-they are whole or absent; a SIGINT or SIGTERM stops the making between two images (`stopped`) and removes the
-partial folder, and a partial folder left by a killed process is removed, with a line, by the next call. Copy
-making takes an exclusive lock and evaluation a shared one (`locked`, on the parent folder), so one process
-never remakes copies another is reading. A copy that is missing on reuse makes them anew; a copy edited in
-place is not noticed (the key covers the source images, not the copies).
+The folder is the tool's alone (`owned_folder`): one holding anything the tool does not make (`is_copy`: a file
+of the user's at any depth, a manifest it did not write) is refused, never emptied. The copies are made in
+`<folder>.partial-<pid>` and swapped in by two renames, so the folder is one whole version or, between the
+renames, absent; a SIGINT or SIGTERM stops the making between two images (`stopped`) and removes the partial
+folder, and the leftovers of a killed process are removed, with a line, by the next call. Making takes the
+folder's exclusive lock and evaluation a shared one (`owned_folder.lock`), so one process never remakes copies
+another is reading. A copy that is missing on reuse makes them anew; a copy edited in place is not noticed
+there (the key covers the source images, not the copies), and fails the evaluation that reads it.
 
 A corruption that fails (raises, or returns another shape) on any image at any severity is left out whole, with
 one line saying why; an image that does not decode is a `DataError` naming it.
 """
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -33,13 +32,16 @@ from typing import List, NamedTuple
 import numpy as np
 from PIL import Image
 
-from ...core.errors import ConfigError, DataError, RDropError, TrainingStopped
+from ...core.errors import ConfigError, DataError, TrainingStopped
 from .corruptions import CORRUPTIONS, SEVERITIES, corrupt, image_seed, library_versions, read_image
 from .lists import read_list_file
+from .owned_folder import foreign_entry, lock, missing_levels, remove_empty, remove_leftovers, swap_in
 
 MANIFEST = "manifest.json"
 MAKING = ".making"  # in a partial folder from its start: the tool's own, removable once its process is gone
 FORMAT = 3  # how a copies folder is laid out and made; a change makes the copies anew
+SEVERITY_NAMES = {str(severity) for severity in SEVERITIES}
+LIST_NAMES = {f"{severity}.txt" for severity in SEVERITIES}
 SLOW = 30  # seconds: a making that takes longer says how far it is after each corruption
 
 
@@ -60,6 +62,10 @@ def source_key(image_root, list_path, delimiter=" ", multilabel=False, seed=0, b
     `DataError` naming the list's line of a missing image."""
     paths, _, _ = read_list_file(image_root, list_path, delimiter, multilabel)
     return cache_key(paths, list_path, seed, backend)
+
+
+class CorruptionFailed(Exception):
+    """A corruption raised on an image (its error is the `__cause__`): the corruption is left out."""
 
 
 class Source(NamedTuple):
@@ -89,8 +95,8 @@ def list_line(relative, label, delimiter):
 def make_corruption(name, source, folder, seed, backend="cv2", stopped=lambda: None):
     """Write `name` at every severity of the images of `source` (decoded by `backend`, `read_image`) into
     `folder` (each image read once); {severity: list path}. Raises `DataError` naming the list line of an image
-    that does not decode, `TrainingStopped` once `stopped()` names a signal, and what a corruption raises (the
-    caller leaves the corruption out)."""
+    that does not decode, `TrainingStopped` once `stopped()` names a signal, `CorruptionFailed` where the
+    corruption raises (the caller leaves it out), and `OSError` where a copy cannot be written."""
     lines = {severity: [] for severity in SEVERITIES}
     for severity in SEVERITIES:
         os.makedirs(os.path.join(folder, name, str(severity)))
@@ -102,7 +108,10 @@ def make_corruption(name, source, folder, seed, backend="cv2", stopped=lambda: N
         except DataError as error:
             raise DataError(f"{source.where[index]}: {error}; replace it or remove its line") from None
         for severity in SEVERITIES:
-            out = corrupt(pixels, name, severity, image_seed(seed, name, severity, index))
+            try:
+                out = corrupt(pixels, name, severity, image_seed(seed, name, severity, index))
+            except Exception as error:  # the corruption's own failure, not an I/O one
+                raise CorruptionFailed(name) from error
             relative = f"{name}/{severity}/{index}.png"
             Image.fromarray(out[..., 0] if gray else out).save(os.path.join(folder, relative), compress_level=1)
             lines[severity].append(list_line(relative, label, source.delimiter))
@@ -136,28 +145,47 @@ def missing_copy(folder, manifest):
         for severity, relative in severities.items():
             if not os.path.isfile(os.path.join(folder, relative)):
                 return relative
-            found = set(os.listdir(os.path.join(folder, name, severity)))
+            where = os.path.join(folder, name, severity)
+            found = set(os.listdir(where)) if os.path.isdir(where) else set()
             if expected - found:
-                return f"{name}/{severity}/{min(expected - found)}"
+                return f"{name}/{severity}/{min(expected - found, key=lambda png: int(png[:-4]))}"
     return None
 
 
+def is_copy(relative, is_dir):
+    """Whether a path in a copies folder (relative to it) is one the tool makes: `<name>` and `<name>/<severity>`
+    folders, `<name>/<severity>.txt` lists, `<name>/<severity>/<n>.png` copies, its manifest and marker."""
+    if relative in (MANIFEST, MAKING):
+        return not is_dir
+    parts = relative.split(os.sep)
+    if parts[0] not in CORRUPTIONS or len(parts) > 3:
+        return False
+    if len(parts) == 1:
+        return is_dir
+    if len(parts) == 2:
+        return parts[1] in SEVERITY_NAMES if is_dir else parts[1] in LIST_NAMES
+    return not is_dir and parts[1] in SEVERITY_NAMES and re.fullmatch(r"\d+\.png", parts[2]) is not None
+
+
 def check_folder(folder, output_dir=None):
-    """`ConfigError` unless `folder` can take the copies: a new folder, an empty one, or one of copies with
-    nothing else in it, beside which a partial folder can be made; not `output_dir` (where the tool writes its
-    log) nor a folder around it. Nothing is written."""
+    """`ConfigError` unless `folder` can take the copies: a new folder, an empty one, or one holding only what
+    the tool makes (`is_copy`, with a manifest it wrote where there is one), beside which a folder can be made;
+    not a file, nor under one, nor `output_dir` (where the tool writes its log) or a folder around it. Leaves no
+    file behind (it makes and removes an empty folder beside `folder` to know it can)."""
     folder = os.path.realpath(folder)
     where = f"--corruptions {folder}"
+    if os.path.islink(folder):
+        raise ConfigError(f"{where} is a symlink that leads nowhere (a loop): give a folder")
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ConfigError(f"{where} is a file: give a folder (new, empty, or of copies)")
     if output_dir and os.path.join(os.path.realpath(output_dir), "").startswith(os.path.join(folder, "")):
         raise ConfigError(f"{where} holds Global.output_dir, where the tool writes its log: give another folder")
-    if os.path.isdir(folder) and os.listdir(folder):
-        if read_manifest(folder) is None:
+    if os.path.isdir(folder):
+        if os.path.exists(os.path.join(folder, MANIFEST)) and read_manifest(folder) is None:
             raise ConfigError(f"{where}: the folder holds other files; give a new or empty folder")
-        others = sorted(set(os.listdir(folder)) - {MANIFEST, *CORRUPTIONS})
-        if others:
-            raise ConfigError(f"{where} holds {others[0]}, which is not a copy: move it out, or give another folder")
+        foreign = foreign_entry(folder, is_copy)
+        if foreign:
+            raise ConfigError(f"{where} holds {foreign}, which is not a copy: move it out, or give another folder")
     parent = os.path.dirname(folder)
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
@@ -167,42 +195,6 @@ def check_folder(folder, output_dir=None):
         os.rmdir(tempfile.mkdtemp(prefix=".corruptions-check-", dir=parent))  # the partial folder goes there
     except OSError as error:
         raise ConfigError(f"{where}: cannot write in {parent} ({error.strerror})") from None
-
-
-@contextlib.contextmanager
-def locked(folder, exclusive):
-    """Within the context, a lock on `folder`'s parent folder: `exclusive` while copies are made, shared while
-    they are read (POSIX `flock`: a process waits for the other's lock to go)."""
-    parent = os.path.dirname(os.path.realpath(folder))
-    os.makedirs(parent, exist_ok=True)
-    handle = os.open(parent, os.O_RDONLY)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(handle)
-
-
-def remove_stale_partials(folder, say):
-    """Remove the partial folders of `folder` that a process killed while making them left (its `MAKING`
-    marker inside, its process gone), one line each."""
-    parent, base = os.path.split(folder)
-    for name in os.listdir(parent):
-        found = re.fullmatch(re.escape(base) + r"\.partial-(\d+)", name)
-        path = os.path.join(parent, name)
-        if found and os.path.exists(os.path.join(path, MAKING)) and not process_alive(int(found.group(1))):
-            shutil.rmtree(path, ignore_errors=True)
-            say(f"[corruptions] removed {path}: copies a stopped process had not finished")
-
-
-def process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def reused(folder, key, say):
@@ -227,10 +219,9 @@ def make_all(source, partial, seed, backend, say, stopped):
     for number, name in enumerate(CORRUPTIONS, 1):
         try:
             lists[name] = make_corruption(name, source, partial, seed, backend, stopped)
-        except RDropError:
-            raise  # an image that does not decode, or a signal: not the corruption's
-        except Exception as error:  # any failure of the corruption: it is left out, said in one line
+        except CorruptionFailed as failed:  # the corruption's own failure: it is left out, said in one line
             shutil.rmtree(os.path.join(partial, name), ignore_errors=True)
+            error = failed.__cause__
             left_out[name] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             say(f"[corruptions] {name} left out: {left_out[name]} ({library_versions()})")
         seconds = time.time() - started
@@ -249,57 +240,56 @@ def make_copies(
     the dataset reads it, decoded as `backend`: `decode_backend`) in `folder`, made, or reused when its manifest
     has this `cache_key` and every copy. Returns the manifest: {"key", "seed", "backend", "library", "source",
     "images", "lists": {name: {severity: list path relative to `folder`}}, "left_out": {name: why}}; `say` gets
-    one line per corruption left out and one on what was done. Made whole or not at all. Raises `ConfigError`
-    where `folder` cannot take them (`check_folder`), `DataError` for a bad list or an image that does not
-    decode, `TrainingStopped` when `stopped()` names a signal."""
+    one line per corruption left out and one on what was done. Made beside `folder` and swapped in whole
+    (`owned_folder`), under the folder's exclusive lock. Raises `ConfigError` where `folder` cannot take them
+    (`check_folder`) or they cannot be written, `DataError` for a bad list or an image that does not decode,
+    `TrainingStopped` when `stopped()` names a signal; a failed call leaves nothing it made."""
     folder = os.path.realpath(folder)
     source = read_source(image_root, list_path, delimiter, multilabel)
     key = cache_key(source.paths, list_path, seed, backend)
-    parent = os.path.dirname(folder)
-    made_parent = not os.path.exists(parent)
+    check_folder(folder)
+    levels = missing_levels(os.path.dirname(folder))
+    prefixed = lambda line: say(f"[corruptions] {line}")  # noqa: E731
     try:
-        return make_locked(folder, key, source, seed, say, backend, stopped)
-    except BaseException:
-        if made_parent and os.path.isdir(parent) and not os.listdir(parent):
-            os.rmdir(parent)  # the folder it made for the copies: nothing of a failed call stays
+        with lock(folder, exclusive=True, say=prefixed):
+            os.makedirs(os.path.dirname(folder), exist_ok=True)
+            remove_leftovers(folder, is_copy, prefixed)
+            return reused(folder, key, say) or make_swapped(folder, key, source, seed, say, backend, stopped)
+    except BaseException as error:
+        remove_empty(levels)
+        if isinstance(error, OSError):
+            raise ConfigError(f"--corruptions {folder}: the copies cannot be written ({error}); nothing kept") from None
         raise
 
 
-def make_locked(folder, key, source, seed, say, backend, stopped):
-    """`make_copies` once its list is read, under the exclusive lock."""
-    with locked(folder, exclusive=True):
-        manifest = reused(folder, key, say)
-        if manifest is not None:
-            return manifest
-        check_folder(folder)
-        remove_stale_partials(folder, say)
-        started, partial = time.time(), f"{folder}.partial-{os.getpid()}"
-        try:
-            os.makedirs(partial)
-            open(os.path.join(partial, MAKING), "w").close()
-            lists, left_out = make_all(source, partial, seed, backend, say, stopped)
-            if not lists:
-                why = next(iter(left_out.values()))
-                raise ConfigError(f"--corruptions: no corruption ran on the images of {source.list_path} ({why})")
-            manifest = {
-                "key": key, "seed": seed, "backend": backend, "library": library_versions(),
-                "source": os.path.abspath(source.list_path), "images": len(source.paths), "lists": lists,
-                "left_out": left_out,
-            }  # fmt: skip
-            with open(os.path.join(partial, MANIFEST), "w", encoding="utf-8") as handle:
-                json.dump(manifest, handle, indent=1)
-            os.remove(os.path.join(partial, MAKING))
-            if os.path.isdir(folder):
-                shutil.rmtree(folder)  # copies made for another key, or incomplete: nothing else (check_folder)
-            os.replace(partial, folder)
-        except TrainingStopped as stop:
-            stop.line = (
-                f"stopped by {stop.signal_name} while making the corrupted copies of {source.list_path}: none kept, "
-                f"{folder} untouched; the same command makes them"
-            )
-            raise
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
+def make_swapped(folder, key, source, seed, say, backend, stopped):
+    """The copies made in `<folder>.partial-<pid>` and swapped in: `make_copies`' making (under its lock)."""
+    check_folder(folder)  # again, under the lock: another process may have made copies there meanwhile
+    started, partial = time.time(), f"{folder}.partial-{os.getpid()}"
+    try:
+        os.makedirs(partial)
+        open(os.path.join(partial, MAKING), "w").close()
+        lists, left_out = make_all(source, partial, seed, backend, say, stopped)
+        if not lists:
+            why = next(iter(left_out.values()))
+            raise ConfigError(f"--corruptions: no corruption ran on the images of {source.list_path} ({why})")
+        manifest = {
+            "key": key, "seed": seed, "backend": backend, "library": library_versions(),
+            "source": os.path.abspath(source.list_path), "images": len(source.paths), "lists": lists,
+            "left_out": left_out,
+        }  # fmt: skip
+        with open(os.path.join(partial, MANIFEST), "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=1)
+        os.remove(os.path.join(partial, MAKING))
+        swap_in(partial, folder)
+    except TrainingStopped as stop:
+        stop.line = (
+            f"stopped by {stop.signal_name} while making the corrupted copies of {source.list_path}: none kept, "
+            f"{folder} untouched; the same command makes them"
+        )
+        raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     say(
         f"[corruptions] made {len(lists)} corruptions x 5 severities of {len(source.paths)} images in {folder} "
         f"({time.time() - started:.0f} s)"

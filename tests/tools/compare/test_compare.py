@@ -219,6 +219,20 @@ def test_a_bad_argument_is_one_line(extra, words, tmp_path):
     assert "\n" not in str(stop.value.code) and not (tmp_path / "out").exists()
 
 
+def test_an_out_that_is_a_file_or_under_one_is_one_line(tmp_path):
+    from paddleclas_rdrop.tools.compare.command import main
+
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "x"):
+        with pytest.raises(SystemExit) as stop:
+            main(TOOLS, ["-c", RECIPE, "--out", str(out), "--corruptions"])
+        assert (
+            str(stop.value.code)
+            == f"error: --out {out}: {tmp_path / 'afile'} is a file; give a folder (new, or of this comparison)"
+        )
+    assert (tmp_path / "afile").read_text() == "x"
+
+
 @pytest.mark.parametrize("seeds", [2, 4, 5])
 def test_fewer_than_five_seeds_are_warned_of_with_the_width_of_their_intervals(seeds, capsys, tmp_path):
     from paddleclas_rdrop.tools.compare.command import parse

@@ -6,9 +6,11 @@ killed process leaves nothing behind."""
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from paddleclas_rdrop.core.errors import ConfigError, DataError, TrainingStopped
 from paddleclas_rdrop.tools.data.corrupted_copies import check_folder, make_copies
 from paddleclas_rdrop.tools.data.corruptions import CORRUPTIONS, SEVERITIES, read_image
 from paddleclas_rdrop.tools.data.lists import decode
+from paddleclas_rdrop.tools.data.owned_folder import lock
 
 
 def write_list(folder, size, modes, multilabel=False):
@@ -94,7 +97,7 @@ def test_a_folder_of_other_files_is_refused_and_kept(tmp_path):
     write_list(tmp_path, 28, ["L"])
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(ConfigError, match="the folder holds other files; give a new or empty folder"):
+    with pytest.raises(ConfigError, match="mine holds notes.txt, which is not a copy: move it out"):
         make_copies(str(tmp_path), str(tmp_path / "list.txt"), str(tmp_path / "mine"), say=print)
     assert os.listdir(tmp_path / "mine") == ["notes.txt"]
 
@@ -236,7 +239,83 @@ def test_a_stop_keeps_nothing_and_a_killed_makers_partial_folder_goes_with_a_lin
         (tmp_path / f"c.partial-{pid}" / ".making").write_text("")
     said = []
     make(tmp_path, tmp_path / "c", say=said.append)
-    assert (
-        f"[corruptions] removed {tmp_path / f'c.partial-{dead.pid}'}: copies a stopped process had not finished" in said
-    )
+    assert f"[corruptions] removed {tmp_path / f'c.partial-{dead.pid}'}, which a stopped process left" in said
     assert not (tmp_path / f"c.partial-{dead.pid}").exists() and (tmp_path / f"c.partial-{os.getppid()}").exists()
+
+
+def test_a_users_file_at_any_depth_or_beside_a_look_alike_manifest_is_refused_and_kept(tmp_path):
+    write_list(tmp_path, 28, ["L"])
+    make(tmp_path, tmp_path / "c")
+    (tmp_path / "c" / "fog" / "notes.txt").write_text("mine")
+    (tmp_path / "c" / "snow" / "3" / "mine").mkdir()
+    Image.new("L", (28, 28), 7).save(tmp_path / "imgs" / "0.png")  # another image: the copies are made anew
+    with pytest.raises(ConfigError, match=r"c holds fog/notes.txt, which is not a copy"):
+        make(tmp_path, tmp_path / "c")
+    (tmp_path / "u" / "fog").mkdir(parents=True)
+    (tmp_path / "u" / "fog" / "data.csv").write_text("precious")
+    (tmp_path / "u" / "manifest.json").write_text('{"key": "mine", "lists": {}, "left_out": {}}')
+    with pytest.raises(ConfigError, match=r"u holds fog/data.csv, which is not a copy"):
+        make(tmp_path, tmp_path / "u")
+    assert (tmp_path / "c" / "fog" / "notes.txt").exists() and (tmp_path / "u" / "fog" / "data.csv").exists()
+
+
+def test_what_a_killed_swap_left_is_the_tools_and_goes_with_a_line(tmp_path):
+    write_list(tmp_path, 28, ["L"])
+    made = make(tmp_path, tmp_path / "c")
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()
+    shutil.copytree(tmp_path / "c", tmp_path / f"c.old-{dead.pid}")  # the aside version a kill left
+    shutil.copytree(tmp_path / "c", tmp_path / f"c.partial-{dead.pid}")  # a finished partial, its marker gone
+    os.remove(tmp_path / "c" / "manifest.json")  # and a folder of copies without its manifest
+    said = []
+    assert make(tmp_path, tmp_path / "c", say=said.append)["key"] == made["key"]
+    for kind in ("old", "partial"):
+        assert f"[corruptions] removed {tmp_path / f'c.{kind}-{dead.pid}'}, which a stopped process left" in said
+    assert sorted(os.listdir(tmp_path)) == ["c", "imgs", "list.txt"]
+    shutil.rmtree(tmp_path / "c" / "fog" / "3")  # a whole severity gone: made anew
+    make(tmp_path, tmp_path / "c", say=said.append)
+    assert (tmp_path / "c" / "fog" / "3" / "0.png").exists()
+
+
+def test_a_write_error_is_one_line_with_nothing_kept_not_a_corruption_left_out(tmp_path, monkeypatch):
+    write_list(tmp_path, 28, ["L"])
+    save = Image.Image.save
+
+    def full_disk(image, path, *args, **kwargs):
+        if "/fog/" in str(path):
+            raise OSError(28, "No space left on device")
+        return save(image, path, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    with pytest.raises(ConfigError, match=r"deep/a/c: the copies cannot be written \(\[Errno 28\] No space left"):
+        make(tmp_path, tmp_path / "deep" / "a" / "c")
+    assert sorted(os.listdir(tmp_path)) == ["imgs", "list.txt"]  # not even the folders made for it
+
+
+def test_a_path_under_a_file_or_a_symlink_loop_is_one_line(tmp_path):
+    write_list(tmp_path, 28, ["L"])
+    (tmp_path / "afile").write_text("x")
+    os.symlink(tmp_path / "loop", tmp_path / "loop")
+    for folder, refusal in ((tmp_path / "afile" / "c", "is under a file"), (tmp_path / "loop", "a loop")):
+        with pytest.raises(ConfigError, match=refusal):
+            make(tmp_path, folder)
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_a_process_waiting_for_a_folders_lock_says_so_and_another_folder_does_not_wait(tmp_path):
+    said, release = [], threading.Event()
+
+    def hold():
+        with lock(str(tmp_path / "a"), exclusive=True, say=said.append):
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    while not os.listdir(os.path.join(tempfile.gettempdir(), "paddleclas-rdrop-locks")):
+        pass
+    with lock(str(tmp_path / "b"), exclusive=True, say=said.append):
+        assert said == []  # another folder: no wait
+    threading.Timer(0.3, release.set).start()
+    with lock(str(tmp_path / "a"), exclusive=False, say=said.append):
+        assert said == [f"waiting for another process making {tmp_path / 'a'}"] and release.is_set()
+    holder.join()

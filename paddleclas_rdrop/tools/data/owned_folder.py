@@ -1,0 +1,99 @@
+"""A folder a tool owns and replaces whole: it holds only the files the tool makes (`foreign_entry` finds any
+other), a new version is made beside it (`<folder>.partial-<pid>`) and swapped in with two renames
+(`swap_in`: the old version goes to `<folder>.old-<pid>` first, so the folder is always one whole version or,
+between the renames, absent), the leftovers of a killed process are removed by the next one
+(`remove_leftovers`), and processes take a lock per folder (`lock`) so that none replaces a version another
+is reading. Nothing that is not the tool's is ever removed."""
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+
+
+def foreign_entry(folder, own):
+    """The first path under `folder` (relative, in walk order) that `own(relative, is_dir)` does not claim, or
+    None. A symlink inside is foreign (it is never followed)."""
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()  # walked in name order: the same entry named every time
+        for name in dirs + sorted(files):
+            path = os.path.join(root, name)
+            relative = os.path.relpath(path, folder)
+            if os.path.islink(path) or not own(relative, os.path.isdir(path)):
+                return relative
+    return None
+
+
+def process_alive(pid):
+    """Whether a process with this id runs (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers(folder, own, say):
+    """Remove `<folder>.partial-<pid>` and `<folder>.old-<pid>` folders whose process is gone and which hold
+    only what `own` claims, one line each (`say`)."""
+    parent, base = os.path.split(folder)
+    for name in sorted(os.listdir(parent)):
+        found = re.fullmatch(re.escape(base) + r"\.(partial|old)-(\d+)", name)
+        path = os.path.join(parent, name)
+        if not found or not os.path.isdir(path) or os.path.islink(path) or process_alive(int(found.group(2))):
+            continue
+        if foreign_entry(path, own) is None:
+            shutil.rmtree(path)
+            say(f"removed {path}, which a stopped process left")
+
+
+def swap_in(partial, folder):
+    """`partial` becomes `folder`; the version of `folder` there before (the caller checked it is the tool's) is
+    moved aside by a rename, then removed."""
+    aside = f"{folder}.old-{os.getpid()}"
+    if os.path.isdir(folder):
+        os.rename(folder, aside)
+    os.rename(partial, folder)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def lock(folder, exclusive, say):
+    """Within the context, a lock on `folder` (POSIX `flock` on a file named after its real path in the
+    temporary folder, so nothing is added beside it): `exclusive` to make it, shared to read it. A process that
+    must wait says so once (`say`)."""
+    where = os.path.join(tempfile.gettempdir(), "paddleclas-rdrop-locks")
+    os.makedirs(where, exist_ok=True)
+    name = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:32]
+    handle = os.open(os.path.join(where, f"{name}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    kind = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        try:
+            fcntl.flock(handle, kind | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another process {'reading or making' if exclusive else 'making'} {folder}")
+            fcntl.flock(handle, kind)
+        yield
+    finally:
+        os.close(handle)
+
+
+def missing_levels(path):
+    """The folders of `path` and its parents that do not exist, deepest first."""
+    levels = []
+    while path and not os.path.exists(path):
+        levels.append(path)
+        path = os.path.dirname(path)
+    return levels
+
+
+def remove_empty(levels):
+    """Remove the folders `levels` (deepest first) that exist and are empty."""
+    for path in levels:
+        if os.path.isdir(path) and not os.listdir(path):
+            os.rmdir(path)
