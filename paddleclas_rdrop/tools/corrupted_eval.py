@@ -22,6 +22,7 @@ from ..core.errors import ConfigError, DataError, first_line
 from .data.lists import dataset_lists
 
 RESULTS = "corruptions.json"
+FILE_SUFFIXES = (".json", ".log", ".txt", ".csv", ".yaml", ".yml", ".png", ".pdparams", ".pdopt")  # files, not a FOLDER
 
 
 def metric_name(config):
@@ -43,8 +44,11 @@ def prepare(config, corruptions, processes=1):
 
     output_dir = config["Global"].get("output_dir") or "./output/"
     folder = copies_folder(output_dir, corruptions)
-    if folder == os.path.abspath(os.path.join(output_dir, RESULTS)):
-        raise ConfigError(f"--corruptions {folder} is the file tools/eval.py writes its values to: give a folder")
+    if os.path.dirname(folder) == os.path.abspath(output_dir) and os.path.splitext(folder)[1] in FILE_SUFFIXES:
+        raise ConfigError(
+            f"--corruptions {folder} is named as a file in Global.output_dir, where eval.py writes {RESULTS}, "
+            f"eval_per_class.json and its log: give a folder"
+        )
     check_folder(folder, output_dir)
     if processes > 1:
         raise ConfigError("--corruptions evaluates in one process: run tools/eval.py without paddle.distributed")

@@ -72,6 +72,9 @@ def test_the_metric_is_added_where_missing_and_the_refusals_come_before_anything
     (tmp_path / "out" / "corruptions" / "mine.png").write_bytes(b"")
     with pytest.raises(ConfigError, match=r"--corruptions .*/out/corruptions holds mine.png, which is not a copy"):
         prepare(config(tmp_path), "")
+    for name in ("corruptions.json", "eval_per_class.json"):  # a file eval.py writes there, given as FOLDER
+        with pytest.raises(ConfigError, match=rf"{name} is named as a file in Global.output_dir"):
+            prepare(config(tmp_path), str(tmp_path / "out" / name))
 
 
 def test_the_printed_lines_give_each_severity_and_the_means():

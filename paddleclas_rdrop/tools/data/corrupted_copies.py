@@ -11,10 +11,11 @@ The folder is the tool's alone (`owned_folder`): one holding anything the tool d
 of the user's at any depth, a manifest it did not write) is refused, never emptied. The copies are made in
 `<folder>.partial-<pid>` and swapped in by two renames, so the folder is one whole version or, between the
 renames, absent; a SIGINT or SIGTERM stops the making between two images (`stopped`) and removes the partial
-folder, and the leftovers of a killed process are removed, with a line, by the next call. Making takes the
-folder's exclusive lock and evaluation a shared one (`owned_folder.lock`), so one process never remakes copies
-another is reading. A copy that is missing on reuse makes them anew; a copy edited in place is not noticed
-there (the key covers the source images, not the copies), and fails the evaluation that reads it.
+folder, and the marked leftovers of a killed process are removed, with a line, by the next call. Making takes
+the folder's exclusive lock, reuse and evaluation a shared one (`owned_folder.lock`), so one process never
+remakes copies another is reading. A copy or list line missing on reuse makes them anew; a copy edited in place
+is not noticed there (the key covers the source images, not the copies), and fails the evaluation that reads it
+when it no longer loads.
 
 A corruption that fails (raises, or returns another shape) on any image at any severity is left out whole, with
 one line saying why; an image that does not decode is a `DataError` naming it.
@@ -35,10 +36,10 @@ from PIL import Image
 from ...core.errors import ConfigError, DataError, TrainingStopped
 from .corruptions import CORRUPTIONS, SEVERITIES, corrupt, image_seed, library_versions, read_image
 from .lists import read_list_file
-from .owned_folder import foreign_entry, lock, missing_levels, remove_empty, remove_leftovers, swap_in
+from .owned_folder import MARKER as MAKING
+from .owned_folder import Stopped, foreign_entry, lock, missing_levels, remove_empty, remove_leftovers, swap_in
 
 MANIFEST = "manifest.json"
-MAKING = ".making"  # in a partial folder from its start: the tool's own, removable once its process is gone
 FORMAT = 3  # how a copies folder is laid out and made; a change makes the copies anew
 SEVERITY_NAMES = {str(severity) for severity in SEVERITIES}
 LIST_NAMES = {f"{severity}.txt" for severity in SEVERITIES}
@@ -110,6 +111,8 @@ def make_corruption(name, source, folder, seed, backend="cv2", stopped=lambda: N
         for severity in SEVERITIES:
             try:
                 out = corrupt(pixels, name, severity, image_seed(seed, name, severity, index))
+            except MemoryError:
+                raise  # the machine's, not the corruption's: nothing is recorded
             except Exception as error:  # the corruption's own failure, not an I/O one
                 raise CorruptionFailed(name) from error
             relative = f"{name}/{severity}/{index}.png"
@@ -139,12 +142,17 @@ def read_manifest(folder):
 
 
 def missing_copy(folder, manifest):
-    """The first copy or list of `manifest` that is not in `folder` (relative path), or None."""
+    """What of `manifest` is not in `folder`: the first copy or list missing (relative path), or a list that
+    does not have a line per image; None where all is there."""
     expected = {f"{index}.png" for index in range(manifest.get("images", 0))}
     for name, severities in manifest["lists"].items():
         for severity, relative in severities.items():
             if not os.path.isfile(os.path.join(folder, relative)):
                 return relative
+            with open(os.path.join(folder, relative), "rb") as handle:
+                lines = sum(1 for line in handle if line.strip())
+            if lines != len(expected):
+                return f"{relative}'s lines ({lines} of {len(expected)})"
             where = os.path.join(folder, name, severity)
             found = set(os.listdir(where)) if os.path.isdir(where) else set()
             if expected - found:
@@ -251,10 +259,19 @@ def make_copies(
     levels = missing_levels(os.path.dirname(folder))
     prefixed = lambda line: say(f"[corruptions] {line}")  # noqa: E731
     try:
-        with lock(folder, exclusive=True, say=prefixed):
+        if os.path.isdir(folder):  # copies to reuse: a shared lock, as readers take
+            with lock(folder, exclusive=False, say=prefixed, stopped=stopped):
+                manifest = reused(folder, key, lambda line: None)
+            if manifest is not None:
+                return reused(folder, key, say)
+        with lock(folder, exclusive=True, say=prefixed, stopped=stopped):
             os.makedirs(os.path.dirname(folder), exist_ok=True)
             remove_leftovers(folder, is_copy, prefixed)
             return reused(folder, key, say) or make_swapped(folder, key, source, seed, say, backend, stopped)
+    except Stopped as stop:
+        remove_empty(levels)
+        line = f"stopped by {stop.args[0]} while waiting for another process's copies in {folder}: none made"
+        raise TrainingStopped(stop.args[0], 0, 0, line) from None
     except BaseException as error:
         remove_empty(levels)
         if isinstance(error, OSError):
@@ -280,8 +297,7 @@ def make_swapped(folder, key, source, seed, say, backend, stopped):
         }  # fmt: skip
         with open(os.path.join(partial, MANIFEST), "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=1)
-        os.remove(os.path.join(partial, MAKING))
-        swap_in(partial, folder)
+        swap_in(partial, folder)  # the marker goes with it, then off
     except TrainingStopped as stop:
         stop.line = (
             f"stopped by {stop.signal_name} while making the corrupted copies of {source.list_path}: none kept, "

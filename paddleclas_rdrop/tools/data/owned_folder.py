@@ -1,9 +1,9 @@
 """A folder a tool owns and replaces whole: it holds only the files the tool makes (`foreign_entry` finds any
 other), a new version is made beside it (`<folder>.partial-<pid>`) and swapped in with two renames
 (`swap_in`: the old version goes to `<folder>.old-<pid>` first, so the folder is always one whole version or,
-between the renames, absent), the leftovers of a killed process are removed by the next one
-(`remove_leftovers`), and processes take a lock per folder (`lock`) so that none replaces a version another
-is reading. Nothing that is not the tool's is ever removed."""
+between the renames, absent), the leftovers of a killed process, marked as the tool's by a `MARKER` file, are
+removed by the next one (`remove_leftovers`), and processes take a lock per folder (`lock`) so that none
+replaces a version another is reading. Nothing that is not the tool's is ever removed."""
 
 import contextlib
 import fcntl
@@ -12,6 +12,9 @@ import os
 import re
 import shutil
 import tempfile
+import time
+
+MARKER = ".making"  # in a version being made or moved aside: the tool's, removable once its process is gone
 
 
 def foreign_entry(folder, own):
@@ -39,13 +42,16 @@ def process_alive(pid):
 
 
 def remove_leftovers(folder, own, say):
-    """Remove `<folder>.partial-<pid>` and `<folder>.old-<pid>` folders whose process is gone and which hold
-    only what `own` claims, one line each (`say`)."""
+    """Remove `<folder>.partial-<pid>` and `<folder>.old-<pid>` folders whose process is gone, which hold its
+    `MARKER` and only what `own` claims, one line each (`say`); a folder of that name without the marker (a
+    user's backup) stays."""
     parent, base = os.path.split(folder)
     for name in sorted(os.listdir(parent)):
         found = re.fullmatch(re.escape(base) + r"\.(partial|old)-(\d+)", name)
         path = os.path.join(parent, name)
         if not found or not os.path.isdir(path) or os.path.islink(path) or process_alive(int(found.group(2))):
+            continue
+        if not os.path.isfile(os.path.join(path, MARKER)):
             continue
         if foreign_entry(path, own) is None:
             shutil.rmtree(path)
@@ -53,34 +59,48 @@ def remove_leftovers(folder, own, say):
 
 
 def swap_in(partial, folder):
-    """`partial` becomes `folder`; the version of `folder` there before (the caller checked it is the tool's) is
-    moved aside by a rename, then removed."""
+    """`partial` (holding its `MARKER`) becomes `folder`; the version of `folder` there before (the caller
+    checked it is the tool's) is marked, moved aside by a rename, then removed; the marker is taken off last."""
     aside = f"{folder}.old-{os.getpid()}"
     if os.path.isdir(folder):
+        open(os.path.join(folder, MARKER), "w").close()
         os.rename(folder, aside)
     os.rename(partial, folder)
     shutil.rmtree(aside, ignore_errors=True)
+    os.remove(os.path.join(folder, MARKER))
 
 
 @contextlib.contextmanager
-def lock(folder, exclusive, say):
-    """Within the context, a lock on `folder` (POSIX `flock` on a file named after its real path in the
-    temporary folder, so nothing is added beside it): `exclusive` to make it, shared to read it. A process that
-    must wait says so once (`say`)."""
-    where = os.path.join(tempfile.gettempdir(), "paddleclas-rdrop-locks")
-    os.makedirs(where, exist_ok=True)
+def lock(folder, exclusive, say, stopped=lambda: None, poll=0.2):
+    """Within the context, a lock on `folder` (POSIX `flock` on a file named after its real path in a folder
+    of the user's in the temporary folder, so nothing is added beside it): `exclusive` to make it, shared to
+    read it. A process that must wait says so once (`say`) and tries again every `poll` seconds until it has
+    it or `stopped()` names a signal, which raises `Stopped`."""
+    where = os.path.join(tempfile.gettempdir(), f"paddleclas-rdrop-locks-{os.getuid()}")
+    os.makedirs(where, mode=0o700, exist_ok=True)
     name = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:32]
-    handle = os.open(os.path.join(where, f"{name}.lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    handle = os.open(os.path.join(where, f"{name}.lock"), os.O_RDONLY | os.O_CREAT, 0o600)
     kind = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     try:
-        try:
-            fcntl.flock(handle, kind | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"waiting for another process {'reading or making' if exclusive else 'making'} {folder}")
-            fcntl.flock(handle, kind)
+        waited = False
+        while True:
+            try:
+                fcntl.flock(handle, kind | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited:
+                    say(f"waiting for another process {'reading or making' if exclusive else 'making'} {folder}")
+                    waited = True
+                if stopped():
+                    raise Stopped(stopped()) from None
+                time.sleep(poll)
         yield
     finally:
         os.close(handle)
+
+
+class Stopped(Exception):
+    """A signal (its name, `args[0]`) came while a process waited for a lock."""
 
 
 def missing_levels(path):

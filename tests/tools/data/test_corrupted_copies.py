@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from paddleclas_rdrop.core.errors import ConfigError, DataError, TrainingStopped
 from paddleclas_rdrop.tools.data.corrupted_copies import check_folder, make_copies
 from paddleclas_rdrop.tools.data.corruptions import CORRUPTIONS, SEVERITIES, read_image
 from paddleclas_rdrop.tools.data.lists import decode
-from paddleclas_rdrop.tools.data.owned_folder import lock
+from paddleclas_rdrop.tools.data.owned_folder import Stopped, lock
 
 
 def write_list(folder, size, modes, multilabel=False):
@@ -264,17 +265,24 @@ def test_what_a_killed_swap_left_is_the_tools_and_goes_with_a_line(tmp_path):
     made = make(tmp_path, tmp_path / "c")
     dead = subprocess.Popen([sys.executable, "-c", ""])
     dead.wait()
-    shutil.copytree(tmp_path / "c", tmp_path / f"c.old-{dead.pid}")  # the aside version a kill left
-    shutil.copytree(tmp_path / "c", tmp_path / f"c.partial-{dead.pid}")  # a finished partial, its marker gone
+    for kind in ("old", "partial"):  # the aside version and a finished partial a kill left, marked
+        shutil.copytree(tmp_path / "c", tmp_path / f"c.{kind}-{dead.pid}")
+        (tmp_path / f"c.{kind}-{dead.pid}" / ".making").write_text("")
+    shutil.copytree(tmp_path / "c", tmp_path / "c.old-2024")  # a user's backup: no marker
     os.remove(tmp_path / "c" / "manifest.json")  # and a folder of copies without its manifest
     said = []
     assert make(tmp_path, tmp_path / "c", say=said.append)["key"] == made["key"]
     for kind in ("old", "partial"):
         assert f"[corruptions] removed {tmp_path / f'c.{kind}-{dead.pid}'}, which a stopped process left" in said
-    assert sorted(os.listdir(tmp_path)) == ["c", "imgs", "list.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["c", "c.old-2024", "imgs", "list.txt"]
+    assert not (tmp_path / "c" / ".making").exists()
     shutil.rmtree(tmp_path / "c" / "fog" / "3")  # a whole severity gone: made anew
     make(tmp_path, tmp_path / "c", say=said.append)
     assert (tmp_path / "c" / "fog" / "3" / "0.png").exists()
+    (tmp_path / "c" / "fog" / "1.txt").write_text("")  # a list emptied: made anew, not read as no images
+    said.clear()
+    make(tmp_path, tmp_path / "c", say=said.append)
+    assert said[0] == f"[corruptions] the copies in {tmp_path / 'c'} lack fog/1.txt's lines (0 of 1): making them anew"
 
 
 def test_a_write_error_is_one_line_with_nothing_kept_not_a_corruption_left_out(tmp_path, monkeypatch):
@@ -311,11 +319,15 @@ def test_a_process_waiting_for_a_folders_lock_says_so_and_another_folder_does_no
 
     holder = threading.Thread(target=hold)
     holder.start()
-    while not os.listdir(os.path.join(tempfile.gettempdir(), "paddleclas-rdrop-locks")):
+    while not holder.is_alive():
         pass
+    time.sleep(0.2)  # the holder takes the lock
     with lock(str(tmp_path / "b"), exclusive=True, say=said.append):
         assert said == []  # another folder: no wait
+    with pytest.raises(Stopped):  # a signal while it waits: it stops waiting
+        with lock(str(tmp_path / "a"), exclusive=False, say=said.append, stopped=lambda: "SIGINT", poll=0.01):
+            pass
     threading.Timer(0.3, release.set).start()
-    with lock(str(tmp_path / "a"), exclusive=False, say=said.append):
-        assert said == [f"waiting for another process making {tmp_path / 'a'}"] and release.is_set()
+    with lock(str(tmp_path / "a"), exclusive=False, say=said.append, poll=0.01):
+        assert said == [f"waiting for another process making {tmp_path / 'a'}"] * 2 and release.is_set()
     holder.join()
