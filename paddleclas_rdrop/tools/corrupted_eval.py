@@ -10,6 +10,7 @@ and ECE (Guo et al. 2017) in [0, 1], NLL in nats. Multi-label runs from `LabelCa
 one line per corruption to stdout.
 """
 
+import contextlib
 import copy
 import json
 import logging
@@ -112,12 +113,18 @@ def evaluate_corrupted(engine, run, say=print):
     `run.corruptions`, or `<output_dir>/corruptions`); writes `RESULTS` and prints the lines of `report_lines`.
     Returns the clean evaluation's value, as `engine.eval()`. The copies are read under a shared lock
     (`owned_folder.lock`): no other process remakes them meanwhile."""
+    from ..core.errors import TrainingStopped
     from .data.corrupted_copies import read_manifest
-    from .data.owned_folder import lock
+    from .data.owned_folder import Stopped, lock
 
     folder = copies_folder(run.output_dir, run.corruptions)
     manifest = copies_of(run.config, folder, say)
-    with lock(folder, exclusive=False, say=lambda line: say(f"[corruptions] {line}")):
+    with contextlib.ExitStack() as reading:
+        try:
+            reading.enter_context(lock(folder, exclusive=False, say=lambda line: say(f"[corruptions] {line}")))
+        except Stopped as stop:
+            line = f"stopped by {stop.args[0]} while waiting to read the copies in {folder}; nothing evaluated"
+            raise TrainingStopped(stop.args[0], 0, 0, line) from None
         if (read_manifest(folder) or {}).get("key") != manifest["key"]:
             raise ConfigError(
                 f"--corruptions {folder}: another process made copies of another list there meanwhile: give each "

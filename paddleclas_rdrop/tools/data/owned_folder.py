@@ -75,7 +75,7 @@ def lock(folder, exclusive, say, stopped=lambda: None, poll=0.2):
     """Within the context, a lock on `folder` (POSIX `flock` on a file named after its real path in a folder
     of the user's in the temporary folder, so nothing is added beside it): `exclusive` to make it, shared to
     read it. A process that must wait says so once (`say`) and tries again every `poll` seconds until it has
-    it or `stopped()` names a signal, which raises `Stopped`."""
+    it or `stopped()` names a signal (or a KeyboardInterrupt comes), which raises `Stopped`."""
     where = os.path.join(tempfile.gettempdir(), f"paddleclas-rdrop-locks-{os.getuid()}")
     os.makedirs(where, mode=0o700, exist_ok=True)
     name = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:32]
@@ -91,9 +91,12 @@ def lock(folder, exclusive, say, stopped=lambda: None, poll=0.2):
                 if not waited:
                     say(f"waiting for another process {'reading or making' if exclusive else 'making'} {folder}")
                     waited = True
-                if stopped():
-                    raise Stopped(stopped()) from None
-                time.sleep(poll)
+                try:
+                    if stopped():
+                        raise Stopped(stopped()) from None
+                    time.sleep(poll)
+                except KeyboardInterrupt:  # Python's own SIGINT handler, where no stop is recorded
+                    raise Stopped("SIGINT") from None
         yield
     finally:
         os.close(handle)

@@ -327,7 +327,14 @@ def test_a_process_waiting_for_a_folders_lock_says_so_and_another_folder_does_no
     with pytest.raises(Stopped):  # a signal while it waits: it stops waiting
         with lock(str(tmp_path / "a"), exclusive=False, say=said.append, stopped=lambda: "SIGINT", poll=0.01):
             pass
+
+    def interrupted():
+        raise KeyboardInterrupt  # Python's own SIGINT handler, where no stop is recorded
+
+    with pytest.raises(Stopped, match="SIGINT"):
+        with lock(str(tmp_path / "a"), exclusive=False, say=said.append, stopped=interrupted, poll=0.01):
+            pass
     threading.Timer(0.3, release.set).start()
     with lock(str(tmp_path / "a"), exclusive=False, say=said.append, poll=0.01):
-        assert said == [f"waiting for another process making {tmp_path / 'a'}"] * 2 and release.is_set()
+        assert said == [f"waiting for another process making {tmp_path / 'a'}"] * 3 and release.is_set()
     holder.join()
