@@ -259,15 +259,17 @@ def make_copies(
     levels = missing_levels(os.path.dirname(folder))
     prefixed = lambda line: say(f"[corruptions] {line}")  # noqa: E731
     try:
+        said = []  # a missing copy is said once, by the first look
         if os.path.isdir(folder):  # copies to reuse: a shared lock, as readers take
             with lock(folder, exclusive=False, say=prefixed, stopped=stopped):
-                manifest = reused(folder, key, lambda line: None)
+                manifest = reused(folder, key, lambda line: (say(line), said.append(line)))
             if manifest is not None:
-                return reused(folder, key, say)
+                return manifest
         with lock(folder, exclusive=True, say=prefixed, stopped=stopped):
             os.makedirs(os.path.dirname(folder), exist_ok=True)
             remove_leftovers(folder, is_copy, prefixed)
-            return reused(folder, key, say) or make_swapped(folder, key, source, seed, say, backend, stopped)
+            again = reused(folder, key, lambda line: None if line in said else say(line))  # made meanwhile?
+            return again or make_swapped(folder, key, source, seed, say, backend, stopped)
     except Stopped as stop:
         remove_empty(levels)
         line = f"stopped by {stop.args[0]} while waiting for another process's copies in {folder}: none made"

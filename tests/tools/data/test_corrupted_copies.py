@@ -222,6 +222,7 @@ def test_a_missing_copy_makes_them_anew_in_one_line(tmp_path):
     said = []
     make(tmp_path, tmp_path / "c", say=said.append)
     assert said[0] == f"[corruptions] the copies in {tmp_path / 'c'} lack fog/3/1.png: making them anew"
+    assert len([line for line in said if " lack " in line]) == 1  # said once, though looked at twice
     assert (tmp_path / "c" / "fog" / "3" / "1.png").exists() and said[-1].startswith("[corruptions] made ")
 
 
