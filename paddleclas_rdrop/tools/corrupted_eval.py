@@ -133,9 +133,10 @@ def evaluate_corrupted(engine, run, say=print):
         return evaluate_copies(engine, run, folder, manifest, say)
 
 
-def copies_of(config, folder, say=print):
-    """The corrupted copies of `config`'s DataLoader.Eval list in `folder` (`corrupted_copies.make_copies`), a
-    SIGINT or SIGTERM while they are made or just after ending the tool in one line (`TrainingStopped`)."""
+def copies_of(config, folder, say=print, key=None):
+    """The corrupted copies of `config`'s DataLoader.Eval list in `folder` (`corrupted_copies.make_copies`, with
+    its `key` where the caller has it), a SIGINT or SIGTERM while they are made or just after ending the tool in
+    one line (`TrainingStopped`)."""
     from ..core.errors import TrainingStopped
     from .data.corrupted_copies import make_copies
     from .data.corruptions import decode_backend
@@ -145,8 +146,9 @@ def copies_of(config, folder, say=print):
     backend = decode_backend(config)
     with StopOnSignals() as stop:
         manifest = make_copies(
-            image_root, list_path, folder, delimiter, multilabel, say=say, backend=backend, stopped=stop.requested
-        )
+            image_root, list_path, folder, delimiter, multilabel, say=say, backend=backend, stopped=stop.requested,
+            key=key,
+        )  # fmt: skip
     if stop.requested():
         name = stop.requested()
         raise TrainingStopped(

@@ -64,9 +64,14 @@ def _bounded(cls, split, retries=RETRIES, line=None):
     return type(cls.__name__, (cls,), {"__getitem__": __getitem__, "__module__": cls.__module__})
 
 
-def _line(dataset, split, index, error):
+def _image(dataset, index):
+    """The path of the dataset's image `index` (PaddleClas's datasets list them in `images`), or None."""
     images = getattr(dataset, "images", None)
-    image = f" {images[index]}" if isinstance(images, list) and index < len(images) else ""
+    return images[index] if isinstance(images, list) and index < len(images) else None
+
+
+def _line(dataset, split, index, error):
+    image = f" {_image(dataset, index)}" if _image(dataset, index) is not None else ""
     why = f"{type(error).__name__}: {error}" if error is not None else "its error is in the log"
     return (
         f"DataLoader.{split}: {RETRIES} images in a row failed to load or transform in PaddleClas's dataset, which "
@@ -76,8 +81,7 @@ def _line(dataset, split, index, error):
 
 
 def _first_line(dataset, split, index, error):
-    images = getattr(dataset, "images", None)
-    image = images[index] if isinstance(images, list) and index < len(images) else f"sample {index}"
+    image = _image(dataset, index) if _image(dataset, index) is not None else f"sample {index}"
     return f"DataLoader.{split}: {image} failed to load or transform ({type(error).__name__}: {error})"
 
 

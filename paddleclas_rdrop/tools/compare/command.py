@@ -21,6 +21,7 @@ from ...core.errors import ConfigError, RDropError, TrainingStopped  # noqa: E40
 from ..data.class_balance import RATIO  # noqa: E402
 from ..data.corrupted_copies import source_key  # noqa: E402
 from ..data.corruptions import decode_backend  # noqa: E402
+from ..data.owned_folder import first_existing  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
@@ -88,9 +89,7 @@ def parse(argv=None):
     if args.test_list and not os.path.isfile(args.test_list):
         raise ConfigError(f"--test-list {args.test_list}: no such file (relative paths are to {os.getcwd()})")
     args.out = args.out or os.path.join("output", "compare", os.path.splitext(os.path.basename(args.config))[0])
-    found = os.path.abspath(args.out)
-    while not os.path.exists(found):
-        found = os.path.dirname(found)
+    found = first_existing(os.path.abspath(args.out))
     if not os.path.isdir(found):
         raise ConfigError(f"--out {args.out}: {found} is a file; give a folder (new, or of this comparison)")
     return args
@@ -123,13 +122,13 @@ def evaluated_list(config, args):
     return found[0]
 
 
-def make_copies_for(args, config):
+def make_copies_for(args, config, key=None):
     """The corrupted copies of the evaluated list in `args.out/corruptions`, made or reused
-    (`corrupted_eval.copies_of`); the folder."""
+    (`corrupted_eval.copies_of`; `key`: the list's `source_key`, where computed already); the folder."""
     from ..corrupted_eval import copies_of
 
     folder = os.path.abspath(os.path.join(args.out, "corruptions"))
-    copies_of(eval_config(config, args.test_list, args.test_root), folder)
+    copies_of(eval_config(config, args.test_list, args.test_root), folder, key=key)
     return folder
 
 
@@ -153,7 +152,7 @@ def write_configs(args, config):
     if args.corruptions:  # the copies' key: another list or other images is another setup
         setup["corruptions"] = source_key(*evaluated_list(config, args), backend=decode_backend(config))
     check_setup(args.out, setup, record=False)
-    copies = make_copies_for(args, config) if args.corruptions else None  # a bad image: before anything is written
+    copies = make_copies_for(args, config, setup.get("corruptions")) if args.corruptions else None  # before writing
     check_setup(args.out, setup)
     folder = os.path.join(args.out, "configs")
     os.makedirs(folder, exist_ok=True)

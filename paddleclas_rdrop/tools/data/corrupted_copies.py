@@ -36,8 +36,17 @@ from PIL import Image
 from ...core.errors import ConfigError, DataError, TrainingStopped
 from .corruptions import CORRUPTIONS, SEVERITIES, corrupt, image_seed, library_versions, read_image
 from .lists import read_list_file
-from .owned_folder import MARKER as MAKING
-from .owned_folder import Stopped, foreign_entry, lock, missing_levels, remove_empty, remove_leftovers, swap_in
+from .owned_folder import (
+    MARKER,
+    Stopped,
+    first_existing,
+    foreign_entry,
+    lock,
+    missing_levels,
+    remove_empty,
+    remove_leftovers,
+    swap_in,
+)
 
 MANIFEST = "manifest.json"
 FORMAT = 3  # how a copies folder is laid out and made; a change makes the copies anew
@@ -163,7 +172,7 @@ def missing_copy(folder, manifest):
 def is_copy(relative, is_dir):
     """Whether a path in a copies folder (relative to it) is one the tool makes: `<name>` and `<name>/<severity>`
     folders, `<name>/<severity>.txt` lists, `<name>/<severity>/<n>.png` copies, its manifest and marker."""
-    if relative in (MANIFEST, MAKING):
+    if relative in (MANIFEST, MARKER):
         return not is_dir
     parts = relative.split(os.sep)
     if parts[0] not in CORRUPTIONS or len(parts) > 3:
@@ -194,9 +203,7 @@ def check_folder(folder, output_dir=None):
         foreign = foreign_entry(folder, is_copy)
         if foreign:
             raise ConfigError(f"{where} holds {foreign}, which is not a copy: move it out, or give another folder")
-    parent = os.path.dirname(folder)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
+    parent = first_existing(os.path.dirname(folder))
     if not os.path.isdir(parent):
         raise ConfigError(f"{where} is under a file, {parent}: give a folder")
     try:
@@ -242,7 +249,7 @@ def make_all(source, partial, seed, backend, say, stopped):
 
 def make_copies(
     image_root, list_path, folder, delimiter=" ", multilabel=False, seed=0, say=print, backend="cv2",
-    stopped=lambda: None,
+    stopped=lambda: None, key=None,
 ):  # fmt: skip
     """The corrupted copies of the list `list_path` (images under `image_root`; `delimiter`, `multilabel` as
     the dataset reads it, decoded as `backend`: `decode_backend`) in `folder`, made, or reused when its manifest
@@ -251,10 +258,11 @@ def make_copies(
     one line per corruption left out and one on what was done. Made beside `folder` and swapped in whole
     (`owned_folder`), under the folder's exclusive lock. Raises `ConfigError` where `folder` cannot take them
     (`check_folder`) or they cannot be written, `DataError` for a bad list or an image that does not decode,
-    `TrainingStopped` when `stopped()` names a signal; a failed call leaves nothing it made."""
+    `TrainingStopped` when `stopped()` names a signal; a failed call leaves nothing it made. `key`: the
+    list's `source_key` where the caller has it already (every image is read to compute it)."""
     folder = os.path.realpath(folder)
     source = read_source(image_root, list_path, delimiter, multilabel)
-    key = cache_key(source.paths, list_path, seed, backend)
+    key = key or cache_key(source.paths, list_path, seed, backend)
     check_folder(folder)
     levels = missing_levels(os.path.dirname(folder))
     prefixed = lambda line: say(f"[corruptions] {line}")  # noqa: E731
@@ -287,7 +295,7 @@ def make_swapped(folder, key, source, seed, say, backend, stopped):
     started, partial = time.time(), f"{folder}.partial-{os.getpid()}"
     try:
         os.makedirs(partial)
-        open(os.path.join(partial, MAKING), "w").close()
+        open(os.path.join(partial, MARKER), "w").close()
         lists, left_out = make_all(source, partial, seed, backend, say, stopped)
         if not lists:
             why = next(iter(left_out.values()))

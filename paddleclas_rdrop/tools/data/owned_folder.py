@@ -22,10 +22,10 @@ def foreign_entry(folder, own):
     None. A symlink inside is foreign (it is never followed)."""
     for root, dirs, files in os.walk(folder):
         dirs.sort()  # walked in name order: the same entry named every time
-        for name in dirs + sorted(files):
+        for name, is_dir in [(name, True) for name in dirs] + [(name, False) for name in sorted(files)]:
             path = os.path.join(root, name)
             relative = os.path.relpath(path, folder)
-            if os.path.islink(path) or not own(relative, os.path.isdir(path)):
+            if os.path.islink(path) or not own(relative, is_dir):
                 return relative
     return None
 
@@ -113,6 +113,12 @@ def missing_levels(path):
         levels.append(path)
         path = os.path.dirname(path)
     return levels
+
+
+def first_existing(path):
+    """`path` (absolute) or its nearest parent that exists: where a folder made at `path` would go."""
+    levels = missing_levels(path)
+    return os.path.dirname(levels[-1]) if levels else path
 
 
 def remove_empty(levels):

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ...adapter.schema import check, schedule_names
 from ...adapter.sections import optimizer_entries, section_of
 from ...core.errors import ConfigError, SaveError
+from ..data.owned_folder import process_alive
 from .log import renaming, rewriting_log
 
 
@@ -39,20 +40,10 @@ def remove_partial_saves(output_dir):
     stale = []
     for folder in sorted(glob.glob(os.path.join(output_dir, ".partial-*-*"))):
         pid = os.path.basename(folder).split("-")[1]
-        if pid.isdecimal() and not _alive(int(pid)):
+        if pid.isdecimal() and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             stale.append(folder)
     return stale
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 KEEP_KEY = "Global.keep_checkpoint_max"
