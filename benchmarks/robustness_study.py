@@ -4,7 +4,8 @@ studies, each run also evaluated on ImageNet-C's corruptions of the Fashion-MNIS
 
     export PYTHONPATH=$PWD PADDLECLAS_ROOT=/path/to/PaddleClas
     OMP_NUM_THREADS=1 nohup nice -n 15 python benchmarks/robustness_study.py > robustness_study.log 2>&1 &
-    # or one process per regime, side by side: --regimes deit_tiny, --regimes se_resnet18
+    # or one process per regime, side by side: --regimes deit_tiny, --regimes se_resnet18; and once a regime is
+    # done, two processes on the other, on seeds apart: --regimes se_resnet18 --seeds 3,4 (and --seeds 5)
     python benchmarks/robustness_study.py --report   # the reports from the results files (and docs/benchmarks.md)
     python benchmarks/robustness_study.py --smoke    # 1 seed, 2 arms, 1 epoch, a few images: a check that it runs
 
@@ -26,7 +27,8 @@ The setting, declared before any result was read (docs/benchmarks.md, "Under cor
 - Order: seed by seed, the DeiT regime's five arms then the SE-ResNet regime's, one run at a time; seeds 6-9 are
   the DeiT regime's alone. Every run is appended to its regime's results files as it ends; a restart resumes.
   Seed 0 ran so; from seed 1 the two regimes run side by side, one process each (`--regimes deit_tiny`,
-  `--regimes se_resnet18`), each run one math thread on one of the machine's 2 cores.
+  `--regimes se_resnet18`), each run one math thread on one of the machine's 2 cores; once one regime is done,
+  the other's seeds left may run in two processes (`--seeds`), each seed's five arms still in one process.
 Nothing is selected on the test split: the settings are those the two studies chose on validation.
 """
 
@@ -127,7 +129,7 @@ def prepare(args, name):
     against the folder's recorded setup, and the corrupted copies made or reused); a dict of what its runs need."""
     import yaml
 
-    from paddleclas_rdrop.tools.compare import command
+    from paddleclas_rdrop.tools.compare import command, runs
 
     work, out = os.path.join(args.work, name), os.path.join(args.results, name)
     os.makedirs(out, exist_ok=True)
@@ -154,8 +156,7 @@ def prepare(args, name):
             config = yaml.safe_load(handle)
         config["DataLoader"]["Eval"]["dataset"]["cls_label_path"] = os.path.abspath(clean)
         arm_paths["clean"] = arm_paths["eval"].replace(".eval.yaml", ".clean.yaml")
-        with open(arm_paths["clean"], "w", encoding="utf-8") as handle:
-            yaml.safe_dump(config, handle, sort_keys=False)
+        runs.write_whole(arm_paths["clean"], yaml.safe_dump(config, sort_keys=False))
     return {"name": name, "out": out, "paths": paths, "epochs": int(first[1]["Global"]["epochs"])}
 
 
@@ -196,7 +197,7 @@ def plan(args):
         (name, arm, seed)
         for seed in range(max(args.seeds.values()))
         for name in REGIMES
-        if name in args.regimes and seed < args.seeds[name]
+        if name in args.regimes and seed < args.seeds[name] and (args.only_seeds is None or seed in args.only_seeds)
         for arm in args.arms
     ]
 
@@ -390,6 +391,19 @@ def report_all(args):
         print(f"[robustness] wrote {results_md} and the results block of {DOCS}")
 
 
+def seed_list(parser, given, regimes):
+    """`--seeds` as a set of ints, each a declared seed of one of `regimes`; otherwise `parser.error` names it."""
+    try:
+        seeds = {int(seed) for seed in given.split(",")}
+    except ValueError:
+        parser.error(f"--seeds {given}: give seeds as numbers separated by commas, e.g. 3,4")
+    declared = max(SEEDS[name] for name in regimes)
+    outside = sorted(seed for seed in seeds if not 0 <= seed < declared)
+    if outside:
+        parser.error(f"--seeds {given}: {outside[0]} is not a declared seed of {','.join(regimes)} (0-{declared - 1})")
+    return seeds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="math threads per tool process")
@@ -397,6 +411,12 @@ def main():
     parser.add_argument("--results", default=os.path.join(RESULTS, "robustness_study"))
     parser.add_argument(
         "--regimes", default=",".join(REGIMES), help=f"the regimes this process runs, of {','.join(REGIMES)}"
+    )
+    parser.add_argument(
+        "--seeds",
+        dest="only_seeds",
+        help="the seeds this process runs (e.g. 3,4), of each regime's declared ones: a second process on other "
+        "seeds of a regime keeps both cores busy once the other regime is done",
     )
     parser.add_argument("--report", action="store_true", help="only the reports, from the results files")
     parser.add_argument(
@@ -407,6 +427,8 @@ def main():
     if set(args.regimes) - set(REGIMES):
         parser.error(f"--regimes {','.join(args.regimes)}: the regimes are {','.join(REGIMES)}")
     args.seeds, args.arms, args.per_class, args.overrides = dict(SEEDS), list(ARMS), PER_CLASS, []
+    if args.only_seeds is not None:
+        args.only_seeds = seed_list(parser, args.only_seeds, args.regimes)
     if args.smoke:
         args.work = os.path.join(args.work, "smoke")
         args.results = os.path.join(args.work, "results")

@@ -25,7 +25,7 @@ from ..data.owned_folder import first_existing  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
-from .runs import check_setup, read_results, run_all  # noqa: E402
+from .runs import check_setup, read_results, run_all, write_whole  # noqa: E402
 from .stats import few_seeds_warning  # noqa: E402
 
 
@@ -167,8 +167,7 @@ def write_configs(args, config):
         }
         for kind, text in kinds.items():
             paths[arm][kind] = os.path.abspath(os.path.join(folder, f"{arm}.{kind}.yaml"))
-            with open(paths[arm][kind], "w", encoding="utf-8") as handle:
-                handle.write(text)
+            write_whole(paths[arm][kind], text)
     return paths
 
 

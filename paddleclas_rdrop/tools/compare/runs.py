@@ -57,8 +57,16 @@ def check_setup(out, setup, record=True):
     if not record:
         return
     os.makedirs(out, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(setup, handle, indent=1)
+    write_whole(path, json.dumps(setup, indent=1))
+
+
+def write_whole(path, text):
+    """`text` to `path`, whole or not at all (a temporary file renamed over it): a run or call that reads the file
+    while another call on the same `--out` writes it reads one whole version."""
+    temporary = f"{path}.partial-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
 
 
 def plan(arms, seeds, done):
