@@ -228,6 +228,7 @@ def run_study(args):
         if (arm, seed) in rows and (arm, seed) in cleans:
             row, clean = rows[(arm, seed)], cleans[(arm, seed)]
             took[(name, arm, seed)] = row["train_seconds"] + row["eval_seconds"] + clean["eval_seconds"]
+            runs.remove_weights(os.path.join(out, "runs", f"{arm}_seed{seed}"))  # a stop came before it, maybe
             continue
         if name not in regimes:  # made ready when its first run is due: the first results come sooner
             regimes[name] = prepare(args, name)
@@ -235,12 +236,12 @@ def run_study(args):
         print(f"[robustness] {name} {arm} seed {seed}", flush=True)
         if (arm, seed) not in rows:
             say = lambda line: print(f"  {line}", flush=True)  # noqa: E731
-            runs.run_all(
-                [arm], [seed], regime["out"], regime["paths"], os.path.join(PROJECT, "tools"), regime["epochs"], say
-            )
+            tools = os.path.join(PROJECT, "tools")  # the weights stay for the clean evaluation below
+            runs.run_all([arm], [seed], regime["out"], regime["paths"], tools, regime["epochs"], say, keep="all")
             rows = {(r["arm"], r["seed"]): r for r in runs.read_results(regime["out"])}
         row = rows[(arm, seed)]
         clean = clean_eval(regime, arm, seed, row)
+        runs.remove_weights(row["folder"])
         took[(name, arm, seed)] = row["train_seconds"] + row["eval_seconds"] + clean["eval_seconds"]
         todo = order[order.index((name, arm, seed)) + 1 :]
         left = seconds_left(todo, took)

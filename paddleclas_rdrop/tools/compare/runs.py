@@ -19,6 +19,7 @@ from ..per_class import read_per_class
 from .report import best_run, cost_key
 
 RESULTS, SETUP = "results.jsonl", "setup.json"
+TRAINED = "trained.json"  # in a run's folder once its training ended: a stop during its evaluation keeps it
 
 
 class RunFailed(RDropError):
@@ -110,16 +111,29 @@ def failure(name, tool, code, log_path):
     return RunFailed(f"{name}: {tool} exited {code}: {said.removeprefix('error: ')} (its output: {log_path})")
 
 
-def run_one(arm, seed, paths, tools_dir, epochs=None):
+def run_one(arm, seed, paths, tools_dir, epochs=None, say=print):
     """Train and evaluate one arm and seed; its results row. `paths`: {"train": YAML, "eval": YAML,
     "runs": folder, "start": `Global.pretrained_model` with `{seed}` in it, or None, "multilabel": bool};
-    `epochs`: a `Global.epochs` override (baseline_long). Raises `RunFailed`."""
+    `epochs`: a `Global.epochs` override (baseline_long). A run whose training ended before a stop (`trained`)
+    is evaluated, not trained again; a run cut short in training is trained anew. Raises `RunFailed`."""
     folder = os.path.join(paths["runs"], f"{arm}_seed{seed}")
-    if os.path.exists(folder):  # a run that a stop cut short: it is not in the results file
-        shutil.rmtree(folder)
-    os.makedirs(folder)
     name = f"{arm} seed {seed}"
     common = ["-o", f"Global.output_dir={folder}", "-o", f"Global.seed={seed}"]
+    record = trained(folder, epochs)
+    if record is None:
+        if os.path.exists(folder):  # a run that a stop cut short in training: it is not in the results file
+            shutil.rmtree(folder)
+        os.makedirs(folder)
+        record = train_one(name, folder, paths, tools_dir, common, seed, epochs)
+    else:
+        say(f"[compare] {name}: its training ended before a stop (its weights in {folder}): evaluating them")
+    values, eval_seconds = evaluate(name, folder, paths, tools_dir, common)
+    return {"arm": arm, "seed": seed, **record, "eval_seconds": eval_seconds, **values, "folder": folder}
+
+
+def train_one(name, folder, paths, tools_dir, common, seed, epochs):
+    """`tools/train.py` of one run into `folder`; its record (epochs, seconds, CPU seconds, peak RSS), also kept in
+    `folder/TRAINED` once the training ended. Raises `RunFailed`."""
     train = [sys.executable, os.path.join(tools_dir, "train.py"), "-c", paths["train"], *common]
     if epochs is not None:
         train += ["-o", f"Global.epochs={epochs}"]
@@ -128,18 +142,24 @@ def run_one(arm, seed, paths, tools_dir, epochs=None):
     code, train_seconds, peak_mb, train_cpu = run_tool(train, os.path.join(folder, "train.out"))
     if code != 0:
         raise failure(name, "tools/train.py", code, os.path.join(folder, "train.out"))
-    values, eval_seconds = evaluate(name, folder, paths, tools_dir, common)
-    return {
-        "arm": arm,
-        "seed": seed,
-        "epochs": epochs,
-        "train_seconds": train_seconds,
-        "train_cpu_seconds": train_cpu,
-        "eval_seconds": eval_seconds,
-        "peak_rss_mb": peak_mb,
-        **values,
-        "folder": folder,
-    }
+    record = {"epochs": epochs, "train_seconds": train_seconds, "train_cpu_seconds": train_cpu}
+    record["peak_rss_mb"] = peak_mb
+    write_whole(os.path.join(folder, TRAINED), json.dumps(record))
+    return record
+
+
+def trained(folder, epochs):
+    """The record `train_one` kept in `folder` for a training of `epochs` that ended, its final weights still
+    there; None for any other folder (none, a training cut short, other epochs, its weights deleted)."""
+    path = os.path.join(folder, TRAINED)
+    if not (os.path.exists(path) and os.path.exists(os.path.join(folder, "latest.pdparams"))):
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("epochs") == epochs else None
 
 
 def evaluate(name, folder, paths, tools_dir, common):
@@ -239,7 +259,7 @@ def run_all(arms, seeds, out, paths, tools_dir, epochs, say=print, keep=None):
         left = time_left(todo[index - 1 :], done)
         say(f"[compare] run {index} of {total}: {arm} seed {seed}" + (f" (about {minutes(left)} left)" if left else ""))
         extra = long_epochs(done, seed, epochs) if arm == "baseline_long" else None
-        row = run_one(arm, seed, paths[arm], tools_dir, extra)
+        row = run_one(arm, seed, paths[arm], tools_dir, extra, say)
         with open(os.path.join(out, RESULTS), "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
         done.append(row)

@@ -118,8 +118,29 @@ def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engin
     assert f"[corruptions] reused the copies in {out / 'corruptions'}" in again.stdout
     assert stamps(out / "corruptions") == copies  # the second call made nothing anew
     check_same_pixels(workdir, out / "corruptions")
+    if engine == "standalone":  # compare's own resume, the same on both engines
+        check_a_stop_during_evaluation(command, env, workdir, out, best)
     for weights in glob.glob(str(out / "runs" / "*" / "*.pd*")):
         os.remove(weights)
+
+
+def check_a_stop_during_evaluation(command, env, workdir, out, best):
+    """A run whose training ended but whose line is not in the results file (a stop during its evaluation) is
+    evaluated again, not trained: the best run's, whose weights --keep-weights best kept."""
+    lines = (out / "results.jsonl").read_text().splitlines()
+    (mine,) = [line for line in lines if json.loads(line)["folder"] == best["folder"]]
+    (out / "results.jsonl").write_text("".join(f"{line}\n" for line in lines if line != mine))
+    log = os.path.join(best["folder"], "train.out")
+    written = os.stat(log).st_mtime_ns
+    again = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    name = f"{best['arm']} seed {best['seed']}"
+    assert f"[compare] run 1 of 1: {name}" in again.stdout
+    assert f"[compare] {name}: its training ended before a stop (its weights in {best['folder']})" in again.stdout
+    assert os.stat(log).st_mtime_ns == written  # not trained again
+    row = json.loads((out / "results.jsonl").read_text().splitlines()[-1])
+    for key in ("train_seconds", "train_cpu_seconds", "peak_rss_mb", "epochs", "top1", "nll", "counts"):
+        assert row[key] == best[key], key  # its training's record, and the same weights evaluated alike
 
 
 def stamps(folder):
