@@ -208,18 +208,19 @@ def robust_cell(row):
 
 def shift_sentence():
     """The README's sentence on what pays under corruption, from the robustness study's results files
-    (`shift_words`)."""
+    (`shift_words`): each variant against its control, its cost against one pass (`baseline`), and against one
+    pass trained as long (`baseline_long`)."""
     found = []
     for row in ROWS:
         if "robust" in row:
             rows = read_results(os.path.join(RESULTS, "robustness_study", row["robust"], "results.jsonl"))
             whole = robustness_study.complete(rows, robustness_study.ARMS)
-            control = row.get("robust_control", "baseline")
             seeds = {r["seed"] for r in whole}
-            cell = robustness.paired_corrupted(whole, row["arm"], control, "top1") if len(seeds) > 1 else None
-            ratio = report.time_ratio(whole, row["arm"], control) if cell else None
+            pair = lambda b: robustness.paired_corrupted(whole, row["arm"], b, "top1") if len(seeds) > 1 else None  # noqa: E731
+            ratio = report.time_ratio(whole, row["arm"], "baseline") if len(seeds) > 1 else None
             ended = len(seeds) >= robustness_study.SEEDS[row["robust"]]
-            found.append((VARIANTS[row["arm"]].format(regime=REGIMES[row["robust"]]), cell, ratio, ended))
+            variant = VARIANTS[row["arm"]].format(regime=REGIMES[row["robust"]])
+            found.append((variant, pair(row.get("robust_control", "baseline")), ratio, pair("baseline_long"), ended))
     return shift_words(found)
 
 
@@ -229,15 +230,18 @@ REGIMES = {"deit_tiny": "DeiT-tiny", "se_resnet18": "SE_ResNet18_vd"}
 
 def shift_words(found):
     """`found`: [(variant, (mean, half-width, n) of its top-1 under corruption minus its control's, in points,
-    its training time over the control's, whether its study ended)]. While a study runs: that the verdict waits
-    for it; then each variant whose interval lies above zero, with its interval and time, or that none does."""
-    if not all(ended for *_, ended in found):
+    its training time over one pass's, the same difference against one pass trained as long, whether its study
+    ended)]. While a study runs: that the verdict waits for it; then each variant whose interval lies above zero,
+    with its interval, time and the difference against training as long, or that none does."""
+    if not found or not all(ended for *_, ended in found):
         return "Which variant pays under corruption, and at what cost, is stated here once the robustness study ends."
-    paying = [(variant, cell, ratio) for variant, cell, ratio, _ in found if cell[0] - cell[1] > 0]
+    paying = [entry for entry in found if entry[1] is not None and entry[1][0] - entry[1][1] > 0]
     if not paying:
         return "Under corruption no variant pays: no interval lies above zero."
     said = "; ".join(
-        f"{variant}, {interval(cell)} points at {ratio:.2f}x the training time" for variant, cell, ratio in paying
+        f"{variant}, {interval(cell)} points at {ratio:.2f}x one pass's training time"
+        + (f" ({interval(longer)} against one pass trained as long)" if longer else "")
+        for variant, cell, ratio, longer, _ in paying
     )
     return f"Under corruption, what pays: {said}."
 

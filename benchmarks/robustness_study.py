@@ -217,10 +217,25 @@ def seconds_left(todo, done):
     return total
 
 
+def claim(out, seed):
+    """An exclusive lock on seed `seed` of the regime in `out` (`out/runs/seed<seed>.lock`), held while this
+    process lives, or None where another process holds it: two processes never run one seed."""
+    import fcntl
+
+    os.makedirs(os.path.join(out, "runs"), exist_ok=True)
+    handle = open(os.path.join(out, "runs", f"seed{seed}.lock"), "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 def run_study(args):
     from paddleclas_rdrop.tools.compare import runs
 
-    regimes, order, took = {}, plan(args), {}
+    regimes, order, took, claimed = {}, plan(args), {}, {}
     for name, arm, seed in order:
         out = os.path.join(args.results, name)
         rows = {(r["arm"], r["seed"]): r for r in runs.read_results(out)}
@@ -229,6 +244,14 @@ def run_study(args):
             row, clean = rows[(arm, seed)], cleans[(arm, seed)]
             took[(name, arm, seed)] = row["train_seconds"] + row["eval_seconds"] + clean["eval_seconds"]
             runs.remove_weights(os.path.join(out, "runs", f"{arm}_seed{seed}"))  # a stop came before it, maybe
+            continue
+        if (name, seed) not in claimed:
+            claimed[(name, seed)] = claim(out, seed)
+            if claimed[(name, seed)] is None:
+                print(
+                    f"[robustness] {name} seed {seed}: another process runs this seed; this one leaves it", flush=True
+                )
+        if claimed[(name, seed)] is None:
             continue
         if name not in regimes:  # made ready when its first run is due: the first results come sooner
             regimes[name] = prepare(args, name)
@@ -393,16 +416,16 @@ def report_all(args):
 
 
 def seed_list(parser, given, regimes):
-    """`--seeds` as a set of ints, each a declared seed of one of `regimes`; otherwise `parser.error` names it."""
-    try:
-        seeds = {int(seed) for seed in given.split(",")}
-    except ValueError:
+    """`--seeds` as a set of ints, each a declared seed of at least one of `regimes`; otherwise `parser.error`
+    names it."""
+    items = [item.strip() for item in given.split(",")]
+    if not all(item.isascii() and item.isdigit() for item in items):
         parser.error(f"--seeds {given}: give seeds as numbers separated by commas, e.g. 3,4")
-    declared = max(SEEDS[name] for name in regimes)
-    outside = sorted(seed for seed in seeds if not 0 <= seed < declared)
-    if outside:
-        parser.error(f"--seeds {given}: {outside[0]} is not a declared seed of {','.join(regimes)} (0-{declared - 1})")
-    return seeds
+    declared = ", ".join(f"{name} 0-{SEEDS[name] - 1}" for name in regimes)
+    for seed in map(int, items):
+        if seed >= max(SEEDS[name] for name in regimes):
+            parser.error(f"--seeds {given}: {seed} is not a declared seed (declared: {declared})")
+    return set(map(int, items))
 
 
 def main():
@@ -435,6 +458,9 @@ def main():
         args.results = os.path.join(args.work, "results")
         args.seeds, args.arms, args.per_class = {name: 1 for name in REGIMES}, ["baseline", "rdrop"], 2
         args.overrides = ["-o", "Global.epochs=1"]
+    if args.only_seeds is not None and (args.report or not plan(args)):
+        why = "--report runs nothing" if args.report else "no run of these regimes has them (--smoke runs seed 0)"
+        parser.error(f"--seeds {','.join(map(str, sorted(args.only_seeds)))}: {why}")
     set_threads(args.threads)
     os.makedirs(args.results, exist_ok=True)
     started = time.time()

@@ -24,18 +24,23 @@ def test_the_readme_table_is_what_the_result_files_give():
 
 
 def test_the_readme_says_what_pays_under_corruption_as_the_result_files_give():
-    assert first_screen.shift_sentence() in " ".join(readme().split())
+    text = " ".join(readme().split())
+    after_table = text.split("paid more. ", 1)[1]
+    assert after_table.split(" `tools/compare.py` answers", 1)[0] == first_screen.shift_sentence()
 
 
 def test_the_sentence_on_corruption_waits_for_the_study_then_names_each_variant_that_pays_or_none():
     above, across = (1.0, 0.4, 10), (0.3, 0.4, 6)  # (mean, half-width, seeds): [+0.60, +1.40] and [-0.10, +0.70]
-    waiting = first_screen.shift_words([("A", above, 1.8, True), ("B", None, None, False)])
+    waiting = first_screen.shift_words([("A", above, 1.8, across, True), ("B", None, None, None, False)])
     assert waiting.startswith("Which variant pays under corruption") and "once the robustness study ends" in waiting
-    assert first_screen.shift_words([("A", across, 1.8, True)]) == (
+    assert first_screen.shift_words([("A", across, 1.8, across, True)]) == (
         "Under corruption no variant pays: no interval lies above zero."
     )
-    paying = first_screen.shift_words([("A", above, 1.8, True), ("B", across, 1.1, True)])
-    assert paying == "Under corruption, what pays: A, +1.00 [+0.60, +1.40] points at 1.80x the training time."
+    paying = first_screen.shift_words([("A", above, 1.8, across, True), ("B", across, 1.1, above, True)])
+    assert paying == (
+        "Under corruption, what pays: A, +1.00 [+0.60, +1.40] points at 1.80x one pass's training time "
+        "(+0.30 [-0.10, +0.70] against one pass trained as long)."
+    )
 
 
 def test_the_readme_is_at_most_1500_words():

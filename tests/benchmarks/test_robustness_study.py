@@ -1,5 +1,5 @@
 """benchmarks/robustness_study.py's plan: the seeds a process runs (`--seeds`), each seed's arms in the declared
-order, and a seed outside the declared ones refused naming it."""
+order, a seed outside the declared ones refused naming it, and a seed another process holds left to it."""
 
 import argparse
 import types
@@ -26,8 +26,10 @@ def test_a_process_on_some_seeds_runs_each_of_them_whole_in_the_declared_order()
     "given, regimes, words",
     [
         ("3,x", ["se_resnet18"], "--seeds 3,x: give seeds as numbers separated by commas"),
-        ("6", ["se_resnet18"], "--seeds 6: 6 is not a declared seed of se_resnet18 (0-5)"),
-        ("-1", ["deit_tiny"], "--seeds -1: -1 is not a declared seed of deit_tiny (0-9)"),
+        ("6", ["se_resnet18"], "--seeds 6: 6 is not a declared seed (declared: se_resnet18 0-5)"),
+        ("-1", ["deit_tiny"], "--seeds -1: give seeds as numbers separated by commas"),
+        ("3_0", ["deit_tiny"], "--seeds 3_0: give seeds as numbers separated by commas"),
+        ("10", ["deit_tiny", "se_resnet18"], "10 is not a declared seed (declared: deit_tiny 0-9, se_resnet18 0-5)"),
     ],
 )
 def test_a_seed_that_is_not_declared_is_one_line(given, regimes, words, capsys):
@@ -35,3 +37,14 @@ def test_a_seed_that_is_not_declared_is_one_line(given, regimes, words, capsys):
         study.seed_list(argparse.ArgumentParser(), given, regimes)
     assert words in capsys.readouterr().err
     assert study.seed_list(argparse.ArgumentParser(), "0,5", regimes) == {0, 5}
+
+
+def test_a_seed_is_run_by_one_process_at_a_time(tmp_path):
+    held = study.claim(str(tmp_path), 3)
+    assert held is not None and study.claim(str(tmp_path), 3) is None  # another holder of seed 3 is refused
+    other = study.claim(str(tmp_path), 4)
+    assert other is not None
+    held.close(), other.close()
+    again = study.claim(str(tmp_path), 3)  # free once its holder is gone
+    assert again is not None
+    again.close()

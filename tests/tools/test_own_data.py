@@ -1,7 +1,8 @@
 """The README's own-data run, from CSV to prediction, on 80 generated images of 4 shapes (`shapes.py`):
-every line runs as written on both engines, with the recipe's smaller sibling SE_ResNet18_vd (`SMALLER`) on the
-lines that build the model: the suite's time (the recipe's SE_ResNet50_vd trains on both engines in
-tests/tools/standalone/test_engine.py and tests/adapter/test_ppcls_engine.py). PaddleClas's Engine trains 2
+every line runs on both engines as written plus `-o Arch.name=SE_ResNet18_vd` (`SMALLER`, the recipe's smaller
+sibling) on the lines that build the model and `-o Global.epochs` on train.py's: the suite's time (the
+recipe's SE_ResNet50_vd trains on both engines in tests/tools/standalone/test_engine.py and
+tests/adapter/test_ppcls_engine.py). PaddleClas's Engine trains 2
 epochs, which show each step works; the standalone engine (a pip-only user's) learns the shapes with the
 overrides `csv_to_lists.py` writes, in 12 of their 50 epochs (SE_ResNet50_vd's 50 take 4 minutes on one core).
 The lines as written learn the same shapes in docs/benchmarks.md ("Own data": 100 % val top-1 from epoch 29

@@ -228,6 +228,9 @@ def main(tools_dir, argv=None):
         sys.exit(128 + signal.Signals[stop.signal_name].value)
     except RDropError as error:
         sys.exit(f"error: {error}")
+    except OSError as error:  # a disk full, a folder gone or read-only: where, and what the results hold
+        where = f"{error.filename}: " if error.filename else ""
+        sys.exit(f"error: {where}{error.strerror or error}; the finished runs stay in --out's results.jsonl")
     except KeyboardInterrupt:
         results = os.path.join(args.out, "results.jsonl")
         sys.exit(f"stopped: the finished runs are in {results}; the same command resumes from them")

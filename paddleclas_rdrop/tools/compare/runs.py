@@ -65,9 +65,14 @@ def write_whole(path, text):
     """`text` to `path`, whole or not at all (a temporary file renamed over it): a run or call that reads the file
     while another call on the same `--out` writes it reads one whole version."""
     temporary = f"{path}.partial-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
 
 
 def plan(arms, seeds, done):

@@ -254,6 +254,27 @@ def test_an_out_that_is_a_file_or_under_one_is_one_line(tmp_path):
     assert (tmp_path / "afile").read_text() == "x"
 
 
+def test_a_file_compare_cannot_write_is_one_line_and_leaves_no_partial_file(tmp_path):
+    from paddleclas_rdrop.tools.compare.command import main
+    from paddleclas_rdrop.tools.compare.runs import write_whole
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "configs").write_text("a file where compare writes a folder")
+    with pytest.raises(SystemExit) as stop:
+        main(TOOLS, ["-c", RECIPE, "--out", str(out)])
+    assert str(stop.value.code).startswith(f"error: {out / 'configs'}: ") and "\n" not in str(stop.value.code)
+    (out / "taken").mkdir()
+    (out / "taken" / "x").write_text("x")
+    with pytest.raises(OSError):
+        write_whole(str(out / "taken"), "text")  # the rename over a folder fails after the text is written
+    assert sorted(os.listdir(out)) == [
+        "configs",
+        "setup.json",
+        "taken",
+    ]  # no setup.json.partial-<pid>, no taken.partial
+
+
 @pytest.mark.parametrize("seeds", [2, 4, 5])
 def test_fewer_than_five_seeds_are_warned_of_with_the_width_of_their_intervals(seeds, capsys, tmp_path):
     from paddleclas_rdrop.tools.compare.command import parse
