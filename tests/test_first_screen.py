@@ -6,6 +6,8 @@ import itertools
 import os
 
 import first_screen
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine_runs import PROJECT
 
@@ -41,6 +43,20 @@ def test_the_sentence_on_corruption_waits_for_the_study_then_names_each_variant_
         "Under corruption, what pays: A, +1.00 [+0.60, +1.40] points at 1.80x one pass's training time "
         "(+0.30 [-0.10, +0.70] against one pass trained as long)."
     )
+
+
+CELL = st.tuples(st.floats(-5, 5), st.floats(0.001, 5), st.integers(2, 12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(CELL, st.floats(0.5, 3), CELL), min_size=1, max_size=3))
+def test_the_sentence_names_exactly_the_variants_whose_interval_lies_above_zero(entries):
+    found = [(f"variant {index}", cell, ratio, longer, True) for index, (cell, ratio, longer) in enumerate(entries)]
+    sentence = first_screen.shift_words(found)
+    paying = [variant for variant, cell, *_ in found if cell[0] - cell[1] > 0]
+    assert [variant for variant, *_ in found if f"{variant}, " in sentence] == paying
+    assert sentence.startswith("Under corruption no variant pays") == (not paying)
+    assert "once the robustness study ends" in first_screen.shift_words(found[:-1] + [(*found[-1][:4], False)])
 
 
 def test_the_readme_is_at_most_1500_words():
