@@ -359,7 +359,8 @@ def regime_lines(args, name, docs_prefix):
     sha = os.path.join(out if name == "se_resnet18" else os.path.join(RESULTS, "vit_study"), "pretrained.sha256")
     lines += [
         f"Seeds {', '.join(map(str, seeds))} ({len(seeds)} of {args.seeds[name]}, all {len(args.arms)} arms each; "
-        f"{len(rows) - len(whole)} runs of an unfinished seed left out). Pretrained weights: SHA-256 "
+        f"{len(rows) - len(whole)} run{'' if len(rows) - len(whole) == 1 else 's'} of unfinished seeds left out). "
+        "Pretrained weights: SHA-256 "
         f"`{open(sha).read().strip()[:16]}...` (`{os.path.relpath(sha, PROJECT)}`).",
         "",
         f"Clean, the full test split ({clean_rows[0]['images'] if clean_rows else '-'} images), per arm, mean over "
