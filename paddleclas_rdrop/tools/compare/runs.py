@@ -4,6 +4,7 @@ with `--corruptions`, on the corrupted copies too); one JSON line per finished r
 restart resumes from. Once a run's line is written, its weights are deleted (`keep_weights`: the best run's, or
 every run's, may be kept)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -227,11 +228,13 @@ WEIGHT_FILES = (".pdparams", ".pdopt", ".pdstates", ".pdema")  # a checkpoint's 
 
 
 def remove_weights(folder):
-    """Delete the checkpoint files (`WEIGHT_FILES`) under a run's `folder`; its logs and results stay."""
+    """Delete the checkpoint files (`WEIGHT_FILES`) under a run's `folder`; its logs and results stay. A file
+    another process deleted meanwhile is no error."""
     for root, _, names in os.walk(folder):
         for name in names:
             if name.endswith(WEIGHT_FILES):
-                os.remove(os.path.join(root, name))
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(root, name))
 
 
 def keep_weights(done, keep):
