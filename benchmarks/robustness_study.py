@@ -160,18 +160,19 @@ def prepare(args, name):
     return {"name": name, "out": out, "paths": paths, "epochs": int(first[1]["Global"]["epochs"])}
 
 
-def clean_eval(regime, arm, seed, row):
+def clean_eval(regime, arm, seed):
     """`tools/eval.py` on the run's final weights and the full test split; its row in the regime's CLEAN file."""
     from paddleclas_rdrop.core.calibration import read_counts
     from paddleclas_rdrop.tools.compare import runs
 
-    folder = os.path.join(row["folder"], "clean_test")
+    run = os.path.join(regime["out"], "runs", f"{arm}_seed{seed}")  # this folder's run, wherever the row was made
+    folder = os.path.join(run, "clean_test")
     os.makedirs(folder, exist_ok=True)
     written = os.path.join(folder, "calibration.json")
     command = [
         sys.executable, os.path.join(PROJECT, "tools", "eval.py"), "-c", regime["paths"][arm]["clean"],
         "-o", f"Global.output_dir={folder}", "-o", f"Global.seed={seed}",
-        "-o", f"Global.pretrained_model={os.path.join(row['folder'], 'latest')}",
+        "-o", f"Global.pretrained_model={os.path.join(run, 'latest')}",
         "-o", f"Metric.Eval.1.Calibration.counts_file={written}",
     ]  # fmt: skip
     code, seconds, _, _ = runs.run_tool(command, os.path.join(folder, "eval.out"))
@@ -185,8 +186,7 @@ def clean_eval(regime, arm, seed, row):
         "arm": arm, "seed": seed, "images": int(total), "top1": float(counts[2].sum() / total),
         "nll": nll_sum / total, "counts": counts.tolist(), "eval_seconds": seconds,
     }  # fmt: skip
-    with open(os.path.join(regime["out"], CLEAN), "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(clean) + "\n")
+    runs.append_row(os.path.join(regime["out"], CLEAN), clean)
     return clean
 
 
@@ -263,8 +263,8 @@ def run_study(args):
             runs.run_all([arm], [seed], regime["out"], regime["paths"], tools, regime["epochs"], say, keep="all")
             rows = {(r["arm"], r["seed"]): r for r in runs.read_results(regime["out"])}
         row = rows[(arm, seed)]
-        clean = clean_eval(regime, arm, seed, row)
-        runs.remove_weights(row["folder"])
+        clean = clean_eval(regime, arm, seed)
+        runs.remove_weights(os.path.join(regime["out"], "runs", f"{arm}_seed{seed}"))
         took[(name, arm, seed)] = row["train_seconds"] + row["eval_seconds"] + clean["eval_seconds"]
         todo = order[order.index((name, arm, seed)) + 1 :]
         left = seconds_left(todo, took)

@@ -21,7 +21,7 @@ from ...core.errors import ConfigError, RDropError, TrainingStopped  # noqa: E40
 from ..data.class_balance import RATIO  # noqa: E402
 from ..data.corrupted_copies import source_key  # noqa: E402
 from ..data.corruptions import decode_backend  # noqa: E402
-from ..data.owned_folder import first_existing  # noqa: E402
+from ..data.owned_folder import Stopped, first_existing, lock  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
@@ -206,17 +206,25 @@ def publish(rows, args):
     print("\n".join(["", *([note] if note else []), *verdicts, "", f"report: {path} and {' and '.join(plots)}"]))
 
 
+def stop_as_sigint(signum, frame):
+    """SIGTERM stops compare as SIGINT does: the running tool is stopped with it (paddle's own handler would
+    abort with a dump and leave the tool running)."""
+    raise KeyboardInterrupt
+
+
 def main(tools_dir, argv=None):
     """Entry point of `tools/compare.py` (`tools_dir`: where train.py and eval.py are); a mistake or a
     failed run ends in one `error:` line and exit code 1; results already written stay."""
+    signal.signal(signal.SIGTERM, stop_as_sigint)
     try:
         args = parse(argv)
         if not args.report:
             config = load(args)
-            paths = write_configs(args, config)
-            epochs = int(config["Global"]["epochs"])
-            seeds = range(args.first_seed, args.first_seed + args.seeds)
-            run_all(args.arms, seeds, args.out, paths, tools_dir, epochs, keep=args.keep_weights)
+            with lock(args.out, exclusive=True, say=lambda line: print(f"[compare] {line}", flush=True)):
+                paths = write_configs(args, config)
+                epochs = int(config["Global"]["epochs"])
+                seeds = range(args.first_seed, args.first_seed + args.seeds)
+                run_all(args.arms, seeds, args.out, paths, tools_dir, epochs, keep=args.keep_weights)
         rows = read_results(args.out)
         if not rows:
             raise ConfigError(f"--report: {args.out} has no results yet: run the comparison first")
@@ -231,6 +239,8 @@ def main(tools_dir, argv=None):
     except OSError as error:  # a disk full, a folder gone or read-only: where, and what the results hold
         where = f"{error.filename}: " if error.filename else ""
         sys.exit(f"error: {where}{error.strerror or error}; the finished runs stay in --out's results.jsonl")
+    except Stopped:
+        sys.exit(f"stopped while waiting for another compare.py on {args.out}; nothing ran")
     except KeyboardInterrupt:
         results = os.path.join(args.out, "results.jsonl")
         sys.exit(f"stopped: the finished runs are in {results}; the same command resumes from them")

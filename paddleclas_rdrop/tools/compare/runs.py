@@ -21,6 +21,7 @@ from .report import best_run, cost_key
 
 RESULTS, SETUP = "results.jsonl", "setup.json"
 TRAINED = "trained.json"  # in a run's folder once its training ended: a stop during its evaluation keeps it
+TRAINED_KEYS = ("train_seconds", "train_cpu_seconds", "peak_rss_mb")  # numbers, beside "epochs"
 
 
 class RunFailed(RDropError):
@@ -32,8 +33,19 @@ def read_results(out):
     path = os.path.join(out, RESULTS)
     if not os.path.exists(path):
         return []
+    rows = []
     with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                raise ConfigError(
+                    f"{path} line {number} is not a whole results line: remove that line, and the same command runs "
+                    "that run again"
+                ) from None
+    return rows
 
 
 def check_setup(out, setup, record=True):
@@ -133,7 +145,12 @@ def run_one(arm, seed, paths, tools_dir, epochs=None, say=print):
         record = train_one(name, folder, paths, tools_dir, common, seed, epochs)
     else:
         say(f"[compare] {name}: its training ended before a stop (its weights in {folder}): evaluating them")
-    values, eval_seconds = evaluate(name, folder, paths, tools_dir, common)
+    try:
+        values, eval_seconds = evaluate(name, folder, paths, tools_dir, common)
+    except RunFailed as failed:
+        if os.path.exists(os.path.join(folder, TRAINED)):  # weights that do not evaluate are not kept as a training
+            os.remove(os.path.join(folder, TRAINED))
+        raise RunFailed(f"{failed}; the same command trains this run anew") from None
     return {"arm": arm, "seed": seed, **record, "eval_seconds": eval_seconds, **values, "folder": folder}
 
 
@@ -165,7 +182,10 @@ def trained(folder, epochs):
             record = json.load(handle)
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) and record.get("epochs") == epochs else None
+    numbers = (
+        all(isinstance(record.get(key), (int, float)) for key in TRAINED_KEYS) if isinstance(record, dict) else False
+    )
+    return record if numbers and record.get("epochs") == epochs else None
 
 
 def evaluate(name, folder, paths, tools_dir, common):
@@ -237,16 +257,33 @@ def remove_weights(folder):
                     os.remove(os.path.join(root, name))
 
 
-def keep_weights(done, keep):
+def keep_weights(done, keep, out=None):
     """Delete the weights of the runs `done` (results rows) but those `keep` keeps: None, none; "best", the best
-    run's (`report.best_run`); "all", every run's. Returns the row of the run whose weights are kept by "best"."""
+    run's (`report.best_run`); "all", every run's. With `out`, a run's folder is the one of its name under
+    `out/runs` (a copy of a comparison's folder never deletes in the original). Returns the row of the run whose
+    weights are kept by "best"."""
     if keep == "all":
         return None
     best = best_run(done) if keep == "best" else None
     for row in done:
         if row is not best:
-            remove_weights(row["folder"])
+            remove_weights(os.path.join(out, "runs", os.path.basename(row["folder"])) if out else row["folder"])
     return best
+
+
+def append_row(path, row):
+    """`row` as one JSON line at the end of the file `path`, whole or not at all: a write that fails (a full disk)
+    is cut back off the file, and the OSError names `path`."""
+    data = (json.dumps(row) + "\n").encode("utf-8")
+    with open(path, "ab", buffering=0) as handle:
+        size = handle.seek(0, os.SEEK_END)
+        try:
+            written = 0
+            while written < len(data):
+                written += handle.write(data[written:])
+        except OSError as error:
+            handle.truncate(size)
+            raise OSError(error.errno, error.strerror, path) from None
 
 
 def headline(row):
@@ -268,10 +305,9 @@ def run_all(arms, seeds, out, paths, tools_dir, epochs, say=print, keep=None):
         say(f"[compare] run {index} of {total}: {arm} seed {seed}" + (f" (about {minutes(left)} left)" if left else ""))
         extra = long_epochs(done, seed, epochs) if arm == "baseline_long" else None
         row = run_one(arm, seed, paths[arm], tools_dir, extra, say)
-        with open(os.path.join(out, RESULTS), "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_row(os.path.join(out, RESULTS), row)
         done.append(row)
-        keep_weights(done, keep)
+        keep_weights(done, keep, out)
         say(
             f"[compare] {arm} seed {seed}: {headline(row)}, {row['train_seconds']:.0f} s of training"
             + (f" ({extra} epochs)" if extra else "")

@@ -416,3 +416,68 @@ def test_only_the_numbers_stay_unless_weights_are_kept(tmp_path):
     keep_weights(rows, None)
     assert all(files(row) == ["train.log"] for row in rows)
     shutil.rmtree(tmp_path)
+
+
+def test_a_results_line_is_written_whole_or_cut_back_and_a_broken_one_is_named(tmp_path):
+    from paddleclas_rdrop.core.errors import ConfigError
+    from paddleclas_rdrop.tools.compare.runs import read_results
+
+    results = tmp_path / "results.jsonl"
+    results.write_text('{"arm": "baseline", "seed": 0}\n')
+    script = (  # a file size limit just above the file: the row's write fails half-way (EFBIG), as on a full disk
+        "import resource, signal, sys\n"
+        "from paddleclas_rdrop.tools.compare.runs import append_row\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({results.stat().st_size + 100}, resource.RLIM_INFINITY))\n"
+        "try:\n"
+        f"    append_row({str(results)!r}, {{'arm': 'rdrop', 'seed': 0, 'pad': 'x' * 5000}})\n"
+        "except OSError as error:\n"
+        "    sys.exit(f'{error.filename}: {error.strerror}')\n"
+    )
+    failed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert failed.stderr.strip().splitlines()[-1] == f"{results}: File too large", failed.stderr
+    assert [row["arm"] for row in read_results(str(tmp_path))] == ["baseline"]  # nothing half-written stays
+    results.write_text('{"arm": "baseline", "seed": 0}\n{"arm": "rdr')  # a line cut by hand or by a crash
+    with pytest.raises(ConfigError, match=f"{results} line 2 is not a whole results line: remove that line"):
+        read_results(str(tmp_path))
+
+
+def test_a_training_record_is_taken_only_whole_and_weights_go_only_under_this_out(tmp_path):
+    from paddleclas_rdrop.tools.compare.runs import TRAINED, keep_weights, trained
+
+    run = tmp_path / "out" / "runs" / "rdrop_seed0"
+    run.mkdir(parents=True)
+    (run / "latest.pdparams").write_text("w")
+    whole = {"epochs": None, "train_seconds": 3.5, "train_cpu_seconds": 3.0, "peak_rss_mb": 700.0}
+    for record in ({}, {**whole, "train_seconds": "3.5"}, [whole], {**whole, "epochs": 3}, "not json"):
+        (run / TRAINED).write_text(record if isinstance(record, str) else json.dumps(record))
+        assert trained(str(run), None) is None, record
+    (run / TRAINED).write_text(json.dumps(whole))
+    assert trained(str(run), None) == whole
+    original = tmp_path / "elsewhere" / "runs" / "rdrop_seed0"  # the folder a copied results file names
+    original.mkdir(parents=True)
+    (original / "latest.pdparams").write_text("w")
+    keep_weights([{"arm": "rdrop", "seed": 0, "folder": str(original)}], None, str(tmp_path / "out"))
+    assert (original / "latest.pdparams").exists() and not (run / "latest.pdparams").exists()
+
+
+def test_a_second_compare_on_one_out_waits_for_the_first_and_a_signal_then_ends_it(tmp_path):
+    import signal
+    import time
+
+    from paddleclas_rdrop.tools.data.owned_folder import lock
+
+    out = tmp_path / "out"
+    with lock(str(out), exclusive=True, say=print):  # the first comparison, running
+        command = [sys.executable, os.path.join(TOOLS, "compare.py"), "-c", RECIPE, "--out", str(out)]
+        second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = second.stdout.readline()
+        while line and "waiting" not in line:
+            line = second.stdout.readline()
+        assert line.startswith(f"[compare] waiting for another process reading or making {out}"), line
+        time.sleep(0.5)
+        second.send_signal(signal.SIGTERM)
+        _, err = second.communicate(timeout=60)
+    assert second.returncode == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"stopped while waiting for another compare.py on {out}; nothing ran"
+    assert not (out / "results.jsonl").exists()
