@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -109,7 +110,9 @@ def run_tool(command, log_path):
     user + system of the process and the children it waited for)."""
     start = time.time()
     with open(log_path, "w", encoding="utf-8") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=end_with_parent
+        )
         try:
             _, status, usage = os.wait4(process.pid, 0)
         except BaseException:
@@ -121,11 +124,22 @@ def run_tool(command, log_path):
     return process.returncode, time.time() - start, usage.ru_maxrss / 1024, cpu  # Linux: ru_maxrss in KiB
 
 
+def end_with_parent():
+    """In a tool's process before it starts: SIGTERM to it when compare ends, even by SIGKILL (Linux's
+    `PR_SET_PDEATHSIG`), so that no training goes on writing into a run folder the next call makes anew."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 def failure(name, tool, code, log_path):
     """The one line a failed tool gives: its own `error:` line, or its last line, and where its log is."""
     with open(log_path, encoding="utf-8", errors="replace") as handle:
         lines = [line.strip() for line in handle if line.strip()]
     said = next((line for line in reversed(lines) if line.startswith("error:")), lines[-1] if lines else "no output")
+    stopped = {-2: "SIGINT", 130: "SIGINT", -15: "SIGTERM", 143: "SIGTERM", -9: "SIGKILL", 137: "SIGKILL"}
+    if code in stopped:  # its own line would advise a resume by hand, which compare does itself
+        said = f"stopped by {stopped[code]}; the same command runs it again"
     return RunFailed(f"{name}: {tool} exited {code}: {said.removeprefix('error: ')} (its output: {log_path})")
 
 

@@ -481,3 +481,33 @@ def test_a_second_compare_on_one_out_waits_for_the_first_and_a_signal_then_ends_
     assert second.returncode == 1 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == f"stopped while waiting for another compare.py on {out}; nothing ran"
     assert not (out / "results.jsonl").exists()
+
+
+def test_a_tool_compare_started_ends_with_compare_even_killed_and_its_stop_is_named(tmp_path):
+    import signal
+    import time
+
+    from paddleclas_rdrop.tools.compare.runs import failure
+
+    script = (  # compare's way of running a tool, the tool a 60 s sleep; then compare is killed (SIGKILL)
+        "import os, sys\n"
+        "from paddleclas_rdrop.tools.compare.runs import run_tool\n"
+        f"run_tool([sys.executable, '-c', 'import os, time; print(os.getpid(), flush=True); time.sleep(60)'], "
+        f"{str(tmp_path / 'tool.out')!r})\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 60
+    while not (tmp_path / "tool.out").read_text().strip() if (tmp_path / "tool.out").exists() else True:
+        assert time.time() < deadline and parent.poll() is None
+        time.sleep(0.1)
+    tool = int((tmp_path / "tool.out").read_text().split()[0])
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    while os.path.exists(f"/proc/{tool}") and open(f"/proc/{tool}/stat").read().split()[2] != "Z":
+        assert time.time() < deadline, "the tool outlived compare"
+        time.sleep(0.1)
+    (tmp_path / "train.out").write_text("error: ... resume with -o Global.checkpoints=output/latest\n")
+    said = str(failure("rdrop seed 1", "tools/train.py", 143, str(tmp_path / "train.out")))
+    assert said.startswith(
+        "rdrop seed 1: tools/train.py exited 143: stopped by SIGTERM; the same command runs it again"
+    )
