@@ -49,14 +49,28 @@ def read_results(out):
     return rows
 
 
+def read_setup(path):
+    """The setup recorded in `path` (`check_setup`); `ConfigError` where it is not one (cut short, edited)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            recorded = json.load(handle)
+    except ValueError:
+        recorded = None
+    if not (isinstance(recorded, dict) and isinstance(recorded.get("configs"), dict) and "eval_list" in recorded):
+        raise ConfigError(
+            f"{path} is not a setup compare.py recorded (cut short or edited): remove it, and the same command "
+            "records this one (the runs already in results.jsonl are then not checked against it)"
+        )
+    return recorded
+
+
 def check_setup(out, setup, record=True):
     """Record `setup` ({"configs": {arm: YAML text}, "eval_list": ...}) in `out` (with `record`), or check it
     against the one recorded: the arms run before keep their configs and the evaluation its list, so results
     of another setup are never mixed in. Seeds and arms may be added. Raises `ConfigError`."""
     path = os.path.join(out, SETUP)
     if os.path.exists(path):
-        with open(path, encoding="utf-8") as handle:
-            recorded = json.load(handle)
+        recorded = read_setup(path)
         configs = setup["configs"]
         changed = [arm for arm in configs if recorded["configs"].get(arm, configs[arm]) != configs[arm]]
         if recorded["eval_list"] != setup["eval_list"]:

@@ -319,6 +319,11 @@ def test_a_results_folder_of_another_setup_is_refused(tmp_path):
         check_setup(str(tmp_path), {"configs": {"rdrop": "a: 2\n"}, "eval_list": "DataLoader.Eval"})
     with pytest.raises(ConfigError, match="the evaluation list"):
         check_setup(str(tmp_path), {"configs": {"rdrop": "a: 1\n"}, "eval_list": "/test.txt"})
+    for damaged in ('{"configs": {"rdrop"', "[]", '{"eval_list": "DataLoader.Eval"}'):
+        (tmp_path / "setup.json").write_text(damaged)
+        with pytest.raises(ConfigError, match=f"{tmp_path / 'setup.json'} is not a setup compare.py recorded"):
+            check_setup(str(tmp_path), {"configs": {"rdrop": "a: 1\n"}, "eval_list": "DataLoader.Eval"})
+    (tmp_path / "setup.json").write_text(json.dumps({"configs": {"rdrop": "a: 1\n"}, "eval_list": "DataLoader.Eval"}))
     with pytest.raises(ConfigError, match=r"--corruptions \(given or not, the list's images, how they decode, or how"):
         check_setup(str(tmp_path), {"configs": {"rdrop": "a: 1\n"}, "eval_list": "DataLoader.Eval", "corruptions": "k"})
     shutil.rmtree(tmp_path)
