@@ -193,8 +193,7 @@ def train_one(name, folder, paths, tools_dir, common, seed, epochs):
     code, train_seconds, peak_mb, train_cpu = run_tool(train, os.path.join(folder, "train.out"))
     if code != 0:
         raise failure(name, "tools/train.py", code, os.path.join(folder, "train.out"))
-    record = {"epochs": epochs, "train_seconds": train_seconds, "train_cpu_seconds": train_cpu}
-    record["peak_rss_mb"] = peak_mb
+    record = {"epochs": epochs, "train_seconds": train_seconds, "train_cpu_seconds": train_cpu, "peak_rss_mb": peak_mb}
     write_whole(os.path.join(folder, TRAINED), json.dumps(record))
     return record
 
@@ -210,10 +209,9 @@ def trained(folder, epochs):
             record = json.load(handle)
     except (OSError, ValueError):
         return None
-    numbers = (
-        all(isinstance(record.get(key), (int, float)) for key in TRAINED_KEYS) if isinstance(record, dict) else False
-    )
-    return record if numbers and record.get("epochs") == epochs else None
+    if not isinstance(record, dict) or record.get("epochs") != epochs:
+        return None
+    return record if all(isinstance(record.get(key), (int, float)) for key in TRAINED_KEYS) else None
 
 
 def evaluate(name, folder, paths, tools_dir, common):
