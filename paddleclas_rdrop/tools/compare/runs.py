@@ -166,8 +166,9 @@ def run_one(arm, seed, paths, tools_dir, epochs=None, say=print):
     name = f"{arm} seed {seed}"
     common = ["-o", f"Global.output_dir={folder}", "-o", f"Global.seed={seed}"]
     record = trained(folder, epochs)
-    if record is None:
-        if os.path.exists(folder):  # a run that a stop cut short in training: it is not in the results file
+    if isinstance(record, str):  # why the folder's training is not taken; None: no folder
+        if os.path.exists(folder):
+            say(f"[compare] {name}: {record}: training it anew")
             shutil.rmtree(folder)
         os.makedirs(folder)
         record = train_one(name, folder, paths, tools_dir, common, seed, epochs)
@@ -200,18 +201,28 @@ def train_one(name, folder, paths, tools_dir, common, seed, epochs):
 
 def trained(folder, epochs):
     """The record `train_one` kept in `folder` for a training of `epochs` that ended, its final weights still
-    there; None for any other folder (none, a training cut short, other epochs, its weights deleted)."""
+    there; for any other folder, why it is not taken (a str: a training cut short, other epochs, its weights
+    deleted, a record edited or cut)."""
     path = os.path.join(folder, TRAINED)
-    if not (os.path.exists(path) and os.path.exists(os.path.join(folder, "latest.pdparams"))):
-        return None
+    if not os.path.exists(path):
+        return f"its training did not end (no {path})"
+    if not os.path.exists(os.path.join(folder, "latest.pdparams")):
+        return f"its weights ({os.path.join(folder, 'latest.pdparams')}) are gone"
     try:
         with open(path, encoding="utf-8") as handle:
             record = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("epochs") != epochs:
-        return None
-    return record if all(isinstance(record.get(key), (int, float)) for key in TRAINED_KEYS) else None
+    except (OSError, ValueError) as error:
+        return f"{path} does not read as JSON ({error})"
+    if not (isinstance(record, dict) and all(isinstance(record.get(key), (int, float)) for key in TRAINED_KEYS)):
+        return f"{path} is not a training record (epochs, and {', '.join(TRAINED_KEYS)} as numbers)"
+    if record.get("epochs") != epochs:
+        return f"{path} records a training of {epochs_of(record.get('epochs'))}, this run is of {epochs_of(epochs)}"
+    return record
+
+
+def epochs_of(epochs):
+    """`Global.epochs` as said: None is the recipe's."""
+    return "the recipe's epochs" if epochs is None else f"{epochs} epochs"
 
 
 def evaluate(name, folder, paths, tools_dir, common):

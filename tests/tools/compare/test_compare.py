@@ -456,9 +456,17 @@ def test_a_training_record_is_taken_only_whole_and_weights_go_only_under_this_ou
     whole = {"epochs": None, "train_seconds": 3.5, "train_cpu_seconds": 3.0, "peak_rss_mb": 700.0}
     for record in ({}, {**whole, "train_seconds": "3.5"}, [whole], {**whole, "epochs": 3}, "not json"):
         (run / TRAINED).write_text(record if isinstance(record, str) else json.dumps(record))
-        assert trained(str(run), None) is None, record
+        assert isinstance(trained(str(run), None), str), record
+    (run / TRAINED).write_text(json.dumps({**whole, "epochs": 3}))
+    said = f"{run / TRAINED} records a training of 3 epochs, this run is of the recipe's epochs"
+    assert trained(str(run), None) == said
     (run / TRAINED).write_text(json.dumps(whole))
     assert trained(str(run), None) == whole
+    (run / "latest.pdparams").unlink()
+    assert trained(str(run), None) == f"its weights ({run / 'latest.pdparams'}) are gone"
+    (run / TRAINED).unlink()
+    assert trained(str(run), None) == f"its training did not end (no {run / TRAINED})"
+    (run / "latest.pdparams").write_text("w")
     original = tmp_path / "elsewhere" / "runs" / "rdrop_seed0"  # the folder a copied results file names
     original.mkdir(parents=True)
     (original / "latest.pdparams").write_text("w")
