@@ -1,6 +1,10 @@
 """`tools/demo_summary.py -c CONFIG [-o ...]`: how a finished training run ended (best val top-1,
 checkpoint, export, one prediction from the export with its true label)."""
 
+from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line
+
+end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
+
 import sys
 
 from paddleclas_rdrop.core.errors import RDropError

@@ -1,6 +1,10 @@
 """One network of a MutualModel checkpoint as a stock checkpoint (its keys without the network's
 prefix), for a one-network config's Global.pretrained_model or PaddleClas's own tools."""
 
+from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line
+
+end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
+
 import argparse
 import os
 import sys
@@ -9,10 +13,10 @@ from paddleclas_rdrop.tools.quiet import import_paddle_quietly
 
 import_paddle_quietly()
 
-import paddle  # noqa: E402
+import paddle
 
-from paddleclas_rdrop.adapter.mutual import network_weights  # noqa: E402
-from paddleclas_rdrop.core.errors import ConfigError  # noqa: E402
+from paddleclas_rdrop.adapter.mutual import network_weights
+from paddleclas_rdrop.core.errors import ConfigError
 
 
 def with_suffix(path):

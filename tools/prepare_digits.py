@@ -1,6 +1,10 @@
 """Write scikit-learn's digits as a PaddleClas image dataset (offline): dataset/digits by default;
 with --csv, as an image folder and labels.csv instead (the input of tools/csv_to_lists.py)."""
 
+from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line
+
+end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
+
 import argparse
 
 from paddleclas_rdrop.tools.data.demo import write_digits_csv, write_digits_dataset

@@ -1,5 +1,9 @@
 """Write Fashion-MNIST (Debian's dataset-fashion-mnist) as a PaddleClas image dataset, offline."""
 
+from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line
+
+end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
+
 import argparse
 
 from paddleclas_rdrop.tools.data.demo import FASHION_MNIST_DIR, write_fashion_mnist_dataset

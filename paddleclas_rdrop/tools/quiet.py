@@ -12,6 +12,8 @@
 - Paddle's "Paddle static graph(PIR) not support input out tensor for now!!!!!" (a C++ warning on
   stderr) at every export of PaddleClas's models; the export is right.
 - The config, printed by every tool's engine: only `tools/train.py` prints it (`prebuilt`).
+- Paddle's "Error: Can not import paddle core while this file exists: .../libpaddle.so" when a Ctrl-C cut the
+  import short (`interrupts` says so in one line), and paddle's C++ stack dump at a SIGTERM (`interrupts`).
 - Paddle's "DataLoader N workers exit unexpectedly" once a tool's work is done: the loader's workers
   end with the process, which is expected then.
 - Paddle's "There are some unused values in state_dict ... 'LearningRateDecay'" at a resume of a warmed-up
@@ -34,27 +36,35 @@ import tempfile
 import warnings
 
 from ..adapter.patch import patched
+from .interrupts import interrupted, keeping_sigterm
 
 PADDLE_THREAD_ADVICE = ("WARNING: OMP_NUM_THREADS set to", "PLEASE USE OMP_NUM_THREADS WISELY.")
+PADDLE_CORE_ERROR = "Error: Can not import paddle core"  # paddle/base/core.py, whenever importing libpaddle fails
 
 
 class _DropLines(io.TextIOBase):
-    """A text stream that passes every line to `stream` except those starting with `prefixes`."""
+    """A text stream that passes every line to `stream` except those starting with `prefixes` (kept in
+    `dropped`)."""
 
     def __init__(self, stream, prefixes):
-        self.stream, self.prefixes, self.pending = stream, prefixes, ""
+        self.stream, self.prefixes, self.pending, self.dropped = stream, prefixes, "", []
 
     def write(self, text):
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
         for line in lines:
-            if not line.startswith(self.prefixes):
-                self.stream.write(line + "\n")
+            self._pass(line + "\n")
         return len(text)
 
+    def _pass(self, line):
+        if line.startswith(self.prefixes):
+            self.dropped.append(line)
+        else:
+            self.stream.write(line)
+
     def flush(self):
-        if self.pending and not self.pending.startswith(self.prefixes):
-            self.stream.write(self.pending)
+        if self.pending:
+            self._pass(self.pending)
         self.pending = ""
         self.stream.flush()
 
@@ -62,11 +72,12 @@ class _DropLines(io.TextIOBase):
 @contextlib.contextmanager
 def dropping_lines(stream_name, prefixes):
     """Within the context, `sys.<stream_name>` (stdout or stderr) drops the lines that start with
-    `prefixes`; the original stream is put back on leaving, whatever happens inside."""
+    `prefixes` (the context's value, a `_DropLines`, keeps them in `dropped`); the original stream is put back on
+    leaving, whatever happens inside."""
     filtered = _DropLines(getattr(sys, stream_name), prefixes)
     with patched(sys, **{stream_name: filtered}):
         try:
-            yield
+            yield filtered
         finally:
             filtered.flush()
 
@@ -74,22 +85,30 @@ def dropping_lines(stream_name, prefixes):
 def import_paddle_quietly():
     """`import paddle` without the start-up noise above. Process-wide and kept for the life of the tool's
     process (a tool imports paddle once): two `warnings` filters (ccache, export input spec) and the
-    `faiss.loader` log level WARNING; `warnings.resetwarnings()` and the logger's `setLevel` undo them."""
+    `faiss.loader` log level WARNING; `warnings.resetwarnings()` and the logger's `setLevel` undo them. SIGTERM keeps
+    its handler of before the import, not paddle's C++ stack dump; an import that a Ctrl-C cut short does not print
+    paddle's "Can not import paddle core" line (`interrupts`)."""
     warnings.filterwarnings("ignore", message="No ccache found")
     warnings.filterwarnings("ignore", message="full_graph=False don't support input_spec")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    with dropping_lines("stderr", PADDLE_THREAD_ADVICE):
+    with keeping_sigterm(), dropping_lines("stderr", PADDLE_THREAD_ADVICE + (PADDLE_CORE_ERROR,)) as filtered:
         try:
             import paddle  # noqa: F401
-        except ModuleNotFoundError as error:
-            if error.name != "paddle":
-                raise
-            from ..core.errors import ConfigError
+        except BaseException as error:
+            if not interrupted(error):  # a broken install: paddle's own line stays
+                filtered.stream.writelines(line for line in filtered.dropped if line.startswith(PADDLE_CORE_ERROR))
+            if isinstance(error, ModuleNotFoundError) and error.name == "paddle":
+                raise paddle_missing() from None
+            raise
 
-            raise ConfigError(
-                'Paddle is not installed: pip install -c constraints.txt -e ".[cpu]" for the CPU build, or '
-                "Paddle's CUDA build (paddlepaddle-gpu) for a GPU, as the README's Install says"
-            ) from None
+
+def paddle_missing():
+    from ..core.errors import ConfigError
+
+    return ConfigError(
+        'Paddle is not installed: pip install -c constraints.txt -e ".[cpu]" for the CPU build, or '
+        "Paddle's CUDA build (paddlepaddle-gpu) for a GPU, as the README's Install says"
+    )
 
 
 def leave_logger_to_tree():

@@ -22,6 +22,7 @@ from ..data.class_balance import RATIO  # noqa: E402
 from ..data.corrupted_copies import source_key  # noqa: E402
 from ..data.corruptions import decode_backend  # noqa: E402
 from ..data.owned_folder import Stopped, first_existing, lock  # noqa: E402
+from ..interrupts import raise_terminated  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
@@ -206,16 +207,11 @@ def publish(rows, args):
     print("\n".join(["", *([note] if note else []), *verdicts, "", f"report: {path} and {' and '.join(plots)}"]))
 
 
-def stop_as_sigint(signum, frame):
-    """SIGTERM stops compare as SIGINT does: the running tool is stopped with it (paddle's own handler would
-    abort with a dump and leave the tool running)."""
-    raise KeyboardInterrupt
-
-
 def main(tools_dir, argv=None):
     """Entry point of `tools/compare.py` (`tools_dir`: where train.py and eval.py are); a mistake or a
     failed run ends in one `error:` line and exit code 1; results already written stay."""
-    signal.signal(signal.SIGTERM, stop_as_sigint)
+    signal.signal(signal.SIGTERM, raise_terminated)  # SIGTERM stops compare and its running tool as SIGINT does
+    args = None
     try:
         args = parse(argv)
         if not args.report:
@@ -242,5 +238,7 @@ def main(tools_dir, argv=None):
     except Stopped:
         sys.exit(f"stopped while waiting for another compare.py on {args.out}; nothing ran")
     except KeyboardInterrupt:
+        if args is None:  # while the arguments were read: nothing ran (`interrupts` says so)
+            raise
         results = os.path.join(args.out, "results.jsonl")
         sys.exit(f"stopped: the finished runs are in {results}; the same command resumes from them")

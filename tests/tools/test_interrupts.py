@@ -1,0 +1,119 @@
+"""A tool stopped outside a training's safe stop: a Ctrl-C ends it in one line and by SIGINT, whenever it lands
+(while paddle's C++ extension initialises, in paddle's Python imports, in C code that prints the exception
+itself); a SIGTERM ends it silently, never with paddle's C++ stack dump; every tool sets this up first."""
+
+import ast
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from paddleclas_rdrop.tools.interrupts import Terminated, interrupted
+
+from engine_runs import PROJECT, tool_command, tool_environment
+
+FIRST = "from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line"
+
+
+@pytest.mark.parametrize("script", sorted(glob.glob(os.path.join(PROJECT, "tools", "*.py"))), ids=os.path.basename)
+def test_every_tool_ends_interrupts_in_one_line_before_its_other_imports(script):
+    body = ast.parse(open(script).read()).body
+    first, call = (ast.unparse(node) for node in body[1:3])  # after the docstring
+    assert (first, call) == (FIRST, "end_interrupts_in_one_line()")
+
+
+def started(command, env, cwd):
+    """`command` started, once paddle's C++ extension is being loaded into it."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while process.poll() is None:
+        with open(f"/proc/{process.pid}/maps") as maps:
+            if "libpaddle" in maps.read():
+                return process
+        time.sleep(0.005)
+    raise AssertionError(process.communicate())
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3], ids=["in the C++ extension", "in paddle's Python imports"])
+def test_a_ctrl_c_while_paddle_imports_ends_the_tool_in_one_line(tmp_path, delay):
+    out = tmp_path / "out"
+    command = tool_command("train.py", "rdrop_se_resnet.yaml", [f"Global.output_dir={out}", "Global.device=cpu"])
+    process = started(command, tool_environment(), tmp_path)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGINT, stdout + stderr
+    assert stderr == f"stopped by SIGINT (Ctrl-C): {command[1]} ended before it finished\n"
+    assert not out.exists()
+
+
+def test_a_sigterm_ends_a_tool_silently_during_and_after_paddle_s_import(tmp_path):
+    script = "from paddleclas_rdrop.tools.quiet import import_paddle_quietly\nimport_paddle_quietly()\n"
+    during = started([sys.executable, "-c", script + "import time; time.sleep(60)"], tool_environment(), tmp_path)
+    time.sleep(0.3)
+    during.send_signal(signal.SIGTERM)
+    after = subprocess.Popen(
+        [sys.executable, "-c", script + "print('imported', flush=True)\nimport time; time.sleep(60)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tool_environment(),
+    )  # fmt: skip
+    assert after.stdout.readline() == "imported\n"
+    after.send_signal(signal.SIGTERM)
+    for process in (during, after):
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == -signal.SIGTERM and stderr == "", stderr  # not paddle's "[SignalInfo: ..."
+
+
+def test_a_tool_that_stops_on_sigterm_as_on_ctrl_c_names_it_and_ends_by_it(tmp_path):
+    tool = tmp_path / "tool.py"
+    tool.write_text(
+        "import signal, sys, time\n"
+        "from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line, raise_terminated\n"
+        "end_interrupts_in_one_line()\n"
+        "signal.signal(signal.SIGTERM, raise_terminated)\n"
+        "print('waiting', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "tool.py"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout.readline() == "waiting\n"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGTERM
+    assert stderr == "stopped by SIGTERM: tool.py ended before it finished\n"
+
+
+def test_an_interrupt_that_c_code_prints_itself_ends_the_process_there(tmp_path):
+    """numpy's `import_array` prints a KeyboardInterrupt through the hook, then raises an ImportError that the
+    importer may catch: the process must not go on after its stop line."""
+    tool = tmp_path / "tool.py"
+    tool.write_text(
+        "import sys\n"
+        "from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line\n"
+        "end_interrupts_in_one_line()\n"
+        "try:\n"
+        "    raise KeyboardInterrupt\n"
+        "except KeyboardInterrupt as error:\n"
+        "    sys.excepthook(KeyboardInterrupt, error, None)  # as PyErr_Print does, within a caller's frame\n"
+        "print('went on')\n"
+    )
+    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGINT and done.stdout == "", done.stdout
+    assert done.stderr == "stopped by SIGINT (Ctrl-C): tool.py ended before it finished\n"
+
+
+def test_an_interrupt_is_found_through_the_exceptions_it_caused():
+    try:
+        try:
+            raise Terminated
+        except KeyboardInterrupt:
+            raise ImportError("initialization failed")  # noqa: B904 (as the C++ extension's import does)
+    except ImportError as error:
+        assert isinstance(interrupted(error), Terminated)
+    looped = ValueError("a")
+    looped.__context__ = ValueError("b")
+    looped.__context__.__context__ = looped
+    assert interrupted(looped) is None and interrupted(None) is None
