@@ -129,7 +129,8 @@ def prepare(args, name):
     against the folder's recorded setup, and the corrupted copies made or reused); a dict of what its runs need."""
     import yaml
 
-    from paddleclas_rdrop.tools.compare import command, runs
+    from paddleclas_rdrop.core.files import write_text
+    from paddleclas_rdrop.tools.compare import command
 
     work, out = os.path.join(args.work, name), os.path.join(args.results, name)
     os.makedirs(out, exist_ok=True)
@@ -156,7 +157,7 @@ def prepare(args, name):
             config = yaml.safe_load(handle)
         config["DataLoader"]["Eval"]["dataset"]["cls_label_path"] = os.path.abspath(clean)
         arm_paths["clean"] = arm_paths["eval"].replace(".eval.yaml", ".clean.yaml")
-        runs.write_whole(arm_paths["clean"], yaml.safe_dump(config, sort_keys=False))
+        write_text(arm_paths["clean"], yaml.safe_dump(config, sort_keys=False))
     return {"name": name, "out": out, "paths": paths, "epochs": int(first[1]["Global"]["epochs"])}
 
 

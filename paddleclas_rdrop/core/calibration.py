@@ -118,13 +118,11 @@ def write_counts(path: str, counts: np.ndarray, nll_sum: float) -> None:
     to `path` as JSON {"count", "confidence", "correct", "nll_sum"}, whole or not at all (a temporary
     file renamed over it)."""
     import json
-    import os
+
+    from .files import write_text
 
     count, confidence, correct = (row.tolist() for row in counts)
-    temporary = f"{path}.partial-{os.getpid()}"
-    with open(temporary, "w") as handle:
-        json.dump({"count": count, "confidence": confidence, "correct": correct, "nll_sum": nll_sum}, handle)
-    os.replace(temporary, path)
+    write_text(path, json.dumps({"count": count, "confidence": confidence, "correct": correct, "nll_sum": nll_sum}))
 
 
 def read_counts(path: str) -> Tuple[np.ndarray, float]:

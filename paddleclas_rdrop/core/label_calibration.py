@@ -138,11 +138,9 @@ class LabelCalibration(nn.Layer):
 
 def write_scores(path: str, scores: np.ndarray, targets: np.ndarray) -> None:
     """`scores` and `targets` to `path` (`.npz`), whole or not at all (a temporary file renamed over it)."""
-    import os
+    from .files import write_whole
 
-    temporary = f"{path}.partial-{os.getpid()}.npz"
-    np.savez(temporary, scores=scores, targets=targets)
-    os.replace(temporary, path)
+    write_whole(path, lambda handle: np.savez(handle, scores=scores, targets=targets), mode="wb")
 
 
 def read_scores(path: str):

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..adapter.patch import patched
 from ..core.errors import ConfigError, DataError, first_line
+from ..core.files import write_text
 from .data.lists import dataset_lists
 
 RESULTS = "corruptions.json"
@@ -192,9 +193,7 @@ def write_results(output_dir, results):
     """`results` as JSON in `output_dir/RESULTS`, whole or not at all; its path."""
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, RESULTS)
-    with open(f"{path}.partial-{os.getpid()}", "w", encoding="utf-8") as handle:
-        json.dump(results, handle, indent=1)
-    os.replace(f"{path}.partial-{os.getpid()}", path)
+    write_text(path, json.dumps(results, indent=1))
     return path
 
 

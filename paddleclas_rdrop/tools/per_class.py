@@ -8,12 +8,13 @@ Balanced accuracy is the mean of the per-class recalls over the classes the list
 a model that always answers the majority class scores 1 / (classes) there, whatever its top-1."""
 
 import json
-import os
 import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+
+from ..core.files import write_text
 
 TABLE_UP_TO = 20  # classes: up to this many, every class and the whole confusion matrix are printed
 WORST = 10  # beyond that, this many classes of lowest recall
@@ -140,10 +141,7 @@ def write_per_class(path: str, result: PerClass, evaluated: str) -> None:
         "balanced_accuracy": result.balanced_accuracy,
         "top1": result.top1,
     }
-    temporary = f"{path}.partial-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(fields, handle, indent=1)
-    os.replace(temporary, path)
+    write_text(path, json.dumps(fields, indent=1))
 
 
 def read_per_class(path: str) -> Dict:

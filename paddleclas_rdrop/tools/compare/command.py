@@ -18,6 +18,7 @@ from ..quiet import import_paddle_quietly
 import_paddle_quietly()
 
 from ...core.errors import ConfigError, RDropError, TrainingStopped  # noqa: E402
+from ...core.files import write_text  # noqa: E402
 from ..data.class_balance import RATIO  # noqa: E402
 from ..data.corrupted_copies import source_key  # noqa: E402
 from ..data.corruptions import decode_backend  # noqa: E402
@@ -26,7 +27,7 @@ from ..interrupts import raise_terminated  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
-from .runs import check_setup, read_results, run_all, write_whole  # noqa: E402
+from .runs import check_setup, read_results, run_all  # noqa: E402
 from .stats import few_seeds_warning  # noqa: E402
 
 
@@ -168,7 +169,7 @@ def write_configs(args, config):
         }
         for kind, text in kinds.items():
             paths[arm][kind] = os.path.abspath(os.path.join(folder, f"{arm}.{kind}.yaml"))
-            write_whole(paths[arm][kind], text)
+            write_text(paths[arm][kind], text)
     return paths
 
 

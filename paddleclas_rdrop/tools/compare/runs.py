@@ -15,6 +15,7 @@ import time
 
 from ...core.calibration import read_counts
 from ...core.errors import ConfigError, RDropError
+from ...core.files import write_text
 from ...core.label_calibration import label_summary, read_scores
 from ..evaluations import PER_CLASS_FILE
 from ..per_class import read_per_class
@@ -86,21 +87,7 @@ def check_setup(out, setup, record=True):
     if not record:
         return
     os.makedirs(out, exist_ok=True)
-    write_whole(path, json.dumps(setup, indent=1))
-
-
-def write_whole(path, text):
-    """`text` to `path`, whole or not at all (a temporary file renamed over it): a run or call that reads the file
-    while another call on the same `--out` writes it reads one whole version."""
-    temporary = f"{path}.partial-{os.getpid()}"
-    try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_text(path, json.dumps(setup, indent=1))
 
 
 def plan(arms, seeds, done):
@@ -195,7 +182,7 @@ def train_one(name, folder, paths, tools_dir, common, seed, epochs):
     if code != 0:
         raise failure(name, "tools/train.py", code, os.path.join(folder, "train.out"))
     record = {"epochs": epochs, "train_seconds": train_seconds, "train_cpu_seconds": train_cpu, "peak_rss_mb": peak_mb}
-    write_whole(os.path.join(folder, TRAINED), json.dumps(record))
+    write_text(os.path.join(folder, TRAINED), json.dumps(record))
     return record
 
 

@@ -1,0 +1,54 @@
+"""A file is written whole or not at all: a write that fails or is interrupted at any point leaves the old
+version and no temporary file; text and bytes writers (json, np.savez) read back as written."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paddleclas_rdrop.core.files import write_text, write_whole
+
+STOPS = (None, ValueError, KeyboardInterrupt, OSError)  # none, an error, a Ctrl-C, a full disk
+
+
+@settings(max_examples=30, deadline=None)
+@given(old=st.text(), new=st.text(), stop=st.sampled_from(STOPS))
+def test_a_write_stopped_at_any_point_leaves_the_old_version_and_no_temporary_file(tmp_path_factory, old, new, stop):
+    folder = tmp_path_factory.mktemp("files")
+    path = folder / "results.json"
+    write_text(str(path), old)
+
+    def write(handle):
+        handle.write(new)
+        if stop is not None:
+            raise stop()
+
+    if stop is None:
+        write_whole(str(path), write)
+    else:
+        with pytest.raises(stop):
+            write_whole(str(path), write)
+    with open(path, encoding="utf-8", newline="") as handle:  # as written, "\r" too
+        assert handle.read() == (new if stop is None else old)
+    assert os.listdir(folder) == ["results.json"]
+
+
+def test_a_rename_that_fails_after_the_writing_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("x")
+    with pytest.raises(OSError):
+        write_text(str(tmp_path / "taken"), "text")  # a file cannot replace a folder
+    assert sorted(os.listdir(tmp_path)) == ["taken"]
+
+
+def test_bytes_and_text_writers_read_back(tmp_path):
+    scores, targets = np.random.default_rng(0).random((4, 3)), np.eye(4, 3)
+    write_whole(str(tmp_path / "scores"), lambda handle: np.savez(handle, scores=scores, targets=targets), mode="wb")
+    with np.load(tmp_path / "scores") as data:  # no ".npz" added to a name without it
+        assert np.array_equal(data["scores"], scores) and np.array_equal(data["targets"], targets)
+    write_text(str(tmp_path / "counts.json"), json.dumps({"ü": [1, 2]}))
+    assert json.loads((tmp_path / "counts.json").read_text(encoding="utf-8")) == {"ü": [1, 2]}
+    assert sorted(os.listdir(tmp_path)) == ["counts.json", "scores"]
