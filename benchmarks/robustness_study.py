@@ -240,7 +240,7 @@ def run_study(args):
     for name, arm, seed in order:
         out = os.path.join(args.results, name)
         rows = {(r["arm"], r["seed"]): r for r in runs.read_results(out)}
-        cleans = {(r["arm"], r["seed"]): r for r in accuracy.read_results(os.path.join(out, CLEAN))}
+        cleans = {(r["arm"], r["seed"]): r for r in runs.read_rows(os.path.join(out, CLEAN))}
         if (arm, seed) in rows and (arm, seed) in cleans:
             row, clean = rows[(arm, seed)], cleans[(arm, seed)]
             took[(name, arm, seed)] = row["train_seconds"] + row["eval_seconds"] + clean["eval_seconds"]
@@ -346,7 +346,7 @@ def regime_lines(args, name, docs_prefix):
         return lines + [f"No seed has all {len(args.arms)} arms yet ({len(rows)} runs done)."]
     title = types.SimpleNamespace(config=f"{name} (benchmarks/robustness_study.py)", out=out, test_list="the subset")
     command.publish(whole, title)
-    cleans = {(r["arm"], r["seed"]): r for r in accuracy.read_results(os.path.join(out, CLEAN))}
+    cleans = {(r["arm"], r["seed"]): r for r in runs.read_rows(os.path.join(out, CLEAN))}
     clean_rows = [
         {**row, **{k: cleans[(row["arm"], row["seed"])][k] for k in ("images", "top1", "nll", "counts")}}
         for row in whole

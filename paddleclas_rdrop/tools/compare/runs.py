@@ -31,23 +31,34 @@ class RunFailed(RDropError):
 
 
 def read_results(out):
-    """The finished runs recorded in `out`'s results file ([] before the first)."""
-    path = os.path.join(out, RESULTS)
-    if not os.path.exists(path):
-        return []
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
+    """The finished runs recorded in `out`'s results file ([] before the first): `read_rows`."""
+    return read_rows(os.path.join(out, RESULTS))
+
+
+def read_rows(path, wait=1.0):
+    """The rows of the JSON-lines file `path` (`append_row`'s; [] before the first). A last line that is not whole
+    and has no newline yet (another process appending it) is read again after `wait` seconds; a line that is
+    still not JSON is a `ConfigError` naming the file, the line and the fix."""
+    for attempt in range(2):
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().split("\n")  # the last is "" after a whole last line
+        rows, broken = [], None
+        for number, line in enumerate(lines, 1):
             try:
-                rows.append(json.loads(line))
+                rows.extend([json.loads(line)] if line.strip() else [])
             except ValueError:
-                raise ConfigError(
-                    f"{path} line {number} is not a whole results line: remove that line, and the same command runs "
-                    "that run again"
-                ) from None
-    return rows
+                broken = number
+                break
+        if broken is None:
+            return rows
+        if attempt or broken < len(lines):
+            break
+        time.sleep(wait)
+    raise ConfigError(
+        f"{path} line {broken} is not a whole results line: remove that line, and the same command runs that run again"
+    )
 
 
 def read_setup(path):

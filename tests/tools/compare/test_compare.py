@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -416,7 +417,7 @@ def test_only_the_numbers_stay_unless_weights_are_kept(tmp_path):
 
 def test_a_results_line_is_written_whole_or_cut_back_and_a_broken_one_is_named(tmp_path):
     from paddleclas_rdrop.core.errors import ConfigError
-    from paddleclas_rdrop.tools.compare.runs import read_results
+    from paddleclas_rdrop.tools.compare.runs import read_results, read_rows
 
     results = tmp_path / "results.jsonl"
     results.write_text('{"arm": "baseline", "seed": 0}\n')
@@ -436,6 +437,29 @@ def test_a_results_line_is_written_whole_or_cut_back_and_a_broken_one_is_named(t
     results.write_text('{"arm": "baseline", "seed": 0}\n{"arm": "rdr')  # a line cut by hand or by a crash
     with pytest.raises(ConfigError, match=f"{results} line 2 is not a whole results line: remove that line"):
         read_results(str(tmp_path))
+    results.write_text('{"arm": "baseline", "seed": 0}\n{"arm": "rdr\n{"arm": "rdrop", "seed": 0}\n')
+    started = time.time()  # a line in the middle that is not JSON is refused at once: no other process ends it
+    with pytest.raises(ConfigError, match=f"{results} line 2 is not a whole"):
+        read_rows(str(results), wait=60)
+    assert time.time() - started < 30
+
+
+def test_a_results_line_another_process_is_appending_is_read_once_whole(tmp_path):
+    import threading
+
+    from paddleclas_rdrop.tools.compare.runs import read_rows
+
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"arm": "baseline", "seed": 0}\n{"arm": "rdr')
+
+    def append_the_rest():
+        with open(path, "a") as handle:
+            handle.write('op", "seed": 0}\n')
+
+    finish = threading.Timer(0.2, append_the_rest)
+    finish.start()
+    assert read_rows(str(path), wait=1.0) == [{"arm": "baseline", "seed": 0}, {"arm": "rdrop", "seed": 0}]
+    finish.join()
 
 
 def test_a_training_record_is_taken_only_whole_and_weights_go_only_under_this_out(tmp_path):
