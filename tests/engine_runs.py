@@ -221,12 +221,13 @@ def step_losses(log_text, name):
     ]
 
 
-def engine_param(name):
-    """A pytest parameter for an engine; the PaddleClas one skips without a source tree."""
+def engine_param(name, *values):
+    """A pytest parameter for an engine (and `values`, the test's other parameters); the PaddleClas one skips
+    without a source tree."""
     import pytest
 
     skip = name == "paddleclas" and not ENGINES[name]["PADDLECLAS_ROOT"]
-    return pytest.param(name, marks=pytest.mark.skipif(skip, reason=NEEDS_TREE))
+    return pytest.param(name, *values, marks=pytest.mark.skipif(skip, reason=NEEDS_TREE))
 
 
 def infer_batch(config, image_paths):

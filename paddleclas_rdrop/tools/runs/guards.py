@@ -8,11 +8,13 @@ The training loss is checked at every step, where both engines already read it t
 (PaddleClas's `update_loss`), so the check adds no device sync; the weights, a pass over every
 parameter, only every `print_batch_step` steps."""
 
+import contextlib
+
 import paddle
 import paddle.distributed as dist
 
 from ...adapter.sections import section_of
-from ...core.errors import NonFiniteLossError, TrainingStopped
+from ...core.errors import NonFiniteLossError, RDropError, TrainingStopped
 from .seeds import seed_all
 
 
@@ -56,10 +58,11 @@ def check_weights_finite(model, where):
         )
 
 
-def guard_evaluation(engine):
+def guard_evaluation(engine, stop_requested=lambda: None):
     """A non-finite evaluation loss stops training before the epoch's checkpoints (`best_model` above all)
     are written: `engine.eval_loss_func` (called on every eval batch by both engines) records it, and
-    `engine.eval` raises `NonFiniteLossError` once the evaluation is done."""
+    `engine.eval` raises `NonFiniteLossError` once the evaluation is done. An evaluation that fails after a stop
+    was requested (`stopped_instead`) ends in the stop."""
     loss, evaluate = getattr(engine, "eval_loss_func", None), engine.eval
     if loss is None:
         return
@@ -74,7 +77,8 @@ def guard_evaluation(engine):
 
     def checked_eval(epoch_id=0, *args, **kwargs):
         seen.clear()
-        acc = evaluate(epoch_id, *args, **kwargs)
+        with stopped_instead(stop_requested, lambda: (epoch_id, getattr(engine, "global_step", 0))):
+            acc = evaluate(epoch_id, *args, **kwargs)
         if seen:
             raise NonFiniteLossError(
                 f"training stopped: the evaluation loss {seen[0]} at epoch {epoch_id}: the weights give non-finite "
@@ -107,11 +111,28 @@ def guard_training(engine, stop_requested=lambda: None):
             check_weights_finite(engine.model, f"at epoch {epoch['id']}, step {engine.global_step}")
 
     train_loss.check = check
-    guard_evaluation(engine)
+    guard_evaluation(engine, stop_requested)
 
     def guarded_epoch(engine, epoch_id, print_batch_step):
         seed_epoch(engine.config, epoch_id)
         epoch["id"] = epoch_id
-        epoch_func(engine, epoch_id, print_batch_step)
+        with stopped_instead(stop_requested, lambda: (epoch["id"], engine.global_step)):
+            epoch_func(engine, epoch_id, print_batch_step)
 
     engine.train_epoch_func = guarded_epoch
+
+
+@contextlib.contextmanager
+def stopped_instead(stop_requested, where):
+    """Within the context, an error raised after `stop_requested()` named a signal is that stop's doing (the data
+    loader's workers the same signal ended; `runs.signals`): `TrainingStopped` at `where()` (epoch, step) instead,
+    the error as its cause. The plugin's own errors pass as they are."""
+    try:
+        yield
+    except RDropError:
+        raise
+    except Exception as error:
+        signal_name = stop_requested()
+        if signal_name is None:
+            raise
+        raise TrainingStopped(signal_name, *where()) from error

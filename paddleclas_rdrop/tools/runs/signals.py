@@ -6,7 +6,11 @@ A terminal's Ctrl-C signals the whole process group, the data loader's worker pr
 that only records the signal, and go on until the process that stopped ends; Python's `multiprocessing` then
 terminates them at exit (SIGTERM), and Paddle's SIGCHLD handler (`paddle/io/multiprocess_utils.py`,
 `_set_SIGCHLD_handler`) would raise `SystemError: (Fatal) DataLoader process ... killed by signal: Terminated`
-from within that exit. A stopped run puts SIGCHLD back to its default first (`StopOnSignals.__exit__`)."""
+from within that exit. A SIGTERM sent to the whole group (a machine or container shutting down) ends the workers at
+once: paddle's worker loop installs its own SIGTERM handler (`core._set_process_signal_handler`), whatever its
+parent's. So once a signal is recorded, SIGCHLD is at its default for the rest of the process (`StopOnSignals`),
+and a loader that fails after it (its workers gone) is the stop's doing: the guards stop training with the stop's
+line (`guards.guard_training`)."""
 
 import os
 import signal
@@ -19,8 +23,8 @@ class StopOnSignals:
     """While training runs in this context, the first SIGINT or SIGTERM is only recorded (`requested()`
     returns its name until then None), and the guards stop training before the next step is applied;
     a second one acts as usual (Python's KeyboardInterrupt, or termination). This is the tools' one
-    change to the process's signal handlers; the previous handlers are put back on leaving, and when a signal
-    was recorded, SIGCHLD is left at its default for the rest of the process (the module's docstring says
+    change to the process's signal handlers; the previous handlers are put back on leaving, and from the moment
+    a signal is recorded, SIGCHLD is at its default for the rest of the process (the module's docstring says
     why)."""
 
     def __init__(self):
@@ -36,6 +40,7 @@ class StopOnSignals:
         self.received = number
         for again in SIGNALS:  # a second signal is not deferred
             signal.signal(again, self.previous[again])
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # workers the signal ended are not a loader failure
 
     def requested(self):
         return signal.Signals(self.received).name if self.received is not None else None
@@ -43,8 +48,6 @@ class StopOnSignals:
     def __exit__(self, *exc):
         for number, handler in self.previous.items():
             signal.signal(number, handler)
-        if self.received is not None:  # the loader's workers end with this process, as a stop expects
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         return False
 
 

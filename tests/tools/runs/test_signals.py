@@ -31,8 +31,14 @@ def test_a_signal_is_recorded_and_a_stopped_run_leaves_its_loaders_workers_to_en
     signal.signal(signal.SIGCHLD, before[signal.SIGCHLD])
 
 
-@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
-def test_ctrl_c_to_the_process_group_stops_at_a_safe_point_in_one_line_and_the_checkpoint_resumes(engine, workdir):
+@pytest.mark.parametrize(
+    "engine, stop", [engine_param("standalone", signal.SIGTERM), engine_param("paddleclas", signal.SIGINT)]
+)
+def test_a_signal_to_the_process_group_stops_at_a_safe_point_in_one_line_and_the_checkpoint_resumes(
+    engine, stop, workdir
+):
+    """SIGINT as a terminal's Ctrl-C sends it; SIGTERM as a machine or container shutting down sends it, which
+    ends the loader's workers at once (paddle's worker installs its own handler)."""
     workers = [f"DataLoader.{split}.loader.num_workers=2" for split in ("Train", "Eval")]
     extra = overrides(workdir, f"stopped_{engine}", epochs=3) + TINY + ["Global.print_batch_step=1"]
     extra += ["Optimizer.lr.warmup_epoch=1"]  # a LinearWarmup, whose resume Paddle warns about for nothing
@@ -50,12 +56,12 @@ def test_ctrl_c_to_the_process_group_stops_at_a_safe_point_in_one_line_and_the_c
         lines.append(line)
         if "[Train][Epoch 2/3][Iter: 0/" in line or time.time() > deadline:
             break
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does
+    os.killpg(process.pid, stop)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 128 + signal.SIGINT, "".join(lines)[-2000:] + stdout[-1000:] + stderr[-3000:]
+    assert process.returncode == 128 + stop, "".join(lines)[-2000:] + stdout[-1000:] + stderr[-3000:]
     latest = f"{workdir}/stopped_{engine}/latest"
     line = (
-        rf"stopped by SIGINT in epoch 2, after \d+ steps of this run, before the next step was applied; the last "
+        rf"stopped by {stop.name} in epoch 2, after \d+ steps of this run, before the next step was applied; the last "
         rf"checkpoint is {latest} \(epoch 1\): resume with -o Global.checkpoints={latest}"
     )
     assert re.fullmatch(line, stderr.strip()), stderr[-3000:]  # the one line, no traceback, no SystemError
