@@ -10,7 +10,7 @@ the label column (no default: without it or --label-columns the CSV is single-la
 --every-column-a-label name 0/1 columns, one per label; the lists are MultiLabelDataset's and overrides.txt
 also switches the recipe to multi-label. An image with no label trains as all 0 (--require-label refuses it)."""
 
-from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line
+from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
 
 end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
 

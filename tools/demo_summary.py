@@ -1,7 +1,7 @@
 """`tools/demo_summary.py -c CONFIG [-o ...]`: how a finished training run ended (best val top-1,
 checkpoint, export, one prediction from the export with its true label)."""
 
-from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line
+from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
 
 end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
 

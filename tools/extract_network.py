@@ -1,7 +1,7 @@
 """One network of a MutualModel checkpoint as a stock checkpoint (its keys without the network's
 prefix), for a one-network config's Global.pretrained_model or PaddleClas's own tools."""
 
-from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line
+from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
 
 end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
 

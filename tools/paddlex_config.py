@@ -1,7 +1,7 @@
 """A PaddleClas YAML of PaddleX's with R-Drop added, checked, and written for PaddleX's
 `-o Train.basic_config_path`; prints the PaddleX train command that uses it."""
 
-from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line
+from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
 
 end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
 

@@ -1,7 +1,7 @@
 """Write scikit-learn's digits as a PaddleClas image dataset (offline): dataset/digits by default;
 with --csv, as an image folder and labels.csv instead (the input of tools/csv_to_lists.py)."""
 
-from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line
+from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
 
 end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
 

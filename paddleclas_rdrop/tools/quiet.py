@@ -36,7 +36,7 @@ import tempfile
 import warnings
 
 from ..adapter.patch import patched
-from .interrupts import interrupted, keeping_sigterm
+from .runs.interrupts import interrupted, keeping_sigterm
 
 PADDLE_THREAD_ADVICE = ("WARNING: OMP_NUM_THREADS set to", "PLEASE USE OMP_NUM_THREADS WISELY.")
 PADDLE_CORE_ERROR = "Error: Can not import paddle core"  # paddle/base/core.py, whenever importing libpaddle fails

@@ -23,7 +23,7 @@ from ..data.class_balance import RATIO  # noqa: E402
 from ..data.corrupted_copies import source_key  # noqa: E402
 from ..data.corruptions import decode_backend  # noqa: E402
 from ..data.owned_folder import Stopped, first_existing, lock  # noqa: E402
-from ..interrupts import raise_terminated  # noqa: E402
+from ..runs.interrupts import raise_terminated  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402

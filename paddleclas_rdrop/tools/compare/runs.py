@@ -19,6 +19,7 @@ from ...core.files import write_text
 from ...core.label_calibration import label_summary, read_scores
 from ..evaluations import PER_CLASS_FILE
 from ..per_class import read_per_class
+from ..runs.interrupts import Terminated
 from .report import best_run, cost_key
 
 RESULTS, SETUP = "results.jsonl", "setup.json"
@@ -127,13 +128,26 @@ def run_tool(command, log_path):
         )
         try:
             _, status, usage = os.wait4(process.pid, 0)
-        except BaseException:
-            process.kill()
-            process.wait()
+        except BaseException as error:
+            stop_tool(process, signal.SIGTERM if isinstance(error, Terminated) else signal.SIGINT)
             raise
     process.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
     return process.returncode, time.time() - start, usage.ru_maxrss / 1024, cpu  # Linux: ru_maxrss in KiB
+
+
+def stop_tool(process, number, first=2.0, then=120.0):
+    """End the running tool as a stop of compare asks (`number`: SIGINT, SIGTERM): a signal sent to the whole
+    process group (a terminal's Ctrl-C) has reached it too, and it stops by itself (training at its safe point,
+    its loader's workers with it); else it gets `number` after `first` seconds, and SIGKILL if it has not ended
+    `then` seconds later."""
+    for wait, act in ((first, lambda: process.send_signal(number)), (then, process.kill)):
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            act()
+    process.wait()
 
 
 def end_with_parent():

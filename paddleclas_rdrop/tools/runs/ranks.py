@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+from .interrupts import stop_line
+
 POLL_SECONDS = 0.1  # how often a rank looks for the stop file
 GRACE_SECONDS = 1.0  # how long the stopping rank waits before it exits, so that the others go first
 STALE_SECONDS = 60  # a stop file this much older than the rank's start is an earlier run's
@@ -81,6 +83,7 @@ class StopTogether:
             return False
         self.told = True
         print(line, file=sys.stderr, flush=True)
+        stop_line(line, printed=True)  # the launcher may end this process from now on
         partial = f"{self.path}.{self.rank}.partial"
         try:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)

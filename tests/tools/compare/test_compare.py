@@ -539,3 +539,23 @@ def test_a_tool_compare_started_ends_with_compare_even_killed_and_its_stop_is_na
     assert said.startswith(
         "rdrop seed 1: tools/train.py exited 143: stopped by SIGTERM; the same command runs it again"
     )
+
+
+@pytest.mark.parametrize("stops", [True, False], ids=["a tool that stops on the signal", "one that does not"])
+def test_compare_stops_its_running_tool_with_its_own_signal_and_kills_only_one_that_does_not_end(stops):
+    import signal
+
+    from paddleclas_rdrop.tools.compare.runs import stop_tool
+
+    on_signal = "sys.exit(130)" if stops else "None"
+    tool = subprocess.Popen(
+        [sys.executable, "-c", f"import signal, sys, time\nsignal.signal(signal.SIGINT, lambda n, f: {on_signal})\n"
+         "print('ready', flush=True)\nwhile True: time.sleep(0.05)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert tool.stdout.readline() == "ready\n"
+    started = time.time()
+    stop_tool(tool, signal.SIGINT, first=0.5, then=1.5)
+    took = time.time() - started
+    assert tool.returncode == (130 if stops else -signal.SIGKILL)
+    assert (0.5 <= took < 1.5) if stops else (2.0 <= took < 10)

@@ -1,6 +1,7 @@
 """A tool stopped outside a training's safe stop: a Ctrl-C ends it in one line and by SIGINT, whenever it lands
 (while paddle's C++ extension initialises, in paddle's Python imports, in C code that prints the exception
-itself); a SIGTERM ends it silently, never with paddle's C++ stack dump; every tool sets this up first."""
+itself); a SIGTERM in one line and by SIGTERM, never with paddle's C++ stack dump; its data loader's workers end
+first; every tool sets this up first."""
 
 import ast
 import glob
@@ -12,11 +13,11 @@ import time
 
 import pytest
 
-from paddleclas_rdrop.tools.interrupts import Terminated, interrupted
+from paddleclas_rdrop.tools.runs.interrupts import Terminated, interrupted
 
 from engine_runs import PROJECT, tool_command, tool_environment
 
-FIRST = "from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line"
+FIRST = "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line"
 
 
 @pytest.mark.parametrize("script", sorted(glob.glob(os.path.join(PROJECT, "tools", "*.py"))), ids=os.path.basename)
@@ -50,40 +51,57 @@ def test_a_ctrl_c_while_paddle_imports_ends_the_tool_in_one_line(tmp_path, delay
     assert not out.exists()
 
 
-def test_a_sigterm_ends_a_tool_silently_during_and_after_paddle_s_import(tmp_path):
-    script = "from paddleclas_rdrop.tools.quiet import import_paddle_quietly\nimport_paddle_quietly()\n"
-    during = started([sys.executable, "-c", script + "import time; time.sleep(60)"], tool_environment(), tmp_path)
+TOOL = """import signal, sys, time
+from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
+end_interrupts_in_one_line()
+from paddleclas_rdrop.tools.quiet import import_paddle_quietly
+import_paddle_quietly()
+"""
+
+
+def test_a_sigterm_during_or_after_paddle_s_import_ends_a_tool_in_one_line_not_paddle_s_dump(tmp_path):
+    (tmp_path / "tool.py").write_text(TOOL + "print('imported', flush=True)\ntime.sleep(60)\n")
+    during = started([sys.executable, "tool.py"], tool_environment(), tmp_path)
     time.sleep(0.3)
-    during.send_signal(signal.SIGTERM)
+    during.send_signal(signal.SIGTERM)  # waits until the import is done, then acts
     after = subprocess.Popen(
-        [sys.executable, "-c", script + "print('imported', flush=True)\nimport time; time.sleep(60)"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tool_environment(),
+        [sys.executable, "tool.py"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=tool_environment(),
     )  # fmt: skip
     assert after.stdout.readline() == "imported\n"
     after.send_signal(signal.SIGTERM)
     for process in (during, after):
         _, stderr = process.communicate(timeout=60)
-        assert process.returncode == -signal.SIGTERM and stderr == "", stderr  # not paddle's "[SignalInfo: ..."
+        assert process.returncode == -signal.SIGTERM  # not paddle's "[SignalInfo: ...", no traceback
+        assert stderr == "stopped by SIGTERM: tool.py ended before it finished\n", stderr
 
 
-def test_a_tool_that_stops_on_sigterm_as_on_ctrl_c_names_it_and_ends_by_it(tmp_path):
-    tool = tmp_path / "tool.py"
-    tool.write_text(
-        "import signal, sys, time\n"
-        "from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line, raise_terminated\n"
-        "end_interrupts_in_one_line()\n"
-        "signal.signal(signal.SIGTERM, raise_terminated)\n"
-        "print('waiting', flush=True)\n"
-        "time.sleep(60)\n"
+def test_a_stopped_tool_ends_its_data_loader_s_workers_first(tmp_path):
+    """A SIGTERM to the tool alone (`kill <pid>`) reaches no worker: each would wait forever to hand over its
+    batch."""
+    (tmp_path / "tool.py").write_text(
+        TOOL
+        + "import paddle\n"
+        + "class Slow(paddle.io.Dataset):\n"
+        + "    def __len__(self): return 10**6\n"
+        + "    def __getitem__(self, i): time.sleep(0.01); return paddle.to_tensor([1.0]).numpy()\n"
+        + "batches = iter(paddle.io.DataLoader(Slow(), batch_size=2, num_workers=2))\n"
+        + "next(batches)\n"
+        + "import multiprocessing\n"
+        + "print(*[child.pid for child in multiprocessing.active_children()], flush=True)\n"
+        + "for batch in batches: pass\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "tool.py"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert process.stdout.readline() == "waiting\n"
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == -signal.SIGTERM
-    assert stderr == "stopped by SIGTERM: tool.py ended before it finished\n"
+    tool = subprocess.Popen(
+        [sys.executable, "tool.py"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=tool_environment(),
+    )  # fmt: skip
+    workers = [int(pid) for pid in tool.stdout.readline().split()]
+    assert len(workers) == 2
+    tool.send_signal(signal.SIGTERM)
+    _, stderr = tool.communicate(timeout=60)
+    assert tool.returncode == -signal.SIGTERM and stderr == "stopped by SIGTERM: tool.py ended before it finished\n"
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
 
 
 def test_an_interrupt_that_c_code_prints_itself_ends_the_process_there(tmp_path):
@@ -92,7 +110,7 @@ def test_an_interrupt_that_c_code_prints_itself_ends_the_process_there(tmp_path)
     tool = tmp_path / "tool.py"
     tool.write_text(
         "import sys\n"
-        "from paddleclas_rdrop.tools.interrupts import end_interrupts_in_one_line\n"
+        "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line\n"
         "end_interrupts_in_one_line()\n"
         "try:\n"
         "    raise KeyboardInterrupt\n"

@@ -1,0 +1,113 @@
+"""How a tool's process ends on a signal outside a training run's safe stop (`signals.StopOnSignals`) and
+the tools' own stop lines: while it imports paddle, checks its config, evaluates, exports.
+
+- SIGINT (Ctrl-C) and SIGTERM (a machine or container shutting down, a `kill`) end it in one line on stderr,
+  `stopped by SIGINT (Ctrl-C): tools/<tool>.py ended before it finished` (or `stopped by SIGTERM: ...`), no
+  traceback; its data loader's worker processes are ended first (none is left behind), and the process ends by
+  the signal (exit status 130 or 143 in a shell), as a stopped program should. SIGTERM raises `Terminated`, a
+  KeyboardInterrupt, so that what a stop unwinds (a partial export folder, a temporary file) is removed as at a
+  Ctrl-C. A Ctrl-C that lands while paddle's C++ extension initialises surfaces as `ImportError: initialization
+  failed` with the KeyboardInterrupt as its context: it ends the same way.
+- Paddle's import installs a C++ SIGTERM handler that prints a stack dump (`[SignalInfo: *** SIGTERM ... received
+  by PID ...]`); `quiet.import_paddle_quietly` puts the tool's back (`keeping_sigterm`). SIGSEGV and the other
+  crash signals keep paddle's dump.
+
+Each `tools/*.py` calls `end_interrupts_in_one_line()` first; nothing happens at import.
+"""
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+
+STOP = {"line": None, "printed": False}  # the tool's own stop line, once worded (`stop_line`)
+
+
+def stop_line(line, printed=False):
+    """The line of the tool's own stop (training's safe stop), once worded; `printed`: on stderr already (or told
+    to the other ranks, whose launcher shows it). A signal that comes after it (a launcher ending its ranks, a
+    second Ctrl-C) ends the process with that line, printed if it was not yet, and no other."""
+    STOP.update(line=line, printed=printed)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM as a KeyboardInterrupt (`raise_terminated`, a SIGTERM handler), for a tool that stops on SIGTERM as
+    on a Ctrl-C (`tools/compare.py`)."""
+
+
+def raise_terminated(signum, frame):
+    raise Terminated
+
+
+def end_interrupts_in_one_line():
+    """From now on in this process, SIGTERM raises `Terminated`, and a KeyboardInterrupt (or `Terminated`) that
+    nothing catches ends it in one line and by its signal (see above) instead of a traceback; any other uncaught
+    exception is printed as before (`sys.excepthook`). C code that prints an exception itself (numpy's
+    `import_array` does, then raises an ImportError) reaches the hook before the top level does: the process ends
+    there."""
+    previous = sys.excepthook
+    signal.signal(signal.SIGTERM, raise_terminated)
+
+    def hook(kind, error, trace):
+        interrupt = interrupted(error)
+        if interrupt is None:
+            return previous(kind, error, trace)
+        number = signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT
+        said = "SIGTERM" if number == signal.SIGTERM else "SIGINT (Ctrl-C)"
+        tool = sys.argv[0] if sys.argv and sys.argv[0] else "the tool"  # as the command line gave it
+        if STOP["line"] is None:
+            print(f"stopped by {said}: {tool} ended before it finished", file=sys.stderr, flush=True)
+        elif not STOP["printed"]:
+            print(STOP["line"], file=sys.stderr, flush=True)
+        at_top = trace is not None and trace.tb_frame.f_back is None
+        if not (at_top and type(error) is KeyboardInterrupt):  # Python itself ends by SIGINT only after that one
+            end_children()
+            sys.stdout.flush()
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+
+    sys.excepthook = hook
+
+
+def end_children(wait=5.0):
+    """End this process's `multiprocessing` children (a data loader's workers), as Python's exit would: SIGTERM,
+    up to `wait` seconds, then SIGKILL. SIGCHLD is at its default first: paddle's handler would raise on each."""
+    import multiprocessing
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(wait)
+        if child.is_alive():
+            child.kill()
+
+
+def interrupted(error):
+    """The KeyboardInterrupt that `error` is, or was raised while handling (`__context__`); None if none."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        seen.add(id(error))
+        error = error.__context__
+    return None
+
+
+@contextlib.contextmanager
+def keeping_sigterm():
+    """Within the context, SIGTERM waits (blocked in this thread); on leaving, the handler it had before is put back
+    over any that the code inside installed (paddle's import: a C++ stack dump), then a SIGTERM that came meanwhile
+    acts. Only the main thread sets handlers: elsewhere the context changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)  # None: not set from Python, the default
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
