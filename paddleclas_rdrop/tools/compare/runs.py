@@ -5,7 +5,9 @@ restart resumes from. Once a run's line is written, its weights are deleted (`ke
 every run's, may be kept)."""
 
 import contextlib
+import hashlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -28,7 +30,11 @@ TRAINED_KEYS = ("train_seconds", "train_cpu_seconds", "peak_rss_mb")  # numbers,
 
 
 class RunFailed(RDropError):
-    """A tool of one run exited non-zero; the message names the run, the tool's error and its log."""
+    """A tool of one run exited non-zero; the message names the run, the tool's error and its log. `stopped`: the
+    tool was ended by a signal (SIGINT, SIGTERM, SIGKILL: a Ctrl-C, a shutdown, the OOM killer), not by a fault
+    of its own."""
+
+    stopped = False
 
 
 def read_results(out):
@@ -166,7 +172,9 @@ def failure(name, tool, code, log_path):
     stopped = {-2: "SIGINT", 130: "SIGINT", -15: "SIGTERM", 143: "SIGTERM", -9: "SIGKILL", 137: "SIGKILL"}
     if code in stopped:  # its own line would advise a resume by hand, which compare does itself
         said = f"stopped by {stopped[code]}; the same command runs it again"
-    return RunFailed(f"{name}: {tool} exited {code}: {said.removeprefix('error: ')} (its output: {log_path})")
+    failed = RunFailed(f"{name}: {tool} exited {code}: {said.removeprefix('error: ')} (its output: {log_path})")
+    failed.stopped = code in stopped
+    return failed
 
 
 def run_one(arm, seed, paths, tools_dir, epochs=None, say=print):
@@ -177,7 +185,7 @@ def run_one(arm, seed, paths, tools_dir, epochs=None, say=print):
     folder = os.path.join(paths["runs"], f"{arm}_seed{seed}")
     name = f"{arm} seed {seed}"
     common = ["-o", f"Global.output_dir={folder}", "-o", f"Global.seed={seed}"]
-    record = trained(folder, epochs)
+    record = trained(folder, epochs, fingerprint(paths["train"]))
     if isinstance(record, str):  # why the folder's training is not taken; None: no folder
         if os.path.exists(folder):
             say(f"[compare] {name}: {record}: training it anew")
@@ -189,6 +197,8 @@ def run_one(arm, seed, paths, tools_dir, epochs=None, say=print):
     try:
         values, eval_seconds = evaluate(name, folder, paths, tools_dir, common)
     except RunFailed as failed:
+        if failed.stopped:  # an evaluation ended from outside: its training stays, and is evaluated next time
+            raise
         if os.path.exists(os.path.join(folder, TRAINED)):  # weights that do not evaluate are not kept as a training
             os.remove(os.path.join(folder, TRAINED))
         raise RunFailed(f"{failed}; the same command trains this run anew") from None
@@ -207,14 +217,15 @@ def train_one(name, folder, paths, tools_dir, common, seed, epochs):
     if code != 0:
         raise failure(name, "tools/train.py", code, os.path.join(folder, "train.out"))
     record = {"epochs": epochs, "train_seconds": train_seconds, "train_cpu_seconds": train_cpu, "peak_rss_mb": peak_mb}
-    write_text(os.path.join(folder, TRAINED), json.dumps(record))
+    write_text(os.path.join(folder, TRAINED), json.dumps({**record, "config": fingerprint(paths["train"])}))
     return record
 
 
-def trained(folder, epochs):
-    """The record `train_one` kept in `folder` for a training of `epochs` that ended, its final weights still
-    there; for any other folder, why it is not taken (a str: a training cut short, other epochs, its weights
-    deleted, a record edited or cut)."""
+def trained(folder, epochs, config):
+    """The record `train_one` kept in `folder` for a training of `epochs` on the config whose `fingerprint` is
+    `config` that ended, its final weights still there: {"epochs", *TRAINED_KEYS}, nothing else; for any other
+    folder, why it is not taken (a str: a training cut short, other epochs or config, its weights deleted, a record
+    edited or cut)."""
     path = os.path.join(folder, TRAINED)
     if not os.path.exists(path):
         return f"its training did not end (no {path})"
@@ -223,18 +234,32 @@ def trained(folder, epochs):
     try:
         with open(path, encoding="utf-8") as handle:
             record = json.load(handle)
-    except (OSError, ValueError) as error:
-        return f"{path} does not read as JSON ({error})"
-    if not (isinstance(record, dict) and all(isinstance(record.get(key), (int, float)) for key in TRAINED_KEYS)):
-        return f"{path} is not a training record (epochs, and {', '.join(TRAINED_KEYS)} as numbers)"
-    if record.get("epochs") != epochs:
-        return f"{path} records a training of {epochs_of(record.get('epochs'))}, this run is of {epochs_of(epochs)}"
-    return record
+    except (OSError, ValueError, RecursionError) as error:
+        return f"{path} does not read as a JSON record ({type(error).__name__})"
+    numbers = isinstance(record, dict) and all(amount(record.get(key)) for key in TRAINED_KEYS)
+    if not (numbers and (record.get("epochs", 0) is None or type(record.get("epochs")) is int)):
+        return f"{path} is not a training record (epochs, and {', '.join(TRAINED_KEYS)} as numbers of 0 or more)"
+    if record["epochs"] != epochs:
+        return f"{path} records a training of {epochs_of(record['epochs'])}, this run is of {epochs_of(epochs)}"
+    if record.get("config") != config:
+        return f"{path} is of a training on another config than this run's"
+    return {key: record[key] for key in ("epochs", *TRAINED_KEYS)}
+
+
+def amount(value):
+    """Whether `value` is a finite number of 0 or more (not a bool, not NaN)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def fingerprint(path):
+    """The SHA-256 of the file `path` (a run's training config, with every override in it)."""
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def epochs_of(epochs):
     """`Global.epochs` as said: None is the recipe's."""
-    return "the recipe's epochs" if epochs is None else f"{epochs} epochs"
+    return "the recipe's epochs" if epochs is None else f"{epochs} epoch{'' if epochs == 1 else 's'}"
 
 
 def evaluate(name, folder, paths, tools_dir, common):

@@ -468,19 +468,23 @@ def test_a_training_record_is_taken_only_whole_and_weights_go_only_under_this_ou
     run = tmp_path / "out" / "runs" / "rdrop_seed0"
     run.mkdir(parents=True)
     (run / "latest.pdparams").write_text("w")
-    whole = {"epochs": None, "train_seconds": 3.5, "train_cpu_seconds": 3.0, "peak_rss_mb": 700.0}
-    for record in ({}, {**whole, "train_seconds": "3.5"}, [whole], {**whole, "epochs": 3}, "not json"):
+    whole = {"epochs": None, "train_seconds": 3.5, "train_cpu_seconds": 3.0, "peak_rss_mb": 700.0, "config": "c"}
+    broken = [{}, {**whole, "train_seconds": "3.5"}, [whole], "not json", "[" * 100000]
+    broken += [{**whole, "train_seconds": bad} for bad in (float("nan"), float("inf"), -1.0, True)]
+    broken += [{key: value for key, value in whole.items() if key != "epochs"}, {**whole, "epochs": True}]
+    for record in broken:
         (run / TRAINED).write_text(record if isinstance(record, str) else json.dumps(record))
-        assert isinstance(trained(str(run), None), str), record
+        assert "is not a training record" in trained(str(run), None, "c") or "JSON" in trained(str(run), None, "c")
     (run / TRAINED).write_text(json.dumps({**whole, "epochs": 3}))
     said = f"{run / TRAINED} records a training of 3 epochs, this run is of the recipe's epochs"
-    assert trained(str(run), None) == said
-    (run / TRAINED).write_text(json.dumps(whole))
-    assert trained(str(run), None) == whole
+    assert trained(str(run), None, "c") == said
+    (run / TRAINED).write_text(json.dumps({**whole, "seed": 7, "arm": "baseline"}))  # the row's keys stay the row's
+    assert trained(str(run), None, "c") == {key: value for key, value in whole.items() if key != "config"}
+    assert trained(str(run), None, "another") == f"{run / TRAINED} is of a training on another config than this run's"
     (run / "latest.pdparams").unlink()
-    assert trained(str(run), None) == f"its weights ({run / 'latest.pdparams'}) are gone"
+    assert trained(str(run), None, "c") == f"its weights ({run / 'latest.pdparams'}) are gone"
     (run / TRAINED).unlink()
-    assert trained(str(run), None) == f"its training did not end (no {run / TRAINED})"
+    assert trained(str(run), None, "c") == f"its training did not end (no {run / TRAINED})"
     (run / "latest.pdparams").write_text("w")
     original = tmp_path / "elsewhere" / "runs" / "rdrop_seed0"  # the folder a copied results file names
     original.mkdir(parents=True)
@@ -559,3 +563,28 @@ def test_compare_stops_its_running_tool_with_its_own_signal_and_kills_only_one_t
     took = time.time() - started
     assert tool.returncode == (130 if stops else -signal.SIGKILL)
     assert (0.5 <= took < 1.5) if stops else (2.0 <= took < 10)
+
+
+@pytest.mark.parametrize("end", ["os.kill(os.getpid(), signal.SIGKILL)", "sys.exit('error: a broken model')"])
+def test_an_evaluation_ended_from_outside_keeps_its_training_and_one_that_fails_does_not(tmp_path, end):
+    from paddleclas_rdrop.tools.compare.runs import TRAINED, RunFailed, fingerprint, run_one
+
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "eval.py").write_text(f"import os, signal, sys\n{end}\n")  # an eval.py killed (OOM) or failing
+    train = tmp_path / "baseline.train.yaml"
+    train.write_text("Global: {}\n")
+    run = tmp_path / "runs" / "baseline_seed0"
+    run.mkdir(parents=True)
+    (run / "latest.pdparams").write_text("w")
+    record = {"epochs": None, "train_seconds": 1.0, "train_cpu_seconds": 1.0, "peak_rss_mb": 1.0}
+    (run / TRAINED).write_text(json.dumps({**record, "config": fingerprint(str(train))}))
+    paths = {"train": str(train), "eval": str(train), "runs": str(tmp_path / "runs")}
+    with pytest.raises(RunFailed) as failed:
+        run_one("baseline", 0, paths, str(tools), say=lambda line: None)
+    if "SIGKILL" in end:
+        assert "stopped by SIGKILL; the same command runs it again" in str(failed.value)
+        assert "trains this run anew" not in str(failed.value) and (run / TRAINED).exists()
+    else:
+        assert str(failed.value).startswith("baseline seed 0: tools/eval.py exited 1: a broken model")
+        assert str(failed.value).endswith("; the same command trains this run anew") and not (run / TRAINED).exists()
