@@ -19,6 +19,7 @@ import os
 import sys
 
 from paddleclas_rdrop.core.errors import RDropError
+from paddleclas_rdrop.core.files import write_text
 from paddleclas_rdrop.tools.data.class_balance import imbalance_warning
 from paddleclas_rdrop.tools.data.csv_lists import label_ids, write_lists, write_test_list
 from paddleclas_rdrop.tools.data.multilabel_csv import (
@@ -51,8 +52,7 @@ def write_overrides(out, name, keys, tools):
     """Write the `-o` `keys` into `out/name` and print them for `tools`."""
     overrides = [f"-o {key}" for key in keys]
     path = os.path.join(out, name)
-    with open(path, "w") as handle:
-        handle.write("\n".join(overrides) + "\n")
+    write_text(path, "\n".join(overrides) + "\n")
     print(f"\nOverrides for {tools}, also in {path}:\n  " + " \\\n  ".join(overrides))
 
 
@@ -134,8 +134,7 @@ if __name__ == "__main__":
         except RDropError as error:
             sys.exit(f"error: {error}")
         keys = [f"-o {key}" for key in test_keys(args, out)]
-        with open(os.path.join(out, "test_overrides.txt"), "w") as handle:
-            handle.write("\n".join(keys) + "\n")
+        write_text(os.path.join(out, "test_overrides.txt"), "\n".join(keys) + "\n")
         print(f"test_list.txt: {sum(counts.values())} images of {len(counts)} classes, numbered as {args.label_list}")
         print(
             f"Overrides for tools/eval.py (after the training lists' overrides), also in "
@@ -158,8 +157,7 @@ if __name__ == "__main__":
     train_images = sum(counts["train"].values())
     keys = data_overrides(out, args.image_root, args.size) + small_data_overrides(train_images)
     overrides = [f"-o {key}" for key in keys]
-    with open(os.path.join(out, "overrides.txt"), "w") as handle:
-        handle.write("\n".join(overrides) + "\n")
+    write_text(os.path.join(out, "overrides.txt"), "\n".join(overrides) + "\n")
     print(
         f"\nOverrides for tools/train.py, eval.py, export_model.py and predict.py (paths relative to "
         f"this folder), also in {os.path.join(out, 'overrides.txt')}:\n  " + " \\\n  ".join(overrides)

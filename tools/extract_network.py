@@ -17,6 +17,7 @@ import paddle
 
 from paddleclas_rdrop.adapter.mutual import network_weights
 from paddleclas_rdrop.core.errors import ConfigError
+from paddleclas_rdrop.core.files import replacing
 
 
 def with_suffix(path):
@@ -39,5 +40,6 @@ if __name__ == "__main__":
         weights = network_weights(paddle.load(checkpoint), args.network)
     except ConfigError as error:
         sys.exit(f"error: {error}")
-    paddle.save(weights, out)
+    with replacing(out) as temporary:  # whole or not at all: a stop leaves an existing file as it was
+        paddle.save(weights, temporary)
     print(f"{args.network}: {len(weights)} tensors written to {out}")

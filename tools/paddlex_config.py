@@ -10,6 +10,7 @@ import os
 import sys
 
 from paddleclas_rdrop.core.errors import RDropError
+from paddleclas_rdrop.core.files import write_text
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
@@ -50,8 +51,7 @@ if __name__ == "__main__":
         config, _ = paddlex.rdrop_config(config, args.alpha, args.passes, layers)
     except RDropError as error:
         sys.exit(f"error: {error}")
-    with open(args.out, "w") as handle:
-        yaml.safe_dump(config, handle, sort_keys=False)
+    write_text(args.out, yaml.safe_dump(config, sort_keys=False))
     print(f"wrote {args.out}: {path} with R-Drop (k {args.passes}, alpha {args.alpha}; RDrop: {config['RDrop']})")
     if args.model:
         print(

@@ -3,22 +3,36 @@ its old version or its new one, never a part, whatever stops the writing (an err
 
 import contextlib
 import os
+import shutil
 
 
-def write_whole(path, write, mode="w"):
-    """Write `path` through `write(handle)`, `handle` a temporary file beside it (`<path>.partial-<pid>`) opened in
-    `mode` ("w": UTF-8 text as given, no newline translated; "wb": bytes), then renamed over `path` (`os.replace`:
-    atomic within one file system). Whatever `write` or the rename raises (OSError, KeyboardInterrupt) is raised
-    after the temporary file is removed; `path` keeps its old version, if it had one."""
-    temporary = f"{path}.partial-{os.getpid()}"
+@contextlib.contextmanager
+def replacing(path):
+    """Within the context, a temporary path beside `path` (`.<name>.<pid>.partial`, hidden, short enough for any
+    name) to write; on leaving without an error, it is renamed over `path` (`os.replace`: atomic within one file
+    system) with the mode of the file it replaces. A symlink's target is what is replaced. Whatever the writing or
+    the rename raises (OSError, KeyboardInterrupt) is raised after the temporary file is removed; `path` keeps its
+    old version, if it had one."""
+    path = os.path.realpath(path)
+    folder, name = os.path.split(path)
+    temporary = os.path.join(folder, f".{name[:200]}.{os.getpid()}.partial")
     try:
-        with open(temporary, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as handle:
-            write(handle)
+        yield temporary
+        if os.path.isfile(path):
+            shutil.copymode(path, temporary)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
+
+
+def write_whole(path, write, mode="w"):
+    """Write `path` through `write(handle)`, `handle` the temporary file of `replacing(path)` opened in `mode`
+    ("w": UTF-8 text as given, no newline translated; "wb": bytes); whole or not at all."""
+    with replacing(path) as temporary:
+        with open(temporary, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as handle:
+            write(handle)
 
 
 def write_text(path, text):

@@ -11,6 +11,7 @@ Importing this module imports paddle quietly (`quiet.import_paddle_quietly`): on
 and the end-of-run summary import it, as their first step.
 """
 
+import contextlib
 import os
 
 from .quiet import import_paddle_quietly
@@ -22,6 +23,7 @@ from paddleclas.deploy.python.predict_cls import ClsPredictor  # noqa: E402
 from paddleclas.deploy.utils.config import AttrDict, create_attr_dict  # noqa: E402
 
 from ..core.errors import DataError, RDropError  # noqa: E402
+from ..core.files import replacing  # noqa: E402
 from .data.class_map import config_class_map, reading_class_maps  # noqa: E402
 from .data.lists import decode, unreadable_images  # noqa: E402
 from .data.text import shown  # noqa: E402
@@ -259,19 +261,19 @@ def eval_list_images(config):
 
 
 class PredictionFile:
-    """The CSV of `--save`, written whole or not at all: rows go to a temporary file beside it, renamed
-    over it by `close`. A row per image: `image,class_id,class_name,score` (top-1; with `truths` also
-    `true_class_id,true_class_name`), or, multi-label,
+    """The CSV of `--save`, written whole or not at all: rows go to a temporary file beside it, renamed over it when
+    the context ends without an error, removed otherwise (`core.files.replacing`). A row per image:
+    `image,class_id,class_name,score` (top-1; with `truths` also `true_class_id,true_class_name`), or, multi-label,
     `image`, one score column per label (the header: the label names of `names`, {id: name}, or the ids),
-    `predicted` (the labels MultiLabelThreshOutput keeps, joined by `|`) and, with `truths`, `true` (the
-    labels of target 1; a label of target -1, unknown, is left out)."""
+    `predicted` (the labels MultiLabelThreshOutput keeps, joined by `|`) and, with `truths`, `true` (the labels of
+    target 1; a label of target -1, unknown, is left out)."""
 
     def __init__(self, path, multilabel=False, names=None, truths=False):
         import csv
 
-        self.path, self.temporary, self.multilabel = path, f"{path}.partial-{os.getpid()}", multilabel
+        self.path, self.multilabel, self.replacing = path, multilabel, replacing(path)
         self.names, self.truths, self.started = names or {}, truths, not multilabel
-        self.handle = open(self.temporary, "w", newline="", encoding="utf-8")
+        self.handle = open(self.replacing.__enter__(), "w", newline="", encoding="utf-8")
         self.writer = csv.writer(self.handle)
         if not multilabel:
             truth_columns = ["true_class_id", "true_class_name"] if truths else []
@@ -297,9 +299,12 @@ class PredictionFile:
             row.append("|".join(self.label(i) for i, target in enumerate(truth or ()) if target == 1))
         self.writer.writerow(row)
 
-    def close(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         self.handle.close()
-        os.replace(self.temporary, self.path)
+        return self.replacing.__exit__(*exc)
 
 
 def predict_images(config, args, predictor, images):
@@ -307,27 +312,27 @@ def predict_images(config, args, predictor, images):
     import sys
 
     multilabel, truths, names = is_multilabel(config), true_labels(config), config_class_map(config)
-    saved = PredictionFile(args.save, multilabel, names, args.eval_list) if args.save else None
     failed, tally, checked = [], Tally(multilabel), False
-    for path in images:
-        try:
-            image = read_rgb(path)
-        except DataError as error:
-            print(f"error: {error}", file=sys.stderr, flush=True)
-            failed.append(path)
-            continue
-        if not checked:  # on the first image read
-            check_class_names(config, predictor, path)
-            checked = True
-        scores = raw_scores(predictor, [image])
-        result, truth = predictor.postprocess(scores)[0], truths.get(os.path.normpath(path))
-        line = multilabel_line(path, result, scores[0], truth, names) if multilabel else None
-        print(line or prediction_line(path, result, truth, names))
-        if saved:
-            saved.add(path, result, scores[0], truth)
-        tally.add(result, truth, scores.shape[-1])
-    if saved:
-        saved.close()
+    saving = PredictionFile(args.save, multilabel, names, args.eval_list) if args.save else contextlib.nullcontext()
+    with saving as saved:
+        for path in images:
+            try:
+                image = read_rgb(path)
+            except DataError as error:
+                print(f"error: {error}", file=sys.stderr, flush=True)
+                failed.append(path)
+                continue
+            if not checked:  # on the first image read
+                check_class_names(config, predictor, path)
+                checked = True
+            scores = raw_scores(predictor, [image])
+            result, truth = predictor.postprocess(scores)[0], truths.get(os.path.normpath(path))
+            line = multilabel_line(path, result, scores[0], truth, names) if multilabel else None
+            print(line or prediction_line(path, result, truth, names))
+            if saved:
+                saved.add(path, result, scores[0], truth)
+            tally.add(result, truth, scores.shape[-1])
+    if args.save:
         print(f"predictions: {args.save} ({len(images) - len(failed)} images)")
     if args.eval_list and tally.counted:
         print(tally.line())

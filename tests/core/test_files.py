@@ -52,3 +52,16 @@ def test_bytes_and_text_writers_read_back(tmp_path):
     write_text(str(tmp_path / "counts.json"), json.dumps({"ü": [1, 2]}))
     assert json.loads((tmp_path / "counts.json").read_text(encoding="utf-8")) == {"ü": [1, 2]}
     assert sorted(os.listdir(tmp_path)) == ["counts.json", "scores"]
+
+
+def test_a_symlink_s_target_is_written_with_its_mode_and_a_long_name_fits(tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    target.chmod(0o640)
+    (tmp_path / "link.json").symlink_to(target)
+    write_text(str(tmp_path / "link.json"), "new")
+    assert (tmp_path / "link.json").is_symlink() and target.read_text() == "new"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o640)
+    long = tmp_path / ("n" * 250)
+    write_text(str(long), "fits")  # the longest name a folder takes, and the temporary name beside it
+    assert long.read_text() == "fits" and sorted(os.listdir(tmp_path)) == sorted(["real.json", "link.json", long.name])

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ...core.errors import ConfigError, DataError, closest
+from ...core.files import write_text
 from .lists import MAX_IMAGE_PIXELS  # noqa: F401  (PIL's limit for large images, the tools' one policy)
 from .text import read_lines, read_text, shown
 
@@ -131,13 +132,14 @@ def write_lists(
     train, val = stratified_split(ids, val_ratio, seed)
     os.makedirs(out_dir, exist_ok=True)
     for name, indices in (("train_list.txt", train), ("val_list.txt", val)):
-        with open(outputs[name], "w") as handle:
-            handle.writelines(f"{rows[i][0]} {ids[i]}\n" for i in indices)
-    with open(outputs["label_list.txt"], "w") as handle:
-        names = {class_id: label for label, class_id in mapping.items()} if named else {}
-        handle.writelines(
+        write_text(outputs[name], "".join(f"{rows[i][0]} {ids[i]}\n" for i in indices))
+    names = {class_id: label for label, class_id in mapping.items()} if named else {}
+    write_text(
+        outputs["label_list.txt"],
+        "".join(
             f"{class_id} {str(names.get(class_id, class_id)).replace(' ', '_')}\n" for class_id in range(max(ids) + 1)
-        )
+        ),
+    )
     return {
         "train": Counter(ids[i] for i in train),
         "val": Counter(ids[i] for i in val),
@@ -178,6 +180,5 @@ def write_test_list(csv_path, image_root, label_list, out_dir, force=False, imag
                 f"{shown(label_list)}, which the model was trained on: remove its rows, or train on a CSV that has it"
             )
     os.makedirs(out_dir, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(f"{name} {ids[label.replace(' ', '_')]}\n" for name, label, _ in rows)
+    write_text(path, "".join(f"{name} {ids[label.replace(' ', '_')]}\n" for name, label, _ in rows))
     return Counter(ids[label.replace(" ", "_")] for _, label, _ in rows)

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from ...core.errors import DataError
+from ...core.files import write_text
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = (
@@ -48,15 +49,18 @@ def _write_images(root, images, labels, names):
 
 
 def _write_lists(root, splits, class_names):
+    """Each list whole or not at all, the label list last: a dataset with it was written to the end."""
     for name, lines in splits.items():
-        with open(os.path.join(root, name), "w") as handle:
-            handle.writelines(lines)
-    with open(os.path.join(root, "label_list.txt"), "w") as handle:
-        handle.writelines(f"{index} {name.replace(' ', '_')}\n" for index, name in enumerate(class_names))
+        write_text(os.path.join(root, name), "".join(lines))
+    write_text(
+        os.path.join(root, "label_list.txt"),
+        "".join(f"{index} {name.replace(' ', '_')}\n" for index, name in enumerate(class_names)),
+    )
 
 
 def _lists_exist(root):
-    return all(os.path.exists(os.path.join(root, name)) for name in ("train_list.txt", "val_list.txt"))
+    names = ("train_list.txt", "val_list.txt", "label_list.txt")  # the label list written last
+    return all(os.path.exists(os.path.join(root, name)) for name in names)
 
 
 def write_digits_dataset(root, size=32, count=None, val_fraction=0.2, seed=0):
@@ -64,7 +68,8 @@ def write_digits_dataset(root, size=32, count=None, val_fraction=0.2, seed=0):
 
     `root/images/<index>.png`, `root/train_list.txt` and `root/val_list.txt` (lines
     `images/<index>.png <label>`), `root/label_list.txt` (`<id> <name>`, PaddleClas's
-    class_id_map_file). An existing dataset (both list files present) is reused as it is.
+    class_id_map_file). An existing dataset (its three lists present: each is written whole, the label list last)
+    is reused as it is.
     """
     if _lists_exist(root):
         return root
@@ -129,7 +134,6 @@ def write_digits_csv(root, size=32, count=None):
     data laid out as the R-Drop article's is, for `tools/csv_to_lists.py`."""
     images, labels = digits_images(size=size, count=count)
     lines = _write_images(root, images, labels, names="digit_")
-    with open(os.path.join(root, "labels.csv"), "w") as handle:
-        handle.write("image,label\n")
-        handle.writelines(f"{line.split()[0]},{DIGIT_NAMES[int(line.split()[1])]}\n" for line in lines)
+    rows = (f"{line.split()[0]},{DIGIT_NAMES[int(line.split()[1])]}\n" for line in lines)
+    write_text(os.path.join(root, "labels.csv"), "image,label\n" + "".join(rows))
     return os.path.join(root, "labels.csv")

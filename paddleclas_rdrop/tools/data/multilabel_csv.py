@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from ...core.errors import ConfigError, DataError
+from ...core.files import write_text
 from .csv_lists import checked_image, csv_reader, label_ids, once_each, stratified_split
 from .text import shown
 
@@ -131,12 +132,10 @@ def write_multilabel_lists(
     os.makedirs(out_dir, exist_ok=True)
     counts = {"labels": names, "images": {}, "none": sum(not labels for _, labels, _ in rows)}
     for split, indices in (("train", train), ("val", val)):
-        with open(outputs[f"{split}_list.txt"], "w", encoding="utf-8") as handle:
-            handle.writelines(list_line(rows[i][0], rows[i][1], names) for i in indices)
+        write_text(outputs[f"{split}_list.txt"], "".join(list_line(rows[i][0], rows[i][1], names) for i in indices))
         counts[split] = Counter(label for i in indices for label in rows[i][1])
         counts["images"][split] = len(indices)
-    with open(outputs["label_list.txt"], "w", encoding="utf-8") as handle:
-        handle.writelines(f"{index} {name}\n" for index, name in enumerate(names))
+    write_text(outputs["label_list.txt"], "".join(f"{index} {name}\n" for index, name in enumerate(names)))
     return counts
 
 
@@ -149,6 +148,5 @@ def write_multilabel_test_list(csv_path, image_root, label_list, out_dir, spec, 
     names = sorted(ids, key=ids.get)
     _, rows = read_multilabel_rows(csv_path, image_root, image_column, spec, known=names)
     os.makedirs(out_dir, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(list_line(name, labels, names) for name, labels, _ in rows)
+    write_text(path, "".join(list_line(name, labels, names) for name, labels, _ in rows))
     return Counter(label for _, labels, _ in rows for label in labels), len(rows)

@@ -34,6 +34,10 @@ def test_digits_are_written_as_a_paddleclas_dataset_on_a_fixed_split(tmp_path):
     assert read_list(f"{again}/val_list.txt") == val  # the split is seeded
     overrides = dataset_overrides(root, size=32)
     assert f"Infer.infer_imgs={root}/{val[0][0]}" in overrides and "Arch.class_num=10" in overrides
+    (tmp_path / "again" / "label_list.txt").unlink()  # a writing stopped before its last list
+    (tmp_path / "again" / "val_list.txt").write_text("")
+    write_digits_dataset(again, size=32, count=50)
+    assert read_list(f"{again}/val_list.txt") == val and len(read_list(f"{again}/label_list.txt")) == 10
 
 
 def write_idx(path, array):
