@@ -196,8 +196,7 @@ def publish(rows, args):
     )
     lines = report_lines(rows, title) + robustness.report_lines(rows)
     path = os.path.join(args.out, "report.md")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     plot(rows, os.path.join(args.out, "report.png"))
     verdicts, plots = verdict_lines(rows), [os.path.join(args.out, "report.png")]
     if robustness.robust_rows(rows):

@@ -11,6 +11,7 @@ import statistics
 import numpy as np
 
 from ...core.calibration import expected_calibration_error
+from ...core.files import write_whole
 from ...core.label_calibration import mean_label_ece
 from ..data.class_balance import RATIO, imbalance
 from .arms import ARMS
@@ -251,7 +252,7 @@ def plot(rows, path):
     for ax in axes[1][len(arms) :]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_whole(path, lambda handle: fig.savefig(handle, format="png", dpi=100), mode="wb")
     plt.close(fig)
 
 

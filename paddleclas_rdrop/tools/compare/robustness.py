@@ -15,6 +15,7 @@ import statistics
 
 import numpy as np
 
+from ...core.files import write_whole
 from ..data.corruptions import FAMILIES, FAMILY_OF, SEVERITIES
 from .report import by_arm, interval, pairs, value, verdict
 from .stats import paired_interval
@@ -201,5 +202,5 @@ def plot(rows, path):
     axes[0].set_ylabel(f"{title} % (mean over seeds and copies)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    write_whole(path, lambda handle: fig.savefig(handle, format="png", dpi=100), mode="wb")
     plt.close(fig)
