@@ -235,10 +235,17 @@ def main(tools_dir, argv=None):
     except OSError as error:  # a disk full, a folder gone or read-only: where, and what the results hold
         where = f"{error.filename}: " if error.filename else ""
         sys.exit(f"error: {where}{error.strerror or error}; the finished runs stay in --out's results.jsonl")
-    except Stopped:
-        sys.exit(f"stopped while waiting for another compare.py on {args.out}; nothing ran")
-    except KeyboardInterrupt:
+    except Stopped as stop:
+        end_stopped(f"stopped while waiting for another compare.py on {args.out}; nothing ran", stop.args[0])
+    except KeyboardInterrupt as stop:
         if args is None:  # while the arguments were read: nothing ran (`interrupts` says so)
             raise
         results = os.path.join(args.out, "results.jsonl")
-        sys.exit(f"stopped: the finished runs are in {results}; the same command resumes from them")
+        line = f"stopped: the finished runs are in {results}; the same command resumes from them"
+        end_stopped(line, getattr(stop, "signal_name", "SIGINT"))
+
+
+def end_stopped(line, signal_name):
+    """`line` on stderr, then exit code 128 + the signal (`signal_name`) that stopped compare."""
+    print(line, file=sys.stderr, flush=True)
+    sys.exit(128 + signal.Signals[signal_name].value)

@@ -95,8 +95,8 @@ def lock(folder, exclusive, say, stopped=lambda: None, poll=0.2):
                     if stopped():
                         raise Stopped(stopped()) from None
                     time.sleep(poll)
-                except KeyboardInterrupt:  # Python's own SIGINT handler, where no stop is recorded
-                    raise Stopped("SIGINT") from None
+                except KeyboardInterrupt as stop:  # Python's SIGINT handler (or a tool's SIGTERM as one: its name)
+                    raise Stopped(getattr(stop, "signal_name", "SIGINT")) from None
         yield
     finally:
         os.close(handle)

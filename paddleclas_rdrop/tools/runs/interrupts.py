@@ -32,8 +32,10 @@ def stop_line(line, printed=False):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM as a KeyboardInterrupt (`raise_terminated`, a SIGTERM handler), for a tool that stops on SIGTERM as
-    on a Ctrl-C (`tools/compare.py`)."""
+    """SIGTERM as a KeyboardInterrupt (`raise_terminated`, a SIGTERM handler), so that a tool stops on SIGTERM as
+    on a Ctrl-C; `signal_name` says which it was."""
+
+    signal_name = "SIGTERM"
 
 
 def raise_terminated(signum, frame):

@@ -510,7 +510,7 @@ def test_a_second_compare_on_one_out_waits_for_the_first_and_a_signal_then_ends_
         time.sleep(0.5)
         second.send_signal(signal.SIGTERM)
         _, err = second.communicate(timeout=60)
-    assert second.returncode == 1 and "Traceback" not in err
+    assert second.returncode == 128 + signal.SIGTERM and "Traceback" not in err
     assert err.strip().splitlines()[-1] == f"stopped while waiting for another compare.py on {out}; nothing ran"
     assert not (out / "results.jsonl").exists()
 
