@@ -8,22 +8,25 @@ import shutil
 
 @contextlib.contextmanager
 def replacing(path):
-    """Within the context, a temporary path beside `path` (`.<name>.<pid>.partial`, hidden, short enough for any
-    name) to write; on leaving without an error, it is renamed over `path` (`os.replace`: atomic within one file
-    system) with the mode of the file it replaces. A symlink's target is what is replaced. Whatever the writing or
-    the rename raises (OSError, KeyboardInterrupt) is raised after the temporary file is removed; `path` keeps its
-    old version, if it had one."""
+    """Within the context, a temporary path beside `path` (`.<name>.<pid>.partial`, hidden, short enough for any name;
+    an OSError names `path`) to write; on leaving without an error, it is renamed over `path` (`os.replace`: atomic
+    within one file system) with the mode of the file it replaces. A symlink's target is what is replaced. Whatever
+    the writing or the rename raises (OSError, KeyboardInterrupt) is raised after the temporary file is removed;
+    `path` keeps its old version, if it had one."""
     path = os.path.realpath(path)
     folder, name = os.path.split(path)
-    temporary = os.path.join(folder, f".{name[:200]}.{os.getpid()}.partial")
+    stem = name.encode()[:200].decode(errors="ignore")  # a name's limit is in bytes (255 on Linux)
+    temporary = os.path.join(folder, f".{stem}.{os.getpid()}.partial")
     try:
         yield temporary
         if os.path.isfile(path):
             shutil.copymode(path, temporary)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
+        if isinstance(error, OSError) and error.filename == temporary:  # name the file the user knows
+            raise OSError(error.errno, error.strerror, path) from None
         raise
 
 

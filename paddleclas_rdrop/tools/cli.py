@@ -143,7 +143,6 @@ def main(mode):
     from ..core.errors import RDropError, TrainingStopped
     from .quiet import quiet_after_success
     from .runs.checkpoints import NothingLeftToTrain
-    from .runs.interrupts import stop_line
     from .runs.outputs import repair_latest
 
     try:
@@ -152,7 +151,7 @@ def main(mode):
     except TrainingStopped as stop:
         if not stop.told:  # printed already when it was told to the other ranks
             print(stop.line or f"stopped by {stop}", file=sys.stderr, flush=True)
-        stop_line(stop.line, printed=True)
+        stop.told = True  # a signal from here on adds no line of its own (`interrupts`)
         sys.exit(128 + signal.Signals[stop.signal_name].value)
     except NothingLeftToTrain as refusal:  # raised before training: never told to the other ranks
         sys.exit(f"error: {repair_latest(refusal)}")

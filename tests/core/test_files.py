@@ -62,6 +62,11 @@ def test_a_symlink_s_target_is_written_with_its_mode_and_a_long_name_fits(tmp_pa
     write_text(str(tmp_path / "link.json"), "new")
     assert (tmp_path / "link.json").is_symlink() and target.read_text() == "new"
     assert oct(target.stat().st_mode & 0o777) == oct(0o640)
-    long = tmp_path / ("n" * 250)
-    write_text(str(long), "fits")  # the longest name a folder takes, and the temporary name beside it
-    assert long.read_text() == "fits" and sorted(os.listdir(tmp_path)) == sorted(["real.json", "link.json", long.name])
+    long, wide = tmp_path / ("n" * 250), tmp_path / ("名" * 84)  # 250 and 252 bytes: near the limit of a name
+    write_text(str(long), "fits")
+    write_text(str(wide), "fits")
+    assert long.read_text() == "fits" and wide.read_text() == "fits"
+    assert sorted(os.listdir(tmp_path)) == sorted(["real.json", "link.json", long.name, wide.name])
+    with pytest.raises(OSError) as failed:
+        write_text(str(tmp_path / "missing" / "x.json"), "text")
+    assert failed.value.filename == str(tmp_path / "missing" / "x.json")

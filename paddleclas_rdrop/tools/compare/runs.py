@@ -130,7 +130,12 @@ def run_tool(command, log_path):
     start = time.time()
     with open(log_path, "w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=end_with_parent
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=end_with_parent,
+            start_new_session=True,
         )
         try:
             _, status, usage = os.wait4(process.pid, 0)
@@ -142,18 +147,16 @@ def run_tool(command, log_path):
     return process.returncode, time.time() - start, usage.ru_maxrss / 1024, cpu  # Linux: ru_maxrss in KiB
 
 
-def stop_tool(process, number, first=2.0, then=120.0):
-    """End the running tool as a stop of compare asks (`number`: SIGINT, SIGTERM): a signal sent to the whole
-    process group (a terminal's Ctrl-C) has reached it too, and it stops by itself (training at its safe point,
-    its loader's workers with it); else it gets `number` after `first` seconds, and SIGKILL if it has not ended
-    `then` seconds later."""
-    for wait, act in ((first, lambda: process.send_signal(number)), (then, process.kill)):
-        try:
-            process.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            act()
-    process.wait()
+def stop_tool(process, number, then=120.0):
+    """End the running tool as a stop of compare asks: `number` (SIGINT, SIGTERM) once, which stops training at its
+    safe point (the tool runs in its own session, so a terminal's Ctrl-C reaches compare alone), and SIGKILL if it
+    has not ended `then` seconds later."""
+    process.send_signal(number)
+    try:
+        process.wait(then)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def end_with_parent():
@@ -186,7 +189,7 @@ def run_one(arm, seed, paths, tools_dir, epochs=None, say=print):
     name = f"{arm} seed {seed}"
     common = ["-o", f"Global.output_dir={folder}", "-o", f"Global.seed={seed}"]
     record = trained(folder, epochs, fingerprint(paths["train"]))
-    if isinstance(record, str):  # why the folder's training is not taken; None: no folder
+    if isinstance(record, str):  # why the folder's training is not taken
         if os.path.exists(folder):
             say(f"[compare] {name}: {record}: training it anew")
             shutil.rmtree(folder)
@@ -242,7 +245,7 @@ def trained(folder, epochs, config):
     if record["epochs"] != epochs:
         return f"{path} records a training of {epochs_of(record['epochs'])}, this run is of {epochs_of(epochs)}"
     if record.get("config") != config:
-        return f"{path} is of a training on another config than this run's"
+        return f"{path} is of a training on another config than this run's ({record.get('config') or 'none'} recorded)"
     return {key: record[key] for key in ("epochs", *TRAINED_KEYS)}
 
 

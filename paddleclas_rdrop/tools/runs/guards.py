@@ -14,7 +14,7 @@ import paddle
 import paddle.distributed as dist
 
 from ...adapter.sections import section_of
-from ...core.errors import NonFiniteLossError, RDropError, TrainingStopped
+from ...core.errors import NonFiniteLossError, TrainingStopped
 from .seeds import seed_all
 
 
@@ -124,15 +124,19 @@ def guard_training(engine, stop_requested=lambda: None):
 
 @contextlib.contextmanager
 def stopped_instead(stop_requested, where):
-    """Within the context, an error raised after `stop_requested()` named a signal is that stop's doing (the data
-    loader's workers the same signal ended; `runs.signals`): `TrainingStopped` at `where()` (epoch, step) instead,
-    the error as its cause. The plugin's own errors pass as they are."""
+    """Within the context, paddle's error for a data loader whose workers ended (`LOADER_ENDED`), raised after
+    `stop_requested()` named a signal, is that stop's doing (the same signal ended them; `runs.signals`):
+    `TrainingStopped` at `where()` (epoch, step) instead, the error as its cause. Any other error passes."""
     try:
         yield
-    except RDropError:
-        raise
-    except Exception as error:
+    except (SystemError, RuntimeError) as error:
         signal_name = stop_requested()
-        if signal_name is None:
+        if signal_name is None or not any(words in str(error) for words in LOADER_ENDED):
             raise
         raise TrainingStopped(signal_name, *where()) from error
+
+
+# paddle/io/dataloader/dataloader_iter.py and paddle/fluid/imperative/data_loader.cc: "DataLoader process (pid N)
+# exited is killed by signal", "DataLoader N workers exit unexpectedly", "Blocking queue is killed because the data
+# reader raises an exception"
+LOADER_ENDED = ("DataLoader", "Blocking queue is killed")

@@ -21,15 +21,6 @@ import signal
 import sys
 import threading
 
-STOP = {"line": None, "printed": False}  # the tool's own stop line, once worded (`stop_line`)
-
-
-def stop_line(line, printed=False):
-    """The line of the tool's own stop (training's safe stop), once worded; `printed`: on stderr already (or told
-    to the other ranks, whose launcher shows it). A signal that comes after it (a launcher ending its ranks, a
-    second Ctrl-C) ends the process with that line, printed if it was not yet, and no other."""
-    STOP.update(line=line, printed=printed)
-
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM as a KeyboardInterrupt (`raise_terminated`, a SIGTERM handler), so that a tool stops on SIGTERM as
@@ -39,7 +30,15 @@ class Terminated(KeyboardInterrupt):
 
 
 def raise_terminated(signum, frame):
+    """SIGTERM's handler: `Terminated`; a second SIGTERM ends the process at once, even in C code that never
+    returns to Python (a loader or a collective that waits forever)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise Terminated
+
+
+def ignore(signum, frame):
+    """A Python handler that does nothing: SIGCHLD's once the children's end is expected (`SIG_DFL` there would
+    make CPython print "Signal 17 ignored due to race condition" for a SIGCHLD already pending)."""
 
 
 def end_interrupts_in_one_line():
@@ -55,16 +54,19 @@ def end_interrupts_in_one_line():
         interrupt = interrupted(error)
         if interrupt is None:
             return previous(kind, error, trace)
+        for stop in (signal.SIGINT, signal.SIGTERM):  # the process is ending: another stop adds nothing
+            signal.signal(stop, signal.SIG_IGN)
         number = signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT
         said = "SIGTERM" if number == signal.SIGTERM else "SIGINT (Ctrl-C)"
         tool = sys.argv[0] if sys.argv and sys.argv[0] else "the tool"  # as the command line gave it
-        if STOP["line"] is None:
+        stop = training_stop(error)
+        if stop is None:
             print(f"stopped by {said}: {tool} ended before it finished", file=sys.stderr, flush=True)
-        elif not STOP["printed"]:
-            print(STOP["line"], file=sys.stderr, flush=True)
+        elif not stop.told:  # training's own line, which a later signal (a launcher ending its ranks) cut short
+            print(stop.line, file=sys.stderr, flush=True)
+        end_children()
         at_top = trace is not None and trace.tb_frame.f_back is None
         if not (at_top and type(error) is KeyboardInterrupt):  # Python itself ends by SIGINT only after that one
-            end_children()
             sys.stdout.flush()
             signal.signal(number, signal.SIG_DFL)
             os.kill(os.getpid(), number)
@@ -74,10 +76,10 @@ def end_interrupts_in_one_line():
 
 def end_children(wait=5.0):
     """End this process's `multiprocessing` children (a data loader's workers), as Python's exit would: SIGTERM,
-    up to `wait` seconds, then SIGKILL. SIGCHLD is at its default first: paddle's handler would raise on each."""
+    up to `wait` seconds, then SIGKILL. SIGCHLD is ignored first: paddle's handler would raise on each."""
     import multiprocessing
 
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, ignore)
     children = multiprocessing.active_children()
     for child in children:
         child.terminate()
@@ -85,6 +87,19 @@ def end_children(wait=5.0):
         child.join(wait)
         if child.is_alive():
             child.kill()
+
+
+def training_stop(error):
+    """The `TrainingStopped` with its line that `error` was raised while handling (`__context__`), or None."""
+    from ...core.errors import TrainingStopped
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, TrainingStopped) and error.line:
+            return error
+        seen.add(id(error))
+        error = error.__context__
+    return None
 
 
 def interrupted(error):

@@ -15,8 +15,6 @@ import sys
 import threading
 import time
 
-from .interrupts import stop_line
-
 POLL_SECONDS = 0.1  # how often a rank looks for the stop file
 GRACE_SECONDS = 1.0  # how long the stopping rank waits before it exits, so that the others go first
 STALE_SECONDS = 60  # a stop file this much older than the rank's start is an earlier run's
@@ -43,7 +41,7 @@ class StopTogether:
         self.checkpoints = checkpoints
         self.rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
         self.started = time.time()
-        self.told = False
+        self.told = self.written = False
 
     def __enter__(self):
         if self.path:
@@ -53,6 +51,8 @@ class StopTogether:
     def __exit__(self, kind, *exc):
         if self.path and kind is None and self.rank == 0 and os.path.exists(self.path):
             os.remove(self.path)
+        if self.written:  # the error told is `told` by now: a signal during the grace adds no line of its own
+            time.sleep(GRACE_SECONDS)
         return False
 
     def _watch(self):
@@ -77,20 +77,20 @@ class StopTogether:
             os._exit(1)  # the main thread may wait in a collective that will never end
 
     def tell(self, line):
-        """Print `line` (this rank's stop line: the launcher may end this process once the others are gone),
-        write it for the other ranks, then give them `GRACE_SECONDS` to go. Returns whether it printed."""
+        """Print `line` (this rank's stop line: the launcher may end this process once the others are gone) and
+        write it for the other ranks, who get `GRACE_SECONDS` to go as the context ends. Returns whether it
+        printed."""
         if not self.path or self.told:
             return False
         self.told = True
         print(line, file=sys.stderr, flush=True)
-        stop_line(line, printed=True)  # the launcher may end this process from now on
         partial = f"{self.path}.{self.rank}.partial"
         try:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             with open(partial, "w", encoding="utf-8") as handle:
                 handle.write(f"{self.rank}\n{line}\n")
             os.replace(partial, self.path)
+            self.written = True
         except OSError:
-            return True  # an unwritable output folder: the other ranks end as they would have
-        time.sleep(GRACE_SECONDS)
+            pass  # an unwritable output folder: the other ranks end as they would have
         return True

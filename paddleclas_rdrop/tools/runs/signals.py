@@ -8,13 +8,15 @@ terminates them at exit (SIGTERM), and Paddle's SIGCHLD handler (`paddle/io/mult
 `_set_SIGCHLD_handler`) would raise `SystemError: (Fatal) DataLoader process ... killed by signal: Terminated`
 from within that exit. A SIGTERM sent to the whole group (a machine or container shutting down) ends the workers at
 once: paddle's worker loop installs its own SIGTERM handler (`core._set_process_signal_handler`), whatever its
-parent's. So once a signal is recorded, SIGCHLD is at its default for the rest of the process (`StopOnSignals`),
+parent's. So once a signal is recorded, SIGCHLD is ignored for the rest of the process (`StopOnSignals`),
 and a loader that fails after it (its workers gone) is the stop's doing: the guards stop training with the stop's
 line (`guards.guard_training`)."""
 
 import os
 import signal
 import time
+
+from .interrupts import ignore
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -24,7 +26,7 @@ class StopOnSignals:
     returns its name until then None), and the guards stop training before the next step is applied;
     a second one acts as usual (Python's KeyboardInterrupt, or termination). This is the tools' one
     change to the process's signal handlers; the previous handlers are put back on leaving, and from the moment
-    a signal is recorded, SIGCHLD is at its default for the rest of the process (the module's docstring says
+    a signal is recorded, SIGCHLD is ignored for the rest of the process (the module's docstring says
     why)."""
 
     def __init__(self):
@@ -40,7 +42,7 @@ class StopOnSignals:
         self.received = number
         for again in SIGNALS:  # a second signal is not deferred
             signal.signal(again, self.previous[again])
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # workers the signal ended are not a loader failure
+        signal.signal(signal.SIGCHLD, ignore)  # workers the signal ended are not a loader failure
 
     def requested(self):
         return signal.Signals(self.received).name if self.received is not None else None

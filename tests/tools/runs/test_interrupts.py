@@ -76,9 +76,10 @@ def test_a_sigterm_during_or_after_paddle_s_import_ends_a_tool_in_one_line_not_p
         assert stderr == "stopped by SIGTERM: tool.py ended before it finished\n", stderr
 
 
-def test_a_stopped_tool_ends_its_data_loader_s_workers_first(tmp_path):
-    """A SIGTERM to the tool alone (`kill <pid>`) reaches no worker: each would wait forever to hand over its
-    batch."""
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_tool_ends_its_data_loader_s_workers_first(tmp_path, stop):
+    """A signal to the tool alone (`kill <pid>`, compare passing its stop on) reaches no worker: each would wait
+    forever to hand over its batch."""
     (tmp_path / "tool.py").write_text(
         TOOL
         + "import paddle\n"
@@ -97,9 +98,10 @@ def test_a_stopped_tool_ends_its_data_loader_s_workers_first(tmp_path):
     )  # fmt: skip
     workers = [int(pid) for pid in tool.stdout.readline().split()]
     assert len(workers) == 2
-    tool.send_signal(signal.SIGTERM)
+    tool.send_signal(stop)
     _, stderr = tool.communicate(timeout=60)
-    assert tool.returncode == -signal.SIGTERM and stderr == "stopped by SIGTERM: tool.py ended before it finished\n"
+    said = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT (Ctrl-C)"}[stop]
+    assert tool.returncode == -stop and stderr == f"stopped by {said}: tool.py ended before it finished\n", stderr
     for pid in workers:
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
 

@@ -12,6 +12,7 @@ import time
 import paddle
 import pytest
 
+from paddleclas_rdrop.tools.runs.interrupts import ignore
 from paddleclas_rdrop.tools.runs.signals import StopOnSignals
 
 from engine_runs import ENGINES, TINY, engine_param, overrides, run_tool, tool_command, tool_environment
@@ -27,7 +28,7 @@ def test_a_signal_is_recorded_and_a_stopped_run_leaves_its_loaders_workers_to_en
         assert recorded.requested() == stop.name
     assert signal.getsignal(signal.SIGINT) is before[signal.SIGINT]
     assert signal.getsignal(signal.SIGTERM) is before[signal.SIGTERM]
-    assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL  # Paddle's would raise SystemError at exit
+    assert signal.getsignal(signal.SIGCHLD) is ignore  # Paddle's would raise SystemError at exit
     signal.signal(signal.SIGCHLD, before[signal.SIGCHLD])
 
 
@@ -79,3 +80,20 @@ def test_a_signal_to_the_process_group_stops_at_a_safe_point_in_one_line_and_the
     first = re.findall(r"\[Train\]\[Time\] expected run time .* 3 steps left at .*, measured over 1 step, ", log)
     assert len(first) == 1 and log.index(first[0]) < log.index("[Train][Epoch 2/3][Avg]")
     assert re.search(r"\[Train\]\[Time\] after epoch 2: .* 1 epoch left at .* as measured in epoch 2\)", log)
+
+
+def test_only_a_loader_whose_workers_ended_after_a_stop_becomes_the_stop():
+    from paddleclas_rdrop.core.errors import TrainingStopped
+    from paddleclas_rdrop.tools.runs.guards import stopped_instead
+
+    ended = SystemError("(Fatal) DataLoader process (pid 12) exited is killed by signal: Terminated.")
+    with pytest.raises(TrainingStopped) as stopped:
+        with stopped_instead(lambda: "SIGTERM", lambda: (2, 7)):
+            raise ended
+    assert (stopped.value.signal_name, stopped.value.epoch, stopped.value.step) == ("SIGTERM", 2, 7)
+    assert stopped.value.__cause__ is ended
+    others = [(None, ended), ("SIGTERM", RuntimeError("a bug in an evaluation")), ("SIGINT", KeyError(1))]
+    for requested, error in others:
+        with pytest.raises(type(error)):  # no stop, or an error of its own: it is not hidden
+            with stopped_instead(lambda: requested, lambda: (2, 7)):
+                raise error
