@@ -245,7 +245,7 @@ def trained(folder, epochs, config):
     if record["epochs"] != epochs:
         return f"{path} records a training of {epochs_of(record['epochs'])}, this run is of {epochs_of(epochs)}"
     if record.get("config") != config:
-        return f"{path} is of a training on another config than this run's ({record.get('config') or 'none'} recorded)"
+        return f"{path} is of a training on another config than this run's"
     return {key: record[key] for key in ("epochs", *TRAINED_KEYS)}
 
 
