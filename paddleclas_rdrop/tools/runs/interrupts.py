@@ -74,7 +74,7 @@ def end_interrupts_in_one_line():
     sys.excepthook = hook
 
 
-def end_children(wait=5.0):
+def end_children(wait=1.0):
     """End this process's `multiprocessing` children (a data loader's workers), as Python's exit would: SIGTERM,
     up to `wait` seconds, then SIGKILL. SIGCHLD is ignored first: paddle's handler would raise on each."""
     import multiprocessing
