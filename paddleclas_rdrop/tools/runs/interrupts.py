@@ -93,20 +93,20 @@ def training_stop(error):
     """The `TrainingStopped` with its line that `error` was raised while handling (`__context__`), or None."""
     from ...core.errors import TrainingStopped
 
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, TrainingStopped) and error.line:
-            return error
-        seen.add(id(error))
-        error = error.__context__
-    return None
+    return in_context(error, lambda cause: isinstance(cause, TrainingStopped) and cause.line)
 
 
 def interrupted(error):
     """The KeyboardInterrupt that `error` is, or was raised while handling (`__context__`); None if none."""
+    return in_context(error, lambda cause: isinstance(cause, KeyboardInterrupt))
+
+
+def in_context(error, matches):
+    """The first of `error` and the exceptions it was raised while handling (`__context__`, a loop followed once)
+    for which `matches(exception)` is true; None if none."""
     seen = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, KeyboardInterrupt):
+        if matches(error):
             return error
         seen.add(id(error))
         error = error.__context__
