@@ -2,6 +2,7 @@
 learning's two networks, and the clean-up of the weights the runs write."""
 
 import os
+import signal
 import sys
 
 # the benchmarks' helpers (`backbone_step`: one R-Drop step on a wheel backbone, digits as tensors)
@@ -21,6 +22,12 @@ sys.path += [
 # start would inherit it: remember whether the user chose, so that engine_runs can leave the choice
 # to the tools (their share of the cores) as on a user's machine.
 os.environ.setdefault("RDROP_TESTS_USER_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
+
+# A suite started in the background by a shell (`cmd &`, `nohup`) inherits SIGINT ignored, and so would every
+# tool it starts: a tool keeps an ignored SIGINT ignored, as a program started so must, and the tests that press
+# Ctrl-C on a tool would press it in vain. The tools start with SIGINT as a terminal gives it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import paddle  # noqa: E402
 import pytest  # noqa: E402

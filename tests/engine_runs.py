@@ -126,6 +126,17 @@ def run_tool(tool, config, overrides, cwd, env=None, launch_processes=0, check=T
     return result
 
 
+def run_line(line, cwd, env, timeout=1200):
+    """A README line `python tools/<tool>.py ...`, its words as bash expands them (`$(cat ...)` included: the
+    line runs in bash with `python` a function that prints its arguments), run as `run_tool` runs a tool: in a
+    fork of an interpreter that has imported paddle (`forks`). A `subprocess.CompletedProcess`."""
+    words = subprocess.run(
+        ["bash", "-c", 'python() { printf "%s\\0" "$@"; }\n' + line], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert words.returncode == 0 and line.startswith("python tools/"), (line, words.stderr)
+    return forks.run([sys.executable, *words.stdout.split("\0")[:-1]], cwd=cwd, env=env, timeout=timeout)
+
+
 REFUSALS = """
 import json, sys
 from paddleclas_rdrop.core.errors import RDropError

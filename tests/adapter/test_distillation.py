@@ -11,6 +11,7 @@ import sys
 import pytest
 import yaml
 
+import forks
 from engine_runs import ENGINES, NEEDS_TREE, PROJECT, engine_param, step_losses, tool_environment
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
@@ -103,10 +104,10 @@ def test_the_student_runs_k_passes_the_teacher_one_and_the_export_is_the_student
     assert len(kl) == steps and all(value > 0 for value in kl)
     teacher = json.loads(record.read_text())
     assert len(teacher) == steps and max(teacher) <= 16, teacher  # once per step, on the batch, not k x it
-    exported = subprocess.run(
+    exported = forks.run(
         [sys.executable, os.path.join(PROJECT, "tools", "export_model.py"), "-c", config,
          "-o", f"Global.pretrained_model={out / 'best_model'}"],
-        cwd=workdir, capture_output=True, text=True, env=environment, timeout=600,
+        cwd=workdir, env=environment, timeout=600,
     )  # fmt: skip
     assert exported.returncode == 0, (exported.stdout + exported.stderr)[-3000:]
     assert exported_parameters(out / "inference" / "inference") == student_parameters()

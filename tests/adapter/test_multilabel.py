@@ -13,6 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
+import forks
 from engine_runs import NEEDS_TREE, PROJECT, step_losses, tool_environment
 from reference import bernoulli_symmetric_kl64
 
@@ -121,14 +122,10 @@ def test_paddleclas_own_train_logs_the_bernoulli_kl_of_each_steps_logits(multila
 
 def test_the_plugins_tools_train_it_on_paddleclas_engine(multilabel):
     folder, config = multilabel
-    result = subprocess.run(
+    result = forks.run(
         [sys.executable, os.path.join(PROJECT, "tools", "train.py"), "-c", config,
          "-o", f"Global.output_dir={folder / 'plugin_out'}"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        env=tool_environment({"PADDLECLAS_ROOT": ROOT}),
-        timeout=600,
+        cwd=folder, env=tool_environment({"PADDLECLAS_ROOT": ROOT}), timeout=600,
     )  # fmt: skip
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]

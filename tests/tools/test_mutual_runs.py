@@ -1,13 +1,13 @@
 """Deep mutual learning (configs/mutual_res2net_se_resnet.yaml) through the tools: scoped optimizers, one
 epoch on both engines, and bad configs."""
 
-import subprocess
 import sys
 
 import pytest
 
 from paddleclas_rdrop import ConfigError
 
+import forks
 from engine_runs import (
     ENGINES,
     PROJECT,
@@ -18,6 +18,7 @@ from engine_runs import (
     refusals_by_engine,
     run_tool,
     step_losses,
+    tool_environment,
 )
 
 CONFIG = "mutual_res2net_se_resnet.yaml"
@@ -60,8 +61,9 @@ def test_one_epoch_logs_both_networks_and_exports_the_named_one(workdir, engine)
     assert "[Eval][Epoch 1][Avg]" in log
     stock = workdir / engine / "senet.pdparams"
     extract = [sys.executable, f"{PROJECT}/tools/extract_network.py", str(workdir / engine / "latest"), "SENet"]
-    assert "SENet: " in subprocess.run(extract + [str(stock)], capture_output=True, text=True, check=True).stdout
-    again = subprocess.run(extract + [str(stock)], capture_output=True, text=True)
+    first = forks.run(extract + [str(stock)], cwd=workdir, env=tool_environment(), timeout=600)
+    assert first.returncode == 0 and "SENet: " in first.stdout, first.stderr
+    again = forks.run(extract + [str(stock)], cwd=workdir, env=tool_environment(), timeout=600)
     assert again.returncode != 0 and "exists; pass --force" in again.stderr  # nothing overwritten
     extra += [f"Global.pretrained_model={workdir / engine / 'latest'}"]
     run_tool("export_model.py", CONFIG, extra, cwd=workdir, env=ENGINES[engine])

@@ -17,12 +17,11 @@ by epoch 3-4, and at 95-100 % from epoch 8 to the end.
 
 import os
 import re
-import subprocess
 
 import pytest
 from shapes import SHAPES, write_shapes
 
-from engine_runs import ENGINES, PROJECT, engine_param, step_losses, tool_environment
+from engine_runs import ENGINES, PROJECT, engine_param, run_line, step_losses, tool_environment
 
 THRESHOLD = 0.60
 SMALLER = ["Arch.name=SE_ResNet18_vd"]  # on the lines that build the model: train, eval, export, predict
@@ -58,14 +57,7 @@ def test_the_readme_own_data_run_learns_and_goes_from_csv_to_prediction(engine, 
     commands[1] += shortened
     outputs = []
     for command in commands:
-        result = subprocess.run(
-            ["bash", "-c", command],
-            cwd=tmp_path,
-            env=tool_environment(ENGINES[engine]),
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
+        result = run_line(command, tmp_path, tool_environment(ENGINES[engine]))
         assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         outputs.append(result.stdout + result.stderr)
     listed = (tmp_path / "my_lists" / "overrides.txt").read_text()

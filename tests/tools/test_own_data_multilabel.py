@@ -14,12 +14,11 @@ standard deviations above its mean (p < 0.1 %), so the test does not pass by luc
 import csv
 import os
 import re
-import subprocess
 
 import numpy as np
 from test_own_data import SMALLER, readme_commands
 
-from engine_runs import DIGIT_ATTRIBUTES, ENGINES, PROJECT, digit_targets, tool_environment
+from engine_runs import DIGIT_ATTRIBUTES, ENGINES, PROJECT, digit_targets, run_line, tool_environment
 
 MARGIN = 0.10
 EPOCHS = "Global.epochs=8"  # of the overrides' 17 (about 200 steps): the suite's time
@@ -46,17 +45,10 @@ def majority_baseline(train, test):
 
 
 def run(commands, cwd):
-    """Each command in bash in `cwd` on the standalone engine; their outputs."""
+    """Each command as bash expands it, in `cwd` on the standalone engine (`run_line`); their outputs."""
     outputs = []
     for command in commands:
-        result = subprocess.run(
-            ["bash", "-c", command],
-            cwd=cwd,
-            env=tool_environment(ENGINES["standalone"]),
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
+        result = run_line(command, cwd, tool_environment(ENGINES["standalone"]), timeout=1800)
         assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         outputs.append(result.stdout + result.stderr)
     return outputs

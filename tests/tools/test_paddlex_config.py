@@ -3,7 +3,6 @@ configs/` of a PaddleX source folder, written here) gets R-Drop, checked on the 
 PaddleX train command; a mistake is one line."""
 
 import os
-import subprocess
 import sys
 
 import pytest
@@ -12,6 +11,7 @@ import yaml
 from paddleclas_rdrop.adapter.settings import RDropSettings, check_rdrop_contract
 from paddleclas_rdrop.tools.paddlex import PADDLEX_CONFIGS
 
+import forks
 from engine_runs import PROJECT, tool_environment
 
 
@@ -39,14 +39,8 @@ def paddlex_root(tmp_path_factory):
 
 
 def helper(*args, cwd):
-    return subprocess.run(
-        [sys.executable, os.path.join(PROJECT, "tools", "paddlex_config.py"), *args],
-        cwd=cwd,
-        env=tool_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    script = os.path.join(PROJECT, "tools", "paddlex_config.py")
+    return forks.run([sys.executable, script, *args], cwd=cwd, env=tool_environment(), timeout=600)
 
 
 @pytest.mark.parametrize(

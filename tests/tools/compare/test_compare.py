@@ -1,7 +1,8 @@
 """tools/compare.py: a tiny comparison end to end on both engines, with --corruptions (the report's numbers,
 robustness's too, against the results file, balanced accuracy in top-1's place on the imbalanced val list, only
-the best run's weights kept, a resume that runs nothing again and reuses the corrupted copies, which copies made
-anew match pixel for pixel), the twin it derives, and one line per bad input."""
+the best run's weights kept; on the standalone engine, as compare does the same on both, a resume that runs
+nothing again and reuses the corrupted copies, which copies made anew match pixel for pixel), the twin it derives,
+and one line per bad input."""
 
 import glob
 import json
@@ -111,7 +112,15 @@ def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engin
     assert re.search(verdict, result.stdout, re.M)
     assert (out / "report.png").stat().st_size > 10_000
     copies = check_robustness(out, rows, report, result.stdout)
+    if engine == "standalone":  # compare's own resume and copies, made before any run: the same on both engines
+        check_a_second_call(command, env, workdir, out, copies)
+        check_a_stop_during_evaluation(command, env, workdir, out, best)
+    for weights in glob.glob(str(out / "runs" / "*" / "*.pd*")):
+        os.remove(weights)
 
+
+def check_a_second_call(command, env, workdir, out, copies):
+    """The same command again runs nothing and reuses the copies, and copies made anew have their pixels."""
     before = (out / "results.jsonl").read_text()
     again = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "[compare] run" not in again.stdout, again.stdout + again.stderr
@@ -119,10 +128,6 @@ def test_a_tiny_comparison_reports_what_its_results_file_holds_and_resumes(engin
     assert f"[corruptions] reused the copies in {out / 'corruptions'}" in again.stdout
     assert stamps(out / "corruptions") == copies  # the second call made nothing anew
     check_same_pixels(workdir, out / "corruptions")
-    if engine == "standalone":  # compare's own resume, the same on both engines
-        check_a_stop_during_evaluation(command, env, workdir, out, best)
-    for weights in glob.glob(str(out / "runs" / "*" / "*.pd*")):
-        os.remove(weights)
 
 
 def check_a_stop_during_evaluation(command, env, workdir, out, best):
