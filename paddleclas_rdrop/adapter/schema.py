@@ -26,6 +26,7 @@ everywhere (tests/adapter/test_schema.py adds one).
 
 import copy
 import dataclasses
+import functools
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.errors import ConfigError
@@ -66,9 +67,10 @@ class Key:
     schedule: str = ""
     layer: bool = False
 
-    @property
-    def parts(self) -> List[str]:
-        return self.path.split(".")
+    @functools.cached_property
+    def parts(self) -> Tuple[str, ...]:
+        """`path` split at its dots (split once: a config's walk matches every key against every row)."""
+        return tuple(self.path.split("."))
 
 
 def _global(name, rule=None, default=NO_DEFAULT, engine="both", **fields):
@@ -278,7 +280,9 @@ def matches(pattern: Sequence[str], path: Sequence[str]) -> bool:
 
 def key_for(path: Sequence[str]) -> Optional[Key]:
     """The row of the key at `path` (a sequence of key parts, list indices as strings), or None."""
-    return next((key for key in KEYS if matches(key.parts, list(path))), None)
+    parts = list(path)
+    first = parts[0] if parts else None  # a row of another section is passed over before the whole match
+    return next((key for key in KEYS if key.parts[0] in (first, "*", "**") and matches(key.parts, parts)), None)
 
 
 def check(path: Sequence[str], value: Any) -> None:
