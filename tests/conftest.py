@@ -23,9 +23,10 @@ sys.path += [
 # to the tools (their share of the cores) as on a user's machine.
 os.environ.setdefault("RDROP_TESTS_USER_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
 
-# A suite started in the background by a shell (`cmd &`, `nohup`) inherits SIGINT ignored, and so would every
-# tool it starts: a tool keeps an ignored SIGINT ignored, as a program started so must, and the tests that press
-# Ctrl-C on a tool would press it in vain. The tools start with SIGINT as a terminal gives it.
+# A suite started in the background by a non-interactive shell (`cmd &`) inherits SIGINT ignored, and so would
+# every tool it starts: a tool keeps an ignored SIGINT ignored (`interrupts.take`), as a program started so must,
+# and the tests that press Ctrl-C on a tool would press it in vain. The tools start with SIGINT as a terminal
+# gives it.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 

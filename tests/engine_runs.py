@@ -127,14 +127,18 @@ def run_tool(tool, config, overrides, cwd, env=None, launch_processes=0, check=T
 
 
 def run_line(line, cwd, env, timeout=1200):
-    """A README line `python tools/<tool>.py ...`, its words as bash expands them (`$(cat ...)` included: the
-    line runs in bash with `python` a function that prints its arguments), run as `run_tool` runs a tool: in a
-    fork of an interpreter that has imported paddle (`forks`). A `subprocess.CompletedProcess`."""
-    words = subprocess.run(
-        ["bash", "-c", 'python() { printf "%s\\0" "$@"; }\n' + line], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    assert words.returncode == 0 and line.startswith("python tools/"), (line, words.stderr)
-    return forks.run([sys.executable, *words.stdout.split("\0")[:-1]], cwd=cwd, env=env, timeout=timeout)
+    """A README line `python tools/<tool>.py ...`, one command, its words as bash expands them (`$(cat ...)`
+    included: the line runs in bash with `python` a function that prints its arguments), run as `run_tool` runs a
+    tool: in a fork of an interpreter that has imported paddle (`forks`), so what paddle prints at import is not
+    in its output (tests/tools/test_demo.py runs the quick start's lines in new interpreters). A
+    `subprocess.CompletedProcess`."""
+    assert line.startswith("python tools/"), line
+    bash = ["bash", "-c", 'python() { printf "%s\\0" "$@"; printf "\\1"; }\n' + line]
+    expanded = subprocess.run(bash, cwd=cwd, env=env, capture_output=True)
+    calls = expanded.stdout.split(b"\1")
+    assert expanded.returncode == 0 and len(calls) == 2 and not calls[1], (line, expanded.stderr)  # one command
+    words = [os.fsdecode(word) for word in calls[0].split(b"\0")[:-1]]
+    return forks.run([sys.executable, *words], cwd=cwd, env=env, timeout=timeout)
 
 
 REFUSALS = """

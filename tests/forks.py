@@ -11,8 +11,9 @@ interpreter ends: non-daemon threads joined, `atexit` handlers run, streams flus
 
 What a fork does not show is what the interpreter prints while importing paddle: the tests of start-up
 output (`engine_runs.assert_quiet`, `test_quiet.py`) start a fresh interpreter (`fresh=True`), and so do
-runs under `paddle.distributed.launch` and runs whose environment sets anything the imports read
-(`IMPORT_TIME`).
+runs under `paddle.distributed.launch`; a run whose environment sets anything the imports read (`IMPORT_TIME`)
+otherwise gets a server of its own. Forks of one server start from its random generators' state: runs a test
+leaves unseeded draw alike.
 """
 
 import json

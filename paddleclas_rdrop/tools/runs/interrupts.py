@@ -36,6 +36,15 @@ def raise_terminated(signum, frame):
     raise Terminated
 
 
+def take(number, handler):
+    """`signal.signal(number, handler)`, unless the process started with the signal ignored (`cmd &` in a
+    non-interactive shell ignores SIGINT; a supervisor may ignore SIGTERM): a program started so keeps ignoring
+    it, as Python itself does with SIGINT. The previous handler."""
+    if signal.getsignal(number) == signal.SIG_IGN:
+        return signal.SIG_IGN
+    return signal.signal(number, handler)
+
+
 def ignore(signum, frame):
     """A Python handler that does nothing: SIGCHLD's once the children's end is expected (`SIG_DFL` there would
     make CPython print "Signal 17 ignored due to race condition" for a SIGCHLD already pending)."""
@@ -48,7 +57,7 @@ def end_interrupts_in_one_line():
     `import_array` does, then raises an ImportError) reaches the hook before the top level does: the process ends
     there."""
     previous = sys.excepthook
-    signal.signal(signal.SIGTERM, raise_terminated)
+    take(signal.SIGTERM, raise_terminated)
 
     def hook(kind, error, trace):
         interrupt = interrupted(error)

@@ -16,14 +16,15 @@ import os
 import signal
 import time
 
-from .interrupts import ignore
+from .interrupts import ignore, take
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StopOnSignals:
     """While training runs in this context, the first SIGINT or SIGTERM is only recorded (`requested()`
-    returns its name until then None), and the guards stop training before the next step is applied;
+    returns its name until then None; one the process started with ignored stays ignored, `interrupts.take`),
+    and the guards stop training before the next step is applied;
     a second one acts as usual (Python's KeyboardInterrupt, or termination). This is the tools' one
     change to the process's signal handlers; the previous handlers are put back on leaving, and from the moment
     a signal is recorded, SIGCHLD is ignored for the rest of the process (the module's docstring says
@@ -35,7 +36,7 @@ class StopOnSignals:
     def __enter__(self):
         self.started = time.time()
         for number in SIGNALS:
-            self.previous[number] = signal.signal(number, self._record)
+            self.previous[number] = take(number, self._record)  # one started ignored stays ignored
         return self
 
     def _record(self, number, frame):

@@ -137,3 +137,29 @@ def test_an_interrupt_is_found_through_the_exceptions_it_caused():
     looped.__context__ = ValueError("b")
     looped.__context__.__context__ = looped
     assert interrupted(looped) is None and interrupted(None) is None
+
+
+STARTED_IGNORING = """import os, signal, sys, time
+from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
+end_interrupts_in_one_line()
+from paddleclas_rdrop.tools.runs.signals import StopOnSignals
+with StopOnSignals() as stop:
+    for number in (signal.SIGINT, signal.SIGTERM):
+        os.kill(os.getpid(), number)
+    time.sleep(0.1)
+print(stop.requested(), signal.getsignal(signal.SIGINT) == signal.getsignal(signal.SIGTERM) == signal.SIG_IGN)
+"""
+
+
+def test_a_tool_started_with_sigint_and_sigterm_ignored_keeps_ignoring_them():
+    """`cmd &` in a script starts a program with SIGINT ignored: a Ctrl-C meant for the foreground job must not
+    stop its training (nor the tool's SIGTERM handler undo a supervisor's SIG_IGN)."""
+
+    def ignoring():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+
+    done = subprocess.run(
+        [sys.executable, "-c", STARTED_IGNORING], capture_output=True, text=True, timeout=60, preexec_fn=ignoring
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "None True\n", "")
