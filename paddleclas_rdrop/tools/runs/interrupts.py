@@ -55,8 +55,9 @@ def end_interrupts_in_one_line():
     nothing catches ends it in one line and by its signal (see above) instead of a traceback; any other uncaught
     exception is printed as before (`sys.excepthook`). C code that prints an exception itself (numpy's
     `import_array` does, then raises an ImportError) reaches the hook before the top level does: the process ends
-    there."""
-    previous = sys.excepthook
+    there. So does a stop that lands where Python can only report it (`sys.unraisablehook`: an `atexit` callback
+    of the interpreter's exit, a `__del__`)."""
+    previous, previous_unraisable = sys.excepthook, sys.unraisablehook
     take(signal.SIGTERM, raise_terminated)
 
     def hook(kind, error, trace):
@@ -80,7 +81,12 @@ def end_interrupts_in_one_line():
             signal.signal(number, signal.SIG_DFL)
             os.kill(os.getpid(), number)
 
-    sys.excepthook = hook
+    def unraisable(report):
+        if interrupted(report.exc_value) is None:
+            return previous_unraisable(report)
+        hook(report.exc_type, report.exc_value, None)
+
+    sys.excepthook, sys.unraisablehook = hook, unraisable
 
 
 def end_children(wait=1.0):

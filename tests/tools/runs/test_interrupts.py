@@ -163,3 +163,20 @@ def test_a_tool_started_with_sigint_and_sigterm_ignored_keeps_ignoring_them():
         [sys.executable, "-c", STARTED_IGNORING], capture_output=True, text=True, timeout=60, preexec_fn=ignoring
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "None True\n", "")
+
+
+def test_a_ctrl_c_in_the_interpreter_s_exit_time_cleanup_ends_the_tool_in_one_line(tmp_path):
+    """Python reports an exception of an `atexit` callback as "Exception ignored in atexit callback" with its
+    traceback, and exits 0: a Ctrl-C that lands there must end the tool as one anywhere else does."""
+    (tmp_path / "tool.py").write_text(
+        "import atexit\n"
+        "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line\n"
+        "end_interrupts_in_one_line()\n"
+        "def cleanup():\n"
+        "    raise KeyboardInterrupt  # as a Ctrl-C landing in it\n"
+        "atexit.register(cleanup)\n"
+        "print('done', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (-signal.SIGINT, "done\n"), done.stderr
+    assert done.stderr == "stopped by SIGINT (Ctrl-C): tool.py ended before it finished\n"
