@@ -9,10 +9,11 @@ import shutil
 @contextlib.contextmanager
 def replacing(path):
     """Within the context, a temporary path beside `path` (`.<name>.<pid>.partial`, hidden, short enough for any name;
-    an OSError names `path`) to write; on leaving without an error, it is renamed over `path` (`os.replace`: atomic
-    within one file system) with the mode of the file it replaces. A symlink's target is what is replaced. Whatever
-    the writing or the rename raises (OSError, KeyboardInterrupt) is raised after the temporary file is removed;
-    `path` keeps its old version, if it had one."""
+    an OSError names `path`) to write; on leaving without an error, its bytes are flushed to the disk (`os.fsync`)
+    and it is renamed over `path` (`os.replace`: atomic within one file system; the folder flushed after it) with the
+    mode of the file it replaces, so that a power loss leaves the old version or the new one, not an empty file. A
+    symlink's target is what is replaced. Whatever the writing or the rename raises (OSError, KeyboardInterrupt) is
+    raised after the temporary file is removed; `path` keeps its old version, if it had one."""
     path = os.path.realpath(path)
     folder, name = os.path.split(path)
     stem = name.encode()[:200].decode(errors="ignore")  # a name's limit is in bytes (255 on Linux)
@@ -21,13 +22,24 @@ def replacing(path):
         yield temporary
         if os.path.isfile(path):
             shutil.copymode(path, temporary)
+        flush_to_disk(temporary)
         os.replace(temporary, path)
+        flush_to_disk(folder)
     except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         if isinstance(error, OSError) and error.filename == temporary:  # name the file the user knows
             raise OSError(error.errno, error.strerror, path) from None
         raise
+
+
+def flush_to_disk(path):
+    """`os.fsync` of the file or folder `path`: what was written into it (a folder: its entries) is on the disk."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def write_whole(path, write, mode="w"):

@@ -70,3 +70,21 @@ def test_a_symlink_s_target_is_written_with_its_mode_and_a_long_name_fits(tmp_pa
     with pytest.raises(OSError) as failed:
         write_text(str(tmp_path / "missing" / "x.json"), "text")
     assert failed.value.filename == str(tmp_path / "missing" / "x.json")
+
+
+def test_the_new_version_is_on_the_disk_before_the_rename_and_the_rename_after_it(tmp_path, monkeypatch):
+    """A power loss after the rename must not leave an empty file (ext4's delayed allocation does that to a
+    renamed file whose bytes were never flushed): fsync of the file, the rename, fsync of the folder."""
+    calls, fsync, replace = [], os.fsync, os.replace
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))) or fsync(fd)
+    )
+    monkeypatch.setattr(os, "replace", lambda a, b: calls.append(("replace", str(a), str(b))) or replace(a, b))
+    write_text(str(tmp_path / "record.json"), "{}")
+    temporary = calls[1][1]
+    assert calls == [
+        ("fsync", temporary),
+        ("replace", temporary, str(tmp_path / "record.json")),
+        ("fsync", str(tmp_path)),
+    ]
+    assert os.path.basename(temporary).startswith(".record.json.") and (tmp_path / "record.json").read_text() == "{}"
