@@ -13,11 +13,13 @@ def replacing(path):
     and it is renamed over `path` (`os.replace`: atomic within one file system; the folder flushed after it) with the
     mode of the file it replaces, so that a power loss leaves the old version or the new one, not an empty file. A
     symlink's target is what is replaced. Whatever the writing or the rename raises (OSError, KeyboardInterrupt) is
-    raised after the temporary file is removed; `path` keeps its old version, if it had one."""
+    raised after the temporary file is removed; `path` keeps its old version, if it had one. A temporary file of
+    `path` that a killed process left (SIGKILL, a power loss: its pid is gone) is removed first."""
     path = os.path.realpath(path)
     folder, name = os.path.split(path)
     stem = name.encode()[:200].decode(errors="ignore")  # a name's limit is in bytes (255 on Linux)
     temporary = os.path.join(folder, f".{stem}.{os.getpid()}.partial")
+    remove_left_behind(folder, stem)
     try:
         yield temporary
         if os.path.isfile(path):
@@ -31,6 +33,28 @@ def replacing(path):
         if isinstance(error, OSError) and error.filename == temporary:  # name the file the user knows
             raise OSError(error.errno, error.strerror, path) from None
         raise
+
+
+def remove_left_behind(folder, stem):
+    """Remove `folder/.<stem>.<pid>.partial` files whose process has ended (another live process's stays)."""
+    prefix = f".{stem}."
+    for name in os.listdir(folder) if os.path.isdir(folder) else ():
+        pid = name[len(prefix) : -len(".partial")]
+        if name.startswith(prefix) and name.endswith(".partial") and pid.isascii() and pid.isdigit():
+            if not process_alive(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(folder, name))
+
+
+def process_alive(pid):
+    """Whether a process `pid` runs (or is a zombie) on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def flush_to_disk(path):

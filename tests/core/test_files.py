@@ -3,6 +3,8 @@ version and no temporary file; text and bytes writers (json, np.savez) read back
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -88,3 +90,12 @@ def test_the_new_version_is_on_the_disk_before_the_rename_and_the_rename_after_i
         ("fsync", str(tmp_path)),
     ]
     assert os.path.basename(temporary).startswith(".record.json.") and (tmp_path / "record.json").read_text() == "{}"
+
+
+def test_a_temporary_file_a_killed_writer_left_is_removed_and_a_live_one_s_kept(tmp_path):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left, live = f".record.json.{int(ended.stdout)}.partial", f".record.json.{os.getppid()}.partial"
+    for name in (left, live, ".other.json.1.partial"):
+        (tmp_path / name).write_text("part")
+    write_text(str(tmp_path / "record.json"), "{}")
+    assert sorted(os.listdir(tmp_path)) == sorted([live, ".other.json.1.partial", "record.json"])

@@ -14,6 +14,8 @@ import shutil
 import tempfile
 import time
 
+from ...core.files import process_alive
+
 MARKER = ".making"  # in a version being made or moved aside: the tool's, removable once its process is gone
 
 
@@ -28,17 +30,6 @@ def foreign_entry(folder, own):
             if os.path.islink(path) or not own(relative, is_dir):
                 return relative
     return None
-
-
-def process_alive(pid):
-    """Whether a process with this id runs (one of another user counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_leftovers(folder, own, say):

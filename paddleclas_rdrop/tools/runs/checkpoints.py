@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ...adapter.schema import check, schedule_names
 from ...adapter.sections import optimizer_entries, section_of
 from ...core.errors import ConfigError, SaveError
-from ..data.owned_folder import process_alive
+from ...core.files import process_alive
 from .log import renaming, rewriting_log
 
 
