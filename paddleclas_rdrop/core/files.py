@@ -4,55 +4,66 @@ its old version or its new one, never a part, whatever stops the writing (an err
 import contextlib
 import os
 import shutil
+import time
+
+LEFT_BEHIND_SECONDS = 3600  # a temporary file older than this, of a process gone, was left by a killed writer
 
 
 @contextlib.contextmanager
 def replacing(path):
     """Within the context, a temporary path beside `path` (`.<name>.<pid>.partial`, hidden, short enough for any name;
     an OSError names `path`) to write; on leaving without an error, its bytes are flushed to the disk (`os.fsync`)
-    and it is renamed over `path` (`os.replace`: atomic within one file system; the folder flushed after it) with the
-    mode of the file it replaces, so that a power loss leaves the old version or the new one, not an empty file. A
-    symlink's target is what is replaced. Whatever the writing or the rename raises (OSError, KeyboardInterrupt) is
-    raised after the temporary file is removed; `path` keeps its old version, if it had one. A temporary file of
-    `path` that a killed process left (SIGKILL, a power loss: its pid is gone) is removed first."""
+    and it is renamed over `path` (`os.replace`: atomic within one file system; then the folder is flushed where the
+    file system can) with the mode of the file it replaces, so that a power loss leaves the old version or the new
+    one, not an empty file. A symlink's target is what is replaced. Whatever the writing or the rename raises
+    (OSError, KeyboardInterrupt) is raised after the temporary file is removed; `path` keeps its old version, if it
+    had one. A temporary file of `path` that a killed process left (SIGKILL, a power loss: its pid gone, and older
+    than `LEFT_BEHIND_SECONDS`, as a writer in another container on the folder has pids of its own) is removed."""
     path = os.path.realpath(path)
     folder, name = os.path.split(path)
-    stem = name.encode()[:200].decode(errors="ignore")  # a name's limit is in bytes (255 on Linux)
+    stem = os.fsdecode(os.fsencode(name)[:200])  # a name's limit is in bytes (255 on Linux)
     temporary = os.path.join(folder, f".{stem}.{os.getpid()}.partial")
     remove_left_behind(folder, stem)
     try:
         yield temporary
+        flush_to_disk(temporary)
         if os.path.isfile(path):
             shutil.copymode(path, temporary)
-        flush_to_disk(temporary)
         os.replace(temporary, path)
-        flush_to_disk(folder)
     except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.remove(temporary)
         if isinstance(error, OSError) and error.filename == temporary:  # name the file the user knows
             raise OSError(error.errno, error.strerror, path) from None
         raise
+    with contextlib.suppress(OSError):  # the rename is done: a folder that cannot be flushed (CIFS) is no error
+        flush_to_disk(folder)
 
 
 def remove_left_behind(folder, stem):
-    """Remove `folder/.<stem>.<pid>.partial` files whose process has ended (another live process's stays)."""
+    """Remove `folder/.<stem>.<pid>.partial` files of a process that has ended, older than `LEFT_BEHIND_SECONDS`;
+    what cannot be listed or removed stays, without a word (the write goes on)."""
     prefix = f".{stem}."
-    for name in os.listdir(folder) if os.path.isdir(folder) else ():
-        pid = name[len(prefix) : -len(".partial")]
-        if name.startswith(prefix) and name.endswith(".partial") and pid.isascii() and pid.isdigit():
-            if not process_alive(int(pid)):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(folder, name))
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            pid = name[len(prefix) : -len(".partial")]
+            if not (name.startswith(prefix) and name.endswith(".partial") and pid.isascii() and pid.isdigit()):
+                continue
+            left = os.path.join(folder, name)
+            if not process_alive(int(pid)) and time.time() - os.lstat(left).st_mtime > LEFT_BEHIND_SECONDS:
+                os.remove(left)
 
 
 def process_alive(pid):
-    """Whether a process `pid` runs (or is a zombie) on this machine."""
+    """Whether a process `pid` runs (or is a zombie) on this machine; a number that is no process id (0, or above
+    the largest) counts as one: what it names is not this process's to judge."""
+    if pid <= 0:
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's
+    except (PermissionError, OverflowError):  # another user's; no pid
         return True
     return True
 

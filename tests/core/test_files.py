@@ -5,13 +5,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paddleclas_rdrop.core.files import write_text, write_whole
+from paddleclas_rdrop.core.files import LEFT_BEHIND_SECONDS, write_text, write_whole
 
 STOPS = (None, ValueError, KeyboardInterrupt, OSError)  # none, an error, a Ctrl-C, a full disk
 
@@ -92,10 +93,31 @@ def test_the_new_version_is_on_the_disk_before_the_rename_and_the_rename_after_i
     assert os.path.basename(temporary).startswith(".record.json.") and (tmp_path / "record.json").read_text() == "{}"
 
 
-def test_a_temporary_file_a_killed_writer_left_is_removed_and_a_live_one_s_kept(tmp_path):
+def test_a_temporary_file_a_killed_writer_left_is_removed_and_a_live_or_young_one_s_kept(tmp_path):
+    """Kept: a live process's, one younger than LEFT_BEHIND_SECONDS (a writer in another container on the folder
+    has pids this process cannot see), one whose number is no pid, another file's."""
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     left, live = f".record.json.{int(ended.stdout)}.partial", f".record.json.{os.getppid()}.partial"
-    for name in (left, live, ".other.json.1.partial"):
+    kept = [live, ".record.json.0.partial", ".record.json.99999999999999999999.partial", ".other.json.1.partial"]
+    for name in (left, *kept):
         (tmp_path / name).write_text("part")
+        old = time.time() - LEFT_BEHIND_SECONDS - 60
+        os.utime(tmp_path / name, (old, old))
+    young = f".record.json.{int(ended.stdout) + 1_000_000}.partial"
+    (tmp_path / young).write_text("part")
     write_text(str(tmp_path / "record.json"), "{}")
-    assert sorted(os.listdir(tmp_path)) == sorted([live, ".other.json.1.partial", "record.json"])
+    assert sorted(os.listdir(tmp_path)) == sorted([*kept, young, "record.json"])
+
+
+def test_a_folder_that_cannot_be_flushed_after_the_rename_is_no_error(tmp_path, monkeypatch):
+    """Some file systems refuse fsync of a folder (CIFS: EINVAL): the file is replaced, so the write succeeded."""
+    fsync = os.fsync
+
+    def refusing(fd):
+        if os.path.isdir(os.readlink(f"/proc/self/fd/{fd}")):
+            raise OSError(22, "Invalid argument")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", refusing)
+    write_text(str(tmp_path / "r.json"), "new")
+    assert (tmp_path / "r.json").read_text() == "new" and os.listdir(tmp_path) == ["r.json"]

@@ -21,6 +21,8 @@ import signal
 import sys
 import threading
 
+from ...core.errors import TrainingStopped
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM as a KeyboardInterrupt (`raise_terminated`, a SIGTERM handler), so that a tool stops on SIGTERM as
@@ -55,9 +57,12 @@ def end_interrupts_in_one_line():
     nothing catches ends it in one line and by its signal (see above) instead of a traceback; any other uncaught
     exception is printed as before (`sys.excepthook`). C code that prints an exception itself (numpy's
     `import_array` does, then raises an ImportError) reaches the hook before the top level does: the process ends
-    there. So does a stop that lands where Python can only report it (`sys.unraisablehook`: an `atexit` callback
-    of the interpreter's exit, a `__del__`)."""
+    there. So does a stop that lands in the interpreter's exit, where Python can only report it
+    (`sys.unraisablehook`: an `atexit` callback, a `__del__` while modules are torn down; Python 3.10 and later): the
+    hooks import nothing then, as the modules they would import may be gone. A stop reported so while the tool runs
+    (a `__del__` in the main thread) is reported as Python reports it."""
     previous, previous_unraisable = sys.excepthook, sys.unraisablehook
+    tool = sys.argv[0] if sys.argv and sys.argv[0] else "the tool"  # as the command line gave it
     take(signal.SIGTERM, raise_terminated)
 
     def hook(kind, error, trace):
@@ -68,7 +73,6 @@ def end_interrupts_in_one_line():
             signal.signal(stop, signal.SIG_IGN)
         number = signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT
         said = "SIGTERM" if number == signal.SIGTERM else "SIGINT (Ctrl-C)"
-        tool = sys.argv[0] if sys.argv and sys.argv[0] else "the tool"  # as the command line gave it
         stop = training_stop(error)
         if stop is None:
             print(f"stopped by {said}: {tool} ended before it finished", file=sys.stderr, flush=True)
@@ -82,7 +86,9 @@ def end_interrupts_in_one_line():
             os.kill(os.getpid(), number)
 
     def unraisable(report):
-        if interrupted(report.exc_value) is None:
+        exiting = sys.is_finalizing() or (report.err_msg or "").startswith("Exception ignored in atexit")
+        main = threading.current_thread() is threading.main_thread()
+        if interrupted(report.exc_value) is None or not (exiting and main):
             return previous_unraisable(report)
         hook(report.exc_type, report.exc_value, None)
 
@@ -91,9 +97,12 @@ def end_interrupts_in_one_line():
 
 def end_children(wait=1.0):
     """End this process's `multiprocessing` children (a data loader's workers), as Python's exit would: SIGTERM,
-    up to `wait` seconds, then SIGKILL. SIGCHLD is ignored first: paddle's handler would raise on each."""
-    import multiprocessing
-
+    up to `wait` seconds, then SIGKILL. SIGCHLD is ignored first: paddle's handler would raise on each. Imports
+    nothing (an import in the exception hook can fail at exit, and resets Python's own exit by SIGINT): a process
+    that has not imported `multiprocessing` has none."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is None:
+        return
     signal.signal(signal.SIGCHLD, ignore)
     children = multiprocessing.active_children()
     for child in children:
@@ -106,8 +115,6 @@ def end_children(wait=1.0):
 
 def training_stop(error):
     """The `TrainingStopped` with its line that `error` was raised while handling (`__context__`), or None."""
-    from ...core.errors import TrainingStopped
-
     return in_context(error, lambda cause: isinstance(cause, TrainingStopped) and cause.line)
 
 

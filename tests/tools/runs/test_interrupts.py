@@ -180,3 +180,45 @@ def test_a_ctrl_c_in_the_interpreter_s_exit_time_cleanup_ends_the_tool_in_one_li
     done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (-signal.SIGINT, "done\n"), done.stderr
     assert done.stderr == "stopped by SIGINT (Ctrl-C): tool.py ended before it finished\n"
+
+
+STOP_LINE = "stopped by SIGINT (Ctrl-C): tool.py ended before it finished\n"
+STOPS_AT_EXIT = {  # a Ctrl-C landing where each part of a tool's end runs: code, then what it prints and exits with
+    "at the top level, multiprocessing not imported": ("raise KeyboardInterrupt\n", "", STOP_LINE, -signal.SIGINT),
+    "in a __del__ while modules are torn down": (
+        "import sys, types\n"
+        "class Holder:\n"
+        "    def __del__(self): raise KeyboardInterrupt\n"
+        "sys.modules['somelib'] = types.ModuleType('somelib')\n"
+        "sys.modules['somelib'].cache = Holder()\n"
+        "print('done')\n",
+        "done\n",
+        STOP_LINE,
+        -signal.SIGINT,
+    ),
+}
+
+
+@pytest.mark.parametrize("code, stdout, stderr, returncode", STOPS_AT_EXIT.values(), ids=list(STOPS_AT_EXIT))
+def test_a_ctrl_c_as_the_tool_ends_imports_nothing_and_ends_it_by_sigint(tmp_path, code, stdout, stderr, returncode):
+    """The hooks run when modules may be gone, and an import in them resets Python's own exit by SIGINT."""
+    (tmp_path / "tool.py").write_text(
+        "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line\n"
+        "end_interrupts_in_one_line()\n" + code
+    )
+    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (returncode, stdout, stderr)
+
+
+def test_a_ctrl_c_in_a_del_while_the_tool_runs_is_reported_as_python_reports_it_and_the_tool_goes_on(tmp_path):
+    (tmp_path / "tool.py").write_text(
+        "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line\n"
+        "end_interrupts_in_one_line()\n"
+        "class Holder:\n"
+        "    def __del__(self): raise KeyboardInterrupt\n"
+        "Holder()\n"
+        "print('went on')\n"
+    )
+    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "went on\n")
+    assert done.stderr.startswith("Exception ignored in: ") and "KeyboardInterrupt" in done.stderr
