@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ...adapter.schema import check, schedule_names
 from ...adapter.sections import optimizer_entries, section_of
 from ...core.errors import ConfigError, SaveError
-from ...core.files import process_alive
+from ...core.files import flush_to_disk, process_alive
 from .log import renaming, rewriting_log
 
 
@@ -131,8 +131,7 @@ def commit(partial, model_path, prefix, keep):
             for name in names
         ]
         for name in written:
-            with open(os.path.join(partial, name), "rb") as handle:
-                os.fsync(handle.fileno())
+            flush_to_disk(os.path.join(partial, name))
         for name in sorted(written, key=lambda n: n.endswith(".pdstates")):  # the epoch marker last
             os.makedirs(os.path.dirname(os.path.join(model_path, name)), exist_ok=True)
             os.replace(os.path.join(partial, name), os.path.join(model_path, name))
