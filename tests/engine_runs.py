@@ -141,36 +141,17 @@ def run_line(line, cwd, env, timeout=1200):
     return forks.run([sys.executable, *words], cwd=cwd, env=env, timeout=timeout)
 
 
-REFUSALS = """
-import json, sys
-from paddleclas_rdrop.core.errors import RDropError
-from paddleclas_rdrop.tools.cli import run
-mode, config, cases = json.loads(sys.argv[1])
-for overrides in cases:
-    try:
-        run(mode, ["-c", config] + [arg for override in overrides for arg in ("-o", override)])
-        outcome = "ran"
-    except RDropError as error:  # what the tools' main() prints as its one `error:` line
-        outcome = f"error: {error}"
-    print("outcome:", json.dumps(outcome), flush=True)
-"""
+REFUSALS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "refusal_batch.py")
 
 
 def refusals(mode, config, cases, cwd, env=None):
     """The `error: ...` line each case (a list of -o overrides of configs/`config`) gets from the tools'
-    own `cli.run`, the cases run one after another in one process: one interpreter start-up for many
-    refusals. A case that is not refused reads "ran"; any other exception fails the whole batch."""
+    own `cli.run`, the cases run one after another in one fork (`refusal_batch.py`, `forks`): no interpreter
+    start-up. A case that is not refused reads "ran"; any other exception fails the whole batch."""
     import json
 
     args = json.dumps([mode, os.path.join(PROJECT, "configs", config), cases])
-    result = subprocess.run(
-        [sys.executable, "-c", REFUSALS, args],
-        cwd=cwd,
-        env=tool_environment(env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = forks.run([sys.executable, REFUSALS, args], cwd=cwd, env=tool_environment(env), timeout=600)
     outcomes = [
         json.loads(line.split(" ", 1)[1]) for line in result.stdout.splitlines() if line.startswith("outcome: ")
     ]
