@@ -36,7 +36,7 @@ import tempfile
 import warnings
 
 from ..adapter.patch import patched
-from .runs.interrupts import interrupted, keeping_sigterm
+from .runs.interrupts import holding_stops, interrupted
 
 PADDLE_THREAD_ADVICE = ("WARNING: OMP_NUM_THREADS set to", "PLEASE USE OMP_NUM_THREADS WISELY.")
 PADDLE_CORE_ERROR = "Error: Can not import paddle core"  # paddle/base/core.py, whenever importing libpaddle fails
@@ -85,13 +85,14 @@ def dropping_lines(stream_name, prefixes):
 def import_paddle_quietly():
     """`import paddle` without the start-up noise above. Process-wide and kept for the life of the tool's
     process (a tool imports paddle once): two `warnings` filters (ccache, export input spec) and the
-    `faiss.loader` log level WARNING; `warnings.resetwarnings()` and the logger's `setLevel` undo them. SIGTERM keeps
-    its handler of before the import, not paddle's C++ stack dump; an import that a Ctrl-C cut short does not print
-    paddle's "Can not import paddle core" line (`interrupts`)."""
+    `faiss.loader` log level WARNING; `warnings.resetwarnings()` and the logger's `setLevel` undo them. A Ctrl-C or
+    SIGTERM during the import acts once it ends, and SIGTERM keeps its handler of before the import, not paddle's C++
+    stack dump (`interrupts.holding_stops`); an import that ends otherwise (a broken install) keeps paddle's "Can
+    not import paddle core" line."""
     warnings.filterwarnings("ignore", message="No ccache found")
     warnings.filterwarnings("ignore", message="full_graph=False don't support input_spec")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    with keeping_sigterm(), dropping_lines("stderr", PADDLE_THREAD_ADVICE + (PADDLE_CORE_ERROR,)) as filtered:
+    with holding_stops(), dropping_lines("stderr", PADDLE_THREAD_ADVICE + (PADDLE_CORE_ERROR,)) as filtered:
         try:
             import paddle  # noqa: F401
         except BaseException as error:

@@ -6,11 +6,12 @@ the tools' own stop lines: while it imports paddle, checks its config, evaluates
   traceback; its data loader's worker processes are ended first (none is left behind), and the process ends by
   the signal (exit status 130 or 143 in a shell), as a stopped program should. SIGTERM raises `Terminated`, a
   KeyboardInterrupt, so that what a stop unwinds (a partial export folder, a temporary file) is removed as at a
-  Ctrl-C. A Ctrl-C that lands while paddle's C++ extension initialises surfaces as `ImportError: initialization
-  failed` with the KeyboardInterrupt as its context: it ends the same way.
-- Paddle's import installs a C++ SIGTERM handler that prints a stack dump (`[SignalInfo: *** SIGTERM ... received
-  by PID ...]`); `quiet.import_paddle_quietly` puts the tool's back (`keeping_sigterm`). SIGSEGV and the other
-  crash signals keep paddle's dump.
+  Ctrl-C. A KeyboardInterrupt that surfaces as an exception raised while handling it (a C extension's
+  `ImportError: initialization failed`) ends the same way.
+- During paddle's import (`quiet.import_paddle_quietly`, about 1-2 s) both stops wait and act once it ends
+  (`holding_stops`): a KeyboardInterrupt inside it can crash paddle's C++ extension (SIGSEGV, nothing printed).
+  The import installs a C++ SIGTERM handler that prints a stack dump (`[SignalInfo: *** SIGTERM ... received by PID
+  ...]`); the tool's is put back. SIGSEGV and the other crash signals keep paddle's dump.
 
 Each `tools/*.py` calls `end_interrupts_in_one_line()` first; nothing happens at import.
 """
@@ -136,17 +137,21 @@ def in_context(error, matches):
 
 
 @contextlib.contextmanager
-def keeping_sigterm():
-    """Within the context, SIGTERM waits (blocked in this thread); on leaving, the handler it had before is put back
-    over any that the code inside installed (paddle's import: a C++ stack dump), then a SIGTERM that came meanwhile
-    acts. Only the main thread sets handlers: elsewhere the context changes nothing."""
+def holding_stops():
+    """Within the context, SIGINT and SIGTERM wait (blocked in this thread, and in the threads started inside it); on
+    leaving, the handlers they had before are put back over any that the code inside installed (paddle's import: a
+    C++ stack dump on SIGTERM), then a stop that came meanwhile acts. Around paddle's import: a KeyboardInterrupt
+    raised while its C++ extension initialises can end the process by SIGSEGV, with nothing printed. Only the main
+    thread sets handlers: elsewhere the context changes nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.getsignal(signal.SIGTERM)  # None: not set from Python, the default
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    stops = (signal.SIGINT, signal.SIGTERM)
+    before = {number: signal.getsignal(number) for number in stops}  # None: not set from Python, the default
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
+        for number, handler in before.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
