@@ -24,9 +24,11 @@ import subprocess
 import sys
 import tempfile
 
-# Variables read while paddle and PaddleClas are imported (or by the math libraries when they load): a
-# request whose environment differs in one of them from a server's gets a server of its own.
-IMPORT_TIME = ("PADDLECLAS_ROOT", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONPATH", "PADDLE_LOCAL_SIZE")
+# Variables read while paddle and PaddleClas are imported (or by the math libraries when they load), and every
+# PADDLE_* variable (the plugin's registration asks paddle.distributed for the world size, which caches
+# PADDLE_TRAINERS_NUM and PADDLE_TRAINER_ID): a request whose environment differs in one of them from a server's
+# gets a server of its own.
+IMPORT_TIME = ("PADDLECLAS_ROOT", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONPATH")
 
 SERVER = r"""
 import atexit, json, os, runpy, sys, threading, traceback
@@ -157,7 +159,10 @@ def run(command, cwd, env, timeout):
     Where the server's imports fail (a wrong PADDLECLAS_ROOT, say), the run is a new interpreter, which
     meets and reports the failure itself."""
     assert command[0] == sys.executable and command[1].endswith(".py"), command
-    key = tuple(env.get(name) for name in IMPORT_TIME)
+    key = (
+        tuple(env.get(name) for name in IMPORT_TIME),
+        tuple(sorted(i for i in env.items() if i[0].startswith("PADDLE_"))),
+    )
     server = SERVERS.get(key)
     if server is None or (server.ready and not server.alive()):
         server = SERVERS[key] = Server(env)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import forks
-from engine_runs import ENGINES, TINY, engine_param, overrides, run_tool, step_losses
+from engine_runs import ENGINES, TINY, engine_param, overrides, refusals, run_tool, step_losses
 
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
@@ -48,3 +48,18 @@ def test_a_script_that_raises_exits_1_with_its_traceback_and_exit_codes_pass_thr
         script.write_text(body + "\n")
         result = forks.run([sys.executable, str(script), "x"], cwd=tmp_path, env=env, timeout=60)
         assert (result.returncode, result.stdout) == (code, out) and err in result.stderr, (body, result)
+
+
+def test_a_fork_sees_the_world_size_its_request_sets(workdir):
+    """The plugin's registration in a server asks paddle.distributed for the world size, which paddle caches: a
+    request with PADDLE_TRAINERS_NUM=2 gets a server of its own, and the refusal a new interpreter gives (2
+    processes of 19 images each and a batch of 32 with drop_last leave no batch)."""
+    tree = {"PADDLECLAS_ROOT": ENGINES["paddleclas"]["PADDLECLAS_ROOT"] or ""}
+    case = overrides(workdir, "world") + TINY + ["DataLoader.Train.sampler.batch_size=32"]
+    case += ["DataLoader.Train.sampler.drop_last=True"]
+    refusals("train", "rdrop_se_resnet.yaml", [["Global.epochs=0"]], cwd=workdir, env=tree)  # a server without it
+    two = {**tree, "PADDLE_TRAINERS_NUM": "2", "PADDLE_TRAINER_ID": "0"}
+    (forked,) = refusals("train", "rdrop_se_resnet.yaml", [case], cwd=workdir, env=two)
+    fresh = run_tool("train.py", "rdrop_se_resnet.yaml", case, cwd=workdir, env=two, check=False, fresh=True)
+    assert fresh.returncode == 1 and "over 2 processes" in forked
+    assert fresh.stderr.strip().splitlines()[-1] == forked

@@ -141,8 +141,10 @@ def holding_stops():
     """Within the context, SIGINT and SIGTERM wait (blocked in this thread, and in the threads started inside it); on
     leaving, the handlers they had before are put back over any that the code inside installed (paddle's import: a
     C++ stack dump on SIGTERM), then a stop that came meanwhile acts. Around paddle's import: a KeyboardInterrupt
-    raised while its C++ extension initialises can end the process by SIGSEGV, with nothing printed. Only the main
-    thread sets handlers: elsewhere the context changes nothing."""
+    raised while its C++ extension initialises can end the process by SIGSEGV, with nothing printed. Stops that came
+    meanwhile act as one, SIGTERM's if it came (a Ctrl-C then a `kill`): two handlers run back to back would raise
+    the second inside the first's exception hook. Only the main thread sets handlers: elsewhere the context changes
+    nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -154,4 +156,10 @@ def holding_stops():
     finally:
         for number, handler in before.items():
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
+        came = [number for number in stops if number in signal.sigpending()]
+        for number in came:  # taken off while blocked: none acts on its own once unblocked
+            signal.sigtimedwait({number}, 0)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        acting = [number for number in came if signal.getsignal(number) != signal.SIG_IGN]
+        if acting:
+            signal.raise_signal(acting[-1])  # SIGTERM before SIGINT (`stops`' order)

@@ -51,6 +51,19 @@ def test_a_ctrl_c_while_paddle_imports_ends_the_tool_in_one_line(tmp_path, delay
     assert not out.exists()
 
 
+def test_a_ctrl_c_then_a_sigterm_during_paddle_s_import_end_the_tool_as_one_stop(tmp_path):
+    """Both wait until the import ends and act as one, SIGTERM: run back to back, the second would raise inside the
+    first's exception hook (a traceback)."""
+    out = tmp_path / "out"
+    command = tool_command("train.py", "rdrop_se_resnet.yaml", [f"Global.output_dir={out}", "Global.device=cpu"])
+    process = started(command, tool_environment(), tmp_path)
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGTERM, stdout + stderr
+    assert stderr == f"stopped by SIGTERM: {command[1]} ended before it finished\n"
+
+
 TOOL = """import signal, sys, time
 from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
 end_interrupts_in_one_line()
