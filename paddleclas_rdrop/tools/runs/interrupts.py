@@ -7,7 +7,8 @@ the tools' own stop lines: while it imports paddle, checks its config, evaluates
   the signal (exit status 130 or 143 in a shell), as a stopped program should. SIGTERM raises `Terminated`, a
   KeyboardInterrupt, so that what a stop unwinds (a partial export folder, a temporary file) is removed as at a
   Ctrl-C. A KeyboardInterrupt that surfaces as an exception raised while handling it (a C extension's
-  `ImportError: initialization failed`) ends the same way.
+  `ImportError: initialization failed`) ends the same way. A second stop while the first ends the tool adds
+  nothing to its line (`Stops`).
 - During paddle's import (`quiet.import_paddle_quietly`, about 1-2 s) both stops wait and act once it ends
   (`holding_stops`): a KeyboardInterrupt inside it can crash paddle's C++ extension (SIGSEGV, nothing printed).
   The import installs a C++ SIGTERM handler that prints a stack dump (`[SignalInfo: *** SIGTERM ... received by PID
@@ -39,6 +40,31 @@ def raise_terminated(signum, frame):
     raise Terminated
 
 
+class Stops:
+    """SIGINT's and SIGTERM's handlers of a tool's process (`end_interrupts_in_one_line`): `raised` counts the stops
+    they raised; a stop that lands in the code that ends the process on a first one (`ending`: the code objects of
+    its exception hooks) raises nothing there, as that code says the first."""
+
+    def __init__(self):
+        self.raised = 0
+        self.ending = ()
+
+    def interrupt(self, signum, frame):
+        """SIGINT's: a KeyboardInterrupt, as Python's own handler (`signal.default_int_handler`)."""
+        self.stop(KeyboardInterrupt, frame)
+
+    def terminate(self, signum, frame):
+        """SIGTERM's: `Terminated`, as `raise_terminated`; a second SIGTERM ends the process at once."""
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self.stop(Terminated, frame)
+
+    def stop(self, kind, frame):
+        if frame is not None and frame.f_code in self.ending:
+            return
+        self.raised += 1
+        raise kind
+
+
 def take(number, handler):
     """`signal.signal(number, handler)`, unless the process started with the signal ignored (`cmd &` in a
     non-interactive shell ignores SIGINT; a supervisor may ignore SIGTERM): a program started so keeps ignoring
@@ -61,10 +87,13 @@ def end_interrupts_in_one_line():
     there. So does a stop that lands in the interpreter's exit, where Python can only report it
     (`sys.unraisablehook`: an `atexit` callback, a `__del__` while modules are torn down; Python 3.10 and later): the
     hooks import nothing then, as the modules they would import may be gone. A stop reported so while the tool runs
-    (a `__del__` in the main thread) is reported as Python reports it."""
+    (a `__del__` or a weakref callback in the main thread) is reported as Python reports it, and the tool goes on;
+    but not a second stop while the first unwinds the tool (a SIGTERM after a Ctrl-C), which the first's line ends."""
     previous, previous_unraisable = sys.excepthook, sys.unraisablehook
     tool = sys.argv[0] if sys.argv and sys.argv[0] else "the tool"  # as the command line gave it
-    take(signal.SIGTERM, raise_terminated)
+    stops = Stops()
+    take(signal.SIGTERM, stops.terminate)
+    take(signal.SIGINT, stops.interrupt)
 
     def hook(kind, error, trace):
         interrupt = interrupted(error)
@@ -89,10 +118,16 @@ def end_interrupts_in_one_line():
     def unraisable(report):
         exiting = sys.is_finalizing() or (report.err_msg or "").startswith("Exception ignored in atexit")
         main = threading.current_thread() is threading.main_thread()
-        if interrupted(report.exc_value) is None or not (exiting and main):
+        if interrupted(report.exc_value) is None or not main:
             return previous_unraisable(report)
-        hook(report.exc_type, report.exc_value, None)
+        if exiting:
+            return hook(report.exc_type, report.exc_value, None)
+        if stops.raised > 1:  # a second stop, raised in a callback while the first unwinds the tool: the first ends it
+            return None
+        stops.raised = 0  # the only stop, lost in a callback: the tool goes on, and a next stop is a first one
+        return previous_unraisable(report)
 
+    stops.ending = (hook.__code__, unraisable.__code__)
     sys.excepthook, sys.unraisablehook = hook, unraisable
 
 

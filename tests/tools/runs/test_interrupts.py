@@ -138,6 +138,75 @@ def test_an_interrupt_that_c_code_prints_itself_ends_the_process_there(tmp_path)
     assert done.stderr == "stopped by SIGINT (Ctrl-C): tool.py ended before it finished\n"
 
 
+@pytest.mark.parametrize("second", ["SIGTERM", "SIGINT"])
+def test_a_second_stop_raised_in_a_callback_while_the_first_unwinds_adds_nothing(tmp_path, second):
+    """A Ctrl-C, then another stop whose handler raises inside a weakref callback that the unwinding runs: Python
+    would print "Exception ignored in: ..." with a traceback above the stop line."""
+    tool = tmp_path / "tool.py"
+    tool.write_text(
+        "import os, signal, time, weakref\n"
+        "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line\n"
+        "end_interrupts_in_one_line()\n"
+        "class Held: pass\n"
+        "def second(ref):\n"
+        f"    os.kill(os.getpid(), signal.{second})\n"
+        "    time.sleep(0.5)\n"
+        "held = Held()\n"
+        "watch = weakref.ref(held, second)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(5)\n"
+        "finally:\n"
+        "    del held\n"
+    )
+    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGINT and done.stdout == "", done.stdout
+    assert done.stderr == "stopped by SIGINT (Ctrl-C): tool.py ended before it finished\n", done.stderr
+
+
+def test_a_stop_that_lands_as_the_exception_hook_starts_raises_nothing_there(tmp_path):
+    """A SIGTERM whose handler Python runs on the hook's first line (a Ctrl-C, then a `kill`, at the top level):
+    raised there, it would print "Error in sys.excepthook" and a traceback. Elsewhere it raises."""
+    tool = tmp_path / "tool.py"
+    tool.write_text(
+        "import signal, sys, types\n"
+        "from paddleclas_rdrop.tools.runs.interrupts import Terminated, end_interrupts_in_one_line\n"
+        "end_interrupts_in_one_line()\n"
+        "handler = signal.getsignal(signal.SIGTERM)\n"
+        "on_the_hook = types.SimpleNamespace(f_code=sys.excepthook.__code__)\n"
+        "assert handler(signal.SIGTERM, on_the_hook) is None\n"
+        "try:\n"
+        "    handler(signal.SIGTERM, sys._getframe())\n"
+        "except Terminated:\n"
+        "    print('raised elsewhere')\n"
+    )
+    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "raised elsewhere\n", "")
+
+
+def test_a_stop_lost_in_a_callback_while_the_tool_runs_is_reported_and_the_next_one_stops_it(tmp_path):
+    tool = tmp_path / "tool.py"
+    tool.write_text(
+        "import os, signal, time, weakref\n"
+        "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line\n"
+        "end_interrupts_in_one_line()\n"
+        "class Held: pass\n"
+        "def lost(ref):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.5)\n"
+        "held = Held()\n"
+        "watch = weakref.ref(held, lost)\n"
+        "del held\n"
+        "print('went on', flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "time.sleep(5)\n"
+    )
+    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGTERM and done.stdout == "went on\n", done.stdout
+    assert done.stderr.startswith("Exception ignored in: <function lost")  # as Python reports it
+    assert done.stderr.endswith("\nstopped by SIGTERM: tool.py ended before it finished\n"), done.stderr
+
+
 def test_an_interrupt_is_found_through_the_exceptions_it_caused():
     try:
         try:
