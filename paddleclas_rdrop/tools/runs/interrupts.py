@@ -43,7 +43,7 @@ def raise_terminated(signum, frame):
 class Stops:
     """SIGINT's and SIGTERM's handlers of a tool's process (`end_interrupts_in_one_line`): `raised` counts the stops
     they raised; a stop that lands in the code that ends the process on a first one (`ending`: the code objects of
-    its exception hooks) raises nothing there, as that code says the first."""
+    its exception hooks; in them or in what they call) raises nothing there, as that code says the first."""
 
     def __init__(self):
         self.raised = 0
@@ -59,8 +59,10 @@ class Stops:
         self.stop(Terminated, frame)
 
     def stop(self, kind, frame):
-        if frame is not None and frame.f_code in self.ending:
-            return
+        while frame is not None:  # in the hooks, or in what they call (`signal.signal`, `print`)
+            if frame.f_code in self.ending:
+                return
+            frame = frame.f_back
         self.raised += 1
         raise kind
 

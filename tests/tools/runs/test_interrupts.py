@@ -165,16 +165,18 @@ def test_a_second_stop_raised_in_a_callback_while_the_first_unwinds_adds_nothing
 
 
 def test_a_stop_that_lands_as_the_exception_hook_starts_raises_nothing_there(tmp_path):
-    """A SIGTERM whose handler Python runs on the hook's first line (a Ctrl-C, then a `kill`, at the top level):
-    raised there, it would print "Error in sys.excepthook" and a traceback. Elsewhere it raises."""
+    """A SIGTERM whose handler Python runs in the hook (a Ctrl-C, then a `kill`, at the top level), on its first line
+    or in what it calls: raised there, it would print "Error in sys.excepthook" and a traceback. Elsewhere it
+    raises."""
     tool = tmp_path / "tool.py"
     tool.write_text(
         "import signal, sys, types\n"
         "from paddleclas_rdrop.tools.runs.interrupts import Terminated, end_interrupts_in_one_line\n"
         "end_interrupts_in_one_line()\n"
         "handler = signal.getsignal(signal.SIGTERM)\n"
-        "on_the_hook = types.SimpleNamespace(f_code=sys.excepthook.__code__)\n"
-        "assert handler(signal.SIGTERM, on_the_hook) is None\n"
+        "on_the_hook = types.SimpleNamespace(f_code=sys.excepthook.__code__, f_back=None)\n"
+        "called_by_it = types.SimpleNamespace(f_code=signal.signal.__code__, f_back=on_the_hook)\n"
+        "assert handler(signal.SIGTERM, on_the_hook) is None and handler(signal.SIGTERM, called_by_it) is None\n"
         "try:\n"
         "    handler(signal.SIGTERM, sys._getframe())\n"
         "except Terminated:\n"
