@@ -119,21 +119,25 @@ def test_a_stopped_tool_ends_its_data_loader_s_workers_first(tmp_path, stop):
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read()
 
 
+def run_script(tmp_path, body):
+    """`body` as `tool.py` after the tools' first two lines (`FIRST`, `end_interrupts_in_one_line()`), run in a new
+    interpreter: its CompletedProcess (text)."""
+    (tmp_path / "tool.py").write_text(f"{FIRST}\nend_interrupts_in_one_line()\n{body}")
+    return subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
 def test_an_interrupt_that_c_code_prints_itself_ends_the_process_there(tmp_path):
     """numpy's `import_array` prints a KeyboardInterrupt through the hook, then raises an ImportError that the
     importer may catch: the process must not go on after its stop line."""
-    tool = tmp_path / "tool.py"
-    tool.write_text(
+    done = run_script(
+        tmp_path,
         "import sys\n"
-        "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line\n"
-        "end_interrupts_in_one_line()\n"
         "try:\n"
         "    raise KeyboardInterrupt\n"
         "except KeyboardInterrupt as error:\n"
         "    sys.excepthook(KeyboardInterrupt, error, None)  # as PyErr_Print does, within a caller's frame\n"
-        "print('went on')\n"
+        "print('went on')\n",
     )
-    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == -signal.SIGINT and done.stdout == "", done.stdout
     assert done.stderr == "stopped by SIGINT (Ctrl-C): tool.py ended before it finished\n"
 
@@ -142,11 +146,9 @@ def test_an_interrupt_that_c_code_prints_itself_ends_the_process_there(tmp_path)
 def test_a_second_stop_raised_in_a_callback_while_the_first_unwinds_adds_nothing(tmp_path, second):
     """A Ctrl-C, then another stop whose handler raises inside a weakref callback that the unwinding runs: Python
     would print "Exception ignored in: ..." with a traceback above the stop line."""
-    tool = tmp_path / "tool.py"
-    tool.write_text(
+    done = run_script(
+        tmp_path,
         "import os, signal, time, weakref\n"
-        "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line\n"
-        "end_interrupts_in_one_line()\n"
         "class Held: pass\n"
         "def second(ref):\n"
         f"    os.kill(os.getpid(), signal.{second})\n"
@@ -157,9 +159,8 @@ def test_a_second_stop_raised_in_a_callback_while_the_first_unwinds_adds_nothing
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(5)\n"
         "finally:\n"
-        "    del held\n"
+        "    del held\n",
     )
-    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == -signal.SIGINT and done.stdout == "", done.stdout
     assert done.stderr == "stopped by SIGINT (Ctrl-C): tool.py ended before it finished\n", done.stderr
 
@@ -168,30 +169,26 @@ def test_a_stop_that_lands_as_the_exception_hook_starts_raises_nothing_there(tmp
     """A SIGTERM whose handler Python runs in the hook (a Ctrl-C, then a `kill`, at the top level), on its first line
     or in what it calls: raised there, it would print "Error in sys.excepthook" and a traceback. Elsewhere it
     raises."""
-    tool = tmp_path / "tool.py"
-    tool.write_text(
+    done = run_script(
+        tmp_path,
         "import signal, sys, types\n"
-        "from paddleclas_rdrop.tools.runs.interrupts import Terminated, end_interrupts_in_one_line\n"
-        "end_interrupts_in_one_line()\n"
         "handler = signal.getsignal(signal.SIGTERM)\n"
+        "from paddleclas_rdrop.tools.runs.interrupts import Terminated\n"
         "on_the_hook = types.SimpleNamespace(f_code=sys.excepthook.__code__, f_back=None)\n"
         "called_by_it = types.SimpleNamespace(f_code=signal.signal.__code__, f_back=on_the_hook)\n"
         "assert handler(signal.SIGTERM, on_the_hook) is None and handler(signal.SIGTERM, called_by_it) is None\n"
         "try:\n"
         "    handler(signal.SIGTERM, sys._getframe())\n"
         "except Terminated:\n"
-        "    print('raised elsewhere')\n"
+        "    print('raised elsewhere')\n",
     )
-    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (0, "raised elsewhere\n", "")
 
 
 def test_a_stop_lost_in_a_callback_while_the_tool_runs_is_reported_and_the_next_one_stops_it(tmp_path):
-    tool = tmp_path / "tool.py"
-    tool.write_text(
+    done = run_script(
+        tmp_path,
         "import os, signal, time, weakref\n"
-        "from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line\n"
-        "end_interrupts_in_one_line()\n"
         "class Held: pass\n"
         "def lost(ref):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
@@ -201,9 +198,8 @@ def test_a_stop_lost_in_a_callback_while_the_tool_runs_is_reported_and_the_next_
         "del held\n"
         "print('went on', flush=True)\n"
         "os.kill(os.getpid(), signal.SIGTERM)\n"
-        "time.sleep(5)\n"
+        "time.sleep(5)\n",
     )
-    done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == -signal.SIGTERM and done.stdout == "went on\n", done.stdout
     assert done.stderr.startswith("Exception ignored in: <function lost")  # as Python reports it
     assert done.stderr.endswith("\nstopped by SIGTERM: tool.py ended before it finished\n"), done.stderr
