@@ -23,7 +23,6 @@ from ..data.class_balance import RATIO  # noqa: E402
 from ..data.corrupted_copies import source_key  # noqa: E402
 from ..data.corruptions import decode_backend  # noqa: E402
 from ..data.owned_folder import Stopped, first_existing, lock  # noqa: E402
-from ..runs.interrupts import raise_terminated, take  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
@@ -209,8 +208,8 @@ def publish(rows, args):
 
 def main(tools_dir, argv=None):
     """Entry point of `tools/compare.py` (`tools_dir`: where train.py and eval.py are); a mistake or a
-    failed run ends in one `error:` line and exit code 1; results already written stay."""
-    take(signal.SIGTERM, raise_terminated)  # SIGTERM stops compare and its running tool as SIGINT does
+    failed run ends in one `error:` line and exit code 1; results already written stay. A stop (Ctrl-C, or SIGTERM as
+    `end_interrupts_in_one_line` raises it in tools/compare.py) stops compare and its running tool alike."""
     args = None
     try:
         args = parse(argv)

@@ -27,17 +27,10 @@ from ...core.errors import TrainingStopped
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM as a KeyboardInterrupt (`raise_terminated`, a SIGTERM handler), so that a tool stops on SIGTERM as
+    """SIGTERM as a KeyboardInterrupt (`Stops.terminate`, a SIGTERM handler), so that a tool stops on SIGTERM as
     on a Ctrl-C; `signal_name` says which it was."""
 
     signal_name = "SIGTERM"
-
-
-def raise_terminated(signum, frame):
-    """SIGTERM's handler: `Terminated`; a second SIGTERM ends the process at once, even in C code that never
-    returns to Python (a loader or a collective that waits forever)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    raise Terminated
 
 
 class Stops:
@@ -54,7 +47,8 @@ class Stops:
         self.stop(KeyboardInterrupt, frame)
 
     def terminate(self, signum, frame):
-        """SIGTERM's: `Terminated`, as `raise_terminated`; a second SIGTERM ends the process at once."""
+        """SIGTERM's: `Terminated`; a second SIGTERM ends the process at once, even in C code that never returns to
+        Python (a loader or a collective that waits forever)."""
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         self.stop(Terminated, frame)
 
@@ -193,7 +187,8 @@ def holding_stops():
     finally:
         for number, handler in before.items():
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
-        came = [number for number in stops if number in signal.sigpending()]
+        pending = signal.sigpending()
+        came = [number for number in stops if number in pending]
         for number in came:  # taken off while blocked: none acts on its own once unblocked
             signal.sigtimedwait({number}, 0)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
