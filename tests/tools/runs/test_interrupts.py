@@ -38,30 +38,33 @@ def started(command, env, cwd):
     raise AssertionError(process.communicate())
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.3], ids=["in the C++ extension", "in paddle's Python imports"])
-def test_a_ctrl_c_while_paddle_imports_ends_the_tool_in_one_line(tmp_path, delay):
+def stopped_while_paddle_imports(tmp_path, delay, *stops):
+    """train.py, sent `stops` one after another `delay` seconds into paddle's import: (returncode, stdout, stderr,
+    the tool as the command names it), once it has ended; it wrote no output folder."""
     out = tmp_path / "out"
     command = tool_command("train.py", "rdrop_se_resnet.yaml", [f"Global.output_dir={out}", "Global.device=cpu"])
     process = started(command, tool_environment(), tmp_path)
     time.sleep(delay)
-    process.send_signal(signal.SIGINT)
+    for stop in stops:
+        process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == -signal.SIGINT, stdout + stderr
-    assert stderr == f"stopped by SIGINT (Ctrl-C): {command[1]} ended before it finished\n"
     assert not out.exists()
+    return process.returncode, stdout, stderr, command[1]
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3], ids=["in the C++ extension", "in paddle's Python imports"])
+def test_a_ctrl_c_while_paddle_imports_ends_the_tool_in_one_line(tmp_path, delay):
+    code, stdout, stderr, tool = stopped_while_paddle_imports(tmp_path, delay, signal.SIGINT)
+    assert code == -signal.SIGINT, stdout + stderr
+    assert stderr == f"stopped by SIGINT (Ctrl-C): {tool} ended before it finished\n"
 
 
 def test_a_ctrl_c_then_a_sigterm_during_paddle_s_import_end_the_tool_as_one_stop(tmp_path):
     """Both wait until the import ends and act as one, SIGTERM: run back to back, the second would raise inside the
     first's exception hook (a traceback)."""
-    out = tmp_path / "out"
-    command = tool_command("train.py", "rdrop_se_resnet.yaml", [f"Global.output_dir={out}", "Global.device=cpu"])
-    process = started(command, tool_environment(), tmp_path)
-    process.send_signal(signal.SIGINT)
-    process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == -signal.SIGTERM, stdout + stderr
-    assert stderr == f"stopped by SIGTERM: {command[1]} ended before it finished\n"
+    code, stdout, stderr, tool = stopped_while_paddle_imports(tmp_path, 0.0, signal.SIGINT, signal.SIGTERM)
+    assert code == -signal.SIGTERM, stdout + stderr
+    assert stderr == f"stopped by SIGTERM: {tool} ended before it finished\n"
 
 
 TOOL = """import signal, sys, time
