@@ -12,6 +12,7 @@
 - `NonFiniteLossError`: training met a NaN or Inf loss.
 - `SaveError`: a checkpoint could not be written (a full disk); the ones written before are intact.
 - `TrainingStopped`: a signal (SIGINT, SIGTERM) stopped training at a safe point; not a mistake.
+- `Terminated`: a SIGTERM outside training, as a KeyboardInterrupt (`stop_signal` names a stop's signal).
 
 `ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
 """
@@ -111,6 +112,19 @@ class TrainingStopped(RDropError):
         super().__init__(f"{signal_name} at epoch {epoch}, step {step}")
         self.signal_name, self.epoch, self.step = signal_name, epoch, step
         self.line: Optional[str] = line
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM as a KeyboardInterrupt (the tools' SIGTERM handler, `tools.runs.interrupts.Stops.terminate`), so that
+    a tool stops on SIGTERM as on a Ctrl-C; `signal_name` says which it was."""
+
+    signal_name = "SIGTERM"
+
+
+def stop_signal(stop: BaseException) -> str:
+    """The signal that a stop stands for: `"SIGTERM"` for `Terminated`, else `"SIGINT"` (a Ctrl-C's
+    KeyboardInterrupt, and what a tool passes on to the tool it runs when anything else ends it)."""
+    return "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
 
 
 def check_rate(value: Any, key: str, what: str, usual: str) -> float:

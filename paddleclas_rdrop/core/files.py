@@ -2,6 +2,7 @@
 its old version or its new one, never a part, whatever stops the writing (an error, a full disk, a Ctrl-C)."""
 
 import contextlib
+import hashlib
 import os
 import shutil
 import time
@@ -11,17 +12,18 @@ LEFT_BEHIND_SECONDS = 3600  # a temporary file older than this, of a process gon
 
 @contextlib.contextmanager
 def replacing(path):
-    """Within the context, a temporary path beside `path` (`.<name>.<pid>.partial`, hidden, short enough for any name;
-    an OSError names `path`) to write; on leaving without an error, its bytes are flushed to the disk (`os.fsync`)
-    and it is renamed over `path` (`os.replace`: atomic within one file system; then the folder is flushed where the
-    file system can) with the mode of the file it replaces, so that a power loss leaves the old version or the new
-    one, not an empty file. A symlink's target is what is replaced. Whatever the writing or the rename raises
-    (OSError, KeyboardInterrupt) is raised after the temporary file is removed; `path` keeps its old version, if it
-    had one. A temporary file of `path` that a killed process left (SIGKILL, a power loss: its pid gone, and older
-    than `LEFT_BEHIND_SECONDS`, as a writer in another container on the folder has pids of its own) is removed."""
+    """Within the context, a temporary path beside `path` (`.<name>.<pid>.partial`, hidden; a long name shortened
+    by `temporary_stem`; an OSError names `path`) to write; on leaving without an error, its bytes are flushed to
+    the disk (`os.fsync`) and it is renamed over `path` (`os.replace`: atomic within one file system; then the folder
+    is flushed where the file system can) with the mode of the file it replaces, so that a power loss leaves the old
+    version or the new one, not an empty file. A symlink's target is what is replaced. Whatever the writing or the
+    rename raises (OSError, KeyboardInterrupt) is raised after the temporary file is removed; `path` keeps its old
+    version, if it had one. A temporary file of `path` that a killed process left (SIGKILL, a power loss: its pid
+    gone, and older than `LEFT_BEHIND_SECONDS`, as a writer in another container on the folder has pids of its
+    own) is removed."""
     path = os.path.realpath(path)
     folder, name = os.path.split(path)
-    stem = os.fsdecode(os.fsencode(name)[:200])  # a name's limit is in bytes (255 on Linux)
+    stem = temporary_stem(name)
     temporary = os.path.join(folder, f".{stem}.{os.getpid()}.partial")
     remove_left_behind(folder, stem)
     try:
@@ -38,6 +40,16 @@ def replacing(path):
         raise
     with contextlib.suppress(OSError):  # the rename is done: a folder that cannot be flushed (CIFS) is no error
         flush_to_disk(folder)
+
+
+def temporary_stem(name):
+    """`name` as its temporary files' names hold it: itself up to 200 bytes; a longer one (a name's limit is 255
+    bytes on Linux) its first 180 bytes and 16 hex digits of its SHA-256, so that two long names that begin alike
+    have temporary files of their own."""
+    raw = os.fsencode(name)
+    if len(raw) <= 200:
+        return name
+    return f"{os.fsdecode(raw[:180])}~{hashlib.sha256(raw).hexdigest()[:16]}"
 
 
 def remove_left_behind(folder, stem):

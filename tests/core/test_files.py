@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paddleclas_rdrop.core.files import LEFT_BEHIND_SECONDS, write_text, write_whole
+from paddleclas_rdrop.core.files import LEFT_BEHIND_SECONDS, replacing, write_text, write_whole
 
 STOPS = (None, ValueError, KeyboardInterrupt, OSError)  # none, an error, a Ctrl-C, a full disk
 
@@ -73,6 +73,18 @@ def test_a_symlink_s_target_is_written_with_its_mode_and_a_long_name_fits(tmp_pa
     with pytest.raises(OSError) as failed:
         write_text(str(tmp_path / "missing" / "x.json"), "text")
     assert failed.value.filename == str(tmp_path / "missing" / "x.json")
+
+
+def test_two_long_names_that_begin_alike_are_written_through_temporary_files_of_their_own(tmp_path):
+    first, second = (str(tmp_path / ("名" * 70 + end)) for end in ("a" * 30, "b" * 30))  # 240 bytes, 210 alike
+    with replacing(first) as one, replacing(second) as other:
+        assert one != other
+        assert all(len(os.fsencode(os.path.basename(path))) <= 255 for path in (one, other))
+        for path, text in ((one, "first"), (other, "second")):
+            with open(path, "w") as handle:
+                handle.write(text)
+    assert open(first).read() == "first" and open(second).read() == "second"
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(path) for path in (first, second))
 
 
 def test_the_new_version_is_on_the_disk_before_the_rename_and_the_rename_after_it(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from ..quiet import import_paddle_quietly
 
 import_paddle_quietly()
 
-from ...core.errors import ConfigError, RDropError, TrainingStopped  # noqa: E402
+from ...core.errors import ConfigError, RDropError, TrainingStopped, stop_signal  # noqa: E402
 from ...core.files import write_text  # noqa: E402
 from ..data.class_balance import RATIO  # noqa: E402
 from ..data.corrupted_copies import source_key  # noqa: E402
@@ -241,7 +241,7 @@ def main(tools_dir, argv=None):
             raise
         results = os.path.join(args.out, "results.jsonl")
         line = f"stopped: the finished runs are in {results}; the same command resumes from them"
-        end_stopped(line, getattr(stop, "signal_name", "SIGINT"))
+        end_stopped(line, stop_signal(stop))
 
 
 def end_stopped(line, signal_name):

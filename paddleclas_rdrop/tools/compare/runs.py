@@ -16,12 +16,11 @@ import sys
 import time
 
 from ...core.calibration import read_counts
-from ...core.errors import ConfigError, RDropError
+from ...core.errors import ConfigError, RDropError, stop_signal
 from ...core.files import write_text
 from ...core.label_calibration import label_summary, read_scores
 from ..evaluations import PER_CLASS_FILE
 from ..per_class import read_per_class
-from ..runs.interrupts import Terminated
 from .report import best_run, cost_key
 
 RESULTS, SETUP = "results.jsonl", "setup.json"
@@ -140,7 +139,7 @@ def run_tool(command, log_path):
         try:
             _, status, usage = os.wait4(process.pid, 0)
         except BaseException as error:
-            stop_tool(process, signal.SIGTERM if isinstance(error, Terminated) else signal.SIGINT)
+            stop_tool(process, signal.Signals[stop_signal(error)])
             raise
     process.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 
+from ...core.errors import stop_signal
 from ...core.files import process_alive
 
 MARKER = ".making"  # in a version being made or moved aside: the tool's, removable once its process is gone
@@ -87,7 +88,7 @@ def lock(folder, exclusive, say, stopped=lambda: None, poll=0.2):
                         raise Stopped(stopped()) from None
                     time.sleep(poll)
                 except KeyboardInterrupt as stop:  # Python's SIGINT handler (or a tool's SIGTERM as one: its name)
-                    raise Stopped(getattr(stop, "signal_name", "SIGINT")) from None
+                    raise Stopped(stop_signal(stop)) from None
         yield
     finally:
         os.close(handle)

@@ -23,14 +23,7 @@ import signal
 import sys
 import threading
 
-from ...core.errors import TrainingStopped
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM as a KeyboardInterrupt (`Stops.terminate`, a SIGTERM handler), so that a tool stops on SIGTERM as
-    on a Ctrl-C; `signal_name` says which it was."""
-
-    signal_name = "SIGTERM"
+from ...core.errors import Terminated, TrainingStopped, stop_signal
 
 
 class Stops:
@@ -97,7 +90,7 @@ def end_interrupts_in_one_line():
             return previous(kind, error, trace)
         for stop in (signal.SIGINT, signal.SIGTERM):  # the process is ending: another stop adds nothing
             signal.signal(stop, signal.SIG_IGN)
-        number = signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT
+        number = signal.Signals[stop_signal(interrupt)]
         said = "SIGTERM" if number == signal.SIGTERM else "SIGINT (Ctrl-C)"
         stop = training_stop(error)
         if stop is None:
