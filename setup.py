@@ -43,7 +43,7 @@ setup(
     packages=find_packages(include=["paddleclas_rdrop", "paddleclas_rdrop.*"]),
     py_modules=["paddleclas_rdrop_autoload"],
     cmdclass=COMMANDS,
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     # Paddle is an extra: `.[cpu]` installs the CPU build (paddlepaddle); for a GPU, install Paddle's CUDA
     # build (paddlepaddle-gpu, from Paddle's own package index: README) first, then `.` without it.
     # scikit-learn: per-class results and class weights; imagecorruptions: ImageNet-C's corruptions for
