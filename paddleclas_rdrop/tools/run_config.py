@@ -7,7 +7,8 @@ The order (`load_run`):
 4. `config_of`: the overrides applied as PaddleClas's `get_config` applies them, to the YAML already read; the
    paths it names resolved once (`data.paths.resolve_paths`: `~` and variables expanded, a folder or URL given
    as weights named); the values against the schema (`values.check_values`; a key at an off value that
-   PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`);
+   PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`); the files the run loads
+   from `Global.checkpoints` and `Global.pretrained_model` read back (`runs.checkpoint_files`);
 5. the mutual-learning and R-Drop contracts (one
    `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`); the keys for imbalanced
    classes (`data.imbalance.settle_imbalance`: `ClassWeightedCELoss`'s `class_weights: balanced` made one weight
@@ -108,6 +109,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from .data.topk import settle_topk
     from .engines import select_engine
     from .preflight import check_device, check_something_to_train
+    from .runs.checkpoint_files import check_checkpoint_files
     from .runs.checkpoints import keep_of, schedule_of
     from .runs.outputs import check_outputs
 
@@ -117,6 +119,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     engine, build_engine, config_module, engine_line = select_engine()
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
+    check_checkpoint_files(config, mode)
     check_mutual_contract(config)
     settle_imbalance(config, mode)
     topk_warning = settle_topk(config, mode)

@@ -1,0 +1,74 @@
+"""The files a run loads from the checkpoints its config names are there and read back, before anything is
+written: PaddleClas's `save_load.init_model` (both engines load through it) asserts that a resume's `.pdparams`
+and `.pdopt` exist and `paddle.load`s them, its `.pdstates` and, with `EMA`, its `.pdema`; a file that is
+missing, cut short (a copy that stopped, a full disk), empty or not written by `paddle.save` ended there in a
+traceback after `train.log` was begun.
+
+- A resume (`Global.checkpoints`, training only; eval, export and infer read `Global.pretrained_model`): the
+  `.pdparams`, `.pdopt` and `.pdstates`, and the `.pdema` where the config has `EMA`.
+- `Global.pretrained_model`, an `Arch` `pretrained` string: the `.pdparams`. A URL is the downloader's
+  (`data.paths.check_url`).
+"""
+
+import os
+
+from ...core.errors import DataError, first_line
+
+URLS = ("http://", "https://")
+
+
+def resume_parts(config):
+    """The files' endings a resume from `Global.checkpoints` loads under `config`."""
+    return (".pdparams", ".pdopt", ".pdstates") + ((".pdema",) if config.get("EMA") else ())
+
+
+def check_checkpoint_files(config, mode):
+    """Raise `DataError` naming the key, the file and the fix where a file the run of `mode` loads from the
+    weights its config names (every `checkpoint` path key of the schema: `Global.checkpoints` in training,
+    `Global.pretrained_model`, an `Arch` `pretrained` string; paths without `.pdparams`, as
+    `data.paths.resolve_paths` leaves them) is missing or does not load."""
+    from ..data.paths import path_values
+
+    for parts, parent, leaf, row in path_values(config):
+        value, key = parent[leaf], ".".join(parts)
+        if not (row.checkpoint and isinstance(value, str) and value) or value.startswith(URLS):
+            continue
+        if key == "Global.checkpoints":
+            if mode == "train":
+                resume = resume_parts(config)
+                for part in resume:
+                    load_part(key, value, part, resume)
+        else:
+            load_part(key, value, ".pdparams", (".pdparams",))
+
+
+def load_part(key, prefix, part, parts):
+    """`paddle.load` of `prefix + part`, one of the files (`parts`) the run loads from the checkpoint `key`
+    names: a dict (a list too for a `.pdopt`: PaddleClas saves several optimizers' states as one). Raises
+    `DataError` naming the file and the fix where it is missing or does not load."""
+    import paddle
+
+    path, fix = prefix + part, fix_of(key, prefix)
+    if not os.path.isfile(path):
+        raise DataError(f"{key}: {path} does not exist (the run loads {prefix}'s {', '.join(parts)}); {fix}")
+    try:
+        loaded = paddle.load(path)
+    except Exception as error:  # a user's file: any failure to read it back is the file's
+        raise DataError(
+            f"{key}: {path} cannot be read ({os.path.getsize(path)} bytes; {first_line(error)}): it is cut short "
+            f"or not a file paddle.save wrote; {fix}"
+        ) from None
+    if not isinstance(loaded, (dict, list) if part == ".pdopt" else dict):
+        raise DataError(f"{key}: {path} holds a {type(loaded).__name__}, not the dict a checkpoint's file holds; {fix}")
+    return loaded
+
+
+def fix_of(key, prefix):
+    """What to do about a checkpoint of `key` at `prefix` that cannot be read."""
+    if key == "Global.checkpoints":
+        return (
+            f"resume from another checkpoint of {os.path.dirname(prefix) or '.'} (-o Global.checkpoints=<its path "
+            f"without .pdparams>), or, if its .pdparams reads, train anew from its weights with "
+            f"-o Global.pretrained_model={prefix} into another Global.output_dir"
+        )
+    return f"point {key} at weights that paddle.save wrote whole (a path without .pdparams)"
