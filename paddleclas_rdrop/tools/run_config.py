@@ -109,7 +109,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from .data.topk import settle_topk
     from .engines import select_engine
     from .preflight import check_device, check_something_to_train
-    from .runs.checkpoint_files import check_checkpoint_files
+    from .runs.checkpoint_files import check_checkpoint_files, untrained_warning
     from .runs.checkpoints import keep_of, schedule_of
     from .runs.outputs import check_outputs
 
@@ -120,6 +120,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
     check_checkpoint_files(config, mode)
+    untrained = untrained_warning(config, mode)
     check_mutual_contract(config)
     settle_imbalance(config, mode)
     topk_warning = settle_topk(config, mode)
@@ -149,6 +150,6 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
         config_path=args.config,
         overrides=list(args.override),
         profiler_options=args.profiler_options,
-        warnings=(topk_warning,) if topk_warning else (),
+        warnings=tuple(filter(None, (topk_warning, untrained))),
         corruptions=corruptions,
     )

@@ -8,13 +8,17 @@ traceback after `train.log` was begun.
   `.pdparams`, `.pdopt` and `.pdstates`, and the `.pdema` where the config has `EMA`.
 - `Global.pretrained_model`, an `Arch` `pretrained` string: the `.pdparams`. A URL is the downloader's
   (`data.paths.check_url`).
+- Eval, export and infer read no `Global.checkpoints` (PaddleClas's `init_model` loads it with an optimizer
+  only): one given without `Global.pretrained_model` is an error; no weights at all (`Arch.pretrained` off too)
+  evaluate or export the model's random initial weights, with one warning (`untrained_warning`).
 """
 
 import os
 
-from ...core.errors import DataError, first_line
+from ...core.errors import ConfigError, DataError, first_line
 
 URLS = ("http://", "https://")
+TOOLS = {"eval": "tools/eval.py", "export": "tools/export_model.py", "infer": "tools/infer.py"}
 
 
 def resume_parts(config):
@@ -40,6 +44,30 @@ def check_checkpoint_files(config, mode):
                     load_part(key, value, part, resume)
         else:
             load_part(key, value, ".pdparams", (".pdparams",))
+
+
+def untrained_warning(config, mode):
+    """For eval, export and infer (`mode`), the warning line where the model keeps its random initial weights (no
+    `Global.pretrained_model`, no `Arch` `pretrained` set), else None. Raises `ConfigError` where
+    `Global.checkpoints` is set instead: those modes do not read it."""
+    from ..data.paths import path_values
+
+    if mode == "train":
+        return None
+    given = [".".join(parts) for parts, parent, leaf, row in path_values(config) if row.checkpoint and parent[leaf]]
+    if "Global.checkpoints" in given and "Global.pretrained_model" not in given:
+        value = config["Global"]["checkpoints"]
+        raise ConfigError(
+            f"Global.checkpoints: {value} is read by tools/train.py only (a resume); {TOOLS[mode]} loads "
+            f"Global.pretrained_model: give -o Global.pretrained_model={value}"
+        )
+    if given:
+        return None
+    return (
+        f"no weights are loaded (Global.pretrained_model is not set, nor Arch.pretrained): {TOOLS[mode]} "
+        "uses the model's random initial weights; give the trained ones with "
+        "-o Global.pretrained_model=<output_dir>/best_model"
+    )
 
 
 def load_part(key, prefix, part, parts):

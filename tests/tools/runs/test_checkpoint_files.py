@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from paddleclas_rdrop.core.errors import DataError
 from paddleclas_rdrop.tools.runs.checkpoint_files import load_part
 
-from engine_runs import ENGINES, assert_refused, engine_param, overrides, refusals
+from engine_runs import ENGINES, assert_refused, engine_param, overrides, refusals, run_tool
 
 PARTS = (".pdparams", ".pdopt", ".pdstates")
 
@@ -99,3 +99,25 @@ def test_a_checkpoint_file_cut_anywhere_or_with_a_byte_changed_reads_or_is_one_d
         assert isinstance(loaded, (dict, list))
     finally:
         os.remove(prefix + part)
+
+
+@pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
+def test_eval_is_refused_a_resume_checkpoint_and_an_export_of_random_weights_says_so(engine, workdir):
+    resume = checkpoint(str(workdir / f"resume_{engine}"))
+    out = workdir / f"eval_{engine}"
+    (error,) = refusals(
+        "eval",
+        "rdrop_se_resnet.yaml",
+        [overrides(workdir, out.name) + [f"Global.checkpoints={resume}"]],
+        workdir,
+        env=ENGINES[engine],
+    )
+    assert_refused(error, f"Global.checkpoints: {resume} is read by tools/train.py only (a resume); tools/eval.py", out)
+    assert error.endswith(f"give -o Global.pretrained_model={resume}")
+    export = workdir / f"export_{engine}"
+    small = ["Arch.name=MobileNetV1_x0_25", "RDrop.head_layer=fc", "RDrop.drop_path=0"]  # a quick export
+    args = overrides(workdir, export.name) + small + [f"Global.save_inference_dir={export}/inference"]
+    result = run_tool("export_model.py", "rdrop_se_resnet.yaml", args, cwd=workdir, env=ENGINES[engine])
+    said = "no weights are loaded (Global.pretrained_model is not set, nor Arch.pretrained): tools/export_model.py"
+    assert (result.stdout + result.stderr).count(said) == 1
+    assert (export / "inference" / "inference.pdiparams").is_file()
