@@ -17,7 +17,7 @@
 `ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
 """
 
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence
 
 if TYPE_CHECKING:
     import paddle
@@ -153,6 +153,22 @@ def did_you_mean(word: object, known: Iterable[object]) -> str:
     of an unknown-key error."""
     close = closest(word, known)
     return f" (did you mean `{close}`?)" if close is not None else ""
+
+
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """`TypeName: message` with the message's lines joined by spaces (OpenCV's errors give the cause on later
+    lines, each after `>` or `> -`), a line repeated in a row once, at most `limit` characters. A type named in
+    lower case (OpenCV's `error`) is named with its package: `cv2.error`."""
+    lines: List[str] = []
+    for line in str(error).splitlines():
+        line = line.strip().lstrip(">- ") if lines else line.strip()
+        if line and (not lines or line != lines[-1]):
+            lines.append(line)
+    kind = type(error).__name__
+    if kind[:1].islower():
+        kind = f"{type(error).__module__.split('.')[0]}.{kind}"
+    text = f"{kind}: {' '.join(lines)}" if lines else kind
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def first_line(error: BaseException) -> str:

@@ -16,7 +16,7 @@ import sys
 import threading
 
 from ..adapter.patch import patched
-from ..core.errors import DataError
+from ..core.errors import DataError, one_line
 
 # Failures in a row. PaddleClas's own retries end at Python's recursion limit (about 480 in a row), so a list
 # that trains there trains here too, short of a chance of 0.9 ** 200 per image with 90 % of its images broken.
@@ -72,7 +72,7 @@ def _image(dataset, index):
 
 def _line(dataset, split, index, error):
     image = f" {_image(dataset, index)}" if _image(dataset, index) is not None else ""
-    why = f"{type(error).__name__}: {error}" if error is not None else "its error is in the log"
+    why = one_line(error) if error is not None else "its error is in the log"
     return (
         f"DataLoader.{split}: {RETRIES} images in a row failed to load or transform in PaddleClas's dataset, which "
         f"would retry without end (the last,{image}: {why}): fix DataLoader.{split}.dataset.transform_ops or "
@@ -82,7 +82,7 @@ def _line(dataset, split, index, error):
 
 def _first_line(dataset, split, index, error):
     image = _image(dataset, index) if _image(dataset, index) is not None else f"sample {index}"
-    return f"DataLoader.{split}: {image} failed to load or transform ({type(error).__name__}: {error})"
+    return f"DataLoader.{split}: {image} failed to load or transform ({one_line(error)})"
 
 
 def _stop_reader_queue():

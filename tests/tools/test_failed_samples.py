@@ -42,6 +42,19 @@ def test_a_transform_that_fails_on_every_image_ends_the_run_in_one_line(split, w
 
 
 @needs_tree
+def test_a_transform_setting_that_fails_with_a_message_of_several_lines_ends_the_run_in_one_line(workdir):
+    """OpenCV's errors hold their cause on a later line of the message: the line holds it too."""
+    size = "DataLoader.Train.dataset.transform_ops.1.RandCropImage.size=abc"
+    extra = overrides(workdir, "bad_size") + TINY + [size, "DataLoader.Train.loader.num_workers=0"]
+    result = run_tool("train.py", "rdrop_se_resnet.yaml", extra, cwd=workdir, check=False)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and len(lines) == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Can't parse 'dsize'" in lines[0] and lines[0].endswith(
+        "fix DataLoader.Train.dataset.transform_ops or the images"
+    )
+
+
+@needs_tree
 def test_a_list_with_most_images_broken_trains_as_under_paddleclas_own_retries(workdir):
     """3 of 4 images fail to decode: PaddleClas's dataset trains on the others, which the bound leaves be."""
     digits = workdir / "digits"

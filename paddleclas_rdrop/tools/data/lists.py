@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
-from ...core.errors import DataError
+from ...core.errors import DataError, one_line
 from .text import not_found, read_lines, shown
 
 HEADER_SAMPLE = 2000  # headers opened at start-up per list (all of a shorter list): ~0.1 s warm
@@ -201,8 +201,7 @@ def image_error(list_path, number, path, error):
             f"downscale it (at most 32768 x 32768) or remove its line"
         )
     return DataError(
-        f"{list_path}:{number}: image {path} cannot be read ({type(error).__name__}: "
-        f"{error}); replace it or remove its line"
+        f"{list_path}:{number}: image {path} cannot be read ({one_line(error)}); replace it or remove its line"
     )
 
 

@@ -1,12 +1,13 @@
 """PaddleClas's ImageNetDataset (`relative/path label` list files) and MultiLabelDataset
 (`relative/path<TAB>0,1,...`) layouts, and the batch ops."""
 
+import cv2
 import numpy as np
 import paddle
 from paddleclas.deploy.python.preprocess import create_operators
 
 from ...adapter.balanced_sampler import ClassBalancedSampler
-from ...core.errors import ConfigError, DataError
+from ...core.errors import ConfigError, DataError, one_line
 from ..data.lists import LIST_FORMATS, check_label_range, image_error, read_list_file
 from .keys import arguments, single_entry, take
 
@@ -58,20 +59,44 @@ class ImageListDataset(paddle.io.Dataset):
         self.label_ratio = self.labels.mean(0).astype(np.float32) if multilabel and label_ratio else None
         self.list_path = cls_label_path
         self._transform_ops = build_transforms(transform_ops, f"{path}.transform_ops")  # PaddleClas's name
+        names = [single_entry(entry, path)[0] for entry in transform_ops or []]
+        self.transform_keys = [(f"{path}.transform_ops.{index}.{name}", name) for index, name in enumerate(names)]
+        self.transforms_key = f"{path}.transform_ops"
 
     def read(self, index):
-        """(CHW image, label) of line `index`; a `DataError` naming list file and line if it cannot be read."""
+        """(CHW image, label) of line `index`; a `DataError` naming list file and line if it cannot be read
+        (`image_error`), or naming the transform that fails on an image that decodes (`transform_error`)."""
         try:
             with open(self.images[index], "rb") as handle:
                 image = handle.read()
-            for transform in self._transform_ops:
-                image = transform(image)
-        except Exception as error:  # the headers of a long list were only sampled at start-up
+        except OSError as error:
             raise image_error(self.list_path, self.line_numbers[index], self.images[index], error) from None
+        data = image
+        for position, transform in enumerate(self._transform_ops):
+            try:
+                image = transform(image)
+            except Exception as error:  # the headers of a long list were only sampled at start-up
+                raise self.transform_error(index, position, transform, data, error) from None
         label = self.labels[index]
         if self.label_ratio is not None:
             label = np.stack([label, self.label_ratio])
         return image.transpose((2, 0, 1)), label
+
+    def transform_error(self, index, position, transform, data, error):
+        """The `DataError` of the transform at `position` that raised `error` on line `index`'s image (its bytes
+        `data`): the image's (`image_error`) where cv2 does not decode it, as PaddleClas's `DecodeImage`; else
+        the transform's, named by its key where the list is the config's (not wrapped: `adapter.views`)."""
+        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR) if data else None
+        number, path = self.line_numbers[index], self.images[index]
+        if decoded is None:
+            return image_error(self.list_path, number, path, error)
+        keys = self.transform_keys
+        aligned = len(keys) == len(self._transform_ops) and type(transform).__name__ == keys[position][1]
+        key = keys[position][0] if aligned else f"{self.transforms_key} ({type(transform).__name__})"
+        return DataError(
+            f"{key} failed on image {path} ({self.list_path}:{number}), which decodes: {one_line(error)}; fix its "
+            "settings in the config, or the image if the others pass"
+        )
 
     def __getitem__(self, index):
         """`read`, except that a `DataError` becomes a `(None, message)` sample: Paddle's DataLoader runs

@@ -403,6 +403,19 @@ def test_an_image_that_fails_to_decode_in_training_stops_it_with_one_line(workdi
     assert "Traceback" not in result.stderr
 
 
+def test_a_transform_that_fails_on_images_that_decode_is_named_by_its_key(workdir):
+    extra = overrides(workdir, "bad_size") + TINY + ["DataLoader.Train.dataset.transform_ops.1.RandCropImage.size=abc"]
+    result = standalone("train.py", "rdrop_se_resnet.yaml", workdir, extra, check=False)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr[-3000:]
+    assert errors[0].startswith("error: DataLoader.Train.dataset.transform_ops.1.RandCropImage failed on image "), (
+        errors
+    )
+    assert "which decodes: cv2.error: OpenCV" in errors[0] and "failed: Can't parse 'dsize'" in errors[0], errors
+    assert errors[0].endswith("fix its settings in the config, or the image if the others pass")
+    assert "Traceback" not in result.stderr
+
+
 def test_predict_and_infer_predict_the_good_images_and_name_the_bad_one(tiny_trained, workdir):
     extra = tiny_trained
     folder = workdir / "some_broken"
