@@ -2,9 +2,10 @@
 The schema (`schema.KEYS`) gives each key one."""
 
 import dataclasses
-import math
 import numbers
 from typing import Any, Optional, Tuple
+
+from ..core.errors import finite_number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Rule:
         if self.kind in ("section", "sections"):
             listed = self.kind == "sections" and isinstance(value, list)
             return None if listed and all(isinstance(v, dict) and len(v) == 1 for v in value) else wanted
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        if not finite_number(value):
             return wanted
         if self.kind == "whole" and not _whole(value):
             return wanted
@@ -90,9 +91,7 @@ def _whole(value):
 
 def _weights(value):
     """Whether `value` is a non-empty list of finite numbers >= 0, not all 0."""
-    numbers_only = isinstance(value, (list, tuple)) and all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in value
-    )
+    numbers_only = isinstance(value, (list, tuple)) and all(finite_number(v) and v >= 0 for v in value)
     return numbers_only and any(v > 0 for v in value)
 
 
@@ -117,3 +116,5 @@ WEIGHTS = Rule("path", off=(None,), example="output/my_run/best_model")
 NONE_OR_FALSE = (None, False)
 
 SECTION = Rule("section", off=(None,), example="{}")
+RATE = Rule("rate", low=0, low_open=True, example="0.1")  # a learning rate, or its schedule's section
+REGULARIZER = Rule("section", off=(None,), example="{'name': 'L2', 'coeff': 0.0001}")

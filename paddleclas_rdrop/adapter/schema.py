@@ -30,7 +30,7 @@ import functools
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..core.errors import ConfigError
-from .rules import FLAG, NONE_OR_FALSE, PATH, SECTION, WEIGHTS, Rule, number, whole  # noqa: F401 (also schema.Rule, schema.whole)
+from .rules import FLAG, NONE_OR_FALSE, PATH, RATE, REGULARIZER, SECTION, WEIGHTS, Rule, number, whole  # noqa: F401 (also schema.Rule, schema.whole)
 
 ENGINES = ("both", "paddleclas")  # who reads a key: both engines, or PaddleClas's Engine only
 NO_DEFAULT = object()  # a key without a default of the standalone engine's
@@ -50,7 +50,9 @@ class Key:
     into the folder a `path` key names (`written`); `help`: what the tools' -h says of it; `required`: the
     standalone engine refuses its section without it (True, or the section `name`s that need it); `of`: the
     section `name`s whose component reads it (empty: every one); `schedule`: its name in a checkpoint's
-    schedule record, which a resume must share; `layer`: an `RDrop` key of a stochastic layer."""
+    schedule record, which a resume must share; `layer`: an `RDrop` key of a stochastic layer; `arguments`: a
+    section whose keys are the arguments of the class it names (a dataset, a sampler, an optimizer, a schedule),
+    which the rows need not all declare (`typos.unread_keys` names only the keys of the other sections)."""
 
     path: str
     rule: Optional[Rule] = None
@@ -66,6 +68,7 @@ class Key:
     of: Tuple[str, ...] = ()
     schedule: str = ""
     layer: bool = False
+    arguments: bool = False
 
     @functools.cached_property
     def parts(self) -> Tuple[str, ...]:
@@ -100,7 +103,7 @@ KEYS: List[Key] = [
         Key(name, SECTION)
         for name in ("Global", "AMP", "Arch", "Loss", "DataLoader", "Infer", "Metric", "EMA", "RDrop")
     ),
-    Key("Optimizer", Rule("sections", off=(None,), example="{}")),  # one optimizer, or one per network
+    Key("Optimizer", Rule("sections", off=(None,), example="{}"), arguments=True),  # one optimizer, or one per network
     # Global: the keys of both engines, with the standalone engine's defaults
     Key("Global.checkpoints", WEIGHTS, None, optional=True, checkpoint=True),
     Key("Global.pretrained_model", WEIGHTS, None, optional=True, checkpoint=True),
@@ -159,8 +162,8 @@ KEYS: List[Key] = [
     Key("AMP.level", Rule("choice", choices=("O0", "O1", "O2"), example="O1"), "O1"),
     Key("EMA.decay", None, 0.9999, note="the standalone engine's EMA decay"),
     # DataLoader: the standalone engine reads the keys with a default or `required`
-    Key("DataLoader.*.dataset", SECTION, required=True),
-    Key("DataLoader.*.sampler", SECTION, {}),
+    Key("DataLoader.*.dataset", SECTION, required=True, arguments=True),
+    Key("DataLoader.*.sampler", SECTION, {}, arguments=True),
     Key("DataLoader.*.loader", SECTION, {}),
     Key("DataLoader.*.dataset.name", required=True, note="a dataset class, named by the engine that lacks it"),
     Key("DataLoader.*.dataset.transform_ops", None, None, note="operators, checked by their classes"),
@@ -216,7 +219,7 @@ KEYS: List[Key] = [
         required=("Cosine", "Constant"),
         schedule="learning_rate",
     ),
-    Key("Optimizer.**.lr", Rule("rate", low=0, low_open=True, example="0.1"), required=True, schedule="lr"),
+    Key("Optimizer.**.lr", RATE, required=True, schedule="lr", arguments=True),
     Key("Optimizer.**.lr.warmup_epoch", number(0, "5"), 0, optional=True),
     Key("Optimizer.**.lr.warmup_start_lr", number(0, "0.0"), 0.0, optional=True),
     Key("Optimizer.**.lr.eta_min", number(0, "0.0"), 0.0, optional=True, of=("Cosine",)),
@@ -234,7 +237,7 @@ KEYS: List[Key] = [
         "Optimizer.**.clip_norm", number(0, "1.0", low_open=True, off=(None,)), None, optional=True, off_is_absent=True
     ),
     Key("Optimizer.**.weight_decay", number(0, "0.05", off=(None,)), 0.01, of=("AdamW",)),
-    Key("Optimizer.**.regularizer", Rule("section", off=(None,), example="{'name': 'L2', 'coeff': 0.0001}"), None),
+    Key("Optimizer.**.regularizer", REGULARIZER, None, arguments=True),
     Key("Optimizer.**.regularizer.name", required=True, note="L2 on the standalone engine, named there"),
     Key("Optimizer.**.regularizer.coeff", number(0, "0.0001"), required=True),
     Key("Optimizer.**.no_weight_decay_name", optional=True, note="parameter names, read by the optimizers"),
@@ -243,7 +246,7 @@ KEYS: List[Key] = [
     Key("Infer.batch_size", whole(1, "10"), 1),
     Key("Infer.infer_imgs", Rule("path", off=(None,), example="./dataset/my_data/images/"), required=True),
     Key("Infer.transforms", required=True, note="operators, checked by their classes"),
-    Key("Infer.PostProcess", SECTION, None),  # Topk with topk 1 when left out
+    Key("Infer.PostProcess", SECTION, None, arguments=True),  # Topk with topk 1 when left out
     Key(
         "Infer.PostProcess.class_id_map_file",
         Rule("path", off=(None,), example="./dataset/my_data/label_list.txt"),

@@ -7,11 +7,10 @@ adds the key names and the rules between sections.
 """
 
 import dataclasses
-import numbers
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.drop_path import STAGES, check_drop_path, check_drop_path_stages
-from ..core.errors import ConfigError, did_you_mean
+from ..core.errors import ConfigError, did_you_mean, finite_number
 from ..core.head_dropout import check_head_dropout
 from ..core.kl import check_distribution, check_reduction
 from ..core.loss import check_passes
@@ -153,14 +152,14 @@ def parse_section(section: Any) -> Dict[str, Any]:
     if not isinstance(settings["augment_per_pass"], bool):
         raise ConfigError(f"RDrop.augment_per_pass must be true or false, got {settings['augment_per_pass']!r}")
     alpha = settings["alpha"]
-    if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or alpha < 0):
+    if alpha is not None and (not finite_number(alpha) or alpha < 0):
         raise ConfigError(
-            f"RDrop.alpha is the weight of the KL term and must be a number >= 0 (per sample with reduction "
+            f"RDrop.alpha is the weight of the KL term and must be a finite number >= 0 (per sample with reduction "
             f"batchmean; the recipes use 3), got {alpha!r}"
         )
     warmup = settings["alpha_warmup_epochs"]
-    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Real) or warmup < 0:
-        raise ConfigError(f"RDrop.alpha_warmup_epochs must be a number of epochs >= 0 (0: none), got {warmup!r}")
+    if not finite_number(warmup) or warmup < 0:
+        raise ConfigError(f"RDrop.alpha_warmup_epochs must be a finite number of epochs >= 0 (0: none), got {warmup!r}")
     if settings["head_layer"] is not None and (
         not isinstance(settings["head_layer"], str) or not settings["head_layer"]
     ):
@@ -260,9 +259,9 @@ def check_kl_entry(
     weight = params.get("weight")
     if alpha_elsewhere and weight is None:
         return
-    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
+    if not finite_number(weight) or weight < 0:
         raise ConfigError(
-            f"Loss.Train.{name}.weight is alpha, the weight of the KL term, and must be a number "
+            f"Loss.Train.{name}.weight is alpha, the weight of the KL term, and must be a finite number "
             f">= 0 (0.6 in the paper for image classification), got {weight!r}; or set RDrop.alpha"
         )
 

@@ -2,15 +2,13 @@
 classes, as a PaddleClas-style loss layer (it returns `{name: tensor}`, as PaddleClas's `ppcls/loss/dmlloss.py`
 does)."""
 
-import math
-import numbers
 from typing import Any, Dict, List, Literal, Optional, Sequence
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from .errors import ConfigError
+from .errors import ConfigError, finite_number
 from .loss import ModelOutput, logits_of
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -32,9 +30,7 @@ def check_class_weights(class_weights: Any, owner: str = "ClassWeightedCELoss: c
 
 
 def _is_weight(value: Any) -> bool:
-    return (
-        isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and float(value) >= 0
-    )
+    return finite_number(value) and float(value) >= 0
 
 
 class ClassWeightedCELoss(nn.Layer):

@@ -17,7 +17,7 @@
 `ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
 """
 
-from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, TypeGuard
 
 if TYPE_CHECKING:
     import paddle
@@ -127,13 +127,20 @@ def stop_signal(stop: BaseException) -> str:
     return "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
 
 
-def check_rate(value: Any, key: str, what: str, usual: str) -> float:
-    """`value` as a float if it is a number in [0, 1) (a dropout or drop-path rate); else a `ConfigError`
-    naming `key`, saying `what` it is and the `usual` values."""
+def finite_number(value: Any) -> "TypeGuard[float]":
+    """Whether `value` is a real number (not a bool) that is finite: NaN and +-Inf (YAML's `.nan`, `.inf`) are not
+    numbers any setting takes, and every comparison with NaN is False, so a range check alone lets it through."""
+    import math
     import numbers
 
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_rate(value: Any, key: str, what: str, usual: str) -> float:
+    """`value` as a float if it is a finite number in [0, 1) (a dropout or drop-path rate); else a `ConfigError`
+    naming `key`, saying `what` it is and the `usual` values."""
     # typeshed's numbers.Real declares < and <= only
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:  # type: ignore[operator]
+    if not finite_number(value) or not 0 <= value < 1:  # type: ignore[operator]
         raise ConfigError(f"{key} must be a number in [0, 1) ({what}), got {value!r}; {usual} is usual")
     return float(value)
 

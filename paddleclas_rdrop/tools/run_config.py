@@ -2,7 +2,8 @@
 
 The order (`load_run`):
 1. the arguments (`-h` and a missing `-c` before anything else);
-2. the YAML, read once (`read_checked`), and the `-o` keys checked against it for typos;
+2. the YAML, read once (`read_checked`), and the `-o` keys checked against it (a key path that is not well
+   formed, a typo at any depth); the keys nothing known reads noted, for the warnings;
 3. the engine selected (PaddleClas's Engine from a source tree, else the standalone one);
 4. `config_of`: the overrides applied as PaddleClas's `get_config` applies them, to the YAML already read; the
    paths it names resolved once (`data.paths.resolve_paths`: `~` and variables expanded, a folder or URL given
@@ -59,14 +60,18 @@ class Run:
         return self.engine == "paddleclas"
 
 
-def read_checked(config_path: str, overrides: List[str]) -> Dict[str, Any]:
+def read_checked(config_path: str, overrides: List[str], warnings: Optional[List[str]] = None) -> Dict[str, Any]:
     """The YAML at `config_path`, read once (`config_file.read_config`), with every `-o` key of `overrides`
-    checked against it for typos (`typos.check_overrides`). Raises `ConfigError`."""
+    checked against it (`typos.check_overrides`: a key path that is not well formed, or a typo). The lines of the
+    keys that nothing known reads (the new `-o` keys, and the YAML's keys close to a key the schema declares:
+    `typos.unread_keys`) are added to `warnings` when given. Raises `ConfigError`."""
     from .data.config_file import read_config
-    from .typos import check_overrides
+    from .typos import check_overrides, unread_keys
 
     yaml_config = read_config(config_path)
-    check_overrides(yaml_config, config_path, overrides)
+    notes = check_overrides(yaml_config, config_path, overrides)
+    if warnings is not None:
+        warnings += unread_keys(yaml_config, config_path) + notes
     return yaml_config
 
 
@@ -75,10 +80,11 @@ def config_of(
 ) -> Dict[str, Any]:
     """The config PaddleClas's `get_config` makes of the YAML already read (`yaml_config`, not changed) and
     `overrides`: an `AttrDict`, strings read as Python literals, the overrides applied (without its "A new
-    field" lines); then its paths resolved (`data.paths.resolve_paths`; with `check_weights`, the weights and
-    checkpoints it names found), every value checked against the schema (`values.check_values`), and the keys
-    at an off value that PaddleClas's Engine would read as set left out (`values.leave_out_off_values`).
-    `config_module`: PaddleClas's `ppcls.utils.config`, the tree's or the wheel's. Raises `ConfigError`."""
+    field" lines: `read_checked` words its own notes of the new keys); then its paths resolved
+    (`data.paths.resolve_paths`; with `check_weights`, the weights and checkpoints it names found), every value
+    checked against the schema (`values.check_values`), and the keys at an off value that PaddleClas's Engine
+    would read as set left out (`values.leave_out_off_values`). `config_module`: PaddleClas's
+    `ppcls.utils.config`, the tree's or the wheel's. Raises `ConfigError`."""
     import copy
 
     from .data.paths import resolve_paths
@@ -115,7 +121,8 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
 
     assert mode in MODES, mode
     args = parse_args(mode, argv)
-    yaml_config = read_checked(args.config, args.override)
+    warnings: List[str] = []
+    yaml_config = read_checked(args.config, args.override, warnings)
     engine, build_engine, config_module, engine_line = select_engine()
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
@@ -150,6 +157,6 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
         config_path=args.config,
         overrides=list(args.override),
         profiler_options=args.profiler_options,
-        warnings=tuple(filter(None, (topk_warning, untrained))),
+        warnings=tuple(filter(None, (*warnings, topk_warning, untrained))),
         corruptions=corruptions,
     )

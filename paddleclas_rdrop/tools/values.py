@@ -2,14 +2,16 @@
 before anything is built or written. A wrong value (`-o Global.epochs=two`, `Global.epochs=2.5`,
 `Global.eval_interval=0`, `DataLoader.Train.sampler.batch_size=16.5`) is one `ConfigError` naming the
 key, the value and a value that works, instead of a traceback from PaddleClas's or Paddle's code hours
-in. Values meaning "off" are accepted where PaddleClas accepts them (`Global.seed: null`,
-`Optimizer.clip_norm: null`, `Global.keep_checkpoint_max: null`).
+in. A float that is not finite (`RDrop.alpha: .nan`) is refused at any key. Values meaning "off" are accepted
+where PaddleClas accepts them (`Global.seed: null`, `Optimizer.clip_norm: null`, `Global.keep_checkpoint_max:
+null`).
 
 The keys and their rules are the schema's (`schema.KEYS`); tests/tools/test_values.py checks it against the
 `Global` keys of PaddleClas's Engine source.
 """
 
-from ..adapter.schema import check, key_for
+from ..adapter.schema import check, key_for, rule_for
+from ..core.errors import ConfigError, finite_number
 
 
 def _nodes(node, path=()):
@@ -24,8 +26,15 @@ def _nodes(node, path=()):
 
 
 def check_values(config):
-    """Check every value of `config` that the schema has a rule for; raises `ConfigError` for the first wrong one:
+    """Check every value of `config` that the schema has a rule for, and that no value at all is a float that is
+    not finite (YAML's `.nan`, `.inf`; `-o key=1e999`, which PaddleClas's parser reads as inf): no key the engines
+    read takes one, and a range check lets NaN through. Raises `ConfigError` for the first wrong one:
     `<key> must be <what>, got <value>: set -o <key>=<example>`."""
+    for path, value in _nodes(config):
+        if isinstance(value, float) and not finite_number(value):
+            key, rule = ".".join(path), rule_for(path)
+            example = rule.example if rule is not None and rule.example else "<a finite number>"
+            raise ConfigError(f"{key} must be a finite number, got {value!r}: set -o {key}={example}")
     for path, value in _nodes(config):
         if path:
             check(path, value)

@@ -13,7 +13,7 @@ from paddleclas_rdrop.tools.standalone.keys import take
 
 from engine_runs import ENGINES, PROJECT, TINY, engine_param, overrides, tool_environment
 
-# A training run in which `Global.tile_size` (a key no engine knows) is, with `--row`, one row of the schema
+# A training run in which `Global.tile_px` (a key no engine knows) is, with `--row`, one row of the schema
 RUN_WITH_A_NEW_ROW = """
 import sys
 from paddleclas_rdrop.adapter import schema
@@ -22,7 +22,7 @@ from paddleclas_rdrop.core.errors import RDropError
 argv = sys.argv[1:]
 if argv[0] == "--row":
     argv = argv[1:]
-    schema.KEYS.append(schema.Key("Global.tile_size", schema.whole(8, "64"), 64, optional=True))
+    schema.KEYS.append(schema.Key("Global.tile_px", schema.whole(8, "64"), 64, optional=True))
 from paddleclas_rdrop.tools.cli import run
 try:
     run("train", argv)
@@ -50,18 +50,18 @@ def run_with(engine, workdir, name, extra, row=True):
 
 @pytest.mark.parametrize("engine", [engine_param("standalone"), engine_param("paddleclas")])
 def test_a_row_added_to_the_schema_alone_is_checked_on_both_engines(engine, workdir):
-    result = run_with(engine, workdir, f"row_{engine}", ["Global.tile_size=4"])
+    result = run_with(engine, workdir, f"row_{engine}", ["Global.tile_px=4"])
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "error: Global.tile_size must be a whole number >= 8, got 4: set -o Global.tile_size=64" in result.stdout
+    assert "error: Global.tile_px must be a whole number >= 8, got 4: set -o Global.tile_px=64" in result.stdout
     assert not os.path.exists(workdir / f"row_{engine}")  # refused before anything was written
 
 
 def test_the_standalone_engine_takes_a_key_from_its_schema_row_alone(workdir):
-    refused = run_with("standalone", workdir, "no_row", ["Global.tile_size=16"], row=False)
-    assert refused.returncode == 1 and "Global.tile_size is not a key the standalone engine knows" in refused.stdout, (
+    refused = run_with("standalone", workdir, "no_row", ["Global.tile_px=16"], row=False)
+    assert refused.returncode == 1 and "Global.tile_px is not a key the standalone engine knows" in refused.stdout, (
         refused.stdout[-2000:] + refused.stderr[-2000:]
     )
-    taken = run_with("standalone", workdir, "with_row", ["Global.tile_size=16"])
+    taken = run_with("standalone", workdir, "with_row", ["Global.tile_px=16"])
     assert taken.returncode == 0 and "trained" in taken.stdout, taken.stdout[-2000:] + taken.stderr[-2000:]
 
 

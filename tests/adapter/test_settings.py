@@ -101,7 +101,7 @@ def test_per_pass_views_and_the_warm_up_are_read_and_checked():
     "edit, message",
     [
         (lambda c: c["RDrop"].update(augment_per_pass="yes"), "RDrop.augment_per_pass must be true or false"),
-        (lambda c: c["RDrop"].update(alpha_warmup_epochs=-1), "RDrop.alpha_warmup_epochs must be a number"),
+        (lambda c: c["RDrop"].update(alpha_warmup_epochs=-1), "RDrop.alpha_warmup_epochs must be a finite number"),
         (
             lambda c: (
                 c["RDrop"].update(augment_per_pass=True),
@@ -186,3 +186,22 @@ def test_a_network_r_drop_cannot_regularise_alone_is_one_line(config, words):
     with pytest.raises(ConfigError) as error:
         RDropSettings.from_config(config)
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+NOT_FINITE = [float("nan"), float("inf"), float("-inf")]
+
+
+@pytest.mark.parametrize("value", NOT_FINITE, ids=str)
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c, v: c["RDrop"].update(alpha=v), "RDrop.alpha is the weight of the KL term and must be a finite"),
+        (lambda c, v: c["RDrop"].update(alpha_warmup_epochs=v), "RDrop.alpha_warmup_epochs must be a finite number"),
+        (lambda c, v: c["Loss"]["Train"][1]["RDropLoss"].update(weight=v), "RDropLoss.weight is alpha"),
+        (lambda c, v: c["RDrop"].update(head_dropout=v), "RDrop.head_dropout must be a number in \\[0, 1\\)"),
+        (lambda c, v: c["RDrop"].update(drop_path=v), "RDrop.drop_path must be a number in \\[0, 1\\)"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_named(edit, message, value):
+    with pytest.raises(ConfigError, match=message):
+        RDropSettings.from_config(edited(lambda config: edit(config, value)))

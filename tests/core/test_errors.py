@@ -1,9 +1,19 @@
-"""`did_you_mean`: the hint of an unknown-key error names the closest known key, or nothing. The errors
-carry their data as declared fields, set when they are made."""
+"""`did_you_mean`: the hint of an unknown-key error names the closest known key, or nothing. A number a setting
+takes is finite. The errors carry their data as declared fields, set when they are made."""
 
 import pickle
 
-from paddleclas_rdrop.core.errors import ConfigError, DataError, SaveError, TrainingStopped, did_you_mean
+import pytest
+
+from paddleclas_rdrop.core.errors import (
+    ConfigError,
+    DataError,
+    SaveError,
+    TrainingStopped,
+    check_rate,
+    did_you_mean,
+    finite_number,
+)
 
 
 def test_the_closest_known_key_is_named_case_insensitively():
@@ -27,3 +37,11 @@ def test_every_error_declares_told_and_a_stop_its_line():
     assert str(SaveError("the checkpoint x could not be written")) == "the checkpoint x could not be written"
     copied = pickle.loads(pickle.dumps(ConfigError("a")))  # as a data loader's worker hands an error back
     assert str(copied) == "a" and copied.told is False
+
+
+def test_nan_and_inf_are_not_numbers_a_setting_takes():
+    assert finite_number(0.5) and finite_number(3) and finite_number(-1e300)
+    for value in (float("nan"), float("inf"), float("-inf"), True, "1", None):
+        assert not finite_number(value), value
+        with pytest.raises(ConfigError, match="must be a number in"):
+            check_rate(value, "RDrop.head_dropout", "dropout", "0.1")

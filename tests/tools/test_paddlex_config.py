@@ -97,3 +97,14 @@ def test_a_key_given_twice_in_the_yaml_is_one_line(tmp_path):
         f"error: {path}:4: Global.epochs is given twice, at lines 2 and 4: keep one (PyYAML would take the last)"
     ], result.stderr[-2000:]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("alpha", ["nan", "inf"])
+def test_an_alpha_that_is_not_finite_is_one_line(tmp_path, alpha):
+    out = tmp_path / "out.yaml"
+    config = os.path.join(PROJECT, "configs", "rdrop_se_resnet.yaml")
+    result = helper("--yaml", config, "--out", str(out), "--alpha", alpha, cwd=tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(errors) == 1 and "RDropLoss.weight is alpha" in errors[0] and "finite" in errors[0], result.stderr
+    assert not out.exists()

@@ -98,6 +98,32 @@ def test_a_wrong_value_of_any_key_is_one_error_naming_it(case):
     check_values(config)
 
 
+def _paths(node, path=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _paths(value, path + (index,))
+    else:
+        yield path
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    path=st.sampled_from(sorted(_paths({**RECIPE, "RDrop": {"alpha": 3.0}, "EMA": {"decay": 0.9}}), key=str)),
+    value=st.sampled_from([float("nan"), float("inf"), float("-inf")]),
+)
+def test_a_number_that_is_not_finite_is_refused_at_any_key(path, value):
+    config = copy.deepcopy({**RECIPE, "RDrop": {"alpha": 3.0}, "EMA": {"decay": 0.9}})
+    node = config
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value  # YAML's .nan / .inf, or -o key=1e999
+    with pytest.raises(ConfigError, match=f"^{re.escape('.'.join(map(str, path)))} must be "):
+        check_values(config)
+
+
 def test_off_values_pass():
     config = {
         "Global": {"seed": False, "keep_checkpoint_max": None, "checkpoints": None},
