@@ -8,8 +8,8 @@ the engines read) before anything is built or written.
 - An `-o` that adds a key (at any depth: `DataLoader.Trian.sampler.batch_size` adds `DataLoader.Trian`) close to
   a key beside it in the YAML or in the schema is a typo: PaddleClas would add it as a new key (its "A new
   field ... detected!" line) and train on without it. It is refused with the key it is close to
-  (`did_you_mean`). A new key of the schema's is PaddleClas's to read; any other new key is taken with a note
-  (`check_overrides` returns it), as PaddleClas's "A new field" line, which the tools do not print.
+  (`did_you_mean`). A new key of the schema's, or of a class's arguments, is its reader's; any other new key is taken
+  with a note (`check_overrides` returns it), as PaddleClas's "A new field" line, which the tools do not print.
 - A key of the YAML file itself that no row of the schema declares but that is close to one that does
   (`Epochs` or `save_intreval` under `Global`) is named in a warning (`unread_keys`): PaddleClas's Engine
   reads the key it is close to, never this one.
@@ -120,6 +120,8 @@ def _new_key(config, node, path, key, config_path):
     hint = did_you_mean(path[-1], [str(name) for name in node] + known_names(path[:-1], config))
     if hint:
         raise ConfigError(f"-o {key}: {config_path} has no {added}{hint}")
+    if arguments(path[:-1], config):
+        return []  # an argument of the class the section names (`RandCropImage.scale`): the class reads it
     return [
         f"-o {key}: {config_path} has no {added}, so it is added as a new key; the plugin knows no reader of it, "
         f"so only a component that takes it by that name reads it"

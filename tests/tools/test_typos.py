@@ -116,7 +116,8 @@ def test_each_override_is_checked_against_the_config_the_ones_before_it_leave():
 
 def test_a_new_key_nothing_known_reads_is_noted_and_a_known_one_is_not():
     warnings = []
-    read_checked(RECIPE, ["NewSection.key=1", "Global.seed=0", "Arch.class_expand=1280"], warnings)
+    scale = "DataLoader.Train.dataset.transform_ops.1.RandCropImage.scale=[0.5,1.0]"  # an operator's argument
+    read_checked(RECIPE, ["NewSection.key=1", "Global.seed=0", "Arch.class_expand=1280", scale], warnings)
     assert warnings == [
         f"-o NewSection.key: {RECIPE} has no NewSection, so it is added as a new key; the plugin knows no reader of "
         "it, so only a component that takes it by that name reads it"
