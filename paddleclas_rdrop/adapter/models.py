@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from typing_extensions import TypeGuard
 
 ARCH_KEYS_NOT_PASSED = ("name", "pretrained", "use_sync_bn", "use_ml_decoder")  # build_model takes them out
+# passed to the backbone too, but read from the config by PaddleClas's `ExportModel` (engine.py) and the
+# standalone export (`tools/standalone/outputs.py`): no backbone reads them
+ARCH_KEYS_THE_EXPORT_READS = ("infer_add_softmax", "infer_output_key", "infer_model_name")
 
 
 def build(
@@ -166,7 +169,7 @@ def unnamed_arch_keys(arch: Mapping[str, Any], model: "paddle.nn.Layer") -> List
     if not callable(constructor):
         return []
     named = named_arguments(constructor, net)
-    unnamed = [key for key in arch if key not in named and key not in ARCH_KEYS_NOT_PASSED]
+    unnamed = [key for key in arch if key not in named and key not in ARCH_KEYS_NOT_PASSED + ARCH_KEYS_THE_EXPORT_READS]
     return [(key, did_you_mean(key, sorted(named))) for key in unnamed]
 
 

@@ -33,6 +33,12 @@ def test_a_key_the_backbone_reads_out_of_its_kwargs_by_name_is_taken():
     assert unnamed_arch_keys(arch, built(arch)) == []
 
 
+def test_the_keys_the_export_reads_are_not_taken_for_ignored_ones():
+    # PULC's vehicle_attribute configs set infer_add_softmax: False; PaddleClas's ExportModel reads it
+    arch = {"name": "PPLCNet_x0_25", "class_num": 5, "infer_add_softmax": False, "infer_output_key": "logits"}
+    assert unnamed_arch_keys(arch, built(arch)) == []
+
+
 def test_an_unnamed_key_close_to_nothing_is_found_without_a_hint():
     arch = {"name": "Res2Net50_vd_26w_4s", "class_num": 10, "zzz": 1}
     assert unnamed_arch_keys(arch, built(arch)) == [("zzz", "")]
