@@ -71,15 +71,15 @@ def check_epochs_left(config, batches=None):
     (`check_resume`). Only reads: where nothing is left it raises `NothingLeftToTrain` (a `ConfigError`
     carrying the checkpoint, its epochs, `Global.epochs` and `Global.output_dir`), whose repair step
     (`outputs.repair_latest`) the tools' `main` runs before the refusal is printed."""
-    import paddle
-
+    from .runs.checkpoint_files import load_part, resume_parts
     from .runs.checkpoints import NothingLeftToTrain, check_resume
 
     global_section = section_of(config, "Global")
     checkpoint, epochs = global_section.get("checkpoints"), global_section.get("epochs")
     if not (checkpoint and os.path.exists(f"{checkpoint}.pdstates") and isinstance(epochs, int)):
         return
-    done = int(paddle.load(f"{checkpoint}.pdstates").get("epoch", 0))
+    parts = resume_parts(config)
+    done = int(load_part("Global.checkpoints", checkpoint, ".pdstates", parts).get("epoch", 0))
     if done >= epochs:
         raise NothingLeftToTrain(checkpoint, done, epochs, global_section.get("output_dir"))
     check_resume(checkpoint, config, batches)

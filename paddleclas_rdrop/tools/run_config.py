@@ -8,8 +8,7 @@ The order (`load_run`):
 4. `config_of`: the overrides applied as PaddleClas's `get_config` applies them, to the YAML already read; the
    paths it names resolved once (`data.paths.resolve_paths`: `~` and variables expanded, a folder or URL given
    as weights named); the values against the schema (`values.check_values`; a key at an off value that
-   PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`); the files the run loads
-   from `Global.checkpoints` and `Global.pretrained_model` read back (`runs.checkpoint_files`);
+   PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`);
 5. the mutual-learning and R-Drop contracts (one
    `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`); the keys for imbalanced
    classes (`data.imbalance.settle_imbalance`: `ClassWeightedCELoss`'s `class_weights: balanced` made one weight
@@ -19,7 +18,8 @@ The order (`load_run`):
    metric added (`corrupted_eval.prepare`);
 6. the pre-flight checks: device, output folders, `Global.keep_checkpoint_max`, and, for training, the
    batches of an epoch (`data.lists.train_batches`, read once), something left to train and a resume whose
-   schedule continues. None of them writes.
+   schedule continues; then the files the run loads from `Global.checkpoints` (a resume with epochs left) and
+   `Global.pretrained_model` read back (`runs.checkpoint_files`). None of them writes.
 
 The functions downstream take their values from the `Run`, not from the raw dict.
 """
@@ -126,7 +126,6 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     engine, build_engine, config_module, engine_line = select_engine()
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
-    check_checkpoint_files(config, mode)
     untrained = untrained_warning(config, mode)
     check_mutual_contract(config)
     settle_imbalance(config, mode)
@@ -144,6 +143,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     batches = train_batches(config, paddle.distributed.get_world_size(), engine) if mode == "train" else None
     if mode == "train":
         check_something_to_train(config, batches)
+    check_checkpoint_files(config, mode)  # after: a resume with nothing left to train loads no weights
     return Run(
         mode=mode,
         config=config,

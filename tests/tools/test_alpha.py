@@ -33,7 +33,7 @@ def test_rdrop_alpha_is_alpha_and_sets_the_entrys_weight():
 @pytest.mark.parametrize("value", [-1, "one", True])
 def test_a_wrong_alpha_is_one_line(value):
     with pytest.raises(
-        ConfigError, match=rf"RDrop.alpha is the weight of the KL term and must be a number >= 0.*{value!r}"
+        ConfigError, match=rf"RDrop.alpha is the weight of the KL term and must be a finite number >= 0.*{value!r}"
     ):
         RDropSettings.from_config(recipe(alpha=value))
 
@@ -61,4 +61,4 @@ def test_rdrop_alpha_trains_as_the_entrys_weight_does(engine, workdir):
         cwd=workdir,
         env=ENGINES[engine],
     )
-    assert outcome.startswith("error: RDrop.alpha is the weight of the KL term and must be a number >= 0")
+    assert outcome.startswith("error: RDrop.alpha is the weight of the KL term and must be a finite number >= 0")

@@ -18,7 +18,6 @@ import os
 from ...core.errors import ConfigError, DataError, first_line
 
 URLS = ("http://", "https://")
-TOOLS = {"eval": "tools/eval.py", "export": "tools/export_model.py", "infer": "tools/infer.py"}
 
 
 def resume_parts(config):
@@ -58,16 +57,21 @@ def untrained_warning(config, mode):
     if "Global.checkpoints" in given and "Global.pretrained_model" not in given:
         value = config["Global"]["checkpoints"]
         raise ConfigError(
-            f"Global.checkpoints: {value} is read by tools/train.py only (a resume); {TOOLS[mode]} loads "
+            f"Global.checkpoints: {value} is read by tools/train.py only (a resume); {tool_of(mode)} loads "
             f"Global.pretrained_model: give -o Global.pretrained_model={value}"
         )
     if given:
         return None
     return (
-        f"no weights are loaded (Global.pretrained_model is not set, nor Arch.pretrained): {TOOLS[mode]} "
+        f"no weights are loaded (Global.pretrained_model is not set, nor Arch.pretrained): {tool_of(mode)} "
         "uses the model's random initial weights; give the trained ones with "
         "-o Global.pretrained_model=<output_dir>/best_model"
     )
+
+
+def tool_of(mode):
+    """The script of the tools' `mode` (eval, export, infer)."""
+    return "tools/export_model.py" if mode == "export" else f"tools/{mode}.py"
 
 
 def load_part(key, prefix, part, parts):

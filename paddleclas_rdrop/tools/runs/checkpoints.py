@@ -326,11 +326,11 @@ def check_resume(checkpoint, config, batches=None):
     the steps per epoch, and with them where the warm-up and the decay fall; a cosine schedule continued over
     more epochs, or from a finished schedule, trains at learning rate 0. The learning rate is not rebuilt. The
     line offers a resume with the recorded values unless the checkpoint finished its schedule."""
-    import paddle
-
+    from .checkpoint_files import load_part, resume_parts
     from .outputs import new_schedule as fresh
 
-    state = paddle.load(f"{checkpoint}.pdstates")
+    parts = resume_parts(config)
+    state = load_part("Global.checkpoints", checkpoint, ".pdstates", parts)
     recorded, wanted = state.get("schedule"), schedule_of(config, batches)
     new_schedule = fresh(checkpoint, section_of(config, "Global").get("output_dir"))
     names = schedule_names()  # {a schedule record's name: how a user names it}
@@ -351,7 +351,7 @@ def check_resume(checkpoint, config, batches=None):
             + f": {same}{new_schedule}"
         )
     if not recorded and os.path.exists(f"{checkpoint}.pdopt"):
-        optimizers = paddle.load(f"{checkpoint}.pdopt")
+        optimizers = load_part("Global.checkpoints", checkpoint, ".pdopt", parts)
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]  # older: one optimizer's dict
         finished = [o for o in optimizers if section_of(o, "LR_Scheduler").get("last_lr", 1.0) == 0.0]
         if finished and state.get("epoch", 0) < (wanted["epochs"] or 0):

@@ -59,7 +59,7 @@ def test_a_checkpoint_file_missing_or_unreadable_is_one_line_before_anything_is_
     for index, (fault, _) in enumerate(FAULTS):
         prefix = checkpoint(str(workdir / f"faulty_{engine}{index}"), fault)
         folders.append(workdir / f"resumed_{engine}{index}")
-        cases.append(overrides(workdir, folders[-1].name) + [f"Global.checkpoints={prefix}"])
+        cases.append(overrides(workdir, folders[-1].name, epochs=2) + [f"Global.checkpoints={prefix}"])
     cut = checkpoint(str(workdir / f"cut_{engine}"), (".pdparams", "cut"))
     folders.append(workdir / f"from_cut_{engine}")
     cases.append(overrides(workdir, folders[-1].name) + [f"Global.pretrained_model={cut}"])

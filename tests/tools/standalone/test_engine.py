@@ -235,7 +235,7 @@ BAD_CONFIGS = [
     (["Optimizer.lr.cycles=3"], "Optimizer.lr.cycles is not a key the standalone engine knows (it knows ["),
     (["Global.use_dali=True"], "Global.use_dali is read by PaddleClas's Engine, which the standalone engine does not"),
     (["Global.epoch=3"], "rdrop_res2net.yaml has no Global.epoch (did you mean `epochs`?)"),
-    (["RDorp.passes=2"], "RDorp is not the R-Drop section (did you mean `RDrop`?)"),
+    (["RDorp.passes=2"], "has no RDorp (did you mean `RDrop`?)"),
     (["Loss.Train.1.RDropLoss.wieght=1.0"], "Loss.Train.RDropLoss.wieght is not a key of RDropLoss (did you mean"),
     (["Optimizer.lr=0.1=2"], "-o Optimizer.lr=0.1=2: give one key=value"),
     (["Loss.Train.5.CELoss.weight=1"], "Loss.Train is a list of 2 in"),
