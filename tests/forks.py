@@ -7,7 +7,8 @@ environment, a server that makes those imports as a tool's `main` makes them (`s
 takes the request's working folder, environment, arguments and standard streams, runs the tool script as
 `__main__` (as `python <script> ...` does: `sys.path[0]` is the script's folder), and ends as the
 interpreter ends: non-daemon threads joined, `atexit` handlers run, streams flushed, the exit code of its
-`SystemExit` or 1 with the traceback of an uncaught exception.
+`SystemExit` or 1 with an uncaught exception as `sys.excepthook` reports it (the tools' one `error:` line of
+an OSError, `runs/interrupts`).
 
 What a fork does not show is what the interpreter prints while importing paddle: the tests of start-up
 output (`engine_runs.assert_quiet`, `test_quiet.py`) start a fresh interpreter (`fresh=True`), and so do
@@ -78,6 +79,9 @@ def child(request):
         else:
             print(stop.code, file=sys.stderr)
             code = 1
+    except Exception:  # as the interpreter reports it: through the tool's own `sys.excepthook`
+        sys.excepthook(*sys.exc_info())
+        code = 1
     except BaseException:
         traceback.print_exc()
         code = 1

@@ -18,8 +18,9 @@ import argparse
 import os
 import sys
 
-from paddleclas_rdrop.core.errors import RDropError
+from paddleclas_rdrop.core.errors import RDropError, naming_paths
 from paddleclas_rdrop.core.files import write_text
+from paddleclas_rdrop.tools.args import check_numbers
 from paddleclas_rdrop.tools.data.class_balance import imbalance_warning
 from paddleclas_rdrop.tools.data.csv_lists import label_ids, write_lists, write_test_list
 from paddleclas_rdrop.tools.data.multilabel_csv import (
@@ -30,6 +31,11 @@ from paddleclas_rdrop.tools.data.multilabel_csv import (
 )
 from paddleclas_rdrop.tools.data.overrides import data_overrides, multilabel_overrides, small_data_overrides
 from paddleclas_rdrop.tools.runs.clock import PLANNING
+
+NUMBERS = {  # the numeric flags' least values (`check_numbers`), checked before anything is read or written
+    "--size": (1, "the image side in pixels", 224),
+    "--seed": (0, "the split's seed", 0),
+}
 
 
 def label_spec(args):
@@ -95,30 +101,12 @@ def test_keys(args, out):
     ]
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--csv", required=True, help="CSV with a header row")
-    parser.add_argument("--image-root", required=True, help="folder the CSV's image paths are relative to")
-    parser.add_argument("--out", help="where to write the lists (default: --image-root)")
-    parser.add_argument("--val-ratio", type=float, default=0.1, help="share of each class for val (default: 0.1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
-    parser.add_argument("--image-column", default="image", help="the CSV column of image paths")
-    parser.add_argument("--label-column", default="label", help="the CSV column of labels")
-    parser.add_argument(
-        "--label-delimiter", help="multi-label: the label column joins label names with this, e.g. '|' (no default)"
-    )
-    parser.add_argument("--label-columns", help="multi-label: these comma-separated 0/1 columns, one per label")
-    parser.add_argument(
-        "--every-column-a-label", action="store_true", help="multi-label: every column but the image one is a 0/1 label"
-    )
-    parser.add_argument("--require-label", action="store_true", help="multi-label: refuse an image with no label")
-    parser.add_argument("--size", type=int, help="train and predict at this image side (default: the config's)")
-    parser.add_argument("--force", action="store_true", help="overwrite existing list files")
-    parser.add_argument(
-        "--label-list", help="a test CSV: number it by this label_list.txt (the training lists') into test_list.txt"
-    )
-    args = parser.parse_args()
-    out = args.out or args.image_root
+def main(args, out):
+    """The tool, on its parsed `args`, writing into `out`; --val-ratio is checked in [0, 1) by the writers."""
+    try:
+        check_numbers(args, NUMBERS)
+    except RDropError as error:
+        sys.exit(f"error: {error}")
     spec = label_spec(args)
     if spec is not None:
         try:
@@ -164,3 +152,32 @@ if __name__ == "__main__":
     )
     print(f"\n{PLANNING}")
     warn(imbalance_warning(counts["train"] + counts["val"], counts["names"], "the CSV"))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--csv", required=True, help="CSV with a header row")
+    parser.add_argument("--image-root", required=True, help="folder the CSV's image paths are relative to")
+    parser.add_argument("--out", help="where to write the lists (default: --image-root)")
+    parser.add_argument("--val-ratio", type=float, default=0.1, help="share of each class for val (default: 0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
+    parser.add_argument("--image-column", default="image", help="the CSV column of image paths")
+    parser.add_argument("--label-column", default="label", help="the CSV column of labels")
+    parser.add_argument(
+        "--label-delimiter", help="multi-label: the label column joins label names with this, e.g. '|' (no default)"
+    )
+    parser.add_argument("--label-columns", help="multi-label: these comma-separated 0/1 columns, one per label")
+    parser.add_argument(
+        "--every-column-a-label", action="store_true", help="multi-label: every column but the image one is a 0/1 label"
+    )
+    parser.add_argument("--require-label", action="store_true", help="multi-label: refuse an image with no label")
+    parser.add_argument("--size", type=int, help="train and predict at this image side (default: the config's)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing list files")
+    parser.add_argument(
+        "--label-list", help="a test CSV: number it by this label_list.txt (the training lists') into test_list.txt"
+    )
+    args = parser.parse_args()
+    out = args.out or args.image_root
+    paths = {"--out": out, "--csv": args.csv, "--image-root": args.image_root, "--label-list": args.label_list}
+    with naming_paths(paths):  # an OSError of their files names the option
+        main(args, out)

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from paddleclas_rdrop.core.errors import RDropError
+from paddleclas_rdrop.core.errors import RDropError, naming_paths
 from paddleclas_rdrop.core.files import write_text
 
 if __name__ == "__main__":
@@ -51,7 +51,8 @@ if __name__ == "__main__":
         config, _ = paddlex.rdrop_config(config, args.alpha, args.passes, layers)
     except RDropError as error:
         sys.exit(f"error: {error}")
-    write_text(args.out, yaml.safe_dump(config, sort_keys=False))
+    with naming_paths({"--out": args.out}):  # its missing folders are made; an impossible path is one line
+        write_text(args.out, yaml.safe_dump(config, sort_keys=False))
     print(f"wrote {args.out}: {path} with R-Drop (k {args.passes}, alpha {args.alpha}; RDrop: {config['RDrop']})")
     if args.model:
         print(

@@ -5,7 +5,10 @@ from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
 end_interrupts_in_one_line()  # first: a Ctrl-C while the imports below run ends in one line
 
 import argparse
+import sys
 
+from paddleclas_rdrop.core.errors import RDropError, naming_paths
+from paddleclas_rdrop.tools.args import check_numbers
 from paddleclas_rdrop.tools.data.demo import FASHION_MNIST_DIR, write_fashion_mnist_dataset
 
 if __name__ == "__main__":
@@ -16,7 +19,12 @@ if __name__ == "__main__":
     )
     parser.add_argument("--source", default=FASHION_MNIST_DIR, help="folder of the gzipped IDX files")
     args = parser.parse_args()
-    print(
-        "Fashion-MNIST written to",
-        write_fashion_mnist_dataset(args.out, train_count=args.train_count, source=args.source),
-    )
+    try:
+        check_numbers(args, {"--train-count": (1, "the count of training images", 1000)})
+    except RDropError as error:
+        sys.exit(f"error: {error}")
+    with naming_paths({"--out": args.out, "--source": args.source}):  # an OSError under either names it
+        print(
+            "Fashion-MNIST written to",
+            write_fashion_mnist_dataset(args.out, train_count=args.train_count, source=args.source),
+        )

@@ -11,13 +11,18 @@
   the message names the file (and line) and the fix.
 - `NonFiniteLossError`: training met a NaN or Inf loss.
 - `SaveError`: a checkpoint could not be written (a full disk); the ones written before are intact.
+- `PathError`: the file system refused a file or folder (a name too long, a file where a folder must be, no
+  permission); `naming_paths` turns an `OSError` into one, naming the option or config key it came from.
 - `TrainingStopped`: a signal (SIGINT, SIGTERM) stopped training at a safe point; not a mistake.
 - `Terminated`: a SIGTERM outside training, as a KeyboardInterrupt (`stop_signal` names a stop's signal).
 
 `ConfigError` and `DataError` are `ValueError`s, so code that caught `ValueError` still does.
 """
 
-from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, TypeGuard
+import contextlib
+import errno
+import os
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Mapping, Optional, Sequence, TypeGuard
 
 if TYPE_CHECKING:
     import paddle
@@ -101,6 +106,104 @@ class NonFiniteLossError(RDropError, RuntimeError):
 
 class SaveError(RDropError, OSError):
     """A checkpoint could not be written; the message names it, and the checkpoints before it are intact."""
+
+
+TRACEBACK = "PADDLECLAS_RDROP_TRACEBACK"  # set to 1: the tools show an error's traceback instead of its line
+
+FIXES = {  # the fix of an OSError's errno, for `PathError`
+    errno.ENAMETOOLONG: "give a shorter path (a name in it is over the file system's limit, 255 bytes on most)",
+    errno.ENOENT: "give a path that exists",
+    errno.EACCES: "give a place this user may use, or change its permissions",
+    errno.EPERM: "give a place this user may use, or change its permissions",
+    errno.EROFS: "give a folder on a file system that can be written",
+    errno.ENOSPC: "free some space, or give a folder on another disk",
+    errno.EDQUOT: "free some space, or give a folder on another disk",
+    errno.EISDIR: "give the path of a file, not of a folder",
+    errno.ENOTDIR: "give a path elsewhere, or move that file away",
+    errno.EEXIST: "give a path elsewhere, or move that file away",
+}
+
+
+class PathError(RDropError, OSError):
+    """The file system refused a file or folder: `error` (an `OSError` with its `filename`) as one line naming the
+    file, the OS's reason and the fix, after the option or config `key` it came from and that key's `value`
+    (where known; `naming_paths`)."""
+
+    def __init__(self, error: OSError, key: Optional[str] = None, value: Optional[str] = None) -> None:
+        self.error, self.key, self.value = error, key, value
+        super().__init__(path_message(error, key, value))
+
+
+def path_message(error: OSError, key: Optional[str] = None, value: Optional[str] = None) -> str:
+    """`<key> <value>: <file>: <the OS's reason>: <fix>` of `error`, an OSError with a `filename` (the file left out
+    where it is `value`; `key` and `value` left out where None). A file where a folder must be is named."""
+    path = os.fsdecode(error.filename)
+    reason = error.strerror or type(error).__name__
+    if error.errno in (errno.ENOTDIR, errno.EEXIST):
+        blocker = path
+        while blocker and not os.path.lexists(blocker):
+            blocker = os.path.dirname(blocker.rstrip("/"))
+        if blocker and not os.path.isdir(blocker):
+            what = "a file is there" if blocker == path.rstrip("/") else f"{blocker} is a file"
+            reason = f"{what}, not a folder ({reason})"
+    where = path if key is None else f"{key} {value}" + ("" if same_path(path, value) else f": {path}")
+    fix = FIXES.get(error.errno or 0)
+    return f"{where}: {reason}" + (f": {fix}" if fix else "")
+
+
+def same_path(one: Any, other: Any) -> bool:
+    """Whether two paths name one place (their absolute, normalised forms are equal)."""
+    return other is not None and os.path.abspath(os.fsdecode(one)) == os.path.abspath(os.fsdecode(other))
+
+
+def traceback_wanted() -> bool:
+    """Whether the user asked for tracebacks instead of one-line errors (`PADDLECLAS_RDROP_TRACEBACK=1`)."""
+    return os.environ.get(TRACEBACK) == "1"
+
+
+def key_of_path(filename: Any, paths: Mapping[str, Any]) -> Optional[str]:
+    """The key of `paths` ({option or config key: path}) that `filename` comes from: the key whose path is
+    `filename` or holds it (the nearest), else one whose path is under `filename` (a folder that could not be
+    made on the way to it); None if none is."""
+    target = os.path.abspath(os.fsdecode(filename))
+    best, depth = None, -1
+    for key, value in paths.items():
+        if not isinstance(value, (str, bytes, os.PathLike)) or not os.fspath(value):
+            continue
+        place = os.path.abspath(os.fsdecode(value))
+        if target == place or target.startswith(place.rstrip(os.sep) + os.sep):
+            if len(place) > depth:
+                best, depth = key, len(place)
+        elif best is None and place.startswith(target.rstrip(os.sep) + os.sep):
+            best = key
+    return best
+
+
+def error_line(error: BaseException) -> Optional[str]:
+    """The one line `error: ...` a tool ends with when `error` reaches its top: an `RDropError`'s message, an
+    `OSError`'s with a filename (`path_message`); None for any other error, and for every error with
+    `PADDLECLAS_RDROP_TRACEBACK=1` (a traceback then)."""
+    if traceback_wanted():
+        return None
+    if isinstance(error, RDropError):
+        return f"error: {error}"
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"error: {path_message(error)}"
+    return None
+
+
+@contextlib.contextmanager
+def naming_paths(paths: Mapping[str, Any]) -> Iterator[None]:
+    """Within the context, an `OSError` with a filename that comes from one of `paths` ({option or config key: its
+    path}, `key_of_path`) is raised as a `PathError` naming that key and path; other errors pass as they are, and
+    so does every error with `PADDLECLAS_RDROP_TRACEBACK=1`."""
+    try:
+        yield
+    except OSError as error:
+        key = None if isinstance(error, RDropError) or error.filename is None else key_of_path(error.filename, paths)
+        if key is None or traceback_wanted():
+            raise
+        raise PathError(error, key, os.fsdecode(paths[key])) from error
 
 
 class TrainingStopped(RDropError):

@@ -12,19 +12,21 @@ LEFT_BEHIND_SECONDS = 3600  # a temporary file older than this, of a process gon
 
 @contextlib.contextmanager
 def replacing(path):
-    """Within the context, a temporary path beside `path` (`.<name>.<pid>.partial`, hidden; a long name shortened
-    by `temporary_stem`; an OSError names `path`) to write; on leaving without an error, its bytes are flushed to
-    the disk (`os.fsync`) and it is renamed over `path` (`os.replace`: atomic within one file system; then the folder
-    is flushed where the file system can) with the mode of the file it replaces, so that a power loss leaves the old
-    version or the new one, not an empty file. A symlink's target is what is replaced. Whatever the writing or the
-    rename raises (OSError, KeyboardInterrupt) is raised after the temporary file is removed; `path` keeps its old
-    version, if it had one. A temporary file of `path` that a killed process left (SIGKILL, a power loss: its pid
-    gone, and older than `LEFT_BEHIND_SECONDS`, as a writer in another container on the folder has pids of its
-    own) is removed."""
+    """Within the context, a temporary path beside `path` (`.<name>.<pid>.partial`, hidden; a long name shortened by
+    `temporary_stem`; an OSError names `path`) to write, in `path`'s folder, made with its missing parents
+    (`make_folders`: as PaddleClas makes `Global.output_dir`; removed again if the write fails); on leaving without
+    an error, its bytes are flushed to the disk (`os.fsync`) and it is renamed over `path` (`os.replace`: atomic
+    within one file system; then the folder is flushed where the file system can) with the mode of the file it
+    replaces, so that a power loss leaves the old version or the new one, not an empty file. A symlink's target is
+    what is replaced. Whatever the writing or the rename raises (OSError, KeyboardInterrupt) is raised after the
+    temporary file is removed; `path` keeps its old version, if it had one. A temporary file of `path` that a killed
+    process left (SIGKILL, a power loss: its pid gone, and older than `LEFT_BEHIND_SECONDS`, as a writer in another
+    container on the folder has pids of its own) is removed."""
     path = os.path.realpath(path)
     folder, name = os.path.split(path)
     stem = temporary_stem(name)
     temporary = os.path.join(folder, f".{stem}.{os.getpid()}.partial")
+    made = make_folders(folder)
     remove_left_behind(folder, stem)
     try:
         yield temporary
@@ -35,11 +37,39 @@ def replacing(path):
     except BaseException as error:
         with contextlib.suppress(OSError):
             os.remove(temporary)
-        if isinstance(error, OSError) and error.filename == temporary:  # name the file the user knows
+        for made_folder in reversed(made):  # deepest first; one that holds a file now stays
+            with contextlib.suppress(OSError):
+                os.rmdir(made_folder)
+        if isinstance(error, OSError) and error.errno and error.filename in (temporary, None):  # the file one knows
             raise OSError(error.errno, error.strerror, path) from None
         raise
     with contextlib.suppress(OSError):  # the rename is done: a folder that cannot be flushed (CIFS) is no error
         flush_to_disk(folder)
+
+
+def make_folders(folder):
+    """Make `folder` and its missing parents; the folders made, outermost first ([] when it existed). An OSError
+    names the path that could not be made (a name too long, a file in the way)."""
+    missing = []
+    while folder and not os.path.lexists(folder) and folder not in missing:  # what exists is left to `os.mkdir`
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    made = []
+    try:
+        for path in reversed(missing):
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                if not os.path.isdir(path):  # a file made meanwhile; a folder another process made is fine
+                    raise
+                continue
+            made.append(path)
+    except BaseException:
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+        raise
+    return made
 
 
 def temporary_stem(name):

@@ -50,6 +50,18 @@ def parse_tool_args(parser, argv=None):
     return args
 
 
+def check_numbers(args, rules):
+    """The numeric flags of a tool's parsed `args` against `rules`, {flag: (the least value, what it is, an example)}
+    (`--size`: (1, "the image side in pixels", 224)); a flag left out (None) passes. `ConfigError` naming the first
+    flag below its least value."""
+    from ..core.errors import ConfigError
+
+    for flag, (least, what, example) in rules.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None and value < least:
+            raise ConfigError(f"{flag} {value}: {what} must be {least} or more, e.g. {flag} {example}")
+
+
 def parse_args(mode, argv=None):
     """The arguments of the tool of `mode` (of `argv`, default the command line)."""
     from .quiet import import_paddle_quietly

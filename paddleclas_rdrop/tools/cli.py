@@ -27,7 +27,7 @@ def run(mode, argv=None, threads=None):
     from .run_config import load_run
 
     loaded = load_run(mode, argv, announce=lambda which: say(f"{which}; {threads_line(threads, user_threads)}"))
-    with fresh_names():
+    with loaded.naming_paths(), fresh_names():  # an OSError of a path the config names names its key
         engine = build_engine(loaded)
         with rewriting_log(engine_log_words(engine, mode)), recording_evaluations(engine, loaded, say) as evaluations:
             result = use_engine(engine, loaded, started)

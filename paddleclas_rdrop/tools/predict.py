@@ -22,10 +22,11 @@ from paddle.inference import Config, create_predictor  # noqa: E402
 from paddleclas.deploy.python.predict_cls import ClsPredictor  # noqa: E402
 from paddleclas.deploy.utils.config import AttrDict, create_attr_dict  # noqa: E402
 
-from ..core.errors import DataError, RDropError  # noqa: E402
+from ..core.errors import DataError, RDropError, naming_paths  # noqa: E402
 from ..core.files import replacing  # noqa: E402
 from .data.class_map import config_class_map, reading_class_maps  # noqa: E402
 from .data.lists import decode, unreadable_images  # noqa: E402
+from .data.paths import naming_config_paths  # noqa: E402
 from .data.text import shown  # noqa: E402
 from .evaluations import eval_list  # noqa: E402
 from .export import MODEL_FILES, class_names  # noqa: E402
@@ -270,10 +271,16 @@ class PredictionFile:
 
     def __init__(self, path, multilabel=False, names=None, truths=False):
         import csv
+        import sys
 
         self.path, self.multilabel, self.replacing = path, multilabel, replacing(path)
         self.names, self.truths, self.started = names or {}, truths, not multilabel
-        self.handle = open(self.replacing.__enter__(), "w", newline="", encoding="utf-8")
+        temporary = self.replacing.__enter__()
+        try:
+            self.handle = open(temporary, "w", newline="", encoding="utf-8")
+        except BaseException:  # through `replacing`, which names `path` in an OSError and removes what it made
+            self.replacing.__exit__(*sys.exc_info())
+            raise
         self.writer = csv.writer(self.handle)
         if not multilabel:
             truth_columns = ["true_class_id", "true_class_name"] if truths else []
@@ -350,14 +357,15 @@ def main(argv=None):
 
     try:
         config, args = parse_args(argv)
-        predictor = export_predictor(config, config["Global"]["save_inference_dir"])
-        if args.eval_list:
-            images, skipped = eval_list_images(config), []
-        else:
-            images, skipped = infer_images(config)
-        for path, why in skipped:
-            print(f"skipped {path}: {why}")
-        failed = predict_images(config, args, predictor, images)
+        with naming_config_paths(config), naming_paths({"--save": args.save}):  # an OSError names its key
+            predictor = export_predictor(config, config["Global"]["save_inference_dir"])
+            if args.eval_list:
+                images, skipped = eval_list_images(config), []
+            else:
+                images, skipped = infer_images(config)
+            for path, why in skipped:
+                print(f"skipped {path}: {why}")
+            failed = predict_images(config, args, predictor, images)
         if failed:
             sys.exit(f"error: {unreadable_images(failed, len(images))}")
     except RDropError as error:

@@ -59,6 +59,13 @@ class Run:
         """Whether PaddleClas's Engine (from a source tree) runs."""
         return self.engine == "paddleclas"
 
+    def naming_paths(self) -> Any:
+        """A context within which an OSError of a file at or under a path the config names is a `PathError` naming
+        its key (`data.paths.naming_config_paths`): `error: Global.output_dir <path>: File name too long: ...`."""
+        from .data.paths import naming_config_paths
+
+        return naming_config_paths(self.config)
+
 
 def read_checked(config_path: str, overrides: List[str], warnings: Optional[List[str]] = None) -> Dict[str, Any]:
     """The YAML at `config_path`, read once (`config_file.read_config`), with every `-o` key of `overrides`

@@ -1,6 +1,7 @@
 """`did_you_mean`: the hint of an unknown-key error names the closest known key, or nothing. A number a setting
 takes is finite. The errors carry their data as declared fields, set when they are made."""
 
+import os
 import pickle
 
 import pytest
@@ -45,3 +46,32 @@ def test_nan_and_inf_are_not_numbers_a_setting_takes():
         assert not finite_number(value), value
         with pytest.raises(ConfigError, match="must be a number in"):
             check_rate(value, "RDrop.head_dropout", "dropout", "0.1")
+
+
+def test_an_os_error_of_a_named_path_names_its_key_the_os_s_reason_and_the_fix(tmp_path, monkeypatch):
+    from paddleclas_rdrop.core.errors import PathError, naming_paths
+
+    (tmp_path / "taken").write_text("")
+    out = str(tmp_path / "taken" / "x.csv")
+    with pytest.raises(PathError) as refused:
+        with naming_paths({"--csv": str(tmp_path / "in.csv"), "--out": out}):
+            open(out, "w")
+    assert str(refused.value) == (
+        f"--out {out}: {tmp_path / 'taken'} is a file, not a folder (Not a directory): give a path elsewhere, or "
+        "move that file away"
+    )
+    long = tmp_path / ("z" * 300)
+    with pytest.raises(PathError) as too_long:
+        with naming_paths({"Global.output_dir": str(long), "Global.save_inference_dir": str(tmp_path / "export")}):
+            os.makedirs(long / "inference")  # a folder under the key's: the key is named
+    assert str(too_long.value) == (
+        f"Global.output_dir {long}: File name too long: give a shorter path (a name in it is over the file system's "
+        "limit, 255 bytes on most)"
+    )
+    with pytest.raises(FileNotFoundError):  # a file no key names passes as it is
+        with naming_paths({"--out": out}):
+            open(tmp_path / "missing.csv")
+    monkeypatch.setenv("PADDLECLAS_RDROP_TRACEBACK", "1")
+    with pytest.raises(NotADirectoryError):  # the traceback asked for
+        with naming_paths({"--out": out}):
+            open(out, "w")

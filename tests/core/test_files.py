@@ -70,9 +70,11 @@ def test_a_symlink_s_target_is_written_with_its_mode_and_a_long_name_fits(tmp_pa
     write_text(str(wide), "fits")
     assert long.read_text() == "fits" and wide.read_text() == "fits"
     assert sorted(os.listdir(tmp_path)) == sorted(["real.json", "link.json", long.name, wide.name])
-    with pytest.raises(OSError) as failed:
-        write_text(str(tmp_path / "missing" / "x.json"), "text")
-    assert failed.value.filename == str(tmp_path / "missing" / "x.json")
+    with pytest.raises(
+        OSError
+    ) as failed:  # a file where its folder must be: the error names the path, not the temporary
+        write_text(str(tmp_path / "real.json" / "x.json"), "text")
+    assert failed.value.filename == str(tmp_path / "real.json" / "x.json")
 
 
 def test_two_long_names_that_begin_alike_are_written_through_temporary_files_of_their_own(tmp_path):
@@ -133,3 +135,17 @@ def test_a_folder_that_cannot_be_flushed_after_the_rename_is_no_error(tmp_path, 
     monkeypatch.setattr(os, "fsync", refusing)
     write_text(str(tmp_path / "r.json"), "new")
     assert (tmp_path / "r.json").read_text() == "new" and os.listdir(tmp_path) == ["r.json"]
+
+
+def test_missing_folders_are_made_and_removed_again_when_the_write_fails(tmp_path):
+    path = tmp_path / "a" / "b" / "x.txt"
+    write_text(str(path), "one")
+    assert path.read_text() == "one"
+    with pytest.raises(KeyboardInterrupt):
+        with replacing(str(tmp_path / "c" / "d" / "y.txt")):
+            raise KeyboardInterrupt
+    assert sorted(os.listdir(tmp_path)) == ["a"]  # c and d made, then removed
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(NotADirectoryError) as refused:
+        write_text(str(tmp_path / "taken" / "e" / "z.txt"), "two")
+    assert refused.value.filename == str(tmp_path / "taken" / "e") and (tmp_path / "taken").read_text() == ""

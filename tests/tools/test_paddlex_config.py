@@ -108,3 +108,18 @@ def test_an_alpha_that_is_not_finite_is_one_line(tmp_path, alpha):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(errors) == 1 and "RDropLoss.weight is alpha" in errors[0] and "finite" in errors[0], result.stderr
     assert not out.exists()
+
+
+def test_an_out_in_missing_folders_is_written_and_an_impossible_one_is_one_line(tmp_path):
+    out = tmp_path / "new" / "folders" / "out.yaml"
+    made = helper("--yaml", os.path.join(PROJECT, "configs", "rdrop_se_resnet.yaml"), "--out", str(out), cwd=tmp_path)
+    assert made.returncode == 0 and yaml.safe_load(out.read_text())["RDrop"], made.stderr[-2000:]
+    (tmp_path / "taken").write_text("")
+    blocked = tmp_path / "taken" / "out.yaml"
+    result = helper(
+        "--yaml", os.path.join(PROJECT, "configs", "rdrop_se_resnet.yaml"), "--out", str(blocked), cwd=tmp_path
+    )
+    assert result.returncode == 1 and result.stderr == (
+        f"error: --out {blocked}: {tmp_path / 'taken'} is a file, not a folder (Not a directory): give a path "
+        "elsewhere, or move that file away\n"
+    ), result.stderr[-2000:]

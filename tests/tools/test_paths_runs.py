@@ -137,3 +137,31 @@ def test_a_url_that_answers_is_downloaded_and_evaluated(engine, workdir, served,
     )
     assert (tmp_path / ".paddleclas" / "weights" / "best_model.pdparams").is_file()
     assert "Traceback" not in result.stderr and "[Eval][Avg]" in result.stdout
+
+
+@pytest.mark.parametrize("engine", BOTH)
+def test_an_output_folder_the_file_system_refuses_is_one_line_naming_the_key(engine, workdir):
+    too_long = workdir / ("z" * 300)  # a name over the file system's 255 bytes
+    result = run_tool(
+        "train.py",
+        "rdrop_se_resnet.yaml",
+        overrides(workdir, too_long.name) + TINY,
+        workdir,
+        ENGINES[engine],
+        check=False,
+    )
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1 and errors == [
+        f"error: Global.output_dir {too_long}: File name too long: give a shorter path (a name in it is over the "
+        "file system's limit, 255 bytes on most)"
+    ], result.stderr[-3000:]
+    with_traceback = run_tool(
+        "train.py",
+        "rdrop_se_resnet.yaml",
+        overrides(workdir, too_long.name) + TINY,
+        workdir,
+        {**ENGINES[engine], "PADDLECLAS_RDROP_TRACEBACK": "1"},
+        check=False,
+    )
+    assert with_traceback.returncode == 1 and "Traceback" in with_traceback.stderr
+    assert "OSError: [Errno 36] File name too long" in with_traceback.stderr

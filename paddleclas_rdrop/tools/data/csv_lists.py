@@ -57,16 +57,29 @@ def read_rows(csv_path, image_root, image_column="image", label_column="label"):
         rows.append((checked_image(name, image_root, where), label, reader.line_num))
     if not rows:
         raise DataError(f"{csv_path} has no rows")
-    return once_each(rows, csv_path)
+    return once_each(rows, csv_path, image_root)
 
 
-def once_each(rows, csv_path):
-    """`rows` with each image once: paths that differ only in form (`a/b.png`, `./a/b.png`, `a//b.png`) are one
-    image. Listed again with the same label, the later row is left out with one warning line on stderr; with
-    another label, a `DataError` naming both CSV lines and the fix."""
+def image_identity(name, image_root):
+    """What makes two CSV cells one image: the file itself (its device and inode, `os.stat`, which follows
+    symlinks), so `a/b.png`, `./a/b.png`, `a//b.png`, an absolute path, a symlink and a hard link to it are one;
+    a file that cannot be stat'ed, its resolved path."""
+    path = os.path.join(image_root, name)
+    try:
+        found = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return found.st_dev, found.st_ino
+
+
+def once_each(rows, csv_path, image_root):
+    """`rows` with each image once: every spelling of one file under `image_root` (`image_identity`: `a/b.png`,
+    `./a/b.png`, `a//b.png`, an absolute path, a symlink) is one image. Listed again with the same label, the later
+    row is left out with one warning line on stderr; with another label, a `DataError` naming both CSV lines and
+    the fix."""
     first, kept, repeated = {}, [], []
     for name, label, line in rows:
-        key = os.path.normpath(name)
+        key = image_identity(name, image_root)
         if key not in first:
             first[key] = (name, label, line)
             kept.append((name, label, line))
@@ -121,7 +134,9 @@ def write_lists(
     """Write train_list.txt, val_list.txt (and label_list.txt) in `out_dir`; returns {"train", "val": {class id:
     images}, "classes": the class count, "named": whether string labels were numbered, "names": {id: name}}."""
     if not 0 <= val_ratio < 1:
-        raise ConfigError(f"the validation ratio must be in [0, 1), got {val_ratio}")
+        raise ConfigError(
+            f"--val-ratio {val_ratio}: the share of each class for val must be in [0, 1), e.g. --val-ratio 0.1"
+        )
     outputs = {name: os.path.join(out_dir, name) for name in ("train_list.txt", "val_list.txt", "label_list.txt")}
     existing = [path for path in outputs.values() if os.path.exists(path)]
     if existing and not force:

@@ -97,7 +97,7 @@ def read_multilabel_rows(csv_path, image_root, image_column, spec, known=None):
         rows.append((checked_image(name, image_root, where), "|".join(sorted(labels)), reader.line_num))
     if not rows:
         raise DataError(f"{csv_path} has no rows")
-    kept = once_each(rows, csv_path)
+    kept = once_each(rows, csv_path, image_root)
     names = [column.replace(" ", "_") for column in columns] if columns is not None else None
     return names, [(name, frozenset(filter(None, text.split("|"))), line) for name, text, line in kept]
 
@@ -120,7 +120,9 @@ def write_multilabel_lists(
     """Write train_list.txt, val_list.txt and label_list.txt in `out_dir`, the split stratified by each image's
     set of labels; returns {"labels": names, "train"/"val": {label: images}, "images": {split: n}, "none": n}."""
     if not 0 <= val_ratio < 1:
-        raise ConfigError(f"the validation ratio must be in [0, 1), got {val_ratio}")
+        raise ConfigError(
+            f"--val-ratio {val_ratio}: the share of each class for val must be in [0, 1), e.g. --val-ratio 0.1"
+        )
     outputs = {name: os.path.join(out_dir, name) for name in ("train_list.txt", "val_list.txt", "label_list.txt")}
     free(outputs.values(), force)
     names, rows = read_multilabel_rows(csv_path, image_root, image_column, spec)

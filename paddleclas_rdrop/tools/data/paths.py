@@ -17,10 +17,10 @@ The rule, the same for every such key:
 
 import os
 import re
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, ContextManager, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ...adapter.schema import Key, key_for
-from ...core.errors import ConfigError
+from ...core.errors import ConfigError, naming_paths
 
 VARIABLE = re.compile(r"\$(?:\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -173,6 +173,12 @@ def path_values(config: Any, path: Tuple[str, ...] = ()) -> Iterator[Tuple[Tuple
             yield parts, config, leaf, row
         else:
             yield from path_values(value, parts)
+
+
+def naming_config_paths(config: Any) -> ContextManager[None]:
+    """`core.errors.naming_paths` of every path `config` names (`path_values`): an OSError of a file at or under one
+    of them (a folder under `Global.output_dir` that cannot be made) is a `PathError` naming its key."""
+    return naming_paths({".".join(parts): parent[leaf] for parts, parent, leaf, _ in path_values(config)})
 
 
 def resolve_paths(

@@ -1,5 +1,11 @@
 """How a tool's process ends on a signal outside a training run's safe stop (`signals.StopOnSignals`) and
-the tools' own stop lines: while it imports paddle, checks its config, evaluates, exports.
+the tools' own stop lines: while it imports paddle, checks its config, evaluates, exports; and on an error that
+nothing in the tool caught.
+
+- An `OSError` with a filename (a name too long, a file where a folder must be, no permission) or an
+  `RDropError` ends it in one line on stderr, `error: <file>: <the OS's reason>: <fix>` (`core.errors.error_line`),
+  exit code 1, no traceback; `PADDLECLAS_RDROP_TRACEBACK=1` shows the traceback instead. Where a tool knows the
+  option or config key a path came from, it names it (`core.errors.naming_paths`).
 
 - SIGINT (Ctrl-C) and SIGTERM (a machine or container shutting down, a `kill`) end it in one line on stderr,
   `stopped by SIGINT (Ctrl-C): tools/<tool>.py ended before it finished` (or `stopped by SIGTERM: ...`), no
@@ -23,7 +29,7 @@ import signal
 import sys
 import threading
 
-from ...core.errors import Terminated, TrainingStopped, stop_signal
+from ...core.errors import Terminated, TrainingStopped, error_line, stop_signal
 
 
 class Stops:
@@ -70,8 +76,9 @@ def ignore(signum, frame):
 
 def end_interrupts_in_one_line():
     """From now on in this process, SIGTERM raises `Terminated`, and a KeyboardInterrupt (or `Terminated`) that
-    nothing catches ends it in one line and by its signal (see above) instead of a traceback; any other uncaught
-    exception is printed as before (`sys.excepthook`). C code that prints an exception itself (numpy's
+    nothing catches ends it in one line and by its signal (see above) instead of a traceback; so does an `OSError`
+    with a filename or an `RDropError`, in its `error:` line and exit code 1; any other uncaught exception is printed
+    as before (`sys.excepthook`). C code that prints an exception itself (numpy's
     `import_array` does, then raises an ImportError) reaches the hook before the top level does: the process ends
     there. So does a stop that lands in the interpreter's exit, where Python can only report it
     (`sys.unraisablehook`: an `atexit` callback, a `__del__` while modules are torn down; Python 3.10 and later): the
@@ -87,7 +94,12 @@ def end_interrupts_in_one_line():
     def hook(kind, error, trace):
         interrupt = interrupted(error)
         if interrupt is None:
-            return previous(kind, error, trace)
+            line = error_line(error)
+            if line is None:
+                return previous(kind, error, trace)
+            sys.stdout.flush()
+            print(line, file=sys.stderr, flush=True)  # the process exits with 1 after the hook
+            return None
         for stop in (signal.SIGINT, signal.SIGTERM):  # the process is ending: another stop adds nothing
             signal.signal(stop, signal.SIG_IGN)
         number = signal.Signals[stop_signal(interrupt)]

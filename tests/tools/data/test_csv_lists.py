@@ -206,3 +206,60 @@ def test_an_image_listed_twice_with_one_label_is_written_once_with_a_warning(fol
     assert len(listed) == 60 and sum(os.path.normpath(path) == "d0.png" for path in listed) == 1
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1 and "2 row(s)" in warnings[0] and "lines 62, 63" in warnings[0], warnings
+
+
+TOOL = os.path.join(os.path.dirname(__file__), "..", "..", "..", "tools", "csv_to_lists.py")
+
+
+def csv_tool(folder, *flags):
+    """tools/csv_to_lists.py on `folder`'s CSV and images, with `flags`."""
+    command = [sys.executable, TOOL, "--csv", str(folder / "train.csv"), "--image-root", str(folder / "images")]
+    return subprocess.run([*command, *flags], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("spelling", ["absolute", "symlink", "hard link"])
+def test_every_spelling_of_one_file_is_one_image(folder, spelling):
+    first = (folder / "train.csv").read_text().splitlines()[1]
+    name, label = first.split(",")
+    if spelling == "absolute":
+        other = str(folder / "images" / name)
+    else:
+        other = "other.png"
+        (os.symlink if spelling == "symlink" else os.link)(folder / "images" / name, folder / "images" / other)
+    with open(folder / "train.csv", "a") as handle:
+        handle.write(f"{other},{label}\n")  # line 62: the file of line 2 again
+    write_lists(str(folder / "train.csv"), str(folder / "images"), str(folder / "lists"), val_ratio=0.5)
+    listed = [path for path, _ in read(folder / "lists" / "train_list.txt") + read(folder / "lists" / "val_list.txt")]
+    assert len(listed) == 60 and other not in listed  # in train or val, never both
+    with open(folder / "train.csv", "a") as handle:
+        handle.write(f"{other},{(int(label) + 1) % 3}\n")  # line 63: that file with another label
+    with pytest.raises(DataError, match=f"train.csv:63: image {other} is listed with label .*, but line 2 lists it"):
+        write_lists(str(folder / "train.csv"), str(folder / "images"), str(folder / "other"))
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--size", "-5"], "error: --size -5: the image side in pixels must be 1 or more, e.g. --size 224"),
+        (["--size", "0"], "error: --size 0: the image side in pixels must be 1 or more"),
+        (["--seed", "-1"], "error: --seed -1: the split's seed must be 0 or more, e.g. --seed 0"),
+        (["--val-ratio", "nan"], "error: --val-ratio nan: the share of each class for val must be in [0, 1)"),
+    ],
+)
+def test_a_numeric_flag_out_of_range_is_one_line_and_nothing_is_written(folder, flags, message):
+    result = csv_tool(folder, "--out", str(folder / "lists"), *flags)
+    assert result.returncode == 1 and result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1 and not (folder / "lists").exists()
+
+
+def test_an_out_that_is_a_file_is_one_line_and_a_missing_one_is_made(folder):
+    (folder / "taken").write_text("a file\n")
+    result = csv_tool(folder, "--out", str(folder / "taken"))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        f"error: --out {folder / 'taken'}: a file is there, not a folder (File exists): give a path elsewhere, "
+        "or move that file away\n"
+    )
+    assert (folder / "taken").read_text() == "a file\n"
+    made = csv_tool(folder, "--out", str(folder / "new" / "lists"))
+    assert made.returncode == 0 and (folder / "new" / "lists" / "overrides.txt").exists(), made.stderr

@@ -305,3 +305,26 @@ def test_a_ctrl_c_in_a_del_while_the_tool_runs_is_reported_as_python_reports_it_
     done = subprocess.run([sys.executable, "tool.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "went on\n")
     assert done.stderr.startswith("Exception ignored in: ") and "KeyboardInterrupt" in done.stderr
+
+
+OS_ERROR = """
+from paddleclas_rdrop.tools.runs.interrupts import end_interrupts_in_one_line
+
+end_interrupts_in_one_line()
+open({path!r}, "w")
+"""
+
+
+def test_an_os_error_no_tool_caught_ends_in_one_line_and_a_traceback_on_request(tmp_path):
+    (tmp_path / "taken").write_text("")
+    path = str(tmp_path / "taken" / "x.csv")
+    command = [sys.executable, "-c", OS_ERROR.format(path=path)]
+    result = subprocess.run(command, env=tool_environment(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stderr == (
+        f"error: {path}: {tmp_path / 'taken'} is a file, not a folder (Not a directory): give a path elsewhere, "
+        "or move that file away\n"
+    )
+    traced = subprocess.run(
+        command, env=tool_environment({"PADDLECLAS_RDROP_TRACEBACK": "1"}), capture_output=True, text=True, timeout=60
+    )
+    assert traced.returncode == 1 and "Traceback" in traced.stderr and "NotADirectoryError" in traced.stderr
