@@ -123,13 +123,39 @@ class MutualModel(nn.Layer):
 
 def network_weights(state_dict: Mapping[str, Any], network: str) -> Dict[str, Any]:
     """The weights of one network of a MutualModel checkpoint under its stock keys: a checkpoint
-    the stock architecture loads (`Global.pretrained_model` of a one-network config)."""
-    prefix = f"{network}."
-    weights = {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
-    if not weights:
-        networks = sorted({key.split(".", 1)[0] for key in state_dict})
+    the stock architecture loads (`Global.pretrained_model` of a one-network config). A `ConfigError` for a
+    one-network checkpoint (`networks_of`: its keys begin with layers, not networks), and for a `network` it
+    does not have (naming the networks it has)."""
+    networks = networks_of(state_dict)
+    if networks is None:
+        layers = sorted({key.split(".", 1)[0] for key in state_dict})
+        shown = ", ".join(layers[:6]) + (", ..." if len(layers) > 6 else "")
+        raise ConfigError(
+            f"it is a one-network checkpoint, not a MutualModel's: its keys begin with the layers of one network "
+            f"({shown}), where a MutualModel checkpoint's begin with its networks' names (Arch.models' keys, e.g. "
+            f"{network}); there is no network to extract: a one-network config loads it as it is "
+            f"(Global.pretrained_model)"
+        )
+    if network not in networks:
         raise ConfigError(f"the checkpoint has no network {network!r}; it has {networks}")
-    return weights
+    prefix = f"{network}."
+    return {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
+
+
+def networks_of(state_dict: Mapping[str, Any]) -> Optional[List[str]]:
+    """The networks of a checkpoint of several (a MutualModel's: `SENet.conv1_1._conv.weight`), sorted; None for a
+    one-network checkpoint, whose keys begin with layers: a parameter of the network itself (`pos_embed`) or a
+    layer whose parameters sit right under it (`fc.weight`, `fc.bias`: a classifier), where every network of a
+    MutualModel holds layers of its own."""
+    depths: Dict[str, int] = {}
+    for key in state_dict:
+        first, dot, rest = key.partition(".")
+        if not dot:
+            return None
+        depths[first] = max(depths.get(first, 0), rest.count(".") + 1)
+    if len(depths) < 2 or min(depths.values()) < 2:
+        return None
+    return sorted(depths)
 
 
 def _network_entries(models):

@@ -77,3 +77,14 @@ def test_the_kl_between_networks_is_compute_kl_loss_and_topk_is_per_network():
     assert sorted(top) == ["top1_A", "top1_B", "top1_C"]
     want_a = np.mean(x["A"].numpy().argmax(-1) == labels.numpy()[:, 0])
     np.testing.assert_allclose(float(top["top1_A"]), want_a)
+
+
+def test_a_one_network_checkpoint_is_told_apart_from_a_mutual_model_s(mutual):
+    from paddleclas_rdrop.adapter.mutual import networks_of
+
+    assert networks_of(mutual.state_dict()) == ["Res2Net", "SENet"]
+    plain = build("MobileNetV1_x0_25").state_dict()
+    assert networks_of(plain) is None  # its `fc.weight`: a layer right under the top
+    assert networks_of({"pos_embed": 0, "blocks.0.fc.weight": 0}) is None  # a parameter of the network itself
+    with pytest.raises(ConfigError, match=r"one-network checkpoint, not a MutualModel's: .* \(blocks, conv, fc\)"):
+        network_weights(plain, "blocks")

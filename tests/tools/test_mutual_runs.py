@@ -1,6 +1,7 @@
 """Deep mutual learning (configs/mutual_res2net_se_resnet.yaml) through the tools: scoped optimizers, one
 epoch on both engines, and bad configs."""
 
+import os
 import sys
 
 import pytest
@@ -110,3 +111,37 @@ def bad_mutual_errors(workdir):
 def test_a_bad_mutual_config_is_one_line_and_writes_nothing(workdir, extra, message, engine, bad_mutual_errors):
     index = BAD_MUTUAL_CONFIGS.index((extra, message))
     assert_refused(bad_mutual_errors(engine)[index], message, workdir / f"bad_{engine}{index}")
+
+
+def extract(*args, cwd):
+    """tools/extract_network.py with `args`, as a user runs it."""
+    command = [sys.executable, f"{PROJECT}/tools/extract_network.py", *map(str, args)]
+    return forks.run(command, cwd=cwd, env=tool_environment(), timeout=600)
+
+
+def test_extract_network_refuses_a_one_network_checkpoint_and_never_writes_over_its_source(mutual, tmp_path):
+    import paddle
+
+    from models import build
+
+    plain, two = tmp_path / "plain.pdparams", tmp_path / "mutual.pdparams"
+    paddle.save(build("MobileNetV1_x0_25").state_dict(), str(plain))
+    paddle.save(mutual.state_dict(), str(two))
+    before = {path: path.read_bytes() for path in (plain, two)}
+    refused = extract(tmp_path / "plain", "blocks", tmp_path / "blocks", cwd=tmp_path)
+    assert refused.returncode == 1 and refused.stderr == (
+        f"error: {plain}: it is a one-network checkpoint, not a MutualModel's: its keys begin with the layers of one "
+        "network (blocks, conv, fc), where a MutualModel checkpoint's begin with its networks' names (Arch.models' "
+        "keys, e.g. blocks); there is no network to extract: a one-network config loads it as it is "
+        "(Global.pretrained_model)\n"
+    ), refused.stderr[-2000:]
+    os.link(two, tmp_path / "linked.pdparams")
+    for out in (tmp_path / "mutual", tmp_path / "sub" / ".." / "mutual.pdparams", tmp_path / "linked"):
+        same = extract(tmp_path / "mutual", "SENet", out, "--force", cwd=tmp_path)
+        assert same.returncode == 1 and same.stderr == (
+            f"error: {out}{'' if str(out).endswith('.pdparams') else '.pdparams'} is the checkpoint it would be "
+            "extracted from: give another path to write\n"
+        ), same.stderr[-2000:]
+    assert {path: path.read_bytes() for path in (plain, two)} == before
+    made = extract(tmp_path / "mutual", "SENet", tmp_path / "new" / "senet", cwd=tmp_path)
+    assert made.returncode == 0 and (tmp_path / "new" / "senet.pdparams").exists(), made.stderr[-2000:]
