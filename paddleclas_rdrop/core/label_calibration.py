@@ -14,6 +14,7 @@ import paddle.nn as nn
 
 from .calibration import expected_calibration_error
 from .errors import ConfigError
+from .targets import multilabel_targets
 
 EPS = 1e-20  # ATTRMetric's, in mA's ratios
 
@@ -109,7 +110,7 @@ class LabelCalibration(nn.Layer):
     def forward(self, x, label: paddle.Tensor) -> Dict[str, paddle.Tensor]:
         logits = x["logits"] if isinstance(x, dict) else x
         scores = nn.functional.sigmoid(logits.astype("float32")).numpy()
-        targets = label.numpy().reshape(scores.shape).round().astype(np.int64)
+        targets = multilabel_targets(label.numpy()).reshape(scores.shape).round().astype(np.int64)
         self.scores.append(scores)
         self.targets.append(targets)
         counts = label_counts(scores, targets, self.bins)

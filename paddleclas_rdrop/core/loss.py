@@ -9,6 +9,7 @@ import paddle.nn as nn
 
 from .errors import ConfigError
 from .kl import KL_LOSSES, check_distribution, check_reduction
+from .targets import multilabel_targets
 
 ModelOutput = Union[paddle.Tensor, Dict[str, paddle.Tensor], List[paddle.Tensor], Tuple[paddle.Tensor, ...]]
 """A classifier's output: logits ``[B, C]``, a dict with ``"logits"``, or a list or tuple of logits, the main ones
@@ -113,7 +114,7 @@ class RDropLoss(nn.Layer):
         of `label` (see the class), or None: softmax, no label, or a label of another shape."""
         if self.distribution != "bernoulli" or label is None or not hasattr(label, "ndim"):
             return None
-        targets = label[:, 0, :] if label.ndim == 3 and label.shape[1] == 2 else label
+        targets = multilabel_targets(label)
         if targets.ndim != 2 or targets.shape[0] % self.passes:
             return None
         return targets[: targets.shape[0] // self.passes] < 0

@@ -17,6 +17,9 @@ from paddleclas_rdrop.core.errors import ConfigError, TrainingStopped
 from paddleclas_rdrop.core.label_calibration import LabelCalibration, label_summary, mean_label_ece
 from paddleclas_rdrop.tools.corrupted_eval import copies_of, prepare, report_lines, values_of
 
+import forks
+from engine_runs import ENGINES, NEEDS_TREE, PROJECT, tool_command, tool_environment, write_multilabel_digits
+
 
 def test_the_values_are_the_calibration_metrics_own_over_the_whole_evaluation():
     rng = np.random.default_rng(0)
@@ -108,3 +111,23 @@ def test_a_signal_while_the_copies_are_made_stops_in_one_line_with_nothing_kept(
     assert stop.value.line.startswith(f"stopped by {signal_name} while making the corrupted copies of ")
     assert not [name for name in os.listdir(tmp_path) if name.startswith("copies")]  # none, not even partial
     assert {number: signal.getsignal(number) for number in handlers} == handlers  # the handlers put back
+
+
+@pytest.mark.skipif(not os.environ.get("PADDLECLAS_ROOT"), reason=NEEDS_TREE)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_label_ratio_config_is_evaluated_on_its_copies(engine, tmp_path):
+    """PULC's attribute configs give the eval dataset `label_ratio: True`: its batches' labels are ``[B, 2, L]``,
+    which the copies' `LabelCalibration` reads at their targets on both engines."""
+    import json
+    import sys
+
+    sys.path.insert(0, os.path.join(PROJECT, "tests", "adapter"))
+    from test_multilabel import quick_start_config
+
+    write_multilabel_digits(tmp_path, train=8, val=8)
+    overrides = ["DataLoader.Eval.dataset.label_ratio=True", "Metric.Eval=[{'ATTRMetric': None}]"]
+    command = tool_command("eval.py", quick_start_config(tmp_path), overrides) + ["--corruptions"]
+    result = forks.run(command, cwd=tmp_path, env=tool_environment(ENGINES[engine]), timeout=600)
+    assert result.returncode == 0 and "[corruptions] clean: mAP" in result.stdout, result.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "corruptions.json").read_text())
+    assert 0 < results["clean"]["map"] <= 1 and results["clean"]["images"] == 8

@@ -10,6 +10,7 @@ from ...adapter.mutual import MutualKLLoss
 from ...core.class_weighted_ce import ClassWeightedCELoss
 from ...core.errors import ConfigError
 from ...core.loss import RDropLoss
+from ...core.targets import multilabel_targets
 from .distillation_losses import DistillationDMLLoss, DMLLoss
 from .keys import arguments, single_entry, take
 from .ratios import ratio2weight
@@ -91,9 +92,8 @@ class MultiLabelLoss(nn.Layer):
                 raise ConfigError(
                     "MultiLabelLoss.weight_ratio: needs the targets' ratios: set label_ratio: True on the dataset"
                 )
-            target, label_ratio = target[:, 0, :], target[:, 1, :]
-        elif target.ndim == 3:
-            target = target[:, 0, :]
+            label_ratio = target[:, 1, :]
+        target = multilabel_targets(target)
         if self.epsilon is not None:
             if target.ndim == 1 or target.shape[-1] != class_num:
                 target = F.one_hot(target, class_num)

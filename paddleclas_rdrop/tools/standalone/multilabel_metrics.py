@@ -14,6 +14,7 @@ from paddleclas.ppcls.utils.metrics import accuracy_score, hamming_distance, mul
 from paddleclas.ppcls.utils.misc import AttrMeter
 
 from ...core.errors import ConfigError
+from ...core.targets import multilabel_targets
 
 ATTR_RESULTS = (
     "ma", "label_f1", "label_pos_recall", "label_neg_recall", "instance_f1", "instance_acc", "instance_prec",
@@ -25,7 +26,7 @@ def _arrays(output, target):
     """(logits ``[B, L]``, targets ``[B, L]``) as numpy arrays."""
     output = output["logits"] if isinstance(output, dict) else output
     target = target.numpy() if hasattr(target, "numpy") else np.asarray(target)
-    return output, target[:, 0, :] if target.ndim == 3 else target
+    return output, multilabel_targets(target)
 
 
 class HammingDistance:
