@@ -22,17 +22,23 @@ def check_device(config):
 
 
 def check_lists(config, mode):
-    """The list files the run reads: lines, images and label range (the standalone engine checks
-    them itself when it builds its data loaders; PaddleClas's writes its log first)."""
+    """The list files the run reads: lines, images, label range and what a multi-label config's losses and metrics
+    can take of them (`data.multilabel_checks`); the standalone engine checks them itself when it builds its
+    data loaders; PaddleClas's writes its log first."""
     from .data.lists import check_label_range, dataset_lists, read_list_file
+    from .data.multilabel_checks import check_multilabel
 
     global_section = section_of(config, "Global")
     class_num = section_of(config, "Arch").get("class_num", global_section.get("class_num"))
     evaluates = mode == "eval" or (mode == "train" and global_section.get("eval_during_train", True))
     splits = (["Train"] if mode == "train" else []) + (["Eval"] if evaluates else [])
-    for image_root, list_path, *form in dataset_lists(config, splits):
-        _, labels, numbers = read_list_file(image_root, list_path, *form)
-        check_label_range(labels, class_num, list_path, numbers)
+    read = {}
+    for split in splits:
+        for image_root, list_path, *form in dataset_lists(config, [split]):
+            _, labels, numbers = read_list_file(image_root, list_path, *form)
+            check_label_range(labels, class_num, list_path, numbers, train=read.get("Train"))
+            read[split] = (list_path, labels)
+    check_multilabel(config, read)
 
 
 def check_something_to_train(config, batches):

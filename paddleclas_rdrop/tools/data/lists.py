@@ -140,7 +140,26 @@ def parse_list_file(image_root, list_path, delimiter=" ", multilabel=False):
         numbers.append(number)
     if not paths:
         raise DataError(f"list file {shown(list_path)} has no images")
-    return paths, np.asarray(labels, dtype=np.int64), np.asarray(numbers, dtype=np.int64)
+    labels, numbers = np.asarray(labels, dtype=np.int64), np.asarray(numbers, dtype=np.int64)
+    if multilabel:
+        check_targets(labels, numbers, list_path)
+    return paths, labels, numbers
+
+
+MULTILABEL_TARGETS = (1, 0, -1)  # has the label, has it not, left out (MultiLabelLoss's weight_ratio gives -1 weight 0)
+
+
+def check_targets(labels, numbers, list_path):
+    """Every multi-label target (`labels` ``[N, L]``, `numbers` the list's line numbers) is one of
+    `MULTILABEL_TARGETS`; the first other one is a `DataError` naming its line, its label and the values taken (a
+    BCE towards another value has no lower bound: a negative loss, trained without a word)."""
+    bad = ~np.isin(labels, MULTILABEL_TARGETS)
+    if bad.any():
+        row, column = map(int, np.argwhere(bad)[0])
+        raise DataError(
+            f"{shown(list_path)}:{numbers[row]}: target {labels[row, column]} (label {column}) is not a multi-label "
+            f"target: each is 1 (the image has the label), 0 (it has not) or -1 (left out)"
+        )
 
 
 def _label(fields, multilabel):
@@ -205,14 +224,22 @@ def image_error(list_path, number, path, error):
     )
 
 
-def check_label_range(labels, class_num, list_path, numbers=None):
+def check_label_range(labels, class_num, list_path, numbers=None, train=None):
     """Labels must be 0 .. class_num - 1: a negative one is named with its line (`numbers`: the list's line
     numbers), a too large one with the `Arch.class_num` that fits; multi-label targets (``[N, L]``) must be
-    `class_num` per line. `DataError`."""
+    `class_num` per line, and where `train` (the run's train list and its labels, checked already) has
+    `class_num`, another list without them is named against it. `DataError`."""
     if class_num is None or not len(labels):
         return
     if labels.ndim == 2:
-        if labels.shape[1] != class_num:
+        width, (train_path, train_labels) = labels.shape[1], train or (None, np.zeros((0, 0)))
+        if width != class_num and train_labels.ndim == 2 and train_labels.shape[1] == class_num:
+            raise DataError(
+                f"{shown(list_path)} has {width} targets per line but the train list {shown(train_path)} has "
+                f"{class_num} (Arch.class_num): give every line of {shown(list_path)} {class_num} targets, one per "
+                f"label in the train list's order"
+            )
+        if width != class_num:
             raise DataError(
                 f"{shown(list_path)} has {labels.shape[1]} targets per line but Arch.class_num is {class_num}: "
                 f"set -o Arch.class_num={labels.shape[1]} (one output per label)"

@@ -194,9 +194,10 @@ class CheckedLoader:
 DATASETS = LIST_FORMATS  # the dataset classes it reads: dataset class -> multi-label
 
 
-def build_dataset(dataset_cfg, path, class_num, multilabel=False):
+def build_dataset(dataset_cfg, path, class_num, multilabel=False, train=None):
     """The `ImageListDataset` of `<path>.dataset` (ImageNetDataset or MultiLabelDataset), its labels checked
-    against `class_num`. `multilabel`: `Global.use_multilabel`, which must match the class (`ConfigError`)."""
+    against `class_num` (and a multi-label list's width against `train`'s: `check_label_range`). `multilabel`:
+    `Global.use_multilabel`, which must match the class (`ConfigError`)."""
     dataset_cfg = take(dataset_cfg, f"{path}.dataset")
     name = dataset_cfg["name"]
     if name not in DATASETS:
@@ -217,7 +218,7 @@ def build_dataset(dataset_cfg, path, class_num, multilabel=False):
         dataset_cfg["image_root"], dataset_cfg["cls_label_path"], dataset_cfg["transform_ops"],
         dataset_cfg["delimiter"], f"{path}.dataset", multilabel, dataset_cfg["label_ratio"],
     )  # fmt: skip
-    check_label_range(dataset.labels, class_num, dataset_cfg["cls_label_path"], dataset.line_numbers)
+    check_label_range(dataset.labels, class_num, dataset_cfg["cls_label_path"], dataset.line_numbers, train)
     return dataset, dataset_cfg["batch_transform_ops"]
 
 
@@ -260,14 +261,15 @@ class ShardBatchSampler(paddle.io.BatchSampler):
         return len(self.batches)
 
 
-def build_dataloader(section, path, class_num, multilabel=False, evaluation=False):
+def build_dataloader(section, path, class_num, multilabel=False, evaluation=False, train=None):
     """A `CheckedLoader` over a `paddle.io.DataLoader` for `DataLoader.Train` / `DataLoader.Eval` (`path`),
     with the sampler `<path>.sampler.name` (`SAMPLERS`; `ClassBalancedSampler`: every class equally often);
     `multilabel`: `Global.use_multilabel`; `evaluation`: every sample once over the processes, in order
     (`ShardBatchSampler`, whatever `shuffle` says, which changes no metric; unless the config asks for
-    drop_last). `ConfigError` naming a key it does not take."""
+    drop_last); `train`: the run's train list and its labels, for an eval list (`check_label_range`). `ConfigError`
+    naming a key it does not take."""
     section = take(section, path)
-    dataset, batch_entries = build_dataset(section["dataset"], path, class_num, multilabel)
+    dataset, batch_entries = build_dataset(section["dataset"], path, class_num, multilabel, train)
     batch_ops = build_batch_ops(batch_entries, path, class_num)
     sampler_cfg = take(section["sampler"], f"{path}.sampler")
     if sampler_cfg["name"] not in SAMPLERS:

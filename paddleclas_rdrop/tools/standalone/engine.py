@@ -22,6 +22,7 @@ from ...adapter.settings import RDropSettings
 from ...adapter.train_hook import rdrop_epoch
 from ...core.errors import ConfigError, DataError
 from ..data.class_map import reading_class_maps
+from ..data.multilabel_checks import check_multilabel
 from ..data.paths import URLS
 from ..runs.checkpoints import Checkpointer, carry_best, keep_of, schedule_of
 from ..runs.seeds import seed_all
@@ -32,7 +33,6 @@ from .epoch import train_epoch
 from .keys import check_top_level, take
 from .losses import CombinedLoss
 from .metrics import build_metrics
-from .multilabel_checks import check_multilabel
 from .optim import build_optimizer
 from .outputs import export_model, infer_images
 
@@ -61,7 +61,7 @@ class StandaloneEngine:
         self._build_losses()
         self._build_metrics()
         if self.multilabel:
-            check_multilabel(config, self._datasets())
+            check_multilabel(config, {split: (data.list_path, data.labels) for split, data in self._datasets().items()})
         self._build_model(check_model)
         if mode == "train":
             self.optimizer, self.lr_sch = build_optimizer(
@@ -120,9 +120,11 @@ class StandaloneEngine:
             self.iter_per_epoch, self.update_freq = accumulated_steps(len(self.train_dataloader), self.update_freq)
         self.evaluates = self.mode == "eval" or (self.mode == "train" and self.global_section["eval_during_train"])
         if self.evaluates:
+            train = getattr(self, "train_dataloader", None)
             self.eval_dataloader = build_dataloader(
-                loaders.get("Eval"), "DataLoader.Eval", self.class_num, self.multilabel, evaluation=True
-            )
+                loaders.get("Eval"), "DataLoader.Eval", self.class_num, self.multilabel, evaluation=True,
+                train=train and (train.dataset.list_path, train.dataset.labels),
+            )  # fmt: skip
 
     def _build_losses(self):
         """Loss.Train (train) and Loss.Eval (when the run evaluates and has one)."""
