@@ -70,6 +70,7 @@ def main():
     else:
         command += ["-c", os.path.join(args.work, "rdrop.yaml"), "--report"]
     command += ["--arms", ARMS, "--first-seed", str(first), "--seeds", str(last - first + 1), "--out", args.results]
+    command += ["--out-shared", "pretrained.sha256"]  # check_pretrained's record, beside compare's files
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     subprocess.run(command, check=True, env=env)
 

@@ -68,6 +68,7 @@ REFERENCES = {  # the study each regime repeats: its compare folder, and its wor
 }
 START, END = "<!-- robustness_study --report: start -->", "<!-- robustness_study --report: end -->"
 CLEAN = "clean_test.jsonl"  # per regime: each run's values on the full test split, clean
+OWN_FILES = (CLEAN, "pretrain.json", "pretrained.sha256")  # the study's files in a regime's compare --out
 
 
 def write_subset(test_list, path, per_class, seed):
@@ -148,6 +149,7 @@ def prepare(args, name):
     for recipe, arms in recipes:
         argv = ["-c", recipe, "-o", f"Global.pretrained_model={start}", *args.overrides, "--test-list", subset]
         argv += ["--arms", ",".join(arms), "--seeds", "2", "--out", out, "--corruptions"]
+        argv += [arg for name in OWN_FILES for arg in ("--out-shared", name)]  # the study's records beside compare's
         compare_args = command.parse(argv)
         config = command.load(compare_args)
         paths.update(command.write_configs(compare_args, config))

@@ -22,9 +22,10 @@ from ...core.files import write_text  # noqa: E402
 from ..data.class_balance import RATIO  # noqa: E402
 from ..data.corrupted_copies import source_key  # noqa: E402
 from ..data.corruptions import decode_backend  # noqa: E402
-from ..data.owned_folder import Stopped, first_existing, lock  # noqa: E402
+from ..data.owned_folder import Stopped, lock  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
+from .out_folder import check_out  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
 from .runs import check_setup, read_results, run_all  # noqa: E402
 from .stats import few_seeds_warning  # noqa: E402
@@ -59,7 +60,19 @@ def parser():
     )
     parser.add_argument("--test-list", help="evaluate on this list file instead of DataLoader.Eval's (val) list")
     parser.add_argument("--test-root", help="the test list's image_root (default: DataLoader.Eval's)")
-    parser.add_argument("--out", help="the comparison's folder (default output/compare/<config name>)")
+    parser.add_argument(
+        "--out",
+        help="the comparison's folder (default output/compare/<config name>): a new or empty folder, or one of a "
+        "comparison (the same command again resumes it); any other is refused",
+    )
+    parser.add_argument(
+        "--out-shared",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a file of yours at --out's top level that compare accepts there and never writes (a study's records "
+        "beside its comparison); may be given several times",
+    )
     parser.add_argument(
         "--corruptions",
         action="store_true",
@@ -90,9 +103,6 @@ def parse(argv=None):
     if args.test_list and not os.path.isfile(args.test_list):
         raise ConfigError(f"--test-list {args.test_list}: no such file (relative paths are to {os.getcwd()})")
     args.out = args.out or os.path.join("output", "compare", os.path.splitext(os.path.basename(args.config))[0])
-    found = first_existing(os.path.abspath(args.out))
-    if not os.path.isdir(found):
-        raise ConfigError(f"--out {args.out}: {found} is a file; give a folder (new, or of this comparison)")
     return args
 
 
@@ -134,10 +144,12 @@ def make_copies_for(args, config, key=None):
 
 
 def write_configs(args, config):
-    """Each arm's train and eval YAML under `args.out/configs`, once `out`'s recorded setup agrees
-    (`runs.check_setup`); {arm: {"train", "eval", "runs"}}."""
+    """Each arm's train and eval YAML under `args.out/configs`, once `out` is a folder compare may write in
+    (`out_folder.check_out`, with `args.out_shared`) and its recorded setup agrees (`runs.check_setup`);
+    {arm: {"train", "eval", "runs"}}."""
     from ...adapter.settings import RDropSettings
 
+    check_out(args.out, getattr(args, "out_shared", ()))
     texts = {}
     for arm, arm_config in arm_configs(config, args.arms, args.config).items():
         try:
@@ -220,6 +232,8 @@ def main(tools_dir, argv=None):
                 epochs = int(config["Global"]["epochs"])
                 seeds = range(args.first_seed, args.first_seed + args.seeds)
                 run_all(args.arms, seeds, args.out, paths, tools_dir, epochs, keep=args.keep_weights)
+        if args.report:
+            check_out(args.out, args.out_shared)  # the report is written there too
         rows = read_results(args.out)
         if not rows:
             raise ConfigError(f"--report: {args.out} has no results yet: run the comparison first")
