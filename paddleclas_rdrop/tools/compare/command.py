@@ -25,6 +25,7 @@ from ..data.corruptions import decode_backend  # noqa: E402
 from ..data.owned_folder import Stopped, lock  # noqa: E402
 from . import robustness  # noqa: E402
 from .arms import ARMS, DEFAULT_ARMS, arm_configs, parse_arms, plain  # noqa: E402
+from .eval_list import check_evaluated_list  # noqa: E402
 from .out_folder import check_out  # noqa: E402
 from .report import balance_line, best_run, plot, report_lines, verdict_lines  # noqa: E402
 from .runs import check_setup, read_results, run_all  # noqa: E402
@@ -145,7 +146,8 @@ def make_copies_for(args, config, key=None):
 
 def write_configs(args, config):
     """Each arm's train and eval YAML under `args.out/configs`, once `out` is a folder compare may write in
-    (`out_folder.check_out`, with `args.out_shared`) and its recorded setup agrees (`runs.check_setup`);
+    (`out_folder.check_out`, with `args.out_shared`), the list the runs are evaluated on fits the config
+    (`eval_list.check_evaluated_list`) and its recorded setup agrees (`runs.check_setup`);
     {arm: {"train", "eval", "runs"}}."""
     from ...adapter.settings import RDropSettings
 
@@ -160,6 +162,7 @@ def write_configs(args, config):
             "train": yaml.safe_dump(plain(arm_config), sort_keys=False),
             "eval": yaml.safe_dump(eval_config(arm_config, args.test_list, args.test_root), sort_keys=False),
         }
+    check_evaluated_list(eval_config(config, args.test_list, args.test_root), args.test_list, args.test_root)
     eval_list = os.path.abspath(args.test_list) if args.test_list else "DataLoader.Eval"
     setup = {"configs": {arm: text["train"] for arm, text in texts.items()}, "eval_list": eval_list}
     if args.corruptions:  # the copies' key: another list or other images is another setup

@@ -24,7 +24,7 @@ from ..per_class import read_per_class
 from .report import best_run, cost_key
 
 RESULTS, SETUP = "results.jsonl", "setup.json"
-TRAINED = "trained.json"  # in a run's folder once its training ended: a stop during its evaluation keeps it
+TRAINED = "trained.json"  # in a run's folder once its training ended: a stop or failure of its evaluation keeps it
 TRAINED_KEYS = ("train_seconds", "train_cpu_seconds", "peak_rss_mb")  # numbers, beside "epochs"
 
 
@@ -182,8 +182,9 @@ def failure(name, tool, code, log_path):
 def run_one(arm, seed, paths, tools_dir, epochs=None, say=print):
     """Train and evaluate one arm and seed; its results row. `paths`: {"train": YAML, "eval": YAML,
     "runs": folder, "start": `Global.pretrained_model` with `{seed}` in it, or None, "multilabel": bool};
-    `epochs`: a `Global.epochs` override (baseline_long). A run whose training ended before a stop (`trained`)
-    is evaluated, not trained again; a run cut short in training is trained anew. Raises `RunFailed`."""
+    `epochs`: a `Global.epochs` override (baseline_long). A run whose training ended (`trained`), before a stop or
+    an evaluation that failed, is evaluated, not trained again; a run cut short in training is trained anew.
+    Raises `RunFailed`."""
     folder = os.path.join(paths["runs"], f"{arm}_seed{seed}")
     name = f"{arm} seed {seed}"
     common = ["-o", f"Global.output_dir={folder}", "-o", f"Global.seed={seed}"]
@@ -195,15 +196,17 @@ def run_one(arm, seed, paths, tools_dir, epochs=None, say=print):
         os.makedirs(folder)
         record = train_one(name, folder, paths, tools_dir, common, seed, epochs)
     else:
-        say(f"[compare] {name}: its training ended before a stop (its weights in {folder}): evaluating them")
+        say(f"[compare] {name}: its training ended before (its weights in {folder}): evaluating them")
     try:
         values, eval_seconds = evaluate(name, folder, paths, tools_dir, common)
     except RunFailed as failed:
         if failed.stopped:  # an evaluation ended from outside: its training stays, and is evaluated next time
             raise
-        if os.path.exists(os.path.join(folder, TRAINED)):  # weights that do not evaluate are not kept as a training
-            os.remove(os.path.join(folder, TRAINED))
-        raise RunFailed(f"{failed}; the same command trains this run anew") from None
+        # its training ended and its weights stay: the same command evaluates them again, not trains them
+        raise RunFailed(
+            f"{failed}; its training ended, so the same command evaluates its weights again (remove {folder} to "
+            "train it anew)"
+        ) from None
     return {"arm": arm, "seed": seed, **record, "eval_seconds": eval_seconds, **values, "folder": folder}
 
 

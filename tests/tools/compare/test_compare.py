@@ -142,7 +142,7 @@ def check_a_stop_during_evaluation(command, env, workdir, out, best):
     assert again.returncode == 0, again.stdout + again.stderr
     name = f"{best['arm']} seed {best['seed']}"
     assert f"[compare] run 1 of 1: {name}" in again.stdout
-    assert f"[compare] {name}: its training ended before a stop (its weights in {best['folder']})" in again.stdout
+    assert f"[compare] {name}: its training ended before (its weights in {best['folder']}): evaluating" in again.stdout
     assert os.stat(log).st_mtime_ns == written  # not trained again
     row = json.loads((out / "results.jsonl").read_text().splitlines()[-1])
     for key in ("train_seconds", "train_cpu_seconds", "peak_rss_mb", "epochs", "top1", "nll", "counts"):
@@ -571,7 +571,7 @@ def test_compare_stops_its_running_tool_with_its_own_signal_and_kills_only_one_t
 
 
 @pytest.mark.parametrize("end", ["os.kill(os.getpid(), signal.SIGKILL)", "sys.exit('error: a broken model')"])
-def test_an_evaluation_ended_from_outside_keeps_its_training_and_one_that_fails_does_not(tmp_path, end):
+def test_an_evaluation_ended_from_outside_or_failing_keeps_its_training_and_the_rerun_evaluates_it_again(tmp_path, end):
     from paddleclas_rdrop.tools.compare.runs import TRAINED, RunFailed, fingerprint, run_one
 
     tools = tmp_path / "tools"
@@ -589,7 +589,13 @@ def test_an_evaluation_ended_from_outside_keeps_its_training_and_one_that_fails_
         run_one("baseline", 0, paths, str(tools), say=lambda line: None)
     if "SIGKILL" in end:
         assert "stopped by SIGKILL; the same command runs it again" in str(failed.value)
-        assert "trains this run anew" not in str(failed.value) and (run / TRAINED).exists()
     else:
         assert str(failed.value).startswith("baseline seed 0: tools/eval.py exited 1: a broken model")
-        assert str(failed.value).endswith("; the same command trains this run anew") and not (run / TRAINED).exists()
+        assert str(failed.value).endswith(
+            f"; its training ended, so the same command evaluates its weights again (remove {run} to train it anew)"
+        )
+    assert (run / TRAINED).exists() and (run / "latest.pdparams").exists()
+    said = []  # the same command again: no tools/train.py here, so a training would fail as train.py's
+    with pytest.raises(RunFailed, match="tools/eval.py exited"):
+        run_one("baseline", 0, paths, str(tools), say=said.append)
+    assert said == [f"[compare] baseline seed 0: its training ended before (its weights in {run}): evaluating them"]
