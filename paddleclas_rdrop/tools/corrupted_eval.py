@@ -134,7 +134,7 @@ def evaluate_corrupted(engine, run, say=print):
         return evaluate_copies(engine, run, folder, manifest, say)
 
 
-def copies_of(config, folder, say=print, key=None):
+def copies_of(config, folder, say=print, key=None, named="--corruptions"):
     """The corrupted copies of `config`'s DataLoader.Eval list in `folder` (`corrupted_copies.make_copies`, with
     its `key` where the caller has it), a SIGINT or SIGTERM while they are made or just after ending the tool in
     one line (`TrainingStopped`)."""
@@ -149,6 +149,7 @@ def copies_of(config, folder, say=print, key=None):
         manifest = make_copies(
             image_root, list_path, folder, delimiter, multilabel, say=say, backend=backend, stopped=stop.requested,
             key=key,
+            named=named,
         )  # fmt: skip
     if stop.requested():
         name = stop.requested()

@@ -140,7 +140,8 @@ def make_copies_for(args, config, key=None):
     from ..corrupted_eval import copies_of
 
     folder = os.path.abspath(os.path.join(args.out, "corruptions"))
-    copies_of(eval_config(config, args.test_list, args.test_root), folder, key=key)
+    named = f"--out {args.out}: its copies folder"  # --out's folder, not eval.py's --corruptions one
+    copies_of(eval_config(config, args.test_list, args.test_root), folder, key=key, named=named)
     return folder
 
 

@@ -184,13 +184,13 @@ def is_copy(relative, is_dir):
     return not is_dir and parts[1] in SEVERITY_NAMES and re.fullmatch(r"\d+\.png", parts[2]) is not None
 
 
-def check_folder(folder, output_dir=None):
+def check_folder(folder, output_dir=None, named="--corruptions"):
     """`ConfigError` unless `folder` can take the copies: a new folder, an empty one, or one holding only what
     the tool makes (`is_copy`, with a manifest it wrote where there is one), beside which a folder can be made;
     not a file, nor under one, nor `output_dir` (where the tool writes its log) or a folder around it. Leaves no
     file behind (it makes and removes an empty folder beside `folder` to know it can)."""
     folder = os.path.realpath(folder)
-    where = f"--corruptions {folder}"
+    where = f"{named} {folder}"  # `named`: the option the folder is given by (compare: "--out X: its copies")
     if os.path.islink(folder):
         raise ConfigError(f"{where} is a symlink that leads nowhere (a loop): give a folder")
     if os.path.exists(folder) and not os.path.isdir(folder):
@@ -249,7 +249,7 @@ def make_all(source, partial, seed, backend, say, stopped):
 
 def make_copies(
     image_root, list_path, folder, delimiter=" ", multilabel=False, seed=0, say=print, backend="cv2",
-    stopped=lambda: None, key=None,
+    stopped=lambda: None, key=None, named="--corruptions",
 ):  # fmt: skip
     """The corrupted copies of the list `list_path` (images under `image_root`; `delimiter`, `multilabel` as
     the dataset reads it, decoded as `backend`: `decode_backend`) in `folder`, made, or reused when its manifest
@@ -259,11 +259,12 @@ def make_copies(
     (`owned_folder`), under the folder's exclusive lock. Raises `ConfigError` where `folder` cannot take them
     (`check_folder`) or they cannot be written, `DataError` for a bad list or an image that does not decode,
     `TrainingStopped` when `stopped()` names a signal; a failed call leaves nothing it made. `key`: the
-    list's `source_key` where the caller has it already (every image is read to compute it)."""
+    list's `source_key` where the caller has it already (every image is read to compute it); `named`: how its
+    errors name `folder` (the option that gives it)."""
     folder = os.path.realpath(folder)
     source = read_source(image_root, list_path, delimiter, multilabel)
     key = key or cache_key(source.paths, list_path, seed, backend)
-    check_folder(folder)
+    check_folder(folder, named=named)
     levels = missing_levels(os.path.dirname(folder))
     prefixed = lambda line: say(f"[corruptions] {line}")  # noqa: E731
     try:
@@ -277,7 +278,7 @@ def make_copies(
             os.makedirs(os.path.dirname(folder), exist_ok=True)
             remove_leftovers(folder, is_copy, prefixed)
             again = reused(folder, key, lambda line: None if line in said else say(line))  # made meanwhile?
-            return again or make_swapped(folder, key, source, seed, say, backend, stopped)
+            return again or make_swapped(folder, key, source, seed, say, backend, stopped, named)
     except Stopped as stop:
         remove_empty(levels)
         line = f"stopped by {stop.args[0]} while waiting for another process's copies in {folder}: none made"
@@ -285,13 +286,13 @@ def make_copies(
     except BaseException as error:
         remove_empty(levels)
         if isinstance(error, OSError):
-            raise ConfigError(f"--corruptions {folder}: the copies cannot be written ({error}); nothing kept") from None
+            raise ConfigError(f"{named} {folder}: the copies cannot be written ({error}); nothing kept") from None
         raise
 
 
-def make_swapped(folder, key, source, seed, say, backend, stopped):
+def make_swapped(folder, key, source, seed, say, backend, stopped, named="--corruptions"):
     """The copies made in `<folder>.partial-<pid>` and swapped in: `make_copies`' making (under its lock)."""
-    check_folder(folder)  # again, under the lock: another process may have made copies there meanwhile
+    check_folder(folder, named=named)  # again, under the lock: another process may have made copies there meanwhile
     started, partial = time.time(), f"{folder}.partial-{os.getpid()}"
     try:
         os.makedirs(partial)

@@ -136,3 +136,20 @@ def test_any_other_top_level_entry_of_a_comparison_is_refused_and_nothing_change
         check_out(str(out))
     assert listing(out) == before
     shutil.rmtree(out.parent)
+
+
+def test_the_copies_folder_is_named_as_outs_where_compare_makes_it(workdir):
+    import types
+
+    from paddleclas_rdrop.core.errors import ConfigError
+    from paddleclas_rdrop.tools.compare.command import make_copies_for
+
+    dataset = {"name": "ImageNetDataset", "image_root": str(workdir / "digits"), "cls_label_path": "val_list.txt"}
+    dataset["cls_label_path"] = str(workdir / "digits" / "val_list.txt")
+    config = {"DataLoader": {"Eval": {"dataset": dataset}}}
+    args = types.SimpleNamespace(out="/proc/cmpx", test_list=None, test_root=None)
+    with pytest.raises(ConfigError) as refused:
+        make_copies_for(args, config)
+    assert str(refused.value).startswith(
+        "--out /proc/cmpx: its copies folder /proc/cmpx/corruptions: cannot write in /proc"
+    ), str(refused.value)
