@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import forks
-from engine_runs import ENGINES, NEEDS_TREE, PROJECT, engine_param, step_losses, tool_environment
+from engine_runs import ENGINES, NEEDS_TREE, PROJECT, engine_param, refusals, step_losses, tool_environment
 
 ROOT = os.environ.get("PADDLECLAS_ROOT")
 RECIPE = ("ppcls", "configs", "PULC", "person_exists", "PPLCNet_x1_0_distillation.yaml")
@@ -142,3 +142,28 @@ def test_a_distillation_model_without_model_name_is_one_line_naming_its_networks
         "RDropLoss entry (Teacher is frozen)"
     ], result.stderr[-2000:]
     assert "Traceback" not in result.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("engine", [engine_param("paddleclas"), engine_param("standalone")])
+def test_a_frozen_teacher_whose_weights_do_not_fit_is_one_line(engine, workdir):
+    """Arch.models.<i>.<name>.pretrained is loaded by PaddleClas's backbone, which skips what does not fit: a
+    frozen teacher would keep a random classifier and teach it."""
+    import paddle
+
+    from models import build
+
+    even_odd_lists(workdir / "digits")
+    config, out = distillation_config(workdir, f"distill_teacher_{engine}")
+    teacher = workdir / "teacher_10_classes"
+    paddle.save(build("MobileNetV1_x0_25", class_num=10).state_dict(), f"{teacher}.pdparams")
+    case = ["Arch.models.0.Teacher.name=MobileNetV1_x0_25", f"Arch.models.0.Teacher.pretrained={teacher}"]
+    (error,) = refusals("train", config, [case], cwd=workdir, env=ENGINES[engine])
+    assert error.startswith(
+        f"error: Arch.models.0.Teacher.pretrained: {teacher}.pdparams does not fit the model (the network is frozen: "
+        "its classifier is not trained): "
+    ), error
+    assert error.endswith(
+        "point Arch.models.0.Teacher.pretrained at weights of Arch.models.0.Teacher.name MobileNetV1_x0_25 "
+        "trained on this run's 2 classes"
+    ), error
+    assert not out.exists()

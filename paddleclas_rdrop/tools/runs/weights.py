@@ -29,40 +29,72 @@ def differences(model, state):
 
 
 def check_weights(model, config, mode):
-    """Raise `ConfigError` if `Global.pretrained_model` or `Global.checkpoints` does not fit `model`;
-    returns the warning line for a training run that fine-tunes a classifier of another size (or None)."""
+    """Raise `ConfigError` if `Global.pretrained_model`, `Global.checkpoints` (training) or an `Arch` `pretrained`
+    path (`Arch.pretrained`, `Arch.models.<i>.<name>.pretrained`: the network it is loaded into) does not fit
+    `model`; returns the warning line for a training run that fine-tunes a classifier of another size (or None).
+    A frozen network (`Arch.freeze_params_list`) is not trained, so its classifier must fit too."""
     import paddle
 
-    global_section = section_of(config, "Global")
-    for key in ("checkpoints", "pretrained_model"):
-        prefix = global_section.get(key)
-        if prefix and not (key == "checkpoints" and mode != "train"):
-            path = prefix if prefix.endswith(".pdparams") else f"{prefix}.pdparams"
-            if os.path.exists(path):
-                wrong = differences(model, paddle.load(path))
-                if wrong:
-                    return misfit(model, config, mode, key, path, wrong)
+    for key, prefix, net, arch, frozen in weights_named(model, config, mode):
+        path = prefix if prefix.endswith(".pdparams") else f"{prefix}.pdparams"
+        if os.path.exists(path):
+            wrong = differences(net, paddle.load(path))
+            if wrong:
+                return misfit(net, arch, mode, key, path, wrong, frozen)
     return None
 
 
-def misfit(model, config, mode, key, path, wrong):
-    """The warning for weights at `path` (from `Global.<key>`) whose classifier alone differs in a training run
-    from pretrained weights (fine-tuning); else the `ConfigError` naming the `wrong` tensors and the fix."""
+def weights_named(model, config, mode):
+    """(key, path, the network it loads into, its Arch section, frozen) of every local weights path the config
+    names that the run of `mode` loads: `Global.checkpoints` (training) and `Global.pretrained_model` into `model`,
+    an `Arch` `pretrained` string into `model` or the network `Arch.models.<i>.<name>` builds."""
+    from ...core.models import unwrap
+    from ..data.paths import URLS, path_values
+
+    global_section = section_of(config, "Global")
+    arch = section_of(config, "Arch")
+    for key in ("checkpoints", "pretrained_model"):
+        prefix = global_section.get(key)
+        if isinstance(prefix, str) and prefix and not (key == "checkpoints" and mode != "train"):
+            yield f"Global.{key}", prefix, model, arch, False
+    frozen_list = arch.get("freeze_params_list") or []
+    for parts, parent, leaf, row in path_values(config):
+        value = parent[leaf]
+        if parts[0] != "Arch" or not row.checkpoint or not isinstance(value, str) or value.startswith(URLS):
+            continue
+        if len(parts) == 2:
+            yield ".".join(parts), value, model, arch, False
+        elif len(parts) == 5 and parts[1] == "models" and parts[2].isdigit():
+            net = getattr(unwrap(model), parts[3], None)
+            index = int(parts[2])
+            frozen = index < len(frozen_list) and bool(frozen_list[index])
+            if net is not None:
+                yield ".".join(parts), value, net, parent, frozen
+
+
+def misfit(model, arch, mode, key, path, wrong, frozen=False):
+    """The warning for weights at `path` (from `key`) whose classifier alone differs in a training run from
+    pretrained weights (fine-tuning a network that is not frozen); else the `ConfigError` naming the `wrong`
+    tensors and the fix. `arch`: the network's section (its `name`)."""
     head = classifier_keys(model)
     tensor, there, here = wrong[0]
-    if mode == "train" and key == "pretrained_model" and {k for k, _, _ in wrong} <= head:
+    pretrained = key != "Global.checkpoints"
+    if mode == "train" and pretrained and not frozen and {k for k, _, _ in wrong} <= head:
         return (
-            f"Global.pretrained_model: {path} has a classifier of another size ({tensor} is "
+            f"{key}: {path} has a classifier of another size ({tensor} is "
             f"{there} there, {here} here): it is trained anew, the rest is loaded"
         )
     names = ", ".join(name for name, _, _ in wrong[:3]) + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+    section = key.rsplit(".", 1)[0] if key.startswith("Arch.models.") else "Arch"  # the network's keys
     fix = (
-        f"set -o Arch.class_num={there[-1]} (the checkpoint's classes)"
-        if {k for k, _, _ in wrong} <= head and there
-        else f"point Global.{key} at weights of Arch.name {config['Arch'].get('name')}"
+        f"set -o {section}.class_num={there[-1]} (the checkpoint's classes)"
+        if {k for k, _, _ in wrong} <= head and there and not frozen
+        else f"point {key} at weights of {section}.name {arch.get('name')}"
+        + (f" trained on this run's {here[-1]} classes" if frozen and here else "")
     )
+    held = " (the network is frozen: its classifier is not trained)" if frozen else ""
     raise ConfigError(
-        f"Global.{key}: {path} does not fit the model: {tensor} is {there or 'missing'} there and "
+        f"{key}: {path} does not fit the model{held}: {tensor} is {there or 'missing'} there and "
         f"{here} in the model ({len(wrong)} tensors: {names}); {fix}"
     )
 
