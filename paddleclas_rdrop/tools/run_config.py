@@ -8,7 +8,8 @@ The order (`load_run`):
 4. `config_of`: the overrides applied as PaddleClas's `get_config` applies them, to the YAML already read; the
    paths it names resolved once (`data.paths.resolve_paths`: `~` and variables expanded, a folder or URL given
    as weights named); the values against the schema (`values.check_values`; a key at an off value that
-   PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`);
+   PaddleClas's Engine would read as set is left out: `values.leave_out_off_values`); on PaddleClas's Engine, the
+   classes it names found in the tree's PaddleClas (`class_names.check_class_names`);
 5. the mutual-learning and R-Drop contracts (one
    `RDropSettings`, alpha written into the `RDropLoss` entry: `settings.sync_alpha`); the keys for imbalanced
    classes (`data.imbalance.settle_imbalance`: `ClassWeightedCELoss`'s `class_weights: balanced` made one weight
@@ -117,6 +118,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     from ..adapter.mutual import check_mutual_contract
     from ..adapter.settings import RDropSettings, sync_alpha
     from .args import parse_args
+    from .class_names import check_class_names
     from .data.imbalance import settle_imbalance
     from .data.lists import train_batches
     from .data.topk import settle_topk
@@ -133,6 +135,8 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     engine, build_engine, config_module, engine_line = select_engine()
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
+    if engine == "paddleclas":
+        check_class_names(config)
     untrained = untrained_warning(config, mode)
     check_mutual_contract(config)
     settle_imbalance(config, mode)
