@@ -135,9 +135,7 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
     engine, build_engine, config_module, engine_line = select_engine()
     announce(engine_line)
     config = config_of(config_module, yaml_config, args.override)
-    if engine == "paddleclas":
-        check_class_names(config)
-    untrained = untrained_warning(config, mode)
+    check_class_names(config, engine)
     check_mutual_contract(config)
     settle_imbalance(config, mode)
     topk_warning = settle_topk(config, mode)
@@ -168,6 +166,6 @@ def load_run(mode: str, argv: Optional[List[str]] = None, announce: Callable[[st
         config_path=args.config,
         overrides=list(args.override),
         profiler_options=args.profiler_options,
-        warnings=tuple(filter(None, (*warnings, topk_warning, untrained))),
+        warnings=tuple(filter(None, (*warnings, topk_warning, untrained_warning(config, mode)))),
         corruptions=corruptions,
     )
