@@ -21,7 +21,8 @@ import numpy as np
 from ..adapter.patch import patched
 from ..core.errors import ConfigError, DataError, first_line
 from ..core.files import write_text
-from .data.lists import dataset_lists
+from .data.lists import dataset_lists, read_list_file
+from .data.multilabel_checks import check_positives
 
 RESULTS = "corruptions.json"
 FILE_SUFFIXES = (".json", ".log", ".txt", ".csv", ".yaml", ".yml", ".png", ".pdparams", ".pdopt")  # files, not a FOLDER
@@ -144,6 +145,9 @@ def copies_of(config, folder, say=print, key=None, named="--corruptions"):
     from .runs.signals import StopOnSignals
 
     image_root, list_path, delimiter, multilabel = dataset_lists(config, ["Eval"])[0]
+    if multilabel:  # mAP, the copies' metric, must be defined on the list
+        _, labels, _ = read_list_file(image_root, list_path, delimiter, multilabel)
+        check_positives(f"DataLoader.Eval.dataset.cls_label_path {list_path}", labels)
     backend = decode_backend(config)
     with StopOnSignals() as stop:
         manifest = make_copies(

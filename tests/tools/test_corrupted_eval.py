@@ -131,3 +131,21 @@ def test_a_label_ratio_config_is_evaluated_on_its_copies(engine, tmp_path):
     assert result.returncode == 0 and "[corruptions] clean: mAP" in result.stdout, result.stderr[-3000:]
     results = json.loads((tmp_path / "out" / "corruptions.json").read_text())
     assert 0 < results["clean"]["map"] <= 1 and results["clean"]["images"] == 8
+
+
+def test_a_multilabel_list_where_no_image_has_a_label_is_refused_before_the_copies_are_made(tmp_path):
+    """mAP, the copies' metric, is the mean over the labels with a positive: undefined on such a list."""
+    import sys
+
+    sys.path.insert(0, os.path.join(PROJECT, "tests", "adapter"))
+    from test_multilabel import quick_start_config
+
+    write_multilabel_digits(tmp_path, train=8, val=4)
+    lines = (tmp_path / "val.txt").read_text().splitlines()
+    (tmp_path / "val.txt").write_text("".join(f"{line.split(chr(9))[0]}\t0,0,0,0,0\n" for line in lines))
+    command = tool_command("eval.py", quick_start_config(tmp_path), []) + ["--corruptions"]
+    result = forks.run(command, cwd=tmp_path, env=tool_environment(ENGINES["standalone"]), timeout=600)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr[-3000:]
+    assert "val.txt: no image has any of its labels (every target is 0 or -1)" in errors[0], errors
+    assert not (tmp_path / "out" / "corruptions").exists()

@@ -23,6 +23,7 @@ def check_evaluated_list(config, test_list=None, test_root=None):
     unreadable image, the other form than the config's (multi-label or not: Global.use_multilabel), or labels
     the model's `Arch.class_num` classes do not hold. Writes nothing."""
     from ..data.lists import check_label_range, dataset_lists, parse_list_file, read_list_file
+    from ..data.multilabel_checks import check_positives
 
     class_num = section_of(config, "Arch").get("class_num", section_of(config, "Global").get("class_num"))
     for image_root, list_path, delimiter, multilabel in dataset_lists(config, ["Eval"]):
@@ -43,6 +44,8 @@ def check_evaluated_list(config, test_list=None, test_root=None):
                     f"{'is set' if multilabel else 'is not set'}): give a {list_form(multilabel)} list"
                 ) from None
             raise ConfigError(f"{key}: {error}") from None
+        if multilabel:
+            check_positives(key, labels)
         if not test_list:
             try:
                 check_label_range(labels, class_num, list_path, numbers)

@@ -42,3 +42,14 @@ def check_multilabel(config, lists):
                     f"(scikit-learn's, as in PaddleClas) cannot score: remove it from Metric.{split}, use "
                     f"ATTRMetric (which leaves -1 out), or give every target 0 or 1"
                 )
+
+
+def check_positives(key, labels):
+    """`ConfigError` naming `key` (the evaluated list) where no line of its multi-label targets `labels` (``[N, L]``)
+    holds a 1: mAP, the mean of the average precisions over the labels with a positive
+    (`core.label_calibration.mean_average_precision`), is undefined on it."""
+    if len(labels) and not (np.asarray(labels) == 1).any():
+        raise ConfigError(
+            f"{key}: no image has any of its labels (every target is 0 or -1), so its mAP, the mean over the labels "
+            "with a positive, is undefined: evaluate on a list where some image has a label"
+        )

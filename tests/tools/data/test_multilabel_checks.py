@@ -67,3 +67,13 @@ def test_weight_ratio_needs_the_datasets_label_ratio():
     with pytest.raises(ConfigError, match=r"Loss.Eval.MultiLabelLoss.weight_ratio: .*dataset.label_ratio: True"):
         check_multilabel(config([], loss), known)
     check_multilabel(config([], loss, label_ratio=True), known)
+
+
+def test_a_list_where_no_image_has_a_label_has_no_map_and_is_refused():
+    from paddleclas_rdrop.tools.data.multilabel_checks import check_positives
+
+    check_positives("--test-list t.txt", np.array([[0, 1], [-1, 0]]))
+    check_positives("--test-list t.txt", np.zeros((0, 2)))  # nothing to score: the list's own check names it
+    for labels in (np.zeros((3, 2)), np.array([[0, -1], [-1, 0]])):
+        with pytest.raises(ConfigError, match=r"^--test-list t.txt: no image has any of its labels .* mAP"):
+            check_positives("--test-list t.txt", labels)
