@@ -17,8 +17,6 @@ import os
 
 from ...core.errors import ConfigError, DataError, first_line
 
-URLS = ("http://", "https://")
-
 
 def resume_parts(config):
     """The files' endings a resume from `Global.checkpoints` loads under `config`."""
@@ -30,19 +28,29 @@ def check_checkpoint_files(config, mode):
     weights its config names (every `checkpoint` path key of the schema: `Global.checkpoints` in training,
     `Global.pretrained_model`, an `Arch` `pretrained` string; paths without `.pdparams`, as
     `data.paths.resolve_paths` leaves them) is missing or does not load."""
-    from ..data.paths import path_values
+    for parts, value in local_weights(config, mode):
+        parts_loaded = resume_parts(config) if parts == ("Global", "checkpoints") else (".pdparams",)
+        for part in parts_loaded:
+            load_part(".".join(parts), value, part, parts_loaded)
 
-    for parts, parent, leaf, row in path_values(config):
-        value, key = parent[leaf], ".".join(parts)
-        if not (row.checkpoint and isinstance(value, str) and value) or value.startswith(URLS):
-            continue
-        if key == "Global.checkpoints":
-            if mode == "train":
-                resume = resume_parts(config)
-                for part in resume:
-                    load_part(key, value, part, resume)
-        else:
-            load_part(key, value, ".pdparams", (".pdparams",))
+
+def local_weights(config, mode):
+    """(key parts, path without .pdparams) of every local weights path the run of `mode` loads: the schema's
+    `checkpoint` keys holding a path that is not a URL (the downloader's), `Global.checkpoints` in training only;
+    `Global.checkpoints`, then `Global.pretrained_model`, then the `Arch` ones."""
+    from ..data.paths import URLS, path_values
+
+    found = [
+        (parts, parent[leaf])
+        for parts, parent, leaf, row in path_values(config)
+        if row.checkpoint and isinstance(parent[leaf], str) and parent[leaf] and not parent[leaf].startswith(URLS)
+    ]
+    order = {("Global", "checkpoints"): 0, ("Global", "pretrained_model"): 1}
+    return [
+        (parts, value)
+        for parts, value in sorted(found, key=lambda item: order.get(item[0], 2))
+        if parts != ("Global", "checkpoints") or mode == "train"
+    ]
 
 
 def untrained_warning(config, mode):

@@ -49,27 +49,19 @@ def weights_named(model, config, mode):
     names that the run of `mode` loads: `Global.checkpoints` (training) and `Global.pretrained_model` into `model`,
     an `Arch` `pretrained` string into `model` or the network `Arch.models.<i>.<name>` builds."""
     from ...core.models import unwrap
-    from ..data.paths import URLS, path_values
+    from .checkpoint_files import local_weights
 
-    global_section = section_of(config, "Global")
     arch = section_of(config, "Arch")
-    for key in ("checkpoints", "pretrained_model"):
-        prefix = global_section.get(key)
-        if isinstance(prefix, str) and prefix and not (key == "checkpoints" and mode != "train"):
-            yield f"Global.{key}", prefix, model, arch, False
     frozen_list = arch.get("freeze_params_list") or []
-    for parts, parent, leaf, row in path_values(config):
-        value = parent[leaf]
-        if parts[0] != "Arch" or not row.checkpoint or not isinstance(value, str) or value.startswith(URLS):
-            continue
-        if len(parts) == 2:
+    for parts, value in local_weights(config, mode):
+        if parts[0] == "Global" or len(parts) == 2:
             yield ".".join(parts), value, model, arch, False
         elif len(parts) == 5 and parts[1] == "models" and parts[2].isdigit():
             net = getattr(unwrap(model), parts[3], None)
             index = int(parts[2])
             frozen = index < len(frozen_list) and bool(frozen_list[index])
             if net is not None:
-                yield ".".join(parts), value, net, parent, frozen
+                yield ".".join(parts), value, net, arch["models"][index][parts[3]], frozen
 
 
 def misfit(model, arch, mode, key, path, wrong, frozen=False):
